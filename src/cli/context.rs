@@ -1,0 +1,192 @@
+//! What plan, apply and import share: manifests, the locked state, the
+//! sandbox when asked for, and a connection to every account involved.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use seqops::engine::state::{ProviderRecord, State, StateStore};
+use seqops::engine::Connections;
+use seqops::manifest::provider::{ProviderSpec, ProviderType};
+use seqops::manifest::{Manifests, Resource};
+use seqops::providers::account::Secret;
+use seqops::providers::{self, Account, AccountSettings};
+use seqops::sandbox::{EmulatorConfig, Sandbox};
+
+use super::Common;
+
+pub struct Session {
+    pub manifests: Manifests,
+    pub store: StateStore,
+    pub state: State,
+    pub connections: Connections,
+    /// The in-process sandbox server, stopped when the session ends.
+    _sandbox: Option<SandboxTask>,
+}
+
+struct SandboxTask(tokio::task::JoinHandle<()>);
+
+impl Drop for SandboxTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Where the run's files live: beside the state file.
+pub fn work_dir(state: &Path) -> PathBuf {
+    state
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
+    Ok(seqops::manifest::load(&common.files, &providers::kinds())?)
+}
+
+pub async fn open(common: &Common, command: &str, manifests: Manifests) -> anyhow::Result<Session> {
+    let store = StateStore::lock(&common.state, command, common.lock_timeout)?;
+    let state = match store.load()? {
+        Some(state) => state,
+        None => State::new(common.sandbox),
+    };
+    if state.sandbox != common.sandbox {
+        let (was, flag) = if state.sandbox {
+            ("the sandbox", "pass --sandbox")
+        } else {
+            ("real accounts", "drop --sandbox")
+        };
+        bail!(
+            "state {} holds objects of {was}; {flag}, or use another --state",
+            common.state.display()
+        );
+    }
+    let dir = work_dir(&common.state);
+    let (origin, sandbox) = if common.sandbox {
+        let sandbox = Sandbox::new(EmulatorConfig::default(), Some(dir.join("sandbox.json")))?;
+        let (addr, task) = sandbox.serve("127.0.0.1:0").await?;
+        (Some(format!("http://{addr}")), Some(SandboxTask(task)))
+    } else {
+        (None, None)
+    };
+    let accounts = connect(
+        &manifests,
+        &state,
+        origin.as_deref(),
+        &dir.join("budget.json"),
+    )?;
+    Ok(Session {
+        manifests,
+        store,
+        state,
+        connections: Connections::new(accounts),
+        _sandbox: sandbox,
+    })
+}
+
+/// Connects every account that has manifests or state entries, checking
+/// every credential before any request is made.
+fn connect(
+    manifests: &Manifests,
+    state: &State,
+    sandbox: Option<&str>,
+    budget_file: &Path,
+) -> anyhow::Result<Vec<Arc<Account>>> {
+    let mut records: BTreeMap<String, ProviderRecord> = BTreeMap::new();
+    for provider in manifests.providers() {
+        records.insert(provider.metadata.name.clone(), record_of(provider)?);
+    }
+    let used: std::collections::BTreeSet<&str> = manifests
+        .managed()
+        .filter_map(|r| r.provider.as_deref())
+        .chain(state.resources.values().map(|e| e.provider.as_str()))
+        .collect();
+    let mut problems = Vec::new();
+    let mut accounts = Vec::new();
+    for name in used {
+        let Some(record) = records.get(name).or_else(|| state.providers.get(name)) else {
+            problems.push(format!(
+                "state has objects of Provider `{name}`, which is in neither the manifests nor state; add its Provider manifest back"
+            ));
+            continue;
+        };
+        match settings_for(name, record, sandbox, budget_file) {
+            Ok(settings) => accounts.push(Account::connect(
+                settings,
+                providers::http::detail_field,
+                Arc::new(|message| eprintln!("note: {message}")),
+            )),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if !problems.is_empty() {
+        bail!("{}\nnothing was sent to any API", problems.join("\n"));
+    }
+    Ok(accounts)
+}
+
+pub fn record_of(provider: &Resource) -> anyhow::Result<ProviderRecord> {
+    let spec: ProviderSpec =
+        serde_json::from_value(provider.spec.clone()).context("reading a Provider spec")?;
+    Ok(ProviderRecord {
+        provider_type: spec.provider_type,
+        base_url: spec.base_url,
+        credentials_env: spec.credentials.env,
+        requests_per_hour: spec.rate_limit.map(|r| r.requests_per_hour),
+    })
+}
+
+fn settings_for(
+    name: &str,
+    record: &ProviderRecord,
+    sandbox: Option<&str>,
+    budget_file: &Path,
+) -> Result<AccountSettings, String> {
+    let (vendor_url, vendor_limit) = providers::vendor_defaults(record.provider_type);
+    let variable = record.credentials_env.clone();
+    let value = variable
+        .as_deref()
+        .and_then(|v| std::env::var(v).ok())
+        .filter(|v| !v.is_empty());
+    let (credential, source) = match (value, sandbox, variable) {
+        (Some(value), _, Some(variable)) => (value, format!("${variable}")),
+        (_, Some(_), variable) => {
+            let key = sandbox_key(record.provider_type);
+            let named = variable.map(|v| format!("${v} is not set")).unwrap_or_else(|| "no credentials.env is given".into());
+            eprintln!("note: Provider `{name}`: {named}; using the sandbox key {key}");
+            (key, "the sandbox key".to_string())
+        }
+        (_, None, Some(variable)) => {
+            return Err(format!("Provider `{name}`: credentials.env names ${variable}, which is not set: export the {} API key in it", record.provider_type.as_str()))
+        }
+        (_, None, None) => {
+            return Err(format!(
+                "Provider `{name}`: the CLI reads the API key from an environment variable: set spec.credentials.env"
+            ))
+        }
+    };
+    let base_url = match sandbox {
+        Some(origin) => providers::sandbox_base_url(record.provider_type, origin),
+        None => record
+            .base_url
+            .clone()
+            .unwrap_or_else(|| vendor_url.to_string()),
+    };
+    Ok(AccountSettings {
+        name: name.to_string(),
+        provider_type: record.provider_type,
+        base_url,
+        credential: Secret::new(credential),
+        credential_source: source,
+        requests_per_hour: record.requests_per_hour.or(vendor_limit),
+        budget_file: Some(budget_file.to_path_buf()),
+    })
+}
+
+fn sandbox_key(provider_type: ProviderType) -> String {
+    match provider_type {
+        ProviderType::Orsay | ProviderType::Orchagent => "sk_sandbox_seqops".into(),
+        other => format!("{}_sandbox_seqops", other.as_str()),
+    }
+}

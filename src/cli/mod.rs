@@ -1,0 +1,87 @@
+//! Subcommands, one file each, over the library.
+
+mod apply;
+mod context;
+mod import;
+mod plan;
+mod sandbox;
+mod state;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Outreach sequences, AI agents, schedules and secrets as code.
+#[derive(Parser)]
+#[command(name = "seqops", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and check manifests; sends nothing to any API.
+    Validate(validate::ValidateArgs),
+    /// Show what apply would change.
+    Plan(plan::PlanArgs),
+    /// Plan, confirm, and change the remote objects to match the manifests.
+    Apply(apply::ApplyArgs),
+    /// Adopt an existing remote object into state as KIND/NAME.
+    Import(import::ImportArgs),
+    /// Inspect or edit state.
+    #[command(subcommand)]
+    State(state::StateCommand),
+    /// Local emulators of every provider API.
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
+}
+
+/// Where manifests and state are.
+#[derive(Args, Clone, Debug)]
+pub struct Common {
+    /// Manifest files or directories (searched recursively for *.yaml and *.yml).
+    #[arg(short = 'f', long = "filename", default_value = ".")]
+    files: Vec<PathBuf>,
+    /// The state file.
+    #[arg(long, default_value = ".seqops/state.json")]
+    state: PathBuf,
+    /// Run against local emulators of the APIs, kept beside the state
+    /// (.seqops/sandbox.json): no account needed.
+    #[arg(long)]
+    sandbox: bool,
+    /// How long to wait for another seqops holding the state lock.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    lock_timeout: std::time::Duration,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    seqops::manifest::duration::Duration::parse(text)
+        .map(|d| std::time::Duration::from_secs(d.as_secs()))
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(args).await,
+        Command::Apply(args) => apply::run(args).await,
+        Command::Import(args) => import::run(args).await,
+        Command::State(command) => state::run(command),
+        Command::Sandbox(command) => sandbox::run(command).await,
+    }
+}
+
+/// The error as the user reads it: manifest diagnostics as they are, other
+/// errors with their causes.
+pub fn error_text(error: &anyhow::Error) -> String {
+    if let Some(seqops::manifest::ManifestError::Invalid(_)) = error.downcast_ref() {
+        return error.to_string();
+    }
+    let mut text = format!("error: {error}");
+    for cause in error.chain().skip(1) {
+        text.push_str(&format!("\n  caused by: {cause}"));
+    }
+    text
+}

@@ -1,0 +1,67 @@
+//! `seqops sandbox serve`: the emulators on a loopback port.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use seqops::sandbox::{EmulatorConfig, Sandbox};
+
+use super::parse_duration;
+
+#[derive(Subcommand)]
+pub enum SandboxCommand {
+    /// Serve every emulator until interrupted.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Where to listen (port 0 picks a free one; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    addr: String,
+    /// Requests each organization may make per hour; 0 for no limit.
+    #[arg(long, default_value_t = 200)]
+    requests_per_hour: u32,
+    /// Keep the data in this file across restarts.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The window of the rate limit (an hour unless testing).
+    #[arg(long, default_value = "1h", value_parser = parse_duration, hide = true)]
+    rate_window: std::time::Duration,
+    /// Delay every answer by this much after its work is done (to test lost answers).
+    #[arg(long, default_value = "0s", value_parser = parse_latency, hide = true)]
+    latency: std::time::Duration,
+}
+
+fn parse_latency(text: &str) -> Result<std::time::Duration, String> {
+    match text.strip_suffix("ms") {
+        Some(ms) => ms
+            .parse()
+            .map(std::time::Duration::from_millis)
+            .map_err(|e| e.to_string()),
+        None => parse_duration(text),
+    }
+}
+
+pub async fn run(command: SandboxCommand) -> anyhow::Result<ExitCode> {
+    let SandboxCommand::Serve(args) = command;
+    let config = EmulatorConfig {
+        requests_per_hour: args.requests_per_hour,
+        window: args.rate_window,
+        latency: args.latency,
+    };
+    let sandbox = Sandbox::new(config, args.data)?;
+    let (addr, task) = sandbox.serve(&args.addr).await?;
+    println!("seqops sandbox listening on http://{addr}");
+    println!(
+        "  orsay: http://{addr}{}",
+        seqops::providers::orsay::emulator::BASE_PATH
+    );
+    std::io::stdout().flush()?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = task => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,79 @@
+//! `seqops state list|show|rm`: inspecting and editing state.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail};
+use clap::Subcommand;
+use seqops::engine::state::StateStore;
+use seqops::manifest::ResourceKey;
+
+#[derive(Subcommand)]
+pub enum StateCommand {
+    /// One line per managed object: key, provider, remote id, display name.
+    List {
+        #[arg(long, default_value = ".seqops/state.json")]
+        state: PathBuf,
+    },
+    /// Everything state holds about one object, as JSON.
+    Show {
+        key: String,
+        #[arg(long, default_value = ".seqops/state.json")]
+        state: PathBuf,
+    },
+    /// Stops managing an object; the remote object is not touched.
+    Rm {
+        key: String,
+        #[arg(long, default_value = ".seqops/state.json")]
+        state: PathBuf,
+    },
+}
+
+fn parse_key(text: &str) -> anyhow::Result<ResourceKey> {
+    ResourceKey::parse(text)
+        .ok_or_else(|| anyhow!("`{text}` is not a key: write Kind/name, e.g. Sequence/welcome-dm"))
+}
+
+pub fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        StateCommand::List { state } => {
+            let Some(state) = StateStore::read_only(&state).load()? else {
+                println!("No state at {}.", state.display());
+                return Ok(ExitCode::SUCCESS);
+            };
+            for (key, entry) in &state.resources {
+                let id = match (&entry.id, &entry.pending_since) {
+                    (Some(id), _) => id.clone(),
+                    (None, Some(since)) => format!("(create pending since {since})"),
+                    (None, None) => "(no id)".into(),
+                };
+                println!("{key}\t{}\t{id}\t{:?}", entry.provider, entry.display_name);
+            }
+        }
+        StateCommand::Show { key, state: path } => {
+            let key = parse_key(&key)?;
+            let state = StateStore::read_only(&path)
+                .load()?
+                .ok_or_else(|| anyhow!("no state at {}", path.display()))?;
+            let entry = state
+                .resources
+                .get(&key)
+                .ok_or_else(|| anyhow!("{key} is not in state {}", path.display()))?;
+            println!("{}", serde_json::to_string_pretty(entry)?);
+        }
+        StateCommand::Rm { key, state: path } => {
+            let key = parse_key(&key)?;
+            let store = StateStore::lock(&path, "seqops state rm", std::time::Duration::ZERO)?;
+            let Some(mut state) = store.load()? else {
+                bail!("no state at {}", path.display())
+            };
+            let Some(entry) = state.resources.remove(&key) else {
+                bail!("{key} is not in state {}", path.display())
+            };
+            store.save(&mut state)?;
+            let id = entry.id.unwrap_or_else(|| "(no id)".into());
+            println!("Removed {key} ({id}) from state; the remote object was not touched.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

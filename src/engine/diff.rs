@@ -1,0 +1,271 @@
+//! Three-way diff, as `kubectl apply` does it: the manifest against the
+//! remote object, with the last-applied fields deciding what a missing field
+//! means.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::providers::{Fields, KindFacts};
+
+/// One field's change, for people: `path` may reach into lists and objects
+/// (`flow[0].content`). `None` means absent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct Diff {
+    /// Top-level fields to send, with their new values.
+    pub updates: Fields,
+    /// What changes, field by field, for the plan.
+    pub changes: Vec<FieldChange>,
+    /// Why the object must be replaced rather than updated.
+    pub replace_reasons: Vec<String>,
+    /// Managed fields that changed remotely since seqops last wrote them.
+    pub drift: Vec<FieldChange>,
+}
+
+/// Compares what the manifest asks for with what is there.
+///
+/// - a field in `desired` is compared with its remote value;
+/// - a field in `last_applied` but no longer in `desired` is reset to the
+///   API's default;
+/// - any other remote field is not managed and left alone.
+pub fn diff(
+    desired: &Fields,
+    last_applied: Option<&Fields>,
+    observed: &Fields,
+    facts: &KindFacts,
+) -> Diff {
+    let mut result = Diff::default();
+    let remote = |field: &str| {
+        observed
+            .get(field)
+            .cloned()
+            .unwrap_or_else(|| (facts.default)(field))
+    };
+    for (field, wanted) in desired {
+        let current = remote(field);
+        if !same(facts, field, wanted, &current) {
+            result.updates.insert(field.clone(), wanted.clone());
+            describe(field, Some(&current), Some(wanted), &mut result.changes);
+            if facts.is_immutable(field) {
+                result
+                    .replace_reasons
+                    .push(format!("`{field}` cannot be changed in place"));
+            }
+        }
+    }
+    if let Some(last_applied) = last_applied {
+        for (field, applied) in last_applied {
+            let current = remote(field);
+            if !desired.contains_key(field) {
+                let default = (facts.default)(field);
+                if !same(facts, field, &default, &current) {
+                    result.updates.insert(field.clone(), default.clone());
+                    describe(field, Some(&current), Some(&default), &mut result.changes);
+                    if facts.is_immutable(field) {
+                        result.replace_reasons.push(format!(
+                            "`{field}` was removed and cannot be reset in place"
+                        ));
+                    }
+                }
+            }
+            if !same(facts, field, applied, &current) {
+                describe(field, Some(applied), Some(&current), &mut result.drift);
+            }
+        }
+    }
+    result
+}
+
+/// Every field of a new object, as additions; lists of objects are spelled
+/// out element by element (`flow[0].content`).
+pub fn creation(desired: &Fields) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    for (field, value) in desired {
+        added(field, value, &mut out);
+    }
+    out
+}
+
+fn added(path: &str, value: &Value, out: &mut Vec<FieldChange>) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, inner) in map {
+                added(&format!("{path}.{key}"), inner, out);
+            }
+        }
+        Value::Array(items) if items.iter().any(Value::is_object) => {
+            for (index, item) in items.iter().enumerate() {
+                added(&format!("{path}[{index}]"), item, out);
+            }
+        }
+        _ => out.push(FieldChange {
+            path: path.to_string(),
+            before: None,
+            after: Some(value.clone()),
+        }),
+    }
+}
+
+/// Whether two values of `field` are the same, as the API sees them: sets
+/// ignore order, and for them an empty list is the same as none.
+pub fn same(facts: &KindFacts, field: &str, a: &Value, b: &Value) -> bool {
+    if facts.is_set(field) {
+        return sorted_items(a) == sorted_items(b);
+    }
+    a == b
+}
+
+fn sorted_items(value: &Value) -> Vec<String> {
+    let mut items: Vec<String> = value
+        .as_array()
+        .map(|a| a.iter().map(Value::to_string).collect())
+        .unwrap_or_default();
+    items.sort();
+    items
+}
+
+/// Breaks a change down to the fields that differ inside objects and
+/// equal-length lists, so a plan shows `flow[1].content`, not all of `flow`.
+fn describe(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec<FieldChange>) {
+    match (before, after) {
+        (Some(Value::Object(a)), Some(Value::Object(b))) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.dedup();
+            let mut seen = std::collections::BTreeSet::new();
+            for key in keys {
+                if seen.insert(key) && a.get(key) != b.get(key) {
+                    describe(&format!("{path}.{key}"), a.get(key), b.get(key), out);
+                }
+            }
+        }
+        (Some(Value::Array(a)), Some(Value::Array(b))) if a.len() == b.len() && !a.is_empty() => {
+            for (index, (x, y)) in a.iter().zip(b).enumerate() {
+                if x != y {
+                    describe(&format!("{path}[{index}]"), Some(x), Some(y), out);
+                }
+            }
+        }
+        _ => out.push(FieldChange {
+            path: path.to_string(),
+            before: before.cloned(),
+            after: after.cloned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    static FACTS: KindFacts = KindFacts {
+        key_kind: "Thing",
+        immutable: &["runtime"],
+        sets: &["tags"],
+        default: |field| {
+            if field == "active" {
+                json!(false)
+            } else {
+                Value::Null
+            }
+        },
+        summary_fields: &[],
+        deletable: true,
+        create_before_delete: true,
+    };
+
+    fn fields(value: Value) -> Fields {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_field_in_the_manifest_that_differs_remotely_is_updated() {
+        let d = diff(
+            &fields(json!({"name": "b"})),
+            None,
+            &fields(json!({"name": "a", "other": 1})),
+            &FACTS,
+        );
+        assert_eq!(d.updates, fields(json!({"name": "b"})));
+        assert_eq!(
+            d.changes,
+            vec![FieldChange {
+                path: "name".into(),
+                before: Some(json!("a")),
+                after: Some(json!("b"))
+            }]
+        );
+    }
+
+    #[test]
+    fn a_field_removed_from_the_manifest_is_reset_to_its_default() {
+        let last = fields(json!({"active": true}));
+        let d = diff(
+            &Fields::new(),
+            Some(&last),
+            &fields(json!({"active": true})),
+            &FACTS,
+        );
+        assert_eq!(d.updates, fields(json!({"active": false})));
+        assert!(d.drift.is_empty());
+    }
+
+    #[test]
+    fn a_field_seqops_never_wrote_is_left_alone() {
+        let d = diff(
+            &fields(json!({"name": "a"})),
+            Some(&fields(json!({"name": "a"}))),
+            &fields(json!({"name": "a", "active": true})),
+            &FACTS,
+        );
+        assert_eq!(d, Diff::default());
+    }
+
+    #[test]
+    fn a_managed_field_changed_remotely_is_drift_and_is_restored() {
+        let wanted = fields(json!({"active": true}));
+        let d = diff(
+            &wanted,
+            Some(&wanted),
+            &fields(json!({"active": false})),
+            &FACTS,
+        );
+        assert_eq!(
+            d.drift,
+            vec![FieldChange {
+                path: "active".into(),
+                before: Some(json!(true)),
+                after: Some(json!(false))
+            }]
+        );
+        assert_eq!(d.updates, wanted);
+    }
+
+    #[test]
+    fn sets_ignore_order_and_immutable_fields_force_replacement() {
+        let d = diff(
+            &fields(json!({"tags": ["b", "a"], "runtime": "py"})),
+            None,
+            &fields(json!({"tags": ["a", "b"], "runtime": "js"})),
+            &FACTS,
+        );
+        assert_eq!(d.updates.keys().collect::<Vec<_>>(), vec!["runtime"]);
+        assert_eq!(d.replace_reasons.len(), 1);
+    }
+
+    #[test]
+    fn changes_inside_lists_name_the_element_and_field() {
+        let before = fields(json!({"flow": [{"delay": "0m", "content": "Hi"}, {"delay": "1h"}]}));
+        let after = fields(json!({"flow": [{"delay": "0m", "content": "Hello"}, {"delay": "1h"}]}));
+        let d = diff(&after, None, &before, &FACTS);
+        assert_eq!(d.changes[0].path, "flow[0].content");
+    }
+}

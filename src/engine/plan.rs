@@ -1,0 +1,560 @@
+//! Planning: for every manifest and every state entry, what must happen
+//! remotely, and why.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+
+use super::connections::AccountUsage;
+use super::diff::{self, FieldChange};
+use super::state::{Entry, State};
+use super::{digest, Connections, EngineError};
+use crate::manifest::{annotations, Manifests, Resource, ResourceKey};
+use crate::providers::{ExternalClient, Fields, ProviderError, RemoteSummary, ResolvedRefs};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Replace,
+    Delete,
+    Adopt,
+    Forget,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::Adopt => "<=",
+            Action::Forget => "forget",
+        }
+    }
+}
+
+/// How much of the remote side a plan reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Refresh {
+    /// Reads every managed object.
+    Full,
+    /// Lists each collection once; reads only objects whose manifest changed
+    /// or whose summary differs from state.
+    Changed,
+    /// Trusts state.
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    pub refresh: Refresh,
+    /// Reads allowed at once per kind.
+    pub parallelism: usize,
+}
+
+/// One object's change.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    pub key: ResourceKey,
+    pub api_version: String,
+    pub provider: String,
+    pub action: Action,
+    /// The remote id the change acts on (absent for a create).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub display_name: String,
+    pub fields: Vec<FieldChange>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<FieldChange>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// The fields the object will have (for creates, adopts and replaces)
+    /// and the fields to send (for updates).
+    #[serde(default)]
+    pub desired: Fields,
+    #[serde(default)]
+    pub updates: Fields,
+    #[serde(default)]
+    pub manifest_digest: String,
+    #[serde(default)]
+    pub observed: Fields,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<ResourceKey>,
+    #[serde(default)]
+    pub orphan_on_delete: bool,
+    #[serde(default)]
+    pub prevent_destroy: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub warnings: Vec<String>,
+    pub usage: Vec<AccountUsage>,
+}
+
+impl Plan {
+    pub fn count(&self, action: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == action).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+/// Everything planned for one manifest or state entry.
+enum Outcome {
+    Change(Box<Change>),
+    Unchanged,
+    Failed(String),
+}
+
+/// Plans every manifest against state and the remote side.
+pub async fn plan(
+    manifests: &Manifests,
+    state: &State,
+    connections: &Connections,
+    options: &PlanOptions,
+) -> Result<Plan, EngineError> {
+    let mut groups: BTreeMap<(String, String), (Vec<&Resource>, Vec<(&ResourceKey, &Entry)>)> =
+        BTreeMap::new();
+    for resource in manifests.managed() {
+        let provider = resource.provider.clone().unwrap_or_default();
+        groups
+            .entry((provider, resource.key.kind.clone()))
+            .or_default()
+            .0
+            .push(resource);
+    }
+    for (key, entry) in &state.resources {
+        if manifests.get(key).is_none() || entry.deposed_id.is_some() {
+            groups
+                .entry((entry.provider.clone(), key.kind.clone()))
+                .or_default()
+                .1
+                .push((key, entry));
+        }
+    }
+    let mut plan = Plan::default();
+    let mut errors = Vec::new();
+    for ((provider, kind), (resources, orphans)) in groups {
+        let client = match connections.client(&provider, &kind) {
+            Ok(client) => client,
+            Err(error) => {
+                errors.push(error.to_string());
+                continue;
+            }
+        };
+        let group = Group {
+            client,
+            state,
+            provider: &provider,
+            options,
+        };
+        match group.plan(&resources, &orphans, &mut plan.warnings).await {
+            Ok(outcomes) => {
+                for outcome in outcomes {
+                    match outcome {
+                        Outcome::Change(change) => plan.changes.push(*change),
+                        Outcome::Unchanged => {}
+                        Outcome::Failed(message) => errors.push(message),
+                    }
+                }
+            }
+            Err(error) => errors.push(error.to_string()),
+        }
+    }
+    plan.usage = connections.usage();
+    if errors.is_empty() {
+        Ok(plan)
+    } else {
+        Err(EngineError::Plan(errors))
+    }
+}
+
+/// The manifests and state entries of one kind in one account.
+struct Group<'a> {
+    client: Arc<dyn ExternalClient>,
+    state: &'a State,
+    provider: &'a str,
+    options: &'a PlanOptions,
+}
+
+/// The remote listing, once per group, when the plan needs it.
+struct Listing {
+    summaries: Vec<RemoteSummary>,
+    managed: BTreeSet<String>,
+}
+
+impl Listing {
+    /// Remote objects no state entry manages, named `name`.
+    fn unmanaged_named(&self, name: &str) -> Vec<&RemoteSummary> {
+        self.summaries
+            .iter()
+            .filter(|s| s.display_name == name && !self.managed.contains(&s.id))
+            .collect()
+    }
+
+    fn get(&self, id: &str) -> Option<&RemoteSummary> {
+        self.summaries.iter().find(|s| s.id == id)
+    }
+}
+
+impl Group<'_> {
+    async fn plan(
+        &self,
+        resources: &[&Resource],
+        orphans: &[(&ResourceKey, &Entry)],
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<Outcome>, ProviderError> {
+        let needs_listing = self.options.refresh != Refresh::None
+            || resources.iter().any(|r| {
+                self.state
+                    .resources
+                    .get(&r.key)
+                    .is_none_or(|e| e.id.is_none())
+            })
+            || orphans.iter().any(|(_, e)| e.id.is_none());
+        let listing = if needs_listing {
+            Some(Listing {
+                summaries: self.client.list().await?,
+                managed: self
+                    .state
+                    .managed_ids(self.provider, &self.client.facts().key_kind.to_string()),
+            })
+        } else {
+            None
+        };
+        let listing = listing.as_ref();
+        let planned: Vec<(Outcome, Vec<String>)> = stream::iter(resources.iter())
+            .map(|resource| async move {
+                let mut notes = Vec::new();
+                let outcome = match self.plan_resource(resource, listing, &mut notes).await {
+                    Ok(outcome) => outcome,
+                    Err(error) => Outcome::Failed(located(resource, error)),
+                };
+                (outcome, notes)
+            })
+            .buffered(self.options.parallelism.max(1))
+            .collect()
+            .await;
+        let mut outcomes = Vec::new();
+        for (outcome, mut notes) in planned {
+            outcomes.push(outcome);
+            warnings.append(&mut notes);
+        }
+        for (key, entry) in orphans {
+            outcomes.push(self.plan_removal(key, entry, listing));
+        }
+        Ok(outcomes)
+    }
+
+    fn base_change(&self, resource: &Resource, action: Action, id: Option<String>) -> Change {
+        Change {
+            key: resource.key.clone(),
+            api_version: resource.api_version.clone(),
+            provider: self.provider.to_string(),
+            action,
+            id,
+            display_name: self.client.display_name(&resource.spec),
+            fields: Vec::new(),
+            drift: Vec::new(),
+            reasons: Vec::new(),
+            desired: Fields::new(),
+            updates: Fields::new(),
+            manifest_digest: digest(&resource.spec),
+            observed: Fields::new(),
+            depends_on: Vec::new(),
+            orphan_on_delete: resource.annotation(annotations::DELETION_POLICY) == Some("orphan"),
+            prevent_destroy: resource.annotation_is_true(annotations::PREVENT_DESTROY),
+        }
+    }
+
+    async fn plan_resource(
+        &self,
+        resource: &Resource,
+        listing: Option<&Listing>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Outcome, ProviderError> {
+        match self.state.resources.get(&resource.key) {
+            Some(entry) if entry.id.is_some() => self.plan_existing(resource, entry, listing).await,
+            Some(entry) => self.plan_pending(resource, entry, listing).await,
+            None => self.plan_new(resource, listing, warnings).await,
+        }
+    }
+
+    async fn plan_existing(
+        &self,
+        resource: &Resource,
+        entry: &Entry,
+        listing: Option<&Listing>,
+    ) -> Result<Outcome, ProviderError> {
+        let id = entry.id.clone().unwrap_or_default();
+        let manifest_changed = digest(&resource.spec) != entry.manifest_digest;
+        let read = match self.options.refresh {
+            Refresh::Full => true,
+            Refresh::None => false,
+            Refresh::Changed => {
+                manifest_changed
+                    || listing.is_none_or(|l| summary_differs(l.get(&id), &entry.observed))
+            }
+        };
+        let observed = if read {
+            self.client.observe(&id).await?
+        } else {
+            Some(entry.observed.clone())
+        };
+        let Some(observed) = observed else {
+            let mut change = self.base_change(resource, Action::Create, None);
+            change.desired = self
+                .client
+                .desired(&resource.spec, &ResolvedRefs::new())
+                .await?;
+            change.fields = diff::creation(&change.desired);
+            change.reasons.push(format!(
+                "{id} was deleted outside seqops; it will be created again"
+            ));
+            return Ok(Outcome::Change(Box::new(change)));
+        };
+        let desired = if manifest_changed || self.options.refresh == Refresh::Full {
+            self.client
+                .desired(&resource.spec, &ResolvedRefs::new())
+                .await?
+        } else {
+            entry.last_applied.clone()
+        };
+        let found = diff::diff(
+            &desired,
+            Some(&entry.last_applied),
+            &observed,
+            self.client.facts(),
+        );
+        if found.updates.is_empty() {
+            return Ok(Outcome::Unchanged);
+        }
+        let action = if found.replace_reasons.is_empty() {
+            Action::Update
+        } else {
+            Action::Replace
+        };
+        let mut change = self.base_change(resource, action, Some(id));
+        if action == Action::Replace && change.prevent_destroy {
+            return Err(ProviderError::Invalid(format!(
+                "{} must be replaced ({}), but it has seqops.dev/prevent-destroy: \"true\"",
+                resource.key,
+                found.replace_reasons.join("; ")
+            )));
+        }
+        change.reasons = found.replace_reasons;
+        change.fields = found.changes;
+        change.drift = found.drift;
+        change.updates = found.updates;
+        change.desired = desired;
+        change.observed = observed;
+        Ok(Outcome::Change(Box::new(change)))
+    }
+
+    /// A create was sent but its answer never recorded: adopt what it made,
+    /// or create it now if it made nothing.
+    async fn plan_pending(
+        &self,
+        resource: &Resource,
+        entry: &Entry,
+        listing: Option<&Listing>,
+    ) -> Result<Outcome, ProviderError> {
+        let candidates = listing
+            .map(|l| l.unmanaged_named(&entry.display_name))
+            .unwrap_or_default();
+        match candidates.as_slice() {
+            [] => {
+                let mut change = self.plan_create(resource).await?;
+                change.reasons.push("an earlier create got no answer and made nothing; it is sent again".into());
+                Ok(Outcome::Change(Box::new(change)))
+            }
+            [found] => {
+                let reason = "an earlier create got no answer but made this object: it is adopted, not created twice";
+                self.plan_adopt(resource, &found.id, reason).await
+            }
+            several => Err(ProviderError::Invalid(format!(
+                "{}: an earlier create got no answer, and {} unmanaged objects are named {:?} (ids {}); adopt one with `seqops import {} ID`",
+                resource.key,
+                several.len(),
+                entry.display_name,
+                several.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", "),
+                resource.key
+            ))),
+        }
+    }
+
+    async fn plan_new(
+        &self,
+        resource: &Resource,
+        listing: Option<&Listing>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Outcome, ProviderError> {
+        if let Some(id) = resource.annotation(annotations::EXTERNAL_ID) {
+            return self
+                .plan_adopt(resource, id, "seqops.dev/external-id names it")
+                .await;
+        }
+        let name = self.client.display_name(&resource.spec);
+        let candidates = listing
+            .map(|l| l.unmanaged_named(&name))
+            .unwrap_or_default();
+        let ids = || {
+            candidates
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if resource.annotation_is_true(annotations::ADOPT) {
+            match candidates.as_slice() {
+                [found] => return self.plan_adopt(resource, &found.id, "seqops.dev/adopt: an unmanaged object has its name").await,
+                [] => {}
+                several => {
+                    return Err(ProviderError::Invalid(format!(
+                        "{}: seqops.dev/adopt asks to adopt the one object named {name:?}, but there are {} (ids {}); choose one with seqops.dev/external-id",
+                        resource.key,
+                        several.len(),
+                        ids()
+                    )))
+                }
+            }
+        } else if !candidates.is_empty() {
+            warnings.push(format!(
+                "{}: {} unmanaged remote object(s) already named {name:?} (ids {}); another will be created. Set seqops.dev/adopt: \"true\" to adopt instead.",
+                resource.key,
+                candidates.len(),
+                ids()
+            ));
+        }
+        Ok(Outcome::Change(Box::new(self.plan_create(resource).await?)))
+    }
+
+    async fn plan_create(&self, resource: &Resource) -> Result<Change, ProviderError> {
+        let mut change = self.base_change(resource, Action::Create, None);
+        change.desired = self
+            .client
+            .desired(&resource.spec, &ResolvedRefs::new())
+            .await?;
+        change.fields = diff::creation(&change.desired);
+        Ok(change)
+    }
+
+    async fn plan_adopt(
+        &self,
+        resource: &Resource,
+        id: &str,
+        reason: &str,
+    ) -> Result<Outcome, ProviderError> {
+        let observed = self.client.observe(id).await?.ok_or_else(|| {
+            ProviderError::Invalid(format!(
+                "{}: there is no remote object with id {id} to adopt",
+                resource.key
+            ))
+        })?;
+        let desired = self
+            .client
+            .desired(&resource.spec, &ResolvedRefs::new())
+            .await?;
+        let found = diff::diff(&desired, None, &observed, self.client.facts());
+        let mut change = self.base_change(resource, Action::Adopt, Some(id.to_string()));
+        change.reasons.push(reason.to_string());
+        change.reasons.extend(
+            found
+                .replace_reasons
+                .iter()
+                .map(|r| format!("{r}: the adopted object will be replaced")),
+        );
+        change.fields = found.changes;
+        change.updates = found.updates;
+        change.desired = desired;
+        change.observed = observed;
+        Ok(Outcome::Change(Box::new(change)))
+    }
+
+    /// A state entry whose manifest is gone, or a replaced object's old id.
+    fn plan_removal(&self, key: &ResourceKey, entry: &Entry, listing: Option<&Listing>) -> Outcome {
+        let mut id = entry.deposed_id.clone().or_else(|| entry.id.clone());
+        let mut reasons = Vec::new();
+        if entry.deposed_id.is_some() {
+            reasons.push(
+                "the object it was replaced by exists; the old one is still to be deleted"
+                    .to_string(),
+            );
+        } else if id.is_none() {
+            // A create whose answer was lost: find what it made, if anything.
+            id = listing.and_then(|l| {
+                l.unmanaged_named(&entry.display_name)
+                    .first()
+                    .map(|s| s.id.clone())
+            });
+        }
+        let action = if id.is_none()
+            || (entry.deposed_id.is_none()
+                && (entry.orphan_on_delete || !self.client.facts().deletable))
+        {
+            if entry.orphan_on_delete {
+                reasons.push("seqops.dev/deletion-policy: orphan keeps the remote object".into());
+            } else if !self.client.facts().deletable {
+                reasons.push("the API cannot delete it; it is only removed from state".into());
+            }
+            Action::Forget
+        } else {
+            Action::Delete
+        };
+        if action == Action::Delete && entry.prevent_destroy && entry.deposed_id.is_none() {
+            return Outcome::Failed(format!(
+                "{key}: its manifest is gone, so it would be deleted, but it has seqops.dev/prevent-destroy: \"true\"; restore the manifest, or remove the annotation and apply first"
+            ));
+        }
+        Outcome::Change(Box::new(Change {
+            key: key.clone(),
+            api_version: entry.api_version.clone(),
+            provider: self.provider.to_string(),
+            action,
+            id,
+            display_name: entry.display_name.clone(),
+            fields: Vec::new(),
+            drift: Vec::new(),
+            reasons,
+            desired: Fields::new(),
+            updates: Fields::new(),
+            manifest_digest: entry.manifest_digest.clone(),
+            observed: entry.observed.clone(),
+            depends_on: entry.depends_on.clone(),
+            orphan_on_delete: entry.orphan_on_delete,
+            prevent_destroy: entry.prevent_destroy,
+        }))
+    }
+}
+
+/// Whether a listing's summary shows a change since state last saw the
+/// object (or the object is missing from the listing).
+fn summary_differs(summary: Option<&RemoteSummary>, observed: &Fields) -> bool {
+    let Some(summary) = summary else { return true };
+    summary
+        .fields
+        .iter()
+        .any(|(field, value)| observed.get(field).is_some_and(|seen| seen != value))
+}
+
+/// Puts a provider's error in the manifest's terms: a lookup points at the
+/// field that asked for it.
+fn located(resource: &Resource, error: ProviderError) -> String {
+    match &error {
+        ProviderError::Lookup { field, message } => {
+            format!("{}: {field}: {message}", resource.document.locate(field))
+        }
+        _ => format!("{}: {}: {error}", resource.location(), resource.key),
+    }
+}

@@ -1,0 +1,355 @@
+//! State: what seqops manages, under which remote id, and what it last
+//! applied. Written atomically after every remote change and guarded by an
+//! exclusive lock.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::provider::ProviderType;
+use crate::manifest::ResourceKey;
+use crate::providers::Fields;
+
+pub const STATE_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    pub version: u32,
+    /// Fixed when the state is created: a plan or a copy made from another
+    /// state is recognised as foreign.
+    pub lineage: String,
+    /// Incremented on every write.
+    pub serial: u64,
+    /// Whether the remote ids are the sandbox's rather than the vendors'.
+    #[serde(default)]
+    pub sandbox: bool,
+    /// Random per state; salts the digests that stand in for secret values.
+    pub salt: String,
+    /// How to reach each account, kept so that objects whose Provider
+    /// manifest was removed can still be deleted.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderRecord>,
+    #[serde(default)]
+    pub resources: BTreeMap<ResourceKey, Entry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderRecord {
+    #[serde(rename = "type")]
+    pub provider_type: ProviderType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_hour: Option<u32>,
+}
+
+/// One managed object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    pub api_version: String,
+    /// The Provider manifest it is managed through.
+    pub provider: String,
+    /// The remote id; absent while a create is pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub display_name: String,
+    /// Set when a create was sent and its answer is not yet recorded: the
+    /// next run looks the object up by name before creating anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_since: Option<String>,
+    /// A replaced object's old id, recorded until its delete is confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposed_id: Option<String>,
+    /// Digest of the manifest's spec as last applied: unchanged manifests
+    /// need no lookups and, with `--refresh changed`, no reads.
+    pub manifest_digest: String,
+    /// The fields seqops last wrote: the base of the three-way diff.
+    pub last_applied: Fields,
+    /// The fields as last observed (or as written, after an apply).
+    pub observed: Fields,
+    pub observed_at: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub orphan_on_delete: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prevent_destroy: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<ResourceKey>,
+}
+
+impl State {
+    pub fn new(sandbox: bool) -> Self {
+        let salt: [u8; 16] = rand::random();
+        Self {
+            version: STATE_VERSION,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            sandbox,
+            salt: salt.iter().map(|b| format!("{b:02x}")).collect(),
+            providers: BTreeMap::new(),
+            resources: BTreeMap::new(),
+        }
+    }
+
+    /// Remote ids already managed for one provider and kind.
+    pub fn managed_ids(
+        &self,
+        provider: &str,
+        key_kind: &str,
+    ) -> std::collections::BTreeSet<String> {
+        self.resources
+            .iter()
+            .filter(|(key, entry)| entry.provider == provider && key.kind == key_kind)
+            .flat_map(|(_, entry)| entry.id.iter().chain(entry.deposed_id.iter()).cloned())
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read state {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("state {path} is not valid: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("cannot write state {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "state {path} is locked by {holder}; wait for it to finish, or pass --lock-timeout to wait"
+    )]
+    Locked { path: PathBuf, holder: String },
+    #[error("state {path} was written by a newer seqops (state version {version})")]
+    TooNew { path: PathBuf, version: u32 },
+}
+
+/// Who holds a lock, written into the lock file so others can say.
+#[derive(Debug, Serialize, Deserialize)]
+struct LockHolder {
+    pid: u32,
+    host: String,
+    command: String,
+    since: String,
+}
+
+/// A state file, opened with or without its lock.
+pub struct StateStore {
+    path: PathBuf,
+    _lock: Option<File>,
+}
+
+impl StateStore {
+    /// Opens the state at `path`, taking its exclusive lock: when another
+    /// process holds it, waits up to `wait`, then fails naming the holder.
+    pub fn lock(path: &Path, command: &str, wait: Duration) -> Result<Self, StateError> {
+        let lock_path = lock_path(path);
+        let write_error = |source| StateError::Write {
+            path: lock_path.clone(),
+            source,
+        };
+        if let Some(parent) = lock_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(write_error)?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(write_error)?;
+        let started = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let mut text = String::new();
+                    let _ = file.read_to_string(&mut text);
+                    let holder = serde_json::from_str::<LockHolder>(&text).map_or_else(
+                        |_| "another process".to_string(),
+                        |h| {
+                            format!(
+                                "`{}` (pid {} on {}, since {})",
+                                h.command, h.pid, h.host, h.since
+                            )
+                        },
+                    );
+                    return Err(StateError::Locked {
+                        path: path.to_path_buf(),
+                        holder,
+                    });
+                }
+                Err(std::fs::TryLockError::Error(source)) => return Err(write_error(source)),
+            }
+        }
+        let holder = LockHolder {
+            pid: std::process::id(),
+            host: hostname(),
+            command: command.to_string(),
+            since: now_rfc3339(),
+        };
+        file.set_len(0).map_err(write_error)?;
+        file.write_all(
+            serde_json::to_string(&holder)
+                .unwrap_or_default()
+                .as_bytes(),
+        )
+        .map_err(write_error)?;
+        file.flush().map_err(write_error)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            _lock: Some(file),
+        })
+    }
+
+    /// Opens the state for reading only, without its lock.
+    pub fn read_only(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            _lock: None,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn load(&self) -> Result<Option<State>, StateError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(StateError::Read {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        };
+        let state: State = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        if state.version > STATE_VERSION {
+            return Err(StateError::TooNew {
+                path: self.path.clone(),
+                version: state.version,
+            });
+        }
+        Ok(Some(state))
+    }
+
+    /// Writes `state` with its serial incremented.
+    pub fn save(&self, state: &mut State) -> Result<(), StateError> {
+        state.serial += 1;
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Corrupt {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        write_atomically(&self.path, &bytes).map_err(|source| StateError::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".lock");
+    path.with_file_name(name)
+}
+
+/// Writes a file so that a reader sees the old content or the new, never a
+/// mix: a temporary file beside it, fsync, rename, fsync of the folder.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
+    let temporary = parent.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let result = (|| {
+        let mut file = File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)?;
+        if let Ok(folder) = File::open(parent) {
+            let _ = folder.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown host".into())
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_fails_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().join("state.json");
+        let _first = StateStore::lock(&path, "seqops apply", Duration::ZERO)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let second = StateStore::lock(&path, "seqops plan", Duration::ZERO);
+        let message = second.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("locked by `seqops apply`"), "{message}");
+        assert!(
+            message.contains(&format!("pid {}", std::process::id())),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn saving_increments_the_serial_and_keeps_the_lineage() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let store = StateStore::lock(&dir.path().join("s.json"), "test", Duration::ZERO)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut state = State::new(false);
+        store.save(&mut state).unwrap_or_else(|e| panic!("{e}"));
+        store.save(&mut state).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = store
+            .load()
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("state not saved"));
+        assert_eq!((loaded.serial, loaded.lineage), (2, state.lineage));
+    }
+}

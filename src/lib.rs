@@ -1,0 +1,12 @@
+//! seqops: outreach sequences, AI agents, schedules and secrets as code.
+//!
+//! The library holds everything both faces (the CLI and, later, the
+//! Kubernetes controller) share: loading and validating manifests, the
+//! vendor-neutral engine (diff, plan, apply, state), the providers and the
+//! sandbox emulators.
+
+pub mod engine;
+pub mod manifest;
+pub mod providers;
+pub mod render;
+pub mod sandbox;

@@ -1,0 +1,30 @@
+//! The `seqops.dev/*` annotations a manifest may carry.
+
+/// Adopt the one unmanaged remote object with the same display name instead
+/// of creating a new one.
+pub const ADOPT: &str = "seqops.dev/adopt";
+/// `delete` (default) or `orphan`: what removing the manifest does remotely.
+pub const DELETION_POLICY: &str = "seqops.dev/deletion-policy";
+/// Turns a planned delete or replace of the object into an error.
+pub const PREVENT_DESTROY: &str = "seqops.dev/prevent-destroy";
+/// Stops the controller reconciling the object.
+pub const PAUSED: &str = "seqops.dev/paused";
+/// Adopts the remote object with this id.
+pub const EXTERNAL_ID: &str = "seqops.dev/external-id";
+
+pub const KNOWN: [&str; 5] = [ADOPT, DELETION_POLICY, PREVENT_DESTROY, PAUSED, EXTERNAL_ID];
+
+/// Checks one annotation's value; `None` when it is fine.
+pub fn check(name: &str, value: &str) -> Option<String> {
+    match name {
+        ADOPT | PREVENT_DESTROY | PAUSED => (value != "true" && value != "false")
+            .then(|| format!("must be \"true\" or \"false\", not {value:?}")),
+        DELETION_POLICY => (value != "delete" && value != "orphan")
+            .then(|| format!("must be \"delete\" or \"orphan\", not {value:?}")),
+        EXTERNAL_ID => value
+            .trim()
+            .is_empty()
+            .then(|| "must name a remote id".to_string()),
+        _ => None,
+    }
+}

@@ -1,0 +1,85 @@
+//! What the loader needs to know about a kind: its names, how to parse and
+//! check its spec, which other manifests it refers to, and its schema.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::Metadata;
+
+/// A document parsed by its kind's Rust type.
+pub struct ParsedDoc {
+    pub metadata: Metadata,
+    pub spec: serde_json::Value,
+}
+
+pub type ParseError = serde_path_to_error::Error<serde_yaml::Error>;
+
+/// A reference from one manifest to another by `metadata.name`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    /// The field that holds the reference, e.g. `spec.agentRef.name`.
+    pub field: String,
+    /// The key kind of the manifest referred to.
+    pub kind: &'static str,
+    pub name: String,
+}
+
+/// Everything seqops knows about one kind of manifest.
+pub struct KindSpec {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    /// The kind as it is written in keys (`Sequence/welcome`): the bare kind
+    /// where it is unique, qualified by provider where two providers share it.
+    pub key_kind: &'static str,
+    /// The provider type whose Provider manages objects of this kind; `None`
+    /// for the Provider kind itself.
+    pub provider_type: Option<&'static str>,
+    pub parse: fn(serde_yaml::Deserializer<'_>) -> Result<ParsedDoc, ParseError>,
+    /// The references a spec makes to other manifests.
+    pub references: fn(&serde_json::Value) -> Vec<Reference>,
+    /// Checks serde cannot express: `(field path, message)` for each problem.
+    pub check: fn(&serde_json::Value) -> Vec<(String, String)>,
+    pub crd: fn() -> CustomResourceDefinition,
+    pub schema: fn() -> schemars::Schema,
+}
+
+impl KindSpec {
+    pub fn matches(&self, api_version: &str, kind: &str) -> bool {
+        self.api_version == api_version && self.kind == kind
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Envelope<S> {
+    #[allow(dead_code)]
+    api_version: String,
+    #[allow(dead_code)]
+    kind: String,
+    metadata: Metadata,
+    spec: S,
+}
+
+/// Parses a whole document with `S` as its spec type, keeping the path of
+/// the field at fault in any error.
+pub fn parse_typed<S: DeserializeOwned + Serialize>(
+    de: serde_yaml::Deserializer<'_>,
+) -> Result<ParsedDoc, ParseError> {
+    let envelope: Envelope<S> = serde_path_to_error::deserialize(de)?;
+    // Serializing a value that was just deserialized cannot fail for the
+    // plain data types specs are made of.
+    let spec = serde_json::to_value(&envelope.spec).unwrap_or(serde_json::Value::Null);
+    Ok(ParsedDoc {
+        metadata: envelope.metadata,
+        spec,
+    })
+}
+
+pub fn no_references(_: &serde_json::Value) -> Vec<Reference> {
+    Vec::new()
+}
+
+pub fn no_checks(_: &serde_json::Value) -> Vec<(String, String)> {
+    Vec::new()
+}

@@ -1,0 +1,208 @@
+//! Manifests: loading YAML files into typed, validated resources.
+//!
+//! This module knows the shape every manifest shares (apiVersion, kind,
+//! metadata, spec) and the `Provider` kind; each provider contributes its own
+//! kinds as [`KindSpec`]s, so nothing here names a vendor.
+
+pub mod annotations;
+pub mod duration;
+pub mod kind;
+mod load;
+pub mod locate;
+pub mod provider;
+pub mod selector;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use kind::{KindSpec, Reference};
+pub use load::load;
+pub use provider::{ProviderSpec, PROVIDER_KIND};
+
+/// Where something stands in the manifests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// One problem found in the manifests, with where and which field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub location: Location,
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.location, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.location, self.field, self.message)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render_diagnostics(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+fn render_diagnostics(diagnostics: &[Diagnostic]) -> String {
+    let mut text: Vec<String> = diagnostics.iter().map(|d| format!("error: {d}")).collect();
+    let count = diagnostics.len();
+    text.push(format!(
+        "{count} error{} in the manifests; nothing was sent to any API",
+        if count == 1 { "" } else { "s" }
+    ));
+    text.join("\n")
+}
+
+/// The metadata every manifest carries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Metadata {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The identity of a managed object: its kind (qualified where two providers
+/// share a kind name) and its `metadata.name`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct ResourceKey {
+    pub kind: String,
+    pub name: String,
+}
+
+impl ResourceKey {
+    pub fn new(kind: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            name: name.into(),
+        }
+    }
+
+    /// Parses `Kind/name`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (kind, name) = text.split_once('/')?;
+        (!kind.is_empty() && !name.is_empty() && !name.contains('/')).then(|| Self::new(kind, name))
+    }
+}
+
+impl fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind, self.name)
+    }
+}
+
+impl From<ResourceKey> for String {
+    fn from(key: ResourceKey) -> String {
+        key.to_string()
+    }
+}
+
+impl TryFrom<String> for ResourceKey {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text).ok_or_else(|| format!("`{text}` is not a key of the form Kind/name"))
+    }
+}
+
+/// The text of one YAML document and where it starts, kept so that later
+/// checks can point at a field.
+#[derive(Debug)]
+pub struct Document {
+    pub file: PathBuf,
+    pub text: String,
+    /// The 1-based line of the file on which the document's text starts.
+    pub first_line: usize,
+}
+
+impl Document {
+    /// Where `path` (e.g. `spec.flow[0].delay`) stands, or the nearest parent
+    /// that exists, or the document's start.
+    pub fn locate(&self, path: &str) -> Location {
+        let (line, column) =
+            locate::locate(&self.text, &locate::parse_path(path)).unwrap_or((1, 1));
+        Location {
+            file: self.file.clone(),
+            line: line + self.first_line - 1,
+            column,
+        }
+    }
+}
+
+/// A loaded, validated manifest.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    pub api_version: String,
+    pub kind: String,
+    pub key: ResourceKey,
+    pub metadata: Metadata,
+    /// The spec as the typed kind serialized it: unknown fields are already
+    /// rejected and values normalized (durations in canonical form).
+    pub spec: serde_json::Value,
+    /// The Provider manifest this resource is managed through (none for a
+    /// Provider itself).
+    pub provider: Option<String>,
+    pub document: Arc<Document>,
+}
+
+impl Resource {
+    pub fn location(&self) -> Location {
+        self.document.locate("metadata.name")
+    }
+
+    pub fn annotation(&self, name: &str) -> Option<&str> {
+        self.metadata.annotations.get(name).map(String::as_str)
+    }
+
+    pub fn annotation_is_true(&self, name: &str) -> bool {
+        self.annotation(name) == Some("true")
+    }
+}
+
+/// Everything loaded from the manifests.
+#[derive(Clone, Debug, Default)]
+pub struct Manifests {
+    pub resources: Vec<Resource>,
+}
+
+impl Manifests {
+    pub fn providers(&self) -> impl Iterator<Item = &Resource> {
+        self.resources.iter().filter(|r| r.provider.is_none())
+    }
+
+    pub fn managed(&self) -> impl Iterator<Item = &Resource> {
+        self.resources.iter().filter(|r| r.provider.is_some())
+    }
+
+    pub fn get(&self, key: &ResourceKey) -> Option<&Resource> {
+        self.resources.iter().find(|r| &r.key == key)
+    }
+}

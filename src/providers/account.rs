@@ -1,0 +1,122 @@
+//! One configured account of one provider: its settings, its HTTP client
+//! and what it has spent of its request budget.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::http::{ErrorDetail, HttpClient, Notifier};
+use super::ratelimit::RateLimiter;
+use crate::manifest::provider::ProviderType;
+
+/// A credential: kept out of `Debug` and `Display` so it cannot reach a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(sensitive)")
+    }
+}
+
+/// Everything needed to talk to one account.
+#[derive(Clone, Debug)]
+pub struct AccountSettings {
+    /// The Provider manifest's name.
+    pub name: String,
+    pub provider_type: ProviderType,
+    pub base_url: String,
+    pub credential: Secret,
+    /// Where the credential came from, for error messages (`$ORSAY_API_KEY`).
+    pub credential_source: String,
+    /// Requests per rolling hour seqops allows itself; `None` for no pacing.
+    pub requests_per_hour: Option<u32>,
+    /// Where the budget spent is remembered across runs.
+    pub budget_file: Option<PathBuf>,
+}
+
+impl AccountSettings {
+    /// A label for messages: `orsay/main`.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.provider_type.as_str(), self.name)
+    }
+
+    /// Identifies the account across runs without revealing its key: the
+    /// vendor's budget is per organization, that is per key.
+    pub fn budget_id(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(self.credential.expose().as_bytes());
+        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        format!("{}:{hex}", self.provider_type.as_str())
+    }
+}
+
+/// Requests made through an account during this run.
+#[derive(Debug, Default)]
+pub struct Usage {
+    made: AtomicU64,
+}
+
+impl Usage {
+    pub fn record(&self) {
+        self.made.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn made(&self) -> u64 {
+        self.made.load(Ordering::Relaxed)
+    }
+}
+
+/// A connected account.
+pub struct Account {
+    pub settings: AccountSettings,
+    pub http: HttpClient,
+    pub usage: Arc<Usage>,
+    pub limiter: Arc<RateLimiter>,
+}
+
+impl Account {
+    pub fn connect(
+        settings: AccountSettings,
+        error_detail: ErrorDetail,
+        notify: Notifier,
+    ) -> Arc<Self> {
+        let limiter = Arc::new(RateLimiter::new(
+            settings.requests_per_hour,
+            std::time::Duration::from_secs(3600),
+            settings
+                .budget_file
+                .clone()
+                .map(|file| (file, settings.budget_id())),
+        ));
+        let usage = Arc::new(Usage::default());
+        let http = HttpClient::new(
+            &settings,
+            limiter.clone(),
+            usage.clone(),
+            error_detail,
+            notify,
+        );
+        Arc::new(Self {
+            settings,
+            http,
+            usage,
+            limiter,
+        })
+    }
+
+    pub fn label(&self) -> String {
+        self.settings.label()
+    }
+}

@@ -1,0 +1,332 @@
+//! The one HTTP layer every provider uses: authentication, pacing, waiting
+//! out 429s, retrying what is safe to retry, and errors that say what to fix.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::account::{AccountSettings, Usage};
+use super::ratelimit::{now_ms, RateLimiter};
+use super::ProviderError;
+
+/// Extracts the human-readable message from an API's error body.
+pub type ErrorDetail = fn(&[u8]) -> String;
+
+/// Where the HTTP layer reports waits (rate limits) and retries.
+pub type Notifier = Arc<dyn Fn(String) + Send + Sync>;
+
+/// How many times one call is attempted before its error is returned.
+const MAX_ATTEMPTS: u32 = 5;
+
+pub struct HttpClient {
+    client: reqwest::Client,
+    account: String,
+    credential_source: String,
+    base_url: String,
+    headers: HeaderMap,
+    limiter: Arc<RateLimiter>,
+    usage: Arc<Usage>,
+    error_detail: ErrorDetail,
+    notify: Notifier,
+}
+
+/// A successful answer.
+pub struct Response {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_slice(&self.body).map_err(|e| e.to_string())
+    }
+}
+
+impl HttpClient {
+    pub fn new(
+        settings: &AccountSettings,
+        limiter: Arc<RateLimiter>,
+        usage: Arc<Usage>,
+        error_detail: ErrorDetail,
+        notify: Notifier,
+    ) -> Self {
+        let mut headers = HeaderMap::new();
+        if let Ok(mut value) =
+            HeaderValue::from_str(&format!("Bearer {}", settings.credential.expose()))
+        {
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("seqops/", env!("CARGO_PKG_VERSION")))
+            .timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Self {
+            client,
+            account: settings.label(),
+            credential_source: settings.credential_source.clone(),
+            base_url: settings.base_url.trim_end_matches('/').to_string(),
+            headers,
+            limiter,
+            usage,
+            error_detail,
+            notify,
+        }
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ProviderError> {
+        let response = self.send(Method::GET, path, None).await?;
+        self.decode(&Method::GET, path, &response)
+    }
+
+    pub fn decode<T: DeserializeOwned>(
+        &self,
+        method: &Method,
+        path: &str,
+        response: &Response,
+    ) -> Result<T, ProviderError> {
+        response.json().map_err(|reason| ProviderError::Decode {
+            account: self.account.clone(),
+            method: method.to_string(),
+            path: path.to_string(),
+            reason,
+        })
+    }
+
+    /// Sends one call. GET, PUT, PATCH and DELETE are retried on network
+    /// errors and 5xx with jittered backoff; POST is not, since a lost answer
+    /// may hide a created object: it ends in [`ProviderError::Unanswered`].
+    /// A 429 is waited out, as Retry-After asks, for every method.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Response, ProviderError> {
+        let idempotent = method != Method::POST;
+        let url = format!("{}{}", self.base_url, path);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let account = &self.account;
+            self.limiter
+                .acquire(|wait| {
+                    if wait >= Duration::from_secs(1) {
+                        (self.notify)(format!(
+                            "{account}: waiting {} for the hourly request budget ({} requests an hour)",
+                            human(wait),
+                            self.limiter.limit().unwrap_or_default()
+                        ))
+                    }
+                })
+                .await;
+            let mut request = self
+                .client
+                .request(method.clone(), &url)
+                .headers(self.headers.clone());
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            self.usage.record();
+            tracing::debug!(account = %self.account, %method, path, "request");
+            let outcome = request.send().await;
+            let response = match outcome {
+                Ok(response) => response,
+                Err(error) => {
+                    let reason = error.to_string();
+                    if idempotent && attempt < MAX_ATTEMPTS {
+                        self.back_off(attempt, &method, path, &reason).await;
+                        continue;
+                    }
+                    let (account, method, path) =
+                        (self.account.clone(), method.to_string(), path.to_string());
+                    return Err(if error.is_connect() {
+                        ProviderError::Network {
+                            account,
+                            method,
+                            path,
+                            reason,
+                        }
+                    } else {
+                        ProviderError::Unanswered {
+                            account,
+                            method,
+                            path,
+                            reason,
+                        }
+                    });
+                }
+            };
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(parse_retry_after);
+            let bytes = response.bytes().await.map(|b| b.to_vec());
+            let body = match bytes {
+                Ok(body) => body,
+                Err(error) if idempotent && attempt < MAX_ATTEMPTS => {
+                    self.back_off(attempt, &method, path, &error.to_string())
+                        .await;
+                    continue;
+                }
+                Err(error) => {
+                    return Err(ProviderError::Unanswered {
+                        account: self.account.clone(),
+                        method: method.to_string(),
+                        path: path.to_string(),
+                        reason: error.to_string(),
+                    })
+                }
+            };
+            if status.is_success() {
+                return Ok(Response { status, body });
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                if attempt >= MAX_ATTEMPTS {
+                    return Err(ProviderError::RateLimited {
+                        account: self.account.clone(),
+                        attempts: attempt,
+                    });
+                }
+                let wait = retry_after.unwrap_or(Duration::from_secs(60));
+                (self.notify)(format!(
+                    "{}: rate limited by the API (429); waiting {} as its Retry-After asks",
+                    self.account,
+                    human(wait)
+                ));
+                self.limiter.block_until(now_ms() + wait.as_millis() as u64);
+                continue;
+            }
+            if status.is_server_error() && idempotent && attempt < MAX_ATTEMPTS {
+                self.back_off(attempt, &method, path, &format!("{status}"))
+                    .await;
+                continue;
+            }
+            return Err(self.error_for(&method, path, status, &body));
+        }
+    }
+
+    async fn back_off(&self, attempt: u32, method: &Method, path: &str, reason: &str) {
+        let base = 250u64 * 2u64.pow(attempt - 1);
+        let jitter = rand::rng().random_range(0..=base / 2);
+        let wait = Duration::from_millis(base + jitter);
+        (self.notify)(format!(
+            "{}: {method} {path} failed ({reason}); retrying in {}",
+            self.account,
+            human(wait)
+        ));
+        tokio::time::sleep(wait).await;
+    }
+
+    fn error_for(
+        &self,
+        method: &Method,
+        path: &str,
+        status: StatusCode,
+        body: &[u8],
+    ) -> ProviderError {
+        let detail = (self.error_detail)(body);
+        let (account, method, path) = (self.account.clone(), method.to_string(), path.to_string());
+        match status.as_u16() {
+            400 | 422 => ProviderError::BadRequest {
+                account,
+                method,
+                path,
+                detail,
+            },
+            401 => ProviderError::Unauthorized {
+                account,
+                source_name: self.credential_source.clone(),
+                detail,
+            },
+            404 => ProviderError::NotFound {
+                account,
+                method,
+                path,
+                detail,
+            },
+            500..=599 if method == "POST" => ProviderError::Unanswered {
+                account,
+                method,
+                path,
+                reason: format!("{status} {detail}"),
+            },
+            code => ProviderError::Status {
+                account,
+                method,
+                path,
+                status: code,
+                detail,
+            },
+        }
+    }
+}
+
+/// `Retry-After` is either delta-seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Duration {
+    if let Ok(seconds) = value.trim().parse::<u64>() {
+        return Duration::from_secs(seconds);
+    }
+    time::OffsetDateTime::parse(value.trim(), &time::format_description::well_known::Rfc2822)
+        .ok()
+        .map(|at| {
+            (at - time::OffsetDateTime::now_utc())
+                .whole_seconds()
+                .max(1) as u64
+        })
+        .map_or(Duration::from_secs(60), Duration::from_secs)
+}
+
+/// `1h2m`, `3m5s`, `12s`: for messages.
+pub fn human(duration: Duration) -> String {
+    let total = duration.as_secs_f64().ceil() as u64;
+    let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
+    match (h, m, s) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, m, _) => format!("{h}h{m}m"),
+    }
+}
+
+/// The `{"detail": "..."}` error body that Orsay and Orqis use.
+pub fn detail_field(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("detail")
+                .map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_string))
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_a_date() {
+        assert_eq!(parse_retry_after("30"), Duration::from_secs(30));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Duration::from_secs(1)
+        );
+        assert_eq!(parse_retry_after("soon"), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn waits_are_written_for_people() {
+        assert_eq!(human(Duration::from_secs(12)), "12s");
+        assert_eq!(human(Duration::from_secs(185)), "3m5s");
+        assert_eq!(human(Duration::from_secs(3720)), "1h2m");
+    }
+}

@@ -1,0 +1,140 @@
+//! Providers: the small trait the engine talks to, the shared HTTP layer,
+//! and one folder per vendor API.
+//!
+//! The engine compares and applies [`Fields`]: a provider-neutral JSON
+//! object keyed by the spec's camelCase field names, with references already
+//! resolved to remote ids and durations in canonical form. Each provider maps
+//! between its API's wire format and these fields.
+
+pub mod account;
+pub mod error;
+pub mod http;
+pub mod orsay;
+pub mod ratelimit;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+pub use account::{Account, AccountSettings, Usage};
+pub use error::ProviderError;
+
+use crate::manifest::{self, KindSpec};
+
+/// A kind's fields, as compared and applied by the engine.
+pub type Fields = serde_json::Map<String, Value>;
+
+/// What the engine must know about a kind's fields to diff and apply it.
+pub struct KindFacts {
+    pub key_kind: &'static str,
+    /// Fields whose change cannot be made in place: the object is replaced.
+    pub immutable: &'static [&'static str],
+    /// List fields whose order does not matter.
+    pub sets: &'static [&'static str],
+    /// The value the API gives a field that is not set: what a field removed
+    /// from the manifest is reset to.
+    pub default: fn(&str) -> Value,
+    /// The fields a `list` call returns for each object.
+    pub summary_fields: &'static [&'static str],
+    /// Whether the API can delete the object at all.
+    pub deletable: bool,
+    /// Whether the old and the new object may exist at once during a
+    /// replace (create first), or the old must go first.
+    pub create_before_delete: bool,
+}
+
+impl KindFacts {
+    pub fn is_set(&self, field: &str) -> bool {
+        self.sets.contains(&field)
+    }
+
+    pub fn is_immutable(&self, field: &str) -> bool {
+        self.immutable.contains(&field)
+    }
+}
+
+/// One remote object as a collection listing shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteSummary {
+    pub id: String,
+    pub display_name: String,
+    /// The [`KindFacts::summary_fields`] of the object.
+    pub fields: Fields,
+}
+
+/// Remote ids of the manifests a spec refers to, by reference field; `None`
+/// when the object referred to does not exist yet.
+pub type ResolvedRefs = std::collections::BTreeMap<String, Option<String>>;
+
+/// The engine's view of one kind in one account, shaped after
+/// crossplane-runtime's ExternalClient. Every call is idempotent: deleting
+/// what is gone succeeds, and observing what is gone says so.
+#[async_trait]
+pub trait ExternalClient: Send + Sync {
+    fn facts(&self) -> &'static KindFacts;
+
+    /// The fields a manifest's spec asks for, with lookups and references
+    /// resolved to remote ids.
+    async fn desired(&self, spec: &Value, refs: &ResolvedRefs) -> Result<Fields, ProviderError>;
+
+    /// The display name a manifest's spec gives its object.
+    fn display_name(&self, spec: &Value) -> String;
+
+    /// Every object of this kind in the account, as summaries: one request
+    /// where the API allows it.
+    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError>;
+
+    /// The object's current fields, or `None` when it no longer exists.
+    async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError>;
+
+    /// Creates the object and returns its remote id.
+    async fn create(&self, desired: &Fields) -> Result<String, ProviderError>;
+
+    /// Changes the given fields in place.
+    async fn update(&self, id: &str, changes: &Fields) -> Result<(), ProviderError>;
+
+    async fn delete(&self, id: &str) -> Result<(), ProviderError>;
+}
+
+/// Every kind seqops knows, the Provider kind first.
+pub fn kinds() -> Vec<KindSpec> {
+    vec![manifest::PROVIDER_KIND, orsay::SEQUENCE_KIND]
+}
+
+/// The client for `key_kind` in `account`, when its provider manages it.
+pub fn client_for(
+    account: &std::sync::Arc<Account>,
+    key_kind: &str,
+) -> Option<std::sync::Arc<dyn ExternalClient>> {
+    match account.settings.provider_type {
+        manifest::provider::ProviderType::Orsay => orsay::client_for(account, key_kind),
+        _ => None,
+    }
+}
+
+/// Where a provider's emulator answers inside a sandbox at `origin`
+/// (`http://127.0.0.1:PORT`).
+pub fn sandbox_base_url(provider_type: manifest::provider::ProviderType, origin: &str) -> String {
+    match provider_type {
+        manifest::provider::ProviderType::Orsay => {
+            format!("{origin}{}", orsay::emulator::BASE_PATH)
+        }
+        other => format!("{origin}/{}", other.as_str()),
+    }
+}
+
+/// The vendor's documented base URL and request budget.
+pub fn vendor_defaults(
+    provider_type: manifest::provider::ProviderType,
+) -> (&'static str, Option<u32>) {
+    match provider_type {
+        manifest::provider::ProviderType::Orsay => {
+            (orsay::BASE_URL, Some(orsay::REQUESTS_PER_HOUR))
+        }
+        manifest::provider::ProviderType::Orqis => ("https://api.orqisai.com", None),
+        manifest::provider::ProviderType::Gary => {
+            ("https://agency.gary.club/api/public/v1", Some(3600))
+        }
+        manifest::provider::ProviderType::Orchagent => ("https://api.orchagent.io", None),
+        manifest::provider::ProviderType::Topo => ("https://api.topo.io", None),
+    }
+}

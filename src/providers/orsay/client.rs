@@ -1,0 +1,269 @@
+//! Orsay's API over the shared HTTP layer, and the Sequence client the
+//! engine drives.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+
+use super::{mapping, wire};
+use crate::providers::{
+    Account, ExternalClient, Fields, KindFacts, ProviderError, RemoteSummary, ResolvedRefs,
+};
+
+/// One Orsay organization. Agents and profiles are listed at most once per
+/// run, and only when a manifest looks one up.
+pub struct OrsayApi {
+    account: Arc<Account>,
+    agents: OnceCell<Vec<wire::Agent>>,
+    profiles: OnceCell<wire::Profiles>,
+}
+
+impl OrsayApi {
+    pub fn new(account: Arc<Account>) -> Self {
+        Self {
+            account,
+            agents: OnceCell::new(),
+            profiles: OnceCell::new(),
+        }
+    }
+
+    pub async fn agents(&self) -> Result<&[wire::Agent], ProviderError> {
+        self.agents
+            .get_or_try_init(|| self.account.http.get("/agents"))
+            .await
+            .map(Vec::as_slice)
+    }
+
+    pub async fn profiles(&self) -> Result<&wire::Profiles, ProviderError> {
+        self.profiles
+            .get_or_try_init(|| self.account.http.get("/profiles"))
+            .await
+    }
+
+    pub async fn sequences(&self) -> Result<Vec<wire::SequenceSummary>, ProviderError> {
+        self.account.http.get("/sequences").await
+    }
+
+    pub async fn sequence(&self, id: &str) -> Result<Option<wire::Sequence>, ProviderError> {
+        match self.account.http.get(&sequence_path(id)).await {
+            Ok(sequence) => Ok(Some(sequence)),
+            Err(ProviderError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Resolves an agent selector (`{lookup}` or `{id}`) to an id.
+    async fn agent_id(&self, selector: &Value, field: &str) -> Result<Value, ProviderError> {
+        if let Some(id) = selector.get("id") {
+            return Ok(id.clone());
+        }
+        let name = selector
+            .get("lookup")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let agents = self.agents().await?;
+        let names = agents.iter().map(|a| a.name.as_str());
+        let matches: Vec<&str> = agents
+            .iter()
+            .filter(|a| a.name == name)
+            .map(|a| a.id.as_str())
+            .collect();
+        one_match(&format!("{field}.lookup"), "agent", name, &matches, names).map(|id| json!(id))
+    }
+
+    async fn profile_id(&self, selector: &Value) -> Result<Value, ProviderError> {
+        if let Some(id) = selector.get("id") {
+            return Ok(id.clone());
+        }
+        let profiles = self.profiles().await?;
+        if let Some(username) = selector.get("instagram").and_then(Value::as_str) {
+            let matches: Vec<&str> = profiles
+                .instagram
+                .iter()
+                .filter(|p| p.username == username)
+                .map(|p| p.id.as_str())
+                .collect();
+            let names = profiles.instagram.iter().map(|p| p.username.as_str());
+            return one_match(
+                "spec.profile.instagram",
+                "Instagram profile",
+                username,
+                &matches,
+                names,
+            )
+            .map(|id| json!(id));
+        }
+        let name = selector
+            .get("whatsapp")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let matches: Vec<&str> = profiles
+            .whatsapp
+            .iter()
+            .filter(|p| p.name == name)
+            .map(|p| p.id.as_str())
+            .collect();
+        let names = profiles.whatsapp.iter().map(|p| p.name.as_str());
+        one_match(
+            "spec.profile.whatsapp",
+            "WhatsApp profile",
+            name,
+            &matches,
+            names,
+        )
+        .map(|id| json!(id))
+    }
+}
+
+/// The one id a lookup found, or an error naming what there is.
+fn one_match<'a>(
+    field: &str,
+    what: &str,
+    name: &str,
+    matches: &[&str],
+    candidates: impl Iterator<Item = &'a str>,
+) -> Result<String, ProviderError> {
+    match matches {
+        [id] => Ok(id.to_string()),
+        [] => {
+            let candidates: Vec<String> = candidates.map(|c| format!("{c:?}")).collect();
+            let known = if candidates.is_empty() {
+                "there are none".to_string()
+            } else {
+                format!("there are {}", candidates.join(", "))
+            };
+            Err(ProviderError::Lookup {
+                field: field.into(),
+                message: format!("no Orsay {what} is named {name:?}; {known}"),
+            })
+        }
+        several => Err(ProviderError::Lookup {
+            field: field.into(),
+            message: format!(
+                "{} Orsay {what}s are named {name:?} (ids {}): use `id:` to choose one",
+                several.len(),
+                several.join(", ")
+            ),
+        }),
+    }
+}
+
+fn sequence_path(id: &str) -> String {
+    format!("/sequences/{}", urlencode(id))
+}
+
+fn urlencode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// Orsay sequences, as the engine sees them.
+pub struct SequenceClient {
+    api: OrsayApi,
+}
+
+impl SequenceClient {
+    pub fn new(api: OrsayApi) -> Self {
+        Self { api }
+    }
+
+    fn invalid(&self, error: String) -> ProviderError {
+        ProviderError::Invalid(format!("{}: {error}", self.api.account.label()))
+    }
+}
+
+#[async_trait]
+impl ExternalClient for SequenceClient {
+    fn facts(&self) -> &'static KindFacts {
+        &mapping::SEQUENCE_FACTS
+    }
+
+    fn display_name(&self, spec: &Value) -> String {
+        spec["name"].as_str().unwrap_or_default().to_string()
+    }
+
+    async fn desired(&self, spec: &Value, _refs: &ResolvedRefs) -> Result<Fields, ProviderError> {
+        let mut fields = Fields::new();
+        let Some(spec) = spec.as_object() else {
+            return Ok(fields);
+        };
+        for (name, value) in spec {
+            let resolved = match name.as_str() {
+                "providerRef" | "agentRef" => continue,
+                "agent" => ("agent", self.api.agent_id(value, "spec.agent").await?),
+                "filteringAgent" => (
+                    "filteringAgent",
+                    self.api.agent_id(value, "spec.filteringAgent").await?,
+                ),
+                "profile" => ("profile", self.api.profile_id(value).await?),
+                "flow" => {
+                    let steps = value.as_array().map(Vec::as_slice).unwrap_or_default();
+                    (
+                        "flow",
+                        Value::Array(steps.iter().map(mapping::normalize_step).collect()),
+                    )
+                }
+                other => (other, value.clone()),
+            };
+            fields.insert(resolved.0.to_string(), resolved.1);
+        }
+        Ok(fields)
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+        let sequences = self.api.sequences().await?;
+        Ok(sequences
+            .iter()
+            .map(|s| RemoteSummary {
+                id: s.id.clone(),
+                display_name: s.name.clone(),
+                fields: mapping::summary(s),
+            })
+            .collect())
+    }
+
+    async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
+        Ok(self.api.sequence(id).await?.as_ref().map(mapping::observed))
+    }
+
+    async fn create(&self, desired: &Fields) -> Result<String, ProviderError> {
+        let body = Value::Object(mapping::to_wire(desired).map_err(|e| self.invalid(e))?);
+        let http = &self.api.account.http;
+        let response = http.send(Method::POST, "/sequences", Some(&body)).await?;
+        let created: wire::Created = http.decode(&Method::POST, "/sequences", &response)?;
+        Ok(created.id)
+    }
+
+    async fn update(&self, id: &str, changes: &Fields) -> Result<(), ProviderError> {
+        let body = Value::Object(mapping::to_wire(changes).map_err(|e| self.invalid(e))?);
+        self.api
+            .account
+            .http
+            .send(Method::PUT, &sequence_path(id), Some(&body))
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), ProviderError> {
+        match self
+            .api
+            .account
+            .http
+            .send(Method::DELETE, &sequence_path(id), None)
+            .await
+        {
+            Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Pacing requests so an account's budget (Orsay's 200 an hour) is never
+//! exceeded in the first place, remembered across runs.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A rolling-window limiter: at most `limit` requests in any `window`.
+pub struct RateLimiter {
+    limit: Option<u32>,
+    window_ms: u64,
+    inner: Mutex<Window>,
+    /// The budget file and this account's id in it.
+    store: Option<(PathBuf, String)>,
+}
+
+#[derive(Default)]
+struct Window {
+    /// When each request in the window was sent, in unix milliseconds.
+    sent: VecDeque<u64>,
+    /// The API asked us to wait (429 Retry-After) until then.
+    blocked_until: u64,
+}
+
+/// Serializes writers of budget files within this process.
+static BUDGET_FILE_LOCK: Mutex<()> = Mutex::new(());
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl RateLimiter {
+    /// `limit` of `None` or `Some(0)` turns pacing off.
+    pub fn new(limit: Option<u32>, window: Duration, store: Option<(PathBuf, String)>) -> Self {
+        let limit = limit.filter(|l| *l > 0);
+        let store = store.filter(|_| limit.is_some());
+        let mut window_state = Window::default();
+        if let Some((file, id)) = &store {
+            window_state.sent = read_budget(file).remove(id).unwrap_or_default().into();
+        }
+        Self {
+            limit,
+            window_ms: window.as_millis() as u64,
+            inner: Mutex::new(window_state),
+            store,
+        }
+    }
+
+    pub fn limit(&self) -> Option<u32> {
+        self.limit
+    }
+
+    /// How long a request sent at `now` must wait; `None` if it may go now.
+    fn delay_at(&self, window: &mut Window, now: u64) -> Option<Duration> {
+        while window
+            .sent
+            .front()
+            .is_some_and(|sent| sent + self.window_ms <= now)
+        {
+            window.sent.pop_front();
+        }
+        if window.blocked_until > now {
+            return Some(Duration::from_millis(window.blocked_until - now));
+        }
+        let limit = self.limit? as usize;
+        if window.sent.len() < limit {
+            return None;
+        }
+        let oldest = window.sent[window.sent.len() - limit];
+        Some(Duration::from_millis(oldest + self.window_ms - now))
+    }
+
+    /// Waits until a request may be sent, then counts it. `on_wait` hears
+    /// of every wait before it starts.
+    pub async fn acquire(&self, on_wait: impl Fn(Duration)) {
+        loop {
+            let wait = {
+                let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+                let now = now_ms();
+                match self.delay_at(&mut window, now) {
+                    Some(wait) => wait,
+                    None => {
+                        if self.limit.is_some() {
+                            window.sent.push_back(now);
+                        }
+                        self.persist(&window);
+                        return;
+                    }
+                }
+            };
+            on_wait(wait);
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Holds every request back until `until` (unix ms), as a 429's
+    /// Retry-After asks.
+    pub fn block_until(&self, until: u64) {
+        let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        window.blocked_until = window.blocked_until.max(until);
+    }
+
+    /// Requests left in the current window, when pacing is on.
+    pub fn remaining(&self) -> Option<u32> {
+        let limit = self.limit?;
+        let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = self.delay_at(&mut window, now_ms());
+        Some(limit.saturating_sub(window.sent.len() as u32))
+    }
+
+    fn persist(&self, window: &Window) {
+        let Some((file, id)) = &self.store else {
+            return;
+        };
+        let _guard = BUDGET_FILE_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut budgets = read_budget(file);
+        budgets.insert(id.clone(), window.sent.iter().copied().collect());
+        // The budget file is an optimisation: failing to write it only
+        // means a later run learns the spent budget from the API's 429s.
+        if let Ok(text) = serde_json::to_vec(&budgets) {
+            let _ = crate::engine::state::write_atomically(file, &text);
+        }
+    }
+}
+
+fn read_budget(file: &Path) -> BTreeMap<String, Vec<u64>> {
+    std::fs::read(file)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_within_the_limit_go_at_once_and_the_next_waits_for_the_oldest_to_expire() {
+        let limiter = RateLimiter::new(Some(3), Duration::from_secs(3600), None);
+        let mut window = Window::default();
+        for sent in [1_000, 2_000, 3_000] {
+            assert_eq!(limiter.delay_at(&mut window, sent), None);
+            window.sent.push_back(sent);
+        }
+        assert_eq!(
+            limiter.delay_at(&mut window, 4_000),
+            Some(Duration::from_millis(3_600_000 - 3_000))
+        );
+        assert_eq!(limiter.delay_at(&mut window, 3_601_000), None);
+    }
+
+    #[test]
+    fn a_retry_after_holds_requests_back_even_with_budget_left() {
+        let limiter = RateLimiter::new(Some(200), Duration::from_secs(3600), None);
+        limiter.block_until(now_ms() + 60_000);
+        let mut window = limiter.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let wait = limiter.delay_at(&mut window, now_ms());
+        assert!(wait.is_some_and(|w| w > Duration::from_secs(50)));
+    }
+
+    #[test]
+    fn the_budget_spent_is_remembered_across_runs() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let file = dir.path().join("budget.json");
+        let store = || Some((file.clone(), "orsay:abc".to_string()));
+        let first = RateLimiter::new(Some(5), Duration::from_secs(3600), store());
+        futures::executor::block_on(async {
+            first.acquire(|_| {}).await;
+            first.acquire(|_| {}).await;
+        });
+        let second = RateLimiter::new(Some(5), Duration::from_secs(3600), store());
+        assert_eq!(second.remaining(), Some(3));
+    }
+}

@@ -1,0 +1,3 @@
+//! Plans rendered for people (text) and, later, machines.
+
+pub mod text;

@@ -1,0 +1,278 @@
+//! The plan as text, for a terminal or a CI log.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use crate::engine::diff::FieldChange;
+use crate::engine::{Action, Change, Plan};
+
+/// Colours or not: only on a terminal, and never with `NO_COLOR`.
+#[derive(Clone, Copy, Debug)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    pub fn detect(stream_is_terminal: bool) -> Self {
+        Self {
+            color: stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn for_action(&self, action: Action, text: &str) -> String {
+        let code = match action {
+            Action::Create | Action::Adopt => "32",
+            Action::Update => "33",
+            Action::Replace | Action::Delete => "31",
+            Action::Forget => "36",
+        };
+        self.paint(code, text)
+    }
+}
+
+fn what_happens(action: Action) -> &'static str {
+    match action {
+        Action::Create => "will be created",
+        Action::Update => "will be updated in place",
+        Action::Replace => "must be replaced",
+        Action::Delete => "will be deleted",
+        Action::Adopt => "will be adopted",
+        Action::Forget => "will be removed from state (the remote object is kept)",
+    }
+}
+
+pub fn render(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    for warning in &plan.warnings {
+        let _ = writeln!(out, "{} {warning}", style.paint("33", "Warning:"));
+    }
+    if !plan.warnings.is_empty() {
+        out.push('\n');
+    }
+    if !plan.is_empty() {
+        let _ = writeln!(out, "seqops will perform the following actions:\n");
+        for change in &plan.changes {
+            render_change(&mut out, change, style);
+        }
+    }
+    let _ = writeln!(out, "{}", summary(plan));
+    let _ = writeln!(out, "{}", requests_line(plan));
+    out
+}
+
+/// `Plan: N to create, …` or `No changes.`, as Terraform says it.
+pub fn summary(plan: &Plan) -> String {
+    if plan.is_empty() {
+        return "No changes. The remote objects match the manifests.".into();
+    }
+    let mut line = format!(
+        "Plan: {} to create, {} to update, {} to replace, {} to delete.",
+        plan.count(Action::Create),
+        plan.count(Action::Update),
+        plan.count(Action::Replace),
+        plan.count(Action::Delete)
+    );
+    for (action, word) in [(Action::Adopt, "adopt"), (Action::Forget, "forget")] {
+        let count = plan.count(action);
+        if count > 0 {
+            let _ = write!(line, " {count} to {word}.");
+        }
+    }
+    line
+}
+
+/// How many requests each account spent, and what is left of its budget.
+pub fn requests_line(plan: &Plan) -> String {
+    let parts: Vec<String> = plan
+        .usage
+        .iter()
+        .map(|u| match (u.remaining, u.limit) {
+            (Some(remaining), Some(limit)) => {
+                format!(
+                    "{} made {} request{}, {remaining} of {limit} left this hour",
+                    u.account,
+                    u.requests,
+                    plural(u.requests)
+                )
+            }
+            _ => format!(
+                "{} made {} request{}",
+                u.account,
+                u.requests,
+                plural(u.requests)
+            ),
+        })
+        .collect();
+    if parts.is_empty() {
+        "Requests: none.".into()
+    } else {
+        format!("Requests: {}.", parts.join("; "))
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn render_change(out: &mut String, change: &Change, style: Style) {
+    let id = change
+        .id
+        .as_ref()
+        .map(|id| format!(", id {id}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  # {} ({}{id}) {}",
+        change.key,
+        change.provider,
+        what_happens(change.action)
+    );
+    for reason in &change.reasons {
+        let _ = writeln!(out, "  #   {reason}");
+    }
+    let symbol = style.for_action(change.action, change.action.symbol());
+    let _ = writeln!(out, "  {symbol} {} {:?}", change.key, change.display_name);
+    for field in &change.fields {
+        render_field(out, field, change.action, style);
+    }
+    if !change.drift.is_empty() {
+        let _ = writeln!(
+            out,
+            "      {}",
+            style.paint("35", "drift: changed outside seqops since the last apply:")
+        );
+        for field in &change.drift {
+            let _ = writeln!(
+                out,
+                "      {} {}: {} -> {}",
+                style.paint("35", "!"),
+                field.path,
+                value_text(field.before.as_ref()),
+                value_text(field.after.as_ref())
+            );
+        }
+    }
+    out.push('\n');
+}
+
+fn render_field(out: &mut String, field: &FieldChange, action: Action, style: Style) {
+    let multiline = |v: &Option<Value>| {
+        v.as_ref()
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.contains('\n'))
+    };
+    if action == Action::Create {
+        if multiline(&field.after) {
+            let _ = writeln!(out, "      {} {}: |", style.paint("32", "+"), field.path);
+            for line in field
+                .after
+                .as_ref()
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .lines()
+            {
+                let _ = writeln!(out, "            {line}");
+            }
+        } else {
+            let _ = writeln!(
+                out,
+                "      {} {}: {}",
+                style.paint("32", "+"),
+                field.path,
+                value_text(field.after.as_ref())
+            );
+        }
+        return;
+    }
+    if multiline(&field.before) || multiline(&field.after) {
+        let before = field
+            .before
+            .as_ref()
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let after = field
+            .after
+            .as_ref()
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let _ = writeln!(out, "      {} {}:", style.paint("33", "~"), field.path);
+        let diff = similar::TextDiff::from_lines(before, after);
+        for change in diff.iter_all_changes() {
+            let (sign, code) = match change.tag() {
+                similar::ChangeTag::Delete => ("-", "31"),
+                similar::ChangeTag::Insert => ("+", "32"),
+                similar::ChangeTag::Equal => (" ", "0"),
+            };
+            let line = format!("{sign} {}", change.value().trim_end_matches('\n'));
+            let _ = writeln!(
+                out,
+                "          {}",
+                if sign == " " {
+                    line
+                } else {
+                    style.paint(code, &line)
+                }
+            );
+        }
+        return;
+    }
+    let (sign, code) = match (&field.before, &field.after) {
+        (None, _) => ("+", "32"),
+        (_, None) => ("-", "31"),
+        _ => ("~", "33"),
+    };
+    let _ = writeln!(
+        out,
+        "      {} {}: {} -> {}",
+        style.paint(code, sign),
+        field.path,
+        value_text(field.before.as_ref()),
+        value_text(field.after.as_ref())
+    );
+}
+
+fn value_text(value: Option<&Value>) -> String {
+    match value {
+        None => "(absent)".into(),
+        Some(value) => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_colour_is_written_when_not_asked_for() {
+        let style = Style { color: false };
+        assert_eq!(style.paint("32", "+"), "+");
+    }
+
+    #[test]
+    fn multi_line_content_is_shown_as_a_line_diff() {
+        let mut out = String::new();
+        let field = FieldChange {
+            path: "flow[0].content".into(),
+            before: Some(Value::String("Hi!\nWelcome.\n".into())),
+            after: Some(Value::String("Hi!\nWelcome back.\n".into())),
+        };
+        render_field(&mut out, &field, Action::Update, Style { color: false });
+        assert!(
+            out.contains("- Welcome.") && out.contains("+ Welcome back.") && out.contains("  Hi!"),
+            "{out}"
+        );
+    }
+}
