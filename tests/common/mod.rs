@@ -1,0 +1,187 @@
+//! Test helpers: a sandbox server in its own process, a work folder with
+//! manifests, the seqops binary run in it, and direct calls to the
+//! emulators' HTTP APIs (as another user of the account would make them).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+pub const KEY: &str = "sk_test_integration";
+
+/// `seqops sandbox serve` on a free loopback port, killed when dropped.
+pub struct Server {
+    child: Child,
+    /// Kept open so the server never writes to a closed pipe.
+    _stdout: BufReader<std::process::ChildStdout>,
+    pub origin: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Server {
+    pub fn start(extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_seqops"))
+            .args(["sandbox", "serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the sandbox server starts");
+        let stdout = child.stdout.take().expect("the server's stdout is piped");
+        let mut line = String::new();
+        let mut reader = BufReader::new(stdout);
+        reader.read_line(&mut line).expect("the server prints its address");
+        let origin = line.trim().rsplit(' ').next().expect("an address").to_string();
+        assert!(origin.starts_with("http://127.0.0.1:"), "unexpected first line: {line}");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        Server { child, _stdout: reader, origin, runtime }
+    }
+
+    pub fn orsay_url(&self) -> String {
+        format!("{}/orsay/api/v1", self.origin)
+    }
+
+    /// Requests the Orsay emulator has served so far.
+    pub fn orsay_requests(&self) -> u64 {
+        let counts = self.call("GET", &format!("{}/_sandbox/requests", self.origin), None, KEY);
+        counts.1["orsay"].as_u64().expect("a count for orsay")
+    }
+
+    /// Calls the Orsay API directly with `key`: (status, body).
+    pub fn orsay(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call(method, &format!("{}{path}", self.orsay_url()), body, KEY)
+    }
+
+    pub fn call(&self, method: &str, url: &str, body: Option<Value>, key: &str) -> (u16, Value) {
+        self.runtime.block_on(async {
+            let client = reqwest::Client::new();
+            let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+            let mut request = client.request(method, url).bearer_auth(key);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.expect("the sandbox answers");
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await.expect("a body");
+            (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        })
+    }
+
+    /// The sequences named `name`, in full.
+    pub fn sequences_named(&self, name: &str) -> Vec<Value> {
+        let (_, list) = self.orsay("GET", "/sequences", None);
+        list.as_array()
+            .expect("a list")
+            .iter()
+            .filter(|s| s["name"] == name)
+            .map(|s| self.orsay("GET", &format!("/sequences/{}", s["id"].as_str().unwrap_or_default()), None).1)
+            .collect()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A folder holding manifests and state, where seqops runs.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        Workspace { dir: tempfile::tempdir().expect("a temporary folder") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn manifests(&self) -> PathBuf {
+        self.path().join("manifests")
+    }
+
+    pub fn write(&self, name: &str, text: &str) {
+        let path = self.manifests().join(name);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("the folder is made");
+        std::fs::write(path, text).expect("the manifest is written");
+    }
+
+    pub fn remove(&self, name: &str) {
+        std::fs::remove_file(self.manifests().join(name)).expect("the manifest is removed");
+    }
+
+    /// A Provider pointing at `server`.
+    pub fn provider(&self, server: &Server) {
+        self.write(
+            "provider.yaml",
+            &format!(
+                "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: main\nspec:\n  type: orsay\n  baseUrl: {}\n  credentials:\n    env: ORSAY_API_KEY\n",
+                server.orsay_url()
+            ),
+        );
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_seqops"));
+        command.args(args).current_dir(self.path()).env("ORSAY_API_KEY", KEY).env("NO_COLOR", "1").env_remove("SEQOPS_LOG");
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.command(args).stdin(Stdio::null()).output().expect("seqops runs").into()
+    }
+
+    pub fn plan(&self) -> Run {
+        self.run(&["plan", "-f", "manifests", "--detailed-exitcode"])
+    }
+
+    pub fn apply(&self) -> Run {
+        let run = self.run(&["apply", "-f", "manifests", "--auto-approve"]);
+        assert_eq!(run.code, 0, "apply failed:\n{}", run.all());
+        run
+    }
+
+    pub fn state(&self) -> Value {
+        let bytes = std::fs::read(self.path().join(".seqops/state.json")).expect("state exists");
+        serde_json::from_slice(&bytes).expect("state is JSON")
+    }
+}
+
+/// A Sequence manifest with the given spec lines (indented by two spaces).
+pub fn sequence(name: &str, spec: &str) -> String {
+    let spec: String = spec.lines().map(|l| format!("  {l}\n")).collect();
+    format!("apiVersion: orsay.seqops.dev/v1alpha1\nkind: Sequence\nmetadata:\n  name: {name}\nspec:\n{spec}")
+}
