@@ -350,8 +350,11 @@ fn serde_diagnostic(document: &Document, error: &super::kind::ParseError) -> Dia
     let path = error.path().to_string();
     let inner = error.inner();
     let mut message = strip_location(&inner.to_string());
-    if let Some(rest) = message.strip_prefix(&format!("{path}: ")) {
-        message = rest.to_string();
+    // serde_yaml starts its message with the path of the enclosing value.
+    if let Some((prefix, rest)) = message.split_once(": ") {
+        if path == prefix || path.starts_with(&format!("{prefix}.")) || path.starts_with(&format!("{prefix}[")) {
+            message = rest.to_string();
+        }
     }
     message = add_suggestion(&message);
     let location = match inner.location() {
