@@ -42,13 +42,37 @@ fn the_examples_apply_in_the_sandbox_and_a_second_plan_shows_no_changes() {
         }
     };
     copy(&examples, &work.manifests());
-    let first = work.command(&["apply", "-f", "manifests", "--sandbox", "--auto-approve"]).env_remove("ORSAY_API_KEY").output().expect("runs");
+    let first = work
+        .command(&["apply", "-f", "manifests", "--sandbox", "--auto-approve"])
+        .env_remove("ORSAY_API_KEY")
+        .output()
+        .expect("runs");
     let first: common::Run = first.into();
     assert_eq!(first.code, 0, "{}", first.all());
-    assert!(first.stdout.contains("Apply complete! Resources: 5 created"), "{}", first.stdout);
-    assert!(first.stderr.contains("using the sandbox key"), "{}", first.stderr);
-    let second: common::Run =
-        work.command(&["plan", "-f", "manifests", "--sandbox", "--detailed-exitcode"]).env_remove("ORSAY_API_KEY").output().expect("runs").into();
+    assert!(
+        first
+            .stdout
+            .contains("Apply complete! Resources: 5 created"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stderr.contains("using the sandbox key"),
+        "{}",
+        first.stderr
+    );
+    let second: common::Run = work
+        .command(&[
+            "plan",
+            "-f",
+            "manifests",
+            "--sandbox",
+            "--detailed-exitcode",
+        ])
+        .env_remove("ORSAY_API_KEY")
+        .output()
+        .expect("runs")
+        .into();
     assert_eq!(second.code, 0, "{}", second.all());
     assert!(second.stdout.contains("No changes."), "{}", second.stdout);
 }
@@ -76,7 +100,10 @@ fn an_applied_sequence_exists_once_remotely_with_every_field_in_the_vendors_term
     assert_eq!(remote["type"], "INBOUND");
     assert_eq!(remote["inbound_response_delay"], 2);
     assert_eq!(remote["inbound_response_delay_unit"], "MINUTES");
-    assert_eq!(remote["flow"][0]["followup_delays"], json!([{"delay": 30, "delay_unit": "MINUTES"}, {"delay": 2, "delay_unit": "HOURS"}]));
+    assert_eq!(
+        remote["flow"][0]["followup_delays"],
+        json!([{"delay": 30, "delay_unit": "MINUTES"}, {"delay": 2, "delay_unit": "HOURS"}])
+    );
     assert_eq!(remote["keywords"], json!(["hello", "hi"]));
     let state = work.state();
     assert_eq!(state["resources"]["Sequence/welcome"]["id"], remote["id"]);
@@ -86,31 +113,72 @@ fn an_applied_sequence_exists_once_remotely_with_every_field_in_the_vendors_term
 #[test]
 fn editing_one_field_plans_exactly_that_field() {
     let (_server, work) = applied_welcome();
-    work.write("welcome.yaml", &sequence("welcome", &WELCOME.replace("active: true", "active: false")));
+    work.write(
+        "welcome.yaml",
+        &sequence("welcome", &WELCOME.replace("active: true", "active: false")),
+    );
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert!(plan.stdout.contains("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete."), "{}", plan.stdout);
-    let field_lines: Vec<&str> = plan.stdout.lines().filter(|l| l.trim_start().starts_with("~ ") && l.contains(':')).collect();
-    assert_eq!(field_lines, vec!["      ~ active: true -> false"], "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete."),
+        "{}",
+        plan.stdout
+    );
+    let field_lines: Vec<&str> = plan
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("~ ") && l.contains(':'))
+        .collect();
+    assert_eq!(
+        field_lines,
+        vec!["      ~ active: true -> false"],
+        "{}",
+        plan.stdout
+    );
 }
 
 #[test]
 fn multi_line_content_changes_are_shown_as_a_line_diff_and_applied() {
     let (server, work) = applied_welcome();
-    work.write("welcome.yaml", &sequence("welcome", &WELCOME.replace("How can we help?", "What brings you here?")));
+    work.write(
+        "welcome.yaml",
+        &sequence(
+            "welcome",
+            &WELCOME.replace("How can we help?", "What brings you here?"),
+        ),
+    );
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert!(plan.stdout.contains("~ flow[0].content:"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("- How can we help?") && plan.stdout.contains("+ What brings you here?"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("~ flow[0].content:"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("- How can we help?")
+            && plan.stdout.contains("+ What brings you here?"),
+        "{}",
+        plan.stdout
+    );
     work.apply();
-    assert_eq!(server.sequences_named("Welcome DM")[0]["flow"][0]["content"], "Hi there!\nWhat brings you here?\n");
+    assert_eq!(
+        server.sequences_named("Welcome DM")[0]["flow"][0]["content"],
+        "Hi there!\nWhat brings you here?\n"
+    );
     assert_eq!(work.plan().code, 0);
 }
 
 #[test]
 fn equal_durations_in_other_units_are_no_change() {
     let (_server, work) = applied_welcome();
-    work.write("welcome.yaml", &sequence("welcome", &WELCOME.replace("2h]", "120m]").replace("2m", "120s")));
+    work.write(
+        "welcome.yaml",
+        &sequence(
+            "welcome",
+            &WELCOME.replace("2h]", "120m]").replace("2m", "120s"),
+        ),
+    );
     let plan = work.plan();
     assert_eq!(plan.code, 0, "{}", plan.all());
 }
@@ -118,12 +186,20 @@ fn equal_durations_in_other_units_are_no_change() {
 #[test]
 fn removing_a_manifest_plans_exactly_one_delete_and_apply_deletes_it() {
     let (server, work) = applied_welcome();
-    work.write("other.yaml", &sequence("other", "name: Other\ntrigger: WHATSAPP_MESSAGE"));
+    work.write(
+        "other.yaml",
+        &sequence("other", "name: Other\ntrigger: WHATSAPP_MESSAGE"),
+    );
     work.apply();
     work.remove("other.yaml");
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert!(plan.stdout.contains("Plan: 0 to create, 0 to update, 0 to replace, 1 to delete."), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to create, 0 to update, 0 to replace, 1 to delete."),
+        "{}",
+        plan.stdout
+    );
     assert!(plan.stdout.contains("- Sequence/other"), "{}", plan.stdout);
     work.apply();
     assert!(server.sequences_named("Other").is_empty());
@@ -134,14 +210,37 @@ fn removing_a_manifest_plans_exactly_one_delete_and_apply_deletes_it() {
 #[test]
 fn removing_an_applied_field_resets_it_to_the_documented_default() {
     let (server, work) = applied_welcome();
-    work.write("welcome.yaml", &sequence("welcome", &WELCOME.replace("inboundResponseDelay: 2m\n", "").replace("active: true\n", "")));
+    work.write(
+        "welcome.yaml",
+        &sequence(
+            "welcome",
+            &WELCOME
+                .replace("inboundResponseDelay: 2m\n", "")
+                .replace("active: true\n", ""),
+        ),
+    );
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert!(plan.stdout.contains("~ inboundResponseDelay: \"2m\" -> \"5m\""), "{}", plan.stdout);
-    assert!(plan.stdout.contains("~ active: true -> false"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("~ inboundResponseDelay: \"2m\" -> \"5m\""),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("~ active: true -> false"),
+        "{}",
+        plan.stdout
+    );
     work.apply();
     let remote = &server.sequences_named("Welcome DM")[0];
-    assert_eq!((remote["inbound_response_delay"].clone(), remote["inbound_response_delay_unit"].clone()), (json!(5), json!("MINUTES")));
+    assert_eq!(
+        (
+            remote["inbound_response_delay"].clone(),
+            remote["inbound_response_delay_unit"].clone()
+        ),
+        (json!(5), json!("MINUTES"))
+    );
     assert_eq!(remote["active"], false);
     assert_eq!(work.plan().code, 0);
 }
@@ -149,14 +248,33 @@ fn removing_an_applied_field_resets_it_to_the_documented_default() {
 #[test]
 fn a_change_made_through_the_api_shows_as_drift_and_the_next_apply_restores_it() {
     let (server, work) = applied_welcome();
-    let id = server.sequences_named("Welcome DM")[0]["id"].as_str().expect("an id").to_string();
-    let (status, _) = server.orsay("PUT", &format!("/sequences/{id}"), Some(json!({"active": false})));
+    let id = server.sequences_named("Welcome DM")[0]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    let (status, _) = server.orsay(
+        "PUT",
+        &format!("/sequences/{id}"),
+        Some(json!({"active": false})),
+    );
     assert_eq!(status, 200);
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert!(plan.stdout.contains("drift: changed outside seqops"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("! active: true -> false"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("~ active: false -> true"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("drift: changed outside seqops"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("! active: true -> false"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("~ active: false -> true"),
+        "{}",
+        plan.stdout
+    );
     work.apply();
     assert_eq!(server.sequences_named("Welcome DM")[0]["active"], true);
     assert_eq!(work.plan().code, 0);
@@ -165,23 +283,61 @@ fn a_change_made_through_the_api_shows_as_drift_and_the_next_apply_restores_it()
 #[test]
 fn drift_in_fields_lists_do_not_show_is_found_by_a_full_refresh() {
     let (server, work) = applied_welcome();
-    let id = server.sequences_named("Welcome DM")[0]["id"].as_str().expect("an id").to_string();
-    server.orsay("PUT", &format!("/sequences/{id}"), Some(json!({"inbound_response_delay": 9})));
-    let cheap = work.run(&["plan", "-f", "manifests", "--detailed-exitcode", "--refresh", "changed"]);
-    assert_eq!(cheap.code, 0, "a summary cannot show the delay: {}", cheap.all());
+    let id = server.sequences_named("Welcome DM")[0]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    server.orsay(
+        "PUT",
+        &format!("/sequences/{id}"),
+        Some(json!({"inbound_response_delay": 9})),
+    );
+    let cheap = work.run(&[
+        "plan",
+        "-f",
+        "manifests",
+        "--detailed-exitcode",
+        "--refresh",
+        "changed",
+    ]);
+    assert_eq!(
+        cheap.code,
+        0,
+        "a summary cannot show the delay: {}",
+        cheap.all()
+    );
     assert!(cheap.stdout.contains("made 1 request"), "{}", cheap.stdout);
-    let full = work.run(&["plan", "-f", "manifests", "--detailed-exitcode", "--refresh", "full"]);
+    let full = work.run(&[
+        "plan",
+        "-f",
+        "manifests",
+        "--detailed-exitcode",
+        "--refresh",
+        "full",
+    ]);
     assert_eq!(full.code, 2, "{}", full.all());
-    assert!(full.stdout.contains("! inboundResponseDelay: \"2m\" -> \"9m\""), "{}", full.stdout);
+    assert!(
+        full.stdout
+            .contains("! inboundResponseDelay: \"2m\" -> \"9m\""),
+        "{}",
+        full.stdout
+    );
 }
 
 #[test]
 fn a_sequence_deleted_outside_seqops_is_created_again() {
     let (server, work) = applied_welcome();
-    let id = server.sequences_named("Welcome DM")[0]["id"].as_str().expect("an id").to_string();
+    let id = server.sequences_named("Welcome DM")[0]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
     server.orsay("DELETE", &format!("/sequences/{id}"), None);
     let plan = work.plan();
-    assert!(plan.stdout.contains("was deleted outside seqops"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("was deleted outside seqops"),
+        "{}",
+        plan.stdout
+    );
     work.apply();
     assert_eq!(server.sequences_named("Welcome DM").len(), 1);
 }
@@ -199,7 +355,11 @@ fn orphan_policy_forgets_instead_of_deleting() {
     work.apply();
     work.remove("kept.yaml");
     let plan = work.plan();
-    assert!(plan.stdout.contains("forget Sequence/kept") && plan.stdout.contains("1 to forget"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("forget Sequence/kept") && plan.stdout.contains("1 to forget"),
+        "{}",
+        plan.stdout
+    );
     work.apply();
     assert_eq!(server.sequences_named("Kept").len(), 1);
     assert!(work.state()["resources"].get("Sequence/kept").is_none());

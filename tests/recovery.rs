@@ -10,7 +10,13 @@ use serde_json::json;
 
 fn many_sequences(work: &Workspace, count: usize) {
     for index in 0..count {
-        work.write(&format!("s{index}.yaml"), &sequence(&format!("s{index}"), &format!("name: Batch {index}\ntrigger: WHATSAPP_MESSAGE")));
+        work.write(
+            &format!("s{index}.yaml"),
+            &sequence(
+                &format!("s{index}"),
+                &format!("name: Batch {index}\ntrigger: WHATSAPP_MESSAGE"),
+            ),
+        );
     }
 }
 
@@ -22,7 +28,17 @@ fn an_apply_killed_mid_batch_loses_nothing_and_the_next_apply_makes_no_duplicate
     let work = Workspace::new();
     work.provider(&server);
     many_sequences(&work, 8);
-    let mut child = work.command(&["apply", "-f", "manifests", "--auto-approve", "--parallelism", "2"]).spawn().expect("apply starts");
+    let mut child = work
+        .command(&[
+            "apply",
+            "-f",
+            "manifests",
+            "--auto-approve",
+            "--parallelism",
+            "2",
+        ])
+        .spawn()
+        .expect("apply starts");
     // One list for the plan, then creates: kill once a few creates are in.
     let started = Instant::now();
     while server.orsay_requests() < 4 && started.elapsed() < Duration::from_secs(30) {
@@ -33,17 +49,27 @@ fn an_apply_killed_mid_batch_loses_nothing_and_the_next_apply_makes_no_duplicate
     let _ = child.wait();
     let (_, before) = server.orsay("GET", "/sequences", None);
     let made = before.as_array().map_or(0, Vec::len);
-    assert!(made > 0 && made < 8, "the kill should land mid-batch, {made} of 8 were made");
+    assert!(
+        made > 0 && made < 8,
+        "the kill should land mid-batch, {made} of 8 were made"
+    );
 
     let again = work.run(&["apply", "-f", "manifests", "--auto-approve"]);
     assert_eq!(again.code, 0, "{}", again.all());
     for index in 0..8 {
-        assert_eq!(server.sequences_named(&format!("Batch {index}")).len(), 1, "Batch {index} must exist exactly once");
+        assert_eq!(
+            server.sequences_named(&format!("Batch {index}")).len(),
+            1,
+            "Batch {index} must exist exactly once"
+        );
     }
     let state = work.state();
     let resources = state["resources"].as_object().expect("resources");
     assert_eq!(resources.len(), 8);
-    let ids: std::collections::BTreeSet<&str> = resources.values().map(|e| e["id"].as_str().expect("every entry has an id")).collect();
+    let ids: std::collections::BTreeSet<&str> = resources
+        .values()
+        .map(|e| e["id"].as_str().expect("every entry has an id"))
+        .collect();
     assert_eq!(ids.len(), 8);
     assert!(resources.values().all(|e| e.get("pendingSince").is_none()));
     assert_eq!(work.plan().code, 0);
@@ -54,7 +80,10 @@ fn a_pending_create_whose_object_exists_is_adopted_not_created_twice() {
     let server = Server::start(&[]);
     let work = Workspace::new();
     work.provider(&server);
-    work.write("a.yaml", &sequence("a", "name: Lost answer\ntrigger: WHATSAPP_MESSAGE"));
+    work.write(
+        "a.yaml",
+        &sequence("a", "name: Lost answer\ntrigger: WHATSAPP_MESSAGE"),
+    );
     work.apply();
     // Make state look as if the create's answer never arrived.
     let path = work.path().join(".seqops/state.json");
@@ -66,7 +95,11 @@ fn a_pending_create_whose_object_exists_is_adopted_not_created_twice() {
 
     let plan = work.plan();
     assert!(plan.stdout.contains("<= Sequence/a"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("adopted, not created twice"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("adopted, not created twice"),
+        "{}",
+        plan.stdout
+    );
     work.apply();
     assert_eq!(server.sequences_named("Lost answer").len(), 1);
     assert_eq!(work.plan().code, 0);
@@ -77,31 +110,73 @@ fn a_held_state_lock_makes_a_second_run_fail_naming_the_holder() {
     let server = Server::start(&[]);
     let work = Workspace::new();
     work.provider(&server);
-    work.write("a.yaml", &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"));
-    let _held = seqops::engine::state::StateStore::lock(&work.path().join(".seqops/state.json"), "seqops apply (test)", Duration::ZERO)
-        .expect("the lock is free");
+    work.write(
+        "a.yaml",
+        &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"),
+    );
+    let _held = seqops::engine::state::StateStore::lock(
+        &work.path().join(".seqops/state.json"),
+        "seqops apply (test)",
+        Duration::ZERO,
+    )
+    .expect("the lock is free");
     let run = work.plan();
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("is locked by `seqops apply (test)`"), "{}", run.stderr);
-    assert!(run.stderr.contains(&format!("pid {}", std::process::id())), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is locked by `seqops apply (test)`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!("pid {}", std::process::id())),
+        "{}",
+        run.stderr
+    );
     assert_eq!(server.orsay_requests(), 0);
 }
 
 #[test]
 fn adopt_takes_over_the_one_unmanaged_sequence_with_the_same_name() {
     let server = Server::start(&[]);
-    let (status, _) = server.orsay("POST", "/sequences", Some(json!({"name": "Existing", "trigger": "WHATSAPP_MESSAGE"})));
+    let (status, _) = server.orsay(
+        "POST",
+        "/sequences",
+        Some(json!({"name": "Existing", "trigger": "WHATSAPP_MESSAGE"})),
+    );
     assert_eq!(status, 201);
     let work = Workspace::new();
     work.provider(&server);
-    let manifest = sequence("existing", "name: Existing\ntrigger: WHATSAPP_MESSAGE\nactive: true");
+    let manifest = sequence(
+        "existing",
+        "name: Existing\ntrigger: WHATSAPP_MESSAGE\nactive: true",
+    );
     work.write("a.yaml", &manifest);
     let warned = work.plan();
-    assert!(warned.stdout.contains("1 unmanaged remote object(s) already named \"Existing\""), "{}", warned.stdout);
-    work.write("a.yaml", &manifest.replace("  name: existing\n", "  name: existing\n  annotations:\n    seqops.dev/adopt: \"true\"\n"));
+    assert!(
+        warned
+            .stdout
+            .contains("1 unmanaged remote object(s) already named \"Existing\""),
+        "{}",
+        warned.stdout
+    );
+    work.write(
+        "a.yaml",
+        &manifest.replace(
+            "  name: existing\n",
+            "  name: existing\n  annotations:\n    seqops.dev/adopt: \"true\"\n",
+        ),
+    );
     let plan = work.plan();
-    assert!(plan.stdout.contains("<= Sequence/existing") && plan.stdout.contains("1 to adopt"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("~ active: false -> true"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("<= Sequence/existing") && plan.stdout.contains("1 to adopt"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("~ active: false -> true"),
+        "{}",
+        plan.stdout
+    );
     work.apply();
     let found = server.sequences_named("Existing");
     assert_eq!(found.len(), 1);
@@ -112,24 +187,51 @@ fn adopt_takes_over_the_one_unmanaged_sequence_with_the_same_name() {
 #[test]
 fn import_binds_a_remote_sequence_and_state_commands_show_and_forget_it() {
     let server = Server::start(&[]);
-    let (_, created) = server.orsay("POST", "/sequences", Some(json!({"name": "Imported", "trigger": "CONTACT_CREATED", "active": true})));
+    let (_, created) = server.orsay(
+        "POST",
+        "/sequences",
+        Some(json!({"name": "Imported", "trigger": "CONTACT_CREATED", "active": true})),
+    );
     let id = created["id"].as_str().expect("an id").to_string();
     let work = Workspace::new();
     work.provider(&server);
-    work.write("a.yaml", &sequence("imported", "name: Imported\ntrigger: CONTACT_CREATED\nactive: true"));
+    work.write(
+        "a.yaml",
+        &sequence(
+            "imported",
+            "name: Imported\ntrigger: CONTACT_CREATED\nactive: true",
+        ),
+    );
     let import = work.run(&["import", "Sequence/imported", &id, "-f", "manifests"]);
     assert_eq!(import.code, 0, "{}", import.all());
-    assert_eq!(work.plan().code, 0, "an imported sequence that matches its manifest needs no change");
+    assert_eq!(
+        work.plan().code,
+        0,
+        "an imported sequence that matches its manifest needs no change"
+    );
     let list = work.run(&["state", "list"]);
-    assert!(list.stdout.contains(&format!("Sequence/imported\tmain\t{id}\t\"Imported\"")), "{}", list.stdout);
+    assert!(
+        list.stdout
+            .contains(&format!("Sequence/imported\tmain\t{id}\t\"Imported\"")),
+        "{}",
+        list.stdout
+    );
     let show = work.run(&["state", "show", "Sequence/imported"]);
-    assert!(show.stdout.contains(&format!("\"id\": \"{id}\"")), "{}", show.stdout);
+    assert!(
+        show.stdout.contains(&format!("\"id\": \"{id}\"")),
+        "{}",
+        show.stdout
+    );
     let twice = work.run(&["import", "Sequence/imported", &id, "-f", "manifests"]);
     assert_eq!(twice.code, 1);
     let rm = work.run(&["state", "rm", "Sequence/imported"]);
     assert_eq!(rm.code, 0, "{}", rm.all());
     assert!(work.run(&["state", "list"]).stdout.is_empty());
-    assert_eq!(server.sequences_named("Imported").len(), 1, "state rm leaves the remote object alone");
+    assert_eq!(
+        server.sequences_named("Imported").len(),
+        1,
+        "state rm leaves the remote object alone"
+    );
 }
 
 #[test]
@@ -137,30 +239,51 @@ fn the_budget_spent_is_remembered_across_runs() {
     let server = Server::start(&[]);
     let work = Workspace::new();
     work.provider(&server);
-    work.write("a.yaml", &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"));
+    work.write(
+        "a.yaml",
+        &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"),
+    );
     let apply = work.apply();
     // A list and a create.
-    assert!(apply.stdout.contains("orsay/main made 2 requests, 198 of 200 left this hour"), "{}", apply.stdout);
+    assert!(
+        apply
+            .stdout
+            .contains("orsay/main made 2 requests, 198 of 200 left this hour"),
+        "{}",
+        apply.stdout
+    );
     let plan = work.plan();
-    assert!(plan.stdout.contains("orsay/main made 1 request, 197 of 200 left this hour"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("orsay/main made 1 request, 197 of 200 left this hour"),
+        "{}",
+        plan.stdout
+    );
 }
 
 #[test]
 fn the_client_waits_out_a_429_with_retry_after() {
     use seqops::providers::account::Secret;
-    use seqops::providers::{self, Account, AccountSettings, ExternalClient};
+    use seqops::providers::{self, Account, AccountSettings};
     use seqops::sandbox::{EmulatorConfig, Sandbox};
     use std::sync::{Arc, Mutex};
 
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
-        let config = EmulatorConfig { requests_per_hour: 2, window: Duration::from_secs(2), latency: Duration::ZERO };
+        let config = EmulatorConfig {
+            requests_per_hour: 2,
+            window: Duration::from_secs(2),
+            latency: Duration::ZERO,
+        };
         let sandbox = Sandbox::new(config, None).expect("a sandbox");
         let (addr, _task) = sandbox.serve("127.0.0.1:0").await.expect("it listens");
         let settings = AccountSettings {
             name: "main".into(),
             provider_type: seqops::manifest::provider::ProviderType::Orsay,
-            base_url: providers::sandbox_base_url(seqops::manifest::provider::ProviderType::Orsay, &format!("http://{addr}")),
+            base_url: providers::sandbox_base_url(
+                seqops::manifest::provider::ProviderType::Orsay,
+                &format!("http://{addr}"),
+            ),
             credential: Secret::new(KEY),
             credential_source: "the test".into(),
             // No pacing of our own: the API's 429 is what is tested.
@@ -169,13 +292,29 @@ fn the_client_waits_out_a_429_with_retry_after() {
         };
         let heard = Arc::new(Mutex::new(Vec::<String>::new()));
         let notes = heard.clone();
-        let account = Account::connect(settings, providers::http::detail_field, Arc::new(move |m| notes.lock().expect("notes").push(m)));
+        let account = Account::connect(
+            settings,
+            providers::http::detail_field,
+            Arc::new(move |m| notes.lock().expect("notes").push(m)),
+        );
         let client = providers::client_for(&account, "Sequence").expect("a Sequence client");
         for _ in 0..3 {
-            client.list().await.expect("every list succeeds, the third after waiting");
+            client
+                .list()
+                .await
+                .expect("every list succeeds, the third after waiting");
         }
         let heard = heard.lock().expect("notes").clone();
-        assert!(heard.iter().any(|m| m.contains("rate limited by the API (429)") && m.contains("Retry-After")), "{heard:?}");
-        assert_eq!(sandbox.request_counts()["orsay"], 4, "three lists and one refused attempt");
+        assert!(
+            heard
+                .iter()
+                .any(|m| m.contains("rate limited by the API (429)") && m.contains("Retry-After")),
+            "{heard:?}"
+        );
+        assert_eq!(
+            sandbox.request_counts()["orsay"],
+            4,
+            "three lists and one refused attempt"
+        );
     });
 }

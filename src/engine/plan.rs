@@ -117,6 +117,11 @@ enum Outcome {
     Failed(String),
 }
 
+/// The manifests and the state entries without manifests, of one kind in
+/// one account.
+type Groups<'a> =
+    BTreeMap<(String, String), (Vec<&'a Resource>, Vec<(&'a ResourceKey, &'a Entry)>)>;
+
 /// Plans every manifest against state and the remote side.
 pub async fn plan(
     manifests: &Manifests,
@@ -124,8 +129,7 @@ pub async fn plan(
     connections: &Connections,
     options: &PlanOptions,
 ) -> Result<Plan, EngineError> {
-    let mut groups: BTreeMap<(String, String), (Vec<&Resource>, Vec<(&ResourceKey, &Entry)>)> =
-        BTreeMap::new();
+    let mut groups: Groups = BTreeMap::new();
     for resource in manifests.managed() {
         let provider = resource.provider.clone().unwrap_or_default();
         groups
@@ -228,7 +232,7 @@ impl Group<'_> {
                 summaries: self.client.list().await?,
                 managed: self
                     .state
-                    .managed_ids(self.provider, &self.client.facts().key_kind.to_string()),
+                    .managed_ids(self.provider, self.client.facts().key_kind),
             })
         } else {
             None

@@ -75,7 +75,7 @@ impl Duration {
     /// vendors' `(amount, UNIT)` pairs want it.
     pub fn to_amount_and_unit(self) -> (u64, &'static str) {
         for (_, factor, name) in UNITS {
-            if self.seconds % factor == 0 && (self.seconds != 0 || factor == 60) {
+            if self.seconds.is_multiple_of(factor) && (self.seconds != 0 || factor == 60) {
                 return (self.seconds / factor, name);
             }
         }

@@ -352,7 +352,10 @@ fn serde_diagnostic(document: &Document, error: &super::kind::ParseError) -> Dia
     let mut message = strip_location(&inner.to_string());
     // serde_yaml starts its message with the path of the enclosing value.
     if let Some((prefix, rest)) = message.split_once(": ") {
-        if path == prefix || path.starts_with(&format!("{prefix}.")) || path.starts_with(&format!("{prefix}[")) {
+        if path == prefix
+            || path.starts_with(&format!("{prefix}."))
+            || path.starts_with(&format!("{prefix}["))
+        {
             message = rest.to_string();
         }
     }

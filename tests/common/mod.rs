@@ -33,11 +33,29 @@ impl Server {
         let stdout = child.stdout.take().expect("the server's stdout is piped");
         let mut line = String::new();
         let mut reader = BufReader::new(stdout);
-        reader.read_line(&mut line).expect("the server prints its address");
-        let origin = line.trim().rsplit(' ').next().expect("an address").to_string();
-        assert!(origin.starts_with("http://127.0.0.1:"), "unexpected first line: {line}");
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-        Server { child, _stdout: reader, origin, runtime }
+        reader
+            .read_line(&mut line)
+            .expect("the server prints its address");
+        let origin = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .expect("an address")
+            .to_string();
+        assert!(
+            origin.starts_with("http://127.0.0.1:"),
+            "unexpected first line: {line}"
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        Server {
+            child,
+            _stdout: reader,
+            origin,
+            runtime,
+        }
     }
 
     pub fn orsay_url(&self) -> String {
@@ -46,7 +64,12 @@ impl Server {
 
     /// Requests the Orsay emulator has served so far.
     pub fn orsay_requests(&self) -> u64 {
-        let counts = self.call("GET", &format!("{}/_sandbox/requests", self.origin), None, KEY);
+        let counts = self.call(
+            "GET",
+            &format!("{}/_sandbox/requests", self.origin),
+            None,
+            KEY,
+        );
         counts.1["orsay"].as_u64().expect("a count for orsay")
     }
 
@@ -66,7 +89,10 @@ impl Server {
             let response = request.send().await.expect("the sandbox answers");
             let status = response.status().as_u16();
             let bytes = response.bytes().await.expect("a body");
-            (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+            (
+                status,
+                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            )
         })
     }
 
@@ -77,7 +103,14 @@ impl Server {
             .expect("a list")
             .iter()
             .filter(|s| s["name"] == name)
-            .map(|s| self.orsay("GET", &format!("/sequences/{}", s["id"].as_str().unwrap_or_default()), None).1)
+            .map(|s| {
+                self.orsay(
+                    "GET",
+                    &format!("/sequences/{}", s["id"].as_str().unwrap_or_default()),
+                    None,
+                )
+                .1
+            })
             .collect()
     }
 
@@ -122,7 +155,9 @@ impl From<Output> for Run {
 
 impl Workspace {
     pub fn new() -> Workspace {
-        Workspace { dir: tempfile::tempdir().expect("a temporary folder") }
+        Workspace {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -156,12 +191,21 @@ impl Workspace {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_seqops"));
-        command.args(args).current_dir(self.path()).env("ORSAY_API_KEY", KEY).env("NO_COLOR", "1").env_remove("SEQOPS_LOG");
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env("ORSAY_API_KEY", KEY)
+            .env("NO_COLOR", "1")
+            .env_remove("SEQOPS_LOG");
         command
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        self.command(args).stdin(Stdio::null()).output().expect("seqops runs").into()
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("seqops runs")
+            .into()
     }
 
     pub fn plan(&self) -> Run {

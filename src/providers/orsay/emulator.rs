@@ -81,10 +81,25 @@ fn new_id() -> String {
 #[derive(Clone)]
 struct OrgKey(String);
 
-type Answer = Result<Response, Response>;
+/// An error answer in Orsay's `{"detail": "..."}` form.
+struct ApiError {
+    status: StatusCode,
+    detail: String,
+}
 
-fn error(status: StatusCode, detail: impl Into<String>) -> Response {
-    (status, Json(json!({ "detail": detail.into() }))).into_response()
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "detail": self.detail }))).into_response()
+    }
+}
+
+type Answer = Result<Response, ApiError>;
+
+fn error(status: StatusCode, detail: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        detail: detail.into(),
+    }
 }
 
 impl OrsayEmulator {
@@ -109,7 +124,7 @@ impl OrsayEmulator {
     /// a change it never heard about).
     async fn gate(State(emulator): State<Arc<Self>>, mut request: Request, next: Next) -> Response {
         let Some(key) = api_key(request.headers()) else {
-            return error(StatusCode::UNAUTHORIZED, "Invalid or missing API key");
+            return error(StatusCode::UNAUTHORIZED, "Invalid or missing API key").into_response();
         };
         let now = crate::providers::ratelimit::now_ms();
         let limit = emulator.config.requests_per_hour;
@@ -129,7 +144,8 @@ impl OrsayEmulator {
             let mut response = error(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("Rate limit exceeded ({limit} requests per hour)"),
-            );
+            )
+            .into_response();
             if let Ok(value) = seconds.to_string().parse() {
                 response.headers_mut().insert("retry-after", value);
             }
@@ -204,7 +220,7 @@ async fn get_sequence(
         org.sequences.iter().find(|s| s.id == id).cloned()
     }) {
         Some(sequence) => Json(sequence).into_response(),
-        None => error(StatusCode::NOT_FOUND, "Sequence not found"),
+        None => error(StatusCode::NOT_FOUND, "Sequence not found").into_response(),
     }
 }
 
@@ -236,7 +252,7 @@ async fn create_sequence(
         org.sequences.push(sequence);
         Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
     });
-    answer.unwrap_or_else(|e| e)
+    answer.into_response()
 }
 
 async fn update_sequence(
@@ -257,7 +273,7 @@ async fn update_sequence(
         org.sequences[index] = merge(org, current, &body)?;
         Ok(Json(json!({ "id": id, "status": "updated" })).into_response())
     });
-    answer.unwrap_or_else(|e| e)
+    answer.into_response()
 }
 
 async fn delete_sequence(
@@ -271,12 +287,12 @@ async fn delete_sequence(
                 org.sequences.remove(index);
                 StatusCode::NO_CONTENT.into_response()
             }
-            None => error(StatusCode::NOT_FOUND, "Sequence not found"),
+            None => error(StatusCode::NOT_FOUND, "Sequence not found").into_response(),
         }
     })
 }
 
-fn parse_body(body: &[u8]) -> Result<Map<String, Value>, Response> {
+fn parse_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(error(
@@ -298,7 +314,7 @@ fn merge(
     org: &Organization,
     base: Value,
     body: &Map<String, Value>,
-) -> Result<wire::Sequence, Response> {
+) -> Result<wire::Sequence, ApiError> {
     let bad = |detail: String| error(StatusCode::BAD_REQUEST, detail);
     let mut sequence = base.as_object().cloned().unwrap_or_default();
     for (field, value) in body {
