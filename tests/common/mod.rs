@@ -96,6 +96,25 @@ impl Server {
         })
     }
 
+    /// A GET with the test key: status and Retry-After.
+    pub fn raw_get(&self, url: &str) -> (u16, String) {
+        self.runtime.block_on(async {
+            let response = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(KEY)
+                .send()
+                .await
+                .expect("the sandbox answers");
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            (response.status().as_u16(), retry_after)
+        })
+    }
+
     /// The sequences named `name`, in full.
     pub fn sequences_named(&self, name: &str) -> Vec<Value> {
         let (_, list) = self.orsay("GET", "/sequences", None);
