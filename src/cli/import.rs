@@ -59,6 +59,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         // No digest and nothing last applied: the next plan resolves the
         // manifest and shows what differs.
         manifest_digest: String::new(),
+        applied_spec: serde_json::Value::Null,
         last_applied: Fields::new(),
         observed,
         observed_at: now_rfc3339(),

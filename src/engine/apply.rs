@@ -372,6 +372,7 @@ fn entry_for(change: &Change, id: Option<String>, last_applied: Fields, observed
         pending_since: None,
         deposed_id: None,
         manifest_digest: change.manifest_digest.clone(),
+        applied_spec: change.spec.clone(),
         last_applied,
         observed,
         observed_at: now_rfc3339(),

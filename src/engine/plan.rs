@@ -12,7 +12,7 @@ use super::diff::{self, FieldChange};
 use super::state::{Entry, State};
 use super::{digest, Connections, EngineError};
 use crate::manifest::{annotations, Manifests, Resource, ResourceKey};
-use crate::providers::{ExternalClient, Fields, ProviderError, RemoteSummary, ResolvedRefs};
+use crate::providers::{DesiredContext, ExternalClient, Fields, ProviderError, RemoteSummary};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -83,6 +83,9 @@ pub struct Change {
     pub updates: Fields,
     #[serde(default)]
     pub manifest_digest: String,
+    /// The manifest's spec, recorded in state once applied.
+    #[serde(default)]
+    pub spec: serde_json::Value,
     #[serde(default)]
     pub observed: Fields,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -275,6 +278,7 @@ impl Group<'_> {
             desired: Fields::new(),
             updates: Fields::new(),
             manifest_digest: digest(&resource.spec),
+            spec: resource.spec.clone(),
             observed: Fields::new(),
             depends_on: Vec::new(),
             orphan_on_delete: resource.annotation(annotations::DELETION_POLICY) == Some("orphan"),
@@ -320,7 +324,7 @@ impl Group<'_> {
             let mut change = self.base_change(resource, Action::Create, None);
             change.desired = self
                 .client
-                .desired(&resource.spec, &ResolvedRefs::new())
+                .desired(&resource.spec, &DesiredContext::default())
                 .await?;
             change.fields = diff::creation(&change.desired);
             change.reasons.push(format!(
@@ -328,9 +332,20 @@ impl Group<'_> {
             ));
             return Ok(Outcome::Change(Box::new(change)));
         };
-        let desired = if manifest_changed || self.options.refresh == Refresh::Full {
+        let desired = if self.options.refresh == Refresh::Full {
             self.client
-                .desired(&resource.spec, &ResolvedRefs::new())
+                .desired(&resource.spec, &DesiredContext::default())
+                .await?
+        } else if manifest_changed {
+            let previous = Some((&entry.applied_spec, &entry.last_applied));
+            self.client
+                .desired(
+                    &resource.spec,
+                    &DesiredContext {
+                        previous,
+                        ..Default::default()
+                    },
+                )
                 .await?
         } else {
             entry.last_applied.clone()
@@ -448,7 +463,7 @@ impl Group<'_> {
         let mut change = self.base_change(resource, Action::Create, None);
         change.desired = self
             .client
-            .desired(&resource.spec, &ResolvedRefs::new())
+            .desired(&resource.spec, &DesiredContext::default())
             .await?;
         change.fields = diff::creation(&change.desired);
         Ok(change)
@@ -468,7 +483,7 @@ impl Group<'_> {
         })?;
         let desired = self
             .client
-            .desired(&resource.spec, &ResolvedRefs::new())
+            .desired(&resource.spec, &DesiredContext::default())
             .await?;
         let found = diff::diff(&desired, None, &observed, self.client.facts());
         let mut change = self.base_change(resource, Action::Adopt, Some(id.to_string()));
@@ -534,6 +549,7 @@ impl Group<'_> {
             desired: Fields::new(),
             updates: Fields::new(),
             manifest_digest: entry.manifest_digest.clone(),
+            spec: entry.applied_spec.clone(),
             observed: entry.observed.clone(),
             depends_on: entry.depends_on.clone(),
             orphan_on_delete: entry.orphan_on_delete,

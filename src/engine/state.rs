@@ -72,6 +72,10 @@ pub struct Entry {
     /// Digest of the manifest's spec as last applied: unchanged manifests
     /// need no lookups and, with `--refresh changed`, no reads.
     pub manifest_digest: String,
+    /// The manifest's spec as last applied (it holds no secret values:
+    /// those are references to their sources).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub applied_spec: serde_json::Value,
     /// The fields seqops last wrote: the base of the three-way diff.
     pub last_applied: Fields,
     /// The fields as last observed (or as written, after an apply).

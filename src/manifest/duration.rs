@@ -29,6 +29,13 @@ impl Duration {
     }
 
     /// Parses `30s`, `5m`, `2h` or a concatenation such as `1h30m`.
+    ///
+    /// ```
+    /// use seqops::manifest::duration::Duration;
+    /// assert_eq!(Duration::parse("1h30m"), Ok(Duration::from_secs(5400)));
+    /// assert_eq!(Duration::parse("120m"), Duration::parse("2h"));
+    /// assert!(Duration::parse("-5m").is_err());
+    /// ```
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         if text.is_empty() {

@@ -65,6 +65,26 @@ pub struct RemoteSummary {
 /// when the object referred to does not exist yet.
 pub type ResolvedRefs = std::collections::BTreeMap<String, Option<String>>;
 
+/// What a provider may use to turn a spec into fields.
+#[derive(Default)]
+pub struct DesiredContext<'a> {
+    pub refs: ResolvedRefs,
+    /// The spec as last applied and the fields it resolved to: a lookup
+    /// whose selector has not changed may reuse its id and save a request.
+    pub previous: Option<(&'a Value, &'a Fields)>,
+}
+
+impl DesiredContext<'_> {
+    /// The value `field` resolved to last time, if the spec's `spec_field`
+    /// is written as it was then.
+    pub fn reusable(&self, spec: &Value, spec_field: &str, field: &str) -> Option<Value> {
+        let (previous_spec, previous_fields) = self.previous?;
+        (previous_spec.get(spec_field) == spec.get(spec_field))
+            .then(|| previous_fields.get(field).cloned())
+            .flatten()
+    }
+}
+
 /// The engine's view of one kind in one account, shaped after
 /// crossplane-runtime's ExternalClient. Every call is idempotent: deleting
 /// what is gone succeeds, and observing what is gone says so.
@@ -74,7 +94,11 @@ pub trait ExternalClient: Send + Sync {
 
     /// The fields a manifest's spec asks for, with lookups and references
     /// resolved to remote ids.
-    async fn desired(&self, spec: &Value, refs: &ResolvedRefs) -> Result<Fields, ProviderError>;
+    async fn desired(
+        &self,
+        spec: &Value,
+        context: &DesiredContext<'_>,
+    ) -> Result<Fields, ProviderError>;
 
     /// The display name a manifest's spec gives its object.
     fn display_name(&self, spec: &Value) -> String;

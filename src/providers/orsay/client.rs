@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 
 use super::{mapping, wire};
 use crate::providers::{
-    Account, ExternalClient, Fields, KindFacts, ProviderError, RemoteSummary, ResolvedRefs,
+    Account, DesiredContext, ExternalClient, Fields, KindFacts, ProviderError, RemoteSummary,
 };
 
 /// One Orsay organization. Agents and profiles are listed at most once per
@@ -167,6 +167,9 @@ fn urlencode(segment: &str) -> String {
         .collect()
 }
 
+/// Fields whose ids come from lookups: reused while their selector is unchanged.
+const LOOKED_UP: [&str; 3] = ["agent", "filteringAgent", "profile"];
+
 /// Orsay sequences, as the engine sees them.
 pub struct SequenceClient {
     api: OrsayApi,
@@ -192,12 +195,23 @@ impl ExternalClient for SequenceClient {
         spec["name"].as_str().unwrap_or_default().to_string()
     }
 
-    async fn desired(&self, spec: &Value, _refs: &ResolvedRefs) -> Result<Fields, ProviderError> {
+    async fn desired(
+        &self,
+        spec: &Value,
+        context: &DesiredContext<'_>,
+    ) -> Result<Fields, ProviderError> {
         let mut fields = Fields::new();
+        let whole = spec;
         let Some(spec) = spec.as_object() else {
             return Ok(fields);
         };
         for (name, value) in spec {
+            if LOOKED_UP.contains(&name.as_str()) {
+                if let Some(id) = context.reusable(whole, name, name) {
+                    fields.insert(name.clone(), id);
+                    continue;
+                }
+            }
             let resolved = match name.as_str() {
                 "providerRef" | "agentRef" => continue,
                 "agent" => ("agent", self.api.agent_id(value, "spec.agent").await?),
