@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{sequence, Server, Workspace};
+use common::{assert_contains, sequence, server_and_workspace, Server, Workspace};
 use serde_json::json;
 
 const WELCOME: &str = "name: Welcome DM
@@ -22,9 +22,7 @@ keywords: [hello, hi]
 ";
 
 fn applied_welcome() -> (Server, Workspace) {
-    let server = Server::start(&[]);
-    let work = Workspace::new();
-    work.provider(&server);
+    let (server, work) = server_and_workspace(&[]);
     work.write("welcome.yaml", &sequence("welcome", WELCOME));
     work.apply();
     (server, work)
@@ -56,11 +54,7 @@ fn the_examples_apply_in_the_sandbox_and_a_second_plan_shows_no_changes() {
         "{}",
         first.stdout
     );
-    assert!(
-        first.stderr.contains("using the sandbox key"),
-        "{}",
-        first.stderr
-    );
+    assert_contains(&first.stderr, "using the sandbox key");
     let second: common::Run = work
         .command(&[
             "plan",
@@ -74,7 +68,7 @@ fn the_examples_apply_in_the_sandbox_and_a_second_plan_shows_no_changes() {
         .expect("runs")
         .into();
     assert_eq!(second.code, 0, "{}", second.all());
-    assert!(second.stdout.contains("No changes."), "{}", second.stdout);
+    assert_contains(&second.stdout, "No changes.");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -119,11 +113,9 @@ fn editing_one_field_plans_exactly_that_field() {
     );
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert!(
-        plan.stdout
-            .contains("Plan: 0 to create, 1 to update, 0 to replace, 0 to delete."),
-        "{}",
-        plan.stdout
+    assert_contains(
+        &plan.stdout,
+        "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete.",
     );
     let field_lines: Vec<&str> = plan
         .stdout
@@ -150,11 +142,7 @@ fn multi_line_content_changes_are_shown_as_a_line_diff_and_applied() {
     );
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert!(
-        plan.stdout.contains("~ flow[0].content:"),
-        "{}",
-        plan.stdout
-    );
+    assert_contains(&plan.stdout, "~ flow[0].content:");
     assert!(
         plan.stdout.contains("- How can we help?")
             && plan.stdout.contains("+ What brings you here?"),
@@ -194,13 +182,11 @@ fn removing_a_manifest_plans_exactly_one_delete_and_apply_deletes_it() {
     work.remove("other.yaml");
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert!(
-        plan.stdout
-            .contains("Plan: 0 to create, 0 to update, 0 to replace, 1 to delete."),
-        "{}",
-        plan.stdout
+    assert_contains(
+        &plan.stdout,
+        "Plan: 0 to create, 0 to update, 0 to replace, 1 to delete.",
     );
-    assert!(plan.stdout.contains("- Sequence/other"), "{}", plan.stdout);
+    assert_contains(&plan.stdout, "- Sequence/other");
     work.apply();
     assert!(server.sequences_named("Other").is_empty());
     assert_eq!(server.sequences_named("Welcome DM").len(), 1);
@@ -221,17 +207,8 @@ fn removing_an_applied_field_resets_it_to_the_documented_default() {
     );
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert!(
-        plan.stdout
-            .contains("~ inboundResponseDelay: \"2m\" -> \"5m\""),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout.contains("~ active: true -> false"),
-        "{}",
-        plan.stdout
-    );
+    assert_contains(&plan.stdout, "~ inboundResponseDelay: \"2m\" -> \"5m\"");
+    assert_contains(&plan.stdout, "~ active: true -> false");
     work.apply();
     let remote = &server.sequences_named("Welcome DM")[0];
     assert_eq!(
@@ -260,21 +237,9 @@ fn a_change_made_through_the_api_shows_as_drift_and_the_next_apply_restores_it()
     assert_eq!(status, 200);
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert!(
-        plan.stdout.contains("drift: changed outside seqops"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout.contains("! active: true -> false"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout.contains("~ active: false -> true"),
-        "{}",
-        plan.stdout
-    );
+    assert_contains(&plan.stdout, "drift: changed outside seqops");
+    assert_contains(&plan.stdout, "! active: true -> false");
+    assert_contains(&plan.stdout, "~ active: false -> true");
     work.apply();
     assert_eq!(server.sequences_named("Welcome DM")[0]["active"], true);
     assert_eq!(work.plan().code, 0);
@@ -306,7 +271,7 @@ fn drift_in_fields_lists_do_not_show_is_found_by_a_full_refresh() {
         "a summary cannot show the delay: {}",
         cheap.all()
     );
-    assert!(cheap.stdout.contains("made 1 request"), "{}", cheap.stdout);
+    assert_contains(&cheap.stdout, "made 1 request");
     let full = work.run(&[
         "plan",
         "-f",
@@ -316,12 +281,7 @@ fn drift_in_fields_lists_do_not_show_is_found_by_a_full_refresh() {
         "full",
     ]);
     assert_eq!(full.code, 2, "{}", full.all());
-    assert!(
-        full.stdout
-            .contains("! inboundResponseDelay: \"2m\" -> \"9m\""),
-        "{}",
-        full.stdout
-    );
+    assert_contains(&full.stdout, "! inboundResponseDelay: \"2m\" -> \"9m\"");
 }
 
 #[test]
@@ -333,20 +293,14 @@ fn a_sequence_deleted_outside_seqops_is_created_again() {
         .to_string();
     server.orsay("DELETE", &format!("/sequences/{id}"), None);
     let plan = work.plan();
-    assert!(
-        plan.stdout.contains("was deleted outside seqops"),
-        "{}",
-        plan.stdout
-    );
+    assert_contains(&plan.stdout, "was deleted outside seqops");
     work.apply();
     assert_eq!(server.sequences_named("Welcome DM").len(), 1);
 }
 
 #[test]
 fn orphan_policy_forgets_instead_of_deleting() {
-    let server = Server::start(&[]);
-    let work = Workspace::new();
-    work.provider(&server);
+    let (server, work) = server_and_workspace(&[]);
     let kept = sequence("kept", "name: Kept\ntrigger: WHATSAPP_MESSAGE").replace(
         "  name: kept\n",
         "  name: kept\n  annotations:\n    seqops.dev/deletion-policy: orphan\n",
@@ -367,9 +321,7 @@ fn orphan_policy_forgets_instead_of_deleting() {
 
 #[test]
 fn prevent_destroy_makes_a_planned_delete_an_error() {
-    let server = Server::start(&[]);
-    let work = Workspace::new();
-    work.provider(&server);
+    let (server, work) = server_and_workspace(&[]);
     let guarded = sequence("guarded", "name: Guarded\ntrigger: WHATSAPP_MESSAGE").replace(
         "  name: guarded\n",
         "  name: guarded\n  annotations:\n    seqops.dev/prevent-destroy: \"true\"\n",
@@ -379,7 +331,7 @@ fn prevent_destroy_makes_a_planned_delete_an_error() {
     work.remove("guarded.yaml");
     let plan = work.plan();
     assert_eq!(plan.code, 1, "{}", plan.all());
-    assert!(plan.stderr.contains("prevent-destroy"), "{}", plan.stderr);
+    assert_contains(&plan.stderr, "prevent-destroy");
     let apply = work.run(&["apply", "-f", "manifests", "--auto-approve"]);
     assert_eq!(apply.code, 1);
     assert_eq!(server.sequences_named("Guarded").len(), 1);

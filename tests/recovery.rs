@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{sequence, Server, Workspace, KEY};
+use common::{assert_contains, sequence, server_and_workspace, Server, Workspace, KEY};
 use serde_json::json;
 
 fn many_sequences(work: &Workspace, count: usize) {
@@ -24,9 +24,7 @@ fn many_sequences(work: &Workspace, count: usize) {
 fn an_apply_killed_mid_batch_loses_nothing_and_the_next_apply_makes_no_duplicates() {
     // Every answer comes 400ms after its work is done, so the kill lands
     // while creates have been made but not yet answered.
-    let server = Server::start(&["--latency", "400ms"]);
-    let work = Workspace::new();
-    work.provider(&server);
+    let (server, work) = server_and_workspace(&["--latency", "400ms"]);
     many_sequences(&work, 8);
     let mut child = work
         .command(&[
@@ -77,9 +75,7 @@ fn an_apply_killed_mid_batch_loses_nothing_and_the_next_apply_makes_no_duplicate
 
 #[test]
 fn a_pending_create_whose_object_exists_is_adopted_not_created_twice() {
-    let server = Server::start(&[]);
-    let work = Workspace::new();
-    work.provider(&server);
+    let (server, work) = server_and_workspace(&[]);
     work.write(
         "a.yaml",
         &sequence("a", "name: Lost answer\ntrigger: WHATSAPP_MESSAGE"),
@@ -94,12 +90,8 @@ fn a_pending_create_whose_object_exists_is_adopted_not_created_twice() {
     std::fs::write(&path, serde_json::to_vec(&state).expect("json")).expect("state written");
 
     let plan = work.plan();
-    assert!(plan.stdout.contains("<= Sequence/a"), "{}", plan.stdout);
-    assert!(
-        plan.stdout.contains("adopted, not created twice"),
-        "{}",
-        plan.stdout
-    );
+    assert_contains(&plan.stdout, "<= Sequence/a");
+    assert_contains(&plan.stdout, "adopted, not created twice");
     work.apply();
     assert_eq!(server.sequences_named("Lost answer").len(), 1);
     assert_eq!(work.plan().code, 0);
@@ -107,9 +99,7 @@ fn a_pending_create_whose_object_exists_is_adopted_not_created_twice() {
 
 #[test]
 fn a_held_state_lock_makes_a_second_run_fail_naming_the_holder() {
-    let server = Server::start(&[]);
-    let work = Workspace::new();
-    work.provider(&server);
+    let (server, work) = server_and_workspace(&[]);
     work.write(
         "a.yaml",
         &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"),
@@ -122,16 +112,8 @@ fn a_held_state_lock_makes_a_second_run_fail_naming_the_holder() {
     .expect("the lock is free");
     let run = work.plan();
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains("is locked by `seqops apply (test)`"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains(&format!("pid {}", std::process::id())),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "is locked by `seqops apply (test)`");
+    assert_contains(&run.stderr, format!("pid {}", std::process::id()));
     assert_eq!(server.orsay_requests(), 0);
 }
 
@@ -172,11 +154,7 @@ fn adopt_takes_over_the_one_unmanaged_sequence_with_the_same_name() {
         "{}",
         plan.stdout
     );
-    assert!(
-        plan.stdout.contains("~ active: false -> true"),
-        "{}",
-        plan.stdout
-    );
+    assert_contains(&plan.stdout, "~ active: false -> true");
     work.apply();
     let found = server.sequences_named("Existing");
     assert_eq!(found.len(), 1);
@@ -210,18 +188,12 @@ fn import_binds_a_remote_sequence_and_state_commands_show_and_forget_it() {
         "an imported sequence that matches its manifest needs no change"
     );
     let list = work.run(&["state", "list"]);
-    assert!(
-        list.stdout
-            .contains(&format!("Sequence/imported\tmain\t{id}\t\"Imported\"")),
-        "{}",
-        list.stdout
+    assert_contains(
+        &list.stdout,
+        format!("Sequence/imported\tmain\t{id}\t\"Imported\""),
     );
     let show = work.run(&["state", "show", "Sequence/imported"]);
-    assert!(
-        show.stdout.contains(&format!("\"id\": \"{id}\"")),
-        "{}",
-        show.stdout
-    );
+    assert_contains(&show.stdout, format!("\"id\": \"{id}\""));
     let twice = work.run(&["import", "Sequence/imported", &id, "-f", "manifests"]);
     assert_eq!(twice.code, 1);
     let rm = work.run(&["state", "rm", "Sequence/imported"]);
@@ -236,9 +208,7 @@ fn import_binds_a_remote_sequence_and_state_commands_show_and_forget_it() {
 
 #[test]
 fn the_budget_spent_is_remembered_across_runs() {
-    let server = Server::start(&[]);
-    let work = Workspace::new();
-    work.provider(&server);
+    let (_server, work) = server_and_workspace(&[]);
     work.write(
         "a.yaml",
         &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"),
@@ -253,11 +223,9 @@ fn the_budget_spent_is_remembered_across_runs() {
         apply.stdout
     );
     let plan = work.plan();
-    assert!(
-        plan.stdout
-            .contains("orsay/main made 1 request, 197 of 200 left this hour"),
-        "{}",
-        plan.stdout
+    assert_contains(
+        &plan.stdout,
+        "orsay/main made 1 request, 197 of 200 left this hour",
     );
 }
 

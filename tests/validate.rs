@@ -3,14 +3,12 @@
 
 mod common;
 
-use common::{sequence, Server, Workspace};
+use common::{assert_contains, sequence, server_and_workspace};
 
 /// Plans `manifest` beside a valid Provider and returns the run, checking
 /// that it failed and sent nothing.
 fn refused(manifest: &str) -> common::Run {
-    let server = Server::start(&[]);
-    let work = Workspace::new();
-    work.provider(&server);
+    let (server, work) = server_and_workspace(&[]);
     work.write("bad.yaml", manifest);
     let run = work.plan();
     assert_eq!(run.code, 1, "{}", run.all());
@@ -31,30 +29,25 @@ fn refused(manifest: &str) -> common::Run {
 #[test]
 fn an_unknown_field_names_its_place_and_suggests_the_nearest_known_one() {
     let run = refused(&sequence("a", "name: A\ntriger: INSTAGRAM_MESSAGE"));
-    assert!(
-        run.stderr.contains(
-            "manifests/bad.yaml:7:3: spec.triger: unknown field `triger`; did you mean `trigger`?"
-        ),
-        "{}",
-        run.stderr
+    assert_contains(
+        &run.stderr,
+        "manifests/bad.yaml:7:3: spec.triger: unknown field `triger`; did you mean `trigger`?",
     );
 }
 
 #[test]
 fn an_unknown_trigger_lists_the_valid_ones() {
     let run = refused(&sequence("a", "name: A\ntrigger: INSTAGRAM_DM"));
-    assert!(
-        run.stderr
-            .contains("manifests/bad.yaml:7:12: spec.trigger: unknown value `INSTAGRAM_DM`"),
-        "{}",
-        run.stderr
+    assert_contains(
+        &run.stderr,
+        "manifests/bad.yaml:7:12: spec.trigger: unknown value `INSTAGRAM_DM`",
     );
     for trigger in [
         "INSTAGRAM_MESSAGE",
         "WHATSAPP_MESSAGE",
         "CONTACT_SUBSCRIBED_TO_SEQUENCE",
     ] {
-        assert!(run.stderr.contains(trigger), "{}", run.stderr);
+        assert_contains(&run.stderr, trigger);
     }
 }
 
@@ -64,31 +57,25 @@ fn negative_and_malformed_durations_are_refused() {
         "a",
         "name: A\ntrigger: WHATSAPP_MESSAGE\ninboundResponseDelay: -5m",
     ));
-    assert!(
-        run.stderr
-            .contains("bad.yaml:8:25: spec.inboundResponseDelay: `-5m` is negative"),
-        "{}",
-        run.stderr
+    assert_contains(
+        &run.stderr,
+        "bad.yaml:8:25: spec.inboundResponseDelay: `-5m` is negative",
     );
     let run = refused(&sequence(
         "a",
         "name: A\ntrigger: WHATSAPP_MESSAGE\nflow:\n  - delay: 5 minutes",
     ));
-    assert!(
-        run.stderr
-            .contains("spec.flow[0].delay: `5 minutes` is not a duration"),
-        "{}",
-        run.stderr
+    assert_contains(
+        &run.stderr,
+        "spec.flow[0].delay: `5 minutes` is not a duration",
     );
     let run = refused(&sequence(
         "a",
         "name: A\ntrigger: WHATSAPP_MESSAGE\nflow:\n  - followupDelays: [30]",
     ));
-    assert!(
-        run.stderr
-            .contains("spec.flow[0].followupDelays[0]: `30` has no unit"),
-        "{}",
-        run.stderr
+    assert_contains(
+        &run.stderr,
+        "spec.flow[0].followupDelays[0]: `30` has no unit",
     );
 }
 
@@ -100,11 +87,7 @@ fn a_duplicate_kind_and_name_points_at_both_definitions() {
         sequence("twice", "name: B\ntrigger: WHATSAPP_MESSAGE")
     );
     let run = refused(&manifest);
-    assert!(
-        run.stderr.contains("bad.yaml:12:3: metadata.name: Sequence/twice is defined twice; it was first defined at manifests/bad.yaml:4:3"),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "bad.yaml:12:3: metadata.name: Sequence/twice is defined twice; it was first defined at manifests/bad.yaml:4:3");
 }
 
 #[test]
@@ -113,7 +96,10 @@ fn a_sequence_naming_a_missing_provider_is_refused() {
         "a",
         "providerRef: {name: mian}\nname: A\ntrigger: WHATSAPP_MESSAGE",
     ));
-    assert!(run.stderr.contains("spec.providerRef.name: no Provider named `mian` in the manifests; did you mean `main`?"), "{}", run.stderr);
+    assert_contains(
+        &run.stderr,
+        "spec.providerRef.name: no Provider named `mian` in the manifests; did you mean `main`?",
+    );
 }
 
 #[test]
@@ -129,11 +115,9 @@ fn every_problem_is_reported_at_once() {
         "{}",
         run.stderr
     );
-    assert!(
-        run.stderr
-            .contains("2 errors in the manifests; nothing was sent to any API"),
-        "{}",
-        run.stderr
+    assert_contains(
+        &run.stderr,
+        "2 errors in the manifests; nothing was sent to any API",
     );
 }
 
@@ -143,21 +127,17 @@ fn a_profile_on_the_wrong_channel_and_an_unknown_kind_are_refused() {
         "a",
         "name: A\ntrigger: WHATSAPP_MESSAGE\nprofile: {instagram: mybusiness}",
     ));
-    assert!(
-        run.stderr
-            .contains("spec.profile: trigger WHATSAPP_MESSAGE runs on WHATSAPP"),
-        "{}",
-        run.stderr
+    assert_contains(
+        &run.stderr,
+        "spec.profile: trigger WHATSAPP_MESSAGE runs on WHATSAPP",
     );
     let run = refused(&sequence("a", "name: A").replace("kind: Sequence", "kind: Sequense"));
-    assert!(run.stderr.contains("bad.yaml:2:1: kind: unknown kind `Sequense` in orsay.seqops.dev/v1alpha1; did you mean `Sequence`?"), "{}", run.stderr);
+    assert_contains(&run.stderr, "bad.yaml:2:1: kind: unknown kind `Sequense` in orsay.seqops.dev/v1alpha1; did you mean `Sequence`?");
 }
 
 #[test]
 fn a_lookup_that_matches_nothing_names_the_candidates() {
-    let server = Server::start(&[]);
-    let work = Workspace::new();
-    work.provider(&server);
+    let (_server, work) = server_and_workspace(&[]);
     work.write(
         "a.yaml",
         &sequence(
@@ -167,18 +147,12 @@ fn a_lookup_that_matches_nothing_names_the_candidates() {
     );
     let run = work.plan();
     assert_eq!(run.code, 1, "{}", run.all());
-    assert!(
-        run.stderr.contains("a.yaml:8:11: spec.agent.lookup: no Orsay agent is named \"Support Agent\"; there are \"Sales Agent\""),
-        "{}",
-        run.stderr
-    );
+    assert_contains(&run.stderr, "a.yaml:8:11: spec.agent.lookup: no Orsay agent is named \"Support Agent\"; there are \"Sales Agent\"");
 }
 
 #[test]
 fn a_missing_credential_is_an_error_before_any_request() {
-    let server = Server::start(&[]);
-    let work = Workspace::new();
-    work.provider(&server);
+    let (server, work) = server_and_workspace(&[]);
     work.write(
         "a.yaml",
         &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"),
@@ -190,20 +164,16 @@ fn a_missing_credential_is_an_error_before_any_request() {
         .expect("runs")
         .into();
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .contains("credentials.env names $ORSAY_API_KEY, which is not set"),
-        "{}",
-        run.stderr
+    assert_contains(
+        &run.stderr,
+        "credentials.env names $ORSAY_API_KEY, which is not set",
     );
     assert_eq!(server.orsay_requests(), 0);
 }
 
 #[test]
 fn a_refused_key_says_what_to_fix() {
-    let server = Server::start(&[]);
-    let work = Workspace::new();
-    work.provider(&server);
+    let (_server, work) = server_and_workspace(&[]);
     work.write(
         "a.yaml",
         &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"),

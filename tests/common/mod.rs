@@ -243,6 +243,24 @@ impl Workspace {
     }
 }
 
+/// A sandbox server and a work folder whose Provider points at it.
+pub fn server_and_workspace(extra: &[&str]) -> (Server, Workspace) {
+    let server = Server::start(extra);
+    let work = Workspace::new();
+    work.provider(&server);
+    (server, work)
+}
+
+/// Fails showing the whole text when `needle` is not in it.
+#[track_caller]
+pub fn assert_contains(text: &str, needle: impl AsRef<str>) {
+    let needle = needle.as_ref();
+    assert!(
+        text.contains(needle),
+        "expected to find {needle:?} in:\n{text}"
+    );
+}
+
 /// A Sequence manifest with the given spec lines (indented by two spaces).
 pub fn sequence(name: &str, spec: &str) -> String {
     let spec: String = spec.lines().map(|l| format!("  {l}\n")).collect();
