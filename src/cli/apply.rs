@@ -1,72 +1,86 @@
-//! `seqops apply`: plan, confirm, change, recording state as it goes.
+//! `seqops apply [PLANFILE]`: plan (or load a saved plan), confirm, change,
+//! recording state as it goes.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Args;
 use seqops::engine::apply::StateWriter;
-use seqops::engine::{self, Action, Refresh};
-use seqops::render::text;
+use seqops::engine::planfile::PlanDocument;
+use seqops::engine::{self, Action, ApplyOptions};
+use seqops::render::text::{self, Style};
 
 use super::{context, plan, Common};
 
 #[derive(Args)]
 pub struct ApplyArgs {
+    /// A plan saved by `seqops plan --out`: applies exactly it, or refuses.
+    planfile: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    scope: plan::Scope,
     /// Apply without asking.
     #[arg(long)]
     auto_approve: bool,
     /// Changes made at once.
     #[arg(long, default_value_t = 4)]
     parallelism: usize,
-    #[arg(long, value_enum)]
-    refresh: Option<Refresh>,
 }
 
 pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let (session, plan) = plan::plan_and_print(&args.common, args.refresh, "seqops apply").await?;
-    if plan.is_empty() {
+    let (session, document, saved) = match &args.planfile {
+        Some(path) => {
+            let document = PlanDocument::read(path)?;
+            let manifests = context::load_manifests(&args.common)?;
+            let session = context::open(&args.common, "seqops apply", manifests).await?;
+            document.check(session.state_existed.then_some(&session.state), &session.manifests, args.common.sandbox)?;
+            print!("{}", text::render(&document.plan(), Style::detect(std::io::stdout().is_terminal())));
+            (session, document, true)
+        }
+        None => {
+            let (session, document) = plan::make_plan(&args.common, &args.scope, "seqops apply").await?;
+            plan::print(&document, plan::Format::Text)?;
+            (session, document, false)
+        }
+    };
+    if document.changes.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    if !args.auto_approve && !confirmed()? {
+    // A saved plan was reviewed already; applying it is the approval.
+    if !saved && !args.auto_approve && !confirmed()? {
         println!("Apply cancelled; nothing was changed.");
         return Ok(ExitCode::from(1));
     }
     let mut state = session.state;
     for provider in session.manifests.providers() {
-        state.providers.insert(
-            provider.metadata.name.clone(),
-            context::record_of(provider)?,
-        );
+        state.providers.insert(provider.metadata.name.clone(), context::record_of(provider)?);
     }
     let writer = StateWriter::new(session.store, state);
     writer.record(|_| ()).await?;
     println!();
-    let report = engine::apply(
-        &plan,
-        &session.connections,
-        &writer,
-        args.parallelism,
-        &|line| println!("{line}"),
-    )
-    .await?;
+    let options = ApplyOptions { parallelism: args.parallelism, verify_observed: saved };
+    let plan = document.plan();
+    let report = engine::apply(&plan, &session.connections, &writer, options, &|line| println!("{line}")).await?;
+    if saved {
+        writer.record(|s| s.last_plan_applied = Some(document.plan_id.clone())).await?;
+    }
     println!();
-    for (key, message) in &report.failed {
+    for (_, message) in &report.failed {
         eprintln!("error: {message}");
-        let _ = key;
     }
     for key in &report.skipped {
-        eprintln!("skipped: {key}: something it depends on failed");
+        eprintln!("skipped: {key}: something it depends on was not applied");
     }
+    for (key, reason) in &report.untouched {
+        eprintln!("untouched: {key}: {reason}; run `seqops plan` again");
+    }
+    let complete = report.failed.is_empty() && report.skipped.is_empty() && report.untouched.is_empty();
     let mut summary = format!(
         "{} Resources: {} created, {} updated, {} replaced, {} deleted.",
-        if report.failed.is_empty() {
-            "Apply complete!"
-        } else {
-            "Apply failed."
-        },
+        if complete { "Apply complete!" } else { "Apply incomplete." },
         report.count(Action::Create),
         report.count(Action::Update),
         report.count(Action::Replace),
@@ -78,23 +92,20 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             summary.push_str(&format!(" {count} {word}."));
         }
     }
+    if !report.untouched.is_empty() {
+        summary.push_str(&format!(" {} left untouched.", report.untouched.len()));
+    }
     println!("{summary}");
     let mut final_plan = plan;
     final_plan.usage = session.connections.usage();
     println!("{}", text::requests_line(&final_plan));
-    Ok(if report.failed.is_empty() && report.skipped.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if complete { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Asks on a terminal; refuses to guess when there is none.
 fn confirmed() -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
-        bail!(
-            "apply needs confirmation, and standard input is not a terminal: pass --auto-approve"
-        );
+        bail!("apply needs confirmation, and standard input is not a terminal: pass --auto-approve");
     }
     print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
     std::io::stdout().flush()?;

@@ -20,6 +20,8 @@ pub struct Session {
     pub manifests: Manifests,
     pub store: StateStore,
     pub state: State,
+    /// Whether state existed before this run (a new one is not yet saved).
+    pub state_existed: bool,
     pub connections: Connections,
     /// The in-process sandbox server, stopped when the session ends.
     _sandbox: Option<SandboxTask>,
@@ -47,10 +49,9 @@ pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
 
 pub async fn open(common: &Common, command: &str, manifests: Manifests) -> anyhow::Result<Session> {
     let store = StateStore::lock(&common.state, command, common.lock_timeout)?;
-    let state = match store.load()? {
-        Some(state) => state,
-        None => State::new(common.sandbox),
-    };
+    let loaded = store.load()?;
+    let state_existed = loaded.is_some();
+    let state = loaded.unwrap_or_else(|| State::new(common.sandbox));
     if state.sandbox != common.sandbox {
         let (was, flag) = if state.sandbox {
             ("the sandbox", "pass --sandbox")
@@ -80,6 +81,7 @@ pub async fn open(common: &Common, command: &str, manifests: Manifests) -> anyho
         manifests,
         store,
         state,
+        state_existed,
         connections: Connections::new(accounts),
         _sandbox: sandbox,
     })

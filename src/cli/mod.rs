@@ -29,6 +29,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Plan, confirm, and change the remote objects to match the manifests.
     Apply(apply::ApplyArgs),
+    /// Print a saved plan.
+    Show(plan::ShowArgs),
     /// Adopt an existing remote object into state as KIND/NAME.
     Import(import::ImportArgs),
     /// Inspect or edit state.
@@ -67,6 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args).await,
         Command::Apply(args) => apply::run(args).await,
+        Command::Show(args) => plan::show(args),
         Command::Import(args) => import::run(args).await,
         Command::State(command) => state::run(command),
         Command::Sandbox(command) => sandbox::run(command).await,

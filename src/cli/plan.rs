@@ -1,63 +1,110 @@
-//! `seqops plan`: what apply would change.
+//! `seqops plan`: what apply would change, for a terminal, a pull request
+//! or a machine, and optionally saved for `seqops apply PLANFILE`.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
+use anyhow::{anyhow, Context};
+use clap::{Args, ValueEnum};
+use seqops::engine::planfile::PlanDocument;
 use seqops::engine::{self, PlanOptions, Refresh};
+use seqops::manifest::ResourceKey;
 use seqops::render::text::{self, Style};
+use seqops::render::markdown;
 
 use super::{context, Common};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
 
 #[derive(Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub common: Common,
+    #[command(flatten)]
+    pub scope: Scope,
+    /// Save the plan for `seqops apply FILE`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// How to print the plan.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    detailed_exitcode: bool,
+}
+
+/// What a plan reads and covers; shared by plan and apply.
+#[derive(Args, Clone, Debug)]
+pub struct Scope {
     /// How much of the remote side to read: `changed` (default once state
     /// exists) lists each collection once and reads only what may differ.
     #[arg(long, value_enum)]
     pub refresh: Option<Refresh>,
-    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
-    #[arg(long)]
-    pub detailed_exitcode: bool,
+    /// Only this object and what it depends on (repeatable), e.g. Sequence/welcome-dm.
+    #[arg(long = "target", value_parser = parse_key)]
+    pub targets: Vec<ResourceKey>,
 }
 
-/// Plans and prints; returns the session for an apply to continue with.
-pub async fn plan_and_print(
-    common: &Common,
-    refresh: Option<Refresh>,
-    command: &str,
-) -> anyhow::Result<(context::Session, engine::Plan)> {
+pub fn parse_key(text: &str) -> Result<ResourceKey, String> {
+    ResourceKey::parse(text).ok_or_else(|| format!("`{text}` is not a key: write Kind/name, e.g. Sequence/welcome-dm"))
+}
+
+/// Plans, and returns the session for an apply to continue with.
+pub async fn make_plan(common: &Common, scope: &Scope, command: &str) -> anyhow::Result<(context::Session, PlanDocument)> {
     let manifests = context::load_manifests(common)?;
     let session = context::open(common, command, manifests).await?;
-    let refresh = refresh.unwrap_or(if session.state.resources.is_empty() {
-        Refresh::Full
-    } else {
-        Refresh::Changed
-    });
-    let options = PlanOptions {
-        refresh,
-        parallelism: 8,
-    };
-    let plan = engine::plan(
-        &session.manifests,
-        &session.state,
-        &session.connections,
-        &options,
-    )
-    .await?;
-    print!(
-        "{}",
-        text::render(&plan, Style::detect(std::io::stdout().is_terminal()))
-    );
-    Ok((session, plan))
+    let refresh = scope.refresh.unwrap_or(if session.state_existed { Refresh::Changed } else { Refresh::Full });
+    let options = PlanOptions { refresh, targets: scope.targets.clone(), parallelism: 8 };
+    let plan = engine::plan(&session.manifests, &session.state, &session.connections, &options).await?;
+    let state = session.state_existed.then_some(&session.state);
+    let document = PlanDocument::new(&plan, state, &session.manifests, common.sandbox, refresh, scope.targets.clone());
+    Ok((session, document))
+}
+
+/// Prints a plan document in `format`.
+pub fn print(document: &PlanDocument, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Text => print!("{}", text::render(&document.plan(), Style::detect(std::io::stdout().is_terminal()))),
+        Format::Json => println!("{}", serde_json::to_string_pretty(document)?),
+        Format::Markdown => print!("{}", markdown::render(&document.plan(), markdown::DEFAULT_CAP)),
+    }
+    Ok(())
+}
+
+pub fn save(document: &PlanDocument, path: &std::path::Path) -> anyhow::Result<()> {
+    let bytes = serde_json::to_vec_pretty(document)?;
+    seqops::engine::state::write_atomically(path, &bytes).with_context(|| format!("saving the plan to {}", path.display()))
 }
 
 pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let (_session, plan) = plan_and_print(&args.common, args.refresh, "seqops plan").await?;
-    Ok(if args.detailed_exitcode && !plan.is_empty() {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let (_session, document) = make_plan(&args.common, &args.scope, "seqops plan").await?;
+    print(&document, args.format)?;
+    if let Some(out) = &args.out {
+        save(&document, out)?;
+        if args.format == Format::Text {
+            println!("\nSaved the plan to {}: apply exactly this with `seqops apply {}`.", out.display(), out.display());
+        }
+    }
+    let changes = !document.changes.is_empty();
+    Ok(if args.detailed_exitcode && changes { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// `seqops show PLANFILE`: prints a saved plan.
+#[derive(Args)]
+pub struct ShowArgs {
+    plan: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
+    let document = PlanDocument::read(&args.plan).map_err(|e| anyhow!(e))?;
+    print(&document, args.format)?;
+    Ok(ExitCode::SUCCESS)
 }

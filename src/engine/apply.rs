@@ -47,6 +47,27 @@ pub struct ApplyReport {
     pub failed: Vec<(ResourceKey, String)>,
     /// Changes not attempted because something they depend on failed.
     pub skipped: Vec<ResourceKey>,
+    /// Objects a saved plan would have changed, left alone because they
+    /// changed remotely since the plan was made.
+    pub untouched: Vec<(ResourceKey, String)>,
+}
+
+/// How to apply.
+#[derive(Clone, Copy, Debug)]
+pub struct ApplyOptions {
+    /// Changes made at once.
+    pub parallelism: usize,
+    /// Re-observe each object before changing it, and leave it alone if it
+    /// changed since the plan observed it (for saved plans).
+    pub verify_observed: bool,
+}
+
+enum Outcome {
+    Done,
+    Failed(String),
+    /// Not attempted: something it depends on did not happen.
+    Skipped,
+    Untouched(String),
 }
 
 impl ApplyReport {
@@ -61,7 +82,7 @@ pub async fn apply(
     plan: &Plan,
     connections: &Connections,
     state: &StateWriter,
-    parallelism: usize,
+    options: ApplyOptions,
     progress: &(dyn Fn(String) + Sync),
 ) -> Result<ApplyReport, EngineError> {
     let mut report = ApplyReport::default();
@@ -75,7 +96,7 @@ pub async fn apply(
     phases.extend(reverse);
     let failed_keys: Arc<std::sync::Mutex<BTreeSet<ResourceKey>>> = Default::default();
     for layer in phases {
-        let results: Vec<(ResourceKey, Action, Result<(), String>)> = stream::iter(layer)
+        let results: Vec<(ResourceKey, Action, Outcome)> = stream::iter(layer)
             .map(|change| {
                 let failed_keys = failed_keys.clone();
                 async move {
@@ -83,37 +104,56 @@ pub async fn apply(
                         let failed = failed_keys.lock().unwrap_or_else(|e| e.into_inner());
                         change.depends_on.iter().any(|d| failed.contains(d))
                     };
-                    if blocked {
-                        return (change.key.clone(), change.action, Err(String::new()));
-                    }
-                    let result = apply_change(change, connections, state, progress).await;
-                    (change.key.clone(), change.action, result)
+                    let outcome = if blocked {
+                        Outcome::Skipped
+                    } else {
+                        match verify(change, connections, options).await {
+                            Some(reason) => Outcome::Untouched(reason),
+                            None => match apply_change(change, connections, state, progress).await {
+                                Ok(()) => Outcome::Done,
+                                Err(message) => Outcome::Failed(message),
+                            },
+                        }
+                    };
+                    (change.key.clone(), change.action, outcome)
                 }
             })
-            .buffer_unordered(parallelism.max(1))
+            .buffer_unordered(options.parallelism.max(1))
             .collect()
             .await;
-        for (key, action, result) in results {
-            match result {
-                Ok(()) => report.done.push((key, action)),
-                Err(message) if message.is_empty() => {
-                    failed_keys
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(key.clone());
-                    report.skipped.push(key);
-                }
-                Err(message) => {
-                    failed_keys
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(key.clone());
-                    report.failed.push((key, message));
-                }
+        for (key, action, outcome) in results {
+            if !matches!(outcome, Outcome::Done) {
+                failed_keys.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone());
+            }
+            match outcome {
+                Outcome::Done => report.done.push((key, action)),
+                Outcome::Skipped => report.skipped.push(key),
+                Outcome::Failed(message) => report.failed.push((key, message)),
+                Outcome::Untouched(reason) => report.untouched.push((key, reason)),
             }
         }
     }
     Ok(report)
+}
+
+/// For a saved plan: why the object must be left alone, if it changed
+/// remotely since the plan observed it.
+async fn verify(change: &Change, connections: &Connections, options: ApplyOptions) -> Option<String> {
+    let acts_on_remote = matches!(change.action, Action::Update | Action::Replace | Action::Delete | Action::Adopt);
+    let id = change.id.as_deref().filter(|_| options.verify_observed && acts_on_remote)?;
+    let client = match connections.client(&change.provider, &change.key.kind) {
+        Ok(client) => client,
+        Err(error) => return Some(error.to_string()),
+    };
+    match client.observe(id).await {
+        Ok(None) if change.action == Action::Delete => None,
+        Ok(None) => Some(format!("{id} was deleted remotely since the plan was made")),
+        Ok(Some(now)) => {
+            let changed = super::planfile::changed_since(&change.observed, &now);
+            (!changed.is_empty()).then(|| format!("changed remotely since the plan was made ({})", changed.join(", ")))
+        }
+        Err(error) => Some(format!("could not be observed before changing it: {error}")),
+    }
 }
 
 fn ordered<'a>(changes: &[&'a Change]) -> Result<Vec<Vec<&'a Change>>, EngineError> {

@@ -13,7 +13,7 @@ pub struct Connections {
 }
 
 /// What one account spent in this run, and what it has left.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct AccountUsage {
     pub account: String,
     pub requests: u64,

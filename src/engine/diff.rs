@@ -9,7 +9,7 @@ use crate::providers::{Fields, KindFacts};
 
 /// One field's change, for people: `path` may reach into lists and objects
 /// (`flow[0].content`). `None` means absent.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldChange {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,9 +6,10 @@ pub mod connections;
 pub mod diff;
 pub mod graph;
 pub mod plan;
+pub mod planfile;
 pub mod state;
 
-pub use apply::{apply, ApplyReport};
+pub use apply::{apply, ApplyOptions, ApplyReport};
 pub use connections::Connections;
 pub use plan::{plan, Action, Change, Plan, PlanOptions, Refresh};
 

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::connections::AccountUsage;
@@ -14,7 +15,7 @@ use super::{digest, Connections, EngineError};
 use crate::manifest::{annotations, Manifests, Resource, ResourceKey};
 use crate::providers::{DesiredContext, ExternalClient, Fields, ProviderError, RemoteSummary};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Create,
@@ -39,7 +40,7 @@ impl Action {
 }
 
 /// How much of the remote side a plan reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Refresh {
     /// Reads every managed object.
@@ -54,12 +55,14 @@ pub enum Refresh {
 #[derive(Clone, Debug)]
 pub struct PlanOptions {
     pub refresh: Refresh,
+    /// When not empty, only these objects and what they depend on.
+    pub targets: Vec<ResourceKey>,
     /// Reads allowed at once per kind.
     pub parallelism: usize,
 }
 
 /// One object's change.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Change {
     pub key: ResourceKey,
@@ -132,8 +135,10 @@ pub async fn plan(
     connections: &Connections,
     options: &PlanOptions,
 ) -> Result<Plan, EngineError> {
+    let selected = select_targets(manifests, state, &options.targets)?;
+    let wanted = |key: &ResourceKey| selected.as_ref().is_none_or(|s| s.contains(key));
     let mut groups: Groups = BTreeMap::new();
-    for resource in manifests.managed() {
+    for resource in manifests.managed().filter(|r| wanted(&r.key)) {
         let provider = resource.provider.clone().unwrap_or_default();
         groups
             .entry((provider, resource.key.kind.clone()))
@@ -142,7 +147,7 @@ pub async fn plan(
             .push(resource);
     }
     for (key, entry) in &state.resources {
-        if manifests.get(key).is_none() || entry.deposed_id.is_some() {
+        if wanted(key) && (manifests.get(key).is_none() || entry.deposed_id.is_some()) {
             groups
                 .entry((entry.provider.clone(), key.kind.clone()))
                 .or_default()
@@ -151,6 +156,13 @@ pub async fn plan(
         }
     }
     let mut plan = Plan::default();
+    if let Some(selected) = &selected {
+        let names: Vec<String> = selected.iter().map(ToString::to_string).collect();
+        plan.warnings.push(format!(
+            "this plan is partial (--target): it covers only {}; other changes may be pending",
+            names.join(", ")
+        ));
+    }
     let mut errors = Vec::new();
     for ((provider, kind), (resources, orphans)) in groups {
         let client = match connections.client(&provider, &kind) {
@@ -185,6 +197,31 @@ pub async fn plan(
     } else {
         Err(EngineError::Plan(errors))
     }
+}
+
+/// The objects a targeted plan covers: the targets and, transitively, what
+/// they depend on. `None` when no target is given.
+fn select_targets(manifests: &Manifests, state: &State, targets: &[ResourceKey]) -> Result<Option<BTreeSet<ResourceKey>>, EngineError> {
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let unknown: Vec<String> = targets
+        .iter()
+        .filter(|t| manifests.get(t).is_none() && !state.resources.contains_key(t))
+        .map(|t| format!("--target {t}: no manifest or state entry has this key"))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(EngineError::Plan(unknown));
+    }
+    let mut selected = BTreeSet::new();
+    let mut queue: Vec<ResourceKey> = targets.to_vec();
+    while let Some(key) = queue.pop() {
+        if selected.insert(key.clone()) {
+            let depends = manifests.get(&key).map(|r| r.depends_on.clone()).unwrap_or_default();
+            queue.extend(depends);
+        }
+    }
+    Ok(Some(selected))
 }
 
 /// The manifests and state entries of one kind in one account.
@@ -280,7 +317,7 @@ impl Group<'_> {
             manifest_digest: digest(&resource.spec),
             spec: resource.spec.clone(),
             observed: Fields::new(),
-            depends_on: Vec::new(),
+            depends_on: resource.depends_on.clone(),
             orphan_on_delete: resource.annotation(annotations::DELETION_POLICY) == Some("orphan"),
             prevent_destroy: resource.annotation_is_true(annotations::PREVENT_DESTROY),
         }

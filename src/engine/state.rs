@@ -36,6 +36,9 @@ pub struct State {
     pub providers: BTreeMap<String, ProviderRecord>,
     #[serde(default)]
     pub resources: BTreeMap<ResourceKey, Entry>,
+    /// The id of the last saved plan applied, so it is not applied twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_plan_applied: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -100,6 +103,7 @@ impl State {
             salt: salt.iter().map(|b| format!("{b:02x}")).collect(),
             providers: BTreeMap::new(),
             resources: BTreeMap::new(),
+            last_plan_applied: None,
         }
     }
 

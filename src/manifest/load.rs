@@ -187,6 +187,7 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Resource, Ve
         spec: parsed.spec,
         provider: None,
         document,
+        depends_on: Vec::new(),
     })
 }
 
@@ -238,7 +239,9 @@ fn check_across_documents(
         }
         for reference in (kind.references)(&resource.spec) {
             let target = ResourceKey::new(reference.kind, reference.name.clone());
-            if !keys.contains(&target) {
+            if keys.contains(&target) {
+                resource.depends_on.push(target);
+            } else {
                 diagnostics.push(Diagnostic {
                     location: resource.document.locate(&reference.field),
                     field: reference.field.clone(),

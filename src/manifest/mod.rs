@@ -114,6 +114,15 @@ impl ResourceKey {
     }
 }
 
+impl JsonSchema for ResourceKey {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ResourceKey".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "pattern": "^[^/]+/[^/]+$", "description": "Kind/name"})
+    }
+}
+
 impl fmt::Display for ResourceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.kind, self.name)
@@ -171,6 +180,8 @@ pub struct Resource {
     /// Provider itself).
     pub provider: Option<String>,
     pub document: Arc<Document>,
+    /// The manifests this one refers to: they are applied first.
+    pub depends_on: Vec<ResourceKey>,
 }
 
 impl Resource {

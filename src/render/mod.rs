@@ -1,3 +1,5 @@
-//! Plans rendered for people (text) and, later, machines.
+//! Plans rendered for people (text, Markdown for pull requests) and for
+//! machines (the JSON plan document).
 
+pub mod markdown;
 pub mod text;

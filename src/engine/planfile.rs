@@ -1,0 +1,173 @@
+//! Saved plans: a plan with what it was made against (state lineage and
+//! serial, a digest of the manifests, what it observed of each object), so
+//! that applying it later changes exactly what was reviewed, or nothing.
+//!
+//! The same document is `seqops plan --format json`; its schema is
+//! `docs/plan.schema.json`, versioned by `format_version`.
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::connections::AccountUsage;
+use super::plan::{Action, Change, Plan, Refresh};
+use super::state::State;
+use crate::manifest::{Manifests, ResourceKey};
+use crate::providers::Fields;
+
+/// The version of the plan document's format. A reader refuses a version it
+/// does not know.
+pub const FORMAT_VERSION: &str = "1";
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct PlanDocument {
+    pub format_version: String,
+    pub seqops_version: String,
+    /// Identifies this plan; state remembers the last plan applied.
+    pub plan_id: String,
+    pub created_at: String,
+    /// The state the plan was made against; `None` when there was none.
+    pub state_lineage: Option<String>,
+    pub state_serial: Option<u64>,
+    pub sandbox: bool,
+    pub manifests_digest: String,
+    pub refresh: Refresh,
+    /// When not empty, the plan covers only these objects and what they
+    /// depend on.
+    pub targets: Vec<ResourceKey>,
+    pub summary: Summary,
+    pub changes: Vec<Change>,
+    pub warnings: Vec<String>,
+    pub requests: Vec<AccountUsage>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub adopt: usize,
+    pub forget: usize,
+}
+
+impl Summary {
+    pub fn of<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Self {
+        let mut summary = Summary::default();
+        for change in changes {
+            let slot = match change.action {
+                Action::Create => &mut summary.create,
+                Action::Update => &mut summary.update,
+                Action::Replace => &mut summary.replace,
+                Action::Delete => &mut summary.delete,
+                Action::Adopt => &mut summary.adopt,
+                Action::Forget => &mut summary.forget,
+            };
+            *slot += 1;
+        }
+        summary
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot read plan {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("plan {path} has format {found}; this seqops reads format {FORMAT_VERSION}")]
+    Format { path: String, found: String },
+    #[error("this plan was already applied; run `seqops plan` again")]
+    AlreadyApplied,
+    #[error("this plan was made with no state, and state now exists: it was applied already, or another apply ran; run `seqops plan` again")]
+    StateAppeared,
+    #[error("this plan was made against another state (lineage {planned}, but state has {actual})")]
+    OtherLineage { planned: String, actual: String },
+    #[error("state has changed since this plan was made (serial {planned}, now {actual}): another apply ran; run `seqops plan` again")]
+    StateMoved { planned: u64, actual: u64 },
+    #[error("the manifests have changed since this plan was made; run `seqops plan` again")]
+    ManifestsChanged,
+    #[error("this plan was made {planned} the sandbox; run apply {hint}")]
+    SandboxMismatch { planned: &'static str, hint: &'static str },
+}
+
+impl PlanDocument {
+    pub fn new(plan: &Plan, state: Option<&State>, manifests: &Manifests, sandbox: bool, refresh: Refresh, targets: Vec<ResourceKey>) -> Self {
+        Self {
+            format_version: FORMAT_VERSION.into(),
+            seqops_version: env!("CARGO_PKG_VERSION").into(),
+            plan_id: uuid::Uuid::new_v4().to_string(),
+            created_at: super::state::now_rfc3339(),
+            state_lineage: state.map(|s| s.lineage.clone()),
+            state_serial: state.map(|s| s.serial),
+            sandbox,
+            manifests_digest: manifests_digest(manifests),
+            refresh,
+            targets,
+            summary: Summary::of(&plan.changes),
+            changes: plan.changes.clone(),
+            warnings: plan.warnings.clone(),
+            requests: plan.usage.clone(),
+        }
+    }
+
+    pub fn plan(&self) -> Plan {
+        Plan { changes: self.changes.clone(), warnings: self.warnings.clone(), usage: self.requests.clone() }
+    }
+
+    pub fn read(path: &Path) -> Result<Self, PlanFileError> {
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| PlanFileError::Read { path: shown.clone(), reason: e.to_string() })?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| PlanFileError::Read { path: shown.clone(), reason: e.to_string() })?;
+        let found = value.get("format_version").and_then(|v| v.as_str()).unwrap_or("none").to_string();
+        if found != FORMAT_VERSION {
+            return Err(PlanFileError::Format { path: shown, found });
+        }
+        serde_json::from_value(value).map_err(|e| PlanFileError::Read { path: shown, reason: e.to_string() })
+    }
+
+    /// Refuses a plan whose state or manifests moved on since it was made.
+    pub fn check(&self, state: Option<&State>, manifests: &Manifests, sandbox: bool) -> Result<(), PlanFileError> {
+        if self.sandbox != sandbox {
+            return Err(if self.sandbox {
+                PlanFileError::SandboxMismatch { planned: "against", hint: "with --sandbox" }
+            } else {
+                PlanFileError::SandboxMismatch { planned: "without", hint: "without --sandbox" }
+            });
+        }
+        match (state, &self.state_lineage, self.state_serial) {
+            (Some(state), _, _) if state.last_plan_applied.as_deref() == Some(self.plan_id.as_str()) => {
+                return Err(PlanFileError::AlreadyApplied)
+            }
+            (Some(_), None, _) => return Err(PlanFileError::StateAppeared),
+            (Some(state), Some(lineage), _) if &state.lineage != lineage => {
+                return Err(PlanFileError::OtherLineage { planned: lineage.clone(), actual: state.lineage.clone() })
+            }
+            (Some(state), Some(_), Some(serial)) if state.serial != serial => {
+                return Err(PlanFileError::StateMoved { planned: serial, actual: state.serial })
+            }
+            _ => {}
+        }
+        if manifests_digest(manifests) != self.manifests_digest {
+            return Err(PlanFileError::ManifestsChanged);
+        }
+        Ok(())
+    }
+}
+
+/// A digest of every manifest: its key, its annotations and its spec.
+pub fn manifests_digest(manifests: &Manifests) -> String {
+    let mut all: Vec<serde_json::Value> = manifests
+        .resources
+        .iter()
+        .map(|r| serde_json::json!([r.key.to_string(), r.api_version, r.metadata.annotations, r.spec]))
+        .collect();
+    all.sort_by_key(|v| v[0].as_str().unwrap_or_default().to_string());
+    super::digest(&serde_json::Value::Array(all))
+}
+
+/// The fields of `before` whose value is different, or gone, in `now`: what
+/// changed remotely since a plan observed the object.
+pub fn changed_since(before: &Fields, now: &Fields) -> Vec<String> {
+    before.iter().filter(|(field, value)| now.get(*field) != Some(*value)).map(|(field, _)| field.clone()).collect()
+}
