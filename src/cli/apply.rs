@@ -63,7 +63,9 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     println!();
     let options = ApplyOptions { parallelism: args.parallelism, verify_observed: saved };
     let plan = document.plan();
-    let report = engine::apply(&plan, &session.connections, &writer, options, &|line| println!("{line}")).await?;
+    let progress = super::progress::ApplyProgress::start(plan.changes.len());
+    let report = engine::apply(&plan, &session.connections, &writer, options, &|event| progress.report(event)).await?;
+    drop(progress);
     if saved {
         writer.record(|s| s.last_plan_applied = Some(document.plan_id.clone())).await?;
     }

@@ -48,6 +48,11 @@ pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
 }
 
 pub async fn open(common: &Common, command: &str, manifests: Manifests) -> anyhow::Result<Session> {
+    open_with(common, command, manifests, &[]).await
+}
+
+/// Like [`open`], also connecting the Providers named in `also`.
+pub async fn open_with(common: &Common, command: &str, manifests: Manifests, also: &[&str]) -> anyhow::Result<Session> {
     let store = StateStore::lock(&common.state, command, common.lock_timeout)?;
     let loaded = store.load()?;
     let state_existed = loaded.is_some();
@@ -73,6 +78,7 @@ pub async fn open(common: &Common, command: &str, manifests: Manifests) -> anyho
     };
     let accounts = connect(
         &manifests,
+        also,
         &state,
         origin.as_deref(),
         &dir.join("budget.json"),
@@ -91,6 +97,7 @@ pub async fn open(common: &Common, command: &str, manifests: Manifests) -> anyho
 /// every credential before any request is made.
 fn connect(
     manifests: &Manifests,
+    also: &[&str],
     state: &State,
     sandbox: Option<&str>,
     budget_file: &Path,
@@ -103,6 +110,7 @@ fn connect(
         .managed()
         .filter_map(|r| r.provider.as_deref())
         .chain(state.resources.values().map(|e| e.provider.as_str()))
+        .chain(also.iter().copied())
         .collect();
     let mut problems = Vec::new();
     let mut accounts = Vec::new();
@@ -117,7 +125,7 @@ fn connect(
             Ok(settings) => accounts.push(Account::connect(
                 settings,
                 providers::http::detail_field,
-                Arc::new(|message| eprintln!("note: {message}")),
+                super::progress::notifier(),
             )),
             Err(problem) => problems.push(problem),
         }

@@ -2,9 +2,12 @@
 
 mod apply;
 mod context;
+mod export;
 mod import;
 mod plan;
+mod progress;
 mod sandbox;
+mod schema;
 mod state;
 mod validate;
 
@@ -33,6 +36,12 @@ enum Command {
     Show(plan::ShowArgs),
     /// Adopt an existing remote object into state as KIND/NAME.
     Import(import::ImportArgs),
+    /// Write manifests and state entries for every unmanaged object of an account.
+    Export(export::ExportArgs),
+    /// JSON Schema of every kind, for editors.
+    Schema(schema::SchemaArgs),
+    /// Shell completions: bash, zsh, fish, elvish or powershell.
+    Completions(schema::CompletionsArgs),
     /// Inspect or edit state.
     #[command(subcommand)]
     State(state::StateCommand),
@@ -71,6 +80,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => apply::run(args).await,
         Command::Show(args) => plan::show(args),
         Command::Import(args) => import::run(args).await,
+        Command::Export(args) => export::run(args).await,
+        Command::Schema(args) => schema::run(args),
+        Command::Completions(args) => schema::completions(args),
         Command::State(command) => state::run(command),
         Command::Sandbox(command) => sandbox::run(command).await,
     }
@@ -84,7 +96,10 @@ pub fn error_text(error: &anyhow::Error) -> String {
     }
     let mut text = format!("error: {error}");
     for cause in error.chain().skip(1) {
-        text.push_str(&format!("\n  caused by: {cause}"));
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(&format!("\n  caused by: {cause}"));
+        }
     }
     text
 }

@@ -14,6 +14,23 @@ use super::{graph, Connections, EngineError};
 use crate::manifest::ResourceKey;
 use crate::providers::{ExternalClient, Fields, ProviderError};
 
+/// A line of progress: a change starting, or one finished.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub line: String,
+    pub finished: bool,
+}
+
+impl Progress {
+    fn started(line: String) -> Self {
+        Self { line, finished: false }
+    }
+
+    fn finished(line: String) -> Self {
+        Self { line, finished: true }
+    }
+}
+
 /// State behind a lock, saved after every change.
 pub struct StateWriter {
     store: StateStore,
@@ -83,7 +100,7 @@ pub async fn apply(
     connections: &Connections,
     state: &StateWriter,
     options: ApplyOptions,
-    progress: &(dyn Fn(String) + Sync),
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ApplyReport, EngineError> {
     let mut report = ApplyReport::default();
     let (removals, others): (Vec<&Change>, Vec<&Change>) = plan
@@ -183,7 +200,7 @@ async fn apply_change(
     change: &Change,
     connections: &Connections,
     state: &StateWriter,
-    progress: &(dyn Fn(String) + Sync),
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<(), String> {
     let key = &change.key;
     let client = connections
@@ -195,13 +212,13 @@ async fn apply_change(
     };
     match change.action {
         Action::Create => {
-            progress(format!("{key}: creating..."));
+            progress(Progress::started(format!("{key}: creating...")));
             let id = create(change, client.as_ref(), state).await?;
-            progress(format!("{key}: created (id {id})"));
+            progress(Progress::finished(format!("{key}: created (id {id})")));
         }
         Action::Adopt => {
             let id = change.id.clone().unwrap_or_default();
-            progress(format!("{key}: adopting {id}..."));
+            progress(Progress::started(format!("{key}: adopting {id}...")));
             state
                 .record(|s| {
                     s.resources.insert(
@@ -229,14 +246,11 @@ async fn apply_change(
                 })
                 .await
                 .map_err(save)?;
-            progress(format!("{key}: adopted (id {id})"));
+            progress(Progress::finished(format!("{key}: adopted (id {id})")));
         }
         Action::Update => {
             let id = change.id.clone().unwrap_or_default();
-            progress(format!(
-                "{key}: updating {}...",
-                field_names(&change.updates)
-            ));
+            progress(Progress::started(format!("{key}: updating {}...", field_names(&change.updates))));
             client.update(&id, &change.updates).await.map_err(fail)?;
             let observed = merged(&change.observed, &change.updates);
             state
@@ -248,11 +262,11 @@ async fn apply_change(
                 })
                 .await
                 .map_err(save)?;
-            progress(format!("{key}: updated (id {id})"));
+            progress(Progress::finished(format!("{key}: updated (id {id})")));
         }
         Action::Replace => {
             let old = change.id.clone().unwrap_or_default();
-            progress(format!("{key}: replacing {old}..."));
+            progress(Progress::started(format!("{key}: replacing {old}...")));
             if client.facts().create_before_delete {
                 state
                     .record(|s| {
@@ -272,7 +286,7 @@ async fn apply_change(
                     })
                     .await
                     .map_err(save)?;
-                progress(format!("{key}: replaced ({old} -> {id})"));
+                progress(Progress::finished(format!("{key}: replaced ({old} -> {id})")));
             } else {
                 client.delete(&old).await.map_err(fail)?;
                 state
@@ -282,12 +296,12 @@ async fn apply_change(
                     .await
                     .map_err(save)?;
                 let id = create(change, client.as_ref(), state).await?;
-                progress(format!("{key}: replaced ({old} -> {id})"));
+                progress(Progress::finished(format!("{key}: replaced ({old} -> {id})")));
             }
         }
         Action::Delete => {
             let id = change.id.clone().unwrap_or_default();
-            progress(format!("{key}: deleting {id}..."));
+            progress(Progress::started(format!("{key}: deleting {id}...")));
             client.delete(&id).await.map_err(fail)?;
             state
                 .record(|s| match s.resources.get_mut(key) {
@@ -300,7 +314,7 @@ async fn apply_change(
                 })
                 .await
                 .map_err(save)?;
-            progress(format!("{key}: deleted"));
+            progress(Progress::finished(format!("{key}: deleted")));
         }
         Action::Forget => {
             state
@@ -309,9 +323,7 @@ async fn apply_change(
                 })
                 .await
                 .map_err(save)?;
-            progress(format!(
-                "{key}: removed from state; the remote object is kept"
-            ));
+            progress(Progress::finished(format!("{key}: removed from state; the remote object is kept")));
         }
     }
     Ok(())

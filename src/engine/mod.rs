@@ -4,12 +4,13 @@
 pub mod apply;
 pub mod connections;
 pub mod diff;
+pub mod export;
 pub mod graph;
 pub mod plan;
 pub mod planfile;
 pub mod state;
 
-pub use apply::{apply, ApplyOptions, ApplyReport};
+pub use apply::{apply, ApplyOptions, ApplyReport, Progress};
 pub use connections::Connections;
 pub use plan::{plan, Action, Change, Plan, PlanOptions, Refresh};
 

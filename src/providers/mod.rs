@@ -100,6 +100,10 @@ pub trait ExternalClient: Send + Sync {
         context: &DesiredContext<'_>,
     ) -> Result<Fields, ProviderError>;
 
+    /// A spec that asks for exactly the observed object, naming what it
+    /// refers to by display name where that is unambiguous: `seqops export`.
+    async fn export(&self, observed: &Fields) -> Result<Value, ProviderError>;
+
     /// The display name a manifest's spec gives its object.
     fn display_name(&self, spec: &Value) -> String;
 

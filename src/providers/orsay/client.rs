@@ -118,6 +118,35 @@ impl OrsayApi {
     }
 }
 
+impl OrsayApi {
+    /// `{lookup: name}` for an agent whose name no other agent has, else `{id}`.
+    async fn agent_selector(&self, id: &Value) -> Result<Value, ProviderError> {
+        let agents = self.agents().await?;
+        let name = agents.iter().find(|a| Some(a.id.as_str()) == id.as_str()).map(|a| a.name.as_str());
+        Ok(match name {
+            Some(name) if agents.iter().filter(|a| a.name == name).count() == 1 => json!({ "lookup": name }),
+            _ => json!({ "id": id }),
+        })
+    }
+
+    /// `{instagram: username}` or `{whatsapp: name}` when unambiguous, else `{id}`.
+    async fn profile_selector(&self, id: &Value) -> Result<Value, ProviderError> {
+        let profiles = self.profiles().await?;
+        let id_text = id.as_str().unwrap_or_default();
+        if let Some(found) = profiles.instagram.iter().find(|p| p.id == id_text) {
+            if profiles.instagram.iter().filter(|p| p.username == found.username).count() == 1 {
+                return Ok(json!({ "instagram": found.username }));
+            }
+        }
+        if let Some(found) = profiles.whatsapp.iter().find(|p| p.id == id_text) {
+            if profiles.whatsapp.iter().filter(|p| p.name == found.name).count() == 1 {
+                return Ok(json!({ "whatsapp": found.name }));
+            }
+        }
+        Ok(json!({ "id": id }))
+    }
+}
+
 /// The one id a lookup found, or an error naming what there is.
 fn one_match<'a>(
     field: &str,
@@ -232,6 +261,20 @@ impl ExternalClient for SequenceClient {
             fields.insert(resolved.0.to_string(), resolved.1);
         }
         Ok(fields)
+    }
+
+    async fn export(&self, observed: &Fields) -> Result<Value, ProviderError> {
+        let mut spec = serde_json::Map::new();
+        for (name, value) in observed {
+            let exported = match name.as_str() {
+                _ if value.is_null() => continue,
+                "agent" | "filteringAgent" => self.api.agent_selector(value).await?,
+                "profile" => self.api.profile_selector(value).await?,
+                _ => value.clone(),
+            };
+            spec.insert(name.clone(), exported);
+        }
+        Ok(Value::Object(spec))
     }
 
     async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {

@@ -1,0 +1,89 @@
+//! `seqops export --provider NAME`: manifests and state entries for every
+//! remote object of an account that seqops does not manage yet.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context};
+use clap::Args;
+use seqops::engine::export::export;
+use seqops::manifest::ResourceKey;
+
+use super::{context, Common};
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// The Provider manifest whose account to export.
+    #[arg(long)]
+    provider: String,
+    /// Where to write the manifests.
+    #[arg(long, default_value = "exported")]
+    out: PathBuf,
+    #[command(flatten)]
+    common: Common,
+}
+
+pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let manifests = context::load_manifests(&args.common)?;
+    let provider = manifests
+        .providers()
+        .find(|p| p.metadata.name == args.provider)
+        .ok_or_else(|| anyhow!("no Provider named `{}` in the manifests", args.provider))?
+        .clone();
+    let provider_type = provider.spec["type"].as_str().unwrap_or_default().to_string();
+    let mut session = context::open_with(&args.common, "seqops export", manifests, &[&args.provider]).await?;
+    let mut taken: BTreeSet<ResourceKey> =
+        session.manifests.resources.iter().map(|r| r.key.clone()).chain(session.state.resources.keys().cloned()).collect();
+    let mut written = Vec::new();
+    for kind in seqops::providers::kinds().iter().filter(|k| k.provider_type == Some(provider_type.as_str())) {
+        let objects = export(
+            &session.connections,
+            &args.provider,
+            (kind.api_version, kind.kind, kind.key_kind),
+            &session.state,
+            &mut taken,
+            8,
+        )
+        .await?;
+        written.extend(objects);
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let provider_doc = serde_json::json!({
+        "apiVersion": provider.api_version,
+        "kind": provider.kind,
+        "metadata": { "name": provider.metadata.name },
+        "spec": provider.spec,
+    });
+    write_yaml(&args.out.join(format!("provider-{}.yaml", provider.metadata.name)), &provider_doc)?;
+    for object in &written {
+        let doc = serde_json::json!({
+            "apiVersion": object.api_version,
+            "kind": object.kind,
+            "metadata": { "name": object.key.name },
+            "spec": object.spec,
+        });
+        write_yaml(&args.out.join(format!("{}.yaml", object.key.name)), &doc)?;
+    }
+    session.state.providers.insert(provider.metadata.name.clone(), context::record_of(&provider)?);
+    for object in written.iter() {
+        session.state.resources.insert(object.key.clone(), object.entry.clone());
+    }
+    session.store.save(&mut session.state)?;
+    let usage = session.connections.usage();
+    let requests: u64 = usage.iter().map(|u| u.requests).sum();
+    println!(
+        "Exported {} object{} of {} to {} and recorded them in state ({requests} requests). `seqops plan -f {}` now shows no changes.",
+        written.len(),
+        if written.len() == 1 { "" } else { "s" },
+        args.provider,
+        args.out.display(),
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_yaml(path: &std::path::Path, doc: &serde_json::Value) -> anyhow::Result<()> {
+    let text = serde_yaml::to_string(doc)?;
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,90 @@
+//! `seqops schema` (JSON Schema per kind, for editors) and
+//! `seqops completions SHELL`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, CommandFactory};
+
+#[derive(Args)]
+pub struct SchemaArgs {
+    /// Write one file per kind here instead of printing them all.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// The file name of a kind's schema: `orsay.seqops.dev_Sequence.json`.
+pub fn file_name(api_version: &str, kind: &str) -> String {
+    let group = api_version.split('/').next().unwrap_or(api_version);
+    format!("{group}_{kind}.json")
+}
+
+/// A kind's whole manifest (apiVersion, kind, metadata, spec) as a schema.
+pub fn manifest_schema(kind: &seqops::manifest::KindSpec) -> serde_json::Value {
+    let spec = serde_json::to_value((kind.schema)()).unwrap_or_default();
+    let mut definitions = spec.get("$defs").cloned().unwrap_or_else(|| serde_json::json!({}));
+    let mut spec_body = spec.clone();
+    if let Some(map) = spec_body.as_object_mut() {
+        map.remove("$defs");
+        map.remove("$schema");
+    }
+    if let Some(defs) = definitions.as_object_mut() {
+        defs.insert("Spec".into(), spec_body);
+    }
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": format!("{} ({})", kind.kind, kind.api_version),
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "additionalProperties": false,
+        "properties": {
+            "apiVersion": { "const": kind.api_version },
+            "kind": { "const": kind.kind },
+            "metadata": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": { "type": "string", "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" },
+                    "namespace": { "type": "string" },
+                    "annotations": { "type": "object", "additionalProperties": { "type": "string" } },
+                    "labels": { "type": "object", "additionalProperties": { "type": "string" } }
+                },
+                "additionalProperties": false
+            },
+            "spec": { "$ref": "#/$defs/Spec" }
+        },
+        "$defs": definitions,
+    })
+}
+
+pub fn run(args: SchemaArgs) -> anyhow::Result<ExitCode> {
+    let kinds = seqops::providers::kinds();
+    match args.out {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            for kind in &kinds {
+                let path = dir.join(file_name(kind.api_version, kind.kind));
+                std::fs::write(&path, serde_json::to_string_pretty(&manifest_schema(kind))? + "\n")
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("{}", path.display());
+            }
+        }
+        None => {
+            let all: serde_json::Map<String, serde_json::Value> =
+                kinds.iter().map(|k| (file_name(k.api_version, k.kind), manifest_schema(k))).collect();
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct CompletionsArgs {
+    shell: clap_complete::Shell,
+}
+
+pub fn completions(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
+    clap_complete::generate(args.shell, &mut super::Cli::command(), "seqops", &mut std::io::stdout());
+    Ok(ExitCode::SUCCESS)
+}
