@@ -52,7 +52,12 @@ pub async fn open(common: &Common, command: &str, manifests: Manifests) -> anyho
 }
 
 /// Like [`open`], also connecting the Providers named in `also`.
-pub async fn open_with(common: &Common, command: &str, manifests: Manifests, also: &[&str]) -> anyhow::Result<Session> {
+pub async fn open_with(
+    common: &Common,
+    command: &str,
+    manifests: Manifests,
+    also: &[&str],
+) -> anyhow::Result<Session> {
     let store = StateStore::lock(&common.state, command, common.lock_timeout)?;
     let loaded = store.load()?;
     let state_existed = loaded.is_some();

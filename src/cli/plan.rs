@@ -10,8 +10,8 @@ use clap::{Args, ValueEnum};
 use seqops::engine::planfile::PlanDocument;
 use seqops::engine::{self, PlanOptions, Refresh};
 use seqops::manifest::ResourceKey;
-use seqops::render::text::{self, Style};
 use seqops::render::markdown;
+use seqops::render::text::{self, Style};
 
 use super::{context, Common};
 
@@ -52,34 +52,70 @@ pub struct Scope {
 }
 
 pub fn parse_key(text: &str) -> Result<ResourceKey, String> {
-    ResourceKey::parse(text).ok_or_else(|| format!("`{text}` is not a key: write Kind/name, e.g. Sequence/welcome-dm"))
+    ResourceKey::parse(text)
+        .ok_or_else(|| format!("`{text}` is not a key: write Kind/name, e.g. Sequence/welcome-dm"))
 }
 
 /// Plans, and returns the session for an apply to continue with.
-pub async fn make_plan(common: &Common, scope: &Scope, command: &str) -> anyhow::Result<(context::Session, PlanDocument)> {
+pub async fn make_plan(
+    common: &Common,
+    scope: &Scope,
+    command: &str,
+) -> anyhow::Result<(context::Session, PlanDocument)> {
     let manifests = context::load_manifests(common)?;
     let session = context::open(common, command, manifests).await?;
-    let refresh = scope.refresh.unwrap_or(if session.state_existed { Refresh::Changed } else { Refresh::Full });
-    let options = PlanOptions { refresh, targets: scope.targets.clone(), parallelism: 8 };
-    let plan = engine::plan(&session.manifests, &session.state, &session.connections, &options).await?;
+    let refresh = scope.refresh.unwrap_or(if session.state_existed {
+        Refresh::Changed
+    } else {
+        Refresh::Full
+    });
+    let options = PlanOptions {
+        refresh,
+        targets: scope.targets.clone(),
+        parallelism: 8,
+    };
+    let plan = engine::plan(
+        &session.manifests,
+        &session.state,
+        &session.connections,
+        &options,
+    )
+    .await?;
     let state = session.state_existed.then_some(&session.state);
-    let document = PlanDocument::new(&plan, state, &session.manifests, common.sandbox, refresh, scope.targets.clone());
+    let document = PlanDocument::new(
+        &plan,
+        state,
+        &session.manifests,
+        common.sandbox,
+        refresh,
+        scope.targets.clone(),
+    );
     Ok((session, document))
 }
 
 /// Prints a plan document in `format`.
 pub fn print(document: &PlanDocument, format: Format) -> anyhow::Result<()> {
     match format {
-        Format::Text => print!("{}", text::render(&document.plan(), Style::detect(std::io::stdout().is_terminal()))),
+        Format::Text => print!(
+            "{}",
+            text::render(
+                &document.plan(),
+                Style::detect(std::io::stdout().is_terminal())
+            )
+        ),
         Format::Json => println!("{}", serde_json::to_string_pretty(document)?),
-        Format::Markdown => print!("{}", markdown::render(&document.plan(), markdown::DEFAULT_CAP)),
+        Format::Markdown => print!(
+            "{}",
+            markdown::render(&document.plan(), markdown::DEFAULT_CAP)
+        ),
     }
     Ok(())
 }
 
 pub fn save(document: &PlanDocument, path: &std::path::Path) -> anyhow::Result<()> {
     let bytes = serde_json::to_vec_pretty(document)?;
-    seqops::engine::state::write_atomically(path, &bytes).with_context(|| format!("saving the plan to {}", path.display()))
+    seqops::engine::state::write_atomically(path, &bytes)
+        .with_context(|| format!("saving the plan to {}", path.display()))
 }
 
 pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
@@ -88,11 +124,19 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if let Some(out) = &args.out {
         save(&document, out)?;
         if args.format == Format::Text {
-            println!("\nSaved the plan to {}: apply exactly this with `seqops apply {}`.", out.display(), out.display());
+            println!(
+                "\nSaved the plan to {}: apply exactly this with `seqops apply {}`.",
+                out.display(),
+                out.display()
+            );
         }
     }
     let changes = !document.changes.is_empty();
-    Ok(if args.detailed_exitcode && changes { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if args.detailed_exitcode && changes {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `seqops show PLANFILE`: prints a saved plan.

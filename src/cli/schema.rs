@@ -12,6 +12,9 @@ pub struct SchemaArgs {
     /// Write one file per kind here instead of printing them all.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Print the schema of the JSON plan document instead (docs/plan.schema.json).
+    #[arg(long)]
+    plan: bool,
 }
 
 /// The file name of a kind's schema: `orsay.seqops.dev_Sequence.json`.
@@ -23,7 +26,10 @@ pub fn file_name(api_version: &str, kind: &str) -> String {
 /// A kind's whole manifest (apiVersion, kind, metadata, spec) as a schema.
 pub fn manifest_schema(kind: &seqops::manifest::KindSpec) -> serde_json::Value {
     let spec = serde_json::to_value((kind.schema)()).unwrap_or_default();
-    let mut definitions = spec.get("$defs").cloned().unwrap_or_else(|| serde_json::json!({}));
+    let mut definitions = spec
+        .get("$defs")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
     let mut spec_body = spec.clone();
     if let Some(map) = spec_body.as_object_mut() {
         map.remove("$defs");
@@ -59,20 +65,30 @@ pub fn manifest_schema(kind: &seqops::manifest::KindSpec) -> serde_json::Value {
 }
 
 pub fn run(args: SchemaArgs) -> anyhow::Result<ExitCode> {
+    if args.plan {
+        let schema = schemars::schema_for!(seqops::engine::planfile::PlanDocument);
+        println!("{}", serde_json::to_string_pretty(&schema)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let kinds = seqops::providers::kinds();
     match args.out {
         Some(dir) => {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             for kind in &kinds {
                 let path = dir.join(file_name(kind.api_version, kind.kind));
-                std::fs::write(&path, serde_json::to_string_pretty(&manifest_schema(kind))? + "\n")
-                    .with_context(|| format!("writing {}", path.display()))?;
+                std::fs::write(
+                    &path,
+                    serde_json::to_string_pretty(&manifest_schema(kind))? + "\n",
+                )
+                .with_context(|| format!("writing {}", path.display()))?;
                 println!("{}", path.display());
             }
         }
         None => {
-            let all: serde_json::Map<String, serde_json::Value> =
-                kinds.iter().map(|k| (file_name(k.api_version, k.kind), manifest_schema(k))).collect();
+            let all: serde_json::Map<String, serde_json::Value> = kinds
+                .iter()
+                .map(|k| (file_name(k.api_version, k.kind), manifest_schema(k)))
+                .collect();
             println!("{}", serde_json::to_string_pretty(&all)?);
         }
     }
@@ -85,6 +101,11 @@ pub struct CompletionsArgs {
 }
 
 pub fn completions(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
-    clap_complete::generate(args.shell, &mut super::Cli::command(), "seqops", &mut std::io::stdout());
+    clap_complete::generate(
+        args.shell,
+        &mut super::Cli::command(),
+        "seqops",
+        &mut std::io::stdout(),
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -23,11 +23,17 @@ pub struct Progress {
 
 impl Progress {
     fn started(line: String) -> Self {
-        Self { line, finished: false }
+        Self {
+            line,
+            finished: false,
+        }
     }
 
     fn finished(line: String) -> Self {
-        Self { line, finished: true }
+        Self {
+            line,
+            finished: true,
+        }
     }
 }
 
@@ -126,10 +132,12 @@ pub async fn apply(
                     } else {
                         match verify(change, connections, options).await {
                             Some(reason) => Outcome::Untouched(reason),
-                            None => match apply_change(change, connections, state, progress).await {
-                                Ok(()) => Outcome::Done,
-                                Err(message) => Outcome::Failed(message),
-                            },
+                            None => {
+                                match apply_change(change, connections, state, progress).await {
+                                    Ok(()) => Outcome::Done,
+                                    Err(message) => Outcome::Failed(message),
+                                }
+                            }
                         }
                     };
                     (change.key.clone(), change.action, outcome)
@@ -140,7 +148,10 @@ pub async fn apply(
             .await;
         for (key, action, outcome) in results {
             if !matches!(outcome, Outcome::Done) {
-                failed_keys.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone());
+                failed_keys
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key.clone());
             }
             match outcome {
                 Outcome::Done => report.done.push((key, action)),
@@ -155,9 +166,19 @@ pub async fn apply(
 
 /// For a saved plan: why the object must be left alone, if it changed
 /// remotely since the plan observed it.
-async fn verify(change: &Change, connections: &Connections, options: ApplyOptions) -> Option<String> {
-    let acts_on_remote = matches!(change.action, Action::Update | Action::Replace | Action::Delete | Action::Adopt);
-    let id = change.id.as_deref().filter(|_| options.verify_observed && acts_on_remote)?;
+async fn verify(
+    change: &Change,
+    connections: &Connections,
+    options: ApplyOptions,
+) -> Option<String> {
+    let acts_on_remote = matches!(
+        change.action,
+        Action::Update | Action::Replace | Action::Delete | Action::Adopt
+    );
+    let id = change
+        .id
+        .as_deref()
+        .filter(|_| options.verify_observed && acts_on_remote)?;
     let client = match connections.client(&change.provider, &change.key.kind) {
         Ok(client) => client,
         Err(error) => return Some(error.to_string()),
@@ -167,7 +188,12 @@ async fn verify(change: &Change, connections: &Connections, options: ApplyOption
         Ok(None) => Some(format!("{id} was deleted remotely since the plan was made")),
         Ok(Some(now)) => {
             let changed = super::planfile::changed_since(&change.observed, &now);
-            (!changed.is_empty()).then(|| format!("changed remotely since the plan was made ({})", changed.join(", ")))
+            (!changed.is_empty()).then(|| {
+                format!(
+                    "changed remotely since the plan was made ({})",
+                    changed.join(", ")
+                )
+            })
         }
         Err(error) => Some(format!("could not be observed before changing it: {error}")),
     }
@@ -250,7 +276,10 @@ async fn apply_change(
         }
         Action::Update => {
             let id = change.id.clone().unwrap_or_default();
-            progress(Progress::started(format!("{key}: updating {}...", field_names(&change.updates))));
+            progress(Progress::started(format!(
+                "{key}: updating {}...",
+                field_names(&change.updates)
+            )));
             client.update(&id, &change.updates).await.map_err(fail)?;
             let observed = merged(&change.observed, &change.updates);
             state
@@ -286,7 +315,9 @@ async fn apply_change(
                     })
                     .await
                     .map_err(save)?;
-                progress(Progress::finished(format!("{key}: replaced ({old} -> {id})")));
+                progress(Progress::finished(format!(
+                    "{key}: replaced ({old} -> {id})"
+                )));
             } else {
                 client.delete(&old).await.map_err(fail)?;
                 state
@@ -296,7 +327,9 @@ async fn apply_change(
                     .await
                     .map_err(save)?;
                 let id = create(change, client.as_ref(), state).await?;
-                progress(Progress::finished(format!("{key}: replaced ({old} -> {id})")));
+                progress(Progress::finished(format!(
+                    "{key}: replaced ({old} -> {id})"
+                )));
             }
         }
         Action::Delete => {
@@ -323,7 +356,9 @@ async fn apply_change(
                 })
                 .await
                 .map_err(save)?;
-            progress(Progress::finished(format!("{key}: removed from state; the remote object is kept")));
+            progress(Progress::finished(format!(
+                "{key}: removed from state; the remote object is kept"
+            )));
         }
     }
     Ok(())

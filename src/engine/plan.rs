@@ -40,7 +40,9 @@ impl Action {
 }
 
 /// How much of the remote side a plan reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Refresh {
     /// Reads every managed object.
@@ -63,7 +65,6 @@ pub struct PlanOptions {
 
 /// One object's change.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
 pub struct Change {
     pub key: ResourceKey,
     pub api_version: String,
@@ -201,7 +202,11 @@ pub async fn plan(
 
 /// The objects a targeted plan covers: the targets and, transitively, what
 /// they depend on. `None` when no target is given.
-fn select_targets(manifests: &Manifests, state: &State, targets: &[ResourceKey]) -> Result<Option<BTreeSet<ResourceKey>>, EngineError> {
+fn select_targets(
+    manifests: &Manifests,
+    state: &State,
+    targets: &[ResourceKey],
+) -> Result<Option<BTreeSet<ResourceKey>>, EngineError> {
     if targets.is_empty() {
         return Ok(None);
     }
@@ -217,7 +222,10 @@ fn select_targets(manifests: &Manifests, state: &State, targets: &[ResourceKey])
     let mut queue: Vec<ResourceKey> = targets.to_vec();
     while let Some(key) = queue.pop() {
         if selected.insert(key.clone()) {
-            let depends = manifests.get(&key).map(|r| r.depends_on.clone()).unwrap_or_default();
+            let depends = manifests
+                .get(&key)
+                .map(|r| r.depends_on.clone())
+                .unwrap_or_default();
             queue.extend(depends);
         }
     }

@@ -22,6 +22,8 @@ pub const FORMAT_VERSION: &str = "1";
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct PlanDocument {
+    /// `"1"`; a reader refuses a version it does not know.
+    #[schemars(extend("const" = "1"))]
     pub format_version: String,
     pub seqops_version: String,
     /// Identifies this plan; state remembers the last plan applied.
@@ -80,18 +82,30 @@ pub enum PlanFileError {
     AlreadyApplied,
     #[error("this plan was made with no state, and state now exists: it was applied already, or another apply ran; run `seqops plan` again")]
     StateAppeared,
-    #[error("this plan was made against another state (lineage {planned}, but state has {actual})")]
+    #[error(
+        "this plan was made against another state (lineage {planned}, but state has {actual})"
+    )]
     OtherLineage { planned: String, actual: String },
     #[error("state has changed since this plan was made (serial {planned}, now {actual}): another apply ran; run `seqops plan` again")]
     StateMoved { planned: u64, actual: u64 },
     #[error("the manifests have changed since this plan was made; run `seqops plan` again")]
     ManifestsChanged,
     #[error("this plan was made {planned} the sandbox; run apply {hint}")]
-    SandboxMismatch { planned: &'static str, hint: &'static str },
+    SandboxMismatch {
+        planned: &'static str,
+        hint: &'static str,
+    },
 }
 
 impl PlanDocument {
-    pub fn new(plan: &Plan, state: Option<&State>, manifests: &Manifests, sandbox: bool, refresh: Refresh, targets: Vec<ResourceKey>) -> Self {
+    pub fn new(
+        plan: &Plan,
+        state: Option<&State>,
+        manifests: &Manifests,
+        sandbox: bool,
+        refresh: Refresh,
+        targets: Vec<ResourceKey>,
+    ) -> Self {
         Self {
             format_version: FORMAT_VERSION.into(),
             seqops_version: env!("CARGO_PKG_VERSION").into(),
@@ -111,40 +125,76 @@ impl PlanDocument {
     }
 
     pub fn plan(&self) -> Plan {
-        Plan { changes: self.changes.clone(), warnings: self.warnings.clone(), usage: self.requests.clone() }
+        Plan {
+            changes: self.changes.clone(),
+            warnings: self.warnings.clone(),
+            usage: self.requests.clone(),
+        }
     }
 
     pub fn read(path: &Path) -> Result<Self, PlanFileError> {
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| PlanFileError::Read { path: shown.clone(), reason: e.to_string() })?;
+        let bytes = std::fs::read(path).map_err(|e| PlanFileError::Read {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
         let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| PlanFileError::Read { path: shown.clone(), reason: e.to_string() })?;
-        let found = value.get("format_version").and_then(|v| v.as_str()).unwrap_or("none").to_string();
+            serde_json::from_slice(&bytes).map_err(|e| PlanFileError::Read {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?;
+        let found = value
+            .get("format_version")
+            .and_then(|v| v.as_str())
+            .unwrap_or("none")
+            .to_string();
         if found != FORMAT_VERSION {
             return Err(PlanFileError::Format { path: shown, found });
         }
-        serde_json::from_value(value).map_err(|e| PlanFileError::Read { path: shown, reason: e.to_string() })
+        serde_json::from_value(value).map_err(|e| PlanFileError::Read {
+            path: shown,
+            reason: e.to_string(),
+        })
     }
 
     /// Refuses a plan whose state or manifests moved on since it was made.
-    pub fn check(&self, state: Option<&State>, manifests: &Manifests, sandbox: bool) -> Result<(), PlanFileError> {
+    pub fn check(
+        &self,
+        state: Option<&State>,
+        manifests: &Manifests,
+        sandbox: bool,
+    ) -> Result<(), PlanFileError> {
         if self.sandbox != sandbox {
             return Err(if self.sandbox {
-                PlanFileError::SandboxMismatch { planned: "against", hint: "with --sandbox" }
+                PlanFileError::SandboxMismatch {
+                    planned: "against",
+                    hint: "with --sandbox",
+                }
             } else {
-                PlanFileError::SandboxMismatch { planned: "without", hint: "without --sandbox" }
+                PlanFileError::SandboxMismatch {
+                    planned: "without",
+                    hint: "without --sandbox",
+                }
             });
         }
         match (state, &self.state_lineage, self.state_serial) {
-            (Some(state), _, _) if state.last_plan_applied.as_deref() == Some(self.plan_id.as_str()) => {
+            (Some(state), _, _)
+                if state.last_plan_applied.as_deref() == Some(self.plan_id.as_str()) =>
+            {
                 return Err(PlanFileError::AlreadyApplied)
             }
             (Some(_), None, _) => return Err(PlanFileError::StateAppeared),
             (Some(state), Some(lineage), _) if &state.lineage != lineage => {
-                return Err(PlanFileError::OtherLineage { planned: lineage.clone(), actual: state.lineage.clone() })
+                return Err(PlanFileError::OtherLineage {
+                    planned: lineage.clone(),
+                    actual: state.lineage.clone(),
+                })
             }
             (Some(state), Some(_), Some(serial)) if state.serial != serial => {
-                return Err(PlanFileError::StateMoved { planned: serial, actual: state.serial })
+                return Err(PlanFileError::StateMoved {
+                    planned: serial,
+                    actual: state.serial,
+                })
             }
             _ => {}
         }
@@ -160,7 +210,14 @@ pub fn manifests_digest(manifests: &Manifests) -> String {
     let mut all: Vec<serde_json::Value> = manifests
         .resources
         .iter()
-        .map(|r| serde_json::json!([r.key.to_string(), r.api_version, r.metadata.annotations, r.spec]))
+        .map(|r| {
+            serde_json::json!([
+                r.key.to_string(),
+                r.api_version,
+                r.metadata.annotations,
+                r.spec
+            ])
+        })
         .collect();
     all.sort_by_key(|v| v[0].as_str().unwrap_or_default().to_string());
     super::digest(&serde_json::Value::Array(all))
@@ -169,5 +226,9 @@ pub fn manifests_digest(manifests: &Manifests) -> String {
 /// The fields of `before` whose value is different, or gone, in `now`: what
 /// changed remotely since a plan observed the object.
 pub fn changed_since(before: &Fields, now: &Fields) -> Vec<String> {
-    before.iter().filter(|(field, value)| now.get(*field) != Some(*value)).map(|(field, _)| field.clone()).collect()
+    before
+        .iter()
+        .filter(|(field, value)| now.get(*field) != Some(*value))
+        .map(|(field, _)| field.clone())
+        .collect()
 }

@@ -39,8 +39,11 @@ pub fn render(plan: &Plan, cap: usize) -> String {
     for (index, change) in plan.changes.iter().enumerate() {
         let section = section(change);
         let remaining = &plan.changes[index + 1..];
-        let room_for_list = omitted_list(&[change]).len() + omitted_list(&remaining.iter().collect::<Vec<_>>()).len();
-        if left_out.is_empty() && head.len() + body.len() + section.len() + tail.len() + room_for_list <= cap {
+        let room_for_list = omitted_list(&[change]).len()
+            + omitted_list(&remaining.iter().collect::<Vec<_>>()).len();
+        if left_out.is_empty()
+            && head.len() + body.len() + section.len() + tail.len() + room_for_list <= cap
+        {
             body.push_str(&section);
         } else {
             left_out.push(change);
@@ -87,7 +90,11 @@ fn table(plan: &Plan) -> String {
 
 fn section(change: &Change) -> String {
     let mut out = String::new();
-    let id = change.id.as_ref().map(|id| format!(" · `{id}`")).unwrap_or_default();
+    let id = change
+        .id
+        .as_ref()
+        .map(|id| format!(" · `{id}`"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
         "<details><summary><code>{} {}</code> {}{id}</summary>\n",
@@ -108,7 +115,13 @@ fn section(change: &Change) -> String {
     if !change.drift.is_empty() {
         out.push_str("\nDrift (changed outside seqops since the last apply):\n\n```diff\n");
         for field in &change.drift {
-            let _ = writeln!(out, "! {}: {} -> {}", field.path, value(field.before.as_ref()), value(field.after.as_ref()));
+            let _ = writeln!(
+                out,
+                "! {}: {} -> {}",
+                field.path,
+                value(field.before.as_ref()),
+                value(field.after.as_ref())
+            );
         }
         out.push_str("```\n");
     }
@@ -118,8 +131,17 @@ fn section(change: &Change) -> String {
 
 /// A field change as diff lines: multi-line text line by line.
 fn field_lines(out: &mut String, field: &FieldChange) {
-    let as_text = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).unwrap_or_default().to_string();
-    let multiline = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).is_some_and(|s| s.contains('\n'));
+    let as_text = |v: &Option<Value>| {
+        v.as_ref()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let multiline = |v: &Option<Value>| {
+        v.as_ref()
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.contains('\n'))
+    };
     if multiline(&field.before) || multiline(&field.after) {
         let _ = writeln!(out, "@@ {} @@", field.path);
         let (old, new) = (as_text(&field.before), as_text(&field.after));
@@ -129,20 +151,44 @@ fn field_lines(out: &mut String, field: &FieldChange) {
                 similar::ChangeTag::Insert => '+',
                 similar::ChangeTag::Equal => ' ',
             };
-            let _ = writeln!(out, "{sign} {}", fence_safe(change.value().trim_end_matches('\n')));
+            let _ = writeln!(
+                out,
+                "{sign} {}",
+                fence_safe(change.value().trim_end_matches('\n'))
+            );
         }
         return;
     }
     match (&field.before, &field.after) {
         (None, after) => {
-            let _ = writeln!(out, "+ {}: {}", field.path, fence_safe(&value(after.as_ref())));
+            let _ = writeln!(
+                out,
+                "+ {}: {}",
+                field.path,
+                fence_safe(&value(after.as_ref()))
+            );
         }
         (before, None) => {
-            let _ = writeln!(out, "- {}: {}", field.path, fence_safe(&value(before.as_ref())));
+            let _ = writeln!(
+                out,
+                "- {}: {}",
+                field.path,
+                fence_safe(&value(before.as_ref()))
+            );
         }
         (before, after) => {
-            let _ = writeln!(out, "- {}: {}", field.path, fence_safe(&value(before.as_ref())));
-            let _ = writeln!(out, "+ {}: {}", field.path, fence_safe(&value(after.as_ref())));
+            let _ = writeln!(
+                out,
+                "- {}: {}",
+                field.path,
+                fence_safe(&value(before.as_ref()))
+            );
+            let _ = writeln!(
+                out,
+                "+ {}: {}",
+                field.path,
+                fence_safe(&value(after.as_ref()))
+            );
         }
     }
 }
@@ -151,7 +197,10 @@ fn omitted_list(changes: &[&Change]) -> String {
     if changes.is_empty() {
         return String::new();
     }
-    let keys: Vec<String> = changes.iter().map(|c| format!("`{} {}`", c.action.symbol(), c.key)).collect();
+    let keys: Vec<String> = changes
+        .iter()
+        .map(|c| format!("`{} {}`", c.action.symbol(), c.key))
+        .collect();
     format!(
         "\n**{} object{} left out to fit the comment size limit:** {}\n",
         changes.len(),
@@ -166,7 +215,10 @@ fn value(value: Option<&Value>) -> String {
 
 /// Markdown and HTML special characters in names and messages.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('|', "\\|")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
 }
 
 /// A line inside a fenced block cannot close it.
@@ -180,8 +232,8 @@ mod tests {
 
     fn change(name: &str, content: &str) -> Change {
         serde_json::from_value(serde_json::json!({
-            "key": format!("Sequence/{name}"), "apiVersion": "orsay.seqops.dev/v1alpha1", "provider": "main",
-            "action": "update", "id": "id-1", "displayName": name,
+            "key": format!("Sequence/{name}"), "api_version": "orsay.seqops.dev/v1alpha1", "provider": "main",
+            "action": "update", "id": "id-1", "display_name": name,
             "fields": [{"path": "flow[0].content", "before": "Hi\nthere\n", "after": content}],
         }))
         .unwrap_or_else(|e| panic!("{e}"))
@@ -189,10 +241,16 @@ mod tests {
 
     #[test]
     fn each_object_is_a_collapsible_section_with_its_diff() {
-        let plan = Plan { changes: vec![change("a", "Hi\nfriend\n")], ..Default::default() };
+        let plan = Plan {
+            changes: vec![change("a", "Hi\nfriend\n")],
+            ..Default::default()
+        };
         let out = render(&plan, DEFAULT_CAP);
         assert!(out.contains("| main | 0 | 1 | 0 | 0 | 0 | 0 |"), "{out}");
-        assert!(out.contains("<details><summary><code>~ Sequence/a</code>"), "{out}");
+        assert!(
+            out.contains("<details><summary><code>~ Sequence/a</code>"),
+            "{out}"
+        );
         assert!(out.contains("- there\n+ friend\n"), "{out}");
     }
 
@@ -200,11 +258,17 @@ mod tests {
     fn past_the_cap_the_summary_stays_and_the_objects_left_out_are_named() {
         let big = "x".repeat(5_000) + "\n";
         let changes: Vec<Change> = (0..30).map(|i| change(&format!("s{i}"), &big)).collect();
-        let plan = Plan { changes, ..Default::default() };
+        let plan = Plan {
+            changes,
+            ..Default::default()
+        };
         let out = render(&plan, DEFAULT_CAP);
         assert!(out.len() <= DEFAULT_CAP, "{}", out.len());
         assert!(out.contains("Plan: 0 to create, 30 to update"));
-        assert!(out.contains("objects left out to fit the comment size limit:** `~ Sequence/s"), "{out}");
+        assert!(
+            out.contains("objects left out to fit the comment size limit:** `~ Sequence/s"),
+            "{out}"
+        );
         assert!(out.contains("Sequence/s29"));
     }
 }

@@ -115,6 +115,28 @@ impl Server {
         })
     }
 
+    /// Creates `count` sequences directly through the API, as another tool
+    /// would; returns their ids.
+    pub fn seed(&self, count: usize, body: impl Fn(usize) -> Value) -> Vec<String> {
+        self.runtime.block_on(async {
+            let client = reqwest::Client::new();
+            let mut ids = Vec::new();
+            for index in 0..count {
+                let response = client
+                    .post(format!("{}/sequences", self.orsay_url()))
+                    .bearer_auth(KEY)
+                    .json(&body(index))
+                    .send()
+                    .await
+                    .expect("the sandbox answers");
+                assert_eq!(response.status().as_u16(), 201);
+                let created: Value = response.json().await.expect("json");
+                ids.push(created["id"].as_str().expect("an id").to_string());
+            }
+            ids
+        })
+    }
+
     /// The sequences named `name`, in full.
     pub fn sequences_named(&self, name: &str) -> Vec<Value> {
         let (_, list) = self.orsay("GET", "/sequences", None);
@@ -206,6 +228,15 @@ impl Workspace {
                 server.orsay_url()
             ),
         );
+    }
+
+    /// A Provider pointing at `server` with seqops's own pacing off, for
+    /// tests that make many requests.
+    pub fn unpaced_provider(&self, server: &Server) {
+        self.provider(server);
+        let path = self.manifests().join("provider.yaml");
+        let text = std::fs::read_to_string(&path).expect("the provider manifest");
+        std::fs::write(path, text + "  rateLimit:\n    requestsPerHour: 0\n").expect("written");
     }
 
     pub fn command(&self, args: &[&str]) -> Command {

@@ -122,9 +122,14 @@ impl OrsayApi {
     /// `{lookup: name}` for an agent whose name no other agent has, else `{id}`.
     async fn agent_selector(&self, id: &Value) -> Result<Value, ProviderError> {
         let agents = self.agents().await?;
-        let name = agents.iter().find(|a| Some(a.id.as_str()) == id.as_str()).map(|a| a.name.as_str());
+        let name = agents
+            .iter()
+            .find(|a| Some(a.id.as_str()) == id.as_str())
+            .map(|a| a.name.as_str());
         Ok(match name {
-            Some(name) if agents.iter().filter(|a| a.name == name).count() == 1 => json!({ "lookup": name }),
+            Some(name) if agents.iter().filter(|a| a.name == name).count() == 1 => {
+                json!({ "lookup": name })
+            }
             _ => json!({ "id": id }),
         })
     }
@@ -134,12 +139,24 @@ impl OrsayApi {
         let profiles = self.profiles().await?;
         let id_text = id.as_str().unwrap_or_default();
         if let Some(found) = profiles.instagram.iter().find(|p| p.id == id_text) {
-            if profiles.instagram.iter().filter(|p| p.username == found.username).count() == 1 {
+            if profiles
+                .instagram
+                .iter()
+                .filter(|p| p.username == found.username)
+                .count()
+                == 1
+            {
                 return Ok(json!({ "instagram": found.username }));
             }
         }
         if let Some(found) = profiles.whatsapp.iter().find(|p| p.id == id_text) {
-            if profiles.whatsapp.iter().filter(|p| p.name == found.name).count() == 1 {
+            if profiles
+                .whatsapp
+                .iter()
+                .filter(|p| p.name == found.name)
+                .count()
+                == 1
+            {
                 return Ok(json!({ "whatsapp": found.name }));
             }
         }
