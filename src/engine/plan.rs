@@ -243,6 +243,7 @@ struct Group<'a> {
 /// The remote listing, once per group, when the plan needs it.
 struct Listing {
     summaries: Vec<RemoteSummary>,
+    by_id: std::collections::HashMap<String, usize>,
     managed: BTreeSet<String>,
 }
 
@@ -255,8 +256,21 @@ impl Listing {
             .collect()
     }
 
+    fn new(summaries: Vec<RemoteSummary>, managed: BTreeSet<String>) -> Self {
+        let by_id = summaries
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
+        Self {
+            summaries,
+            by_id,
+            managed,
+        }
+    }
+
     fn get(&self, id: &str) -> Option<&RemoteSummary> {
-        self.summaries.iter().find(|s| s.id == id)
+        self.by_id.get(id).map(|&i| &self.summaries[i])
     }
 }
 
@@ -276,12 +290,10 @@ impl Group<'_> {
             })
             || orphans.iter().any(|(_, e)| e.id.is_none());
         let listing = if needs_listing {
-            Some(Listing {
-                summaries: self.client.list().await?,
-                managed: self
-                    .state
-                    .managed_ids(self.provider, self.client.facts().key_kind),
-            })
+            let managed = self
+                .state
+                .managed_ids(self.provider, self.client.facts().key_kind);
+            Some(Listing::new(self.client.list().await?, managed))
         } else {
             None
         };
@@ -377,11 +389,10 @@ impl Group<'_> {
             ));
             return Ok(Outcome::Change(Box::new(change)));
         };
-        let desired = if self.options.refresh == Refresh::Full {
-            self.client
-                .desired(&resource.spec, &DesiredContext::default())
-                .await?
-        } else if manifest_changed {
+        // An unchanged manifest asks for what it asked for last time; a
+        // changed one reuses the ids its unchanged lookups resolved to, even
+        // on a full refresh: a lookup is re-resolved when it is edited.
+        let desired = if manifest_changed {
             let previous = Some((&entry.applied_spec, &entry.last_applied));
             self.client
                 .desired(

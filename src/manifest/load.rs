@@ -34,7 +34,7 @@ pub fn load(paths: &[PathBuf], kinds: &[KindSpec]) -> Result<Manifests, Manifest
     }
     check_across_documents(&mut resources, kinds, &mut diagnostics);
     if diagnostics.is_empty() {
-        Ok(Manifests { resources })
+        Ok(Manifests::new(resources))
     } else {
         Err(ManifestError::Invalid(diagnostics))
     }

@@ -202,9 +202,20 @@ impl Resource {
 #[derive(Clone, Debug, Default)]
 pub struct Manifests {
     pub resources: Vec<Resource>,
+    /// Where each key is in `resources`.
+    index: BTreeMap<ResourceKey, usize>,
 }
 
 impl Manifests {
+    pub fn new(resources: Vec<Resource>) -> Self {
+        let index = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.key.clone(), i))
+            .collect();
+        Self { resources, index }
+    }
+
     pub fn providers(&self) -> impl Iterator<Item = &Resource> {
         self.resources.iter().filter(|r| r.provider.is_none())
     }
@@ -214,6 +225,6 @@ impl Manifests {
     }
 
     pub fn get(&self, key: &ResourceKey) -> Option<&Resource> {
-        self.resources.iter().find(|r| &r.key == key)
+        self.index.get(key).map(|&i| &self.resources[i])
     }
 }
