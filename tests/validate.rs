@@ -192,3 +192,27 @@ fn a_refused_key_says_what_to_fix() {
         run.stderr
     );
 }
+
+#[test]
+fn yaml_that_is_no_manifest_is_passed_over_with_a_note_but_a_broken_manifest_is_not() {
+    let work = common::Workspace::new();
+    work.write("ci/workflow.yml", "name: ci\non: [push]\njobs: {}\n");
+    work.write(
+        "provider.yaml",
+        "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: main\nspec:\n  type: orsay\n  credentials: {env: K}\n",
+    );
+    work.write(
+        "a.yaml",
+        &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"),
+    );
+    let run = work.run(&["validate", "-f", "manifests"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_contains(&run.stderr, "manifests/ci/workflow.yml:1:1: not a manifest");
+    work.write("ci/broken.yaml", "kind: Sequence\nspec: {}\n");
+    let broken = work.run(&["validate", "-f", "manifests"]);
+    assert_eq!(broken.code, 1);
+    assert_contains(
+        &broken.stderr,
+        "broken.yaml:1:1: apiVersion: every manifest needs `apiVersion`",
+    );
+}

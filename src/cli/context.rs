@@ -44,7 +44,19 @@ pub fn work_dir(state: &Path) -> PathBuf {
 }
 
 pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
-    Ok(seqops::manifest::load(&common.files, &providers::kinds())?)
+    load_from(&common.files)
+}
+
+/// Loads manifests, noting on stderr the YAML documents that are not
+/// manifests and were passed over.
+pub fn load_from(files: &[PathBuf]) -> anyhow::Result<Manifests> {
+    let manifests = seqops::manifest::load(files, &providers::kinds())?;
+    for location in &manifests.skipped {
+        eprintln!(
+            "note: {location}: not a manifest (no apiVersion, kind, metadata or spec); passed over"
+        );
+    }
+    Ok(manifests)
 }
 
 pub async fn open(common: &Common, command: &str, manifests: Manifests) -> anyhow::Result<Session> {

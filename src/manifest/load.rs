@@ -20,21 +20,30 @@ pub fn load(paths: &[PathBuf], kinds: &[KindSpec]) -> Result<Manifests, Manifest
     }
     let mut diagnostics = Vec::new();
     let mut resources = Vec::new();
+    let mut skipped = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).map_err(|source| ManifestError::Read {
             path: file.clone(),
             source,
         })?;
         for document in split_documents(file, &text) {
+            let start = Location {
+                file: document.file.clone(),
+                line: document.first_line,
+                column: 1,
+            };
             match parse_document(document, kinds) {
-                Ok(resource) => resources.push(resource),
+                Ok(Some(resource)) => resources.push(resource),
+                Ok(None) => skipped.push(start),
                 Err(mut found) => diagnostics.append(&mut found),
             }
         }
     }
     check_across_documents(&mut resources, kinds, &mut diagnostics);
     if diagnostics.is_empty() {
-        Ok(Manifests::new(resources))
+        let mut manifests = Manifests::new(resources);
+        manifests.skipped = skipped;
+        Ok(manifests)
     } else {
         Err(ManifestError::Invalid(diagnostics))
     }
@@ -116,7 +125,12 @@ fn push_document(documents: &mut Vec<Document>, file: &Path, text: String, first
     }
 }
 
-fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Resource, Vec<Diagnostic>> {
+/// Parses one document; `None` for YAML that is not a manifest at all (no
+/// apiVersion, kind, metadata or spec: a CI workflow kept beside them).
+fn parse_document(
+    document: Document,
+    kinds: &[KindSpec],
+) -> Result<Option<Resource>, Vec<Diagnostic>> {
     let document = Arc::new(document);
     let at = |field: &str, message: String| Diagnostic {
         location: document.locate(field),
@@ -141,6 +155,12 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Resource, Ve
             .and_then(|v| v.as_str())
             .map(str::to_string)
     };
+    if ["apiVersion", "kind", "metadata", "spec"]
+        .iter()
+        .all(|field| header.get(field).is_none())
+    {
+        return Ok(None);
+    }
     let (Some(api_version), Some(kind)) = (text_of("apiVersion"), text_of("kind")) else {
         let missing = if text_of("apiVersion").is_none() {
             "apiVersion"
@@ -179,7 +199,7 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Resource, Ve
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(Resource {
+    Ok(Some(Resource {
         api_version,
         kind,
         key: ResourceKey::new(spec_kind.key_kind, parsed.metadata.name.clone()),
@@ -188,7 +208,7 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Resource, Ve
         provider: None,
         document,
         depends_on: Vec::new(),
-    })
+    }))
 }
 
 /// Checks that need every document: duplicates, each resource's Provider,

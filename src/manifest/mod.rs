@@ -204,6 +204,9 @@ pub struct Manifests {
     pub resources: Vec<Resource>,
     /// Where each key is in `resources`.
     index: BTreeMap<ResourceKey, usize>,
+    /// YAML documents that are not manifests (no apiVersion, kind, metadata
+    /// or spec), passed over.
+    pub skipped: Vec<Location>,
 }
 
 impl Manifests {
@@ -213,7 +216,11 @@ impl Manifests {
             .enumerate()
             .map(|(i, r)| (r.key.clone(), i))
             .collect();
-        Self { resources, index }
+        Self {
+            resources,
+            index,
+            skipped: Vec::new(),
+        }
     }
 
     pub fn providers(&self) -> impl Iterator<Item = &Resource> {
