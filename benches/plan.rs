@@ -19,19 +19,13 @@ use seqops::sandbox::{EmulatorConfig, Sandbox};
 const KEY: &str = "sk_bench_seqops";
 
 fn main() {
-    let count: usize = std::env::var("SEQOPS_BENCH_SEQUENCES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let count: usize = std::env::var("SEQOPS_BENCH_SEQUENCES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(run(count));
 }
 
 async fn run(count: usize) {
-    let config = EmulatorConfig {
-        requests_per_hour: 0,
-        ..Default::default()
-    };
+    let config = EmulatorConfig { requests_per_hour: 0, ..Default::default() };
     let sandbox = Sandbox::new(config, None).expect("a sandbox");
     let (addr, _server) = sandbox.serve("127.0.0.1:0").await.expect("it listens");
     let origin = format!("http://{addr}");
@@ -39,10 +33,7 @@ async fn run(count: usize) {
 
     let started = Instant::now();
     seed(&base_url, count).await;
-    println!(
-        "seeded {count} sequences through the API in {:.1?}",
-        started.elapsed()
-    );
+    println!("seeded {count} sequences through the API in {:.1?}", started.elapsed());
 
     let work = tempfile::tempdir().expect("a temporary folder");
     let connections = connect(&base_url);
@@ -50,38 +41,20 @@ async fn run(count: usize) {
     let mut taken = BTreeSet::new();
     let kind = ("orsay.seqops.dev/v1alpha1", "Sequence", "Sequence");
     let started = Instant::now();
-    let exported = export(&connections, "main", kind, &state, &mut taken, 16)
-        .await
-        .expect("export");
-    println!(
-        "exported {} sequences in {:.1?}",
-        exported.len(),
-        started.elapsed()
-    );
+    let exported = export(&connections, "main", kind, &state, &mut taken, 16).await.expect("export");
+    println!("exported {} sequences in {:.1?}", exported.len(), started.elapsed());
     write_manifests(work.path(), &base_url, &exported);
     for object in exported {
         state.resources.insert(object.key, object.entry);
     }
 
     let started = Instant::now();
-    let manifests = seqops::manifest::load(&[work.path().to_path_buf()], &providers::kinds())
-        .expect("valid manifests");
-    println!(
-        "loaded and validated {} manifests in {:.1?}",
-        manifests.resources.len(),
-        started.elapsed()
-    );
+    let manifests = seqops::manifest::load(&[work.path().to_path_buf()], &providers::kinds()).expect("valid manifests");
+    println!("loaded and validated {} manifests in {:.1?}", manifests.resources.len(), started.elapsed());
 
     println!();
-    println!(
-        "{:<10} {:>10} {:>14} {:>16}",
-        "refresh", "requests", "no-op plan", "peak RSS growth"
-    );
-    for (refresh, rounds) in [
-        (Refresh::None, 5),
-        (Refresh::Changed, 5),
-        (Refresh::Full, 1),
-    ] {
+    println!("{:<10} {:>10} {:>14} {:>16}", "refresh", "requests", "no-op plan", "peak RSS growth");
+    for (refresh, rounds) in [(Refresh::None, 5), (Refresh::Changed, 5), (Refresh::Full, 1)] {
         let mut times = Vec::new();
         let mut requests = 0;
         let mut growth = 0;
@@ -93,14 +66,8 @@ async fn run(count: usize) {
             let rss_before = memory("VmRSS");
             reset_peak();
             let started = Instant::now();
-            let options = PlanOptions {
-                refresh,
-                targets: Vec::new(),
-                parallelism: 8,
-            };
-            let planned = plan(&manifests, &state, &connections, &options)
-                .await
-                .expect("a plan");
+            let options = PlanOptions::new(refresh);
+            let planned = plan(&manifests, &state, &connections, &options).await.expect("a plan");
             times.push(started.elapsed());
             assert!(
                 planned.changes.is_empty(),
@@ -121,10 +88,7 @@ async fn run(count: usize) {
         );
     }
     println!();
-    println!(
-        "process peak RSS (sandbox with {count} sequences included): {} MiB",
-        memory("VmHWM") / 1024
-    );
+    println!("process peak RSS (sandbox with {count} sequences included): {} MiB", memory("VmHWM") / 1024);
 }
 
 fn connect(base_url: &str) -> Connections {
@@ -137,11 +101,7 @@ fn connect(base_url: &str) -> Connections {
         requests_per_hour: None,
         budget_file: None,
     };
-    Connections::new([Account::connect(
-        settings,
-        providers::http::detail_field,
-        Arc::new(|_| {}),
-    )])
+    Connections::new([Account::connect(settings, providers::http::detail_field, Arc::new(|_| {}))])
 }
 
 async fn seed(base_url: &str, count: usize) {
@@ -178,11 +138,7 @@ async fn seed(base_url: &str, count: usize) {
         .await;
 }
 
-fn write_manifests(
-    dir: &std::path::Path,
-    base_url: &str,
-    exported: &[seqops::engine::export::Exported],
-) {
+fn write_manifests(dir: &std::path::Path, base_url: &str, exported: &[seqops::engine::export::Exported]) {
     let provider = format!(
         "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: main\nspec:\n  type: orsay\n  baseUrl: {base_url}\n  credentials:\n    env: ORSAY_API_KEY\n  rateLimit:\n    requestsPerHour: 0\n"
     );
@@ -192,11 +148,8 @@ fn write_manifests(
             "apiVersion": object.api_version, "kind": object.kind,
             "metadata": {"name": object.key.name}, "spec": object.spec,
         });
-        std::fs::write(
-            dir.join(format!("{}.yaml", object.key.name)),
-            serde_yaml::to_string(&doc).expect("yaml"),
-        )
-        .expect("written");
+        std::fs::write(dir.join(format!("{}.yaml", object.key.name)), serde_yaml::to_string(&doc).expect("yaml"))
+            .expect("written");
     }
 }
 

@@ -47,22 +47,10 @@ fn the_examples_apply_in_the_sandbox_and_a_second_plan_shows_no_changes() {
         .expect("runs");
     let first: common::Run = first.into();
     assert_eq!(first.code, 0, "{}", first.all());
-    assert!(
-        first
-            .stdout
-            .contains("Apply complete! Resources: 5 created"),
-        "{}",
-        first.stdout
-    );
+    assert!(first.stdout.contains("Apply complete! Resources: 5 created"), "{}", first.stdout);
     assert_contains(&first.stderr, "using the sandbox key");
     let second: common::Run = work
-        .command(&[
-            "plan",
-            "-f",
-            "manifests",
-            "--sandbox",
-            "--detailed-exitcode",
-        ])
+        .command(&["plan", "-f", "manifests", "--sandbox", "--detailed-exitcode"])
         .env_remove("ORSAY_API_KEY")
         .output()
         .expect("runs")
@@ -107,66 +95,36 @@ fn an_applied_sequence_exists_once_remotely_with_every_field_in_the_vendors_term
 #[test]
 fn editing_one_field_plans_exactly_that_field() {
     let (_server, work) = applied_welcome();
-    work.write(
-        "welcome.yaml",
-        &sequence("welcome", &WELCOME.replace("active: true", "active: false")),
-    );
+    work.write("welcome.yaml", &sequence("welcome", &WELCOME.replace("active: true", "active: false")));
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert_contains(
-        &plan.stdout,
-        "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete.",
-    );
-    let field_lines: Vec<&str> = plan
-        .stdout
-        .lines()
-        .filter(|l| l.trim_start().starts_with("~ ") && l.contains(':'))
-        .collect();
-    assert_eq!(
-        field_lines,
-        vec!["      ~ active: true -> false"],
-        "{}",
-        plan.stdout
-    );
+    assert_contains(&plan.stdout, "Plan: 0 to create, 1 to update, 0 to replace, 0 to delete.");
+    let field_lines: Vec<&str> =
+        plan.stdout.lines().filter(|l| l.trim_start().starts_with("~ ") && l.contains(':')).collect();
+    assert_eq!(field_lines, vec!["      ~ active: true -> false"], "{}", plan.stdout);
 }
 
 #[test]
 fn multi_line_content_changes_are_shown_as_a_line_diff_and_applied() {
     let (server, work) = applied_welcome();
-    work.write(
-        "welcome.yaml",
-        &sequence(
-            "welcome",
-            &WELCOME.replace("How can we help?", "What brings you here?"),
-        ),
-    );
+    work.write("welcome.yaml", &sequence("welcome", &WELCOME.replace("How can we help?", "What brings you here?")));
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
     assert_contains(&plan.stdout, "~ flow[0].content:");
     assert!(
-        plan.stdout.contains("- How can we help?")
-            && plan.stdout.contains("+ What brings you here?"),
+        plan.stdout.contains("- How can we help?") && plan.stdout.contains("+ What brings you here?"),
         "{}",
         plan.stdout
     );
     work.apply();
-    assert_eq!(
-        server.sequences_named("Welcome DM")[0]["flow"][0]["content"],
-        "Hi there!\nWhat brings you here?\n"
-    );
+    assert_eq!(server.sequences_named("Welcome DM")[0]["flow"][0]["content"], "Hi there!\nWhat brings you here?\n");
     assert_eq!(work.plan().code, 0);
 }
 
 #[test]
 fn equal_durations_in_other_units_are_no_change() {
     let (_server, work) = applied_welcome();
-    work.write(
-        "welcome.yaml",
-        &sequence(
-            "welcome",
-            &WELCOME.replace("2h]", "120m]").replace("2m", "120s"),
-        ),
-    );
+    work.write("welcome.yaml", &sequence("welcome", &WELCOME.replace("2h]", "120m]").replace("2m", "120s")));
     let plan = work.plan();
     assert_eq!(plan.code, 0, "{}", plan.all());
 }
@@ -174,18 +132,12 @@ fn equal_durations_in_other_units_are_no_change() {
 #[test]
 fn removing_a_manifest_plans_exactly_one_delete_and_apply_deletes_it() {
     let (server, work) = applied_welcome();
-    work.write(
-        "other.yaml",
-        &sequence("other", "name: Other\ntrigger: WHATSAPP_MESSAGE"),
-    );
+    work.write("other.yaml", &sequence("other", "name: Other\ntrigger: WHATSAPP_MESSAGE"));
     work.apply();
     work.remove("other.yaml");
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert_contains(
-        &plan.stdout,
-        "Plan: 0 to create, 0 to update, 0 to replace, 1 to delete.",
-    );
+    assert_contains(&plan.stdout, "Plan: 0 to create, 0 to update, 0 to replace, 1 to delete.");
     assert_contains(&plan.stdout, "- Sequence/other");
     work.apply();
     assert!(server.sequences_named("Other").is_empty());
@@ -198,12 +150,7 @@ fn removing_an_applied_field_resets_it_to_the_documented_default() {
     let (server, work) = applied_welcome();
     work.write(
         "welcome.yaml",
-        &sequence(
-            "welcome",
-            &WELCOME
-                .replace("inboundResponseDelay: 2m\n", "")
-                .replace("active: true\n", ""),
-        ),
+        &sequence("welcome", &WELCOME.replace("inboundResponseDelay: 2m\n", "").replace("active: true\n", "")),
     );
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
@@ -212,10 +159,7 @@ fn removing_an_applied_field_resets_it_to_the_documented_default() {
     work.apply();
     let remote = &server.sequences_named("Welcome DM")[0];
     assert_eq!(
-        (
-            remote["inbound_response_delay"].clone(),
-            remote["inbound_response_delay_unit"].clone()
-        ),
+        (remote["inbound_response_delay"].clone(), remote["inbound_response_delay_unit"].clone()),
         (json!(5), json!("MINUTES"))
     );
     assert_eq!(remote["active"], false);
@@ -225,15 +169,8 @@ fn removing_an_applied_field_resets_it_to_the_documented_default() {
 #[test]
 fn a_change_made_through_the_api_shows_as_drift_and_the_next_apply_restores_it() {
     let (server, work) = applied_welcome();
-    let id = server.sequences_named("Welcome DM")[0]["id"]
-        .as_str()
-        .expect("an id")
-        .to_string();
-    let (status, _) = server.orsay(
-        "PUT",
-        &format!("/sequences/{id}"),
-        Some(json!({"active": false})),
-    );
+    let id = server.sequences_named("Welcome DM")[0]["id"].as_str().expect("an id").to_string();
+    let (status, _) = server.orsay("PUT", &format!("/sequences/{id}"), Some(json!({"active": false})));
     assert_eq!(status, 200);
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
@@ -248,38 +185,12 @@ fn a_change_made_through_the_api_shows_as_drift_and_the_next_apply_restores_it()
 #[test]
 fn drift_in_fields_lists_do_not_show_is_found_by_a_full_refresh() {
     let (server, work) = applied_welcome();
-    let id = server.sequences_named("Welcome DM")[0]["id"]
-        .as_str()
-        .expect("an id")
-        .to_string();
-    server.orsay(
-        "PUT",
-        &format!("/sequences/{id}"),
-        Some(json!({"inbound_response_delay": 9})),
-    );
-    let cheap = work.run(&[
-        "plan",
-        "-f",
-        "manifests",
-        "--detailed-exitcode",
-        "--refresh",
-        "changed",
-    ]);
-    assert_eq!(
-        cheap.code,
-        0,
-        "a summary cannot show the delay: {}",
-        cheap.all()
-    );
+    let id = server.sequences_named("Welcome DM")[0]["id"].as_str().expect("an id").to_string();
+    server.orsay("PUT", &format!("/sequences/{id}"), Some(json!({"inbound_response_delay": 9})));
+    let cheap = work.run(&["plan", "-f", "manifests", "--detailed-exitcode", "--refresh", "changed"]);
+    assert_eq!(cheap.code, 0, "a summary cannot show the delay: {}", cheap.all());
     assert_contains(&cheap.stdout, "made 1 request");
-    let full = work.run(&[
-        "plan",
-        "-f",
-        "manifests",
-        "--detailed-exitcode",
-        "--refresh",
-        "full",
-    ]);
+    let full = work.run(&["plan", "-f", "manifests", "--detailed-exitcode", "--refresh", "full"]);
     assert_eq!(full.code, 2, "{}", full.all());
     assert_contains(&full.stdout, "! inboundResponseDelay: \"2m\" -> \"9m\"");
 }
@@ -287,10 +198,7 @@ fn drift_in_fields_lists_do_not_show_is_found_by_a_full_refresh() {
 #[test]
 fn a_sequence_deleted_outside_seqops_is_created_again() {
     let (server, work) = applied_welcome();
-    let id = server.sequences_named("Welcome DM")[0]["id"]
-        .as_str()
-        .expect("an id")
-        .to_string();
+    let id = server.sequences_named("Welcome DM")[0]["id"].as_str().expect("an id").to_string();
     server.orsay("DELETE", &format!("/sequences/{id}"), None);
     let plan = work.plan();
     assert_contains(&plan.stdout, "was deleted outside seqops");
@@ -301,19 +209,13 @@ fn a_sequence_deleted_outside_seqops_is_created_again() {
 #[test]
 fn orphan_policy_forgets_instead_of_deleting() {
     let (server, work) = server_and_workspace(&[]);
-    let kept = sequence("kept", "name: Kept\ntrigger: WHATSAPP_MESSAGE").replace(
-        "  name: kept\n",
-        "  name: kept\n  annotations:\n    seqops.dev/deletion-policy: orphan\n",
-    );
+    let kept = sequence("kept", "name: Kept\ntrigger: WHATSAPP_MESSAGE")
+        .replace("  name: kept\n", "  name: kept\n  annotations:\n    seqops.dev/deletion-policy: orphan\n");
     work.write("kept.yaml", &kept);
     work.apply();
     work.remove("kept.yaml");
     let plan = work.plan();
-    assert!(
-        plan.stdout.contains("forget Sequence/kept") && plan.stdout.contains("1 to forget"),
-        "{}",
-        plan.stdout
-    );
+    assert!(plan.stdout.contains("forget Sequence/kept") && plan.stdout.contains("1 to forget"), "{}", plan.stdout);
     work.apply();
     assert_eq!(server.sequences_named("Kept").len(), 1);
     assert!(work.state()["resources"].get("Sequence/kept").is_none());
@@ -322,10 +224,8 @@ fn orphan_policy_forgets_instead_of_deleting() {
 #[test]
 fn prevent_destroy_makes_a_planned_delete_an_error() {
     let (server, work) = server_and_workspace(&[]);
-    let guarded = sequence("guarded", "name: Guarded\ntrigger: WHATSAPP_MESSAGE").replace(
-        "  name: guarded\n",
-        "  name: guarded\n  annotations:\n    seqops.dev/prevent-destroy: \"true\"\n",
-    );
+    let guarded = sequence("guarded", "name: Guarded\ntrigger: WHATSAPP_MESSAGE")
+        .replace("  name: guarded\n", "  name: guarded\n  annotations:\n    seqops.dev/prevent-destroy: \"true\"\n");
     work.write("guarded.yaml", &guarded);
     work.apply();
     work.remove("guarded.yaml");

@@ -12,10 +12,7 @@ fn many_sequences(work: &Workspace, count: usize) {
     for index in 0..count {
         work.write(
             &format!("s{index}.yaml"),
-            &sequence(
-                &format!("s{index}"),
-                &format!("name: Batch {index}\ntrigger: WHATSAPP_MESSAGE"),
-            ),
+            &sequence(&format!("s{index}"), &format!("name: Batch {index}\ntrigger: WHATSAPP_MESSAGE")),
         );
     }
 }
@@ -27,14 +24,7 @@ fn an_apply_killed_mid_batch_loses_nothing_and_the_next_apply_makes_no_duplicate
     let (server, work) = server_and_workspace(&["--latency", "400ms"]);
     many_sequences(&work, 8);
     let mut child = work
-        .command(&[
-            "apply",
-            "-f",
-            "manifests",
-            "--auto-approve",
-            "--parallelism",
-            "2",
-        ])
+        .command(&["apply", "-f", "manifests", "--auto-approve", "--parallelism", "2"])
         .spawn()
         .expect("apply starts");
     // One list for the plan, then creates: kill once a few creates are in.
@@ -47,27 +37,18 @@ fn an_apply_killed_mid_batch_loses_nothing_and_the_next_apply_makes_no_duplicate
     let _ = child.wait();
     let (_, before) = server.orsay("GET", "/sequences", None);
     let made = before.as_array().map_or(0, Vec::len);
-    assert!(
-        made > 0 && made < 8,
-        "the kill should land mid-batch, {made} of 8 were made"
-    );
+    assert!(made > 0 && made < 8, "the kill should land mid-batch, {made} of 8 were made");
 
     let again = work.run(&["apply", "-f", "manifests", "--auto-approve"]);
     assert_eq!(again.code, 0, "{}", again.all());
     for index in 0..8 {
-        assert_eq!(
-            server.sequences_named(&format!("Batch {index}")).len(),
-            1,
-            "Batch {index} must exist exactly once"
-        );
+        assert_eq!(server.sequences_named(&format!("Batch {index}")).len(), 1, "Batch {index} must exist exactly once");
     }
     let state = work.state();
     let resources = state["resources"].as_object().expect("resources");
     assert_eq!(resources.len(), 8);
-    let ids: std::collections::BTreeSet<&str> = resources
-        .values()
-        .map(|e| e["id"].as_str().expect("every entry has an id"))
-        .collect();
+    let ids: std::collections::BTreeSet<&str> =
+        resources.values().map(|e| e["id"].as_str().expect("every entry has an id")).collect();
     assert_eq!(ids.len(), 8);
     assert!(resources.values().all(|e| e.get("pendingSince").is_none()));
     assert_eq!(work.plan().code, 0);
@@ -76,10 +57,7 @@ fn an_apply_killed_mid_batch_loses_nothing_and_the_next_apply_makes_no_duplicate
 #[test]
 fn a_pending_create_whose_object_exists_is_adopted_not_created_twice() {
     let (server, work) = server_and_workspace(&[]);
-    work.write(
-        "a.yaml",
-        &sequence("a", "name: Lost answer\ntrigger: WHATSAPP_MESSAGE"),
-    );
+    work.write("a.yaml", &sequence("a", "name: Lost answer\ntrigger: WHATSAPP_MESSAGE"));
     work.apply();
     // Make state look as if the create's answer never arrived.
     let path = work.path().join(".seqops/state.json");
@@ -100,10 +78,7 @@ fn a_pending_create_whose_object_exists_is_adopted_not_created_twice() {
 #[test]
 fn a_held_state_lock_makes_a_second_run_fail_naming_the_holder() {
     let (server, work) = server_and_workspace(&[]);
-    work.write(
-        "a.yaml",
-        &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"),
-    );
+    work.write("a.yaml", &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"));
     let _held = seqops::engine::state::StateStore::lock(
         &work.path().join(".seqops/state.json"),
         "seqops apply (test)",
@@ -120,40 +95,21 @@ fn a_held_state_lock_makes_a_second_run_fail_naming_the_holder() {
 #[test]
 fn adopt_takes_over_the_one_unmanaged_sequence_with_the_same_name() {
     let server = Server::start(&[]);
-    let (status, _) = server.orsay(
-        "POST",
-        "/sequences",
-        Some(json!({"name": "Existing", "trigger": "WHATSAPP_MESSAGE"})),
-    );
+    let (status, _) =
+        server.orsay("POST", "/sequences", Some(json!({"name": "Existing", "trigger": "WHATSAPP_MESSAGE"})));
     assert_eq!(status, 201);
     let work = Workspace::new();
     work.provider(&server);
-    let manifest = sequence(
-        "existing",
-        "name: Existing\ntrigger: WHATSAPP_MESSAGE\nactive: true",
-    );
+    let manifest = sequence("existing", "name: Existing\ntrigger: WHATSAPP_MESSAGE\nactive: true");
     work.write("a.yaml", &manifest);
     let warned = work.plan();
-    assert!(
-        warned
-            .stdout
-            .contains("1 unmanaged remote object(s) already named \"Existing\""),
-        "{}",
-        warned.stdout
-    );
+    assert!(warned.stdout.contains("1 unmanaged remote object(s) already named \"Existing\""), "{}", warned.stdout);
     work.write(
         "a.yaml",
-        &manifest.replace(
-            "  name: existing\n",
-            "  name: existing\n  annotations:\n    seqops.dev/adopt: \"true\"\n",
-        ),
+        &manifest.replace("  name: existing\n", "  name: existing\n  annotations:\n    seqops.dev/adopt: \"true\"\n"),
     );
     let plan = work.plan();
-    assert!(
-        plan.stdout.contains("<= Sequence/existing") && plan.stdout.contains("1 to adopt"),
-        "{}",
-        plan.stdout
-    );
+    assert!(plan.stdout.contains("<= Sequence/existing") && plan.stdout.contains("1 to adopt"), "{}", plan.stdout);
     assert_contains(&plan.stdout, "~ active: false -> true");
     work.apply();
     let found = server.sequences_named("Existing");
@@ -173,25 +129,12 @@ fn import_binds_a_remote_sequence_and_state_commands_show_and_forget_it() {
     let id = created["id"].as_str().expect("an id").to_string();
     let work = Workspace::new();
     work.provider(&server);
-    work.write(
-        "a.yaml",
-        &sequence(
-            "imported",
-            "name: Imported\ntrigger: CONTACT_CREATED\nactive: true",
-        ),
-    );
+    work.write("a.yaml", &sequence("imported", "name: Imported\ntrigger: CONTACT_CREATED\nactive: true"));
     let import = work.run(&["import", "Sequence/imported", &id, "-f", "manifests"]);
     assert_eq!(import.code, 0, "{}", import.all());
-    assert_eq!(
-        work.plan().code,
-        0,
-        "an imported sequence that matches its manifest needs no change"
-    );
+    assert_eq!(work.plan().code, 0, "an imported sequence that matches its manifest needs no change");
     let list = work.run(&["state", "list"]);
-    assert_contains(
-        &list.stdout,
-        format!("Sequence/imported\tmain\t{id}\t\"Imported\""),
-    );
+    assert_contains(&list.stdout, format!("Sequence/imported\tmain\t{id}\t\"Imported\""));
     let show = work.run(&["state", "show", "Sequence/imported"]);
     assert_contains(&show.stdout, format!("\"id\": \"{id}\""));
     let twice = work.run(&["import", "Sequence/imported", &id, "-f", "manifests"]);
@@ -199,34 +142,18 @@ fn import_binds_a_remote_sequence_and_state_commands_show_and_forget_it() {
     let rm = work.run(&["state", "rm", "Sequence/imported"]);
     assert_eq!(rm.code, 0, "{}", rm.all());
     assert!(work.run(&["state", "list"]).stdout.is_empty());
-    assert_eq!(
-        server.sequences_named("Imported").len(),
-        1,
-        "state rm leaves the remote object alone"
-    );
+    assert_eq!(server.sequences_named("Imported").len(), 1, "state rm leaves the remote object alone");
 }
 
 #[test]
 fn the_budget_spent_is_remembered_across_runs() {
     let (_server, work) = server_and_workspace(&[]);
-    work.write(
-        "a.yaml",
-        &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"),
-    );
+    work.write("a.yaml", &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"));
     let apply = work.apply();
     // A list and a create.
-    assert!(
-        apply
-            .stdout
-            .contains("orsay/main made 2 requests, 198 of 200 left this hour"),
-        "{}",
-        apply.stdout
-    );
+    assert!(apply.stdout.contains("orsay/main made 2 requests, 198 of 200 left this hour"), "{}", apply.stdout);
     let plan = work.plan();
-    assert_contains(
-        &plan.stdout,
-        "orsay/main made 1 request, 197 of 200 left this hour",
-    );
+    assert_contains(&plan.stdout, "orsay/main made 1 request, 197 of 200 left this hour");
 }
 
 #[test]
@@ -238,11 +165,7 @@ fn the_client_waits_out_a_429_with_retry_after() {
 
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
-        let config = EmulatorConfig {
-            requests_per_hour: 2,
-            window: Duration::from_secs(2),
-            latency: Duration::ZERO,
-        };
+        let config = EmulatorConfig { requests_per_hour: 2, window: Duration::from_secs(2), latency: Duration::ZERO };
         let sandbox = Sandbox::new(config, None).expect("a sandbox");
         let (addr, _task) = sandbox.serve("127.0.0.1:0").await.expect("it listens");
         let settings = AccountSettings {
@@ -267,22 +190,13 @@ fn the_client_waits_out_a_429_with_retry_after() {
         );
         let client = providers::client_for(&account, "Sequence").expect("a Sequence client");
         for _ in 0..3 {
-            client
-                .list()
-                .await
-                .expect("every list succeeds, the third after waiting");
+            client.list().await.expect("every list succeeds, the third after waiting");
         }
         let heard = heard.lock().expect("notes").clone();
         assert!(
-            heard
-                .iter()
-                .any(|m| m.contains("rate limited by the API (429)") && m.contains("Retry-After")),
+            heard.iter().any(|m| m.contains("rate limited by the API (429)") && m.contains("Retry-After")),
             "{heard:?}"
         );
-        assert_eq!(
-            sandbox.request_counts()["orsay"],
-            4,
-            "three lists and one refused attempt"
-        );
+        assert_eq!(sandbox.request_counts()["orsay"], 4, "three lists and one refused attempt");
     });
 }

@@ -12,17 +12,10 @@ fn refused(manifest: &str) -> common::Run {
     work.write("bad.yaml", manifest);
     let run = work.plan();
     assert_eq!(run.code, 1, "{}", run.all());
-    assert_eq!(
-        server.orsay_requests(),
-        0,
-        "a request was sent for invalid manifests"
-    );
+    assert_eq!(server.orsay_requests(), 0, "a request was sent for invalid manifests");
     let validate = work.run(&["validate", "-f", "manifests"]);
     assert_eq!(validate.code, 1);
-    assert_eq!(
-        validate.stderr, run.stderr,
-        "validate and plan report alike"
-    );
+    assert_eq!(validate.stderr, run.stderr, "validate and plan report alike");
     run
 }
 
@@ -38,45 +31,20 @@ fn an_unknown_field_names_its_place_and_suggests_the_nearest_known_one() {
 #[test]
 fn an_unknown_trigger_lists_the_valid_ones() {
     let run = refused(&sequence("a", "name: A\ntrigger: INSTAGRAM_DM"));
-    assert_contains(
-        &run.stderr,
-        "manifests/bad.yaml:7:12: spec.trigger: unknown value `INSTAGRAM_DM`",
-    );
-    for trigger in [
-        "INSTAGRAM_MESSAGE",
-        "WHATSAPP_MESSAGE",
-        "CONTACT_SUBSCRIBED_TO_SEQUENCE",
-    ] {
+    assert_contains(&run.stderr, "manifests/bad.yaml:7:12: spec.trigger: unknown value `INSTAGRAM_DM`");
+    for trigger in ["INSTAGRAM_MESSAGE", "WHATSAPP_MESSAGE", "CONTACT_SUBSCRIBED_TO_SEQUENCE"] {
         assert_contains(&run.stderr, trigger);
     }
 }
 
 #[test]
 fn negative_and_malformed_durations_are_refused() {
-    let run = refused(&sequence(
-        "a",
-        "name: A\ntrigger: WHATSAPP_MESSAGE\ninboundResponseDelay: -5m",
-    ));
-    assert_contains(
-        &run.stderr,
-        "bad.yaml:8:25: spec.inboundResponseDelay: `-5m` is negative",
-    );
-    let run = refused(&sequence(
-        "a",
-        "name: A\ntrigger: WHATSAPP_MESSAGE\nflow:\n  - delay: 5 minutes",
-    ));
-    assert_contains(
-        &run.stderr,
-        "spec.flow[0].delay: `5 minutes` is not a duration",
-    );
-    let run = refused(&sequence(
-        "a",
-        "name: A\ntrigger: WHATSAPP_MESSAGE\nflow:\n  - followupDelays: [30]",
-    ));
-    assert_contains(
-        &run.stderr,
-        "spec.flow[0].followupDelays[0]: `30` has no unit",
-    );
+    let run = refused(&sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE\ninboundResponseDelay: -5m"));
+    assert_contains(&run.stderr, "bad.yaml:8:25: spec.inboundResponseDelay: `-5m` is negative");
+    let run = refused(&sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE\nflow:\n  - delay: 5 minutes"));
+    assert_contains(&run.stderr, "spec.flow[0].delay: `5 minutes` is not a duration");
+    let run = refused(&sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE\nflow:\n  - followupDelays: [30]"));
+    assert_contains(&run.stderr, "spec.flow[0].followupDelays[0]: `30` has no unit");
 }
 
 #[test]
@@ -87,15 +55,15 @@ fn a_duplicate_kind_and_name_points_at_both_definitions() {
         sequence("twice", "name: B\ntrigger: WHATSAPP_MESSAGE")
     );
     let run = refused(&manifest);
-    assert_contains(&run.stderr, "bad.yaml:12:3: metadata.name: Sequence/twice is defined twice; it was first defined at manifests/bad.yaml:4:3");
+    assert_contains(
+        &run.stderr,
+        "bad.yaml:12:3: metadata.name: Sequence/twice is defined twice; it was first defined at manifests/bad.yaml:4:3",
+    );
 }
 
 #[test]
 fn a_sequence_naming_a_missing_provider_is_refused() {
-    let run = refused(&sequence(
-        "a",
-        "providerRef: {name: mian}\nname: A\ntrigger: WHATSAPP_MESSAGE",
-    ));
+    let run = refused(&sequence("a", "providerRef: {name: mian}\nname: A\ntrigger: WHATSAPP_MESSAGE"));
     assert_contains(
         &run.stderr,
         "spec.providerRef.name: no Provider named `mian` in the manifests; did you mean `main`?",
@@ -110,87 +78,52 @@ fn every_problem_is_reported_at_once() {
         sequence("b", "name: B\ntrigger: WHATSAPP_MESSAGE\nactive: maybe")
     );
     let run = refused(&manifest);
-    assert!(
-        run.stderr.contains("spec.trigger") && run.stderr.contains("spec.active"),
-        "{}",
-        run.stderr
-    );
-    assert_contains(
-        &run.stderr,
-        "2 errors in the manifests; nothing was sent to any API",
-    );
+    assert!(run.stderr.contains("spec.trigger") && run.stderr.contains("spec.active"), "{}", run.stderr);
+    assert_contains(&run.stderr, "2 errors in the manifests; nothing was sent to any API");
 }
 
 #[test]
 fn a_profile_on_the_wrong_channel_and_an_unknown_kind_are_refused() {
-    let run = refused(&sequence(
-        "a",
-        "name: A\ntrigger: WHATSAPP_MESSAGE\nprofile: {instagram: mybusiness}",
-    ));
+    let run = refused(&sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE\nprofile: {instagram: mybusiness}"));
+    assert_contains(&run.stderr, "spec.profile: trigger WHATSAPP_MESSAGE runs on WHATSAPP");
+    let run = refused(&sequence("a", "name: A").replace("kind: Sequence", "kind: Sequense"));
     assert_contains(
         &run.stderr,
-        "spec.profile: trigger WHATSAPP_MESSAGE runs on WHATSAPP",
+        "bad.yaml:2:1: kind: unknown kind `Sequense` in orsay.seqops.dev/v1alpha1; did you mean `Sequence`?",
     );
-    let run = refused(&sequence("a", "name: A").replace("kind: Sequence", "kind: Sequense"));
-    assert_contains(&run.stderr, "bad.yaml:2:1: kind: unknown kind `Sequense` in orsay.seqops.dev/v1alpha1; did you mean `Sequence`?");
 }
 
 #[test]
 fn a_lookup_that_matches_nothing_names_the_candidates() {
     let (_server, work) = server_and_workspace(&[]);
-    work.write(
-        "a.yaml",
-        &sequence(
-            "a",
-            "name: A\ntrigger: INSTAGRAM_MESSAGE\nagent: {lookup: Support Agent}",
-        ),
-    );
+    work.write("a.yaml", &sequence("a", "name: A\ntrigger: INSTAGRAM_MESSAGE\nagent: {lookup: Support Agent}"));
     let run = work.plan();
     assert_eq!(run.code, 1, "{}", run.all());
-    assert_contains(&run.stderr, "a.yaml:8:11: spec.agent.lookup: no Orsay agent is named \"Support Agent\"; there are \"Sales Agent\"");
+    assert_contains(
+        &run.stderr,
+        "a.yaml:8:11: spec.agent.lookup: no Orsay agent is named \"Support Agent\"; there are \"Sales Agent\"",
+    );
 }
 
 #[test]
 fn a_missing_credential_is_an_error_before_any_request() {
     let (server, work) = server_and_workspace(&[]);
-    work.write(
-        "a.yaml",
-        &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"),
-    );
-    let run: common::Run = work
-        .command(&["plan", "-f", "manifests"])
-        .env_remove("ORSAY_API_KEY")
-        .output()
-        .expect("runs")
-        .into();
+    work.write("a.yaml", &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"));
+    let run: common::Run =
+        work.command(&["plan", "-f", "manifests"]).env_remove("ORSAY_API_KEY").output().expect("runs").into();
     assert_eq!(run.code, 1);
-    assert_contains(
-        &run.stderr,
-        "credentials.env names $ORSAY_API_KEY, which is not set",
-    );
+    assert_contains(&run.stderr, "credentials.env names $ORSAY_API_KEY, which is not set");
     assert_eq!(server.orsay_requests(), 0);
 }
 
 #[test]
 fn a_refused_key_says_what_to_fix() {
     let (_server, work) = server_and_workspace(&[]);
-    work.write(
-        "a.yaml",
-        &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"),
-    );
-    let run: common::Run = work
-        .command(&["plan", "-f", "manifests"])
-        .env("ORSAY_API_KEY", "wrong")
-        .output()
-        .expect("runs")
-        .into();
+    work.write("a.yaml", &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"));
+    let run: common::Run =
+        work.command(&["plan", "-f", "manifests"]).env("ORSAY_API_KEY", "wrong").output().expect("runs").into();
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .contains("the API key from $ORSAY_API_KEY was refused (401"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("the API key from $ORSAY_API_KEY was refused (401"), "{}", run.stderr);
 }
 
 #[test]
@@ -201,18 +134,12 @@ fn yaml_that_is_no_manifest_is_passed_over_with_a_note_but_a_broken_manifest_is_
         "provider.yaml",
         "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: main\nspec:\n  type: orsay\n  credentials: {env: K}\n",
     );
-    work.write(
-        "a.yaml",
-        &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"),
-    );
+    work.write("a.yaml", &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"));
     let run = work.run(&["validate", "-f", "manifests"]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert_contains(&run.stderr, "manifests/ci/workflow.yml:1:1: not a manifest");
     work.write("ci/broken.yaml", "kind: Sequence\nspec: {}\n");
     let broken = work.run(&["validate", "-f", "manifests"]);
     assert_eq!(broken.code, 1);
-    assert_contains(
-        &broken.stderr,
-        "broken.yaml:1:1: apiVersion: every manifest needs `apiVersion`",
-    );
+    assert_contains(&broken.stderr, "broken.yaml:1:1: apiVersion: every manifest needs `apiVersion`");
 }

@@ -36,28 +36,23 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             let document = PlanDocument::read(path)?;
             let manifests = context::load_manifests(&args.common)?;
             let session = context::open(&args.common, "seqops apply", manifests).await?;
-            document.check(
-                session.state_existed.then_some(&session.state),
-                &session.manifests,
-                args.common.sandbox,
-            )?;
-            print!(
-                "{}",
-                text::render(
-                    &document.plan(),
-                    Style::detect(std::io::stdout().is_terminal())
-                )
-            );
+            document.check(session.state_existed.then_some(&session.state), &session.manifests, args.common.sandbox)?;
+            print!("{}", text::render(&document.plan(), Style::detect(std::io::stdout().is_terminal())));
             (session, document, true)
         }
         None => {
-            let (session, document) =
-                plan::make_plan(&args.common, &args.scope, "seqops apply").await?;
+            let (session, document) = plan::make_plan(&args.common, &args.scope, "seqops apply").await?;
             plan::print(&document, plan::Format::Text)?;
             (session, document, false)
         }
     };
     if document.changes.is_empty() {
+        if !document.syncs.is_empty() {
+            // Manifests edited to what the remote objects already are: only
+            // state learns of it.
+            let writer = StateWriter::new(session.store, session.state);
+            engine::apply::record_syncs(&document.syncs, &writer).await?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     // A saved plan was reviewed already; applying it is the approval.
@@ -67,29 +62,18 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     }
     let mut state = session.state;
     for provider in session.manifests.providers() {
-        state.providers.insert(
-            provider.metadata.name.clone(),
-            context::record_of(provider)?,
-        );
+        state.providers.insert(provider.metadata.name.clone(), context::record_of(provider)?);
     }
     let writer = StateWriter::new(session.store, state);
     writer.record(|_| ()).await?;
     println!();
-    let options = ApplyOptions {
-        parallelism: args.parallelism,
-        verify_observed: saved,
-    };
+    let options = ApplyOptions { parallelism: args.parallelism, verify_observed: saved, sandbox: args.common.sandbox };
     let plan = document.plan();
     let progress = super::progress::ApplyProgress::start(plan.changes.len());
-    let report = engine::apply(&plan, &session.connections, &writer, options, &|event| {
-        progress.report(event)
-    })
-    .await?;
+    let report = engine::apply(&plan, &session.connections, &writer, options, &|event| progress.report(event)).await?;
     drop(progress);
     if saved {
-        writer
-            .record(|s| s.last_plan_applied = Some(document.plan_id.clone()))
-            .await?;
+        writer.record(|s| s.last_plan_applied = Some(document.plan_id.clone())).await?;
     }
     println!();
     for (_, message) in &report.failed {
@@ -98,18 +82,16 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     for key in &report.skipped {
         eprintln!("skipped: {key}: something it depends on was not applied");
     }
+    for (key, path) in &report.outputs_written {
+        println!("{key}: the value the API returned once was written to {}", path.display());
+    }
     for (key, reason) in &report.untouched {
         eprintln!("untouched: {key}: {reason}; run `seqops plan` again");
     }
-    let complete =
-        report.failed.is_empty() && report.skipped.is_empty() && report.untouched.is_empty();
+    let complete = report.failed.is_empty() && report.skipped.is_empty() && report.untouched.is_empty();
     let mut summary = format!(
         "{} Resources: {} created, {} updated, {} replaced, {} deleted.",
-        if complete {
-            "Apply complete!"
-        } else {
-            "Apply incomplete."
-        },
+        if complete { "Apply complete!" } else { "Apply incomplete." },
         report.count(Action::Create),
         report.count(Action::Update),
         report.count(Action::Replace),
@@ -128,19 +110,13 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let mut final_plan = plan;
     final_plan.usage = session.connections.usage();
     println!("{}", text::requests_line(&final_plan));
-    Ok(if complete {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if complete { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// Asks on a terminal; refuses to guess when there is none.
 fn confirmed() -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
-        bail!(
-            "apply needs confirmation, and standard input is not a terminal: pass --auto-approve"
-        );
+        bail!("apply needs confirmation, and standard input is not a terminal: pass --auto-approve");
     }
     print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
     std::io::stdout().flush()?;

@@ -37,10 +37,7 @@ impl Drop for SandboxTask {
 
 /// Where the run's files live: beside the state file.
 pub fn work_dir(state: &Path) -> PathBuf {
-    state
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    state.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
@@ -52,9 +49,7 @@ pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
 pub fn load_from(files: &[PathBuf]) -> anyhow::Result<Manifests> {
     let manifests = seqops::manifest::load(files, &providers::kinds())?;
     for location in &manifests.skipped {
-        eprintln!(
-            "note: {location}: not a manifest (no apiVersion, kind, metadata or spec); passed over"
-        );
+        eprintln!("note: {location}: not a manifest (no apiVersion, kind, metadata or spec); passed over");
     }
     Ok(manifests)
 }
@@ -64,26 +59,15 @@ pub async fn open(common: &Common, command: &str, manifests: Manifests) -> anyho
 }
 
 /// Like [`open`], also connecting the Providers named in `also`.
-pub async fn open_with(
-    common: &Common,
-    command: &str,
-    manifests: Manifests,
-    also: &[&str],
-) -> anyhow::Result<Session> {
+pub async fn open_with(common: &Common, command: &str, manifests: Manifests, also: &[&str]) -> anyhow::Result<Session> {
     let store = StateStore::lock(&common.state, command, common.lock_timeout)?;
     let loaded = store.load()?;
     let state_existed = loaded.is_some();
     let state = loaded.unwrap_or_else(|| State::new(common.sandbox));
     if state.sandbox != common.sandbox {
-        let (was, flag) = if state.sandbox {
-            ("the sandbox", "pass --sandbox")
-        } else {
-            ("real accounts", "drop --sandbox")
-        };
-        bail!(
-            "state {} holds objects of {was}; {flag}, or use another --state",
-            common.state.display()
-        );
+        let (was, flag) =
+            if state.sandbox { ("the sandbox", "pass --sandbox") } else { ("real accounts", "drop --sandbox") };
+        bail!("state {} holds objects of {was}; {flag}, or use another --state", common.state.display());
     }
     let dir = work_dir(&common.state);
     let (origin, sandbox) = if common.sandbox {
@@ -93,21 +77,8 @@ pub async fn open_with(
     } else {
         (None, None)
     };
-    let accounts = connect(
-        &manifests,
-        also,
-        &state,
-        origin.as_deref(),
-        &dir.join("budget.json"),
-    )?;
-    Ok(Session {
-        manifests,
-        store,
-        state,
-        state_existed,
-        connections: Connections::new(accounts),
-        _sandbox: sandbox,
-    })
+    let accounts = connect(&manifests, also, &state, origin.as_deref(), &dir.join("budget.json"))?;
+    Ok(Session { manifests, store, state, state_existed, connections: Connections::new(accounts), _sandbox: sandbox })
 }
 
 /// Connects every account that has manifests or state entries, checking
@@ -139,11 +110,9 @@ fn connect(
             continue;
         };
         match settings_for(name, record, sandbox, budget_file) {
-            Ok(settings) => accounts.push(Account::connect(
-                settings,
-                providers::http::detail_field,
-                super::progress::notifier(),
-            )),
+            Ok(settings) => {
+                accounts.push(Account::connect(settings, providers::http::detail_field, super::progress::notifier()))
+            }
             Err(problem) => problems.push(problem),
         }
     }
@@ -154,8 +123,7 @@ fn connect(
 }
 
 pub fn record_of(provider: &Resource) -> anyhow::Result<ProviderRecord> {
-    let spec: ProviderSpec =
-        serde_json::from_value(provider.spec.clone()).context("reading a Provider spec")?;
+    let spec: ProviderSpec = serde_json::from_value(provider.spec.clone()).context("reading a Provider spec")?;
     Ok(ProviderRecord {
         provider_type: spec.provider_type,
         base_url: spec.base_url,
@@ -172,20 +140,21 @@ fn settings_for(
 ) -> Result<AccountSettings, String> {
     let (vendor_url, vendor_limit) = providers::vendor_defaults(record.provider_type);
     let variable = record.credentials_env.clone();
-    let value = variable
-        .as_deref()
-        .and_then(|v| std::env::var(v).ok())
-        .filter(|v| !v.is_empty());
+    let value = variable.as_deref().and_then(|v| std::env::var(v).ok()).filter(|v| !v.is_empty());
     let (credential, source) = match (value, sandbox, variable) {
         (Some(value), _, Some(variable)) => (value, format!("${variable}")),
         (_, Some(_), variable) => {
             let key = sandbox_key(record.provider_type);
-            let named = variable.map(|v| format!("${v} is not set")).unwrap_or_else(|| "no credentials.env is given".into());
+            let named =
+                variable.map(|v| format!("${v} is not set")).unwrap_or_else(|| "no credentials.env is given".into());
             eprintln!("note: Provider `{name}`: {named}; using the sandbox key {key}");
             (key, "the sandbox key".to_string())
         }
         (_, None, Some(variable)) => {
-            return Err(format!("Provider `{name}`: credentials.env names ${variable}, which is not set: export the {} API key in it", record.provider_type.as_str()))
+            return Err(format!(
+                "Provider `{name}`: credentials.env names ${variable}, which is not set: export the {} API key in it",
+                record.provider_type.as_str()
+            ))
         }
         (_, None, None) => {
             return Err(format!(
@@ -195,10 +164,7 @@ fn settings_for(
     };
     let base_url = match sandbox {
         Some(origin) => providers::sandbox_base_url(record.provider_type, origin),
-        None => record
-            .base_url
-            .clone()
-            .unwrap_or_else(|| vendor_url.to_string()),
+        None => record.base_url.clone().unwrap_or_else(|| vendor_url.to_string()),
     };
     Ok(AccountSettings {
         name: name.to_string(),

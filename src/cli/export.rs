@@ -31,12 +31,8 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         .find(|p| p.metadata.name == args.provider)
         .ok_or_else(|| anyhow!("no Provider named `{}` in the manifests", args.provider))?
         .clone();
-    let provider_type = provider.spec["type"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let mut session =
-        context::open_with(&args.common, "seqops export", manifests, &[&args.provider]).await?;
+    let provider_type = provider.spec["type"].as_str().unwrap_or_default().to_string();
+    let mut session = context::open_with(&args.common, "seqops export", manifests, &[&args.provider]).await?;
     let mut taken: BTreeSet<ResourceKey> = session
         .manifests
         .resources
@@ -45,10 +41,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         .chain(session.state.resources.keys().cloned())
         .collect();
     let mut written = Vec::new();
-    for kind in seqops::providers::kinds()
-        .iter()
-        .filter(|k| k.provider_type == Some(provider_type.as_str()))
-    {
+    for kind in seqops::providers::kinds().iter().filter(|k| k.provider_type == Some(provider_type.as_str())) {
         let objects = export(
             &session.connections,
             &args.provider,
@@ -60,20 +53,14 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         .await?;
         written.extend(objects);
     }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let provider_doc = serde_json::json!({
         "apiVersion": provider.api_version,
         "kind": provider.kind,
         "metadata": { "name": provider.metadata.name },
         "spec": provider.spec,
     });
-    write_yaml(
-        &args
-            .out
-            .join(format!("provider-{}.yaml", provider.metadata.name)),
-        &provider_doc,
-    )?;
+    write_yaml(&args.out.join(format!("provider-{}.yaml", provider.metadata.name)), &provider_doc)?;
     for object in &written {
         let doc = serde_json::json!({
             "apiVersion": object.api_version,
@@ -83,15 +70,9 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         });
         write_yaml(&args.out.join(format!("{}.yaml", object.key.name)), &doc)?;
     }
-    session.state.providers.insert(
-        provider.metadata.name.clone(),
-        context::record_of(&provider)?,
-    );
+    session.state.providers.insert(provider.metadata.name.clone(), context::record_of(&provider)?);
     for object in written.iter() {
-        session
-            .state
-            .resources
-            .insert(object.key.clone(), object.entry.clone());
+        session.state.resources.insert(object.key.clone(), object.entry.clone());
     }
     session.store.save(&mut session.state)?;
     let usage = session.connections.usage();

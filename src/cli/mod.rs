@@ -69,8 +69,7 @@ pub struct Common {
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    seqops::manifest::duration::Duration::parse(text)
-        .map(|d| std::time::Duration::from_secs(d.as_secs()))
+    seqops::manifest::duration::Duration::parse(text).map(|d| std::time::Duration::from_secs(d.as_secs()))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -49,11 +49,14 @@ pub struct Scope {
     /// Only this object and what it depends on (repeatable), e.g. Sequence/welcome-dm.
     #[arg(long = "target", value_parser = parse_key)]
     pub targets: Vec<ResourceKey>,
+    /// Write this object's secrets again even if their sources did not
+    /// change (repeatable): their remote values cannot be read to compare.
+    #[arg(long = "rotate", value_parser = parse_key)]
+    pub rotate: Vec<ResourceKey>,
 }
 
 pub fn parse_key(text: &str) -> Result<ResourceKey, String> {
-    ResourceKey::parse(text)
-        .ok_or_else(|| format!("`{text}` is not a key: write Kind/name, e.g. Sequence/welcome-dm"))
+    ResourceKey::parse(text).ok_or_else(|| format!("`{text}` is not a key: write Kind/name, e.g. Sequence/welcome-dm"))
 }
 
 /// Plans, and returns the session for an apply to continue with.
@@ -64,50 +67,26 @@ pub async fn make_plan(
 ) -> anyhow::Result<(context::Session, PlanDocument)> {
     let manifests = context::load_manifests(common)?;
     let session = context::open(common, command, manifests).await?;
-    let refresh = scope.refresh.unwrap_or(if session.state_existed {
-        Refresh::Changed
-    } else {
-        Refresh::Full
-    });
+    let refresh = scope.refresh.unwrap_or(if session.state_existed { Refresh::Changed } else { Refresh::Full });
     let options = PlanOptions {
         refresh,
         targets: scope.targets.clone(),
+        rotate: scope.rotate.clone(),
+        sandbox: common.sandbox,
         parallelism: 8,
     };
-    let plan = engine::plan(
-        &session.manifests,
-        &session.state,
-        &session.connections,
-        &options,
-    )
-    .await?;
+    let plan = engine::plan(&session.manifests, &session.state, &session.connections, &options).await?;
     let state = session.state_existed.then_some(&session.state);
-    let document = PlanDocument::new(
-        &plan,
-        state,
-        &session.manifests,
-        common.sandbox,
-        refresh,
-        scope.targets.clone(),
-    );
+    let document = PlanDocument::new(&plan, state, &session.manifests, common.sandbox, refresh, scope.targets.clone());
     Ok((session, document))
 }
 
 /// Prints a plan document in `format`.
 pub fn print(document: &PlanDocument, format: Format) -> anyhow::Result<()> {
     match format {
-        Format::Text => print!(
-            "{}",
-            text::render(
-                &document.plan(),
-                Style::detect(std::io::stdout().is_terminal())
-            )
-        ),
+        Format::Text => print!("{}", text::render(&document.plan(), Style::detect(std::io::stdout().is_terminal()))),
         Format::Json => println!("{}", serde_json::to_string_pretty(document)?),
-        Format::Markdown => print!(
-            "{}",
-            markdown::render(&document.plan(), markdown::DEFAULT_CAP)
-        ),
+        Format::Markdown => print!("{}", markdown::render(&document.plan(), markdown::DEFAULT_CAP)),
     }
     Ok(())
 }
@@ -132,11 +111,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let changes = !document.changes.is_empty();
-    Ok(if args.detailed_exitcode && changes {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if args.detailed_exitcode && changes { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
 /// `seqops show PLANFILE`: prints a saved plan.

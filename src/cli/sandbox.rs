@@ -36,28 +36,19 @@ pub struct ServeArgs {
 
 fn parse_latency(text: &str) -> Result<std::time::Duration, String> {
     match text.strip_suffix("ms") {
-        Some(ms) => ms
-            .parse()
-            .map(std::time::Duration::from_millis)
-            .map_err(|e| e.to_string()),
+        Some(ms) => ms.parse().map(std::time::Duration::from_millis).map_err(|e| e.to_string()),
         None => parse_duration(text),
     }
 }
 
 pub async fn run(command: SandboxCommand) -> anyhow::Result<ExitCode> {
     let SandboxCommand::Serve(args) = command;
-    let config = EmulatorConfig {
-        requests_per_hour: args.requests_per_hour,
-        window: args.rate_window,
-        latency: args.latency,
-    };
+    let config =
+        EmulatorConfig { requests_per_hour: args.requests_per_hour, window: args.rate_window, latency: args.latency };
     let sandbox = Sandbox::new(config, args.data)?;
     let (addr, task) = sandbox.serve(&args.addr).await?;
     println!("seqops sandbox listening on http://{addr}");
-    println!(
-        "  orsay: http://{addr}{}",
-        seqops::providers::orsay::emulator::BASE_PATH
-    );
+    println!("  orsay: http://{addr}{}", seqops::providers::orsay::emulator::BASE_PATH);
     std::io::stdout().flush()?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

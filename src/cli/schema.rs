@@ -26,10 +26,7 @@ pub fn file_name(api_version: &str, kind: &str) -> String {
 /// A kind's whole manifest (apiVersion, kind, metadata, spec) as a schema.
 pub fn manifest_schema(kind: &seqops::manifest::KindSpec) -> serde_json::Value {
     let spec = serde_json::to_value((kind.schema)()).unwrap_or_default();
-    let mut definitions = spec
-        .get("$defs")
-        .cloned()
-        .unwrap_or_else(|| serde_json::json!({}));
+    let mut definitions = spec.get("$defs").cloned().unwrap_or_else(|| serde_json::json!({}));
     let mut spec_body = spec.clone();
     if let Some(map) = spec_body.as_object_mut() {
         map.remove("$defs");
@@ -76,19 +73,14 @@ pub fn run(args: SchemaArgs) -> anyhow::Result<ExitCode> {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             for kind in &kinds {
                 let path = dir.join(file_name(kind.api_version, kind.kind));
-                std::fs::write(
-                    &path,
-                    serde_json::to_string_pretty(&manifest_schema(kind))? + "\n",
-                )
-                .with_context(|| format!("writing {}", path.display()))?;
+                std::fs::write(&path, serde_json::to_string_pretty(&manifest_schema(kind))? + "\n")
+                    .with_context(|| format!("writing {}", path.display()))?;
                 println!("{}", path.display());
             }
         }
         None => {
-            let all: serde_json::Map<String, serde_json::Value> = kinds
-                .iter()
-                .map(|k| (file_name(k.api_version, k.kind), manifest_schema(k)))
-                .collect();
+            let all: serde_json::Map<String, serde_json::Value> =
+                kinds.iter().map(|k| (file_name(k.api_version, k.kind), manifest_schema(k))).collect();
             println!("{}", serde_json::to_string_pretty(&all)?);
         }
     }
@@ -101,11 +93,6 @@ pub struct CompletionsArgs {
 }
 
 pub fn completions(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
-    clap_complete::generate(
-        args.shell,
-        &mut super::Cli::command(),
-        "seqops",
-        &mut std::io::stdout(),
-    );
+    clap_complete::generate(args.shell, &mut super::Cli::command(), "seqops", &mut std::io::stdout());
     Ok(ExitCode::SUCCESS)
 }

@@ -30,8 +30,7 @@ pub enum StateCommand {
 }
 
 fn parse_key(text: &str) -> anyhow::Result<ResourceKey> {
-    ResourceKey::parse(text)
-        .ok_or_else(|| anyhow!("`{text}` is not a key: write Kind/name, e.g. Sequence/welcome-dm"))
+    ResourceKey::parse(text).ok_or_else(|| anyhow!("`{text}` is not a key: write Kind/name, e.g. Sequence/welcome-dm"))
 }
 
 pub fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
@@ -52,24 +51,16 @@ pub fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
         }
         StateCommand::Show { key, state: path } => {
             let key = parse_key(&key)?;
-            let state = StateStore::read_only(&path)
-                .load()?
-                .ok_or_else(|| anyhow!("no state at {}", path.display()))?;
-            let entry = state
-                .resources
-                .get(&key)
-                .ok_or_else(|| anyhow!("{key} is not in state {}", path.display()))?;
+            let state =
+                StateStore::read_only(&path).load()?.ok_or_else(|| anyhow!("no state at {}", path.display()))?;
+            let entry = state.resources.get(&key).ok_or_else(|| anyhow!("{key} is not in state {}", path.display()))?;
             println!("{}", serde_json::to_string_pretty(entry)?);
         }
         StateCommand::Rm { key, state: path } => {
             let key = parse_key(&key)?;
             let store = StateStore::lock(&path, "seqops state rm", std::time::Duration::ZERO)?;
-            let Some(mut state) = store.load()? else {
-                bail!("no state at {}", path.display())
-            };
-            let Some(entry) = state.resources.remove(&key) else {
-                bail!("{key} is not in state {}", path.display())
-            };
+            let Some(mut state) = store.load()? else { bail!("no state at {}", path.display()) };
+            let Some(entry) = state.resources.remove(&key) else { bail!("{key} is not in state {}", path.display()) };
             store.save(&mut state)?;
             let id = entry.id.unwrap_or_else(|| "(no id)".into());
             println!("Removed {key} ({id}) from state; the remote object was not touched.");

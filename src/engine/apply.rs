@@ -2,17 +2,20 @@
 //! state written after every remote change so that nothing is lost when the
 //! run is interrupted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use tokio::sync::Mutex;
 
-use super::plan::{Action, Change, Plan};
+use super::plan::{Action, Change, Plan, StateSync};
 use super::state::{now_rfc3339, Entry, State, StateError, StateStore};
 use super::{graph, Connections, EngineError};
 use crate::manifest::ResourceKey;
-use crate::providers::{ExternalClient, Fields, ProviderError};
+use crate::providers::account::Secret;
+use crate::providers::sources::{SourceReader, SourceValues};
+use crate::providers::{DesiredContext, ExternalClient, Fields, ProviderError, UpdateRequest, KNOWN_AFTER_APPLY};
 
 /// A line of progress: a change starting, or one finished.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,17 +26,11 @@ pub struct Progress {
 
 impl Progress {
     fn started(line: String) -> Self {
-        Self {
-            line,
-            finished: false,
-        }
+        Self { line, finished: false }
     }
 
     fn finished(line: String) -> Self {
-        Self {
-            line,
-            finished: true,
-        }
+        Self { line, finished: true }
     }
 }
 
@@ -45,10 +42,7 @@ pub struct StateWriter {
 
 impl StateWriter {
     pub fn new(store: StateStore, state: State) -> Self {
-        Self {
-            store,
-            state: Mutex::new(state),
-        }
+        Self { store, state: Mutex::new(state) }
     }
 
     /// Applies `change` to state and saves it before returning.
@@ -73,6 +67,14 @@ pub struct ApplyReport {
     /// Objects a saved plan would have changed, left alone because they
     /// changed remotely since the plan was made.
     pub untouched: Vec<(ResourceKey, String)>,
+    /// Files written with values the API returned once.
+    pub outputs_written: Vec<(ResourceKey, PathBuf)>,
+}
+
+impl ApplyReport {
+    pub fn count(&self, action: Action) -> usize {
+        self.done.iter().filter(|(_, a)| *a == action).count()
+    }
 }
 
 /// How to apply.
@@ -83,20 +85,37 @@ pub struct ApplyOptions {
     /// Re-observe each object before changing it, and leave it alone if it
     /// changed since the plan observed it (for saved plans).
     pub verify_observed: bool,
+    /// Sources read for the sandbox (an unset variable gets a fake value).
+    pub sandbox: bool,
 }
 
 enum Outcome {
-    Done,
+    Done(Option<PathBuf>),
     Failed(String),
     /// Not attempted: something it depends on did not happen.
     Skipped,
     Untouched(String),
 }
 
-impl ApplyReport {
-    pub fn count(&self, action: Action) -> usize {
-        self.done.iter().filter(|(_, a)| *a == action).count()
+/// Records what a plan learnt without changing anything remotely: objects
+/// whose manifest changed to what the remote side already is.
+pub async fn record_syncs(syncs: &[StateSync], state: &StateWriter) -> Result<(), StateError> {
+    if syncs.is_empty() {
+        return Ok(());
     }
+    state
+        .record(|s| {
+            for sync in syncs {
+                if let Some(entry) = s.resources.get_mut(&sync.key) {
+                    entry.manifest_digest = sync.manifest_digest.clone();
+                    entry.applied_spec = sync.applied_spec.clone();
+                    entry.last_applied = sync.last_applied.clone();
+                    entry.observed = sync.observed.clone();
+                    entry.observed_at = now_rfc3339();
+                }
+            }
+        })
+        .await
 }
 
 /// Applies `plan`. Creates, adopts, updates and replaces run in dependency
@@ -108,11 +127,10 @@ pub async fn apply(
     options: ApplyOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ApplyReport, EngineError> {
+    record_syncs(&plan.syncs, state).await?;
     let mut report = ApplyReport::default();
-    let (removals, others): (Vec<&Change>, Vec<&Change>) = plan
-        .changes
-        .iter()
-        .partition(|c| matches!(c.action, Action::Delete | Action::Forget));
+    let (removals, others): (Vec<&Change>, Vec<&Change>) =
+        plan.changes.iter().partition(|c| matches!(c.action, Action::Delete | Action::Forget));
     let mut phases = ordered(&others)?;
     let mut reverse = ordered(&removals)?;
     reverse.reverse();
@@ -125,19 +143,17 @@ pub async fn apply(
                 async move {
                     let blocked = {
                         let failed = failed_keys.lock().unwrap_or_else(|e| e.into_inner());
-                        change.depends_on.iter().any(|d| failed.contains(d))
+                        blocked_by(change, &plan.changes, &failed)
                     };
                     let outcome = if blocked {
                         Outcome::Skipped
                     } else {
                         match verify(change, connections, options).await {
                             Some(reason) => Outcome::Untouched(reason),
-                            None => {
-                                match apply_change(change, connections, state, progress).await {
-                                    Ok(()) => Outcome::Done,
-                                    Err(message) => Outcome::Failed(message),
-                                }
-                            }
+                            None => match apply_change(change, connections, state, options, progress).await {
+                                Ok(written) => Outcome::Done(written),
+                                Err(message) => Outcome::Failed(message),
+                            },
                         }
                     };
                     (change.key.clone(), change.action, outcome)
@@ -147,14 +163,16 @@ pub async fn apply(
             .collect()
             .await;
         for (key, action, outcome) in results {
-            if !matches!(outcome, Outcome::Done) {
-                failed_keys
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(key.clone());
+            if !matches!(outcome, Outcome::Done(_)) {
+                failed_keys.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone());
             }
             match outcome {
-                Outcome::Done => report.done.push((key, action)),
+                Outcome::Done(written) => {
+                    if let Some(path) = written {
+                        report.outputs_written.push((key.clone(), path));
+                    }
+                    report.done.push((key, action));
+                }
                 Outcome::Skipped => report.skipped.push(key),
                 Outcome::Failed(message) => report.failed.push((key, message)),
                 Outcome::Untouched(reason) => report.untouched.push((key, reason)),
@@ -164,21 +182,21 @@ pub async fn apply(
     Ok(report)
 }
 
+/// Whether a change must wait for something that failed: a create or update
+/// for what it refers to, a delete for what refers to it.
+fn blocked_by(change: &Change, all: &[Change], failed: &BTreeSet<ResourceKey>) -> bool {
+    if matches!(change.action, Action::Delete | Action::Forget) {
+        all.iter().any(|other| failed.contains(&other.key) && other.depends_on.contains(&change.key))
+    } else {
+        change.depends_on.iter().any(|d| failed.contains(d))
+    }
+}
+
 /// For a saved plan: why the object must be left alone, if it changed
 /// remotely since the plan observed it.
-async fn verify(
-    change: &Change,
-    connections: &Connections,
-    options: ApplyOptions,
-) -> Option<String> {
-    let acts_on_remote = matches!(
-        change.action,
-        Action::Update | Action::Replace | Action::Delete | Action::Adopt
-    );
-    let id = change
-        .id
-        .as_deref()
-        .filter(|_| options.verify_observed && acts_on_remote)?;
+async fn verify(change: &Change, connections: &Connections, options: ApplyOptions) -> Option<String> {
+    let acts_on_remote = matches!(change.action, Action::Update | Action::Replace | Action::Delete | Action::Adopt);
+    let id = change.id.as_deref().filter(|_| options.verify_observed && acts_on_remote)?;
     let client = match connections.client(&change.provider, &change.key.kind) {
         Ok(client) => client,
         Err(error) => return Some(error.to_string()),
@@ -188,148 +206,177 @@ async fn verify(
         Ok(None) => Some(format!("{id} was deleted remotely since the plan was made")),
         Ok(Some(now)) => {
             let changed = super::planfile::changed_since(&change.observed, &now);
-            (!changed.is_empty()).then(|| {
-                format!(
-                    "changed remotely since the plan was made ({})",
-                    changed.join(", ")
-                )
-            })
+            (!changed.is_empty()).then(|| format!("changed remotely since the plan was made ({})", changed.join(", ")))
         }
         Err(error) => Some(format!("could not be observed before changing it: {error}")),
     }
 }
 
 fn ordered<'a>(changes: &[&'a Change]) -> Result<Vec<Vec<&'a Change>>, EngineError> {
-    let nodes: Vec<(ResourceKey, Vec<ResourceKey>)> = changes
-        .iter()
-        .map(|c| (c.key.clone(), c.depends_on.clone()))
-        .collect();
+    let nodes: Vec<(ResourceKey, Vec<ResourceKey>)> =
+        changes.iter().map(|c| (c.key.clone(), c.depends_on.clone())).collect();
     let layers = graph::layers(&nodes).map_err(|cycle| {
         let names: Vec<String> = cycle.iter().map(ToString::to_string).collect();
-        EngineError::Plan(vec![format!(
-            "these objects refer to each other in a cycle: {}",
-            names.join(", ")
-        )])
+        EngineError::Plan(vec![format!("these objects refer to each other in a cycle: {}", names.join(", "))])
     })?;
     Ok(layers
         .into_iter()
-        .map(|layer| {
-            layer
-                .iter()
-                .flat_map(|key| changes.iter().filter(move |c| &c.key == key).copied())
-                .collect()
-        })
+        .map(|layer| layer.iter().flat_map(|key| changes.iter().filter(move |c| &c.key == key).copied()).collect())
         .collect())
+}
+
+/// The fields to write, with the values behind them: references to objects
+/// created earlier in this apply resolved, and sources read again (values
+/// are never kept in a plan).
+struct Prepared {
+    desired: Fields,
+    updates: Fields,
+    sources: SourceValues,
+}
+
+async fn prepare(
+    change: &Change,
+    client: &dyn ExternalClient,
+    state: &StateWriter,
+    options: ApplyOptions,
+) -> Result<Prepared, String> {
+    let key = &change.key;
+    let unresolved = change.desired.values().any(has_placeholder);
+    let has_sources = crate::providers::sources::has_sources(&change.spec);
+    if !unresolved && !has_sources {
+        return Ok(Prepared {
+            desired: change.desired.clone(),
+            updates: change.updates.clone(),
+            sources: SourceValues::default(),
+        });
+    }
+    let reader = SourceReader { base_dir: PathBuf::from(&change.source_dir), sandbox: options.sandbox };
+    let sources = reader.read_all(&change.spec).map_err(|(field, message)| format!("{key}: {field}: {message}"))?;
+    let snapshot = state.snapshot().await;
+    let refs = change
+        .references
+        .iter()
+        .map(|r| (r.field.clone(), snapshot.resources.get(&r.key).and_then(|e| e.id.clone())))
+        .collect();
+    let context =
+        DesiredContext { refs, previous: Some((&change.spec, &change.desired)), sources, salt: snapshot.salt.clone() };
+    let fresh = client.desired(&change.spec, &context).await.map_err(|e| format!("{key}: {e}"))?;
+    for (field, planned) in &change.desired {
+        if !has_placeholder(planned) && fresh.get(field) != Some(planned) {
+            return Err(format!(
+                "{key}: `{field}` is not what the plan showed (its source or what it refers to changed); run `seqops plan` again"
+            ));
+        }
+    }
+    if let Some(field) = fresh.iter().find(|(_, v)| has_placeholder(v)).map(|(f, _)| f) {
+        return Err(format!("{key}: `{field}` refers to an object that does not exist"));
+    }
+    let updates = change.updates.keys().filter_map(|k| fresh.get(k).map(|v| (k.clone(), v.clone()))).collect();
+    Ok(Prepared { desired: fresh, updates, sources: context.sources })
+}
+
+fn has_placeholder(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s == KNOWN_AFTER_APPLY,
+        serde_json::Value::Array(items) => items.iter().any(has_placeholder),
+        serde_json::Value::Object(map) => map.values().any(has_placeholder),
+        _ => false,
+    }
+}
+
+/// Inserts or changes the entry of `change.key`, keeping a replaced
+/// object's old id until its delete is confirmed.
+fn upsert(state: &mut State, change: &Change, id: Option<String>, fill: impl FnOnce(&mut Entry)) {
+    let deposed = state.resources.get(&change.key).and_then(|e| e.deposed_id.clone());
+    let mut entry = Entry {
+        api_version: change.api_version.clone(),
+        provider: change.provider.clone(),
+        id,
+        display_name: change.display_name.clone(),
+        pending_since: None,
+        deposed_id: deposed,
+        manifest_digest: change.manifest_digest.clone(),
+        applied_spec: change.spec.clone(),
+        last_applied: Fields::new(),
+        observed: Fields::new(),
+        observed_at: now_rfc3339(),
+        orphan_on_delete: change.orphan_on_delete,
+        prevent_destroy: change.prevent_destroy,
+        depends_on: change.depends_on.clone(),
+    };
+    fill(&mut entry);
+    state.resources.insert(change.key.clone(), entry);
 }
 
 async fn apply_change(
     change: &Change,
     connections: &Connections,
     state: &StateWriter,
+    options: ApplyOptions,
     progress: &(dyn Fn(Progress) + Sync),
-) -> Result<(), String> {
+) -> Result<Option<PathBuf>, String> {
     let key = &change.key;
-    let client = connections
-        .client(&change.provider, &key.kind)
-        .map_err(|e| e.to_string())?;
+    let client = connections.client(&change.provider, &key.kind).map_err(|e| e.to_string())?;
+    let client = client.as_ref();
     let fail = |error: ProviderError| format!("{key}: {error}");
-    let save = |error: StateError| {
-        format!("{key}: the remote change was made but state could not be saved: {error}")
-    };
+    let save = |error: StateError| format!("{key}: the remote change was made but state could not be saved: {error}");
+    let mut written = None;
     match change.action {
         Action::Create => {
             progress(Progress::started(format!("{key}: creating...")));
-            let id = create(change, client.as_ref(), state).await?;
+            let prepared = prepare(change, client, state, options).await?;
+            let (id, file) = create(change, &prepared, client, state).await?;
+            written = file;
             progress(Progress::finished(format!("{key}: created (id {id})")));
         }
         Action::Adopt => {
             let id = change.id.clone().unwrap_or_default();
             progress(Progress::started(format!("{key}: adopting {id}...")));
+            let prepared = prepare(change, client, state, options).await?;
+            // Until the update is confirmed, state knows the id but not what
+            // was applied, so an interrupted adopt is planned again in full.
             state
                 .record(|s| {
-                    s.resources.insert(
-                        key.clone(),
-                        entry_for(
-                            change,
-                            Some(id.clone()),
-                            Fields::new(),
-                            change.observed.clone(),
-                        ),
-                    )
+                    upsert(s, change, Some(id.clone()), |e| {
+                        e.manifest_digest = String::new();
+                        e.observed = change.observed.clone();
+                    })
                 })
                 .await
                 .map_err(save)?;
-            if !change.updates.is_empty() {
-                client.update(&id, &change.updates).await.map_err(fail)?;
-            }
-            let observed = merged(&change.observed, &change.updates);
-            state
-                .record(|s| {
-                    s.resources.insert(
-                        key.clone(),
-                        entry_for(change, Some(id.clone()), change.desired.clone(), observed),
-                    )
-                })
-                .await
-                .map_err(save)?;
+            update(change, &prepared, &id, client, state).await?;
             progress(Progress::finished(format!("{key}: adopted (id {id})")));
         }
         Action::Update => {
             let id = change.id.clone().unwrap_or_default();
-            progress(Progress::started(format!(
-                "{key}: updating {}...",
-                field_names(&change.updates)
-            )));
-            client.update(&id, &change.updates).await.map_err(fail)?;
-            let observed = merged(&change.observed, &change.updates);
-            state
-                .record(|s| {
-                    s.resources.insert(
-                        key.clone(),
-                        entry_for(change, Some(id.clone()), change.desired.clone(), observed),
-                    )
-                })
-                .await
-                .map_err(save)?;
+            progress(Progress::started(format!("{key}: updating {}...", field_names(&change.updates))));
+            let prepared = prepare(change, client, state, options).await?;
+            update(change, &prepared, &id, client, state).await?;
             progress(Progress::finished(format!("{key}: updated (id {id})")));
         }
         Action::Replace => {
             let old = change.id.clone().unwrap_or_default();
             progress(Progress::started(format!("{key}: replacing {old}...")));
+            let prepared = prepare(change, client, state, options).await?;
+            let mark_deposed = |s: &mut State| {
+                if let Some(entry) = s.resources.get_mut(key) {
+                    entry.deposed_id = Some(old.clone());
+                }
+            };
             if client.facts().create_before_delete {
-                state
-                    .record(|s| {
-                        if let Some(entry) = s.resources.get_mut(key) {
-                            entry.deposed_id = Some(old.clone());
-                        }
-                    })
-                    .await
-                    .map_err(save)?;
-                let id = create(change, client.as_ref(), state).await?;
+                state.record(mark_deposed).await.map_err(save)?;
+                let (id, file) = create(change, &prepared, client, state).await?;
+                written = file;
                 client.delete(&old).await.map_err(fail)?;
-                state
-                    .record(|s| {
-                        if let Some(entry) = s.resources.get_mut(key) {
-                            entry.deposed_id = None;
-                        }
-                    })
-                    .await
-                    .map_err(save)?;
-                progress(Progress::finished(format!(
-                    "{key}: replaced ({old} -> {id})"
-                )));
+                state.record(|s| clear_deposed(s, key, &old)).await.map_err(save)?;
+                progress(Progress::finished(format!("{key}: replaced ({old} -> {id})")));
             } else {
+                state.record(mark_deposed).await.map_err(save)?;
                 client.delete(&old).await.map_err(fail)?;
-                state
-                    .record(|s| {
-                        s.resources.remove(key);
-                    })
-                    .await
-                    .map_err(save)?;
-                let id = create(change, client.as_ref(), state).await?;
-                progress(Progress::finished(format!(
-                    "{key}: replaced ({old} -> {id})"
-                )));
+                state.record(|s| clear_deposed(s, key, &old)).await.map_err(save)?;
+                let (id, file) = create(change, &prepared, client, state).await?;
+                written = file;
+                progress(Progress::finished(format!("{key}: replaced ({old} -> {id})")));
             }
         }
         Action::Delete => {
@@ -337,11 +384,11 @@ async fn apply_change(
             progress(Progress::started(format!("{key}: deleting {id}...")));
             client.delete(&id).await.map_err(fail)?;
             state
-                .record(|s| match s.resources.get_mut(key) {
-                    Some(entry) if entry.deposed_id.as_deref() == Some(id.as_str()) => {
-                        entry.deposed_id = None
-                    }
-                    _ => {
+                .record(|s| {
+                    let entry = s.resources.get(key);
+                    if entry.is_some_and(|e| e.deposed_id.as_deref() == Some(id.as_str())) {
+                        clear_deposed(s, key, &id);
+                    } else if entry.is_some_and(|e| e.id.as_deref() == Some(id.as_str()) || e.id.is_none()) {
                         s.resources.remove(key);
                     }
                 })
@@ -356,69 +403,105 @@ async fn apply_change(
                 })
                 .await
                 .map_err(save)?;
-            progress(Progress::finished(format!(
-                "{key}: removed from state; the remote object is kept"
-            )));
+            progress(Progress::finished(format!("{key}: removed from state; the remote object is kept")));
         }
     }
-    Ok(())
+    Ok(written)
+}
+
+fn clear_deposed(state: &mut State, key: &ResourceKey, id: &str) {
+    if let Some(entry) = state.resources.get_mut(key) {
+        if entry.deposed_id.as_deref() == Some(id) {
+            entry.deposed_id = None;
+        }
+    }
+}
+
+/// Sends the planned updates (if any) and records what is now applied.
+async fn update(
+    change: &Change,
+    prepared: &Prepared,
+    id: &str,
+    client: &dyn ExternalClient,
+    state: &StateWriter,
+) -> Result<(), String> {
+    let key = &change.key;
+    if !prepared.updates.is_empty() {
+        let request = UpdateRequest {
+            id,
+            changes: &prepared.updates,
+            desired: &prepared.desired,
+            observed: &change.observed,
+            sources: &prepared.sources,
+        };
+        client.update(request).await.map_err(|e| format!("{key}: {e}"))?;
+    }
+    let observed = merged(&change.observed, &prepared.updates);
+    state
+        .record(|s| {
+            upsert(s, change, Some(id.to_string()), |e| {
+                e.last_applied = prepared.desired.clone();
+                e.observed = observed;
+            })
+        })
+        .await
+        .map_err(|e| format!("{key}: the remote change was made but state could not be saved: {e}"))
 }
 
 /// Creates the object, recording it as pending first: if the answer is lost
 /// (or the process dies), the next run finds it by name instead of creating
-/// it twice. A create that got no answer is looked up before giving up.
+/// it twice. A create that got no answer is looked up before giving up;
+/// objects that already had the name before it are not taken for it.
 async fn create(
     change: &Change,
+    prepared: &Prepared,
     client: &dyn ExternalClient,
     state: &StateWriter,
-) -> Result<String, String> {
+) -> Result<(String, Option<PathBuf>), String> {
     let key = &change.key;
     let save = |error: StateError| format!("{key}: state could not be saved: {error}");
     state
         .record(|s| {
-            let mut entry = s
-                .resources
-                .get(key)
-                .cloned()
-                .unwrap_or_else(|| entry_for(change, None, Fields::new(), Fields::new()));
-            entry.pending_since = Some(now_rfc3339());
-            entry.display_name = change.display_name.clone();
-            // While pending there is no id; a replaced object's old id is
-            // kept in `deposed_id` until its delete is confirmed.
-            entry.id = None;
-            s.resources.insert(key.clone(), entry);
+            upsert(s, change, None, |e| e.pending_since = Some(now_rfc3339()));
         })
         .await
         .map_err(save)?;
-    let id = match client.create(&change.desired).await {
-        Ok(id) => id,
+    let created = match client.create(&prepared.desired, &prepared.sources).await {
+        Ok(created) => created,
         Err(error) if error.is_unanswered() => {
-            let managed = state
-                .snapshot()
-                .await
-                .managed_ids(&change.provider, &key.kind);
-            let found = client
-                .list()
-                .await
-                .map_err(|e| format!("{key}: {error}; looking it up failed too: {e}"))?;
+            let managed = state.snapshot().await.managed_ids(&change.provider, &key.kind);
+            let found = client.list().await.map_err(|e| format!("{key}: {error}; looking it up failed too: {e}"))?;
             let matches: Vec<_> = found
                 .into_iter()
-                .filter(|s| s.display_name == change.display_name && !managed.contains(&s.id))
+                .filter(|s| {
+                    s.display_name == change.display_name
+                        && !managed.contains(&s.id)
+                        && !change.preexisting.contains(&s.id)
+                })
                 .collect();
             match matches.as_slice() {
-                [one] => one.id.clone(),
-                _ => return Err(format!("{key}: {error}; it is recorded as pending and the next run looks for it before creating anything")),
+                [one] => crate::providers::Created::id(one.id.clone()),
+                _ => {
+                    return Err(format!(
+                    "{key}: {error}; it is recorded as pending and the next run looks for it before creating anything"
+                ))
+                }
             }
         }
         Err(error) => {
             // The API answered no: nothing was made, so nothing is pending.
             state
                 .record(|s| {
-                    if let Some(entry) = s.resources.get_mut(key) {
-                        if entry.deposed_id.is_some() {
-                            entry.id = entry.deposed_id.take();
-                            entry.pending_since = None;
-                        } else {
+                    let deposed = s.resources.get(key).and_then(|e| e.deposed_id.clone());
+                    match deposed {
+                        Some(old) => {
+                            if let Some(entry) = s.resources.get_mut(key) {
+                                entry.id = Some(old);
+                                entry.deposed_id = None;
+                                entry.pending_since = None;
+                            }
+                        }
+                        None => {
                             s.resources.remove(key);
                         }
                     }
@@ -428,45 +511,68 @@ async fn create(
             return Err(format!("{key}: {error}"));
         }
     };
-    let deposed = state
-        .snapshot()
-        .await
-        .resources
-        .get(key)
-        .and_then(|e| e.deposed_id.clone());
+    let id = created.id.clone();
+    let applied: Fields = prepared
+        .desired
+        .iter()
+        .filter(|(k, _)| !created.unapplied.contains_key(*k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     state
         .record(|s| {
-            let mut entry = entry_for(
-                change,
-                Some(id.clone()),
-                change.desired.clone(),
-                change.desired.clone(),
-            );
-            entry.deposed_id = deposed;
-            s.resources.insert(key.clone(), entry);
+            upsert(s, change, Some(id.clone()), |e| {
+                e.last_applied = applied.clone();
+                e.observed = applied.clone();
+            })
         })
         .await
         .map_err(save)?;
-    Ok(id)
+    let written = write_outputs(change, &created.outputs)?;
+    if !created.unapplied.is_empty() {
+        let rest = Prepared {
+            desired: prepared.desired.clone(),
+            updates: created.unapplied.clone(),
+            sources: prepared.sources.clone(),
+        };
+        let mut after_create = change.clone();
+        after_create.observed = applied;
+        update(&after_create, &rest, &id, client, state).await?;
+    }
+    Ok((id, written))
 }
 
-fn entry_for(change: &Change, id: Option<String>, last_applied: Fields, observed: Fields) -> Entry {
-    Entry {
-        api_version: change.api_version.clone(),
-        provider: change.provider.clone(),
-        id,
-        display_name: change.display_name.clone(),
-        pending_since: None,
-        deposed_id: None,
-        manifest_digest: change.manifest_digest.clone(),
-        applied_spec: change.spec.clone(),
-        last_applied,
-        observed,
-        observed_at: now_rfc3339(),
-        orphan_on_delete: change.orphan_on_delete,
-        prevent_destroy: change.prevent_destroy,
-        depends_on: change.depends_on.clone(),
+/// Writes what the API returned once to where the spec's `writeSecretTo`
+/// says, readable by its owner only.
+fn write_outputs(change: &Change, outputs: &BTreeMap<String, Secret>) -> Result<Option<PathBuf>, String> {
+    if outputs.is_empty() {
+        return Ok(None);
     }
+    let key = &change.key;
+    let Some(file) = change.spec.get("writeSecretTo").and_then(|w| w.get("file")).and_then(|f| f.as_str()) else {
+        return Err(format!(
+            "{key}: the API returned {} once, and the manifest has no writeSecretTo.file; it is lost: delete the object and apply again with one",
+            outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    };
+    let path = Path::new(&change.source_dir).join(file);
+    let text = match outputs.values().collect::<Vec<_>>().as_slice() {
+        [one] => format!("{}\n", one.expose()),
+        _ => outputs.iter().map(|(k, v)| format!("{k}={}\n", v.expose())).collect(),
+    };
+    write_private(&path, text.as_bytes())
+        .map_err(|e| format!("{key}: the object was made, but writing {} failed: {e}", path.display()))?;
+    Ok(Some(path))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 fn merged(observed: &Fields, updates: &Fields) -> Fields {

@@ -25,29 +25,20 @@ pub struct AccountUsage {
 
 impl Connections {
     pub fn new(accounts: impl IntoIterator<Item = Arc<Account>>) -> Self {
-        let accounts = accounts
-            .into_iter()
-            .map(|a| (a.settings.name.clone(), a))
-            .collect();
-        Self {
-            accounts,
-            clients: Mutex::new(BTreeMap::new()),
-        }
+        let accounts = accounts.into_iter().map(|a| (a.settings.name.clone(), a)).collect();
+        Self { accounts, clients: Mutex::new(BTreeMap::new()) }
     }
 
-    pub fn client(
-        &self,
-        provider: &str,
-        key_kind: &str,
-    ) -> Result<Arc<dyn ExternalClient>, EngineError> {
+    pub fn client(&self, provider: &str, key_kind: &str) -> Result<Arc<dyn ExternalClient>, EngineError> {
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         let slot = (provider.to_string(), key_kind.to_string());
         if let Some(client) = clients.get(&slot) {
             return Ok(client.clone());
         }
-        let account = self.accounts.get(provider).ok_or_else(|| {
-            EngineError::Connection(format!("no Provider named `{provider}` is configured"))
-        })?;
+        let account = self
+            .accounts
+            .get(provider)
+            .ok_or_else(|| EngineError::Connection(format!("no Provider named `{provider}` is configured")))?;
         let client = providers::client_for(account, key_kind).ok_or_else(|| {
             EngineError::Connection(format!(
                 "provider `{}` does not manage {key_kind}",

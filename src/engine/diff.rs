@@ -5,13 +5,16 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::providers::{Fields, KindFacts};
+use crate::providers::{sources, Fields, KindFacts};
 
 /// One field's change, for people: `path` may reach into lists and objects
 /// (`flow[0].content`). `None` means absent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldChange {
     pub path: String,
+    /// A secret: its values are never shown, only that it changes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -36,18 +39,14 @@ pub struct Diff {
 /// - a field in `last_applied` but no longer in `desired` is reset to the
 ///   API's default;
 /// - any other remote field is not managed and left alone.
-pub fn diff(
-    desired: &Fields,
-    last_applied: Option<&Fields>,
-    observed: &Fields,
-    facts: &KindFacts,
-) -> Diff {
+pub fn diff(desired: &Fields, last_applied: Option<&Fields>, observed: &Fields, facts: &KindFacts) -> Diff {
     let mut result = Diff::default();
+    // A value the API keeps but never returns is taken to be what seqops
+    // last wrote: drift in it cannot be seen.
     let remote = |field: &str| {
-        observed
-            .get(field)
-            .cloned()
-            .unwrap_or_else(|| (facts.default)(field))
+        let mut value = observed.get(field).cloned().unwrap_or_else(|| (facts.default)(field));
+        sources::fill_unknown(&mut value, last_applied.and_then(|l| l.get(field)));
+        value
     };
     for (field, wanted) in desired {
         let current = remote(field);
@@ -55,9 +54,7 @@ pub fn diff(
             result.updates.insert(field.clone(), wanted.clone());
             describe(field, Some(&current), Some(wanted), &mut result.changes);
             if facts.is_immutable(field) {
-                result
-                    .replace_reasons
-                    .push(format!("`{field}` cannot be changed in place"));
+                result.replace_reasons.push(format!("`{field}` cannot be changed in place"));
             }
         }
     }
@@ -70,9 +67,7 @@ pub fn diff(
                     result.updates.insert(field.clone(), default.clone());
                     describe(field, Some(&current), Some(&default), &mut result.changes);
                     if facts.is_immutable(field) {
-                        result.replace_reasons.push(format!(
-                            "`{field}` was removed and cannot be reset in place"
-                        ));
+                        result.replace_reasons.push(format!("`{field}` was removed and cannot be reset in place"));
                     }
                 }
             }
@@ -96,6 +91,7 @@ pub fn creation(desired: &Fields) -> Vec<FieldChange> {
 
 fn added(path: &str, value: &Value, out: &mut Vec<FieldChange>) {
     match value {
+        _ if sources::marker(value).is_some() => describe(path, None, Some(value), out),
         Value::Object(map) if !map.is_empty() => {
             for (key, inner) in map {
                 added(&format!("{path}.{key}"), inner, out);
@@ -106,11 +102,9 @@ fn added(path: &str, value: &Value, out: &mut Vec<FieldChange>) {
                 added(&format!("{path}[{index}]"), item, out);
             }
         }
-        _ => out.push(FieldChange {
-            path: path.to_string(),
-            before: None,
-            after: Some(value.clone()),
-        }),
+        _ => {
+            out.push(FieldChange { path: path.to_string(), sensitive: false, before: None, after: Some(value.clone()) })
+        }
     }
 }
 
@@ -124,10 +118,7 @@ pub fn same(facts: &KindFacts, field: &str, a: &Value, b: &Value) -> bool {
 }
 
 fn sorted_items(value: &Value) -> Vec<String> {
-    let mut items: Vec<String> = value
-        .as_array()
-        .map(|a| a.iter().map(Value::to_string).collect())
-        .unwrap_or_default();
+    let mut items: Vec<String> = value.as_array().map(|a| a.iter().map(Value::to_string).collect()).unwrap_or_default();
     items.sort();
     items
 }
@@ -135,7 +126,24 @@ fn sorted_items(value: &Value) -> Vec<String> {
 /// Breaks a change down to the fields that differ inside objects and
 /// equal-length lists, so a plan shows `flow[1].content`, not all of `flow`.
 fn describe(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec<FieldChange>) {
+    let secret = |v: Option<&Value>| v.and_then(sources::marker).is_some_and(|(kind, _)| kind == sources::SENSITIVE);
+    if secret(before) || secret(after) {
+        out.push(FieldChange {
+            path: path.to_string(),
+            sensitive: true,
+            before: before.map(|_| Value::String("(sensitive)".into())),
+            after: after.map(|_| Value::String("(sensitive)".into())),
+        });
+        return;
+    }
+    let marker = |v: Option<&Value>| v.and_then(sources::marker).is_some();
     match (before, after) {
+        _ if marker(before) || marker(after) => out.push(FieldChange {
+            path: path.to_string(),
+            sensitive: false,
+            before: before.cloned(),
+            after: after.cloned(),
+        }),
         (Some(Value::Object(a)), Some(Value::Object(b))) => {
             let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
             keys.dedup();
@@ -155,6 +163,7 @@ fn describe(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut
         }
         _ => out.push(FieldChange {
             path: path.to_string(),
+            sensitive: false,
             before: before.cloned(),
             after: after.cloned(),
         }),
@@ -188,17 +197,13 @@ mod tests {
 
     #[test]
     fn a_field_in_the_manifest_that_differs_remotely_is_updated() {
-        let d = diff(
-            &fields(json!({"name": "b"})),
-            None,
-            &fields(json!({"name": "a", "other": 1})),
-            &FACTS,
-        );
+        let d = diff(&fields(json!({"name": "b"})), None, &fields(json!({"name": "a", "other": 1})), &FACTS);
         assert_eq!(d.updates, fields(json!({"name": "b"})));
         assert_eq!(
             d.changes,
             vec![FieldChange {
                 path: "name".into(),
+                sensitive: false,
                 before: Some(json!("a")),
                 after: Some(json!("b"))
             }]
@@ -208,12 +213,7 @@ mod tests {
     #[test]
     fn a_field_removed_from_the_manifest_is_reset_to_its_default() {
         let last = fields(json!({"active": true}));
-        let d = diff(
-            &Fields::new(),
-            Some(&last),
-            &fields(json!({"active": true})),
-            &FACTS,
-        );
+        let d = diff(&Fields::new(), Some(&last), &fields(json!({"active": true})), &FACTS);
         assert_eq!(d.updates, fields(json!({"active": false})));
         assert!(d.drift.is_empty());
     }
@@ -232,16 +232,12 @@ mod tests {
     #[test]
     fn a_managed_field_changed_remotely_is_drift_and_is_restored() {
         let wanted = fields(json!({"active": true}));
-        let d = diff(
-            &wanted,
-            Some(&wanted),
-            &fields(json!({"active": false})),
-            &FACTS,
-        );
+        let d = diff(&wanted, Some(&wanted), &fields(json!({"active": false})), &FACTS);
         assert_eq!(
             d.drift,
             vec![FieldChange {
                 path: "active".into(),
+                sensitive: false,
                 before: Some(json!(true)),
                 after: Some(json!(false))
             }]

@@ -35,18 +35,11 @@ pub async fn export(
     let (api_version, kind_name, key_kind) = kind;
     let client = connections.client(provider, key_kind)?;
     let managed = state.managed_ids(provider, key_kind);
-    let summaries: Vec<_> = client
-        .list()
-        .await
-        .map_err(provider_error)?
-        .into_iter()
-        .filter(|s| !managed.contains(&s.id))
-        .collect();
+    let summaries: Vec<_> =
+        client.list().await.map_err(provider_error)?.into_iter().filter(|s| !managed.contains(&s.id)).collect();
     let client = &client;
     let observed: Vec<_> = stream::iter(summaries)
-        .map(|summary| async move {
-            Ok::<_, ProviderError>((client.observe(&summary.id).await?, summary))
-        })
+        .map(|summary| async move { Ok::<_, ProviderError>((client.observe(&summary.id).await?, summary)) })
         .buffered(parallelism.max(1))
         .try_collect()
         .await
@@ -57,16 +50,10 @@ pub async fn export(
         let Some(fields) = fields else { continue };
         let exported_spec = client.export(&fields).await.map_err(provider_error)?;
         let mut spec = serde_json::Map::new();
-        spec.insert(
-            "providerRef".into(),
-            serde_json::json!({ "name": provider }),
-        );
+        spec.insert("providerRef".into(), serde_json::json!({ "name": provider }));
         spec.extend(exported_spec.as_object().cloned().unwrap_or_default());
         let spec = serde_json::Value::Object(spec);
-        let desired = client
-            .desired(&spec, &DesiredContext::default())
-            .await
-            .map_err(provider_error)?;
+        let desired = client.desired(&spec, &DesiredContext::default()).await.map_err(provider_error)?;
         let key = unique_key(key_kind, &summary.display_name, taken);
         let entry = Entry {
             api_version: api_version.to_string(),
@@ -84,13 +71,7 @@ pub async fn export(
             prevent_destroy: false,
             depends_on: Vec::new(),
         };
-        exported.push(Exported {
-            key,
-            api_version: api_version.to_string(),
-            kind: kind_name.to_string(),
-            spec,
-            entry,
-        });
+        exported.push(Exported { key, api_version: api_version.to_string(), kind: kind_name.to_string(), spec, entry });
     }
     Ok(exported)
 }
@@ -110,16 +91,8 @@ fn unique_key(kind: &str, display_name: &str, taken: &mut BTreeSet<ResourceKey>)
             slug.push('-');
         }
     }
-    let slug = slug
-        .trim_end_matches('-')
-        .chars()
-        .take(60)
-        .collect::<String>();
-    let slug = if slug.is_empty() {
-        "object".to_string()
-    } else {
-        slug.trim_end_matches('-').to_string()
-    };
+    let slug = slug.trim_end_matches('-').chars().take(60).collect::<String>();
+    let slug = if slug.is_empty() { "object".to_string() } else { slug.trim_end_matches('-').to_string() };
     let mut key = ResourceKey::new(kind, slug.clone());
     let mut counter = 2;
     while taken.contains(&key) {
@@ -137,14 +110,8 @@ mod tests {
     #[test]
     fn names_come_from_display_names_and_are_made_unique() {
         let mut taken = BTreeSet::new();
-        assert_eq!(
-            unique_key("Sequence", "Welcome DM!", &mut taken).name,
-            "welcome-dm"
-        );
-        assert_eq!(
-            unique_key("Sequence", "welcome  dm", &mut taken).name,
-            "welcome-dm-2"
-        );
+        assert_eq!(unique_key("Sequence", "Welcome DM!", &mut taken).name, "welcome-dm");
+        assert_eq!(unique_key("Sequence", "welcome  dm", &mut taken).name, "welcome-dm-2");
         assert_eq!(unique_key("Sequence", "👋", &mut taken).name, "object");
     }
 }

@@ -39,20 +39,11 @@ fn canonical(value: &serde_json::Value) -> String {
             entries.sort_by(|a, b| a.0.cmp(b.0));
             let inner: Vec<String> = entries
                 .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{}:{}",
-                        serde_json::Value::String((*k).clone()),
-                        canonical(v)
-                    )
-                })
+                .map(|(k, v)| format!("{}:{}", serde_json::Value::String((*k).clone()), canonical(v)))
                 .collect();
             format!("{{{}}}", inner.join(","))
         }
-        serde_json::Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(canonical).collect::<Vec<_>>().join(",")
-        ),
+        serde_json::Value::Array(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(",")),
         other => other.to_string(),
     }
 }

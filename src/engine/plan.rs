@@ -2,7 +2,8 @@
 //! remotely, and why.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use futures::stream::{self, StreamExt};
 use schemars::JsonSchema;
@@ -13,6 +14,7 @@ use super::diff::{self, FieldChange};
 use super::state::{Entry, State};
 use super::{digest, Connections, EngineError};
 use crate::manifest::{annotations, Manifests, Resource, ResourceKey};
+use crate::providers::sources::SourceReader;
 use crate::providers::{DesiredContext, ExternalClient, Fields, ProviderError, RemoteSummary};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -40,9 +42,7 @@ impl Action {
 }
 
 /// How much of the remote side a plan reads.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Refresh {
     /// Reads every managed object.
@@ -59,8 +59,27 @@ pub struct PlanOptions {
     pub refresh: Refresh,
     /// When not empty, only these objects and what they depend on.
     pub targets: Vec<ResourceKey>,
+    /// Objects whose write-only secrets are written again whatever their
+    /// digests say (`--rotate`).
+    pub rotate: Vec<ResourceKey>,
+    /// Sources are read for the sandbox (an unset variable gets a fake value).
+    pub sandbox: bool,
     /// Reads allowed at once per kind.
     pub parallelism: usize,
+}
+
+impl PlanOptions {
+    pub fn new(refresh: Refresh) -> Self {
+        Self { refresh, targets: Vec::new(), rotate: Vec::new(), sandbox: false, parallelism: 8 }
+    }
+}
+
+/// A reference from a spec field to another manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReferenceTo {
+    /// The field holding it, e.g. `spec.agentRef.name`.
+    pub field: String,
+    pub key: ResourceKey,
 }
 
 /// One object's change.
@@ -79,25 +98,47 @@ pub struct Change {
     pub drift: Vec<FieldChange>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
-    /// The fields the object will have (for creates, adopts and replaces)
-    /// and the fields to send (for updates).
+    /// The fields the object will have, secrets as salted digests.
     #[serde(default)]
     pub desired: Fields,
+    /// The fields to send.
     #[serde(default)]
     pub updates: Fields,
     #[serde(default)]
     pub manifest_digest: String,
-    /// The manifest's spec, recorded in state once applied.
+    /// The manifest's spec, recorded in state once applied. It names where
+    /// secret values come from, never the values.
     #[serde(default)]
     pub spec: serde_json::Value,
+    /// The folder the spec's `fromFile` and `writeSecretTo.file` paths are
+    /// relative to.
+    #[serde(default)]
+    pub source_dir: String,
     #[serde(default)]
     pub observed: Fields,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<ResourceKey>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<ReferenceTo>,
+    /// Unmanaged remote objects that already had this object's name when
+    /// planned: a create whose answer is lost must not take one for its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preexisting: Vec<String>,
     #[serde(default)]
     pub orphan_on_delete: bool,
     #[serde(default)]
     pub prevent_destroy: bool,
+}
+
+/// What a plan learnt that changes nothing remotely: a manifest edited to
+/// what the remote object already is. Recorded by the next apply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StateSync {
+    pub key: ResourceKey,
+    pub manifest_digest: String,
+    pub applied_spec: serde_json::Value,
+    pub last_applied: Fields,
+    pub observed: Fields,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -105,6 +146,7 @@ pub struct Plan {
     pub changes: Vec<Change>,
     pub warnings: Vec<String>,
     pub usage: Vec<AccountUsage>,
+    pub syncs: Vec<StateSync>,
 }
 
 impl Plan {
@@ -121,13 +163,13 @@ impl Plan {
 enum Outcome {
     Change(Box<Change>),
     Unchanged,
+    Sync(Box<StateSync>),
     Failed(String),
 }
 
 /// The manifests and the state entries without manifests, of one kind in
 /// one account.
-type Groups<'a> =
-    BTreeMap<(String, String), (Vec<&'a Resource>, Vec<(&'a ResourceKey, &'a Entry)>)>;
+type Groups<'a> = BTreeMap<(String, String), (Vec<&'a Resource>, Vec<(&'a ResourceKey, &'a Entry)>)>;
 
 /// Plans every manifest against state and the remote side.
 pub async fn plan(
@@ -141,19 +183,11 @@ pub async fn plan(
     let mut groups: Groups = BTreeMap::new();
     for resource in manifests.managed().filter(|r| wanted(&r.key)) {
         let provider = resource.provider.clone().unwrap_or_default();
-        groups
-            .entry((provider, resource.key.kind.clone()))
-            .or_default()
-            .0
-            .push(resource);
+        groups.entry((provider, resource.key.kind.clone())).or_default().0.push(resource);
     }
     for (key, entry) in &state.resources {
         if wanted(key) && (manifests.get(key).is_none() || entry.deposed_id.is_some()) {
-            groups
-                .entry((entry.provider.clone(), key.kind.clone()))
-                .or_default()
-                .1
-                .push((key, entry));
+            groups.entry((entry.provider.clone(), key.kind.clone())).or_default().1.push((key, entry));
         }
     }
     let mut plan = Plan::default();
@@ -173,17 +207,13 @@ pub async fn plan(
                 continue;
             }
         };
-        let group = Group {
-            client,
-            state,
-            provider: &provider,
-            options,
-        };
+        let group = Group { client, state, provider: &provider, options, claimed: Mutex::new(BTreeMap::new()) };
         match group.plan(&resources, &orphans, &mut plan.warnings).await {
             Ok(outcomes) => {
                 for outcome in outcomes {
                     match outcome {
                         Outcome::Change(change) => plan.changes.push(*change),
+                        Outcome::Sync(sync) => plan.syncs.push(*sync),
                         Outcome::Unchanged => {}
                         Outcome::Failed(message) => errors.push(message),
                     }
@@ -222,10 +252,7 @@ fn select_targets(
     let mut queue: Vec<ResourceKey> = targets.to_vec();
     while let Some(key) = queue.pop() {
         if selected.insert(key.clone()) {
-            let depends = manifests
-                .get(&key)
-                .map(|r| r.depends_on.clone())
-                .unwrap_or_default();
+            let depends = manifests.get(&key).map(|r| r.depends_on.clone()).unwrap_or_default();
             queue.extend(depends);
         }
     }
@@ -238,6 +265,9 @@ struct Group<'a> {
     state: &'a State,
     provider: &'a str,
     options: &'a PlanOptions,
+    /// Remote ids this plan adopts, by the key adopting them: one remote
+    /// object is never bound to two manifests.
+    claimed: Mutex<BTreeMap<String, ResourceKey>>,
 }
 
 /// The remote listing, once per group, when the plan needs it.
@@ -248,25 +278,14 @@ struct Listing {
 }
 
 impl Listing {
-    /// Remote objects no state entry manages, named `name`.
-    fn unmanaged_named(&self, name: &str) -> Vec<&RemoteSummary> {
-        self.summaries
-            .iter()
-            .filter(|s| s.display_name == name && !self.managed.contains(&s.id))
-            .collect()
+    fn new(summaries: Vec<RemoteSummary>, managed: BTreeSet<String>) -> Self {
+        let by_id = summaries.iter().enumerate().map(|(i, s)| (s.id.clone(), i)).collect();
+        Self { summaries, by_id, managed }
     }
 
-    fn new(summaries: Vec<RemoteSummary>, managed: BTreeSet<String>) -> Self {
-        let by_id = summaries
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.clone(), i))
-            .collect();
-        Self {
-            summaries,
-            by_id,
-            managed,
-        }
+    /// Remote objects no state entry manages, named `name`.
+    fn unmanaged_named(&self, name: &str) -> Vec<&RemoteSummary> {
+        self.summaries.iter().filter(|s| s.display_name == name && !self.managed.contains(&s.id)).collect()
     }
 
     fn get(&self, id: &str) -> Option<&RemoteSummary> {
@@ -282,17 +301,10 @@ impl Group<'_> {
         warnings: &mut Vec<String>,
     ) -> Result<Vec<Outcome>, ProviderError> {
         let needs_listing = self.options.refresh != Refresh::None
-            || resources.iter().any(|r| {
-                self.state
-                    .resources
-                    .get(&r.key)
-                    .is_none_or(|e| e.id.is_none())
-            })
+            || resources.iter().any(|r| self.state.resources.get(&r.key).is_none_or(|e| e.id.is_none()))
             || orphans.iter().any(|(_, e)| e.id.is_none());
         let listing = if needs_listing {
-            let managed = self
-                .state
-                .managed_ids(self.provider, self.client.facts().key_kind);
+            let managed = self.state.managed_ids(self.provider, self.client.facts().key_kind);
             Some(Listing::new(self.client.list().await?, managed))
         } else {
             None
@@ -321,6 +333,20 @@ impl Group<'_> {
         Ok(outcomes)
     }
 
+    /// Binds `id` to `key` for this plan, or says which manifest has it.
+    fn claim(&self, id: &str, key: &ResourceKey) -> Result<(), ProviderError> {
+        let mut claimed = self.claimed.lock().unwrap_or_else(|e| e.into_inner());
+        match claimed.get(id) {
+            Some(other) if other != key => Err(ProviderError::Invalid(format!(
+                "{key}: remote object {id} is already bound to {other} in this plan"
+            ))),
+            _ => {
+                claimed.insert(id.to_string(), key.clone());
+                Ok(())
+            }
+        }
+    }
+
     fn base_change(&self, resource: &Resource, action: Action, id: Option<String>) -> Change {
         Change {
             key: resource.key.clone(),
@@ -336,11 +362,48 @@ impl Group<'_> {
             updates: Fields::new(),
             manifest_digest: digest(&resource.spec),
             spec: resource.spec.clone(),
+            source_dir: source_dir(resource),
             observed: Fields::new(),
             depends_on: resource.depends_on.clone(),
+            references: resource
+                .references
+                .iter()
+                .map(|(field, key)| ReferenceTo { field: field.clone(), key: key.clone() })
+                .collect(),
+            preexisting: Vec::new(),
             orphan_on_delete: resource.annotation(annotations::DELETION_POLICY) == Some("orphan"),
             prevent_destroy: resource.annotation_is_true(annotations::PREVENT_DESTROY),
         }
+    }
+
+    /// What the provider needs to resolve a spec: its sources read, its
+    /// references' remote ids, the state's salt, and what it resolved to
+    /// last time.
+    fn context<'e>(
+        &self,
+        resource: &Resource,
+        previous: Option<&'e Entry>,
+    ) -> Result<DesiredContext<'e>, ProviderError> {
+        let reader =
+            SourceReader { base_dir: Path::new(&source_dir(resource)).to_path_buf(), sandbox: self.options.sandbox };
+        let sources =
+            reader.read_all(&resource.spec).map_err(|(field, message)| ProviderError::Lookup { field, message })?;
+        let refs = resource
+            .references
+            .iter()
+            .map(|(field, key)| (field.clone(), self.state.resources.get(key).and_then(|e| e.id.clone())))
+            .collect();
+        Ok(DesiredContext {
+            refs,
+            previous: previous.map(|e| (&e.applied_spec, &e.last_applied)),
+            sources,
+            salt: self.state.salt.clone(),
+        })
+    }
+
+    async fn desired(&self, resource: &Resource, previous: Option<&Entry>) -> Result<Fields, ProviderError> {
+        let context = self.context(resource, previous)?;
+        self.client.desired(&resource.spec, &context).await
     }
 
     async fn plan_resource(
@@ -368,58 +431,45 @@ impl Group<'_> {
             Refresh::Full => true,
             Refresh::None => false,
             Refresh::Changed => {
-                manifest_changed
-                    || listing.is_none_or(|l| summary_differs(l.get(&id), &entry.observed))
+                manifest_changed || listing.is_none_or(|l| summary_differs(l.get(&id), &entry.observed))
             }
         };
-        let observed = if read {
-            self.client.observe(&id).await?
-        } else {
-            Some(entry.observed.clone())
-        };
+        let observed = if read { self.client.observe(&id).await? } else { Some(entry.observed.clone()) };
         let Some(observed) = observed else {
-            let mut change = self.base_change(resource, Action::Create, None);
-            change.desired = self
-                .client
-                .desired(&resource.spec, &DesiredContext::default())
-                .await?;
-            change.fields = diff::creation(&change.desired);
-            change.reasons.push(format!(
-                "{id} was deleted outside seqops; it will be created again"
-            ));
+            let mut change = self.plan_create(resource).await?;
+            change.reasons.push(format!("{id} was deleted outside seqops; it will be created again"));
             return Ok(Outcome::Change(Box::new(change)));
         };
-        // An unchanged manifest asks for what it asked for last time; a
-        // changed one reuses the ids its unchanged lookups resolved to, even
-        // on a full refresh: a lookup is re-resolved when it is edited.
-        let desired = if manifest_changed {
-            let previous = Some((&entry.applied_spec, &entry.last_applied));
-            self.client
-                .desired(
-                    &resource.spec,
-                    &DesiredContext {
-                        previous,
-                        ..Default::default()
-                    },
-                )
-                .await?
+        // An unchanged manifest without sources asks for what it asked for
+        // last time; otherwise it is resolved again, reusing the ids its
+        // unchanged lookups resolved to, and reading its sources (a secret
+        // rotated at its source changes only its digest).
+        let has_sources = crate::providers::sources::has_sources(&resource.spec);
+        let desired = if manifest_changed || has_sources {
+            self.desired(resource, Some(entry)).await?
         } else {
             entry.last_applied.clone()
         };
-        let found = diff::diff(
-            &desired,
-            Some(&entry.last_applied),
-            &observed,
-            self.client.facts(),
-        );
+        let mut last_applied = entry.last_applied.clone();
+        if self.options.rotate.contains(&resource.key) {
+            for value in last_applied.values_mut() {
+                crate::providers::sources::forget_digests(value);
+            }
+        }
+        let found = diff::diff(&desired, Some(&last_applied), &observed, self.client.facts());
         if found.updates.is_empty() {
+            if desired != entry.last_applied || manifest_changed {
+                return Ok(Outcome::Sync(Box::new(StateSync {
+                    key: resource.key.clone(),
+                    manifest_digest: digest(&resource.spec),
+                    applied_spec: resource.spec.clone(),
+                    last_applied: desired,
+                    observed,
+                })));
+            }
             return Ok(Outcome::Unchanged);
         }
-        let action = if found.replace_reasons.is_empty() {
-            Action::Update
-        } else {
-            Action::Replace
-        };
+        let action = if found.replace_reasons.is_empty() { Action::Update } else { Action::Replace };
         let mut change = self.base_change(resource, action, Some(id));
         if action == Action::Replace && change.prevent_destroy {
             return Err(ProviderError::Invalid(format!(
@@ -427,6 +477,9 @@ impl Group<'_> {
                 resource.key,
                 found.replace_reasons.join("; ")
             )));
+        }
+        if action == Action::Replace {
+            change.preexisting = self.preexisting(resource, listing);
         }
         change.reasons = found.replace_reasons;
         change.fields = found.changes;
@@ -437,6 +490,11 @@ impl Group<'_> {
         Ok(Outcome::Change(Box::new(change)))
     }
 
+    fn preexisting(&self, resource: &Resource, listing: Option<&Listing>) -> Vec<String> {
+        let name = self.client.display_name(&resource.spec);
+        listing.map(|l| l.unmanaged_named(&name).iter().map(|s| s.id.clone()).collect()).unwrap_or_default()
+    }
+
     /// A create was sent but its answer never recorded: adopt what it made,
     /// or create it now if it made nothing.
     async fn plan_pending(
@@ -445,9 +503,7 @@ impl Group<'_> {
         entry: &Entry,
         listing: Option<&Listing>,
     ) -> Result<Outcome, ProviderError> {
-        let candidates = listing
-            .map(|l| l.unmanaged_named(&entry.display_name))
-            .unwrap_or_default();
+        let candidates = listing.map(|l| l.unmanaged_named(&entry.display_name)).unwrap_or_default();
         match candidates.as_slice() {
             [] => {
                 let mut change = self.plan_create(resource).await?;
@@ -476,21 +532,17 @@ impl Group<'_> {
         warnings: &mut Vec<String>,
     ) -> Result<Outcome, ProviderError> {
         if let Some(id) = resource.annotation(annotations::EXTERNAL_ID) {
-            return self
-                .plan_adopt(resource, id, "seqops.dev/external-id names it")
-                .await;
+            if self.state.managed_ids(self.provider, self.client.facts().key_kind).contains(id) {
+                return Err(ProviderError::Invalid(format!(
+                    "{}: seqops.dev/external-id names {id}, which another manifest already manages",
+                    resource.key
+                )));
+            }
+            return self.plan_adopt(resource, id, "seqops.dev/external-id names it").await;
         }
         let name = self.client.display_name(&resource.spec);
-        let candidates = listing
-            .map(|l| l.unmanaged_named(&name))
-            .unwrap_or_default();
-        let ids = || {
-            candidates
-                .iter()
-                .map(|s| s.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let candidates = listing.map(|l| l.unmanaged_named(&name)).unwrap_or_default();
+        let ids = || candidates.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ");
         if resource.annotation_is_true(annotations::ADOPT) {
             match candidates.as_slice() {
                 [found] => return self.plan_adopt(resource, &found.id, "seqops.dev/adopt: an unmanaged object has its name").await,
@@ -512,44 +564,34 @@ impl Group<'_> {
                 ids()
             ));
         }
-        Ok(Outcome::Change(Box::new(self.plan_create(resource).await?)))
+        let mut change = self.plan_create(resource).await?;
+        change.preexisting = candidates.iter().map(|s| s.id.clone()).collect();
+        Ok(Outcome::Change(Box::new(change)))
     }
 
     async fn plan_create(&self, resource: &Resource) -> Result<Change, ProviderError> {
         let mut change = self.base_change(resource, Action::Create, None);
-        change.desired = self
-            .client
-            .desired(&resource.spec, &DesiredContext::default())
-            .await?;
+        change.desired = self.desired(resource, None).await?;
         change.fields = diff::creation(&change.desired);
         Ok(change)
     }
 
-    async fn plan_adopt(
-        &self,
-        resource: &Resource,
-        id: &str,
-        reason: &str,
-    ) -> Result<Outcome, ProviderError> {
+    async fn plan_adopt(&self, resource: &Resource, id: &str, reason: &str) -> Result<Outcome, ProviderError> {
+        self.claim(id, &resource.key)?;
         let observed = self.client.observe(id).await?.ok_or_else(|| {
-            ProviderError::Invalid(format!(
-                "{}: there is no remote object with id {id} to adopt",
-                resource.key
-            ))
+            ProviderError::Invalid(format!("{}: there is no remote object with id {id} to adopt", resource.key))
         })?;
-        let desired = self
-            .client
-            .desired(&resource.spec, &DesiredContext::default())
-            .await?;
+        let desired = self.desired(resource, None).await?;
         let found = diff::diff(&desired, None, &observed, self.client.facts());
+        if !found.replace_reasons.is_empty() {
+            return Err(ProviderError::Invalid(format!(
+                "{}: cannot adopt {id}: {}; make the manifest match it, or drop the adoption to create a new object",
+                resource.key,
+                found.replace_reasons.join("; ")
+            )));
+        }
         let mut change = self.base_change(resource, Action::Adopt, Some(id.to_string()));
         change.reasons.push(reason.to_string());
-        change.reasons.extend(
-            found
-                .replace_reasons
-                .iter()
-                .map(|r| format!("{r}: the adopted object will be replaced")),
-        );
         change.fields = found.changes;
         change.updates = found.updates;
         change.desired = desired;
@@ -562,25 +604,25 @@ impl Group<'_> {
         let mut id = entry.deposed_id.clone().or_else(|| entry.id.clone());
         let mut reasons = Vec::new();
         if entry.deposed_id.is_some() {
-            reasons.push(
-                "the object it was replaced by exists; the old one is still to be deleted"
-                    .to_string(),
-            );
+            reasons.push("the object it was replaced by exists; the old one is still to be deleted".to_string());
         } else if id.is_none() {
-            // A create whose answer was lost: find what it made, if anything.
-            id = listing.and_then(|l| {
-                l.unmanaged_named(&entry.display_name)
-                    .first()
-                    .map(|s| s.id.clone())
-            });
+            // A create whose answer was lost: delete what it made only when
+            // exactly one unmanaged object has its name; never guess.
+            let candidates = listing.map(|l| l.unmanaged_named(&entry.display_name)).unwrap_or_default();
+            if let [one] = candidates.as_slice() {
+                id = Some(one.id.clone());
+            } else if candidates.len() > 1 {
+                reasons.push(format!(
+                    "an earlier create got no answer; {} unmanaged objects have its name, so none is deleted",
+                    candidates.len()
+                ));
+            }
         }
-        let action = if id.is_none()
-            || (entry.deposed_id.is_none()
-                && (entry.orphan_on_delete || !self.client.facts().deletable))
-        {
+        let deletable = self.client.facts().deletable;
+        let action = if id.is_none() || (entry.deposed_id.is_none() && (entry.orphan_on_delete || !deletable)) {
             if entry.orphan_on_delete {
                 reasons.push("seqops.dev/deletion-policy: orphan keeps the remote object".into());
-            } else if !self.client.facts().deletable {
+            } else if !deletable {
                 reasons.push("the API cannot delete it; it is only removed from state".into());
             }
             Action::Forget
@@ -606,22 +648,27 @@ impl Group<'_> {
             updates: Fields::new(),
             manifest_digest: entry.manifest_digest.clone(),
             spec: entry.applied_spec.clone(),
+            source_dir: String::new(),
             observed: entry.observed.clone(),
             depends_on: entry.depends_on.clone(),
+            references: Vec::new(),
+            preexisting: Vec::new(),
             orphan_on_delete: entry.orphan_on_delete,
             prevent_destroy: entry.prevent_destroy,
         }))
     }
 }
 
+/// The folder of the manifest's file: where its relative paths start.
+fn source_dir(resource: &Resource) -> String {
+    resource.document.file.parent().map(|p| p.display().to_string()).unwrap_or_default()
+}
+
 /// Whether a listing's summary shows a change since state last saw the
 /// object (or the object is missing from the listing).
 fn summary_differs(summary: Option<&RemoteSummary>, observed: &Fields) -> bool {
     let Some(summary) = summary else { return true };
-    summary
-        .fields
-        .iter()
-        .any(|(field, value)| observed.get(field).is_some_and(|seen| seen != value))
+    summary.fields.iter().any(|(field, value)| observed.get(field).is_some_and(|seen| seen != value))
 }
 
 /// Puts a provider's error in the manifest's terms: a lookup points at the

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::connections::AccountUsage;
-use super::plan::{Action, Change, Plan, Refresh};
+use super::plan::{Action, Change, Plan, Refresh, StateSync};
 use super::state::State;
 use crate::manifest::{Manifests, ResourceKey};
 use crate::providers::Fields;
@@ -40,6 +40,10 @@ pub struct PlanDocument {
     pub targets: Vec<ResourceKey>,
     pub summary: Summary,
     pub changes: Vec<Change>,
+    /// Objects whose manifest changed to what they already are: recorded in
+    /// state on apply, no request made.
+    #[serde(default)]
+    pub syncs: Vec<StateSync>,
     pub warnings: Vec<String>,
     pub requests: Vec<AccountUsage>,
 }
@@ -83,18 +87,17 @@ pub enum PlanFileError {
     #[error("this plan was made with no state, and state now exists: it was applied already, or another apply ran; run `seqops plan` again")]
     StateAppeared,
     #[error(
-        "this plan was made against another state (lineage {planned}, but state has {actual})"
+        "this plan was made against a state that is not here: check --state, or fetch the state the plan was made with"
     )]
+    StateMissing,
+    #[error("this plan was made against another state (lineage {planned}, but state has {actual})")]
     OtherLineage { planned: String, actual: String },
     #[error("state has changed since this plan was made (serial {planned}, now {actual}): another apply ran; run `seqops plan` again")]
     StateMoved { planned: u64, actual: u64 },
     #[error("the manifests have changed since this plan was made; run `seqops plan` again")]
     ManifestsChanged,
     #[error("this plan was made {planned} the sandbox; run apply {hint}")]
-    SandboxMismatch {
-        planned: &'static str,
-        hint: &'static str,
-    },
+    SandboxMismatch { planned: &'static str, hint: &'static str },
 }
 
 impl PlanDocument {
@@ -119,6 +122,7 @@ impl PlanDocument {
             targets,
             summary: Summary::of(&plan.changes),
             changes: plan.changes.clone(),
+            syncs: plan.syncs.clone(),
             warnings: plan.warnings.clone(),
             requests: plan.usage.clone(),
         }
@@ -129,72 +133,43 @@ impl PlanDocument {
             changes: self.changes.clone(),
             warnings: self.warnings.clone(),
             usage: self.requests.clone(),
+            syncs: self.syncs.clone(),
         }
     }
 
     pub fn read(path: &Path) -> Result<Self, PlanFileError> {
         let shown = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| PlanFileError::Read {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| PlanFileError::Read {
-                path: shown.clone(),
-                reason: e.to_string(),
-            })?;
-        let found = value
-            .get("format_version")
-            .and_then(|v| v.as_str())
-            .unwrap_or("none")
-            .to_string();
+        let bytes =
+            std::fs::read(path).map_err(|e| PlanFileError::Read { path: shown.clone(), reason: e.to_string() })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| PlanFileError::Read { path: shown.clone(), reason: e.to_string() })?;
+        let found = value.get("format_version").and_then(|v| v.as_str()).unwrap_or("none").to_string();
         if found != FORMAT_VERSION {
             return Err(PlanFileError::Format { path: shown, found });
         }
-        serde_json::from_value(value).map_err(|e| PlanFileError::Read {
-            path: shown,
-            reason: e.to_string(),
-        })
+        serde_json::from_value(value).map_err(|e| PlanFileError::Read { path: shown, reason: e.to_string() })
     }
 
     /// Refuses a plan whose state or manifests moved on since it was made.
-    pub fn check(
-        &self,
-        state: Option<&State>,
-        manifests: &Manifests,
-        sandbox: bool,
-    ) -> Result<(), PlanFileError> {
+    pub fn check(&self, state: Option<&State>, manifests: &Manifests, sandbox: bool) -> Result<(), PlanFileError> {
         if self.sandbox != sandbox {
             return Err(if self.sandbox {
-                PlanFileError::SandboxMismatch {
-                    planned: "against",
-                    hint: "with --sandbox",
-                }
+                PlanFileError::SandboxMismatch { planned: "against", hint: "with --sandbox" }
             } else {
-                PlanFileError::SandboxMismatch {
-                    planned: "without",
-                    hint: "without --sandbox",
-                }
+                PlanFileError::SandboxMismatch { planned: "without", hint: "without --sandbox" }
             });
         }
         match (state, &self.state_lineage, self.state_serial) {
-            (Some(state), _, _)
-                if state.last_plan_applied.as_deref() == Some(self.plan_id.as_str()) =>
-            {
+            (Some(state), _, _) if state.last_plan_applied.as_deref() == Some(self.plan_id.as_str()) => {
                 return Err(PlanFileError::AlreadyApplied)
             }
             (Some(_), None, _) => return Err(PlanFileError::StateAppeared),
+            (None, Some(_), _) => return Err(PlanFileError::StateMissing),
             (Some(state), Some(lineage), _) if &state.lineage != lineage => {
-                return Err(PlanFileError::OtherLineage {
-                    planned: lineage.clone(),
-                    actual: state.lineage.clone(),
-                })
+                return Err(PlanFileError::OtherLineage { planned: lineage.clone(), actual: state.lineage.clone() })
             }
             (Some(state), Some(_), Some(serial)) if state.serial != serial => {
-                return Err(PlanFileError::StateMoved {
-                    planned: serial,
-                    actual: state.serial,
-                })
+                return Err(PlanFileError::StateMoved { planned: serial, actual: state.serial })
             }
             _ => {}
         }
@@ -210,14 +185,7 @@ pub fn manifests_digest(manifests: &Manifests) -> String {
     let mut all: Vec<serde_json::Value> = manifests
         .resources
         .iter()
-        .map(|r| {
-            serde_json::json!([
-                r.key.to_string(),
-                r.api_version,
-                r.metadata.annotations,
-                r.spec
-            ])
-        })
+        .map(|r| serde_json::json!([r.key.to_string(), r.api_version, r.metadata.annotations, r.spec]))
         .collect();
     all.sort_by_key(|v| v[0].as_str().unwrap_or_default().to_string());
     super::digest(&serde_json::Value::Array(all))
@@ -226,9 +194,5 @@ pub fn manifests_digest(manifests: &Manifests) -> String {
 /// The fields of `before` whose value is different, or gone, in `now`: what
 /// changed remotely since a plan observed the object.
 pub fn changed_since(before: &Fields, now: &Fields) -> Vec<String> {
-    before
-        .iter()
-        .filter(|(field, value)| now.get(*field) != Some(*value))
-        .map(|(field, _)| field.clone())
-        .collect()
+    before.iter().filter(|(field, value)| now.get(*field) != Some(*value)).map(|(field, _)| field.clone()).collect()
 }

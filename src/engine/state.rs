@@ -108,11 +108,7 @@ impl State {
     }
 
     /// Remote ids already managed for one provider and kind.
-    pub fn managed_ids(
-        &self,
-        provider: &str,
-        key_kind: &str,
-    ) -> std::collections::BTreeSet<String> {
+    pub fn managed_ids(&self, provider: &str, key_kind: &str) -> std::collections::BTreeSet<String> {
         self.resources
             .iter()
             .filter(|(key, entry)| entry.provider == provider && key.kind == key_kind)
@@ -124,20 +120,12 @@ impl State {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("cannot read state {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("state {path} is not valid: {reason}")]
     Corrupt { path: PathBuf, reason: String },
     #[error("cannot write state {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "state {path} is locked by {holder}; wait for it to finish, or pass --lock-timeout to wait"
-    )]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("state {path} is locked by {holder}; wait for it to finish, or pass --lock-timeout to wait")]
     Locked { path: PathBuf, holder: String },
     #[error("state {path} was written by a newer seqops (state version {version})")]
     TooNew { path: PathBuf, version: u32 },
@@ -163,10 +151,7 @@ impl StateStore {
     /// process holds it, waits up to `wait`, then fails naming the holder.
     pub fn lock(path: &Path, command: &str, wait: Duration) -> Result<Self, StateError> {
         let lock_path = lock_path(path);
-        let write_error = |source| StateError::Write {
-            path: lock_path.clone(),
-            source,
-        };
+        let write_error = |source| StateError::Write { path: lock_path.clone(), source };
         if let Some(parent) = lock_path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(write_error)?;
         }
@@ -189,17 +174,9 @@ impl StateStore {
                     let _ = file.read_to_string(&mut text);
                     let holder = serde_json::from_str::<LockHolder>(&text).map_or_else(
                         |_| "another process".to_string(),
-                        |h| {
-                            format!(
-                                "`{}` (pid {} on {}, since {})",
-                                h.command, h.pid, h.host, h.since
-                            )
-                        },
+                        |h| format!("`{}` (pid {} on {}, since {})", h.command, h.pid, h.host, h.since),
                     );
-                    return Err(StateError::Locked {
-                        path: path.to_path_buf(),
-                        holder,
-                    });
+                    return Err(StateError::Locked { path: path.to_path_buf(), holder });
                 }
                 Err(std::fs::TryLockError::Error(source)) => return Err(write_error(source)),
             }
@@ -211,25 +188,14 @@ impl StateStore {
             since: now_rfc3339(),
         };
         file.set_len(0).map_err(write_error)?;
-        file.write_all(
-            serde_json::to_string(&holder)
-                .unwrap_or_default()
-                .as_bytes(),
-        )
-        .map_err(write_error)?;
+        file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes()).map_err(write_error)?;
         file.flush().map_err(write_error)?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            _lock: Some(file),
-        })
+        Ok(Self { path: path.to_path_buf(), _lock: Some(file) })
     }
 
     /// Opens the state for reading only, without its lock.
     pub fn read_only(path: &Path) -> Self {
-        Self {
-            path: path.to_path_buf(),
-            _lock: None,
-        }
+        Self { path: path.to_path_buf(), _lock: None }
     }
 
     pub fn path(&self) -> &Path {
@@ -240,22 +206,12 @@ impl StateStore {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(StateError::Read {
-                    path: self.path.clone(),
-                    source,
-                })
-            }
+            Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),
         };
-        let state: State = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })?;
+        let state: State = serde_json::from_slice(&bytes)
+            .map_err(|e| StateError::Corrupt { path: self.path.clone(), reason: e.to_string() })?;
         if state.version > STATE_VERSION {
-            return Err(StateError::TooNew {
-                path: self.path.clone(),
-                version: state.version,
-            });
+            return Err(StateError::TooNew { path: self.path.clone(), version: state.version });
         }
         Ok(Some(state))
     }
@@ -263,22 +219,14 @@ impl StateStore {
     /// Writes `state` with its serial incremented.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
         state.serial += 1;
-        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Corrupt {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })?;
-        write_atomically(&self.path, &bytes).map_err(|source| StateError::Write {
-            path: self.path.clone(),
-            source,
-        })
+        let bytes = serde_json::to_vec_pretty(state)
+            .map_err(|e| StateError::Corrupt { path: self.path.clone(), reason: e.to_string() })?;
+        write_atomically(&self.path, &bytes).map_err(|source| StateError::Write { path: self.path.clone(), source })
     }
 }
 
 fn lock_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".lock");
     path.with_file_name(name)
 }
@@ -286,17 +234,10 @@ fn lock_path(path: &Path) -> PathBuf {
 /// Writes a file so that a reader sees the old content or the new, never a
 /// mix: a temporary file beside it, fsync, rename, fsync of the folder.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
-    let temporary = parent.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
+    let temporary = parent.join(format!(".{name}.{}.{}.tmp", std::process::id(), rand::random::<u32>()));
     let result = (|| {
         let mut file = File::create(&temporary)?;
         file.write_all(bytes)?;
@@ -321,9 +262,7 @@ fn hostname() -> String {
 }
 
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -334,30 +273,22 @@ mod tests {
     fn a_second_lock_fails_naming_the_holder() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let path = dir.path().join("state.json");
-        let _first = StateStore::lock(&path, "seqops apply", Duration::ZERO)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let _first = StateStore::lock(&path, "seqops apply", Duration::ZERO).unwrap_or_else(|e| panic!("{e}"));
         let second = StateStore::lock(&path, "seqops plan", Duration::ZERO);
         let message = second.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("locked by `seqops apply`"), "{message}");
-        assert!(
-            message.contains(&format!("pid {}", std::process::id())),
-            "{message}"
-        );
+        assert!(message.contains(&format!("pid {}", std::process::id())), "{message}");
     }
 
     #[test]
     fn saving_increments_the_serial_and_keeps_the_lineage() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let store = StateStore::lock(&dir.path().join("s.json"), "test", Duration::ZERO)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let store =
+            StateStore::lock(&dir.path().join("s.json"), "test", Duration::ZERO).unwrap_or_else(|e| panic!("{e}"));
         let mut state = State::new(false);
         store.save(&mut state).unwrap_or_else(|e| panic!("{e}"));
         store.save(&mut state).unwrap_or_else(|e| panic!("{e}"));
-        let loaded = store
-            .load()
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| panic!("state not saved"));
+        let loaded = store.load().ok().flatten().unwrap_or_else(|| panic!("state not saved"));
         assert_eq!((loaded.serial, loaded.lineage), (2, state.lineage));
     }
 }

@@ -17,14 +17,13 @@ pub const KNOWN: [&str; 5] = [ADOPT, DELETION_POLICY, PREVENT_DESTROY, PAUSED, E
 /// Checks one annotation's value; `None` when it is fine.
 pub fn check(name: &str, value: &str) -> Option<String> {
     match name {
-        ADOPT | PREVENT_DESTROY | PAUSED => (value != "true" && value != "false")
-            .then(|| format!("must be \"true\" or \"false\", not {value:?}")),
-        DELETION_POLICY => (value != "delete" && value != "orphan")
-            .then(|| format!("must be \"delete\" or \"orphan\", not {value:?}")),
-        EXTERNAL_ID => value
-            .trim()
-            .is_empty()
-            .then(|| "must name a remote id".to_string()),
+        ADOPT | PREVENT_DESTROY | PAUSED => {
+            (value != "true" && value != "false").then(|| format!("must be \"true\" or \"false\", not {value:?}"))
+        }
+        DELETION_POLICY => {
+            (value != "delete" && value != "orphan").then(|| format!("must be \"delete\" or \"orphan\", not {value:?}"))
+        }
+        EXTERNAL_ID => value.trim().is_empty().then(|| "must name a remote id".to_string()),
         _ => None,
     }
 }

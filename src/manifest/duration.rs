@@ -13,11 +13,7 @@ pub struct Duration {
 }
 
 /// The units the vendors' APIs speak, largest first.
-pub const UNITS: [(char, u64, &str); 3] = [
-    ('h', 3600, "HOURS"),
-    ('m', 60, "MINUTES"),
-    ('s', 1, "SECONDS"),
-];
+pub const UNITS: [(char, u64, &str); 3] = [('h', 3600, "HOURS"), ('m', 60, "MINUTES"), ('s', 1, "SECONDS")];
 
 impl Duration {
     pub const fn from_secs(seconds: u64) -> Self {
@@ -42,9 +38,7 @@ impl Duration {
             return Err("a duration cannot be empty: write e.g. `30s`, `5m` or `2h`".into());
         }
         if text.starts_with('-') {
-            return Err(format!(
-                "`{text}` is negative: durations must be zero or more"
-            ));
+            return Err(format!("`{text}` is negative: durations must be zero or more"));
         }
         let mut seconds: u64 = 0;
         let mut digits = String::new();
@@ -57,13 +51,9 @@ impl Duration {
                 return Err(format!("`{text}` is not a duration: units are `s`, `m` and `h`, as in `30s`, `5m`, `2h`"));
             };
             if digits.is_empty() {
-                return Err(format!(
-                    "`{text}` is not a duration: each unit needs a number before it, as in `5m`"
-                ));
+                return Err(format!("`{text}` is not a duration: each unit needs a number before it, as in `5m`"));
             }
-            let value: u64 = digits
-                .parse()
-                .map_err(|_| format!("`{text}` is too long a duration"))?;
+            let value: u64 = digits.parse().map_err(|_| format!("`{text}` is too long a duration"))?;
             seconds = value
                 .checked_mul(*factor)
                 .and_then(|part| seconds.checked_add(part))
@@ -71,9 +61,7 @@ impl Duration {
             digits.clear();
         }
         if !digits.is_empty() {
-            return Err(format!(
-                "`{text}` has no unit: write `{text}s`, `{text}m` or `{text}h`"
-            ));
+            return Err(format!("`{text}` has no unit: write `{text}s`, `{text}m` or `{text}h`"));
         }
         Ok(Self { seconds })
     }
@@ -91,10 +79,7 @@ impl Duration {
 
     /// Builds a duration from a vendor's `(amount, UNIT)` pair.
     pub fn from_amount_and_unit(amount: u64, unit: &str) -> Option<Self> {
-        let factor = UNITS
-            .iter()
-            .find(|(_, _, name)| name.eq_ignore_ascii_case(unit))?
-            .1;
+        let factor = UNITS.iter().find(|(_, _, name)| name.eq_ignore_ascii_case(unit))?.1;
         amount.checked_mul(factor).map(Self::from_secs)
     }
 }
@@ -103,10 +88,7 @@ impl fmt::Display for Duration {
     /// Canonical form: the largest exact unit, and minutes for zero.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (amount, unit) = self.to_amount_and_unit();
-        let suffix = UNITS
-            .iter()
-            .find(|(_, _, name)| *name == unit)
-            .map_or('s', |(c, _, _)| *c);
+        let suffix = UNITS.iter().find(|(_, _, name)| *name == unit).map_or('s', |(c, _, _)| *c);
         write!(f, "{amount}{suffix}")
     }
 }
@@ -129,17 +111,13 @@ impl<'de> Deserialize<'de> for Duration {
                 Duration::parse(v).map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-                Err(E::custom(format!(
-                    "`{v}` has no unit: write `{v}s`, `{v}m` or `{v}h`"
-                )))
+                Err(E::custom(format!("`{v}` has no unit: write `{v}s`, `{v}m` or `{v}h`")))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
                 self.visit_i64(v as i64)
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
-                Err(E::custom(format!(
-                    "`{v}` is not a duration: write whole seconds, minutes or hours, as in `90s`"
-                )))
+                Err(E::custom(format!("`{v}` is not a duration: write whole seconds, minutes or hours, as in `90s`")))
             }
         }
         deserializer.deserialize_any(Visitor)
@@ -189,10 +167,7 @@ mod tests {
 
     #[test]
     fn vendor_pairs_convert_both_ways() {
-        assert_eq!(
-            Duration::from_amount_and_unit(2, "HOURS"),
-            Some(Duration::from_secs(7200))
-        );
+        assert_eq!(Duration::from_amount_and_unit(2, "HOURS"), Some(Duration::from_secs(7200)));
         assert_eq!(Duration::from_amount_and_unit(2, "DAYS"), None);
     }
 }

@@ -63,17 +63,12 @@ struct Envelope<S> {
 
 /// Parses a whole document with `S` as its spec type, keeping the path of
 /// the field at fault in any error.
-pub fn parse_typed<S: DeserializeOwned + Serialize>(
-    de: serde_yaml::Deserializer<'_>,
-) -> Result<ParsedDoc, ParseError> {
+pub fn parse_typed<S: DeserializeOwned + Serialize>(de: serde_yaml::Deserializer<'_>) -> Result<ParsedDoc, ParseError> {
     let envelope: Envelope<S> = serde_path_to_error::deserialize(de)?;
     // Serializing a value that was just deserialized cannot fail for the
     // plain data types specs are made of.
     let spec = serde_json::to_value(&envelope.spec).unwrap_or(serde_json::Value::Null);
-    Ok(ParsedDoc {
-        metadata: envelope.metadata,
-        spec,
-    })
+    Ok(ParsedDoc { metadata: envelope.metadata, spec })
 }
 
 pub fn no_references(_: &serde_json::Value) -> Vec<Reference> {

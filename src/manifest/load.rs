@@ -5,10 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{
-    annotations, Diagnostic, Document, KindSpec, Location, ManifestError, Manifests, Resource,
-    ResourceKey,
-};
+use super::{annotations, Diagnostic, Document, KindSpec, Location, ManifestError, Manifests, Resource, ResourceKey};
 
 /// Loads every manifest under `paths` (files, or directories searched
 /// recursively for `*.yaml` and `*.yml`) and checks them against `kinds`.
@@ -22,16 +19,10 @@ pub fn load(paths: &[PathBuf], kinds: &[KindSpec]) -> Result<Manifests, Manifest
     let mut resources = Vec::new();
     let mut skipped = Vec::new();
     for file in &files {
-        let text = std::fs::read_to_string(file).map_err(|source| ManifestError::Read {
-            path: file.clone(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(file).map_err(|source| ManifestError::Read { path: file.clone(), source })?;
         for document in split_documents(file, &text) {
-            let start = Location {
-                file: document.file.clone(),
-                line: document.first_line,
-                column: 1,
-            };
+            let start = Location { file: document.file.clone(), line: document.first_line, column: 1 };
             match parse_document(document, kinds) {
                 Ok(Some(resource)) => resources.push(resource),
                 Ok(None) => skipped.push(start),
@@ -50,38 +41,24 @@ pub fn load(paths: &[PathBuf], kinds: &[KindSpec]) -> Result<Manifests, Manifest
 }
 
 fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
-    let metadata = std::fs::metadata(path).map_err(|source| ManifestError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let metadata =
+        std::fs::metadata(path).map_err(|source| ManifestError::Read { path: path.to_path_buf(), source })?;
     if metadata.is_file() {
         files.push(path.to_path_buf());
         return Ok(());
     }
-    let read_error = |source| ManifestError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(read_error)?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .collect();
+    let read_error = |source| ManifestError::Read { path: path.to_path_buf(), source };
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(path).map_err(read_error)?.filter_map(|entry| entry.ok().map(|e| e.path())).collect();
     entries.sort();
     for entry in entries {
-        let hidden = entry
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
+        let hidden = entry.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
         if hidden {
             continue;
         }
         if entry.is_dir() {
             collect_files(&entry, files)?;
-        } else if entry
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e == "yaml" || e == "yml")
-        {
+        } else if entry.extension().and_then(|e| e.to_str()).is_some_and(|e| e == "yaml" || e == "yml") {
             files.push(entry);
         }
     }
@@ -96,12 +73,7 @@ fn split_documents(file: &Path, text: &str) -> Vec<Document> {
     let mut first_line = 1;
     for (index, line) in text.lines().enumerate() {
         if line == "---" || line.starts_with("--- ") || line == "..." {
-            push_document(
-                &mut documents,
-                file,
-                std::mem::take(&mut current),
-                first_line,
-            );
+            push_document(&mut documents, file, std::mem::take(&mut current), first_line);
             first_line = index + 2;
             continue;
         }
@@ -113,75 +85,41 @@ fn split_documents(file: &Path, text: &str) -> Vec<Document> {
 }
 
 fn push_document(documents: &mut Vec<Document>, file: &Path, text: String, first_line: usize) {
-    let has_content = text
-        .lines()
-        .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+    let has_content = text.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
     if has_content {
-        documents.push(Document {
-            file: file.to_path_buf(),
-            text,
-            first_line,
-        });
+        documents.push(Document { file: file.to_path_buf(), text, first_line });
     }
 }
 
 /// Parses one document; `None` for YAML that is not a manifest at all (no
 /// apiVersion, kind, metadata or spec: a CI workflow kept beside them).
-fn parse_document(
-    document: Document,
-    kinds: &[KindSpec],
-) -> Result<Option<Resource>, Vec<Diagnostic>> {
+fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resource>, Vec<Diagnostic>> {
     let document = Arc::new(document);
-    let at = |field: &str, message: String| Diagnostic {
-        location: document.locate(field),
-        field: field.into(),
-        message,
-    };
+    let at =
+        |field: &str, message: String| Diagnostic { location: document.locate(field), field: field.into(), message };
     let header: serde_yaml::Value = serde_yaml::from_str(&document.text).map_err(|error| {
         let (line, column) = error.location().map_or((1, 1), |l| (l.line(), l.column()));
         vec![Diagnostic {
-            location: Location {
-                file: document.file.clone(),
-                line: line + document.first_line - 1,
-                column,
-            },
+            location: Location { file: document.file.clone(), line: line + document.first_line - 1, column },
             field: String::new(),
             message: format!("not valid YAML: {}", strip_location(&error.to_string())),
         }]
     })?;
-    let text_of = |field: &str| {
-        header
-            .get(field)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
-    if ["apiVersion", "kind", "metadata", "spec"]
-        .iter()
-        .all(|field| header.get(field).is_none())
-    {
+    let text_of = |field: &str| header.get(field).and_then(|v| v.as_str()).map(str::to_string);
+    if ["apiVersion", "kind", "metadata", "spec"].iter().all(|field| header.get(field).is_none()) {
         return Ok(None);
     }
     let (Some(api_version), Some(kind)) = (text_of("apiVersion"), text_of("kind")) else {
-        let missing = if text_of("apiVersion").is_none() {
-            "apiVersion"
-        } else {
-            "kind"
-        };
-        return Err(vec![at(
-            missing,
-            format!("every manifest needs `{missing}`"),
-        )]);
+        let missing = if text_of("apiVersion").is_none() { "apiVersion" } else { "kind" };
+        return Err(vec![at(missing, format!("every manifest needs `{missing}`"))]);
     };
     let Some(spec_kind) = kinds.iter().find(|k| k.matches(&api_version, &kind)) else {
         return Err(vec![unknown_kind(&document, &api_version, &kind, kinds)]);
     };
     let de = serde_yaml::Deserializer::from_str(&document.text);
-    let parsed =
-        (spec_kind.parse)(de).map_err(|error| vec![serde_diagnostic(&document, &error)])?;
-    let mut problems: Vec<Diagnostic> = (spec_kind.check)(&parsed.spec)
-        .into_iter()
-        .map(|(field, message)| at(&field, message))
-        .collect();
+    let parsed = (spec_kind.parse)(de).map_err(|error| vec![serde_diagnostic(&document, &error)])?;
+    let mut problems: Vec<Diagnostic> =
+        (spec_kind.check)(&parsed.spec).into_iter().map(|(field, message)| at(&field, message)).collect();
     if let Some(message) = check_name(&parsed.metadata.name) {
         problems.push(at("metadata.name", message));
     }
@@ -208,26 +146,20 @@ fn parse_document(
         provider: None,
         document,
         depends_on: Vec::new(),
+        references: Vec::new(),
     }))
 }
 
 /// Checks that need every document: duplicates, each resource's Provider,
 /// and references between manifests.
-fn check_across_documents(
-    resources: &mut [Resource],
-    kinds: &[KindSpec],
-    diagnostics: &mut Vec<Diagnostic>,
-) {
+fn check_across_documents(resources: &mut [Resource], kinds: &[KindSpec], diagnostics: &mut Vec<Diagnostic>) {
     let mut seen: BTreeMap<ResourceKey, Location> = BTreeMap::new();
     for resource in resources.iter() {
         if let Some(first) = seen.get(&resource.key) {
             diagnostics.push(Diagnostic {
                 location: resource.location(),
                 field: "metadata.name".into(),
-                message: format!(
-                    "{} is defined twice; it was first defined at {first}",
-                    resource.key
-                ),
+                message: format!("{} is defined twice; it was first defined at {first}", resource.key),
             });
         } else {
             seen.insert(resource.key.clone(), resource.location());
@@ -236,19 +168,11 @@ fn check_across_documents(
     let providers: Vec<(String, String)> = resources
         .iter()
         .filter(|r| r.key.kind == super::PROVIDER_KIND.key_kind)
-        .map(|r| {
-            (
-                r.metadata.name.clone(),
-                r.spec["type"].as_str().unwrap_or_default().to_string(),
-            )
-        })
+        .map(|r| (r.metadata.name.clone(), r.spec["type"].as_str().unwrap_or_default().to_string()))
         .collect();
     let keys: Vec<ResourceKey> = resources.iter().map(|r| r.key.clone()).collect();
     for resource in resources.iter_mut() {
-        let Some(kind) = kinds
-            .iter()
-            .find(|k| k.matches(&resource.api_version, &resource.kind))
-        else {
+        let Some(kind) = kinds.iter().find(|k| k.matches(&resource.api_version, &resource.kind)) else {
             continue;
         };
         if let Some(provider_type) = kind.provider_type {
@@ -260,7 +184,10 @@ fn check_across_documents(
         for reference in (kind.references)(&resource.spec) {
             let target = ResourceKey::new(reference.kind, reference.name.clone());
             if keys.contains(&target) {
-                resource.depends_on.push(target);
+                resource.references.push((reference.field.clone(), target.clone()));
+                if !resource.depends_on.contains(&target) {
+                    resource.depends_on.push(target);
+                }
             } else {
                 diagnostics.push(Diagnostic {
                     location: resource.document.locate(&reference.field),
@@ -277,38 +204,29 @@ fn choose_provider(
     provider_type: &str,
     providers: &[(String, String)],
 ) -> Result<String, Diagnostic> {
-    let of_type: Vec<&str> = providers
-        .iter()
-        .filter(|(_, t)| t == provider_type)
-        .map(|(n, _)| n.as_str())
-        .collect();
-    let named = resource
-        .spec
-        .get("providerRef")
-        .and_then(|r| r.get("name"))
-        .and_then(|n| n.as_str());
-    let field = if named.is_some() {
-        "spec.providerRef.name"
-    } else {
-        "spec"
-    };
-    let fail = |message: String| Diagnostic {
-        location: resource.document.locate(field),
-        field: field.into(),
-        message,
-    };
+    let of_type: Vec<&str> = providers.iter().filter(|(_, t)| t == provider_type).map(|(n, _)| n.as_str()).collect();
+    let named = resource.spec.get("providerRef").and_then(|r| r.get("name")).and_then(|n| n.as_str());
+    let field = if named.is_some() { "spec.providerRef.name" } else { "spec" };
+    let fail = |message: String| Diagnostic { location: resource.document.locate(field), field: field.into(), message };
     match named {
         Some(name) => match providers.iter().find(|(n, _)| n == name) {
             Some((_, t)) if t == provider_type => Ok(name.to_string()),
-            Some((_, t)) => Err(fail(format!("Provider `{name}` is of type `{t}`, but a {} needs a `{provider_type}` Provider", resource.kind))),
+            Some((_, t)) => Err(fail(format!(
+                "Provider `{name}` is of type `{t}`, but a {} needs a `{provider_type}` Provider",
+                resource.kind
+            ))),
             None => {
-                let hint = nearest(name, of_type.iter().copied()).map(|n| format!("; did you mean `{n}`?")).unwrap_or_default();
+                let hint = nearest(name, of_type.iter().copied())
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
                 Err(fail(format!("no Provider named `{name}` in the manifests{hint}")))
             }
         },
         None => match of_type.as_slice() {
             [only] => Ok(only.to_string()),
-            [] => Err(fail(format!("no Provider of type `{provider_type}` in the manifests: add one, or name one with `providerRef.name`"))),
+            [] => Err(fail(format!(
+                "no Provider of type `{provider_type}` in the manifests: add one, or name one with `providerRef.name`"
+            ))),
             several => Err(fail(format!(
                 "several `{provider_type}` Providers ({}): name one with `spec.providerRef.name`",
                 several.join(", ")
@@ -321,9 +239,7 @@ fn choose_provider(
 fn check_name(name: &str) -> Option<String> {
     let valid = !name.is_empty()
         && name.len() <= 253
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     (!valid).then(|| {
@@ -331,40 +247,21 @@ fn check_name(name: &str) -> Option<String> {
     })
 }
 
-fn unknown_kind(
-    document: &Document,
-    api_version: &str,
-    kind: &str,
-    kinds: &[KindSpec],
-) -> Diagnostic {
-    let same_version: Vec<&str> = kinds
-        .iter()
-        .filter(|k| k.api_version == api_version)
-        .map(|k| k.kind)
-        .collect();
+fn unknown_kind(document: &Document, api_version: &str, kind: &str, kinds: &[KindSpec]) -> Diagnostic {
+    let same_version: Vec<&str> = kinds.iter().filter(|k| k.api_version == api_version).map(|k| k.kind).collect();
     let (field, message) = if same_version.is_empty() {
         let versions: Vec<&str> = kinds.iter().map(|k| k.api_version).collect();
         let hint = nearest(api_version, versions.iter().copied())
             .map(|n| format!("; did you mean `{n}`?"))
             .unwrap_or_default();
-        (
-            "apiVersion",
-            format!("unknown apiVersion `{api_version}`{hint}"),
-        )
+        ("apiVersion", format!("unknown apiVersion `{api_version}`{hint}"))
     } else {
         let hint = nearest(kind, same_version.iter().copied())
             .map(|n| format!("; did you mean `{n}`?"))
             .unwrap_or_else(|| format!("; {api_version} has {}", same_version.join(", ")));
-        (
-            "kind",
-            format!("unknown kind `{kind}` in {api_version}{hint}"),
-        )
+        ("kind", format!("unknown kind `{kind}` in {api_version}{hint}"))
     };
-    Diagnostic {
-        location: document.locate(field),
-        field: field.into(),
-        message,
-    }
+    Diagnostic { location: document.locate(field), field: field.into(), message }
 }
 
 /// Turns serde's error into a diagnostic: its path as the field, its
@@ -375,28 +272,19 @@ fn serde_diagnostic(document: &Document, error: &super::kind::ParseError) -> Dia
     let mut message = strip_location(&inner.to_string());
     // serde_yaml starts its message with the path of the enclosing value.
     if let Some((prefix, rest)) = message.split_once(": ") {
-        if path == prefix
-            || path.starts_with(&format!("{prefix}."))
-            || path.starts_with(&format!("{prefix}["))
-        {
+        if path == prefix || path.starts_with(&format!("{prefix}.")) || path.starts_with(&format!("{prefix}[")) {
             message = rest.to_string();
         }
     }
     message = add_suggestion(&message);
     let location = match inner.location() {
-        Some(l) => Location {
-            file: document.file.clone(),
-            line: l.line() + document.first_line - 1,
-            column: l.column(),
-        },
+        Some(l) => {
+            Location { file: document.file.clone(), line: l.line() + document.first_line - 1, column: l.column() }
+        }
         None => document.locate(&path),
     };
     let field = if path == "." { String::new() } else { path };
-    Diagnostic {
-        location,
-        field,
-        message,
-    }
+    Diagnostic { location, field, message }
 }
 
 fn strip_location(message: &str) -> String {
@@ -409,9 +297,7 @@ fn strip_location(message: &str) -> String {
 /// For serde's "unknown field `x`, expected one of `a`, `b`" and "unknown
 /// variant" messages, names the nearest valid choice first.
 fn add_suggestion(message: &str) -> String {
-    let Some(rest) = message
-        .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("unknown variant `"))
+    let Some(rest) = message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("unknown variant `"))
     else {
         return message.to_string();
     };
@@ -419,11 +305,7 @@ fn add_suggestion(message: &str) -> String {
         return message.to_string();
     };
     let options: Vec<&str> = choices.split('`').skip(1).step_by(2).collect();
-    let what = if message.starts_with("unknown field") {
-        "field"
-    } else {
-        "value"
-    };
+    let what = if message.starts_with("unknown field") { "field" } else { "value" };
     let valid = format!("valid {what}s: {}", options.join(", "));
     match nearest(given, options.iter().copied()) {
         Some(best) => format!("unknown {what} `{given}`; did you mean `{best}`? ({valid})"),
@@ -435,12 +317,7 @@ fn add_suggestion(message: &str) -> String {
 pub(crate) fn nearest<'a>(given: &str, choices: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let given_lower = given.to_lowercase();
     choices
-        .map(|choice| {
-            (
-                strsim::normalized_damerau_levenshtein(&given_lower, &choice.to_lowercase()),
-                choice,
-            )
-        })
+        .map(|choice| (strsim::normalized_damerau_levenshtein(&given_lower, &choice.to_lowercase()), choice))
         .filter(|(score, _)| *score >= 0.6)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, choice)| choice)
@@ -452,22 +329,16 @@ mod tests {
 
     #[test]
     fn documents_are_split_with_their_starting_lines() {
-        let docs = split_documents(
-            Path::new("a.yaml"),
-            "# header\n---\nkind: A\n---\n# only a comment\n---\nkind: B\n",
-        );
+        let docs =
+            split_documents(Path::new("a.yaml"), "# header\n---\nkind: A\n---\n# only a comment\n---\nkind: B\n");
         let starts: Vec<usize> = docs.iter().map(|d| d.first_line).collect();
         assert_eq!(starts, vec![3, 7]);
     }
 
     #[test]
     fn an_unknown_field_suggests_the_nearest_known_one() {
-        let message =
-            add_suggestion("unknown field `triger`, expected one of `name`, `trigger`, `active`");
-        assert_eq!(
-            message,
-            "unknown field `triger`; did you mean `trigger`? (valid fields: name, trigger, active)"
-        );
+        let message = add_suggestion("unknown field `triger`, expected one of `name`, `trigger`, `active`");
+        assert_eq!(message, "unknown field `triger`; did you mean `trigger`? (valid fields: name, trigger, active)");
     }
 
     #[test]

@@ -38,13 +38,8 @@ pub fn parse_path(path: &str) -> Vec<Segment> {
 }
 
 enum Frame {
-    Map {
-        key: Option<String>,
-        expecting_key: bool,
-    },
-    Seq {
-        index: usize,
-    },
+    Map { key: Option<String>, expecting_key: bool },
+    Seq { index: usize },
 }
 
 /// Returns the 1-based line and column of the deepest part of `path` found in
@@ -57,13 +52,7 @@ pub fn locate(text: &str, path: &[Segment]) -> Option<(usize, usize)> {
         let (event, marker) = parser.next_token().ok()?;
         let position = (marker.line(), marker.col() + 1);
         // The path of the node this event starts (for scalars and collections).
-        let is_key = matches!(
-            stack.last(),
-            Some(Frame::Map {
-                expecting_key: true,
-                ..
-            })
-        );
+        let is_key = matches!(stack.last(), Some(Frame::Map { expecting_key: true, .. }));
         match event {
             Event::StreamEnd => break,
             Event::Scalar(value, ..) if is_key => {
@@ -81,10 +70,7 @@ pub fn locate(text: &str, path: &[Segment]) -> Option<(usize, usize)> {
                 finish_value(&mut stack);
             }
             Event::MappingStart(..) => {
-                stack.push(Frame::Map {
-                    key: None,
-                    expecting_key: true,
-                });
+                stack.push(Frame::Map { key: None, expecting_key: true });
             }
             Event::SequenceStart(..) => {
                 stack.push(Frame::Seq { index: 0 });
@@ -103,10 +89,7 @@ fn current_path(stack: &[Frame]) -> Vec<Segment> {
     stack
         .iter()
         .filter_map(|frame| match frame {
-            Frame::Map {
-                key: Some(key),
-                expecting_key: false,
-            } => Some(Segment::Key(key.clone())),
+            Frame::Map { key: Some(key), expecting_key: false } => Some(Segment::Key(key.clone())),
             Frame::Map { .. } => None,
             Frame::Seq { index } => Some(Segment::Index(*index)),
         })
@@ -146,18 +129,12 @@ mod tests {
     #[test]
     fn a_nested_key_is_found_at_its_line_and_column() {
         assert_eq!(locate(DOC, &parse_path("metadata.name")), Some((3, 3)));
-        assert_eq!(
-            locate(DOC, &parse_path("spec.flow[1].content")),
-            Some((8, 7))
-        );
+        assert_eq!(locate(DOC, &parse_path("spec.flow[1].content")), Some((8, 7)));
     }
 
     #[test]
     fn a_missing_key_points_at_its_nearest_parent() {
-        assert_eq!(
-            locate(DOC, &parse_path("spec.providerRef.name")),
-            Some((4, 1))
-        );
+        assert_eq!(locate(DOC, &parse_path("spec.providerRef.name")), Some((4, 1)));
     }
 
     #[test]

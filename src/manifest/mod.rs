@@ -10,6 +10,7 @@ pub mod kind;
 mod load;
 pub mod locate;
 pub mod provider;
+pub mod secret;
 pub mod selector;
 
 use std::collections::BTreeMap;
@@ -59,10 +60,7 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{}", render_diagnostics(.0))]
     Invalid(Vec<Diagnostic>),
 }
@@ -101,10 +99,7 @@ pub struct ResourceKey {
 
 impl ResourceKey {
     pub fn new(kind: impl Into<String>, name: impl Into<String>) -> Self {
-        Self {
-            kind: kind.into(),
-            name: name.into(),
-        }
+        Self { kind: kind.into(), name: name.into() }
     }
 
     /// Parses `Kind/name`.
@@ -156,13 +151,8 @@ impl Document {
     /// Where `path` (e.g. `spec.flow[0].delay`) stands, or the nearest parent
     /// that exists, or the document's start.
     pub fn locate(&self, path: &str) -> Location {
-        let (line, column) =
-            locate::locate(&self.text, &locate::parse_path(path)).unwrap_or((1, 1));
-        Location {
-            file: self.file.clone(),
-            line: line + self.first_line - 1,
-            column,
-        }
+        let (line, column) = locate::locate(&self.text, &locate::parse_path(path)).unwrap_or((1, 1));
+        Location { file: self.file.clone(), line: line + self.first_line - 1, column }
     }
 }
 
@@ -182,6 +172,8 @@ pub struct Resource {
     pub document: Arc<Document>,
     /// The manifests this one refers to: they are applied first.
     pub depends_on: Vec<ResourceKey>,
+    /// Each reference: the field holding it and the manifest it names.
+    pub references: Vec<(String, ResourceKey)>,
 }
 
 impl Resource {
@@ -211,16 +203,8 @@ pub struct Manifests {
 
 impl Manifests {
     pub fn new(resources: Vec<Resource>) -> Self {
-        let index = resources
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.key.clone(), i))
-            .collect();
-        Self {
-            resources,
-            index,
-            skipped: Vec::new(),
-        }
+        let index = resources.iter().enumerate().map(|(i, r)| (r.key.clone(), i)).collect();
+        Self { resources, index, skipped: Vec::new() }
     }
 
     pub fn providers(&self) -> impl Iterator<Item = &Resource> {

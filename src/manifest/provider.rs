@@ -62,7 +62,7 @@ pub struct Credentials {
     pub secret_ref: Option<SecretKeyRef>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretKeyRef {
     pub name: String,
@@ -101,10 +101,7 @@ fn check_provider(spec: &serde_json::Value) -> Vec<(String, String)> {
     }
     if let Some(url) = spec.get("baseUrl").and_then(|u| u.as_str()) {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
-            problems.push((
-                "spec.baseUrl".into(),
-                format!("`{url}` is not an http(s) URL"),
-            ));
+            problems.push(("spec.baseUrl".into(), format!("`{url}` is not an http(s) URL")));
         }
     }
     problems

@@ -39,14 +39,8 @@ impl TryFrom<SelectorFields> for Selector {
 impl From<Selector> for SelectorFields {
     fn from(selector: Selector) -> Self {
         match selector {
-            Selector::Lookup(name) => SelectorFields {
-                lookup: Some(name),
-                id: None,
-            },
-            Selector::Id(id) => SelectorFields {
-                lookup: None,
-                id: Some(id),
-            },
+            Selector::Lookup(name) => SelectorFields { lookup: Some(name), id: None },
+            Selector::Id(id) => SelectorFields { lookup: None, id: Some(id) },
         }
     }
 }

@@ -87,33 +87,15 @@ pub struct Account {
 }
 
 impl Account {
-    pub fn connect(
-        settings: AccountSettings,
-        error_detail: ErrorDetail,
-        notify: Notifier,
-    ) -> Arc<Self> {
+    pub fn connect(settings: AccountSettings, error_detail: ErrorDetail, notify: Notifier) -> Arc<Self> {
         let limiter = Arc::new(RateLimiter::new(
             settings.requests_per_hour,
             std::time::Duration::from_secs(3600),
-            settings
-                .budget_file
-                .clone()
-                .map(|file| (file, settings.budget_id())),
+            settings.budget_file.clone().map(|file| (file, settings.budget_id())),
         ));
         let usage = Arc::new(Usage::default());
-        let http = HttpClient::new(
-            &settings,
-            limiter.clone(),
-            usage.clone(),
-            error_detail,
-            notify,
-        );
-        Arc::new(Self {
-            settings,
-            http,
-            usage,
-            limiter,
-        })
+        let http = HttpClient::new(&settings, limiter.clone(), usage.clone(), error_detail, notify);
+        Arc::new(Self { settings, http, usage, limiter })
     }
 
     pub fn label(&self) -> String {

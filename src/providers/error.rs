@@ -3,61 +3,24 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
-    #[error("{account}: the API key from {source_name} was refused (401 {detail}); check that it is a valid, unrevoked key")]
-    Unauthorized {
-        account: String,
-        source_name: String,
-        detail: String,
-    },
+    #[error(
+        "{account}: the API key from {source_name} was refused (401 {detail}); check that it is a valid, unrevoked key"
+    )]
+    Unauthorized { account: String, source_name: String, detail: String },
     #[error("{account}: the API rejected the request ({method} {path}: 400 {detail})")]
-    BadRequest {
-        account: String,
-        method: String,
-        path: String,
-        detail: String,
-    },
+    BadRequest { account: String, method: String, path: String, detail: String },
     #[error("{account}: not found ({method} {path}: 404 {detail})")]
-    NotFound {
-        account: String,
-        method: String,
-        path: String,
-        detail: String,
-    },
+    NotFound { account: String, method: String, path: String, detail: String },
     #[error("{account}: {method} {path} failed with {status}: {detail}")]
-    Status {
-        account: String,
-        method: String,
-        path: String,
-        status: u16,
-        detail: String,
-    },
+    Status { account: String, method: String, path: String, status: u16, detail: String },
     /// A request whose answer never came: it may or may not have taken
     /// effect. A create that ends this way must be looked up, not retried.
-    #[error(
-        "{account}: {method} {path} got no answer ({reason}); it may or may not have taken effect"
-    )]
-    Unanswered {
-        account: String,
-        method: String,
-        path: String,
-        reason: String,
-    },
+    #[error("{account}: {method} {path} got no answer ({reason}); it may or may not have taken effect")]
+    Unanswered { account: String, method: String, path: String, reason: String },
     #[error("{account}: could not reach the API ({method} {path}): {reason}")]
-    Network {
-        account: String,
-        method: String,
-        path: String,
-        reason: String,
-    },
-    #[error(
-        "{account}: the API answered {method} {path} with a body seqops cannot read: {reason}"
-    )]
-    Decode {
-        account: String,
-        method: String,
-        path: String,
-        reason: String,
-    },
+    Network { account: String, method: String, path: String, reason: String },
+    #[error("{account}: the API answered {method} {path} with a body seqops cannot read: {reason}")]
+    Decode { account: String, method: String, path: String, reason: String },
     #[error("{account}: still rate limited after {attempts} attempts")]
     RateLimited { account: String, attempts: u32 },
     /// A lookup by display name that found no object, or several.
@@ -68,7 +31,9 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// Whether a call may have taken effect without seqops knowing what it
+    /// made: no answer, or a success answer that could not be read.
     pub fn is_unanswered(&self) -> bool {
-        matches!(self, ProviderError::Unanswered { .. })
+        matches!(self, ProviderError::Unanswered { .. } | ProviderError::Decode { .. })
     }
 }

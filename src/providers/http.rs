@@ -56,9 +56,7 @@ impl HttpClient {
         notify: Notifier,
     ) -> Self {
         let mut headers = HeaderMap::new();
-        if let Ok(mut value) =
-            HeaderValue::from_str(&format!("Bearer {}", settings.credential.expose()))
-        {
+        if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", settings.credential.expose())) {
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
@@ -104,12 +102,7 @@ impl HttpClient {
     /// errors and 5xx with jittered backoff; POST is not, since a lost answer
     /// may hide a created object: it ends in [`ProviderError::Unanswered`].
     /// A 429 is waited out, as Retry-After asks, for every method.
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<Response, ProviderError> {
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Response, ProviderError> {
         let idempotent = method != Method::POST;
         let url = format!("{}{}", self.base_url, path);
         let mut attempt = 0;
@@ -127,10 +120,7 @@ impl HttpClient {
                     }
                 })
                 .await;
-            let mut request = self
-                .client
-                .request(method.clone(), &url)
-                .headers(self.headers.clone());
+            let mut request = self.client.request(method.clone(), &url).headers(self.headers.clone());
             if let Some(body) = body {
                 request = request.json(body);
             }
@@ -145,37 +135,22 @@ impl HttpClient {
                         self.back_off(attempt, &method, path, &reason).await;
                         continue;
                     }
-                    let (account, method, path) =
-                        (self.account.clone(), method.to_string(), path.to_string());
+                    let (account, method, path) = (self.account.clone(), method.to_string(), path.to_string());
                     return Err(if error.is_connect() {
-                        ProviderError::Network {
-                            account,
-                            method,
-                            path,
-                            reason,
-                        }
+                        ProviderError::Network { account, method, path, reason }
                     } else {
-                        ProviderError::Unanswered {
-                            account,
-                            method,
-                            path,
-                            reason,
-                        }
+                        ProviderError::Unanswered { account, method, path, reason }
                     });
                 }
             };
             let status = response.status();
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .map(parse_retry_after);
+            let retry_after =
+                response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(parse_retry_after);
             let bytes = response.bytes().await.map(|b| b.to_vec());
             let body = match bytes {
                 Ok(body) => body,
                 Err(error) if idempotent && attempt < MAX_ATTEMPTS => {
-                    self.back_off(attempt, &method, path, &error.to_string())
-                        .await;
+                    self.back_off(attempt, &method, path, &error.to_string()).await;
                     continue;
                 }
                 Err(error) => {
@@ -192,23 +167,21 @@ impl HttpClient {
             }
             if status == StatusCode::TOO_MANY_REQUESTS {
                 if attempt >= MAX_ATTEMPTS {
-                    return Err(ProviderError::RateLimited {
-                        account: self.account.clone(),
-                        attempts: attempt,
-                    });
+                    return Err(ProviderError::RateLimited { account: self.account.clone(), attempts: attempt });
                 }
-                let wait = retry_after.unwrap_or(Duration::from_secs(60));
+                // A server asking for more than an hour is capped: the budget
+                // it counts in is an hour long.
+                let wait = retry_after.unwrap_or(Duration::from_secs(60)).min(Duration::from_secs(3600));
                 (self.notify)(format!(
                     "{}: rate limited by the API (429); waiting {} as its Retry-After asks",
                     self.account,
                     human(wait)
                 ));
-                self.limiter.block_until(now_ms() + wait.as_millis() as u64);
+                self.limiter.block_until(now_ms().saturating_add(wait.as_millis() as u64));
                 continue;
             }
             if status.is_server_error() && idempotent && attempt < MAX_ATTEMPTS {
-                self.back_off(attempt, &method, path, &format!("{status}"))
-                    .await;
+                self.back_off(attempt, &method, path, &format!("{status}")).await;
                 continue;
             }
             return Err(self.error_for(&method, path, status, &body));
@@ -219,54 +192,21 @@ impl HttpClient {
         let base = 250u64 * 2u64.pow(attempt - 1);
         let jitter = rand::rng().random_range(0..=base / 2);
         let wait = Duration::from_millis(base + jitter);
-        (self.notify)(format!(
-            "{}: {method} {path} failed ({reason}); retrying in {}",
-            self.account,
-            human(wait)
-        ));
+        (self.notify)(format!("{}: {method} {path} failed ({reason}); retrying in {}", self.account, human(wait)));
         tokio::time::sleep(wait).await;
     }
 
-    fn error_for(
-        &self,
-        method: &Method,
-        path: &str,
-        status: StatusCode,
-        body: &[u8],
-    ) -> ProviderError {
+    fn error_for(&self, method: &Method, path: &str, status: StatusCode, body: &[u8]) -> ProviderError {
         let detail = (self.error_detail)(body);
         let (account, method, path) = (self.account.clone(), method.to_string(), path.to_string());
         match status.as_u16() {
-            400 | 422 => ProviderError::BadRequest {
-                account,
-                method,
-                path,
-                detail,
-            },
-            401 => ProviderError::Unauthorized {
-                account,
-                source_name: self.credential_source.clone(),
-                detail,
-            },
-            404 => ProviderError::NotFound {
-                account,
-                method,
-                path,
-                detail,
-            },
-            500..=599 if method == "POST" => ProviderError::Unanswered {
-                account,
-                method,
-                path,
-                reason: format!("{status} {detail}"),
-            },
-            code => ProviderError::Status {
-                account,
-                method,
-                path,
-                status: code,
-                detail,
-            },
+            400 | 422 => ProviderError::BadRequest { account, method, path, detail },
+            401 => ProviderError::Unauthorized { account, source_name: self.credential_source.clone(), detail },
+            404 => ProviderError::NotFound { account, method, path, detail },
+            500..=599 if method == "POST" => {
+                ProviderError::Unanswered { account, method, path, reason: format!("{status} {detail}") }
+            }
+            code => ProviderError::Status { account, method, path, status: code, detail },
         }
     }
 }
@@ -278,11 +218,7 @@ fn parse_retry_after(value: &str) -> Duration {
     }
     time::OffsetDateTime::parse(value.trim(), &time::format_description::well_known::Rfc2822)
         .ok()
-        .map(|at| {
-            (at - time::OffsetDateTime::now_utc())
-                .whole_seconds()
-                .max(1) as u64
-        })
+        .map(|at| (at - time::OffsetDateTime::now_utc()).whole_seconds().max(1) as u64)
         .map_or(Duration::from_secs(60), Duration::from_secs)
 }
 
@@ -302,10 +238,7 @@ pub fn human(duration: Duration) -> String {
 pub fn detail_field(body: &[u8]) -> String {
     serde_json::from_slice::<Value>(body)
         .ok()
-        .and_then(|v| {
-            v.get("detail")
-                .map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_string))
-        })
+        .and_then(|v| v.get("detail").map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_string)))
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect())
 }
 
@@ -316,10 +249,7 @@ mod tests {
     #[test]
     fn retry_after_is_read_as_seconds_or_as_a_date() {
         assert_eq!(parse_retry_after("30"), Duration::from_secs(30));
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Duration::from_secs(1)
-        );
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Duration::from_secs(1));
         assert_eq!(parse_retry_after("soon"), Duration::from_secs(60));
     }
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod orsay;
 pub mod ratelimit;
+pub mod sources;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -61,9 +62,13 @@ pub struct RemoteSummary {
     pub fields: Fields,
 }
 
-/// Remote ids of the manifests a spec refers to, by reference field; `None`
-/// when the object referred to does not exist yet.
+/// Remote ids of the manifests a spec refers to, by reference field
+/// (`spec.agentRef.name`); `None` when the object referred to does not exist
+/// yet.
 pub type ResolvedRefs = std::collections::BTreeMap<String, Option<String>>;
+
+/// What a field that refers to an object not created yet shows in a plan.
+pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
 
 /// What a provider may use to turn a spec into fields.
 #[derive(Default)]
@@ -72,6 +77,10 @@ pub struct DesiredContext<'a> {
     /// The spec as last applied and the fields it resolved to: a lookup
     /// whose selector has not changed may reuse its id and save a request.
     pub previous: Option<(&'a Value, &'a Fields)>,
+    /// The values of the spec's sources (`fromEnv`, `fromFile`), in memory.
+    pub sources: sources::SourceValues,
+    /// The state's salt for secret digests.
+    pub salt: String,
 }
 
 impl DesiredContext<'_> {
@@ -79,10 +88,54 @@ impl DesiredContext<'_> {
     /// is written as it was then.
     pub fn reusable(&self, spec: &Value, spec_field: &str, field: &str) -> Option<Value> {
         let (previous_spec, previous_fields) = self.previous?;
-        (previous_spec.get(spec_field) == spec.get(spec_field))
-            .then(|| previous_fields.get(field).cloned())
-            .flatten()
+        (previous_spec.get(spec_field) == spec.get(spec_field)).then(|| previous_fields.get(field).cloned()).flatten()
     }
+
+    /// The marker standing for the secret at `path` (e.g. `value`).
+    pub fn secret(&self, path: &str) -> Result<Value, ProviderError> {
+        self.sources
+            .get(path)
+            .map(|value| sources::sensitive(value, &self.salt))
+            .ok_or_else(|| ProviderError::Invalid(format!("spec.{path}: no value was read for this secret")))
+    }
+
+    /// The remote id a reference field resolves to, or
+    /// [`KNOWN_AFTER_APPLY`] while the object referred to is still to be
+    /// created.
+    pub fn reference(&self, field: &str) -> Value {
+        match self.refs.get(field) {
+            Some(Some(id)) => Value::String(id.clone()),
+            _ => Value::String(KNOWN_AFTER_APPLY.into()),
+        }
+    }
+}
+
+/// What a create made.
+#[derive(Debug, Default)]
+pub struct Created {
+    pub id: String,
+    /// Values the API returns only once (an API key, a webhook URL): they go
+    /// where the spec's `writeSecretTo` says, never to state.
+    pub outputs: std::collections::BTreeMap<String, account::Secret>,
+    /// Fields the create call could not set; the engine records the object
+    /// and then sets them with an update.
+    pub unapplied: Fields,
+}
+
+impl Created {
+    pub fn id(id: impl Into<String>) -> Self {
+        Self { id: id.into(), ..Default::default() }
+    }
+}
+
+/// An in-place change: the fields to change, and what a provider may need
+/// to make it (the whole desired object, what was observed, source values).
+pub struct UpdateRequest<'a> {
+    pub id: &'a str,
+    pub changes: &'a Fields,
+    pub desired: &'a Fields,
+    pub observed: &'a Fields,
+    pub sources: &'a sources::SourceValues,
 }
 
 /// The engine's view of one kind in one account, shaped after
@@ -94,11 +147,7 @@ pub trait ExternalClient: Send + Sync {
 
     /// The fields a manifest's spec asks for, with lookups and references
     /// resolved to remote ids.
-    async fn desired(
-        &self,
-        spec: &Value,
-        context: &DesiredContext<'_>,
-    ) -> Result<Fields, ProviderError>;
+    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError>;
 
     /// A spec that asks for exactly the observed object, naming what it
     /// refers to by display name where that is unambiguous: `seqops export`.
@@ -114,11 +163,12 @@ pub trait ExternalClient: Send + Sync {
     /// The object's current fields, or `None` when it no longer exists.
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError>;
 
-    /// Creates the object and returns its remote id.
-    async fn create(&self, desired: &Fields) -> Result<String, ProviderError>;
+    /// Creates the object; `sources` holds the values behind its secret
+    /// markers.
+    async fn create(&self, desired: &Fields, sources: &sources::SourceValues) -> Result<Created, ProviderError>;
 
     /// Changes the given fields in place.
-    async fn update(&self, id: &str, changes: &Fields) -> Result<(), ProviderError>;
+    async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError>;
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError>;
 }
@@ -129,10 +179,7 @@ pub fn kinds() -> Vec<KindSpec> {
 }
 
 /// The client for `key_kind` in `account`, when its provider manages it.
-pub fn client_for(
-    account: &std::sync::Arc<Account>,
-    key_kind: &str,
-) -> Option<std::sync::Arc<dyn ExternalClient>> {
+pub fn client_for(account: &std::sync::Arc<Account>, key_kind: &str) -> Option<std::sync::Arc<dyn ExternalClient>> {
     match account.settings.provider_type {
         manifest::provider::ProviderType::Orsay => orsay::client_for(account, key_kind),
         _ => None,
@@ -151,17 +198,11 @@ pub fn sandbox_base_url(provider_type: manifest::provider::ProviderType, origin:
 }
 
 /// The vendor's documented base URL and request budget.
-pub fn vendor_defaults(
-    provider_type: manifest::provider::ProviderType,
-) -> (&'static str, Option<u32>) {
+pub fn vendor_defaults(provider_type: manifest::provider::ProviderType) -> (&'static str, Option<u32>) {
     match provider_type {
-        manifest::provider::ProviderType::Orsay => {
-            (orsay::BASE_URL, Some(orsay::REQUESTS_PER_HOUR))
-        }
+        manifest::provider::ProviderType::Orsay => (orsay::BASE_URL, Some(orsay::REQUESTS_PER_HOUR)),
         manifest::provider::ProviderType::Orqis => ("https://api.orqisai.com", None),
-        manifest::provider::ProviderType::Gary => {
-            ("https://agency.gary.club/api/public/v1", Some(3600))
-        }
+        manifest::provider::ProviderType::Gary => ("https://agency.gary.club/api/public/v1", Some(3600)),
         manifest::provider::ProviderType::Orchagent => ("https://api.orchagent.io", None),
         manifest::provider::ProviderType::Topo => ("https://api.topo.io", None),
     }

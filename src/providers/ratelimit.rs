@@ -27,9 +27,7 @@ struct Window {
 static BUDGET_FILE_LOCK: Mutex<()> = Mutex::new(());
 
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 impl RateLimiter {
@@ -41,12 +39,7 @@ impl RateLimiter {
         if let Some((file, id)) = &store {
             window_state.sent = read_budget(file).remove(id).unwrap_or_default().into();
         }
-        Self {
-            limit,
-            window_ms: window.as_millis() as u64,
-            inner: Mutex::new(window_state),
-            store,
-        }
+        Self { limit, window_ms: window.as_millis() as u64, inner: Mutex::new(window_state), store }
     }
 
     pub fn limit(&self) -> Option<u32> {
@@ -55,13 +48,9 @@ impl RateLimiter {
 
     /// How long a request sent at `now` must wait; `None` if it may go now.
     fn delay_at(&self, window: &mut Window, now: u64) -> Option<Duration> {
-        while window
-            .sent
-            .front()
-            .is_some_and(|sent| sent + self.window_ms <= now)
-        {
-            window.sent.pop_front();
-        }
+        // Entries are kept in order; a clock that stepped back must not make
+        // an old entry look new, so anything after `now` is dropped too.
+        window.sent.retain(|sent| sent.saturating_add(self.window_ms) > now && *sent <= now);
         if window.blocked_until > now {
             return Some(Duration::from_millis(window.blocked_until - now));
         }
@@ -70,7 +59,7 @@ impl RateLimiter {
             return None;
         }
         let oldest = window.sent[window.sent.len() - limit];
-        Some(Duration::from_millis(oldest + self.window_ms - now))
+        Some(Duration::from_millis(oldest.saturating_add(self.window_ms).saturating_sub(now).max(1)))
     }
 
     /// Waits until a request may be sent, then counts it. `on_wait` hears
@@ -127,10 +116,7 @@ impl RateLimiter {
 }
 
 fn read_budget(file: &Path) -> BTreeMap<String, Vec<u64>> {
-    std::fs::read(file)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
+    std::fs::read(file).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -145,10 +131,7 @@ mod tests {
             assert_eq!(limiter.delay_at(&mut window, sent), None);
             window.sent.push_back(sent);
         }
-        assert_eq!(
-            limiter.delay_at(&mut window, 4_000),
-            Some(Duration::from_millis(3_600_000 - 3_000))
-        );
+        assert_eq!(limiter.delay_at(&mut window, 4_000), Some(Duration::from_millis(3_600_000 - 3_000)));
         assert_eq!(limiter.delay_at(&mut window, 3_601_000), None);
     }
 

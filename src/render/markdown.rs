@@ -39,11 +39,8 @@ pub fn render(plan: &Plan, cap: usize) -> String {
     for (index, change) in plan.changes.iter().enumerate() {
         let section = section(change);
         let remaining = &plan.changes[index + 1..];
-        let room_for_list = omitted_list(&[change]).len()
-            + omitted_list(&remaining.iter().collect::<Vec<_>>()).len();
-        if left_out.is_empty()
-            && head.len() + body.len() + section.len() + tail.len() + room_for_list <= cap
-        {
+        let room_for_list = omitted_list(&[change]).len() + omitted_list(&remaining.iter().collect::<Vec<_>>()).len();
+        if left_out.is_empty() && head.len() + body.len() + section.len() + tail.len() + room_for_list <= cap {
             body.push_str(&section);
         } else {
             left_out.push(change);
@@ -79,7 +76,9 @@ fn table(plan: &Plan) -> String {
             row[slot] += 1;
         }
     }
-    let mut out = String::from("| provider | create | update | replace | delete | adopt | forget |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    let mut out = String::from(
+        "| provider | create | update | replace | delete | adopt | forget |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
     for (provider, row) in counts {
         let cells: Vec<String> = row.iter().map(ToString::to_string).collect();
         let _ = writeln!(out, "| {} | {} |", escape(provider), cells.join(" | "));
@@ -90,11 +89,7 @@ fn table(plan: &Plan) -> String {
 
 fn section(change: &Change) -> String {
     let mut out = String::new();
-    let id = change
-        .id
-        .as_ref()
-        .map(|id| format!(" · `{id}`"))
-        .unwrap_or_default();
+    let id = change.id.as_ref().map(|id| format!(" · `{id}`")).unwrap_or_default();
     let _ = writeln!(
         out,
         "<details><summary><code>{} {}</code> {}{id}</summary>\n",
@@ -115,13 +110,8 @@ fn section(change: &Change) -> String {
     if !change.drift.is_empty() {
         out.push_str("\nDrift (changed outside seqops since the last apply):\n\n```diff\n");
         for field in &change.drift {
-            let _ = writeln!(
-                out,
-                "! {}: {} -> {}",
-                field.path,
-                value(field.before.as_ref()),
-                value(field.after.as_ref())
-            );
+            let _ =
+                writeln!(out, "! {}: {} -> {}", field.path, value(field.before.as_ref()), value(field.after.as_ref()));
         }
         out.push_str("```\n");
     }
@@ -131,17 +121,8 @@ fn section(change: &Change) -> String {
 
 /// A field change as diff lines: multi-line text line by line.
 fn field_lines(out: &mut String, field: &FieldChange) {
-    let as_text = |v: &Option<Value>| {
-        v.as_ref()
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let multiline = |v: &Option<Value>| {
-        v.as_ref()
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.contains('\n'))
-    };
+    let as_text = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).unwrap_or_default().to_string();
+    let multiline = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).is_some_and(|s| s.contains('\n'));
     if multiline(&field.before) || multiline(&field.after) {
         let _ = writeln!(out, "@@ {} @@", field.path);
         let (old, new) = (as_text(&field.before), as_text(&field.after));
@@ -151,44 +132,20 @@ fn field_lines(out: &mut String, field: &FieldChange) {
                 similar::ChangeTag::Insert => '+',
                 similar::ChangeTag::Equal => ' ',
             };
-            let _ = writeln!(
-                out,
-                "{sign} {}",
-                fence_safe(change.value().trim_end_matches('\n'))
-            );
+            let _ = writeln!(out, "{sign} {}", fence_safe(change.value().trim_end_matches('\n')));
         }
         return;
     }
     match (&field.before, &field.after) {
         (None, after) => {
-            let _ = writeln!(
-                out,
-                "+ {}: {}",
-                field.path,
-                fence_safe(&value(after.as_ref()))
-            );
+            let _ = writeln!(out, "+ {}: {}", field.path, fence_safe(&value(after.as_ref())));
         }
         (before, None) => {
-            let _ = writeln!(
-                out,
-                "- {}: {}",
-                field.path,
-                fence_safe(&value(before.as_ref()))
-            );
+            let _ = writeln!(out, "- {}: {}", field.path, fence_safe(&value(before.as_ref())));
         }
         (before, after) => {
-            let _ = writeln!(
-                out,
-                "- {}: {}",
-                field.path,
-                fence_safe(&value(before.as_ref()))
-            );
-            let _ = writeln!(
-                out,
-                "+ {}: {}",
-                field.path,
-                fence_safe(&value(after.as_ref()))
-            );
+            let _ = writeln!(out, "- {}: {}", field.path, fence_safe(&value(before.as_ref())));
+            let _ = writeln!(out, "+ {}: {}", field.path, fence_safe(&value(after.as_ref())));
         }
     }
 }
@@ -197,10 +154,7 @@ fn omitted_list(changes: &[&Change]) -> String {
     if changes.is_empty() {
         return String::new();
     }
-    let keys: Vec<String> = changes
-        .iter()
-        .map(|c| format!("`{} {}`", c.action.symbol(), c.key))
-        .collect();
+    let keys: Vec<String> = changes.iter().map(|c| format!("`{} {}`", c.action.symbol(), c.key)).collect();
     format!(
         "\n**{} object{} left out to fit the comment size limit:** {}\n",
         changes.len(),
@@ -215,10 +169,7 @@ fn value(value: Option<&Value>) -> String {
 
 /// Markdown and HTML special characters in names and messages.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('|', "\\|")
 }
 
 /// A line inside a fenced block cannot close it.
@@ -241,16 +192,10 @@ mod tests {
 
     #[test]
     fn each_object_is_a_collapsible_section_with_its_diff() {
-        let plan = Plan {
-            changes: vec![change("a", "Hi\nfriend\n")],
-            ..Default::default()
-        };
+        let plan = Plan { changes: vec![change("a", "Hi\nfriend\n")], ..Default::default() };
         let out = render(&plan, DEFAULT_CAP);
         assert!(out.contains("| main | 0 | 1 | 0 | 0 | 0 | 0 |"), "{out}");
-        assert!(
-            out.contains("<details><summary><code>~ Sequence/a</code>"),
-            "{out}"
-        );
+        assert!(out.contains("<details><summary><code>~ Sequence/a</code>"), "{out}");
         assert!(out.contains("- there\n+ friend\n"), "{out}");
     }
 
@@ -258,17 +203,11 @@ mod tests {
     fn past_the_cap_the_summary_stays_and_the_objects_left_out_are_named() {
         let big = "x".repeat(5_000) + "\n";
         let changes: Vec<Change> = (0..30).map(|i| change(&format!("s{i}"), &big)).collect();
-        let plan = Plan {
-            changes,
-            ..Default::default()
-        };
+        let plan = Plan { changes, ..Default::default() };
         let out = render(&plan, DEFAULT_CAP);
         assert!(out.len() <= DEFAULT_CAP, "{}", out.len());
         assert!(out.contains("Plan: 0 to create, 30 to update"));
-        assert!(
-            out.contains("objects left out to fit the comment size limit:** `~ Sequence/s"),
-            "{out}"
-        );
+        assert!(out.contains("objects left out to fit the comment size limit:** `~ Sequence/s"), "{out}");
         assert!(out.contains("Sequence/s29"));
     }
 }

@@ -15,9 +15,7 @@ pub struct Style {
 
 impl Style {
     pub fn detect(stream_is_terminal: bool) -> Self {
-        Self {
-            color: stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        }
+        Self { color: stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -104,12 +102,7 @@ pub fn requests_line(plan: &Plan) -> String {
                     plural(u.requests)
                 )
             }
-            _ => format!(
-                "{} made {} request{}",
-                u.account,
-                u.requests,
-                plural(u.requests)
-            ),
+            _ => format!("{} made {} request{}", u.account, u.requests, plural(u.requests)),
         })
         .collect();
     if parts.is_empty() {
@@ -128,18 +121,8 @@ fn plural(n: u64) -> &'static str {
 }
 
 fn render_change(out: &mut String, change: &Change, style: Style) {
-    let id = change
-        .id
-        .as_ref()
-        .map(|id| format!(", id {id}"))
-        .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "  # {} ({}{id}) {}",
-        change.key,
-        change.provider,
-        what_happens(change.action)
-    );
+    let id = change.id.as_ref().map(|id| format!(", id {id}")).unwrap_or_default();
+    let _ = writeln!(out, "  # {} ({}{id}) {}", change.key, change.provider, what_happens(change.action));
     for reason in &change.reasons {
         let _ = writeln!(out, "  #   {reason}");
     }
@@ -149,11 +132,7 @@ fn render_change(out: &mut String, change: &Change, style: Style) {
         render_field(out, field, change.action, style);
     }
     if !change.drift.is_empty() {
-        let _ = writeln!(
-            out,
-            "      {}",
-            style.paint("35", "drift: changed outside seqops since the last apply:")
-        );
+        let _ = writeln!(out, "      {}", style.paint("35", "drift: changed outside seqops since the last apply:"));
         for field in &change.drift {
             let _ = writeln!(
                 out,
@@ -169,45 +148,22 @@ fn render_change(out: &mut String, change: &Change, style: Style) {
 }
 
 fn render_field(out: &mut String, field: &FieldChange, action: Action, style: Style) {
-    let multiline = |v: &Option<Value>| {
-        v.as_ref()
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.contains('\n'))
-    };
+    let multiline = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).is_some_and(|s| s.contains('\n'));
     if action == Action::Create {
         if multiline(&field.after) {
             let _ = writeln!(out, "      {} {}: |", style.paint("32", "+"), field.path);
-            for line in field
-                .after
-                .as_ref()
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .lines()
-            {
+            for line in field.after.as_ref().and_then(Value::as_str).unwrap_or_default().lines() {
                 let _ = writeln!(out, "            {line}");
             }
         } else {
-            let _ = writeln!(
-                out,
-                "      {} {}: {}",
-                style.paint("32", "+"),
-                field.path,
-                value_text(field.after.as_ref())
-            );
+            let _ =
+                writeln!(out, "      {} {}: {}", style.paint("32", "+"), field.path, value_text(field.after.as_ref()));
         }
         return;
     }
     if multiline(&field.before) || multiline(&field.after) {
-        let before = field
-            .before
-            .as_ref()
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let after = field
-            .after
-            .as_ref()
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let before = field.before.as_ref().and_then(Value::as_str).unwrap_or_default();
+        let after = field.after.as_ref().and_then(Value::as_str).unwrap_or_default();
         let _ = writeln!(out, "      {} {}:", style.paint("33", "~"), field.path);
         let diff = similar::TextDiff::from_lines(before, after);
         for change in diff.iter_all_changes() {
@@ -217,15 +173,7 @@ fn render_field(out: &mut String, field: &FieldChange, action: Action, style: St
                 similar::ChangeTag::Equal => (" ", "0"),
             };
             let line = format!("{sign} {}", change.value().trim_end_matches('\n'));
-            let _ = writeln!(
-                out,
-                "          {}",
-                if sign == " " {
-                    line
-                } else {
-                    style.paint(code, &line)
-                }
-            );
+            let _ = writeln!(out, "          {}", if sign == " " { line } else { style.paint(code, &line) });
         }
         return;
     }
@@ -266,13 +214,11 @@ mod tests {
         let mut out = String::new();
         let field = FieldChange {
             path: "flow[0].content".into(),
+            sensitive: false,
             before: Some(Value::String("Hi!\nWelcome.\n".into())),
             after: Some(Value::String("Hi!\nWelcome back.\n".into())),
         };
         render_field(&mut out, &field, Action::Update, Style { color: false });
-        assert!(
-            out.contains("- Welcome.") && out.contains("+ Welcome back.") && out.contains("  Hi!"),
-            "{out}"
-        );
+        assert!(out.contains("- Welcome.") && out.contains("+ Welcome back.") && out.contains("  Hi!"), "{out}");
     }
 }

@@ -30,11 +30,7 @@ pub struct EmulatorConfig {
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
-        Self {
-            requests_per_hour: 200,
-            window: Duration::from_secs(3600),
-            latency: Duration::ZERO,
-        }
+        Self { requests_per_hour: 200, window: Duration::from_secs(3600), latency: Duration::ZERO }
     }
 }
 
@@ -55,10 +51,7 @@ pub enum SandboxError {
     #[error("cannot read the sandbox data in {path}: {reason}")]
     Data { path: PathBuf, reason: String },
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        source: std::io::Error,
-    },
+    Listen { addr: String, source: std::io::Error },
 }
 
 pub struct Sandbox {
@@ -70,17 +63,11 @@ pub struct Sandbox {
 impl Sandbox {
     /// Builds every emulator; with a data file, their data is loaded from
     /// it and saved to it after every change.
-    pub fn new(
-        config: EmulatorConfig,
-        data_file: Option<PathBuf>,
-    ) -> Result<Arc<Self>, SandboxError> {
+    pub fn new(config: EmulatorConfig, data_file: Option<PathBuf>) -> Result<Arc<Self>, SandboxError> {
         let emulators: Vec<Arc<dyn Emulator>> = vec![OrsayEmulator::new(config)];
         if let Some(path) = &data_file {
             if let Ok(bytes) = std::fs::read(path) {
-                let error = |reason: String| SandboxError::Data {
-                    path: path.clone(),
-                    reason,
-                };
+                let error = |reason: String| SandboxError::Data { path: path.clone(), reason };
                 let mut saved: BTreeMap<String, Value> =
                     serde_json::from_slice(&bytes).map_err(|e| error(e.to_string()))?;
                 for emulator in &emulators {
@@ -91,36 +78,28 @@ impl Sandbox {
             }
         }
         let counts = emulators.iter().map(|e| (e.id(), 0)).collect();
-        Ok(Arc::new(Self {
-            emulators,
-            counts: Mutex::new(counts),
-            data_file,
-        }))
+        Ok(Arc::new(Self { emulators, counts: Mutex::new(counts), data_file }))
     }
 
     pub fn router(self: &Arc<Self>) -> Router {
         let sandbox = self.clone();
-        let mut router = Router::new().route(
-            "/_sandbox/requests",
-            get(move || async move { Json(sandbox.request_counts()) }),
-        );
+        let mut router =
+            Router::new().route("/_sandbox/requests", get(move || async move { Json(sandbox.request_counts()) }));
         for emulator in &self.emulators {
             let sandbox = self.clone();
             let id = emulator.id();
-            let counted = emulator.clone().router().layer(middleware::from_fn(
-                move |request: Request, next: Next| {
-                    let sandbox = sandbox.clone();
-                    async move {
-                        let changes = request.method() != Method::GET;
-                        sandbox.count(id);
-                        let response = next.run(request).await;
-                        if changes {
-                            sandbox.save();
-                        }
-                        response
+            let counted = emulator.clone().router().layer(middleware::from_fn(move |request: Request, next: Next| {
+                let sandbox = sandbox.clone();
+                async move {
+                    let changes = request.method() != Method::GET;
+                    sandbox.count(id);
+                    let response = next.run(request).await;
+                    if changes {
+                        sandbox.save();
                     }
-                },
-            ));
+                    response
+                }
+            }));
             router = router.nest(emulator.base_path(), counted);
         }
         router
@@ -128,35 +107,20 @@ impl Sandbox {
 
     /// Requests each emulator has served, by provider id.
     pub fn request_counts(&self) -> BTreeMap<&'static str, u64> {
-        self.counts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.counts.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn count(&self, id: &'static str) {
-        *self
-            .counts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(id)
-            .or_default() += 1;
+        *self.counts.lock().unwrap_or_else(|e| e.into_inner()).entry(id).or_default() += 1;
     }
 
     fn save(&self) {
         let Some(path) = &self.data_file else { return };
-        let snapshot: BTreeMap<&str, Value> = self
-            .emulators
-            .iter()
-            .map(|e| (e.id(), e.snapshot()))
-            .collect();
+        let snapshot: BTreeMap<&str, Value> = self.emulators.iter().map(|e| (e.id(), e.snapshot())).collect();
         match serde_json::to_vec(&snapshot) {
             Ok(bytes) => {
                 if let Err(error) = crate::engine::state::write_atomically(path, &bytes) {
-                    tracing::warn!(
-                        "cannot save the sandbox data to {}: {error}",
-                        path.display()
-                    );
+                    tracing::warn!("cannot save the sandbox data to {}: {error}", path.display());
                 }
             }
             Err(error) => tracing::warn!("cannot encode the sandbox data: {error}"),
@@ -171,16 +135,8 @@ impl Sandbox {
     ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), SandboxError> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|source| SandboxError::Listen {
-                addr: addr.to_string(),
-                source,
-            })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| SandboxError::Listen {
-                addr: addr.to_string(),
-                source,
-            })?;
+            .map_err(|source| SandboxError::Listen { addr: addr.to_string(), source })?;
+        let local = listener.local_addr().map_err(|source| SandboxError::Listen { addr: addr.to_string(), source })?;
         let router = self.router();
         let task = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {

@@ -33,29 +33,11 @@ impl Server {
         let stdout = child.stdout.take().expect("the server's stdout is piped");
         let mut line = String::new();
         let mut reader = BufReader::new(stdout);
-        reader
-            .read_line(&mut line)
-            .expect("the server prints its address");
-        let origin = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .expect("an address")
-            .to_string();
-        assert!(
-            origin.starts_with("http://127.0.0.1:"),
-            "unexpected first line: {line}"
-        );
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        Server {
-            child,
-            _stdout: reader,
-            origin,
-            runtime,
-        }
+        reader.read_line(&mut line).expect("the server prints its address");
+        let origin = line.trim().rsplit(' ').next().expect("an address").to_string();
+        assert!(origin.starts_with("http://127.0.0.1:"), "unexpected first line: {line}");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        Server { child, _stdout: reader, origin, runtime }
     }
 
     pub fn orsay_url(&self) -> String {
@@ -64,12 +46,7 @@ impl Server {
 
     /// Requests the Orsay emulator has served so far.
     pub fn orsay_requests(&self) -> u64 {
-        let counts = self.call(
-            "GET",
-            &format!("{}/_sandbox/requests", self.origin),
-            None,
-            KEY,
-        );
+        let counts = self.call("GET", &format!("{}/_sandbox/requests", self.origin), None, KEY);
         counts.1["orsay"].as_u64().expect("a count for orsay")
     }
 
@@ -89,28 +66,16 @@ impl Server {
             let response = request.send().await.expect("the sandbox answers");
             let status = response.status().as_u16();
             let bytes = response.bytes().await.expect("a body");
-            (
-                status,
-                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            )
+            (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
         })
     }
 
     /// A GET with the test key: status and Retry-After.
     pub fn raw_get(&self, url: &str) -> (u16, String) {
         self.runtime.block_on(async {
-            let response = reqwest::Client::new()
-                .get(url)
-                .bearer_auth(KEY)
-                .send()
-                .await
-                .expect("the sandbox answers");
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
+            let response = reqwest::Client::new().get(url).bearer_auth(KEY).send().await.expect("the sandbox answers");
+            let retry_after =
+                response.headers().get("retry-after").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
             (response.status().as_u16(), retry_after)
         })
     }
@@ -144,14 +109,7 @@ impl Server {
             .expect("a list")
             .iter()
             .filter(|s| s["name"] == name)
-            .map(|s| {
-                self.orsay(
-                    "GET",
-                    &format!("/sequences/{}", s["id"].as_str().unwrap_or_default()),
-                    None,
-                )
-                .1
-            })
+            .map(|s| self.orsay("GET", &format!("/sequences/{}", s["id"].as_str().unwrap_or_default()), None).1)
             .collect()
     }
 
@@ -196,9 +154,7 @@ impl From<Output> for Run {
 
 impl Workspace {
     pub fn new() -> Workspace {
-        Workspace {
-            dir: tempfile::tempdir().expect("a temporary folder"),
-        }
+        Workspace { dir: tempfile::tempdir().expect("a temporary folder") }
     }
 
     pub fn path(&self) -> &Path {
@@ -251,11 +207,7 @@ impl Workspace {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        self.command(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("seqops runs")
-            .into()
+        self.command(args).stdin(Stdio::null()).output().expect("seqops runs").into()
     }
 
     pub fn plan(&self) -> Run {
@@ -286,10 +238,7 @@ pub fn server_and_workspace(extra: &[&str]) -> (Server, Workspace) {
 #[track_caller]
 pub fn assert_contains(text: &str, needle: impl AsRef<str>) {
     let needle = needle.as_ref();
-    assert!(
-        text.contains(needle),
-        "expected to find {needle:?} in:\n{text}"
-    );
+    assert!(text.contains(needle), "expected to find {needle:?} in:\n{text}");
 }
 
 /// A Sequence manifest with the given spec lines (indented by two spaces).

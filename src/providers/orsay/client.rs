@@ -9,8 +9,9 @@ use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
 use super::{mapping, wire};
+use crate::providers::sources::SourceValues;
 use crate::providers::{
-    Account, DesiredContext, ExternalClient, Fields, KindFacts, ProviderError, RemoteSummary,
+    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ProviderError, RemoteSummary, UpdateRequest,
 };
 
 /// One Orsay organization. Agents and profiles are listed at most once per
@@ -23,24 +24,15 @@ pub struct OrsayApi {
 
 impl OrsayApi {
     pub fn new(account: Arc<Account>) -> Self {
-        Self {
-            account,
-            agents: OnceCell::new(),
-            profiles: OnceCell::new(),
-        }
+        Self { account, agents: OnceCell::new(), profiles: OnceCell::new() }
     }
 
     pub async fn agents(&self) -> Result<&[wire::Agent], ProviderError> {
-        self.agents
-            .get_or_try_init(|| self.account.http.get("/agents"))
-            .await
-            .map(Vec::as_slice)
+        self.agents.get_or_try_init(|| self.account.http.get("/agents")).await.map(Vec::as_slice)
     }
 
     pub async fn profiles(&self) -> Result<&wire::Profiles, ProviderError> {
-        self.profiles
-            .get_or_try_init(|| self.account.http.get("/profiles"))
-            .await
+        self.profiles.get_or_try_init(|| self.account.http.get("/profiles")).await
     }
 
     pub async fn sequences(&self) -> Result<Vec<wire::SequenceSummary>, ProviderError> {
@@ -60,17 +52,10 @@ impl OrsayApi {
         if let Some(id) = selector.get("id") {
             return Ok(id.clone());
         }
-        let name = selector
-            .get("lookup")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let name = selector.get("lookup").and_then(Value::as_str).unwrap_or_default();
         let agents = self.agents().await?;
         let names = agents.iter().map(|a| a.name.as_str());
-        let matches: Vec<&str> = agents
-            .iter()
-            .filter(|a| a.name == name)
-            .map(|a| a.id.as_str())
-            .collect();
+        let matches: Vec<&str> = agents.iter().filter(|a| a.name == name).map(|a| a.id.as_str()).collect();
         one_match(&format!("{field}.lookup"), "agent", name, &matches, names).map(|id| json!(id))
     }
 
@@ -80,41 +65,16 @@ impl OrsayApi {
         }
         let profiles = self.profiles().await?;
         if let Some(username) = selector.get("instagram").and_then(Value::as_str) {
-            let matches: Vec<&str> = profiles
-                .instagram
-                .iter()
-                .filter(|p| p.username == username)
-                .map(|p| p.id.as_str())
-                .collect();
+            let matches: Vec<&str> =
+                profiles.instagram.iter().filter(|p| p.username == username).map(|p| p.id.as_str()).collect();
             let names = profiles.instagram.iter().map(|p| p.username.as_str());
-            return one_match(
-                "spec.profile.instagram",
-                "Instagram profile",
-                username,
-                &matches,
-                names,
-            )
-            .map(|id| json!(id));
+            return one_match("spec.profile.instagram", "Instagram profile", username, &matches, names)
+                .map(|id| json!(id));
         }
-        let name = selector
-            .get("whatsapp")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let matches: Vec<&str> = profiles
-            .whatsapp
-            .iter()
-            .filter(|p| p.name == name)
-            .map(|p| p.id.as_str())
-            .collect();
+        let name = selector.get("whatsapp").and_then(Value::as_str).unwrap_or_default();
+        let matches: Vec<&str> = profiles.whatsapp.iter().filter(|p| p.name == name).map(|p| p.id.as_str()).collect();
         let names = profiles.whatsapp.iter().map(|p| p.name.as_str());
-        one_match(
-            "spec.profile.whatsapp",
-            "WhatsApp profile",
-            name,
-            &matches,
-            names,
-        )
-        .map(|id| json!(id))
+        one_match("spec.profile.whatsapp", "WhatsApp profile", name, &matches, names).map(|id| json!(id))
     }
 }
 
@@ -122,10 +82,7 @@ impl OrsayApi {
     /// `{lookup: name}` for an agent whose name no other agent has, else `{id}`.
     async fn agent_selector(&self, id: &Value) -> Result<Value, ProviderError> {
         let agents = self.agents().await?;
-        let name = agents
-            .iter()
-            .find(|a| Some(a.id.as_str()) == id.as_str())
-            .map(|a| a.name.as_str());
+        let name = agents.iter().find(|a| Some(a.id.as_str()) == id.as_str()).map(|a| a.name.as_str());
         Ok(match name {
             Some(name) if agents.iter().filter(|a| a.name == name).count() == 1 => {
                 json!({ "lookup": name })
@@ -139,24 +96,12 @@ impl OrsayApi {
         let profiles = self.profiles().await?;
         let id_text = id.as_str().unwrap_or_default();
         if let Some(found) = profiles.instagram.iter().find(|p| p.id == id_text) {
-            if profiles
-                .instagram
-                .iter()
-                .filter(|p| p.username == found.username)
-                .count()
-                == 1
-            {
+            if profiles.instagram.iter().filter(|p| p.username == found.username).count() == 1 {
                 return Ok(json!({ "instagram": found.username }));
             }
         }
         if let Some(found) = profiles.whatsapp.iter().find(|p| p.id == id_text) {
-            if profiles
-                .whatsapp
-                .iter()
-                .filter(|p| p.name == found.name)
-                .count()
-                == 1
-            {
+            if profiles.whatsapp.iter().filter(|p| p.name == found.name).count() == 1 {
                 return Ok(json!({ "whatsapp": found.name }));
             }
         }
@@ -205,9 +150,7 @@ fn urlencode(segment: &str) -> String {
     segment
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             other => format!("%{other:02X}"),
         })
         .collect()
@@ -241,11 +184,7 @@ impl ExternalClient for SequenceClient {
         spec["name"].as_str().unwrap_or_default().to_string()
     }
 
-    async fn desired(
-        &self,
-        spec: &Value,
-        context: &DesiredContext<'_>,
-    ) -> Result<Fields, ProviderError> {
+    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
         let mut fields = Fields::new();
         let whole = spec;
         let Some(spec) = spec.as_object() else {
@@ -261,17 +200,11 @@ impl ExternalClient for SequenceClient {
             let resolved = match name.as_str() {
                 "providerRef" | "agentRef" => continue,
                 "agent" => ("agent", self.api.agent_id(value, "spec.agent").await?),
-                "filteringAgent" => (
-                    "filteringAgent",
-                    self.api.agent_id(value, "spec.filteringAgent").await?,
-                ),
+                "filteringAgent" => ("filteringAgent", self.api.agent_id(value, "spec.filteringAgent").await?),
                 "profile" => ("profile", self.api.profile_id(value).await?),
                 "flow" => {
                     let steps = value.as_array().map(Vec::as_slice).unwrap_or_default();
-                    (
-                        "flow",
-                        Value::Array(steps.iter().map(mapping::normalize_step).collect()),
-                    )
+                    ("flow", Value::Array(steps.iter().map(mapping::normalize_step).collect()))
                 }
                 other => (other, value.clone()),
             };
@@ -298,11 +231,7 @@ impl ExternalClient for SequenceClient {
         let sequences = self.api.sequences().await?;
         Ok(sequences
             .iter()
-            .map(|s| RemoteSummary {
-                id: s.id.clone(),
-                display_name: s.name.clone(),
-                fields: mapping::summary(s),
-            })
+            .map(|s| RemoteSummary { id: s.id.clone(), display_name: s.name.clone(), fields: mapping::summary(s) })
             .collect())
     }
 
@@ -310,32 +239,23 @@ impl ExternalClient for SequenceClient {
         Ok(self.api.sequence(id).await?.as_ref().map(mapping::observed))
     }
 
-    async fn create(&self, desired: &Fields) -> Result<String, ProviderError> {
+    async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
         let body = Value::Object(mapping::to_wire(desired).map_err(|e| self.invalid(e))?);
         let http = &self.api.account.http;
         let response = http.send(Method::POST, "/sequences", Some(&body)).await?;
         let created: wire::Created = http.decode(&Method::POST, "/sequences", &response)?;
-        Ok(created.id)
+        Ok(Created::id(created.id))
     }
 
-    async fn update(&self, id: &str, changes: &Fields) -> Result<(), ProviderError> {
-        let body = Value::Object(mapping::to_wire(changes).map_err(|e| self.invalid(e))?);
-        self.api
-            .account
-            .http
-            .send(Method::PUT, &sequence_path(id), Some(&body))
-            .await?;
+    async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
+        let id = request.id;
+        let body = Value::Object(mapping::to_wire(request.changes).map_err(|e| self.invalid(e))?);
+        self.api.account.http.send(Method::PUT, &sequence_path(id), Some(&body)).await?;
         Ok(())
     }
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
-        match self
-            .api
-            .account
-            .http
-            .send(Method::DELETE, &sequence_path(id), None)
-            .await
-        {
+        match self.api.account.http.send(Method::DELETE, &sequence_path(id), None).await {
             Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(()),
             Err(error) => Err(error),
         }

@@ -50,11 +50,7 @@ impl Organization {
     /// document shows, so lookups work.
     fn seeded() -> Self {
         Organization {
-            agents: vec![wire::Agent {
-                id: new_id(),
-                name: "Sales Agent".into(),
-                is_published: true,
-            }],
+            agents: vec![wire::Agent { id: new_id(), name: "Sales Agent".into(), is_published: true }],
             profiles: wire::Profiles {
                 instagram: vec![wire::InstagramProfile {
                     id: format!("{}", 10_000_000 + rand::random::<u32>() % 90_000_000),
@@ -96,26 +92,17 @@ impl IntoResponse for ApiError {
 type Answer = Result<Response, ApiError>;
 
 fn error(status: StatusCode, detail: impl Into<String>) -> ApiError {
-    ApiError {
-        status,
-        detail: detail.into(),
-    }
+    ApiError { status, detail: detail.into() }
 }
 
 impl OrsayEmulator {
     pub fn new(config: EmulatorConfig) -> Arc<Self> {
-        Arc::new(Self {
-            config,
-            data: Mutex::new(Data::default()),
-        })
+        Arc::new(Self { config, data: Mutex::new(Data::default()) })
     }
 
     fn with_org<T>(&self, key: &OrgKey, f: impl FnOnce(&mut Organization) -> T) -> T {
         let mut data = self.data.lock().unwrap_or_else(|e| e.into_inner());
-        let org = data
-            .organizations
-            .entry(key.0.clone())
-            .or_insert_with(Organization::seeded);
+        let org = data.organizations.entry(key.0.clone()).or_insert_with(Organization::seeded);
         f(org)
     }
 
@@ -130,22 +117,18 @@ impl OrsayEmulator {
         let limit = emulator.config.requests_per_hour;
         let window = emulator.config.window.as_millis() as u64;
         let retry_after = emulator.with_org(&key, |org| {
-            while org.requests.front().is_some_and(|t| t + window <= now) {
-                org.requests.pop_front();
-            }
+            org.requests.retain(|t| t.saturating_add(window) > now && *t <= now);
             if limit > 0 && org.requests.len() >= limit as usize {
                 let oldest = org.requests[org.requests.len() - limit as usize];
-                return Some((oldest + window - now).div_ceil(1000).max(1));
+                return Some(oldest.saturating_add(window).saturating_sub(now).div_ceil(1000).max(1));
             }
             org.requests.push_back(now);
             None
         });
         if let Some(seconds) = retry_after {
-            let mut response = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("Rate limit exceeded ({limit} requests per hour)"),
-            )
-            .into_response();
+            let mut response =
+                error(StatusCode::TOO_MANY_REQUESTS, format!("Rate limit exceeded ({limit} requests per hour)"))
+                    .into_response();
             if let Ok(value) = seconds.to_string().parse() {
                 response.headers_mut().insert("retry-after", value);
             }
@@ -162,40 +145,24 @@ impl OrsayEmulator {
 
 /// Any `sk_…` bearer key is an organization of its own.
 fn api_key(headers: &HeaderMap) -> Option<OrgKey> {
-    let token = headers
-        .get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?
-        .trim();
+    let token = headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ")?.trim();
     if !token.starts_with("sk_") || token.len() < 6 {
         return None;
     }
     use sha2::Digest;
     let digest = sha2::Sha256::digest(token.as_bytes());
-    Some(OrgKey(
-        digest.iter().take(12).map(|b| format!("{b:02x}")).collect(),
-    ))
+    Some(OrgKey(digest.iter().take(12).map(|b| format!("{b:02x}")).collect()))
 }
 
-async fn list_agents(
-    State(emulator): State<Arc<OrsayEmulator>>,
-    Extension(key): Extension<OrgKey>,
-) -> Response {
+async fn list_agents(State(emulator): State<Arc<OrsayEmulator>>, Extension(key): Extension<OrgKey>) -> Response {
     Json(emulator.with_org(&key, |org| org.agents.clone())).into_response()
 }
 
-async fn list_profiles(
-    State(emulator): State<Arc<OrsayEmulator>>,
-    Extension(key): Extension<OrgKey>,
-) -> Response {
+async fn list_profiles(State(emulator): State<Arc<OrsayEmulator>>, Extension(key): Extension<OrgKey>) -> Response {
     Json(emulator.with_org(&key, |org| org.profiles.clone())).into_response()
 }
 
-async fn list_sequences(
-    State(emulator): State<Arc<OrsayEmulator>>,
-    Extension(key): Extension<OrgKey>,
-) -> Response {
+async fn list_sequences(State(emulator): State<Arc<OrsayEmulator>>, Extension(key): Extension<OrgKey>) -> Response {
     let summaries: Vec<wire::SequenceSummary> = emulator.with_org(&key, |org| {
         org.sequences
             .iter()
@@ -216,9 +183,7 @@ async fn get_sequence(
     Extension(key): Extension<OrgKey>,
     Path(id): Path<String>,
 ) -> Response {
-    match emulator.with_org(&key, |org| {
-        org.sequences.iter().find(|s| s.id == id).cloned()
-    }) {
+    match emulator.with_org(&key, |org| org.sequences.iter().find(|s| s.id == id).cloned()) {
         Some(sequence) => Json(sequence).into_response(),
         None => error(StatusCode::NOT_FOUND, "Sequence not found").into_response(),
     }
@@ -233,10 +198,7 @@ async fn create_sequence(
         let body = parse_body(&body)?;
         for required in ["name", "trigger"] {
             if body.get(required).is_none_or(Value::is_null) {
-                return Err(error(
-                    StatusCode::BAD_REQUEST,
-                    format!("Missing required field: {required}"),
-                ));
+                return Err(error(StatusCode::BAD_REQUEST, format!("Missing required field: {required}")));
             }
         }
         let id = new_id();
@@ -281,28 +243,20 @@ async fn delete_sequence(
     Extension(key): Extension<OrgKey>,
     Path(id): Path<String>,
 ) -> Response {
-    emulator.with_org(&key, |org| {
-        match org.sequences.iter().position(|s| s.id == id) {
-            Some(index) => {
-                org.sequences.remove(index);
-                StatusCode::NO_CONTENT.into_response()
-            }
-            None => error(StatusCode::NOT_FOUND, "Sequence not found").into_response(),
+    emulator.with_org(&key, |org| match org.sequences.iter().position(|s| s.id == id) {
+        Some(index) => {
+            org.sequences.remove(index);
+            StatusCode::NO_CONTENT.into_response()
         }
+        None => error(StatusCode::NOT_FOUND, "Sequence not found").into_response(),
     })
 }
 
 fn parse_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(error(
-            StatusCode::BAD_REQUEST,
-            "Request body must be a JSON object",
-        )),
-        Err(e) => Err(error(
-            StatusCode::BAD_REQUEST,
-            format!("Invalid JSON body: {e}"),
-        )),
+        Ok(_) => Err(error(StatusCode::BAD_REQUEST, "Request body must be a JSON object")),
+        Err(e) => Err(error(StatusCode::BAD_REQUEST, format!("Invalid JSON body: {e}"))),
     }
 }
 
@@ -310,11 +264,7 @@ const UNITS: [&str; 3] = ["SECONDS", "MINUTES", "HOURS"];
 
 /// Applies the writable fields of `body` over `base`, validating each, and
 /// derives the read-only channel and type from the trigger.
-fn merge(
-    org: &Organization,
-    base: Value,
-    body: &Map<String, Value>,
-) -> Result<wire::Sequence, ApiError> {
+fn merge(org: &Organization, base: Value, body: &Map<String, Value>) -> Result<wire::Sequence, ApiError> {
     let bad = |detail: String| error(StatusCode::BAD_REQUEST, detail);
     let mut sequence = base.as_object().cloned().unwrap_or_default();
     for (field, value) in body {
@@ -327,10 +277,7 @@ fn merge(
                 let trigger = value.as_str().unwrap_or_default();
                 if channel_and_type(trigger).is_none() {
                     let valid: Vec<&str> = TRIGGERS.iter().map(|t| t.0).collect();
-                    return Err(bad(format!(
-                        "Invalid trigger '{trigger}'. Must be one of: {}",
-                        valid.join(", ")
-                    )));
+                    return Err(bad(format!("Invalid trigger '{trigger}'. Must be one of: {}", valid.join(", "))));
                 }
             }
             "active"
@@ -343,17 +290,12 @@ fn merge(
             }
             "inbound_response_delay" => {
                 if value.as_u64().is_none() {
-                    return Err(bad(
-                        "inbound_response_delay must be a non-negative integer".into()
-                    ));
+                    return Err(bad("inbound_response_delay must be a non-negative integer".into()));
                 }
             }
             "inbound_response_delay_unit" => {
                 if !value.as_str().is_some_and(|u| UNITS.contains(&u)) {
-                    return Err(bad(format!(
-                        "inbound_response_delay_unit must be one of {}",
-                        UNITS.join(", ")
-                    )));
+                    return Err(bad(format!("inbound_response_delay_unit must be one of {}", UNITS.join(", "))));
                 }
             }
             "agent_id" | "filtering_agent" => {
@@ -373,10 +315,7 @@ fn merge(
                 }
             }
             "keywords" | "target_accounts" => {
-                let valid = value.is_null()
-                    || value
-                        .as_array()
-                        .is_some_and(|items| items.iter().all(Value::is_string));
+                let valid = value.is_null() || value.as_array().is_some_and(|items| items.iter().all(Value::is_string));
                 if !valid {
                     return Err(bad(format!("{field} must be a list of strings or null")));
                 }
@@ -387,17 +326,12 @@ fn merge(
         }
         sequence.insert(field.clone(), value.clone());
     }
-    let trigger = sequence
-        .get("trigger")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let trigger = sequence.get("trigger").and_then(Value::as_str).unwrap_or_default().to_string();
     if let Some((channel, kind)) = channel_and_type(&trigger) {
         sequence.insert("channel".into(), json!(channel));
         sequence.insert("type".into(), json!(kind));
     }
-    serde_json::from_value(Value::Object(sequence))
-        .map_err(|e| bad(format!("Invalid sequence: {e}")))
+    serde_json::from_value(Value::Object(sequence)).map_err(|e| bad(format!("Invalid sequence: {e}")))
 }
 
 fn nullable_string(value: &Value, field: &str) -> Result<Option<String>, String> {
@@ -414,14 +348,8 @@ fn check_flow(flow: &Value) -> Result<(), String> {
         if value.get("delay").is_some_and(|d| d.as_u64().is_none()) {
             return Err(format!("{at}.delay must be a non-negative integer"));
         }
-        if value
-            .get("delay_unit")
-            .is_some_and(|u| !u.as_str().is_some_and(|u| UNITS.contains(&u)))
-        {
-            return Err(format!(
-                "{at}.delay_unit must be one of {}",
-                UNITS.join(", ")
-            ));
+        if value.get("delay_unit").is_some_and(|u| !u.as_str().is_some_and(|u| UNITS.contains(&u))) {
+            return Err(format!("{at}.delay_unit must be one of {}", UNITS.join(", ")));
         }
         Ok(())
     };
@@ -432,9 +360,7 @@ fn check_flow(flow: &Value) -> Result<(), String> {
         }
         check_delay(step, &at)?;
         if let Some(delays) = step.get("followup_delays").filter(|d| !d.is_null()) {
-            let delays = delays
-                .as_array()
-                .ok_or(format!("{at}.followup_delays must be a list"))?;
+            let delays = delays.as_array().ok_or(format!("{at}.followup_delays must be a list"))?;
             for (i, delay) in delays.iter().enumerate() {
                 check_delay(delay, &format!("{at}.followup_delays[{i}]"))?;
             }
@@ -457,12 +383,7 @@ impl Emulator for OrsayEmulator {
             .route("/agents", get(list_agents))
             .route("/profiles", get(list_profiles))
             .route("/sequences", get(list_sequences).post(create_sequence))
-            .route(
-                "/sequences/{id}",
-                get(get_sequence)
-                    .put(update_sequence)
-                    .delete(delete_sequence),
-            )
+            .route("/sequences/{id}", get(get_sequence).put(update_sequence).delete(delete_sequence))
             .layer(middleware::from_fn_with_state(self.clone(), Self::gate))
             .with_state(self)
     }

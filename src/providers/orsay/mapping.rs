@@ -35,15 +35,7 @@ pub fn default_of(field: &str) -> Value {
 pub fn observed(sequence: &wire::Sequence) -> Fields {
     let delay = sequence
         .inbound_response_delay
-        .map(|amount| {
-            duration_text(
-                amount,
-                sequence
-                    .inbound_response_delay_unit
-                    .as_deref()
-                    .unwrap_or("MINUTES"),
-            )
-        })
+        .map(|amount| duration_text(amount, sequence.inbound_response_delay_unit.as_deref().unwrap_or("MINUTES")))
         .unwrap_or_else(|| default_of("inboundResponseDelay"));
     let mut fields = Map::new();
     fields.insert("name".into(), json!(sequence.name));
@@ -52,27 +44,15 @@ pub fn observed(sequence: &wire::Sequence) -> Fields {
     fields.insert("agent".into(), json!(sequence.agent_id));
     fields.insert("profile".into(), json!(sequence.profile_id));
     fields.insert("inboundResponseDelay".into(), delay);
-    fields.insert(
-        "flow".into(),
-        Value::Array(sequence.flow.iter().map(step_fields).collect()),
-    );
+    fields.insert("flow".into(), Value::Array(sequence.flow.iter().map(step_fields).collect()));
     fields.insert("filteringAgent".into(), json!(sequence.filtering_agent));
     let flags = [
-        (
-            "shouldContinueExistingConversations",
-            sequence.should_continue_existing_conversations,
-        ),
-        (
-            "enableAgentOnConversation",
-            sequence.enable_agent_on_conversation,
-        ),
+        ("shouldContinueExistingConversations", sequence.should_continue_existing_conversations),
+        ("enableAgentOnConversation", sequence.enable_agent_on_conversation),
         ("requireManualApproval", sequence.require_manual_approval),
     ];
     for (name, value) in flags {
-        fields.insert(
-            name.into(),
-            value.map_or_else(|| default_of(name), Value::Bool),
-        );
+        fields.insert(name.into(), value.map_or_else(|| default_of(name), Value::Bool));
     }
     fields.insert("keywords".into(), json!(sequence.keywords));
     fields.insert("targetAccounts".into(), json!(sequence.target_accounts));
@@ -91,21 +71,14 @@ pub fn summary(sequence: &wire::SequenceSummary) -> Fields {
 fn step_fields(step: &wire::FlowStep) -> Value {
     let mut fields = Map::new();
     fields.insert("delay".into(), duration_text(step.delay, &step.delay_unit));
-    let texts = [
-        ("content", &step.content),
-        ("templateId", &step.template_id),
-        ("action", &step.action),
-    ];
+    let texts = [("content", &step.content), ("templateId", &step.template_id), ("action", &step.action)];
     for (name, value) in texts {
         if let Some(value) = value {
             fields.insert(name.into(), json!(value));
         }
     }
     if let Some(delays) = step.followup_delays.as_ref().filter(|d| !d.is_empty()) {
-        let delays = delays
-            .iter()
-            .map(|d| duration_text(d.delay, &d.delay_unit))
-            .collect();
+        let delays = delays.iter().map(|d| duration_text(d.delay, &d.delay_unit)).collect();
         fields.insert("followupDelays".into(), Value::Array(delays));
     }
     Value::Object(fields)
@@ -122,11 +95,7 @@ fn duration_text(amount: u64, unit: &str) -> Value {
 /// would not keep (empty follow-up lists), so both sides compare alike.
 pub fn normalize_step(step: &Value) -> Value {
     let mut step = step.as_object().cloned().unwrap_or_default();
-    if step
-        .get("followupDelays")
-        .and_then(Value::as_array)
-        .is_some_and(Vec::is_empty)
-    {
+    if step.get("followupDelays").and_then(Value::as_array).is_some_and(Vec::is_empty) {
         step.remove("followupDelays");
     }
     step.entry("delay").or_insert(json!("0m"));
@@ -158,8 +127,7 @@ pub fn to_wire(fields: &Fields) -> Result<Map<String, Value>, String> {
 }
 
 fn step_to_wire(step: &Value) -> Result<Value, String> {
-    let (delay, unit) =
-        parse_duration(step.get("delay").unwrap_or(&json!("0m")))?.to_amount_and_unit();
+    let (delay, unit) = parse_duration(step.get("delay").unwrap_or(&json!("0m")))?.to_amount_and_unit();
     let mut wire = json!({
         "delay": delay,
         "delay_unit": unit,
@@ -171,9 +139,7 @@ fn step_to_wire(step: &Value) -> Result<Value, String> {
         let delays: Result<Vec<Value>, String> = delays
             .iter()
             .map(|d| {
-                parse_duration(d)
-                    .map(|d| d.to_amount_and_unit())
-                    .map(|(a, u)| json!({"delay": a, "delay_unit": u}))
+                parse_duration(d).map(|d| d.to_amount_and_unit()).map(|(a, u)| json!({"delay": a, "delay_unit": u}))
             })
             .collect();
         wire["followup_delays"] = Value::Array(delays?);
@@ -210,27 +176,19 @@ mod tests {
             content: Some("Hi".into()),
             template_id: None,
             action: None,
-            followup_delays: Some(vec![wire::Delay {
-                delay: 1800,
-                delay_unit: "SECONDS".into(),
-            }]),
+            followup_delays: Some(vec![wire::Delay { delay: 1800, delay_unit: "SECONDS".into() }]),
         };
-        assert_eq!(
-            step_fields(&step),
-            json!({"delay": "2h", "content": "Hi", "followupDelays": ["30m"]})
-        );
+        assert_eq!(step_fields(&step), json!({"delay": "2h", "content": "Hi", "followupDelays": ["30m"]}));
     }
 
     #[test]
     fn fields_map_to_the_vendors_names_and_units() {
-        let fields = json!({"agent": "a1", "inboundResponseDelay": "2h", "flow": [{"delay": "0m", "followupDelays": ["90s"]}]});
+        let fields =
+            json!({"agent": "a1", "inboundResponseDelay": "2h", "flow": [{"delay": "0m", "followupDelays": ["90s"]}]});
         let body = to_wire(fields.as_object().unwrap_or(&Map::new())).unwrap_or_default();
         assert_eq!(body["agent_id"], json!("a1"));
         assert_eq!(body["inbound_response_delay"], json!(2));
         assert_eq!(body["inbound_response_delay_unit"], json!("HOURS"));
-        assert_eq!(
-            body["flow"][0]["followup_delays"][0],
-            json!({"delay": 90, "delay_unit": "SECONDS"})
-        );
+        assert_eq!(body["flow"][0]["followup_delays"][0], json!({"delay": 90, "delay_unit": "SECONDS"}));
     }
 }

@@ -30,6 +30,5 @@ pub const SEQUENCE_KIND: KindSpec = KindSpec {
 };
 
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
-    (key_kind == SEQUENCE_KIND.key_kind)
-        .then(|| Arc::new(SequenceClient::new(OrsayApi::new(account.clone()))) as _)
+    (key_kind == SEQUENCE_KIND.key_kind).then(|| Arc::new(SequenceClient::new(OrsayApi::new(account.clone()))) as _)
 }

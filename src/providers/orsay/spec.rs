@@ -105,22 +105,10 @@ pub const TRIGGERS: [(&str, &str, &str); 10] = [
     ("INSTAGRAM_MESSAGE", "INSTAGRAM", "INBOUND"),
     ("INSTAGRAM_COMMENT", "INSTAGRAM", "OUTBOUND"),
     ("INSTAGRAM_STORY_REPLY", "INSTAGRAM", "INBOUND"),
-    (
-        "INSTAGRAM_LEAD_FINDER_NEW_FOLLOWER",
-        "INSTAGRAM",
-        "OUTBOUND",
-    ),
-    (
-        "INSTAGRAM_LEAD_FINDER_OTHER_ACCOUNT_FOLLOWERS",
-        "INSTAGRAM",
-        "OUTBOUND",
-    ),
+    ("INSTAGRAM_LEAD_FINDER_NEW_FOLLOWER", "INSTAGRAM", "OUTBOUND"),
+    ("INSTAGRAM_LEAD_FINDER_OTHER_ACCOUNT_FOLLOWERS", "INSTAGRAM", "OUTBOUND"),
     ("INSTAGRAM_LEAD_FINDER_NEW_LIKE", "INSTAGRAM", "OUTBOUND"),
-    (
-        "INSTAGRAM_LEAD_FINDER_OTHER_ACCOUNT_COMMENT",
-        "INSTAGRAM",
-        "OUTBOUND",
-    ),
+    ("INSTAGRAM_LEAD_FINDER_OTHER_ACCOUNT_COMMENT", "INSTAGRAM", "OUTBOUND"),
     ("WHATSAPP_MESSAGE", "WHATSAPP", "INBOUND"),
     ("CONTACT_CREATED", "WHATSAPP", "OUTBOUND"),
     ("CONTACT_SUBSCRIBED_TO_SEQUENCE", "WHATSAPP", "OUTBOUND"),
@@ -129,10 +117,7 @@ pub const TRIGGERS: [(&str, &str, &str); 10] = [
 /// The channel (`INSTAGRAM` or `WHATSAPP`) and type (`INBOUND` or
 /// `OUTBOUND`) a trigger implies.
 pub fn channel_and_type(trigger: &str) -> Option<(&'static str, &'static str)> {
-    TRIGGERS
-        .iter()
-        .find(|(name, _, _)| *name == trigger)
-        .map(|(_, channel, kind)| (*channel, *kind))
+    TRIGGERS.iter().find(|(name, _, _)| *name == trigger).map(|(_, channel, kind)| (*channel, *kind))
 }
 
 /// Which connected account sends the sequence's messages.
@@ -174,18 +159,9 @@ impl TryFrom<ProfileFields> for ProfileSelector {
 impl From<ProfileSelector> for ProfileFields {
     fn from(selector: ProfileSelector) -> Self {
         match selector {
-            ProfileSelector::Instagram(name) => ProfileFields {
-                instagram: Some(name),
-                ..Default::default()
-            },
-            ProfileSelector::Whatsapp(name) => ProfileFields {
-                whatsapp: Some(name),
-                ..Default::default()
-            },
-            ProfileSelector::Id(id) => ProfileFields {
-                id: Some(id),
-                ..Default::default()
-            },
+            ProfileSelector::Instagram(name) => ProfileFields { instagram: Some(name), ..Default::default() },
+            ProfileSelector::Whatsapp(name) => ProfileFields { whatsapp: Some(name), ..Default::default() },
+            ProfileSelector::Id(id) => ProfileFields { id: Some(id), ..Default::default() },
         }
     }
 }
@@ -204,10 +180,7 @@ impl JsonSchema for ProfileSelector {
 pub fn check(spec: &serde_json::Value) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     if spec["name"].as_str().is_some_and(|n| n.trim().is_empty()) {
-        problems.push((
-            "spec.name".into(),
-            "a sequence needs a non-empty name".into(),
-        ));
+        problems.push(("spec.name".into(), "a sequence needs a non-empty name".into()));
     }
     if spec.get("agentRef").is_some() {
         let message = if spec.get("agent").is_some() {
@@ -217,10 +190,7 @@ pub fn check(spec: &serde_json::Value) -> Vec<(String, String)> {
         };
         problems.push(("spec.agentRef".into(), message.into()));
     }
-    let channel = spec["trigger"]
-        .as_str()
-        .and_then(channel_and_type)
-        .map(|(channel, _)| channel);
+    let channel = spec["trigger"].as_str().and_then(channel_and_type).map(|(channel, _)| channel);
     let profile_channel = if spec["profile"].get("instagram").is_some() {
         Some("INSTAGRAM")
     } else if spec["profile"].get("whatsapp").is_some() {

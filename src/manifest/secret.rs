@@ -1,0 +1,77 @@
+//! Where a secret value (or a file's content) comes from. Values never
+//! appear in manifests: a literal string where a source is expected is an
+//! error.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// `{fromEnv: NAME}`, `{fromFile: PATH}` (relative to the manifest's folder)
+/// or `{secretKeyRef: {name, key}}` (a Kubernetes Secret; the controller's).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SourceFields", into = "SourceFields")]
+pub enum ValueSource {
+    FromEnv(String),
+    FromFile(String),
+    SecretKeyRef { name: String, key: String },
+}
+
+/// The written form of a [`ValueSource`]: exactly one field.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceFields {
+    /// An environment variable holding the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_env: Option<String>,
+    /// A file holding the value, relative to the manifest's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_file: Option<String>,
+    /// A key of a Kubernetes Secret in the object's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<super::provider::SecretKeyRef>,
+}
+
+impl TryFrom<SourceFields> for ValueSource {
+    type Error = String;
+    fn try_from(fields: SourceFields) -> Result<Self, String> {
+        match (fields.from_env, fields.from_file, fields.secret_key_ref) {
+            (Some(name), None, None) if !name.is_empty() => Ok(ValueSource::FromEnv(name)),
+            (None, Some(path), None) if !path.is_empty() => Ok(ValueSource::FromFile(path)),
+            (None, None, Some(r)) => Ok(ValueSource::SecretKeyRef { name: r.name, key: r.key }),
+            _ => Err("set exactly one of `fromEnv: VARIABLE`, `fromFile: PATH` and `secretKeyRef: {name, key}`; values are never written in manifests".into()),
+        }
+    }
+}
+
+impl From<ValueSource> for SourceFields {
+    fn from(source: ValueSource) -> Self {
+        match source {
+            ValueSource::FromEnv(name) => SourceFields { from_env: Some(name), ..Default::default() },
+            ValueSource::FromFile(path) => SourceFields { from_file: Some(path), ..Default::default() },
+            ValueSource::SecretKeyRef { name, key } => {
+                SourceFields { secret_key_ref: Some(super::provider::SecretKeyRef { name, key }), ..Default::default() }
+            }
+        }
+    }
+}
+
+impl JsonSchema for ValueSource {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ValueSource".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        SourceFields::json_schema(generator)
+    }
+}
+
+/// Where a value the API returns only once (an API key, a webhook URL) is
+/// written: a file for the CLI, a Kubernetes Secret for the controller.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WriteSecretTo {
+    /// A file, relative to the manifest's folder, written with mode 0600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// A Kubernetes Secret (name, key) the controller writes, owned by the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<super::provider::SecretKeyRef>,
+}

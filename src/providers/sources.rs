@@ -1,0 +1,210 @@
+//! Values read from their sources (`fromEnv`, `fromFile`, `secretKeyRef`)
+//! for one object, kept in memory only, and the markers that stand in for
+//! them in fields, plans and state.
+//!
+//! A marker is an object with one `$`-key: `{"$sensitive": DIGEST}` for a
+//! secret (a SHA-256 of the value salted per state), `{"$digest": DIGEST}`
+//! for a write-only value that is no secret (a file's content). A marker
+//! whose digest is `null` is what an observation shows where the API says a
+//! value exists but never returns it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::account::Secret;
+
+pub const SENSITIVE: &str = "$sensitive";
+pub const DIGEST: &str = "$digest";
+
+/// Values read for one object, by the spec path of their source
+/// (`headers.Authorization`, `value`, `openapiSpec`).
+#[derive(Clone, Debug, Default)]
+pub struct SourceValues {
+    values: BTreeMap<String, Secret>,
+}
+
+impl SourceValues {
+    pub fn get(&self, path: &str) -> Option<&Secret> {
+        self.values.get(path)
+    }
+
+    pub fn insert(&mut self, path: impl Into<String>, value: Secret) {
+        self.values.insert(path.into(), value);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// Reads sources for the CLI: environment and files. `secretKeyRef` is the
+/// controller's; under the sandbox an unset variable gets a fake value.
+#[derive(Clone, Debug)]
+pub struct SourceReader {
+    /// The folder `fromFile` paths are relative to.
+    pub base_dir: PathBuf,
+    pub sandbox: bool,
+}
+
+impl SourceReader {
+    /// Every source in `spec`, read; errors name the field.
+    pub fn read_all(&self, spec: &Value) -> Result<SourceValues, (String, String)> {
+        let mut found = Vec::new();
+        collect(spec, "", &mut found);
+        let mut values = SourceValues::default();
+        for (path, source) in found {
+            let field = format!("spec.{path}");
+            let value = self.read(source).map_err(|message| (field, message))?;
+            values.insert(path, value);
+        }
+        Ok(values)
+    }
+
+    fn read(&self, source: &serde_json::Map<String, Value>) -> Result<Secret, String> {
+        if let Some(name) = source.get("fromEnv").and_then(Value::as_str) {
+            return match std::env::var(name) {
+                Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
+                _ if self.sandbox => {
+                    eprintln!("note: ${name} is not set; the sandbox uses a fake value for it");
+                    Ok(Secret::new(format!("sandbox-fake-{}", name.to_lowercase())))
+                }
+                _ => Err(format!("${name} is not set")),
+            };
+        }
+        if let Some(path) = source.get("fromFile").and_then(Value::as_str) {
+            let full = resolve(&self.base_dir, path);
+            return std::fs::read_to_string(&full)
+                .map(|text| Secret::new(text.strip_suffix('\n').unwrap_or(&text).to_string()))
+                .map_err(|e| format!("cannot read {}: {e}", full.display()));
+        }
+        Err("secretKeyRef names a Kubernetes Secret, which only the controller reads; the CLI reads fromEnv or fromFile".into())
+    }
+}
+
+fn resolve(base: &Path, path: &str) -> PathBuf {
+    let path = Path::new(path);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+/// Whether a spec reads any value from a source.
+pub fn has_sources(spec: &Value) -> bool {
+    let mut found = Vec::new();
+    collect(spec, "", &mut found);
+    !found.is_empty()
+}
+
+/// Finds every `{fromEnv}`/`{fromFile}`/`{secretKeyRef}` object in a spec.
+fn collect<'a>(value: &'a Value, path: &str, found: &mut Vec<(String, &'a serde_json::Map<String, Value>)>) {
+    let Value::Object(map) = value else { return };
+    let is_source = map.len() == 1 && ["fromEnv", "fromFile", "secretKeyRef"].iter().any(|k| map.contains_key(*k));
+    if is_source && !path.is_empty() {
+        found.push((path.to_string(), map));
+        return;
+    }
+    for (key, inner) in map {
+        let inner_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+        collect(inner, &inner_path, found);
+    }
+}
+
+/// The salted digest that stands for a secret value in fields and state.
+pub fn sensitive(value: &Secret, salt: &str) -> Value {
+    json!({ SENSITIVE: hash(&format!("{salt}:{}", value.expose())) })
+}
+
+/// The digest that stands for a write-only value that is no secret.
+pub fn content_digest(value: &str) -> Value {
+    json!({ DIGEST: format!("sha256:{}", hash(value)) })
+}
+
+/// What an observation shows for a value the API keeps but never returns.
+pub fn unknown(kind: &str) -> Value {
+    json!({ kind: null })
+}
+
+/// The marker's kind (`$sensitive` or `$digest`) and digest, if `value` is a
+/// marker.
+pub fn marker(value: &Value) -> Option<(&str, Option<&str>)> {
+    let map = value.as_object().filter(|m| m.len() == 1)?;
+    let (key, digest) = map.iter().next()?;
+    (key == SENSITIVE || key == DIGEST).then(|| (key.as_str(), digest.as_str()))
+}
+
+fn hash(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Replaces the unknown markers of an observation with what was last
+/// applied at the same place: a value the API never returns is taken to be
+/// what seqops wrote, since it cannot be seen.
+pub fn fill_unknown(observed: &mut Value, last_applied: Option<&Value>) {
+    match observed {
+        Value::Object(map) if marker(&Value::Object(map.clone())).is_some_and(|(_, digest)| digest.is_none()) => {
+            if let Some(applied) = last_applied.filter(|a| marker(a).is_some()) {
+                *observed = applied.clone();
+            }
+        }
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                fill_unknown(inner, last_applied.and_then(|a| a.get(key)));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Turns every secret marker in `value` into "unknown", so that `--rotate`
+/// writes secrets whatever their digests say.
+pub fn forget_digests(value: &mut Value) {
+    if let Some((SENSITIVE, _)) = marker(value) {
+        *value = unknown(SENSITIVE);
+        return;
+    }
+    if let Value::Object(map) = value {
+        for inner in map.values_mut() {
+            forget_digests(inner);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_anywhere_in_a_spec_are_found_and_read() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("token"), "s3cret\n").unwrap_or_else(|e| panic!("{e}"));
+        let reader = SourceReader { base_dir: dir.path().to_path_buf(), sandbox: false };
+        let spec = json!({"name": "x", "headers": {"Authorization": {"fromFile": "token"}}});
+        let values = reader.read_all(&spec).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(values.get("headers.Authorization").map(Secret::expose), Some("s3cret"));
+    }
+
+    #[test]
+    fn an_unset_variable_is_an_error_naming_the_field_except_in_the_sandbox() {
+        let spec = json!({"value": {"fromEnv": "SEQOPS_TEST_SURELY_UNSET"}});
+        let reader = SourceReader { base_dir: PathBuf::from("."), sandbox: false };
+        let error = reader.read_all(&spec).err();
+        assert_eq!(error, Some(("spec.value".into(), "$SEQOPS_TEST_SURELY_UNSET is not set".into())));
+        let sandbox = SourceReader { sandbox: true, ..reader };
+        assert!(sandbox.read_all(&spec).is_ok());
+    }
+
+    #[test]
+    fn digests_are_salted_and_unknown_values_take_what_was_applied() {
+        let secret = Secret::new("v");
+        assert_ne!(sensitive(&secret, "a"), sensitive(&secret, "b"));
+        let applied = json!({"Authorization": sensitive(&secret, "a")});
+        let mut observed = json!({"Authorization": unknown(SENSITIVE)});
+        fill_unknown(&mut observed, Some(&applied));
+        assert_eq!(observed, applied);
+    }
+}
