@@ -48,7 +48,9 @@ pub async fn export(
     for (fields, summary) in observed {
         // Gone between the list and the read: nothing to export.
         let Some(fields) = fields else { continue };
-        let exported_spec = client.export(&fields).await.map_err(provider_error)?;
+        let Some(exported_spec) = client.export(&fields).await.map_err(provider_error)? else {
+            continue;
+        };
         let mut spec = serde_json::Map::new();
         spec.insert("providerRef".into(), serde_json::json!({ "name": provider }));
         spec.extend(exported_spec.as_object().cloned().unwrap_or_default());

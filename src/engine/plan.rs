@@ -330,6 +330,15 @@ impl Group<'_> {
         for (key, entry) in orphans {
             outcomes.push(self.plan_removal(key, entry, listing));
         }
+        let facts = self.client.facts();
+        let creates = outcomes
+            .iter()
+            .filter(|o| match o {
+                Outcome::Change(c) => c.action == Action::Create || (c.action == Action::Replace && facts.create_before_delete),
+                _ => false,
+            })
+            .count();
+        self.client.check_capacity(creates).await?;
         Ok(outcomes)
     }
 

@@ -9,6 +9,7 @@
 pub mod account;
 pub mod error;
 pub mod http;
+pub mod orqis;
 pub mod orsay;
 pub mod ratelimit;
 pub mod sources;
@@ -151,7 +152,15 @@ pub trait ExternalClient: Send + Sync {
 
     /// A spec that asks for exactly the observed object, naming what it
     /// refers to by display name where that is unambiguous: `seqops export`.
-    async fn export(&self, observed: &Fields) -> Result<Value, ProviderError>;
+    /// `None` when the API does not return enough to write one (write-only
+    /// values).
+    async fn export(&self, observed: &Fields) -> Result<Option<Value>, ProviderError>;
+
+    /// Checks, before anything is applied, that the account can hold
+    /// `creates` more objects of this kind (a plan's limits).
+    async fn check_capacity(&self, _creates: usize) -> Result<(), ProviderError> {
+        Ok(())
+    }
 
     /// The display name a manifest's spec gives its object.
     fn display_name(&self, spec: &Value) -> String;
@@ -175,13 +184,14 @@ pub trait ExternalClient: Send + Sync {
 
 /// Every kind seqops knows, the Provider kind first.
 pub fn kinds() -> Vec<KindSpec> {
-    vec![manifest::PROVIDER_KIND, orsay::SEQUENCE_KIND]
+    vec![manifest::PROVIDER_KIND, orsay::SEQUENCE_KIND, orqis::AGENT_KIND, orqis::LLM_KEY_KIND, orqis::API_KEY_KIND]
 }
 
 /// The client for `key_kind` in `account`, when its provider manages it.
 pub fn client_for(account: &std::sync::Arc<Account>, key_kind: &str) -> Option<std::sync::Arc<dyn ExternalClient>> {
     match account.settings.provider_type {
         manifest::provider::ProviderType::Orsay => orsay::client_for(account, key_kind),
+        manifest::provider::ProviderType::Orqis => orqis::client_for(account, key_kind),
         _ => None,
     }
 }
@@ -201,7 +211,7 @@ pub fn sandbox_base_url(provider_type: manifest::provider::ProviderType, origin:
 pub fn vendor_defaults(provider_type: manifest::provider::ProviderType) -> (&'static str, Option<u32>) {
     match provider_type {
         manifest::provider::ProviderType::Orsay => (orsay::BASE_URL, Some(orsay::REQUESTS_PER_HOUR)),
-        manifest::provider::ProviderType::Orqis => ("https://api.orqisai.com", None),
+        manifest::provider::ProviderType::Orqis => (orqis::BASE_URL, None),
         manifest::provider::ProviderType::Gary => ("https://agency.gary.club/api/public/v1", Some(3600)),
         manifest::provider::ProviderType::Orchagent => ("https://api.orchagent.io", None),
         manifest::provider::ProviderType::Topo => ("https://api.topo.io", None),

@@ -67,7 +67,11 @@ impl SourceReader {
             return match std::env::var(name) {
                 Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
                 _ if self.sandbox => {
-                    eprintln!("note: ${name} is not set; the sandbox uses a fake value for it");
+                    static NOTED: std::sync::Mutex<std::collections::BTreeSet<String>> =
+                        std::sync::Mutex::new(std::collections::BTreeSet::new());
+                    if NOTED.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string()) {
+                        eprintln!("note: ${name} is not set; the sandbox uses a fake value for it");
+                    }
                     Ok(Secret::new(format!("sandbox-fake-{}", name.to_lowercase())))
                 }
                 _ => Err(format!("${name} is not set")),

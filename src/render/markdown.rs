@@ -164,7 +164,7 @@ fn omitted_list(changes: &[&Change]) -> String {
 }
 
 fn value(value: Option<&Value>) -> String {
-    value.map_or_else(|| "(absent)".to_string(), Value::to_string)
+    super::text::value_text(value)
 }
 
 /// Markdown and HTML special characters in names and messages.

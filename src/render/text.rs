@@ -192,10 +192,17 @@ fn render_field(out: &mut String, field: &FieldChange, action: Action, style: St
     );
 }
 
-fn value_text(value: Option<&Value>) -> String {
+/// A value for people: JSON, except for the markers that stand for values
+/// never shown (secrets) or too long to show (documents).
+pub fn value_text(value: Option<&Value>) -> String {
     match value {
         None => "(absent)".into(),
-        Some(value) => value.to_string(),
+        Some(value) => match crate::providers::sources::marker(value) {
+            Some((_, None)) => "(not readable)".into(),
+            Some((kind, Some(_))) if kind == crate::providers::sources::SENSITIVE => "(sensitive)".into(),
+            Some((_, Some(digest))) => format!("(content {})", digest.chars().take(19).collect::<String>()),
+            None => value.to_string(),
+        },
     }
 }
 

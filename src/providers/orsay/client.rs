@@ -213,7 +213,7 @@ impl ExternalClient for SequenceClient {
         Ok(fields)
     }
 
-    async fn export(&self, observed: &Fields) -> Result<Value, ProviderError> {
+    async fn export(&self, observed: &Fields) -> Result<Option<Value>, ProviderError> {
         let mut spec = serde_json::Map::new();
         for (name, value) in observed {
             let exported = match name.as_str() {
@@ -224,7 +224,7 @@ impl ExternalClient for SequenceClient {
             };
             spec.insert(name.clone(), exported);
         }
-        Ok(Value::Object(spec))
+        Ok(Some(Value::Object(spec)))
     }
 
     async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {

@@ -1,0 +1,446 @@
+//! Orqis's API over the shared HTTP layer, and the clients of its three
+//! kinds.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
+
+use super::spec::LLM_PROVIDERS;
+use super::wire;
+use crate::providers::account::Secret;
+use crate::providers::sources::{self, SourceValues, DIGEST, SENSITIVE};
+use crate::providers::{
+    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ProviderError, RemoteSummary, UpdateRequest,
+};
+
+/// One Orqis account. The agents and API keys lists are read at most once
+/// between two changes: Orqis has no call that reads one agent.
+pub struct OrqisApi {
+    account: Arc<Account>,
+    agents: Mutex<Option<Vec<wire::Agent>>>,
+    api_keys: Mutex<Option<Vec<wire::ApiKey>>>,
+}
+
+impl OrqisApi {
+    pub fn new(account: Arc<Account>) -> Self {
+        Self { account, agents: Mutex::new(None), api_keys: Mutex::new(None) }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ProviderError> {
+        self.account.http.get(path).await
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ProviderError> {
+        let response = self.account.http.send(method.clone(), path, body).await?;
+        if response.body.is_empty() {
+            return Ok(Value::Null);
+        }
+        self.account.http.decode(&method, path, &response)
+    }
+
+    async fn agents(&self) -> Result<Vec<wire::Agent>, ProviderError> {
+        if let Some(agents) = self.agents.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Ok(agents);
+        }
+        let agents: Vec<wire::Agent> = self.get("/v3/agents").await?;
+        *self.agents.lock().unwrap_or_else(|e| e.into_inner()) = Some(agents.clone());
+        Ok(agents)
+    }
+
+    async fn api_keys(&self) -> Result<Vec<wire::ApiKey>, ProviderError> {
+        if let Some(keys) = self.api_keys.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Ok(keys);
+        }
+        let keys: Vec<wire::ApiKey> = self.get("/users/me/api-keys").await?;
+        *self.api_keys.lock().unwrap_or_else(|e| e.into_inner()) = Some(keys.clone());
+        Ok(keys)
+    }
+
+    /// Forgets the cached lists after a change.
+    fn changed(&self) {
+        *self.agents.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.api_keys.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    fn missing(&self, what: &str) -> ProviderError {
+        ProviderError::Invalid(format!("{}: no value was read for {what}", self.account.label()))
+    }
+
+    /// The value read for the source at `path`, for a request body.
+    fn value(&self, sources: &SourceValues, path: &str) -> Result<String, ProviderError> {
+        sources.get(path).map(|v| v.expose().to_string()).ok_or_else(|| self.missing(path))
+    }
+}
+
+fn ok_if_gone(result: Result<Value, ProviderError>) -> Result<(), ProviderError> {
+    match result {
+        Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+fn text_or_null(value: &Option<String>) -> Value {
+    value.as_ref().map_or(Value::Null, |v| json!(v))
+}
+
+pub struct AgentClient(pub Arc<OrqisApi>);
+
+pub static AGENT_FACTS: KindFacts = KindFacts {
+    key_kind: super::AGENT_KEY_KIND,
+    immutable: &["openapiSpec", "apiProvider", "model", "baseUrl"],
+    sets: &["defaultTools"],
+    default: |field| match field {
+        "headers" => json!({}),
+        "defaultTools" => json!([]),
+        "apiProvider" => json!("google"),
+        _ => Value::Null,
+    },
+    summary_fields: &["name", "description", "apiProvider", "model", "baseUrl", "defaultTools"],
+    deletable: true,
+    create_before_delete: true,
+};
+
+fn agent_summary(agent: &wire::Agent) -> Fields {
+    let config = &agent.configuration;
+    let mut fields = Map::new();
+    fields.insert("name".into(), json!(agent.name));
+    fields.insert("description".into(), text_or_null(&agent.description));
+    fields.insert("apiProvider".into(), json!(config.api_provider.clone().unwrap_or_else(|| "google".into())));
+    fields.insert("model".into(), text_or_null(&config.model));
+    fields.insert("baseUrl".into(), text_or_null(&config.base_url));
+    fields.insert("defaultTools".into(), json!(config.default_tools));
+    fields
+}
+
+#[async_trait]
+impl ExternalClient for AgentClient {
+    fn facts(&self) -> &'static KindFacts {
+        &AGENT_FACTS
+    }
+
+    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        let mut fields = Map::new();
+        for name in ["name", "description", "apiProvider", "model", "baseUrl", "defaultTools"] {
+            if let Some(value) = spec.get(name) {
+                fields.insert(name.into(), value.clone());
+            }
+        }
+        let document = context.sources.get("openapiSpec").ok_or_else(|| self.0.missing("spec.openapiSpec"))?;
+        fields.insert("openapiSpec".into(), sources::content_digest(document.expose()));
+        if let Some(headers) = spec.get("headers").and_then(Value::as_object) {
+            let mut secrets = Map::new();
+            for name in headers.keys() {
+                secrets.insert(name.clone(), context.secret(&format!("headers.{name}"))?);
+            }
+            fields.insert("headers".into(), Value::Object(secrets));
+        }
+        Ok(fields)
+    }
+
+    async fn export(&self, _observed: &Fields) -> Result<Option<Value>, ProviderError> {
+        // Orqis never returns an agent's OpenAPI document or header values.
+        Ok(None)
+    }
+
+    fn display_name(&self, spec: &Value) -> String {
+        spec["name"].as_str().unwrap_or_default().to_string()
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+        let agents = self.0.agents().await?;
+        Ok(agents
+            .iter()
+            .map(|a| RemoteSummary { id: a.id.clone(), display_name: a.name.clone(), fields: agent_summary(a) })
+            .collect())
+    }
+
+    async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
+        let agents = self.0.agents().await?;
+        let Some(agent) = agents.iter().find(|a| a.id == id) else { return Ok(None) };
+        let mut fields = agent_summary(agent);
+        fields.insert("openapiSpec".into(), sources::unknown(DIGEST));
+        let headers: wire::Headers = match self.0.get(&format!("/agents/{id}/headers")).await {
+            Ok(headers) => headers,
+            Err(ProviderError::NotFound { .. }) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let names: Map<String, Value> = headers.header_names.iter().map(|n| (n.clone(), sources::unknown(SENSITIVE))).collect();
+        fields.insert("headers".into(), Value::Object(names));
+        Ok(Some(fields))
+    }
+
+    async fn create(&self, desired: &Fields, sources: &SourceValues) -> Result<Created, ProviderError> {
+        let mut body = Map::new();
+        body.insert("agent_name".into(), desired.get("name").cloned().unwrap_or_default());
+        body.insert("openapi_spec_content".into(), json!(self.0.value(sources, "openapiSpec")?));
+        let optional = [("description", "agent_description"), ("apiProvider", "api_provider"), ("model", "model"), ("baseUrl", "base_url")];
+        for (field, wire_name) in optional {
+            if let Some(value) = desired.get(field).filter(|v| !v.is_null()) {
+                body.insert(wire_name.into(), value.clone());
+            }
+        }
+        if let Some(headers) = desired.get("headers").and_then(Value::as_object).filter(|h| !h.is_empty()) {
+            body.insert("headers".into(), self.header_values(headers.keys(), sources)?);
+        }
+        let created = self.0.send(Method::POST, "/v3/agents", Some(&Value::Object(body))).await;
+        self.0.changed();
+        let id = created?["id"].as_str().map(str::to_string).ok_or_else(|| ProviderError::Decode {
+            account: self.0.account.label(),
+            method: "POST".into(),
+            path: "/v3/agents".into(),
+            reason: "no id in the answer".into(),
+        })?;
+        // Default tools are added one call each once the agent exists.
+        let mut unapplied = Fields::new();
+        if let Some(tools) = desired.get("defaultTools").filter(|t| t.as_array().is_some_and(|a| !a.is_empty())) {
+            unapplied.insert("defaultTools".into(), tools.clone());
+        }
+        Ok(Created { id, outputs: Default::default(), unapplied })
+    }
+
+    async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
+        let id = request.id;
+        let result = self.apply_update(&request).await;
+        self.0.changed();
+        let _ = id;
+        result
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), ProviderError> {
+        let result = self.0.send(Method::DELETE, &format!("/agents/{id}"), None).await;
+        self.0.changed();
+        ok_if_gone(result)
+    }
+
+    async fn check_capacity(&self, creates: usize) -> Result<(), ProviderError> {
+        if creates == 0 {
+            return Ok(());
+        }
+        let plan: wire::Plan = self.0.get("/users/me/plan").await?;
+        let (limit, used) = (plan.limits.agents as usize, plan.usage.agents as usize);
+        if used + creates > limit {
+            return Err(ProviderError::Invalid(format!(
+                "{}: the Orqis `{}` plan allows {limit} agent(s) and the account has {used}; this plan creates {creates} more, which Orqis would refuse (Agent limit reached). Delete agents or upgrade the plan first",
+                self.0.account.label(),
+                plan.plan
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl AgentClient {
+    fn header_values<'a>(&self, names: impl Iterator<Item = &'a String>, sources: &SourceValues) -> Result<Value, ProviderError> {
+        let mut values = Map::new();
+        for name in names {
+            values.insert(name.clone(), json!(self.0.value(sources, &format!("headers.{name}"))?));
+        }
+        Ok(Value::Object(values))
+    }
+
+    async fn apply_update(&self, request: &UpdateRequest<'_>) -> Result<(), ProviderError> {
+        let (id, changes) = (request.id, request.changes);
+        let mut renamed = Map::new();
+        for field in ["name", "description"] {
+            if let Some(value) = changes.get(field) {
+                renamed.insert(field.into(), value.clone());
+            }
+        }
+        if !renamed.is_empty() {
+            self.0.send(Method::PUT, &format!("/agents/{id}"), Some(&Value::Object(renamed))).await?;
+        }
+        if let Some(headers) = changes.get("headers").and_then(Value::as_object) {
+            // The API replaces all headers at once: send every one the
+            // manifest has, or remove them all.
+            if headers.is_empty() {
+                self.0.send(Method::DELETE, &format!("/agents/{id}/headers"), None).await?;
+            } else {
+                let body = json!({ "headers": self.header_values(headers.keys(), request.sources)? });
+                self.0.send(Method::PUT, &format!("/agents/{id}/headers"), Some(&body)).await?;
+            }
+        }
+        if let Some(tools) = changes.get("defaultTools") {
+            let wanted = names(tools);
+            let present = names(request.observed.get("defaultTools").unwrap_or(&Value::Null));
+            let provider = request.desired.get("apiProvider").cloned().unwrap_or(json!("google"));
+            for tool in wanted.difference(&present) {
+                let body = json!({ "tool_name": tool, "api_provider": provider });
+                self.0.send(Method::POST, &format!("/agents/{id}/tools"), Some(&body)).await?;
+            }
+            for tool in present.difference(&wanted) {
+                ok_if_gone(self.0.send(Method::DELETE, &format!("/v3/agents/{id}/tools/{tool}"), None).await)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn names(value: &Value) -> BTreeSet<String> {
+    value.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
+}
+
+pub struct LlmKeyClient(pub Arc<OrqisApi>);
+
+pub static LLM_KEY_FACTS: KindFacts = KindFacts {
+    key_kind: "LlmKey",
+    immutable: &["provider"],
+    sets: &[],
+    default: |_| Value::Null,
+    summary_fields: &["provider"],
+    deletable: true,
+    create_before_delete: false,
+};
+
+#[async_trait]
+impl ExternalClient for LlmKeyClient {
+    fn facts(&self) -> &'static KindFacts {
+        &LLM_KEY_FACTS
+    }
+
+    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        let mut fields = Map::new();
+        fields.insert("provider".into(), spec["provider"].clone());
+        fields.insert("value".into(), context.secret("value")?);
+        Ok(fields)
+    }
+
+    async fn export(&self, _observed: &Fields) -> Result<Option<Value>, ProviderError> {
+        Ok(None)
+    }
+
+    fn display_name(&self, spec: &Value) -> String {
+        spec["provider"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// One read per LLM provider: Orqis has no call that lists saved keys.
+    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+        let mut found = Vec::new();
+        for provider in LLM_PROVIDERS {
+            if self.observe(provider).await?.is_some() {
+                let fields = Map::from_iter([("provider".to_string(), json!(provider))]);
+                found.push(RemoteSummary { id: provider.into(), display_name: provider.into(), fields });
+            }
+        }
+        Ok(found)
+    }
+
+    async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
+        let status: wire::LlmKeyStatus = self.0.get(&format!("/users/me/llm-key?provider={id}")).await?;
+        Ok(status.has_key.then(|| {
+            Map::from_iter([("provider".to_string(), json!(id)), ("value".to_string(), sources::unknown(SENSITIVE))])
+        }))
+    }
+
+    async fn create(&self, desired: &Fields, sources: &SourceValues) -> Result<Created, ProviderError> {
+        let provider = desired.get("provider").and_then(Value::as_str).unwrap_or_default().to_string();
+        let body = json!({ "provider": provider, "api_key": self.0.value(sources, "value")? });
+        self.0.send(Method::PUT, "/users/me/llm-key", Some(&body)).await?;
+        Ok(Created::id(provider))
+    }
+
+    async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
+        self.create(request.desired, request.sources).await.map(|_| ())
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), ProviderError> {
+        ok_if_gone(self.0.send(Method::DELETE, &format!("/users/me/llm-key?provider={id}"), None).await)
+    }
+}
+
+pub struct ApiKeyClient(pub Arc<OrqisApi>);
+
+pub static API_KEY_FACTS: KindFacts = KindFacts {
+    key_kind: "ApiKey",
+    immutable: &["name", "agent"],
+    sets: &[],
+    default: |_| Value::Null,
+    summary_fields: &["name", "agent"],
+    deletable: true,
+    // Orqis allows one active key per agent: the old one goes first.
+    create_before_delete: false,
+};
+
+fn api_key_fields(key: &wire::ApiKey) -> Fields {
+    Map::from_iter([("name".to_string(), json!(key.name)), ("agent".to_string(), json!(key.agent_id))])
+}
+
+#[async_trait]
+impl ExternalClient for ApiKeyClient {
+    fn facts(&self) -> &'static KindFacts {
+        &API_KEY_FACTS
+    }
+
+    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        let mut fields = Map::new();
+        fields.insert("name".into(), spec["name"].clone());
+        fields.insert("agent".into(), context.reference("spec.agentRef.name"));
+        Ok(fields)
+    }
+
+    async fn export(&self, _observed: &Fields) -> Result<Option<Value>, ProviderError> {
+        Ok(None)
+    }
+
+    fn display_name(&self, spec: &Value) -> String {
+        spec["name"].as_str().unwrap_or_default().to_string()
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+        let keys = self.0.api_keys().await?;
+        Ok(keys.iter().map(|k| RemoteSummary { id: k.id.clone(), display_name: k.name.clone(), fields: api_key_fields(k) }).collect())
+    }
+
+    async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
+        Ok(self.0.api_keys().await?.iter().find(|k| k.id == id).map(api_key_fields))
+    }
+
+    async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
+        let agent = desired.get("agent").and_then(Value::as_str).unwrap_or_default().to_string();
+        let body = json!({ "name": desired.get("name"), "agent_id": agent });
+        let created = self.0.send(Method::POST, "/users/me/api-keys", Some(&body)).await;
+        self.0.changed();
+        let created: wire::CreatedApiKey = match created {
+            Ok(value) => serde_json::from_value(value).map_err(|e| ProviderError::Decode {
+                account: self.0.account.label(),
+                method: "POST".into(),
+                path: "/users/me/api-keys".into(),
+                reason: e.to_string(),
+            })?,
+            Err(ProviderError::Status { status: 409, .. }) => {
+                return Err(ProviderError::Invalid(format!(
+                    "{}: agent {agent} already has an active API key, and Orqis allows one per agent: revoke it (or remove the ApiKey manifest that owns it) first",
+                    self.0.account.label()
+                )))
+            }
+            Err(error) => return Err(error),
+        };
+        // The answer has the key but not its id: the list has both.
+        let keys = self.0.api_keys().await?;
+        let id = keys
+            .iter()
+            .find(|k| k.prefix == created.prefix && k.agent_id == created.agent_id)
+            .map(|k| k.id.clone())
+            .ok_or_else(|| ProviderError::Unanswered {
+                account: self.0.account.label(),
+                method: "POST".into(),
+                path: "/users/me/api-keys".into(),
+                reason: "the new key is not in the list".into(),
+            })?;
+        let outputs = [("key".to_string(), Secret::new(created.key))].into_iter().collect();
+        Ok(Created { id, outputs, unapplied: Fields::new() })
+    }
+
+    async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
+        Err(ProviderError::Invalid(format!("API key {} cannot be changed in place; it is replaced", request.id)))
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), ProviderError> {
+        let result = self.0.send(Method::DELETE, &format!("/users/me/api-keys/{id}"), None).await;
+        self.0.changed();
+        ok_if_gone(result)
+    }
+}

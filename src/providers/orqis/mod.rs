@@ -1,0 +1,62 @@
+//! Orqis: AI agents built from OpenAPI documents (shared/apis/orqis.md).
+
+mod client;
+pub mod emulator;
+pub mod spec;
+pub mod wire;
+
+use std::sync::Arc;
+
+use super::{Account, ExternalClient};
+use crate::manifest::kind::{self, KindSpec};
+
+pub const BASE_URL: &str = "https://api.orqisai.com";
+
+/// Orqis's Agent shares its kind name with orchagent's: keys say which.
+pub const AGENT_KEY_KIND: &str = "orqis.Agent";
+
+pub const AGENT_KIND: KindSpec = KindSpec {
+    api_version: "orqis.seqops.dev/v1alpha1",
+    kind: "Agent",
+    key_kind: AGENT_KEY_KIND,
+    provider_type: Some("orqis"),
+    parse: kind::parse_typed::<spec::AgentSpec>,
+    references: kind::no_references,
+    check: spec::check_agent,
+    crd: <spec::Agent as kube::CustomResourceExt>::crd,
+    schema: || schemars::schema_for!(spec::AgentSpec),
+};
+
+pub const LLM_KEY_KIND: KindSpec = KindSpec {
+    api_version: "orqis.seqops.dev/v1alpha1",
+    kind: "LlmKey",
+    key_kind: "LlmKey",
+    provider_type: Some("orqis"),
+    parse: kind::parse_typed::<spec::LlmKeySpec>,
+    references: kind::no_references,
+    check: kind::no_checks,
+    crd: <spec::LlmKey as kube::CustomResourceExt>::crd,
+    schema: || schemars::schema_for!(spec::LlmKeySpec),
+};
+
+pub const API_KEY_KIND: KindSpec = KindSpec {
+    api_version: "orqis.seqops.dev/v1alpha1",
+    kind: "ApiKey",
+    key_kind: "ApiKey",
+    provider_type: Some("orqis"),
+    parse: kind::parse_typed::<spec::ApiKeySpec>,
+    references: spec::api_key_references,
+    check: spec::check_api_key,
+    crd: <spec::ApiKey as kube::CustomResourceExt>::crd,
+    schema: || schemars::schema_for!(spec::ApiKeySpec),
+};
+
+pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
+    let api = Arc::new(client::OrqisApi::new(account.clone()));
+    match key_kind {
+        AGENT_KEY_KIND => Some(Arc::new(client::AgentClient(api))),
+        "LlmKey" => Some(Arc::new(client::LlmKeyClient(api))),
+        "ApiKey" => Some(Arc::new(client::ApiKeyClient(api))),
+        _ => None,
+    }
+}

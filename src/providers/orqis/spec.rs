@@ -1,0 +1,122 @@
+//! Orqis kinds as manifests write them: `Agent`, `LlmKey`, `ApiKey`.
+
+use std::collections::BTreeMap;
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::kind::Reference;
+use crate::manifest::secret::{ValueSource, WriteSecretTo};
+use crate::manifest::selector::NameRef;
+
+/// The LLM providers Orqis runs agents on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmProvider {
+    Google,
+    Openai,
+    Anthropic,
+    Mistral,
+    Groq,
+}
+
+pub const LLM_PROVIDERS: [&str; 5] = ["google", "openai", "anthropic", "mistral", "groq"];
+
+/// An Orqis agent made from an OpenAPI document.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "orqis.seqops.dev", version = "v1alpha1", kind = "Agent", namespaced, category = "seqops", shortname = "orqisagent")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<NameRef>,
+    /// The agent's display name (in place).
+    pub name: String,
+    /// What the agent does (in place).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The OpenAPI document the agent's tools come from, usually
+    /// `{fromFile: api.yaml}` beside the manifest. A change replaces the agent.
+    pub openapi_spec: ValueSource,
+    /// The LLM provider (default `google`). A change replaces the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_provider: Option<LlmProvider>,
+    /// The model; the provider's default when absent. A change replaces the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Overrides the OpenAPI document's server URL. A change replaces the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Headers sent with every call the agent makes; their values are
+    /// secrets, written but never read back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, ValueSource>>,
+    /// Default tools (`google_search`, `tavily_search`, `wolfram_alpha`,
+    /// `slack`, `github`); order does not matter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_tools: Option<Vec<String>>,
+}
+
+/// The LLM key an Orqis account uses for one provider.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "orqis.seqops.dev", version = "v1alpha1", kind = "LlmKey", namespaced, category = "seqops", shortname = "orqisllmkey")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LlmKeySpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<NameRef>,
+    /// Which LLM provider the key is for; one key per provider.
+    pub provider: LlmProvider,
+    /// The key; written, never read back.
+    pub value: ValueSource,
+}
+
+/// A platform API key (`oq_…`) scoped to one agent.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "orqis.seqops.dev", version = "v1alpha1", kind = "ApiKey", namespaced, category = "seqops", shortname = "orqisapikey")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiKeySpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<NameRef>,
+    /// A label for the key. A change replaces (revokes and re-creates) it.
+    pub name: String,
+    /// The Orqis `Agent` manifest the key is scoped to.
+    pub agent_ref: NameRef,
+    /// Where the key, shown only once on creation, is written.
+    pub write_secret_to: WriteSecretTo,
+}
+
+pub fn check_agent(spec: &serde_json::Value) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    if spec["name"].as_str().is_some_and(|n| n.trim().is_empty()) {
+        problems.push(("spec.name".into(), "an agent needs a non-empty name".into()));
+    }
+    if let Some(tools) = spec["defaultTools"].as_array() {
+        for (index, tool) in tools.iter().enumerate() {
+            let name = tool.as_str().unwrap_or_default();
+            if !super::emulator::DEFAULT_TOOLS.iter().any(|(known, _)| *known == name) {
+                let known: Vec<&str> = super::emulator::DEFAULT_TOOLS.iter().map(|(n, _)| *n).collect();
+                problems.push((format!("spec.defaultTools[{index}]"), format!("unknown tool `{name}` (valid: {})", known.join(", "))));
+            }
+        }
+    }
+    problems
+}
+
+pub fn check_api_key(spec: &serde_json::Value) -> Vec<(String, String)> {
+    let target = &spec["writeSecretTo"];
+    if target.get("file").is_none() && target.get("secretRef").is_none() {
+        return vec![(
+            "spec.writeSecretTo".into(),
+            "name where the key goes: `file: PATH` (CLI) or `secretRef: {name, key}` (Kubernetes); Orqis shows it only once".into(),
+        )];
+    }
+    Vec::new()
+}
+
+pub fn api_key_references(spec: &serde_json::Value) -> Vec<Reference> {
+    spec["agentRef"]["name"]
+        .as_str()
+        .map(|name| Reference { field: "spec.agentRef.name".into(), kind: super::AGENT_KEY_KIND, name: name.to_string() })
+        .into_iter()
+        .collect()
+}
