@@ -37,6 +37,11 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             let manifests = context::load_manifests(&args.common)?;
             let session = context::open(&args.common, "seqops apply", manifests).await?;
             document.check(session.state_existed.then_some(&session.state), &session.manifests, args.common.sandbox)?;
+            let mut session = session;
+            if !session.state_existed {
+                // The plan's digests were made with its salt.
+                session.state.salt = document.salt.clone();
+            }
             print!("{}", text::render(&document.plan(), Style::detect(std::io::stdout().is_terminal())));
             (session, document, true)
         }

@@ -77,7 +77,15 @@ pub async fn make_plan(
     };
     let plan = engine::plan(&session.manifests, &session.state, &session.connections, &options).await?;
     let state = session.state_existed.then_some(&session.state);
-    let document = PlanDocument::new(&plan, state, &session.manifests, common.sandbox, refresh, scope.targets.clone());
+    let document = PlanDocument::new(
+        &plan,
+        state,
+        &session.state.salt,
+        &session.manifests,
+        common.sandbox,
+        refresh,
+        scope.targets.clone(),
+    );
     Ok((session, document))
 }
 

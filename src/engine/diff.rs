@@ -12,9 +12,13 @@ use crate::providers::{sources, Fields, KindFacts};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FieldChange {
     pub path: String,
-    /// A secret: its values are never shown, only that it changes.
+    /// A secret: its values are never shown (`before` and `after` read
+    /// `(sensitive)`), only that it changes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sensitive: bool,
+    /// For a secret, that its value changes: always true where it appears.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,9 +106,13 @@ fn added(path: &str, value: &Value, out: &mut Vec<FieldChange>) {
                 added(&format!("{path}[{index}]"), item, out);
             }
         }
-        _ => {
-            out.push(FieldChange { path: path.to_string(), sensitive: false, before: None, after: Some(value.clone()) })
-        }
+        _ => out.push(FieldChange {
+            path: path.to_string(),
+            sensitive: false,
+            changed: None,
+            before: None,
+            after: Some(value.clone()),
+        }),
     }
 }
 
@@ -131,6 +139,7 @@ fn describe(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut
         out.push(FieldChange {
             path: path.to_string(),
             sensitive: true,
+            changed: Some(true),
             before: before.map(|_| Value::String("(sensitive)".into())),
             after: after.map(|_| Value::String("(sensitive)".into())),
         });
@@ -141,6 +150,7 @@ fn describe(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut
         _ if marker(before) || marker(after) => out.push(FieldChange {
             path: path.to_string(),
             sensitive: false,
+            changed: None,
             before: before.cloned(),
             after: after.cloned(),
         }),
@@ -164,6 +174,7 @@ fn describe(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut
         _ => out.push(FieldChange {
             path: path.to_string(),
             sensitive: false,
+            changed: None,
             before: before.cloned(),
             after: after.cloned(),
         }),
@@ -204,6 +215,7 @@ mod tests {
             vec![FieldChange {
                 path: "name".into(),
                 sensitive: false,
+                changed: None,
                 before: Some(json!("a")),
                 after: Some(json!("b"))
             }]
@@ -238,6 +250,7 @@ mod tests {
             vec![FieldChange {
                 path: "active".into(),
                 sensitive: false,
+                changed: None,
                 before: Some(json!(true)),
                 after: Some(json!(false))
             }]

@@ -334,7 +334,9 @@ impl Group<'_> {
         let creates = outcomes
             .iter()
             .filter(|o| match o {
-                Outcome::Change(c) => c.action == Action::Create || (c.action == Action::Replace && facts.create_before_delete),
+                Outcome::Change(c) => {
+                    c.action == Action::Create || (c.action == Action::Replace && facts.create_before_delete)
+                }
                 _ => false,
             })
             .count();
@@ -460,12 +462,13 @@ impl Group<'_> {
             entry.last_applied.clone()
         };
         let mut last_applied = entry.last_applied.clone();
+        let mut compared = observed.clone();
         if self.options.rotate.contains(&resource.key) {
-            for value in last_applied.values_mut() {
+            for value in last_applied.values_mut().chain(compared.values_mut()) {
                 crate::providers::sources::forget_digests(value);
             }
         }
-        let found = diff::diff(&desired, Some(&last_applied), &observed, self.client.facts());
+        let found = diff::diff(&desired, Some(&last_applied), &compared, self.client.facts());
         if found.updates.is_empty() {
             if desired != entry.last_applied || manifest_changed {
                 return Ok(Outcome::Sync(Box::new(StateSync {

@@ -33,6 +33,9 @@ pub struct PlanDocument {
     pub state_lineage: Option<String>,
     pub state_serial: Option<u64>,
     pub sandbox: bool,
+    /// The salt of the secret digests in this plan: a plan made with no
+    /// state gives its salt to the state its apply creates.
+    pub salt: String,
     pub manifests_digest: String,
     pub refresh: Refresh,
     /// When not empty, the plan covers only these objects and what they
@@ -104,6 +107,7 @@ impl PlanDocument {
     pub fn new(
         plan: &Plan,
         state: Option<&State>,
+        salt: &str,
         manifests: &Manifests,
         sandbox: bool,
         refresh: Refresh,
@@ -117,6 +121,7 @@ impl PlanDocument {
             state_lineage: state.map(|s| s.lineage.clone()),
             state_serial: state.map(|s| s.serial),
             sandbox,
+            salt: salt.to_string(),
             manifests_digest: manifests_digest(manifests),
             refresh,
             targets,

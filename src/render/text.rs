@@ -177,6 +177,10 @@ fn render_field(out: &mut String, field: &FieldChange, action: Action, style: St
         }
         return;
     }
+    if field.sensitive && field.before.is_some() && field.after.is_some() {
+        let _ = writeln!(out, "      {} {}: (sensitive value changed)", style.paint("33", "~"), field.path);
+        return;
+    }
     let (sign, code) = match (&field.before, &field.after) {
         (None, _) => ("+", "32"),
         (_, None) => ("-", "31"),
@@ -197,6 +201,7 @@ fn render_field(out: &mut String, field: &FieldChange, action: Action, style: St
 pub fn value_text(value: Option<&Value>) -> String {
     match value {
         None => "(absent)".into(),
+        Some(Value::String(text)) if text == "(sensitive)" => text.clone(),
         Some(value) => match crate::providers::sources::marker(value) {
             Some((_, None)) => "(not readable)".into(),
             Some((kind, Some(_))) if kind == crate::providers::sources::SENSITIVE => "(sensitive)".into(),
@@ -222,6 +227,7 @@ mod tests {
         let field = FieldChange {
             path: "flow[0].content".into(),
             sensitive: false,
+            changed: None,
             before: Some(Value::String("Hi!\nWelcome.\n".into())),
             after: Some(Value::String("Hi!\nWelcome back.\n".into())),
         };

@@ -11,6 +11,8 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 pub const KEY: &str = "sk_test_integration";
+/// The Orqis account token tests use (a Pro account).
+pub const ORQIS_TOKEN: &str = "orqis_test_token";
 
 /// `seqops sandbox serve` on a free loopback port, killed when dropped.
 pub struct Server {
@@ -48,6 +50,17 @@ impl Server {
     pub fn orsay_requests(&self) -> u64 {
         let counts = self.call("GET", &format!("{}/_sandbox/requests", self.origin), None, KEY);
         counts.1["orsay"].as_u64().expect("a count for orsay")
+    }
+
+    /// Calls the Orqis API directly as the test account: (status, body).
+    pub fn orqis(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call(method, &format!("{}/orqis{path}", self.origin), body, ORQIS_TOKEN)
+    }
+
+    /// Requests the Orqis emulator has served so far.
+    pub fn orqis_requests(&self) -> u64 {
+        let counts = self.call("GET", &format!("{}/_sandbox/requests", self.origin), None, KEY);
+        counts.1["orqis"].as_u64().expect("a count for orqis")
     }
 
     /// Calls the Orsay API directly with `key`: (status, body).
@@ -186,6 +199,17 @@ impl Workspace {
         );
     }
 
+    /// An Orqis Provider pointing at `server`.
+    pub fn orqis_provider(&self, server: &Server) {
+        self.write(
+            "orqis-provider.yaml",
+            &format!(
+                "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: orqis\nspec:\n  type: orqis\n  baseUrl: {}/orqis\n  credentials:\n    env: ORQIS_TOKEN\n",
+                server.origin
+            ),
+        );
+    }
+
     /// A Provider pointing at `server` with seqops's own pacing off, for
     /// tests that make many requests.
     pub fn unpaced_provider(&self, server: &Server) {
@@ -201,6 +225,7 @@ impl Workspace {
             .args(args)
             .current_dir(self.path())
             .env("ORSAY_API_KEY", KEY)
+            .env("ORQIS_TOKEN", ORQIS_TOKEN)
             .env("NO_COLOR", "1")
             .env_remove("SEQOPS_LOG");
         command

@@ -168,7 +168,8 @@ impl ExternalClient for AgentClient {
             Err(ProviderError::NotFound { .. }) => return Ok(None),
             Err(error) => return Err(error),
         };
-        let names: Map<String, Value> = headers.header_names.iter().map(|n| (n.clone(), sources::unknown(SENSITIVE))).collect();
+        let names: Map<String, Value> =
+            headers.header_names.iter().map(|n| (n.clone(), sources::unknown(SENSITIVE))).collect();
         fields.insert("headers".into(), Value::Object(names));
         Ok(Some(fields))
     }
@@ -177,7 +178,12 @@ impl ExternalClient for AgentClient {
         let mut body = Map::new();
         body.insert("agent_name".into(), desired.get("name").cloned().unwrap_or_default());
         body.insert("openapi_spec_content".into(), json!(self.0.value(sources, "openapiSpec")?));
-        let optional = [("description", "agent_description"), ("apiProvider", "api_provider"), ("model", "model"), ("baseUrl", "base_url")];
+        let optional = [
+            ("description", "agent_description"),
+            ("apiProvider", "api_provider"),
+            ("model", "model"),
+            ("baseUrl", "base_url"),
+        ];
         for (field, wire_name) in optional {
             if let Some(value) = desired.get(field).filter(|v| !v.is_null()) {
                 body.insert(wire_name.into(), value.clone());
@@ -234,7 +240,11 @@ impl ExternalClient for AgentClient {
 }
 
 impl AgentClient {
-    fn header_values<'a>(&self, names: impl Iterator<Item = &'a String>, sources: &SourceValues) -> Result<Value, ProviderError> {
+    fn header_values<'a>(
+        &self,
+        names: impl Iterator<Item = &'a String>,
+        sources: &SourceValues,
+    ) -> Result<Value, ProviderError> {
         let mut values = Map::new();
         for name in names {
             values.insert(name.clone(), json!(self.0.value(sources, &format!("headers.{name}"))?));
@@ -391,7 +401,10 @@ impl ExternalClient for ApiKeyClient {
 
     async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
         let keys = self.0.api_keys().await?;
-        Ok(keys.iter().map(|k| RemoteSummary { id: k.id.clone(), display_name: k.name.clone(), fields: api_key_fields(k) }).collect())
+        Ok(keys
+            .iter()
+            .map(|k| RemoteSummary { id: k.id.clone(), display_name: k.name.clone(), fields: api_key_fields(k) })
+            .collect())
     }
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {

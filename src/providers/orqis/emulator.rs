@@ -123,7 +123,8 @@ impl OrqisEmulator {
     async fn gate(State(emulator): State<Arc<Self>>, mut request: Request, next: Next) -> Response {
         let headers = request.headers();
         if headers.get("x-api-key").is_some() && headers.get("authorization").is_none() {
-            return error(StatusCode::FORBIDDEN, "This key is scoped to a single agent and cannot manage the account").into_response();
+            return error(StatusCode::FORBIDDEN, "This key is scoped to a single agent and cannot manage the account")
+                .into_response();
         }
         let Some(key) = bearer(headers) else {
             return error(StatusCode::UNAUTHORIZED, "Missing or invalid credentials").into_response();
@@ -181,7 +182,8 @@ fn parse_tools(document: &str) -> Option<Vec<Value>> {
         for (method, operation) in item.as_object().into_iter().flatten() {
             if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
                 let name = operation.get("operationId").and_then(Value::as_str).map(str::to_string);
-                let name = name.unwrap_or_else(|| format!("{method}_{}", path.trim_matches('/').replace(['/', '{', '}'], "_")));
+                let name = name
+                    .unwrap_or_else(|| format!("{method}_{}", path.trim_matches('/').replace(['/', '{', '}'], "_")));
                 tools.push(json!({ "name": name, "method": method.to_uppercase(), "path": path }));
             }
         }
@@ -205,7 +207,11 @@ async fn list_agents(State(e): State<Arc<OrqisEmulator>>, Extension(key): Extens
     Json(e.with_account(&key, |a| a.agents.iter().map(|s| s.agent.clone()).collect::<Vec<_>>())).into_response()
 }
 
-async fn create_agent(State(e): State<Arc<OrqisEmulator>>, Extension(key): Extension<AccountKey>, body: Bytes) -> Answer {
+async fn create_agent(
+    State(e): State<Arc<OrqisEmulator>>,
+    Extension(key): Extension<AccountKey>,
+    body: Bytes,
+) -> Answer {
     let body = parse_body(&body)?;
     e.with_account(&key, |account| {
         let name = text(&body, "agent_name")?.filter(|n| !n.trim().is_empty());
@@ -275,7 +281,11 @@ async fn update_agent(
     })
 }
 
-async fn delete_agent(State(e): State<Arc<OrqisEmulator>>, Extension(key): Extension<AccountKey>, Path(id): Path<String>) -> Answer {
+async fn delete_agent(
+    State(e): State<Arc<OrqisEmulator>>,
+    Extension(key): Extension<AccountKey>,
+    Path(id): Path<String>,
+) -> Answer {
     e.with_account(&key, |account| {
         find(account, &id)?;
         account.agents.retain(|s| s.agent.id != id);
@@ -284,7 +294,11 @@ async fn delete_agent(State(e): State<Arc<OrqisEmulator>>, Extension(key): Exten
     })
 }
 
-async fn get_headers(State(e): State<Arc<OrqisEmulator>>, Extension(key): Extension<AccountKey>, Path(id): Path<String>) -> Answer {
+async fn get_headers(
+    State(e): State<Arc<OrqisEmulator>>,
+    Extension(key): Extension<AccountKey>,
+    Path(id): Path<String>,
+) -> Answer {
     e.with_account(&key, |account| {
         let stored = find(account, &id)?;
         let names: Vec<&String> = stored.headers.keys().collect();
@@ -311,7 +325,11 @@ async fn put_headers(
     })
 }
 
-async fn delete_headers(State(e): State<Arc<OrqisEmulator>>, Extension(key): Extension<AccountKey>, Path(id): Path<String>) -> Answer {
+async fn delete_headers(
+    State(e): State<Arc<OrqisEmulator>>,
+    Extension(key): Extension<AccountKey>,
+    Path(id): Path<String>,
+) -> Answer {
     e.with_account(&key, |account| {
         find(account, &id)?.headers.clear();
         Ok(Json(json!({"ok": true})).into_response())
@@ -319,7 +337,8 @@ async fn delete_headers(State(e): State<Arc<OrqisEmulator>>, Extension(key): Ext
 }
 
 async fn default_tools() -> Response {
-    let tools: Vec<Value> = DEFAULT_TOOLS.iter().map(|(name, description)| json!({"name": name, "description": description})).collect();
+    let tools: Vec<Value> =
+        DEFAULT_TOOLS.iter().map(|(name, description)| json!({"name": name, "description": description})).collect();
     Json(json!({ "tools": tools })).into_response()
 }
 
@@ -330,7 +349,8 @@ async fn add_tool(
     body: Bytes,
 ) -> Answer {
     let body = parse_body(&body)?;
-    let tool = text(&body, "tool_name")?.ok_or_else(|| error(StatusCode::BAD_REQUEST, "tool_name is required"))?.to_string();
+    let tool =
+        text(&body, "tool_name")?.ok_or_else(|| error(StatusCode::BAD_REQUEST, "tool_name is required"))?.to_string();
     if !DEFAULT_TOOLS.iter().any(|(name, _)| *name == tool) {
         return Err(error(StatusCode::BAD_REQUEST, format!("Unknown tool name: {tool}")));
     }
@@ -340,7 +360,8 @@ async fn add_tool(
         if !tools.contains(&tool) {
             tools.push(tool);
         }
-        Ok(Json(json!({"status": "ok", "default_tools": tools, "visualization": {"nodes": [], "edges": []}})).into_response())
+        Ok(Json(json!({"status": "ok", "default_tools": tools, "visualization": {"nodes": [], "edges": []}}))
+            .into_response())
     })
 }
 
@@ -388,36 +409,57 @@ fn provider_of(query: &ProviderQuery) -> Result<String, ApiError> {
     }
 }
 
-async fn get_llm_key(State(e): State<Arc<OrqisEmulator>>, Extension(key): Extension<AccountKey>, Query(q): Query<ProviderQuery>) -> Answer {
+async fn get_llm_key(
+    State(e): State<Arc<OrqisEmulator>>,
+    Extension(key): Extension<AccountKey>,
+    Query(q): Query<ProviderQuery>,
+) -> Answer {
     let provider = provider_of(&q)?;
     let has_key = e.with_account(&key, |account| account.llm_keys.contains_key(&provider));
     Ok(Json(json!({"has_key": has_key, "provider": provider})).into_response())
 }
 
-async fn put_llm_key(State(e): State<Arc<OrqisEmulator>>, Extension(key): Extension<AccountKey>, body: Bytes) -> Answer {
+async fn put_llm_key(
+    State(e): State<Arc<OrqisEmulator>>,
+    Extension(key): Extension<AccountKey>,
+    body: Bytes,
+) -> Answer {
     let body = parse_body(&body)?;
     let provider = provider_of(&ProviderQuery { provider: text(&body, "provider")?.map(str::to_string) })?;
     if body.get("provider").is_none() {
         return Err(error(StatusCode::BAD_REQUEST, "provider is required"));
     }
-    let value = text(&body, "api_key")?.filter(|v| !v.is_empty()).ok_or_else(|| error(StatusCode::BAD_REQUEST, "api_key is required"))?;
+    let value = text(&body, "api_key")?
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "api_key is required"))?;
     e.with_account(&key, |account| account.llm_keys.insert(provider.clone(), digest(value)));
     Ok(Json(json!({"status": "ok", "provider": provider})).into_response())
 }
 
-async fn delete_llm_key(State(e): State<Arc<OrqisEmulator>>, Extension(key): Extension<AccountKey>, Query(q): Query<ProviderQuery>) -> Answer {
+async fn delete_llm_key(
+    State(e): State<Arc<OrqisEmulator>>,
+    Extension(key): Extension<AccountKey>,
+    Query(q): Query<ProviderQuery>,
+) -> Answer {
     let provider = provider_of(&q)?;
     e.with_account(&key, |account| account.llm_keys.remove(&provider));
     Ok(Json(json!({"status": "deleted", "provider": provider})).into_response())
 }
 
 async fn list_api_keys(State(e): State<Arc<OrqisEmulator>>, Extension(key): Extension<AccountKey>) -> Response {
-    Json(e.with_account(&key, |account| account.api_keys.iter().map(|k| k.key.clone()).collect::<Vec<_>>())).into_response()
+    Json(e.with_account(&key, |account| account.api_keys.iter().map(|k| k.key.clone()).collect::<Vec<_>>()))
+        .into_response()
 }
 
-async fn create_api_key(State(e): State<Arc<OrqisEmulator>>, Extension(key): Extension<AccountKey>, body: Bytes) -> Answer {
+async fn create_api_key(
+    State(e): State<Arc<OrqisEmulator>>,
+    Extension(key): Extension<AccountKey>,
+    body: Bytes,
+) -> Answer {
     let body = parse_body(&body)?;
-    let name = text(&body, "name")?.filter(|n| !n.trim().is_empty()).ok_or_else(|| error(StatusCode::BAD_REQUEST, "name is required"))?;
+    let name = text(&body, "name")?
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "name is required"))?;
     let agent_id = text(&body, "agent_id")?.ok_or_else(|| error(StatusCode::BAD_REQUEST, "agent_id is required"))?;
     e.with_account(&key, |account| {
         if account.free {
@@ -446,7 +488,11 @@ async fn create_api_key(State(e): State<Arc<OrqisEmulator>>, Extension(key): Ext
     })
 }
 
-async fn revoke_api_key(State(e): State<Arc<OrqisEmulator>>, Extension(key): Extension<AccountKey>, Path(id): Path<String>) -> Answer {
+async fn revoke_api_key(
+    State(e): State<Arc<OrqisEmulator>>,
+    Extension(key): Extension<AccountKey>,
+    Path(id): Path<String>,
+) -> Answer {
     e.with_account(&key, |account| {
         let before = account.api_keys.len();
         account.api_keys.retain(|k| k.key.id != id);

@@ -25,7 +25,14 @@ pub const LLM_PROVIDERS: [&str; 5] = ["google", "openai", "anthropic", "mistral"
 
 /// An Orqis agent made from an OpenAPI document.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(group = "orqis.seqops.dev", version = "v1alpha1", kind = "Agent", namespaced, category = "seqops", shortname = "orqisagent")]
+#[kube(
+    group = "orqis.seqops.dev",
+    version = "v1alpha1",
+    kind = "Agent",
+    namespaced,
+    category = "seqops",
+    shortname = "orqisagent"
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AgentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,7 +66,14 @@ pub struct AgentSpec {
 
 /// The LLM key an Orqis account uses for one provider.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(group = "orqis.seqops.dev", version = "v1alpha1", kind = "LlmKey", namespaced, category = "seqops", shortname = "orqisllmkey")]
+#[kube(
+    group = "orqis.seqops.dev",
+    version = "v1alpha1",
+    kind = "LlmKey",
+    namespaced,
+    category = "seqops",
+    shortname = "orqisllmkey"
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LlmKeySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,7 +86,14 @@ pub struct LlmKeySpec {
 
 /// A platform API key (`oq_…`) scoped to one agent.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(group = "orqis.seqops.dev", version = "v1alpha1", kind = "ApiKey", namespaced, category = "seqops", shortname = "orqisapikey")]
+#[kube(
+    group = "orqis.seqops.dev",
+    version = "v1alpha1",
+    kind = "ApiKey",
+    namespaced,
+    category = "seqops",
+    shortname = "orqisapikey"
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApiKeySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,7 +116,10 @@ pub fn check_agent(spec: &serde_json::Value) -> Vec<(String, String)> {
             let name = tool.as_str().unwrap_or_default();
             if !super::emulator::DEFAULT_TOOLS.iter().any(|(known, _)| *known == name) {
                 let known: Vec<&str> = super::emulator::DEFAULT_TOOLS.iter().map(|(n, _)| *n).collect();
-                problems.push((format!("spec.defaultTools[{index}]"), format!("unknown tool `{name}` (valid: {})", known.join(", "))));
+                problems.push((
+                    format!("spec.defaultTools[{index}]"),
+                    format!("unknown tool `{name}` (valid: {})", known.join(", ")),
+                ));
             }
         }
     }
@@ -116,7 +140,11 @@ pub fn check_api_key(spec: &serde_json::Value) -> Vec<(String, String)> {
 pub fn api_key_references(spec: &serde_json::Value) -> Vec<Reference> {
     spec["agentRef"]["name"]
         .as_str()
-        .map(|name| Reference { field: "spec.agentRef.name".into(), kind: super::AGENT_KEY_KIND, name: name.to_string() })
+        .map(|name| Reference {
+            field: "spec.agentRef.name".into(),
+            kind: super::AGENT_KEY_KIND,
+            name: name.to_string(),
+        })
         .into_iter()
         .collect()
 }

@@ -1,0 +1,263 @@
+//! Orqis against its emulator: fields that force replacement, write-only
+//! secrets, default tools as a set, keys shown once, the plan's limit, and a
+//! canary that no secret value ever leaves seqops.
+
+mod common;
+
+use common::{assert_contains, Server, Workspace, ORQIS_TOKEN};
+use serde_json::{json, Value};
+
+const SPEC_V1: &str =
+    "openapi: 3.0.3\ninfo: {title: Store, version: '1'}\npaths:\n  /products:\n    get: {operationId: list_products}\n";
+
+/// An Orqis agent manifest with `extra` spec lines, its OpenAPI document and
+/// header files beside it.
+fn agent(work: &Workspace, extra: &str) {
+    work.write("api.yaml", SPEC_V1);
+    work.write("secrets/token.txt", "Bearer first-token\n");
+    work.write("secrets/tenant.txt", "tenant-7\n");
+    let manifest = format!(
+        "apiVersion: orqis.seqops.dev/v1alpha1\nkind: Agent\nmetadata:\n  name: store\nspec:\n  name: Store Agent\n  openapiSpec: {{fromFile: api.yaml}}\n  headers:\n    Authorization: {{fromFile: secrets/token.txt}}\n    X-Tenant-ID: {{fromFile: secrets/tenant.txt}}\n{extra}"
+    );
+    work.write("agent.yaml", &manifest);
+}
+
+fn setup(extra: &str) -> (Server, Workspace) {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    work.orqis_provider(&server);
+    agent(&work, extra);
+    work.apply();
+    (server, work)
+}
+
+fn remote_agents(server: &Server) -> Vec<Value> {
+    server.orqis("GET", "/v3/agents", None).1.as_array().cloned().unwrap_or_default()
+}
+
+fn header_names(server: &Server, id: &str) -> Value {
+    server.orqis("GET", &format!("/agents/{id}/headers"), None).1["header_names"].clone()
+}
+
+/// Requests one seqops run made to the Orqis emulator.
+fn requests(server: &Server, work: &Workspace, args: &[&str]) -> (u64, common::Run) {
+    let before = server.orqis_requests();
+    let run = work.run(args);
+    (server.orqis_requests() - before, run)
+}
+
+#[test]
+fn an_agent_is_created_with_its_headers_and_tools_and_then_plans_no_changes() {
+    let (server, work) = setup("  defaultTools: [google_search, github]\n");
+    let agents = remote_agents(&server);
+    assert_eq!(agents.len(), 1);
+    let id = agents[0]["id"].as_str().expect("an id");
+    assert_eq!(header_names(&server, id), json!(["Authorization", "X-Tenant-ID"]));
+    let mut tools: Vec<String> =
+        serde_json::from_value(agents[0]["configuration"]["default_tools"].clone()).unwrap_or_default();
+    tools.sort();
+    assert_eq!(tools, vec!["github", "google_search"]);
+    assert_eq!(work.plan().code, 0);
+}
+
+#[test]
+fn each_immutable_field_replaces_the_agent() {
+    let (server, work) = setup("");
+    let changes = [
+        ("apiProvider", "  apiProvider: openai\n"),
+        ("model", "  apiProvider: openai\n  model: gpt-4o\n"),
+        ("baseUrl", "  apiProvider: openai\n  model: gpt-4o\n  baseUrl: https://staging.example.com\n"),
+    ];
+    for (field, extra) in changes {
+        let before = remote_agents(&server)[0]["id"].clone();
+        agent(&work, extra);
+        let plan = work.plan();
+        assert_eq!(plan.code, 2, "{}", plan.all());
+        assert_contains(&plan.stdout, "-/+ orqis.Agent/store");
+        assert_contains(&plan.stdout, format!("`{field}` cannot be changed in place"));
+        work.apply();
+        let agents = remote_agents(&server);
+        assert_eq!(agents.len(), 1, "the old agent is gone after replacing {field}");
+        assert_ne!(agents[0]["id"], before, "{field} made a new agent");
+    }
+    // The OpenAPI document is compared by its content's digest.
+    let before = remote_agents(&server)[0]["id"].clone();
+    work.write("api.yaml", &SPEC_V1.replace("list_products", "search_products"));
+    let plan = work.plan();
+    assert_contains(&plan.stdout, "`openapiSpec` cannot be changed in place");
+    assert_contains(&plan.stdout, "~ openapiSpec: (content sha256:");
+    work.apply();
+    let agents = remote_agents(&server);
+    assert_eq!(agents.len(), 1);
+    assert_ne!(agents[0]["id"], before);
+    assert_eq!(agents[0]["configuration"]["tools"][0]["name"], "search_products");
+}
+
+#[test]
+fn a_secret_rotated_at_its_source_is_detected_and_written_with_one_request() {
+    let (server, work) = setup("");
+    work.write("secrets/token.txt", "Bearer second-token\n");
+    let (plan_requests, plan) = requests(&server, &work, &["plan", "-f", "manifests", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert_contains(&plan.stdout, "~ headers.Authorization: (sensitive value changed)");
+    assert!(!plan.stdout.contains("X-Tenant-ID: (sensitive value changed)"), "{}", plan.stdout);
+    let (apply_requests, apply) = requests(&server, &work, &["apply", "-f", "manifests", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    assert_eq!(apply_requests - plan_requests, 1, "exactly one write: the headers");
+    assert_eq!(work.plan().code, 0);
+}
+
+#[test]
+fn rotate_writes_a_secret_whose_source_did_not_change() {
+    let (server, work) = setup("");
+    let plan = work.run(&["plan", "-f", "manifests", "--detailed-exitcode", "--rotate", "orqis.Agent/store"]);
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert_contains(&plan.stdout, "~ headers.Authorization: (sensitive value changed)");
+    let id = remote_agents(&server)[0]["id"].as_str().expect("id").to_string();
+    let applied = work.run(&["apply", "-f", "manifests", "--auto-approve", "--rotate", "orqis.Agent/store"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    assert_eq!(header_names(&server, &id), json!(["Authorization", "X-Tenant-ID"]));
+}
+
+#[test]
+fn removing_one_header_leaves_the_others() {
+    let (server, work) = setup("");
+    let manifest = std::fs::read_to_string(work.manifests().join("agent.yaml")).expect("manifest");
+    work.write("agent.yaml", &manifest.replace("    X-Tenant-ID: {fromFile: secrets/tenant.txt}\n", ""));
+    let plan = work.plan();
+    assert_contains(&plan.stdout, "- headers.X-Tenant-ID: (sensitive) -> (absent)");
+    work.apply();
+    let id = remote_agents(&server)[0]["id"].as_str().expect("id").to_string();
+    assert_eq!(header_names(&server, &id), json!(["Authorization"]));
+    assert_eq!(work.plan().code, 0);
+}
+
+#[test]
+fn default_tools_are_reconciled_as_a_set() {
+    let (server, work) = setup("  defaultTools: [google_search, slack]\n");
+    agent(&work, "  defaultTools: [github, google_search]\n");
+    let plan = work.plan();
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    work.apply();
+    let mut tools: Vec<String> =
+        serde_json::from_value(remote_agents(&server)[0]["configuration"]["default_tools"].clone()).unwrap_or_default();
+    tools.sort();
+    assert_eq!(tools, vec!["github", "google_search"]);
+    agent(&work, "  defaultTools: [google_search, github]\n");
+    assert_eq!(work.plan().code, 0, "order does not matter");
+}
+
+const API_KEY: &str = "---\napiVersion: orqis.seqops.dev/v1alpha1\nkind: ApiKey\nmetadata:\n  name: widget\nspec:\n  name: widget\n  agentRef: {name: store}\n  writeSecretTo: {file: out/widget.key}\n";
+
+#[test]
+fn an_api_key_is_created_after_its_agent_and_written_once_to_its_file_only() {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    work.orqis_provider(&server);
+    agent(&work, "");
+    work.write("key.yaml", API_KEY);
+    let plan = work.run(&["plan", "-f", "manifests", "--out", "plan.json", "--format", "markdown"]);
+    assert_contains(&plan.stdout, "agent: \"(known after apply)\"");
+    let apply = work.run(&["apply", "plan.json", "-f", "manifests"]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    let agent_created = apply.stdout.find("orqis.Agent/store: created").expect("the agent is created");
+    let key_started = apply.stdout.find("ApiKey/widget: creating").expect("the key is created");
+    assert!(agent_created < key_started, "{}", apply.stdout);
+    let file = work.manifests().join("out/widget.key");
+    let key = std::fs::read_to_string(&file).expect("the key file").trim().to_string();
+    assert!(key.starts_with("oq_"), "{key}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).expect("metadata").permissions().mode() & 0o777, 0o600);
+    let state = std::fs::read_to_string(work.path().join(".seqops/state.json")).expect("state");
+    let plan_file = std::fs::read_to_string(work.path().join("plan.json")).expect("plan");
+    for (what, text) in [
+        ("stdout", &apply.stdout),
+        ("stderr", &apply.stderr),
+        ("state", &state),
+        ("plan", &plan_file),
+        ("markdown", &plan.stdout),
+    ] {
+        assert!(!text.contains(&key), "the key leaked into {what}");
+    }
+    let keys = server.orqis("GET", "/users/me/api-keys", None).1;
+    assert_eq!(keys[0]["agent_id"], remote_agents(&server)[0]["id"]);
+    assert_eq!(work.plan().code, 0);
+}
+
+#[test]
+fn a_second_key_for_the_same_agent_is_explained() {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    work.orqis_provider(&server);
+    agent(&work, "");
+    work.write("key.yaml", API_KEY);
+    work.apply();
+    work.write("key2.yaml", &API_KEY.replace("name: widget", "name: other").replace("widget.key", "other.key"));
+    let apply = work.run(&["apply", "-f", "manifests", "--auto-approve"]);
+    assert_eq!(apply.code, 1);
+    assert_contains(&apply.stderr, "already has an active API key, and Orqis allows one per agent");
+}
+
+#[test]
+fn the_plans_agent_limit_is_a_plan_time_error_naming_it() {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    work.orqis_provider(&server);
+    agent(&work, "");
+    let second = std::fs::read_to_string(work.manifests().join("agent.yaml")).expect("manifest");
+    work.write("agent2.yaml", &second.replace("name: store", "name: store-two").replace("Store Agent", "Second"));
+    let before = server.orqis_requests();
+    let run: common::Run = work
+        .command(&["plan", "-f", "manifests"])
+        .env("ORQIS_TOKEN", "orqis_free_account")
+        .output()
+        .expect("runs")
+        .into();
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_contains(
+        &run.stderr,
+        "the Orqis `free` plan allows 1 agent(s) and the account has 0; this plan creates 2 more",
+    );
+    assert!(server.orqis_requests() - before <= 3, "only reads were made");
+}
+
+#[test]
+fn a_canary_secret_never_leaves_seqops() {
+    const CANARY: &str = "canary-7f3a9c-do-not-leak";
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    work.orqis_provider(&server);
+    agent(&work, "");
+    work.write("secrets/token.txt", &format!("Bearer {CANARY}\n"));
+    work.write(
+        "llm.yaml",
+        "apiVersion: orqis.seqops.dev/v1alpha1\nkind: LlmKey\nmetadata:\n  name: google\nspec:\n  provider: google\n  value: {fromEnv: CANARY_KEY}\n",
+    );
+    let run = |args: &[&str]| -> common::Run {
+        work.command(args).env("CANARY_KEY", CANARY).env("SEQOPS_LOG", "trace").output().expect("runs").into()
+    };
+    let mut outputs = Vec::new();
+    let plan = run(&["plan", "-f", "manifests", "--out", "plan.json"]);
+    outputs.push(("plan", plan.all()));
+    outputs.push(("json", run(&["plan", "-f", "manifests", "--format", "json"]).all()));
+    outputs.push(("markdown", run(&["plan", "-f", "manifests", "--format", "markdown"]).all()));
+    let apply = run(&["apply", "plan.json", "-f", "manifests"]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    outputs.push(("apply", apply.all()));
+    work.write("secrets/token.txt", &format!("Bearer {CANARY}-rotated\n"));
+    outputs.push(("rotation", run(&["apply", "-f", "manifests", "--auto-approve"]).all()));
+    outputs.push(("state list", run(&["state", "list"]).all()));
+    outputs.push(("state show", run(&["state", "show", "LlmKey/google"]).all()));
+    for file in [".seqops/state.json", "plan.json", ".seqops/budget.json"] {
+        outputs.push((file, std::fs::read_to_string(work.path().join(file)).unwrap_or_default()));
+    }
+    assert!(
+        outputs.iter().any(|(_, text)| text.contains("TRACE") || text.contains("DEBUG")),
+        "logs at trace level were captured"
+    );
+    for (what, text) in outputs {
+        assert!(!text.contains(CANARY), "the canary leaked into {what}");
+    }
+    assert_eq!(server.orqis("GET", "/users/me/llm-key?provider=google", None).1["has_key"], true);
+    let _ = ORQIS_TOKEN;
+}
