@@ -101,7 +101,7 @@ fn connect(base_url: &str) -> Connections {
         requests_per_hour: None,
         budget_file: None,
     };
-    Connections::new([Account::connect(settings, providers::http::detail_field, Arc::new(|_| {}))])
+    Connections::new([Account::connect(settings, providers::http::DETAIL_DIALECT, Arc::new(|_| {}))])
 }
 
 async fn seed(base_url: &str, count: usize) {

@@ -151,9 +151,9 @@ fn the_budget_spent_is_remembered_across_runs() {
     work.write("a.yaml", &sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"));
     let apply = work.apply();
     // A list and a create.
-    assert!(apply.stdout.contains("orsay/main made 2 requests, 198 of 200 left this hour"), "{}", apply.stdout);
+    assert!(apply.stdout.contains("orsay/main made 2 requests, 198 of 200 left"), "{}", apply.stdout);
     let plan = work.plan();
-    assert_contains(&plan.stdout, "orsay/main made 1 request, 197 of 200 left this hour");
+    assert_contains(&plan.stdout, "orsay/main made 1 request, 197 of 200 left");
 }
 
 #[test]
@@ -185,7 +185,7 @@ fn the_client_waits_out_a_429_with_retry_after() {
         let notes = heard.clone();
         let account = Account::connect(
             settings,
-            providers::http::detail_field,
+            providers::http::DETAIL_DIALECT,
             Arc::new(move |m| notes.lock().expect("notes").push(m)),
         );
         let client = providers::client_for(&account, "Sequence").expect("a Sequence client");

@@ -110,9 +110,11 @@ fn connect(
             continue;
         };
         match settings_for(name, record, sandbox, budget_file) {
-            Ok(settings) => {
-                accounts.push(Account::connect(settings, providers::http::detail_field, super::progress::notifier()))
-            }
+            Ok(settings) => accounts.push(Account::connect(
+                settings,
+                providers::dialect(record.provider_type),
+                super::progress::notifier(),
+            )),
             Err(problem) => problems.push(problem),
         }
     }

@@ -548,11 +548,11 @@ fn write_outputs(change: &Change, outputs: &BTreeMap<String, Secret>) -> Result<
         return Ok(None);
     }
     let key = &change.key;
+    // Kinds whose one-time value is needed require `writeSecretTo` when
+    // loaded; for the others (an agent's service key) its absence means the
+    // value is not wanted.
     let Some(file) = change.spec.get("writeSecretTo").and_then(|w| w.get("file")).and_then(|f| f.as_str()) else {
-        return Err(format!(
-            "{key}: the API returned {} once, and the manifest has no writeSecretTo.file; it is lost: delete the object and apply again with one",
-            outputs.keys().cloned().collect::<Vec<_>>().join(", ")
-        ));
+        return Ok(None);
     };
     let path = Path::new(&change.source_dir).join(file);
     let text = match outputs.values().collect::<Vec<_>>().as_slice() {

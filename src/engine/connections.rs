@@ -56,7 +56,7 @@ impl Connections {
                 account: a.label(),
                 requests: a.usage.made(),
                 remaining: a.limiter.remaining(),
-                limit: a.limiter.limit(),
+                limit: a.limiter.limit().or_else(|| a.limiter.server_limit()),
             })
             .collect()
     }

@@ -48,7 +48,9 @@ pub fn diff(desired: &Fields, last_applied: Option<&Fields>, observed: &Fields, 
     // A value the API keeps but never returns is taken to be what seqops
     // last wrote: drift in it cannot be seen.
     let remote = |field: &str| {
-        let mut value = observed.get(field).cloned().unwrap_or_else(|| (facts.default)(field));
+        let unseen = facts.write_only.contains(&field) && !observed.contains_key(field);
+        let applied = last_applied.and_then(|l| l.get(field)).filter(|_| unseen).cloned();
+        let mut value = applied.or_else(|| observed.get(field).cloned()).unwrap_or_else(|| (facts.default)(field));
         sources::fill_unknown(&mut value, last_applied.and_then(|l| l.get(field)));
         value
     };
@@ -190,6 +192,7 @@ mod tests {
         key_kind: "Thing",
         immutable: &["runtime"],
         sets: &["tags"],
+        write_only: &[],
         default: |field| {
             if field == "active" {
                 json!(false)

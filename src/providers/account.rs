@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::http::{ErrorDetail, HttpClient, Notifier};
+use super::http::{Dialect, HttpClient, Notifier};
 use super::ratelimit::RateLimiter;
 use crate::manifest::provider::ProviderType;
 
@@ -87,14 +87,14 @@ pub struct Account {
 }
 
 impl Account {
-    pub fn connect(settings: AccountSettings, error_detail: ErrorDetail, notify: Notifier) -> Arc<Self> {
+    pub fn connect(settings: AccountSettings, dialect: Dialect, notify: Notifier) -> Arc<Self> {
         let limiter = Arc::new(RateLimiter::new(
             settings.requests_per_hour,
             std::time::Duration::from_secs(3600),
             settings.budget_file.clone().map(|file| (file, settings.budget_id())),
         ));
         let usage = Arc::new(Usage::default());
-        let http = HttpClient::new(&settings, limiter.clone(), usage.clone(), error_detail, notify);
+        let http = HttpClient::new(&settings, limiter.clone(), usage.clone(), dialect, notify);
         Arc::new(Self { settings, http, usage, limiter })
     }
 

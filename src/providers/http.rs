@@ -14,8 +14,21 @@ use super::account::{AccountSettings, Usage};
 use super::ratelimit::{now_ms, RateLimiter};
 use super::ProviderError;
 
-/// Extracts the human-readable message from an API's error body.
-pub type ErrorDetail = fn(&[u8]) -> String;
+/// How one vendor's API speaks beyond HTTP itself.
+#[derive(Clone, Copy)]
+pub struct Dialect {
+    /// The human-readable message in an error body.
+    pub error_detail: fn(&[u8]) -> String,
+    /// Whether an error body says the call may be retried (orchagent's
+    /// `is_retryable`); `None` when the body does not say.
+    pub retryable: fn(&[u8]) -> Option<bool>,
+    /// Whether responses carry `X-RateLimit-Remaining` and `-Reset`.
+    pub rate_limit_headers: bool,
+}
+
+/// Orsay's and Orqis's `{"detail": "..."}` errors, no retry hints.
+pub const DETAIL_DIALECT: Dialect =
+    Dialect { error_detail: detail_field, retryable: |_| None, rate_limit_headers: false };
 
 /// Where the HTTP layer reports waits (rate limits) and retries.
 pub type Notifier = Arc<dyn Fn(String) + Send + Sync>;
@@ -31,7 +44,7 @@ pub struct HttpClient {
     headers: HeaderMap,
     limiter: Arc<RateLimiter>,
     usage: Arc<Usage>,
-    error_detail: ErrorDetail,
+    dialect: Dialect,
     notify: Notifier,
 }
 
@@ -52,7 +65,7 @@ impl HttpClient {
         settings: &AccountSettings,
         limiter: Arc<RateLimiter>,
         usage: Arc<Usage>,
-        error_detail: ErrorDetail,
+        dialect: Dialect,
         notify: Notifier,
     ) -> Self {
         let mut headers = HeaderMap::new();
@@ -74,7 +87,7 @@ impl HttpClient {
             headers,
             limiter,
             usage,
-            error_detail,
+            dialect,
             notify,
         }
     }
@@ -144,6 +157,18 @@ impl HttpClient {
                 }
             };
             let status = response.status();
+            if self.dialect.rate_limit_headers {
+                let header = |name: &str| {
+                    response
+                        .headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                };
+                if let (Some(remaining), Some(reset)) = (header("x-ratelimit-remaining"), header("x-ratelimit-reset")) {
+                    self.limiter.observe_server(remaining, header("x-ratelimit-limit"), reset);
+                }
+            }
             let retry_after =
                 response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(parse_retry_after);
             let bytes = response.bytes().await.map(|b| b.to_vec());
@@ -180,6 +205,16 @@ impl HttpClient {
                 self.limiter.block_until(now_ms().saturating_add(wait.as_millis() as u64));
                 continue;
             }
+            // An API that says whether a failure may be retried is believed,
+            // whatever the method.
+            match (self.dialect.retryable)(&body) {
+                Some(true) if attempt < MAX_ATTEMPTS => {
+                    self.back_off(attempt, &method, path, &format!("{status}, retryable")).await;
+                    continue;
+                }
+                Some(_) => return Err(self.error_for(&method, path, status, &body)),
+                None => {}
+            }
             if status.is_server_error() && idempotent && attempt < MAX_ATTEMPTS {
                 self.back_off(attempt, &method, path, &format!("{status}")).await;
                 continue;
@@ -197,7 +232,7 @@ impl HttpClient {
     }
 
     fn error_for(&self, method: &Method, path: &str, status: StatusCode, body: &[u8]) -> ProviderError {
-        let detail = (self.error_detail)(body);
+        let detail = (self.dialect.error_detail)(body);
         let (account, method, path) = (self.account.clone(), method.to_string(), path.to_string());
         match status.as_u16() {
             400 | 422 => ProviderError::BadRequest { account, method, path, detail },

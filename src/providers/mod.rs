@@ -9,6 +9,7 @@
 pub mod account;
 pub mod error;
 pub mod http;
+pub mod orchagent;
 pub mod orqis;
 pub mod orsay;
 pub mod ratelimit;
@@ -32,6 +33,9 @@ pub struct KindFacts {
     pub immutable: &'static [&'static str],
     /// List fields whose order does not matter.
     pub sets: &'static [&'static str],
+    /// Fields the API takes but never returns (not secrets): taken to be
+    /// what seqops last wrote.
+    pub write_only: &'static [&'static str],
     /// The value the API gives a field that is not set: what a field removed
     /// from the manifest is reset to.
     pub default: fn(&str) -> Value,
@@ -184,7 +188,18 @@ pub trait ExternalClient: Send + Sync {
 
 /// Every kind seqops knows, the Provider kind first.
 pub fn kinds() -> Vec<KindSpec> {
-    vec![manifest::PROVIDER_KIND, orsay::SEQUENCE_KIND, orqis::AGENT_KIND, orqis::LLM_KEY_KIND, orqis::API_KEY_KIND]
+    vec![
+        manifest::PROVIDER_KIND,
+        orsay::SEQUENCE_KIND,
+        orqis::AGENT_KIND,
+        orqis::LLM_KEY_KIND,
+        orqis::API_KEY_KIND,
+        orchagent::WORKSPACE_KIND,
+        orchagent::SECRET_KIND,
+        orchagent::AGENT_KIND,
+        orchagent::SCHEDULE_KIND,
+        orchagent::SERVICE_KIND,
+    ]
 }
 
 /// The client for `key_kind` in `account`, when its provider manages it.
@@ -192,6 +207,7 @@ pub fn client_for(account: &std::sync::Arc<Account>, key_kind: &str) -> Option<s
     match account.settings.provider_type {
         manifest::provider::ProviderType::Orsay => orsay::client_for(account, key_kind),
         manifest::provider::ProviderType::Orqis => orqis::client_for(account, key_kind),
+        manifest::provider::ProviderType::Orchagent => orchagent::client_for(account, key_kind),
         _ => None,
     }
 }
@@ -207,13 +223,21 @@ pub fn sandbox_base_url(provider_type: manifest::provider::ProviderType, origin:
     }
 }
 
+/// How a provider's API speaks beyond HTTP.
+pub fn dialect(provider_type: manifest::provider::ProviderType) -> http::Dialect {
+    match provider_type {
+        manifest::provider::ProviderType::Orchagent => orchagent::DIALECT,
+        _ => http::DETAIL_DIALECT,
+    }
+}
+
 /// The vendor's documented base URL and request budget.
 pub fn vendor_defaults(provider_type: manifest::provider::ProviderType) -> (&'static str, Option<u32>) {
     match provider_type {
         manifest::provider::ProviderType::Orsay => (orsay::BASE_URL, Some(orsay::REQUESTS_PER_HOUR)),
         manifest::provider::ProviderType::Orqis => (orqis::BASE_URL, None),
         manifest::provider::ProviderType::Gary => ("https://agency.gary.club/api/public/v1", Some(3600)),
-        manifest::provider::ProviderType::Orchagent => ("https://api.orchagent.io", None),
+        manifest::provider::ProviderType::Orchagent => (orchagent::BASE_URL, None),
         manifest::provider::ProviderType::Topo => ("https://api.topo.io", None),
     }
 }

@@ -21,6 +21,8 @@ struct Window {
     sent: VecDeque<u64>,
     /// The API asked us to wait (429 Retry-After) until then.
     blocked_until: u64,
+    /// What the API last said is left of its own budget, and of how much.
+    server: Option<(u64, Option<u64>)>,
 }
 
 /// Serializes writers of budget files within this process.
@@ -92,12 +94,31 @@ impl RateLimiter {
         window.blocked_until = window.blocked_until.max(until);
     }
 
-    /// Requests left in the current window, when pacing is on.
+    /// Takes in the API's own count (`X-RateLimit-*`): with none left, every
+    /// request waits for the reset (unix seconds).
+    pub fn observe_server(&self, remaining: u64, limit: Option<u64>, reset: u64) {
+        let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        window.server = Some((remaining, limit));
+        if remaining == 0 {
+            window.blocked_until = window.blocked_until.max(reset.saturating_mul(1000));
+        }
+    }
+
+    /// The API's own limit, when it reports one.
+    pub fn server_limit(&self) -> Option<u32> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).server.and_then(|(_, l)| l).map(|l| l as u32)
+    }
+
+    /// Requests left in the current window: seqops's own pacing, or what the
+    /// API last reported, whichever is less.
     pub fn remaining(&self) -> Option<u32> {
-        let limit = self.limit?;
+        let server =
+            self.inner.lock().unwrap_or_else(|e| e.into_inner()).server.map(|(r, _)| r.min(u32::MAX as u64) as u32);
+        let Some(limit) = self.limit else { return server };
         let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let _ = self.delay_at(&mut window, now_ms());
-        Some(limit.saturating_sub(window.sent.len() as u32))
+        let own = limit.saturating_sub(window.sent.len() as u32);
+        Some(server.map_or(own, |s| s.min(own)))
     }
 
     fn persist(&self, window: &Window) {

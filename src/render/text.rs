@@ -95,12 +95,7 @@ pub fn requests_line(plan: &Plan) -> String {
         .iter()
         .map(|u| match (u.remaining, u.limit) {
             (Some(remaining), Some(limit)) => {
-                format!(
-                    "{} made {} request{}, {remaining} of {limit} left this hour",
-                    u.account,
-                    u.requests,
-                    plural(u.requests)
-                )
+                format!("{} made {} request{}, {remaining} of {limit} left", u.account, u.requests, plural(u.requests))
             }
             _ => format!("{} made {} request{}", u.account, u.requests, plural(u.requests)),
         })

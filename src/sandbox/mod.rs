@@ -14,6 +14,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::Value;
 
+use crate::providers::orchagent::emulator::OrchagentEmulator;
 use crate::providers::orqis::emulator::OrqisEmulator;
 use crate::providers::orsay::emulator::OrsayEmulator;
 
@@ -65,7 +66,11 @@ impl Sandbox {
     /// Builds every emulator; with a data file, their data is loaded from
     /// it and saved to it after every change.
     pub fn new(config: EmulatorConfig, data_file: Option<PathBuf>) -> Result<Arc<Self>, SandboxError> {
-        let emulators: Vec<Arc<dyn Emulator>> = vec![OrsayEmulator::new(config.clone()), OrqisEmulator::new(config)];
+        let emulators: Vec<Arc<dyn Emulator>> = vec![
+            OrsayEmulator::new(config.clone()),
+            OrqisEmulator::new(config.clone()),
+            OrchagentEmulator::new(config),
+        ];
         if let Some(path) = &data_file {
             if let Ok(bytes) = std::fs::read(path) {
                 let error = |reason: String| SandboxError::Data { path: path.clone(), reason };

@@ -93,6 +93,7 @@ pub static AGENT_FACTS: KindFacts = KindFacts {
     key_kind: super::AGENT_KEY_KIND,
     immutable: &["openapiSpec", "apiProvider", "model", "baseUrl"],
     sets: &["defaultTools"],
+    write_only: &[],
     default: |field| match field {
         "headers" => json!({}),
         "defaultTools" => json!([]),
@@ -299,6 +300,7 @@ pub static LLM_KEY_FACTS: KindFacts = KindFacts {
     key_kind: "LlmKey",
     immutable: &["provider"],
     sets: &[],
+    write_only: &[],
     default: |_| Value::Null,
     summary_fields: &["provider"],
     deletable: true,
@@ -367,6 +369,7 @@ pub static API_KEY_FACTS: KindFacts = KindFacts {
     key_kind: "ApiKey",
     immutable: &["name", "agent"],
     sets: &[],
+    write_only: &[],
     default: |_| Value::Null,
     summary_fields: &["name", "agent"],
     deletable: true,

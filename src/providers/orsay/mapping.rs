@@ -13,6 +13,7 @@ pub static SEQUENCE_FACTS: KindFacts = KindFacts {
     key_kind: "Sequence",
     immutable: &[],
     sets: &["keywords", "targetAccounts"],
+    write_only: &[],
     default: default_of,
     summary_fields: &["name", "trigger", "active"],
     deletable: true,

@@ -1,0 +1,655 @@
+//! orchagent's API over the shared HTTP layer (`{data, metadata}` bodies),
+//! and the clients of its five kinds.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+use crate::providers::account::Secret;
+use crate::providers::sources::{self, SourceValues, SENSITIVE};
+use crate::providers::{
+    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ProviderError, RemoteSummary, UpdateRequest,
+};
+
+/// `error.message` (with its code) of an error body.
+pub fn error_detail(body: &[u8]) -> String {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    match (parsed["error"]["code"].as_str(), parsed["error"]["message"].as_str()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (None, Some(message)) => message.to_string(),
+        _ => String::from_utf8_lossy(body).chars().take(200).collect(),
+    }
+}
+
+/// `error.is_retryable` of an error body.
+pub fn is_retryable(body: &[u8]) -> Option<bool> {
+    serde_json::from_slice::<Value>(body).ok()?.get("error")?.get("is_retryable")?.as_bool()
+}
+
+/// One orchagent account. Lists are read at most once between changes.
+pub struct OrchagentApi {
+    account: Arc<Account>,
+    cache: Mutex<std::collections::BTreeMap<String, Value>>,
+}
+
+impl OrchagentApi {
+    pub fn new(account: Arc<Account>) -> Self {
+        Self { account, cache: Mutex::new(Default::default()) }
+    }
+
+    /// Sends a call and returns its `data`.
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ProviderError> {
+        if method != Method::GET {
+            self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+        let response = self.account.http.send(method.clone(), path, body).await?;
+        if response.body.is_empty() {
+            return Ok(Value::Null);
+        }
+        let envelope: Value = self.account.http.decode(&method, path, &response)?;
+        Ok(envelope.get("data").cloned().unwrap_or(Value::Null))
+    }
+
+    /// A list, cached until the next change.
+    async fn list(&self, path: &str) -> Result<Vec<Value>, ProviderError> {
+        if let Some(cached) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(path).cloned() {
+            return Ok(cached.as_array().cloned().unwrap_or_default());
+        }
+        let data = self.call(Method::GET, path, None).await?;
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_string(), data.clone());
+        Ok(data.as_array().cloned().unwrap_or_default())
+    }
+
+    async fn workspace_ids(&self) -> Result<Vec<String>, ProviderError> {
+        Ok(self.list("/workspaces").await?.iter().filter_map(|w| w["id"].as_str().map(str::to_string)).collect())
+    }
+
+    fn label(&self) -> String {
+        self.account.label()
+    }
+}
+
+fn ok_if_gone<T>(result: Result<T, ProviderError>) -> Result<(), ProviderError> {
+    match result {
+        Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Ids of objects that live in a workspace are `WORKSPACE/ID`.
+fn split(id: &str) -> Result<(&str, &str), ProviderError> {
+    id.split_once('/').ok_or_else(|| ProviderError::Invalid(format!("`{id}` is not a WORKSPACE/ID id")))
+}
+
+/// Copies `fields` (spec name → wire name) from `source` where present.
+fn pick(source: &Value, names: &[(&str, &str)], to_wire: bool) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (spec, wire) in names {
+        let (from, to) = if to_wire { (spec, wire) } else { (wire, spec) };
+        if let Some(value) = source.get(*from) {
+            out.insert(to.to_string(), value.clone());
+        }
+    }
+    out
+}
+
+fn no_id(label: String, path: &str) -> ProviderError {
+    ProviderError::Decode {
+        account: label,
+        method: "POST".into(),
+        path: path.into(),
+        reason: "no id in the answer".into(),
+    }
+}
+
+// ---- Workspace -------------------------------------------------------------
+
+pub struct WorkspaceClient(pub Arc<OrchagentApi>);
+
+pub static WORKSPACE_FACTS: KindFacts = KindFacts {
+    key_kind: "Workspace",
+    immutable: &[],
+    sets: &[],
+    write_only: &[],
+    default: |_| Value::Null,
+    summary_fields: &["name", "slug"],
+    deletable: false,
+    create_before_delete: true,
+};
+
+/// What orchagent derives a slug from a name with.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for ch in name.chars().flat_map(char::to_lowercase) {
+        if ch.is_ascii_alphanumeric() {
+            slug.push(ch);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').to_string()
+}
+
+fn workspace_fields(workspace: &Value) -> Fields {
+    Map::from_iter([("name".to_string(), workspace["name"].clone()), ("slug".to_string(), workspace["slug"].clone())])
+}
+
+#[async_trait]
+impl ExternalClient for WorkspaceClient {
+    fn facts(&self) -> &'static KindFacts {
+        &WORKSPACE_FACTS
+    }
+
+    async fn desired(&self, spec: &Value, _context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        Ok(Map::from_iter([
+            ("name".to_string(), spec["name"].clone()),
+            ("slug".to_string(), json!(self.display_name(spec))),
+        ]))
+    }
+
+    async fn export(&self, observed: &Fields) -> Result<Option<Value>, ProviderError> {
+        Ok(Some(Value::Object(observed.clone())))
+    }
+
+    /// Workspaces are adopted by slug.
+    fn display_name(&self, spec: &Value) -> String {
+        spec["slug"].as_str().map_or_else(|| slugify(spec["name"].as_str().unwrap_or_default()), str::to_string)
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+        Ok(self
+            .0
+            .list("/workspaces")
+            .await?
+            .iter()
+            .map(|w| RemoteSummary {
+                id: w["id"].as_str().unwrap_or_default().to_string(),
+                display_name: w["slug"].as_str().unwrap_or_default().to_string(),
+                fields: workspace_fields(w),
+            })
+            .collect())
+    }
+
+    async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
+        Ok(self.0.list("/workspaces").await?.iter().find(|w| w["id"] == id).map(workspace_fields))
+    }
+
+    async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
+        let body = json!({ "name": desired.get("name"), "slug": desired.get("slug") });
+        let data = self.0.call(Method::POST, "/workspaces", Some(&body)).await?;
+        data["id"].as_str().map(Created::id).ok_or_else(|| no_id(self.0.label(), "/workspaces"))
+    }
+
+    async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
+        Err(ProviderError::Invalid(format!(
+            "{}: orchagent cannot change a workspace ({}): rename it in the dashboard, then apply",
+            self.0.label(),
+            request.changes.keys().cloned().collect::<Vec<_>>().join(", ")
+        )))
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), ProviderError> {
+        Err(ProviderError::Invalid(format!("{}: orchagent cannot delete workspace {id}", self.0.label())))
+    }
+}
+
+// ---- WorkspaceSecret --------------------------------------------------------
+
+pub struct SecretClient(pub Arc<OrchagentApi>);
+
+pub static SECRET_FACTS: KindFacts = KindFacts {
+    key_kind: "WorkspaceSecret",
+    immutable: &["workspace", "name"],
+    sets: &[],
+    write_only: &[],
+    default: |_| Value::Null,
+    summary_fields: &["workspace", "name"],
+    deletable: true,
+    create_before_delete: false,
+};
+
+#[async_trait]
+impl ExternalClient for SecretClient {
+    fn facts(&self) -> &'static KindFacts {
+        &SECRET_FACTS
+    }
+
+    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        Ok(Map::from_iter([
+            ("workspace".to_string(), context.reference("spec.workspaceRef.name")),
+            ("name".to_string(), spec["name"].clone()),
+            ("value".to_string(), context.secret("value")?),
+        ]))
+    }
+
+    async fn export(&self, _observed: &Fields) -> Result<Option<Value>, ProviderError> {
+        Ok(None)
+    }
+
+    fn display_name(&self, spec: &Value) -> String {
+        spec["name"].as_str().unwrap_or_default().to_string()
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+        let mut found = Vec::new();
+        for workspace in self.0.workspace_ids().await? {
+            for secret in self.0.list(&format!("/workspaces/{workspace}/secrets")).await? {
+                let name = secret["name"].as_str().unwrap_or_default().to_string();
+                let fields =
+                    Map::from_iter([("workspace".to_string(), json!(workspace)), ("name".to_string(), json!(name))]);
+                found.push(RemoteSummary { id: format!("{workspace}/{name}"), display_name: name, fields });
+            }
+        }
+        Ok(found)
+    }
+
+    async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
+        let (workspace, name) = split(id)?;
+        let secrets = match self.0.list(&format!("/workspaces/{workspace}/secrets")).await {
+            Ok(secrets) => secrets,
+            Err(ProviderError::NotFound { .. }) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        Ok(secrets.iter().any(|s| s["name"] == name).then(|| {
+            Map::from_iter([
+                ("workspace".to_string(), json!(workspace)),
+                ("name".to_string(), json!(name)),
+                ("value".to_string(), sources::unknown(SENSITIVE)),
+            ])
+        }))
+    }
+
+    async fn create(&self, desired: &Fields, sources: &SourceValues) -> Result<Created, ProviderError> {
+        let workspace = desired.get("workspace").and_then(Value::as_str).unwrap_or_default();
+        let name = desired.get("name").and_then(Value::as_str).unwrap_or_default();
+        let value = sources
+            .get("value")
+            .ok_or_else(|| ProviderError::Invalid(format!("{}: no value was read for spec.value", self.0.label())))?;
+        let body = json!({ "name": name, "value": value.expose() });
+        self.0.call(Method::PUT, &format!("/workspaces/{workspace}/secrets"), Some(&body)).await?;
+        Ok(Created::id(format!("{workspace}/{name}")))
+    }
+
+    async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
+        self.create(request.desired, request.sources).await.map(|_| ())
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), ProviderError> {
+        let (workspace, name) = split(id)?;
+        ok_if_gone(self.0.call(Method::DELETE, &format!("/workspaces/{workspace}/secrets/{name}"), None).await)
+    }
+}
+
+// ---- Agent -------------------------------------------------------------------
+
+pub struct AgentClient(pub Arc<OrchagentApi>);
+
+const AGENT_FIELDS: [(&str, &str); 13] = [
+    ("name", "name"),
+    ("version", "version"),
+    ("type", "type"),
+    ("runMode", "run_mode"),
+    ("runtime", "runtime"),
+    ("loop", "loop"),
+    ("callable", "callable"),
+    ("description", "description"),
+    ("isPublic", "is_public"),
+    ("tags", "tags"),
+    ("supportedProviders", "supported_providers"),
+    ("defaultEndpoint", "default_endpoint"),
+    ("timeoutSeconds", "timeout_seconds"),
+];
+
+pub static AGENT_FACTS: KindFacts = KindFacts {
+    key_kind: super::AGENT_KEY_KIND,
+    immutable: &["name", "version", "type", "runMode", "runtime", "loop", "callable"],
+    sets: &["tags", "supportedProviders"],
+    // The agent the API returns has none of these.
+    write_only: &["runtime", "loop", "tags", "supportedProviders", "defaultEndpoint", "timeoutSeconds"],
+    default: |field| match field {
+        "runMode" => json!("on_demand"),
+        "callable" => json!(true),
+        "isPublic" => json!(false),
+        _ => Value::Null,
+    },
+    summary_fields: &["name", "version", "type", "runMode", "callable", "description", "isPublic"],
+    deletable: true,
+    create_before_delete: true,
+};
+
+fn agent_fields(agent: &Value) -> Fields {
+    let mut fields = pick(agent, &AGENT_FIELDS, false);
+    fields.retain(|name, _| AGENT_FACTS.summary_fields.contains(&name.as_str()));
+    fields
+}
+
+#[async_trait]
+impl ExternalClient for AgentClient {
+    fn facts(&self) -> &'static KindFacts {
+        &AGENT_FACTS
+    }
+
+    async fn desired(&self, spec: &Value, _context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        let mut fields = Map::new();
+        for (name, _) in AGENT_FIELDS {
+            if let Some(value) = spec.get(name) {
+                fields.insert(name.to_string(), value.clone());
+            }
+        }
+        Ok(fields)
+    }
+
+    async fn export(&self, observed: &Fields) -> Result<Option<Value>, ProviderError> {
+        Ok(Some(Value::Object(observed.clone())))
+    }
+
+    fn display_name(&self, spec: &Value) -> String {
+        spec["name"].as_str().unwrap_or_default().to_string()
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+        Ok(self
+            .0
+            .list("/agents")
+            .await?
+            .iter()
+            .map(|a| RemoteSummary {
+                id: a["id"].as_str().unwrap_or_default().to_string(),
+                display_name: a["name"].as_str().unwrap_or_default().to_string(),
+                fields: agent_fields(a),
+            })
+            .collect())
+    }
+
+    async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
+        Ok(self.0.list("/agents").await?.iter().find(|a| a["id"] == id).map(agent_fields))
+    }
+
+    async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
+        let body = Value::Object(pick(&Value::Object(desired.clone()), &AGENT_FIELDS, true));
+        let data = self.0.call(Method::POST, "/agents", Some(&body)).await?;
+        let id = data["agent"]["id"].as_str().ok_or_else(|| no_id(self.0.label(), "/agents"))?.to_string();
+        let mut outputs = std::collections::BTreeMap::new();
+        if let Some(key) = data["service_key"].as_str() {
+            outputs.insert("service_key".to_string(), Secret::new(key));
+        }
+        Ok(Created { id, outputs, unapplied: Fields::new() })
+    }
+
+    async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
+        let body = Value::Object(pick(&Value::Object(request.changes.clone()), &AGENT_FIELDS, true));
+        self.0.call(Method::PATCH, &format!("/agents/{}", request.id), Some(&body)).await.map(|_| ())
+    }
+
+    /// Asks what confirmation the delete needs, and gives it.
+    async fn delete(&self, id: &str) -> Result<(), ProviderError> {
+        let check = match self.0.call(Method::GET, &format!("/agents/{id}/delete-check"), None).await {
+            Ok(check) => check,
+            Err(ProviderError::NotFound { .. }) => return Ok(()),
+            Err(error) => return Err(error),
+        };
+        let path = match (check["requires_confirmation"].as_bool(), check["agent_name"].as_str()) {
+            (Some(true), Some(name)) => format!("/agents/{id}?confirmation_name={}", encode(name)),
+            _ => format!("/agents/{id}"),
+        };
+        ok_if_gone(self.0.call(Method::DELETE, &path, None).await)
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+// ---- Schedule ------------------------------------------------------------------
+
+pub struct ScheduleClient(pub Arc<OrchagentApi>);
+
+const SCHEDULE_FIELDS: [(&str, &str); 8] = [
+    ("type", "type"),
+    ("cronExpression", "cron_expression"),
+    ("timezone", "timezone"),
+    ("inputData", "input_data"),
+    ("enabled", "enabled"),
+    ("pinVersion", "pin_version"),
+    ("alertWebhookUrl", "alert_webhook_url"),
+    ("alertOnFailureCount", "alert_on_failure_count"),
+];
+
+pub static SCHEDULE_FACTS: KindFacts = KindFacts {
+    key_kind: "Schedule",
+    immutable: &["workspace", "agent", "type"],
+    sets: &[],
+    write_only: &["alertWebhookUrl", "alertOnFailureCount"],
+    default: |field| match field {
+        "timezone" => json!("UTC"),
+        "enabled" => json!(true),
+        "pinVersion" => json!(false),
+        "inputData" => json!({}),
+        _ => Value::Null,
+    },
+    summary_fields: &["agent", "type", "cronExpression", "timezone", "enabled"],
+    deletable: true,
+    create_before_delete: true,
+};
+
+fn schedule_fields(workspace: &str, schedule: &Value) -> Fields {
+    let mut fields = pick(schedule, &SCHEDULE_FIELDS[..6], false);
+    fields.insert("workspace".into(), json!(workspace));
+    fields.insert("agent".into(), schedule["agent_id"].clone());
+    fields
+}
+
+/// Schedules have no name: they are told apart by what they run and when.
+fn schedule_name(fields: &Value) -> String {
+    let when = fields.get("cronExpression").and_then(Value::as_str).unwrap_or("on webhook");
+    format!("{} {when}", fields.get("type").and_then(Value::as_str).unwrap_or_default())
+}
+
+#[async_trait]
+impl ExternalClient for ScheduleClient {
+    fn facts(&self) -> &'static KindFacts {
+        &SCHEDULE_FACTS
+    }
+
+    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        let mut fields = Map::new();
+        for (name, _) in SCHEDULE_FIELDS {
+            if let Some(value) = spec.get(name) {
+                fields.insert(name.to_string(), value.clone());
+            }
+        }
+        fields.insert("workspace".into(), context.reference("spec.workspaceRef.name"));
+        fields.insert("agent".into(), context.reference("spec.agentRef.name"));
+        Ok(fields)
+    }
+
+    async fn export(&self, _observed: &Fields) -> Result<Option<Value>, ProviderError> {
+        Ok(None)
+    }
+
+    fn display_name(&self, spec: &Value) -> String {
+        schedule_name(spec)
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+        let mut found = Vec::new();
+        for workspace in self.0.workspace_ids().await? {
+            for schedule in self.0.list(&format!("/workspaces/{workspace}/schedules")).await? {
+                let fields = schedule_fields(&workspace, &schedule);
+                let id = format!("{workspace}/{}", schedule["id"].as_str().unwrap_or_default());
+                found.push(RemoteSummary { id, display_name: schedule_name(&Value::Object(fields.clone())), fields });
+            }
+        }
+        Ok(found)
+    }
+
+    async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
+        let (workspace, schedule) = split(id)?;
+        match self.0.call(Method::GET, &format!("/workspaces/{workspace}/schedules/{schedule}"), None).await {
+            Ok(data) => Ok(Some(schedule_fields(workspace, &data))),
+            Err(ProviderError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
+        let workspace = desired.get("workspace").and_then(Value::as_str).unwrap_or_default().to_string();
+        let mut body = pick(&Value::Object(desired.clone()), &SCHEDULE_FIELDS[..6], true);
+        body.remove("enabled");
+        body.insert("agent_id".into(), desired.get("agent").cloned().unwrap_or_default());
+        let path = format!("/workspaces/{workspace}/schedules");
+        let data = self.0.call(Method::POST, &path, Some(&Value::Object(body))).await?;
+        let id = data["id"].as_str().ok_or_else(|| no_id(self.0.label(), &path))?;
+        let mut outputs = std::collections::BTreeMap::new();
+        if let Some(url) = data["webhook_url"].as_str() {
+            outputs.insert("webhook_url".to_string(), Secret::new(url));
+        }
+        // The create call takes neither `enabled` nor the alert settings.
+        let unapplied: Fields = desired
+            .iter()
+            .filter(|(k, _)| ["enabled", "alertWebhookUrl", "alertOnFailureCount"].contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(Created { id: format!("{workspace}/{id}"), outputs, unapplied })
+    }
+
+    async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
+        let (workspace, schedule) = split(request.id)?;
+        let body = Value::Object(pick(&Value::Object(request.changes.clone()), &SCHEDULE_FIELDS[1..], true));
+        self.0
+            .call(Method::PATCH, &format!("/workspaces/{workspace}/schedules/{schedule}"), Some(&body))
+            .await
+            .map(|_| ())
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), ProviderError> {
+        let (workspace, schedule) = split(id)?;
+        ok_if_gone(self.0.call(Method::DELETE, &format!("/workspaces/{workspace}/schedules/{schedule}"), None).await)
+    }
+}
+
+// ---- Service -------------------------------------------------------------------
+
+pub struct ServiceClient(pub Arc<OrchagentApi>);
+
+const SERVICE_FIELDS: [(&str, &str); 9] = [
+    ("name", "name"),
+    ("minInstances", "min_instances"),
+    ("maxInstances", "max_instances"),
+    ("env", "env"),
+    ("secretNames", "secret_names"),
+    ("command", "command"),
+    ("args", "args"),
+    ("alertWebhookUrl", "alert_webhook_url"),
+    ("maxRestartFailures", "max_restart_failures"),
+];
+
+pub static SERVICE_FACTS: KindFacts = KindFacts {
+    key_kind: "Service",
+    immutable: &["workspace", "agent", "name", "minInstances", "maxInstances", "command", "args"],
+    sets: &["secretNames"],
+    write_only: &["command", "args", "alertWebhookUrl"],
+    default: |field| match field {
+        "env" => json!({}),
+        "secretNames" => json!([]),
+        "minInstances" | "maxInstances" => json!(1),
+        "maxRestartFailures" => json!(3),
+        _ => Value::Null,
+    },
+    summary_fields: &["agent", "name", "minInstances", "maxInstances", "env", "secretNames", "maxRestartFailures"],
+    deletable: true,
+    create_before_delete: true,
+};
+
+fn service_fields(workspace: &str, service: &Value) -> Fields {
+    let mut fields = pick(service, &SERVICE_FIELDS, false);
+    fields.retain(|name, _| !SERVICE_FACTS.write_only.contains(&name.as_str()));
+    fields.insert("workspace".into(), json!(workspace));
+    fields.insert("agent".into(), service["agent_id"].clone());
+    fields
+}
+
+#[async_trait]
+impl ExternalClient for ServiceClient {
+    fn facts(&self) -> &'static KindFacts {
+        &SERVICE_FACTS
+    }
+
+    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        let mut fields = Map::new();
+        for (name, _) in SERVICE_FIELDS {
+            if let Some(value) = spec.get(name) {
+                fields.insert(name.to_string(), value.clone());
+            }
+        }
+        fields.insert("workspace".into(), context.reference("spec.workspaceRef.name"));
+        fields.insert("agent".into(), context.reference("spec.agentRef.name"));
+        Ok(fields)
+    }
+
+    async fn export(&self, _observed: &Fields) -> Result<Option<Value>, ProviderError> {
+        Ok(None)
+    }
+
+    fn display_name(&self, spec: &Value) -> String {
+        spec["name"].as_str().unwrap_or_default().to_string()
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+        let mut found = Vec::new();
+        for workspace in self.0.workspace_ids().await? {
+            for service in self.0.list(&format!("/workspaces/{workspace}/services")).await? {
+                let id = format!("{workspace}/{}", service["id"].as_str().unwrap_or_default());
+                let display_name = service["name"].as_str().unwrap_or_default().to_string();
+                found.push(RemoteSummary { id, display_name, fields: service_fields(&workspace, &service) });
+            }
+        }
+        Ok(found)
+    }
+
+    async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
+        let (workspace, service) = split(id)?;
+        match self.0.call(Method::GET, &format!("/workspaces/{workspace}/services/{service}"), None).await {
+            Ok(data) => Ok(Some(service_fields(workspace, &data))),
+            Err(ProviderError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
+        let workspace = desired.get("workspace").and_then(Value::as_str).unwrap_or_default().to_string();
+        let mut body = pick(&Value::Object(desired.clone()), &SERVICE_FIELDS[..7], true);
+        body.insert("agent_id".into(), desired.get("agent").cloned().unwrap_or_default());
+        let path = format!("/workspaces/{workspace}/services");
+        let data = self.0.call(Method::POST, &path, Some(&Value::Object(body))).await?;
+        let id = data["id"].as_str().ok_or_else(|| no_id(self.0.label(), &path))?;
+        let unapplied: Fields = desired
+            .iter()
+            .filter(|(k, _)| ["alertWebhookUrl", "maxRestartFailures"].contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(Created { id: format!("{workspace}/{id}"), outputs: Default::default(), unapplied })
+    }
+
+    async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
+        let (workspace, service) = split(request.id)?;
+        let patchable = [SERVICE_FIELDS[3], SERVICE_FIELDS[4], SERVICE_FIELDS[7], SERVICE_FIELDS[8]];
+        let body = Value::Object(pick(&Value::Object(request.changes.clone()), &patchable, true));
+        self.0
+            .call(Method::PATCH, &format!("/workspaces/{workspace}/services/{service}"), Some(&body))
+            .await
+            .map(|_| ())
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), ProviderError> {
+        let (workspace, service) = split(id)?;
+        ok_if_gone(self.0.call(Method::DELETE, &format!("/workspaces/{workspace}/services/{service}"), None).await)
+    }
+}

@@ -1,0 +1,96 @@
+//! orchagent: agent hosting, workspaces, schedules, secrets and services
+//! (shared/apis/orchagent.md and its OpenAPI document).
+
+mod client;
+pub mod emulator;
+pub mod spec;
+
+use std::sync::Arc;
+
+use super::http::Dialect;
+use super::{Account, ExternalClient};
+use crate::manifest::kind::{self, KindSpec};
+
+pub const BASE_URL: &str = "https://api.orchagent.io";
+
+/// orchagent's Agent shares its kind name with Orqis's: keys say which.
+pub const AGENT_KEY_KIND: &str = "orchagent.Agent";
+
+/// Errors are `{error: {code, message, is_retryable}}`; every response has
+/// `X-RateLimit-*` headers.
+pub const DIALECT: Dialect =
+    Dialect { error_detail: client::error_detail, retryable: client::is_retryable, rate_limit_headers: true };
+
+const GROUP: &str = "orchagent.seqops.dev/v1alpha1";
+
+pub const WORKSPACE_KIND: KindSpec = KindSpec {
+    api_version: GROUP,
+    kind: "Workspace",
+    key_kind: "Workspace",
+    provider_type: Some("orchagent"),
+    parse: kind::parse_typed::<spec::WorkspaceSpec>,
+    references: kind::no_references,
+    check: kind::no_checks,
+    crd: <spec::Workspace as kube::CustomResourceExt>::crd,
+    schema: || schemars::schema_for!(spec::WorkspaceSpec),
+};
+
+pub const SECRET_KIND: KindSpec = KindSpec {
+    api_version: GROUP,
+    kind: "WorkspaceSecret",
+    key_kind: "WorkspaceSecret",
+    provider_type: Some("orchagent"),
+    parse: kind::parse_typed::<spec::WorkspaceSecretSpec>,
+    references: spec::workspace_references,
+    check: kind::no_checks,
+    crd: <spec::WorkspaceSecret as kube::CustomResourceExt>::crd,
+    schema: || schemars::schema_for!(spec::WorkspaceSecretSpec),
+};
+
+pub const AGENT_KIND: KindSpec = KindSpec {
+    api_version: GROUP,
+    kind: "Agent",
+    key_kind: AGENT_KEY_KIND,
+    provider_type: Some("orchagent"),
+    parse: kind::parse_typed::<spec::AgentSpec>,
+    references: kind::no_references,
+    check: kind::no_checks,
+    crd: <spec::Agent as kube::CustomResourceExt>::crd,
+    schema: || schemars::schema_for!(spec::AgentSpec),
+};
+
+pub const SCHEDULE_KIND: KindSpec = KindSpec {
+    api_version: GROUP,
+    kind: "Schedule",
+    key_kind: "Schedule",
+    provider_type: Some("orchagent"),
+    parse: kind::parse_typed::<spec::ScheduleSpec>,
+    references: spec::workspace_and_agent_references,
+    check: spec::check_schedule,
+    crd: <spec::Schedule as kube::CustomResourceExt>::crd,
+    schema: || schemars::schema_for!(spec::ScheduleSpec),
+};
+
+pub const SERVICE_KIND: KindSpec = KindSpec {
+    api_version: GROUP,
+    kind: "Service",
+    key_kind: "Service",
+    provider_type: Some("orchagent"),
+    parse: kind::parse_typed::<spec::ServiceSpec>,
+    references: spec::workspace_and_agent_references,
+    check: kind::no_checks,
+    crd: <spec::Service as kube::CustomResourceExt>::crd,
+    schema: || schemars::schema_for!(spec::ServiceSpec),
+};
+
+pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
+    let api = Arc::new(client::OrchagentApi::new(account.clone()));
+    match key_kind {
+        "Workspace" => Some(Arc::new(client::WorkspaceClient(api))),
+        "WorkspaceSecret" => Some(Arc::new(client::SecretClient(api))),
+        AGENT_KEY_KIND => Some(Arc::new(client::AgentClient(api))),
+        "Schedule" => Some(Arc::new(client::ScheduleClient(api))),
+        "Service" => Some(Arc::new(client::ServiceClient(api))),
+        _ => None,
+    }
+}

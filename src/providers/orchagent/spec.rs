@@ -1,0 +1,353 @@
+//! orchagent kinds as manifests write them: `Workspace`, `WorkspaceSecret`,
+//! `Agent`, `Schedule` and `Service`.
+
+use std::collections::BTreeMap;
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::kind::Reference;
+use crate::manifest::secret::{ValueSource, WriteSecretTo};
+use crate::manifest::selector::NameRef;
+
+/// A team workspace. The API cannot rename or delete one: removing the
+/// manifest forgets it.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "orchagent.seqops.dev",
+    version = "v1alpha1",
+    kind = "Workspace",
+    namespaced,
+    category = "seqops",
+    shortname = "oaworkspace"
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkspaceSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<NameRef>,
+    pub name: String,
+    /// The URL-safe identifier; an existing workspace is adopted by it
+    /// (`seqops.dev/adopt: "true"`). Derived from the name when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+}
+
+/// A secret of a workspace: written, never read back.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "orchagent.seqops.dev",
+    version = "v1alpha1",
+    kind = "WorkspaceSecret",
+    namespaced,
+    category = "seqops",
+    shortname = "oasecret"
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkspaceSecretSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<NameRef>,
+    pub workspace_ref: NameRef,
+    /// The secret's name, e.g. `ANTHROPIC_API_KEY`.
+    pub name: String,
+    pub value: ValueSource,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentType {
+    Prompt,
+    Tool,
+    Agent,
+    Skill,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    OnDemand,
+    AlwaysOn,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Runtime {
+    pub command: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Loop {
+    pub max_turns: u32,
+}
+
+/// An agent registered on orchagent. `runMode`, `runtime`, `loop` and
+/// `callable` cannot change in place: a change replaces the agent.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "orchagent.seqops.dev",
+    version = "v1alpha1",
+    kind = "Agent",
+    namespaced,
+    category = "seqops",
+    shortname = "oaagent"
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<NameRef>,
+    pub name: String,
+    pub version: String,
+    #[serde(rename = "type")]
+    pub agent_type: AgentType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_mode: Option<RunMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<Runtime>,
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "loop")]
+    pub agent_loop: Option<Loop>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_public: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_providers: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+    /// Where the service key, returned once on registration, is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_secret_to: Option<WriteSecretTo>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleType {
+    Cron,
+    Webhook,
+}
+
+/// A schedule that runs an agent in a workspace, on a cron expression or
+/// when its webhook is called. A `type` change replaces it.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "orchagent.seqops.dev",
+    version = "v1alpha1",
+    kind = "Schedule",
+    namespaced,
+    category = "seqops",
+    shortname = "oaschedule"
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduleSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<NameRef>,
+    pub workspace_ref: NameRef,
+    /// The orchagent `Agent` manifest to run.
+    pub agent_ref: NameRef,
+    #[serde(rename = "type")]
+    pub schedule_type: ScheduleType,
+    /// Five fields: minute, hour, day of month, month, day of week.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron_expression: Option<String>,
+    /// An IANA time zone, e.g. `Europe/Paris` (default UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub input_data: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_version: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_webhook_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_on_failure_count: Option<u32>,
+    /// Where a webhook schedule's URL (it holds the webhook's secret),
+    /// returned once on creation, is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_secret_to: Option<WriteSecretTo>,
+}
+
+/// An always-on deployment of an agent in a workspace.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "orchagent.seqops.dev",
+    version = "v1alpha1",
+    kind = "Service",
+    namespaced,
+    category = "seqops",
+    shortname = "oaservice"
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_ref: Option<NameRef>,
+    pub workspace_ref: NameRef,
+    pub agent_ref: NameRef,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_instances: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_instances: Option<u32>,
+    /// Plain environment variables (in place); secrets go in `secretNames`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
+    /// Names of workspace secrets the service reads (in place; a set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_names: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_webhook_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_restart_failures: Option<u32>,
+}
+
+fn reference(spec: &serde_json::Value, field: &str, kind: &'static str) -> Option<Reference> {
+    spec[field]["name"].as_str().map(|name| Reference {
+        field: format!("spec.{field}.name"),
+        kind,
+        name: name.to_string(),
+    })
+}
+
+pub fn workspace_references(spec: &serde_json::Value) -> Vec<Reference> {
+    reference(spec, "workspaceRef", "Workspace").into_iter().collect()
+}
+
+pub fn workspace_and_agent_references(spec: &serde_json::Value) -> Vec<Reference> {
+    [reference(spec, "workspaceRef", "Workspace"), reference(spec, "agentRef", super::AGENT_KEY_KIND)]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+pub fn check_schedule(spec: &serde_json::Value) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    let cron = spec["cronExpression"].as_str();
+    match (spec["type"].as_str(), cron) {
+        (Some("cron"), None) => {
+            problems.push(("spec.cronExpression".into(), "a cron schedule needs a cron expression".into()))
+        }
+        (Some("webhook"), Some(_)) => problems.push((
+            "spec.cronExpression".into(),
+            "a webhook schedule runs when called: drop the cron expression".into(),
+        )),
+        (_, Some(expression)) => {
+            if let Err(message) = check_cron(expression) {
+                problems.push(("spec.cronExpression".into(), message));
+            }
+        }
+        _ => {}
+    }
+    if spec["type"] == "webhook" && spec.get("writeSecretTo").is_none() {
+        problems.push((
+            "spec.writeSecretTo".into(),
+            "a webhook schedule's URL holds its secret and is shown once: name where it goes with `writeSecretTo: {file: PATH}`".into(),
+        ));
+    }
+    if let Some(zone) = spec["timezone"].as_str() {
+        if zone.parse::<chrono_tz::Tz>().is_err() {
+            problems.push((
+                "spec.timezone".into(),
+                format!("`{zone}` is not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC)"),
+            ));
+        }
+    }
+    problems
+}
+
+const FIELDS: [(&str, u32, u32); 5] =
+    [("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7)];
+const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+/// Checks a five-field cron expression: `*`, numbers, ranges `a-b`, steps
+/// `*/n` or `a-b/n`, lists `a,b`, and month and weekday names.
+pub fn check_cron(expression: &str) -> Result<(), String> {
+    let parts: Vec<&str> = expression.split_whitespace().collect();
+    if parts.len() != 5 {
+        return Err(format!(
+            "`{expression}` has {} fields; a cron expression has five: minute hour day-of-month month day-of-week",
+            parts.len()
+        ));
+    }
+    for (part, (name, low, high)) in parts.iter().zip(FIELDS) {
+        for item in part.split(',') {
+            let (range, step) = match item.split_once('/') {
+                Some((range, step)) => (range, Some(step)),
+                None => (item, None),
+            };
+            if let Some(step) = step {
+                if step.parse::<u32>().map_or(true, |s| s == 0) {
+                    return Err(format!("`{item}`: the {name} step must be a positive number"));
+                }
+            }
+            if range == "*" {
+                continue;
+            }
+            let value = |text: &str| -> Result<u32, String> {
+                let lower = text.to_lowercase();
+                let named = match name {
+                    "month" => MONTHS.iter().position(|m| *m == lower).map(|i| i as u32 + 1),
+                    "day of week" => DAYS.iter().position(|d| *d == lower).map(|i| i as u32),
+                    _ => None,
+                };
+                let number =
+                    named.or_else(|| text.parse().ok()).ok_or_else(|| format!("`{text}` is not a valid {name}"))?;
+                if number < low || number > high {
+                    return Err(format!("{name} {number} is out of range {low}-{high}"));
+                }
+                Ok(number)
+            };
+            match range.split_once('-') {
+                Some((from, to)) => {
+                    if value(from)? > value(to)? {
+                        return Err(format!("`{range}`: a {name} range must go upwards"));
+                    }
+                }
+                None => {
+                    value(range)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_cron_expressions_pass() {
+        for expression in ["0 9 * * 1-5", "*/15 * * * *", "30 8 1,15 jan-jun mon", "0 0 * * 7"] {
+            assert_eq!(check_cron(expression), Ok(()), "{expression}");
+        }
+    }
+
+    #[test]
+    fn invalid_cron_expressions_say_why() {
+        assert!(check_cron("0 9 * *").unwrap_err().contains("has 4 fields"));
+        assert!(check_cron("61 * * * *").unwrap_err().contains("minute 61 is out of range 0-59"));
+        assert!(check_cron("*/0 * * * *").unwrap_err().contains("step must be a positive number"));
+        assert!(check_cron("0 0 * foo *").unwrap_err().contains("`foo` is not a valid month"));
+    }
+
+    #[test]
+    fn time_zones_must_be_iana_names() {
+        let spec = serde_json::json!({"type": "cron", "cronExpression": "0 9 * * *", "timezone": "Paris/France"});
+        assert_eq!(check_schedule(&spec).len(), 1);
+        let spec = serde_json::json!({"type": "cron", "cronExpression": "0 9 * * *", "timezone": "Europe/Paris"});
+        assert!(check_schedule(&spec).is_empty());
+    }
+}

@@ -1,0 +1,283 @@
+//! orchagent against its emulator: one apply from nothing in dependency
+//! order, replacement on immutable fields, delete-check, secrets and the
+//! webhook URL shown once, and every exchange checked against the vendor's
+//! OpenAPI document.
+
+mod common;
+
+use common::{assert_contains, Server, Workspace};
+use serde_json::{json, Value};
+
+fn provider(work: &Workspace, server: &Server) {
+    work.write(
+        "provider.yaml",
+        &format!(
+            "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: oa\nspec:\n  type: orchagent\n  baseUrl: {}/orchagent\n  credentials:\n    env: ORSAY_API_KEY\n",
+            server.origin
+        ),
+    );
+}
+
+const WORKSPACE: &str =
+    "apiVersion: orchagent.seqops.dev/v1alpha1\nkind: Workspace\nmetadata:\n  name: team\nspec:\n  name: Team\n";
+const SECRET: &str = "---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: WorkspaceSecret\nmetadata:\n  name: llm\nspec:\n  workspaceRef: {name: team}\n  name: LLM_KEY\n  value: {fromFile: llm.txt}\n";
+const SCHEDULES: &str = "---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: Schedule\nmetadata:\n  name: daily\nspec:\n  workspaceRef: {name: team}\n  agentRef: {name: writer}\n  type: cron\n  cronExpression: \"0 9 * * 1-5\"\n  timezone: Europe/Paris\n  inputData: {limit: 5}\n  alertOnFailureCount: 2\n---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: Schedule\nmetadata:\n  name: hook\nspec:\n  workspaceRef: {name: team}\n  agentRef: {name: writer}\n  type: webhook\n  writeSecretTo: {file: out/hook-url}\n";
+const SERVICE: &str = "---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: Service\nmetadata:\n  name: svc\nspec:\n  workspaceRef: {name: team}\n  agentRef: {name: writer}\n  name: writer-service\n  env: {LEVEL: info}\n  secretNames: [LLM_KEY]\n  command: run\n";
+
+fn agent(extra: &str) -> String {
+    format!("---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: Agent\nmetadata:\n  name: writer\nspec:\n  name: writer\n  version: v1\n  type: agent\n  loop: {{maxTurns: 4}}\n{extra}")
+}
+
+fn everything(work: &Workspace, agent_extra: &str) {
+    work.write("llm.txt", "first-llm-key\n");
+    work.write("all.yaml", &format!("{WORKSPACE}{SECRET}{}{SCHEDULES}{SERVICE}", agent(agent_extra)));
+}
+
+fn setup() -> (Server, Workspace, common::Run) {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    provider(&work, &server);
+    everything(&work, "");
+    let apply = work.apply();
+    (server, work, apply)
+}
+
+fn data(server: &Server, path: &str) -> Value {
+    server.call("GET", &format!("{}/orchagent{path}", server.origin), None, common::KEY).1["data"].clone()
+}
+
+fn position(text: &str, needle: &str) -> usize {
+    text.find(needle).unwrap_or_else(|| panic!("{needle:?} not in:\n{text}"))
+}
+
+#[test]
+fn one_apply_creates_workspace_secret_agent_schedules_and_service_in_dependency_order() {
+    let (server, work, apply) = setup();
+    let out = &apply.stdout;
+    let workspace_done = position(out, "Workspace/team: created");
+    for dependent in ["WorkspaceSecret/llm: creating", "Schedule/daily: creating", "Service/svc: creating"] {
+        assert!(workspace_done < position(out, dependent), "{dependent} before its workspace:\n{out}");
+    }
+    let agent_done = position(out, "orchagent.Agent/writer: created");
+    for dependent in ["Schedule/daily: creating", "Schedule/hook: creating", "Service/svc: creating"] {
+        assert!(agent_done < position(out, dependent), "{dependent} before its agent:\n{out}");
+    }
+    let workspaces = data(&server, "/workspaces");
+    let ws = workspaces[0]["id"].as_str().expect("a workspace").to_string();
+    assert_eq!(data(&server, &format!("/workspaces/{ws}/secrets"))[0]["name"], "LLM_KEY");
+    let schedules = data(&server, &format!("/workspaces/{ws}/schedules"));
+    assert_eq!(schedules.as_array().map(Vec::len), Some(2));
+    assert_contains(out, "of 1000 left");
+    // The webhook URL went to its file only.
+    let url = std::fs::read_to_string(work.manifests().join("out/hook-url")).expect("the URL file").trim().to_string();
+    assert!(url.contains("/webhooks/"), "{url}");
+    let state = std::fs::read_to_string(work.path().join(".seqops/state.json")).expect("state");
+    for (what, text) in [("stdout", &apply.stdout), ("stderr", &apply.stderr), ("state", &state)] {
+        assert!(!text.contains(&url), "the webhook URL leaked into {what}");
+        assert!(!text.contains("first-llm-key"), "the secret leaked into {what}");
+    }
+    assert_eq!(work.plan().code, 0);
+}
+
+#[test]
+fn each_immutable_agent_field_replaces_the_agent() {
+    let (server, work, _) = setup();
+    for (field, extra) in [
+        ("runMode", "  runMode: always_on\n"),
+        ("runtime", "  runMode: always_on\n  runtime: {command: python main.py}\n"),
+        ("callable", "  runMode: always_on\n  runtime: {command: python main.py}\n  callable: false\n"),
+    ] {
+        let before = data(&server, "/agents")[0]["id"].clone();
+        everything(&work, extra);
+        let plan = work.plan();
+        assert_contains(&plan.stdout, "-/+ orchagent.Agent/writer");
+        assert_contains(&plan.stdout, format!("`{field}` cannot be changed in place"));
+        work.apply();
+        let agents = data(&server, "/agents");
+        assert_eq!(agents.as_array().map(Vec::len), Some(1), "the old agent is gone after replacing {field}");
+        assert_ne!(agents[0]["id"], before);
+    }
+    let before = data(&server, "/agents")[0]["id"].clone();
+    work.write(
+        "all.yaml",
+        &std::fs::read_to_string(work.manifests().join("all.yaml"))
+            .expect("manifests")
+            .replace("maxTurns: 4", "maxTurns: 9"),
+    );
+    let plan = work.plan();
+    assert_contains(&plan.stdout, "`loop` cannot be changed in place");
+    work.apply();
+    assert_ne!(data(&server, "/agents")[0]["id"], before);
+    assert_eq!(work.plan().code, 0, "the schedules and service follow the new agent");
+}
+
+#[test]
+fn deleting_a_starred_agent_passes_the_confirmation_delete_check_asks_for() {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    provider(&work, &server);
+    work.write("agent.yaml", &agent("  isPublic: true\n"));
+    work.apply();
+    let id = data(&server, "/agents")[0]["id"].as_str().expect("id").to_string();
+    assert_eq!(data(&server, &format!("/agents/{id}/delete-check"))["requires_confirmation"], true);
+    work.remove("agent.yaml");
+    let apply = work.run(&["apply", "-f", "manifests", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    assert_eq!(data(&server, "/agents"), json!([]));
+}
+
+#[test]
+fn a_rotated_workspace_secret_is_written_with_one_request_and_removal_deletes_it() {
+    let (server, work, _) = setup();
+    work.write("llm.txt", "second-llm-key\n");
+    let before = server.call("GET", &format!("{}/_sandbox/requests", server.origin), None, common::KEY).1["orchagent"]
+        .as_u64()
+        .unwrap_or(0);
+    let plan = work.plan();
+    assert_contains(&plan.stdout, "~ value: (sensitive value changed)");
+    let middle = server.call("GET", &format!("{}/_sandbox/requests", server.origin), None, common::KEY).1["orchagent"]
+        .as_u64()
+        .unwrap_or(0);
+    work.apply();
+    let after = server.call("GET", &format!("{}/_sandbox/requests", server.origin), None, common::KEY).1["orchagent"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!((after - middle) - (middle - before), 1, "one write on top of the plan's reads");
+    work.write("all.yaml", &format!("{WORKSPACE}{}{SCHEDULES}", agent("")));
+    work.apply();
+    let ws = data(&server, "/workspaces")[0]["id"].as_str().expect("ws").to_string();
+    assert_eq!(data(&server, &format!("/workspaces/{ws}/secrets")), json!([]));
+    assert_eq!(data(&server, &format!("/workspaces/{ws}/services")), json!([]));
+}
+
+#[test]
+fn schedules_patch_in_place_and_a_type_change_replaces() {
+    let (server, work, _) = setup();
+    let text = std::fs::read_to_string(work.manifests().join("all.yaml")).expect("manifests");
+    work.write(
+        "all.yaml",
+        &text.replace("0 9 * * 1-5", "30 8 * * 1-5").replace("alertOnFailureCount: 2", "alertOnFailureCount: 4"),
+    );
+    let plan = work.plan();
+    assert_contains(&plan.stdout, "~ cronExpression: \"0 9 * * 1-5\" -> \"30 8 * * 1-5\"");
+    assert_contains(&plan.stdout, "~ alertOnFailureCount: 2 -> 4");
+    work.apply();
+    let ws = data(&server, "/workspaces")[0]["id"].as_str().expect("ws").to_string();
+    let crons: Vec<Value> =
+        data(&server, &format!("/workspaces/{ws}/schedules")).as_array().cloned().unwrap_or_default();
+    assert!(crons.iter().any(|s| s["cron_expression"] == "30 8 * * 1-5"));
+    let text = std::fs::read_to_string(work.manifests().join("all.yaml")).expect("manifests");
+    work.write(
+        "all.yaml",
+        &text.replace(
+            "  type: cron\n  cronExpression: \"30 8 * * 1-5\"\n",
+            "  type: webhook\n  writeSecretTo: {file: out/daily-url}\n",
+        ),
+    );
+    let plan = work.plan();
+    assert_contains(&plan.stdout, "`type` cannot be changed in place");
+    work.apply();
+    assert!(work.manifests().join("out/daily-url").exists());
+}
+
+#[test]
+fn removing_a_workspace_forgets_it_since_the_api_cannot_delete_it() {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    provider(&work, &server);
+    work.write("ws.yaml", WORKSPACE);
+    work.apply();
+    work.remove("ws.yaml");
+    let plan = work.plan();
+    assert_contains(&plan.stdout, "forget Workspace/team");
+    assert_contains(&plan.stdout, "the API cannot delete it");
+    work.apply();
+    assert_eq!(data(&server, "/workspaces").as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn an_existing_workspace_is_adopted_by_slug() {
+    let server = Server::start(&[]);
+    server.call(
+        "POST",
+        &format!("{}/orchagent/workspaces", server.origin),
+        Some(json!({"name": "Team", "slug": "team"})),
+        common::KEY,
+    );
+    let work = Workspace::new();
+    provider(&work, &server);
+    work.write(
+        "ws.yaml",
+        &WORKSPACE.replace("  name: team\n", "  name: team\n  annotations:\n    seqops.dev/adopt: \"true\"\n"),
+    );
+    let plan = work.plan();
+    assert_contains(&plan.stdout, "<= Workspace/team");
+    work.apply();
+    assert_eq!(data(&server, "/workspaces").as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn cron_expressions_and_time_zones_are_checked_when_loading() {
+    let work = Workspace::new();
+    work.write("s.yaml", &SCHEDULES.replace("0 9 * * 1-5", "0 25 * * *").replace("Europe/Paris", "Mars/Olympus"));
+    let run = work.run(&["validate", "-f", "manifests"]);
+    assert_eq!(run.code, 1);
+    assert_contains(&run.stderr, "spec.cronExpression: hour 25 is out of range 0-23");
+    assert_contains(&run.stderr, "spec.timezone: `Mars/Olympus` is not an IANA time zone");
+}
+
+/// Every request body seqops sent and every answer's `data` the emulator
+/// gave, checked against the vendor's OpenAPI document.
+#[test]
+fn every_exchange_is_valid_against_the_vendors_openapi_document() {
+    let (server, work, _) = setup();
+    everything(&work, "  runMode: always_on\n");
+    work.write("llm.txt", "rotated\n");
+    work.apply();
+    work.write("all.yaml", &format!("{WORKSPACE}{}", agent("  runMode: always_on\n")));
+    work.apply();
+    let spec_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/apis/orchagent-openapi.json");
+    let spec: Value =
+        serde_json::from_slice(&std::fs::read(spec_path).expect("the vendor's OpenAPI document")).expect("JSON");
+    let exchanges = server.call("GET", &format!("{}/orchagent/_exchanges", server.origin), None, common::KEY).1;
+    let exchanges = exchanges.as_array().expect("exchanges");
+    let (mut requests, mut responses) = (0, 0);
+    let mut problems = Vec::new();
+    for exchange in exchanges {
+        let method = exchange["method"].as_str().unwrap_or_default().to_lowercase();
+        let path = exchange["path"].as_str().unwrap_or_default();
+        let Some(operation) = spec["paths"][path].get(&method) else { continue };
+        let status = exchange["status"].as_u64().unwrap_or_default().to_string();
+        let request_schema = &operation["requestBody"]["content"]["application/json"]["schema"];
+        if !request_schema.is_null() && !exchange["request"].is_null() {
+            requests += 1;
+            problems.extend(validate(&spec, request_schema, &exchange["request"], &format!("{method} {path} request")));
+        }
+        let response_schema = &operation["responses"][&status]["content"]["application/json"]["schema"];
+        if !response_schema.is_null() {
+            responses += 1;
+            problems.extend(validate(
+                &spec,
+                response_schema,
+                &exchange["response"]["data"],
+                &format!("{method} {path} {status} answer"),
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(requests >= 8 && responses >= 10, "checked {requests} requests and {responses} answers");
+}
+
+fn validate(spec: &Value, schema: &Value, instance: &Value, what: &str) -> Vec<String> {
+    let mut root = schema.clone();
+    if let Some(map) = root.as_object_mut() {
+        map.insert("components".into(), spec["components"].clone());
+    } else {
+        root = json!({ "allOf": [schema], "components": spec["components"] });
+    }
+    let validator = match jsonschema::validator_for(&root) {
+        Ok(validator) => validator,
+        Err(error) => return vec![format!("{what}: the schema does not compile: {error}")],
+    };
+    validator.iter_errors(instance).map(|e| format!("{what}: {e} at {}", e.instance_path())).collect()
+}
