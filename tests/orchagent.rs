@@ -281,3 +281,51 @@ fn validate(spec: &Value, schema: &Value, instance: &Value, what: &str) -> Vec<S
     };
     validator.iter_errors(instance).map(|e| format!("{what}: {e} at {}", e.instance_path())).collect()
 }
+
+#[test]
+fn each_immutable_service_and_secret_field_replaces_the_object() {
+    let (server, work, _) = setup();
+    let ws = data(&server, "/workspaces")[0]["id"].as_str().expect("ws").to_string();
+    let text = std::fs::read_to_string(work.manifests().join("all.yaml")).expect("manifests");
+    for (field, from, to) in [
+        ("name", "name: writer-service", "name: writer-service-2"),
+        ("maxInstances", "  command: run\n", "  command: run\n  maxInstances: 3\n"),
+        ("command", "command: run", "command: serve"),
+    ] {
+        let current = std::fs::read_to_string(work.manifests().join("all.yaml")).expect("manifests");
+        let before = data(&server, &format!("/workspaces/{ws}/services"))[0]["id"].clone();
+        work.write("all.yaml", &current.replace(from, to));
+        let plan = work.plan();
+        assert_contains(&plan.stdout, "-/+ Service/svc");
+        assert_contains(&plan.stdout, format!("`{field}` cannot be changed in place"));
+        work.apply();
+        let services = data(&server, &format!("/workspaces/{ws}/services"));
+        assert_eq!(services.as_array().map(Vec::len), Some(1), "the old service is gone after replacing {field}");
+        assert_ne!(services[0]["id"], before);
+    }
+    work.write(
+        "all.yaml",
+        &text.replace("name: LLM_KEY", "name: MODEL_KEY").replace("secretNames: [LLM_KEY]", "secretNames: [MODEL_KEY]"),
+    );
+    let plan = work.plan();
+    assert_contains(&plan.stdout, "-/+ WorkspaceSecret/llm");
+    work.apply();
+    let names: Vec<Value> = data(&server, &format!("/workspaces/{ws}/secrets")).as_array().cloned().unwrap_or_default();
+    assert_eq!(names.iter().map(|s| s["name"].clone()).collect::<Vec<_>>(), vec![json!("MODEL_KEY")]);
+}
+
+#[test]
+fn a_saved_plan_never_holds_the_webhook_url_or_a_secret() {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    provider(&work, &server);
+    everything(&work, "");
+    let plan = work.run(&["plan", "-f", "manifests", "--out", "plan.json"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let apply = work.run(&["apply", "plan.json", "-f", "manifests"]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    let url = std::fs::read_to_string(work.manifests().join("out/hook-url")).expect("the URL file").trim().to_string();
+    let saved = std::fs::read_to_string(work.path().join("plan.json")).expect("the plan");
+    assert!(!saved.contains("first-llm-key") && !saved.contains(&url));
+    assert!(!apply.all().contains(&url));
+}

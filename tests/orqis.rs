@@ -233,6 +233,14 @@ fn a_canary_secret_never_leaves_seqops() {
         "llm.yaml",
         "apiVersion: orqis.seqops.dev/v1alpha1\nkind: LlmKey\nmetadata:\n  name: google\nspec:\n  provider: google\n  value: {fromEnv: CANARY_KEY}\n",
     );
+    // The same value as an orchagent workspace secret.
+    work.write(
+        "orchagent.yaml",
+        &format!(
+            "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: oa\nspec:\n  type: orchagent\n  baseUrl: {}/orchagent\n  credentials: {{env: ORSAY_API_KEY}}\n---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: Workspace\nmetadata:\n  name: team\nspec:\n  name: Team\n---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: WorkspaceSecret\nmetadata:\n  name: llm\nspec:\n  workspaceRef: {{name: team}}\n  name: LLM_KEY\n  value: {{fromEnv: CANARY_KEY}}\n",
+            server.origin
+        ),
+    );
     let run = |args: &[&str]| -> common::Run {
         work.command(args).env("CANARY_KEY", CANARY).env("SEQOPS_LOG", "trace").output().expect("runs").into()
     };
@@ -243,11 +251,13 @@ fn a_canary_secret_never_leaves_seqops() {
     outputs.push(("markdown", run(&["plan", "-f", "manifests", "--format", "markdown"]).all()));
     let apply = run(&["apply", "plan.json", "-f", "manifests"]);
     assert_eq!(apply.code, 0, "{}", apply.all());
+    assert_contains(&apply.stdout, "WorkspaceSecret/llm: created");
     outputs.push(("apply", apply.all()));
     work.write("secrets/token.txt", &format!("Bearer {CANARY}-rotated\n"));
     outputs.push(("rotation", run(&["apply", "-f", "manifests", "--auto-approve"]).all()));
     outputs.push(("state list", run(&["state", "list"]).all()));
     outputs.push(("state show", run(&["state", "show", "LlmKey/google"]).all()));
+    outputs.push(("secret state", run(&["state", "show", "WorkspaceSecret/llm"]).all()));
     for file in [".seqops/state.json", "plan.json", ".seqops/budget.json"] {
         outputs.push((file, std::fs::read_to_string(work.path().join(file)).unwrap_or_default()));
     }
@@ -260,4 +270,25 @@ fn a_canary_secret_never_leaves_seqops() {
     }
     assert_eq!(server.orqis("GET", "/users/me/llm-key?provider=google", None).1["has_key"], true);
     let _ = ORQIS_TOKEN;
+}
+
+#[test]
+fn renaming_an_api_key_revokes_it_and_writes_the_new_one() {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    work.orqis_provider(&server);
+    agent(&work, "");
+    work.write("key.yaml", API_KEY);
+    work.apply();
+    let first = std::fs::read_to_string(work.manifests().join("out/widget.key")).expect("the key");
+    work.write("key.yaml", &API_KEY.replace("  name: widget\n  agentRef", "  name: widget-v2\n  agentRef"));
+    let plan = work.plan();
+    assert_contains(&plan.stdout, "-/+ ApiKey/widget");
+    assert_contains(&plan.stdout, "`name` cannot be changed in place");
+    work.apply();
+    let keys = server.orqis("GET", "/users/me/api-keys", None).1;
+    assert_eq!(keys.as_array().map(Vec::len), Some(1));
+    assert_eq!(keys[0]["name"], "widget-v2");
+    let second = std::fs::read_to_string(work.manifests().join("out/widget.key")).expect("the key");
+    assert_ne!(first, second);
 }
