@@ -48,6 +48,19 @@ pub trait Emulator: Send + Sync {
     fn restore(&self, snapshot: Value) -> Result<(), String>;
 }
 
+/// An emulator's data as JSON, for [`Emulator::snapshot`].
+pub fn snapshot_of<T: serde::Serialize>(data: &Mutex<T>) -> Value {
+    let data = data.lock().unwrap_or_else(|e| e.into_inner());
+    serde_json::to_value(&*data).unwrap_or(Value::Null)
+}
+
+/// Replaces an emulator's data with a snapshot, for [`Emulator::restore`].
+pub fn restore_into<T: serde::de::DeserializeOwned>(data: &Mutex<T>, snapshot: Value) -> Result<(), String> {
+    let restored: T = serde_json::from_value(snapshot).map_err(|e| e.to_string())?;
+    *data.lock().unwrap_or_else(|e| e.into_inner()) = restored;
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error("cannot read the sandbox data in {path}: {reason}")]

@@ -66,6 +66,18 @@ impl OrchagentApi {
         Ok(self.list("/workspaces").await?.iter().filter_map(|w| w["id"].as_str().map(str::to_string)).collect())
     }
 
+    /// Every object of a collection that lives in workspaces
+    /// (`/workspaces/{id}/{collection}`), with its workspace's id.
+    async fn in_workspaces(&self, collection: &str) -> Result<Vec<(String, Value)>, ProviderError> {
+        let mut found = Vec::new();
+        for workspace in self.workspace_ids().await? {
+            for item in self.list(&format!("/workspaces/{workspace}/{collection}")).await? {
+                found.push((workspace.clone(), item));
+            }
+        }
+        Ok(found)
+    }
+
     fn label(&self) -> String {
         self.account.label()
     }
@@ -81,6 +93,11 @@ fn ok_if_gone<T>(result: Result<T, ProviderError>) -> Result<(), ProviderError> 
 /// Ids of objects that live in a workspace are `WORKSPACE/ID`.
 fn split(id: &str) -> Result<(&str, &str), ProviderError> {
     id.split_once('/').ok_or_else(|| ProviderError::Invalid(format!("`{id}` is not a WORKSPACE/ID id")))
+}
+
+/// The spec's values of the listed fields, where present.
+fn spec_fields(spec: &Value, names: &[(&str, &str)]) -> Map<String, Value> {
+    names.iter().filter_map(|(name, _)| spec.get(*name).map(|v| (name.to_string(), v.clone()))).collect()
 }
 
 /// Copies `fields` (spec name → wire name) from `source` where present.
@@ -233,16 +250,18 @@ impl ExternalClient for SecretClient {
     }
 
     async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
-        let mut found = Vec::new();
-        for workspace in self.0.workspace_ids().await? {
-            for secret in self.0.list(&format!("/workspaces/{workspace}/secrets")).await? {
+        Ok(self
+            .0
+            .in_workspaces("secrets")
+            .await?
+            .into_iter()
+            .map(|(workspace, secret)| {
                 let name = secret["name"].as_str().unwrap_or_default().to_string();
                 let fields =
                     Map::from_iter([("workspace".to_string(), json!(workspace)), ("name".to_string(), json!(name))]);
-                found.push(RemoteSummary { id: format!("{workspace}/{name}"), display_name: name, fields });
-            }
-        }
-        Ok(found)
+                RemoteSummary { id: format!("{workspace}/{name}"), display_name: name, fields }
+            })
+            .collect())
     }
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
@@ -332,13 +351,7 @@ impl ExternalClient for AgentClient {
     }
 
     async fn desired(&self, spec: &Value, _context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        let mut fields = Map::new();
-        for (name, _) in AGENT_FIELDS {
-            if let Some(value) = spec.get(name) {
-                fields.insert(name.to_string(), value.clone());
-            }
-        }
-        Ok(fields)
+        Ok(spec_fields(spec, &AGENT_FIELDS))
     }
 
     async fn export(&self, observed: &Fields) -> Result<Option<Value>, ProviderError> {
@@ -459,12 +472,7 @@ impl ExternalClient for ScheduleClient {
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        let mut fields = Map::new();
-        for (name, _) in SCHEDULE_FIELDS {
-            if let Some(value) = spec.get(name) {
-                fields.insert(name.to_string(), value.clone());
-            }
-        }
+        let mut fields = spec_fields(spec, &SCHEDULE_FIELDS);
         fields.insert("workspace".into(), context.reference("spec.workspaceRef.name"));
         fields.insert("agent".into(), context.reference("spec.agentRef.name"));
         Ok(fields)
@@ -479,15 +487,17 @@ impl ExternalClient for ScheduleClient {
     }
 
     async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
-        let mut found = Vec::new();
-        for workspace in self.0.workspace_ids().await? {
-            for schedule in self.0.list(&format!("/workspaces/{workspace}/schedules")).await? {
+        Ok(self
+            .0
+            .in_workspaces("schedules")
+            .await?
+            .into_iter()
+            .map(|(workspace, schedule)| {
                 let fields = schedule_fields(&workspace, &schedule);
                 let id = format!("{workspace}/{}", schedule["id"].as_str().unwrap_or_default());
-                found.push(RemoteSummary { id, display_name: schedule_name(&Value::Object(fields.clone())), fields });
-            }
-        }
-        Ok(found)
+                RemoteSummary { id, display_name: schedule_name(&Value::Object(fields.clone())), fields }
+            })
+            .collect())
     }
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
@@ -583,12 +593,7 @@ impl ExternalClient for ServiceClient {
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        let mut fields = Map::new();
-        for (name, _) in SERVICE_FIELDS {
-            if let Some(value) = spec.get(name) {
-                fields.insert(name.to_string(), value.clone());
-            }
-        }
+        let mut fields = spec_fields(spec, &SERVICE_FIELDS);
         fields.insert("workspace".into(), context.reference("spec.workspaceRef.name"));
         fields.insert("agent".into(), context.reference("spec.agentRef.name"));
         Ok(fields)
@@ -603,15 +608,17 @@ impl ExternalClient for ServiceClient {
     }
 
     async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
-        let mut found = Vec::new();
-        for workspace in self.0.workspace_ids().await? {
-            for service in self.0.list(&format!("/workspaces/{workspace}/services")).await? {
+        Ok(self
+            .0
+            .in_workspaces("services")
+            .await?
+            .into_iter()
+            .map(|(workspace, service)| {
                 let id = format!("{workspace}/{}", service["id"].as_str().unwrap_or_default());
                 let display_name = service["name"].as_str().unwrap_or_default().to_string();
-                found.push(RemoteSummary { id, display_name, fields: service_fields(&workspace, &service) });
-            }
-        }
-        Ok(found)
+                RemoteSummary { id, display_name, fields: service_fields(&workspace, &service) }
+            })
+            .collect())
     }
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {

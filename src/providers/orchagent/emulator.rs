@@ -697,13 +697,10 @@ impl Emulator for OrchagentEmulator {
     }
 
     fn snapshot(&self) -> Value {
-        let data = self.data.lock().unwrap_or_else(|e| e.into_inner());
-        serde_json::to_value(&*data).unwrap_or(Value::Null)
+        crate::sandbox::snapshot_of(&self.data)
     }
 
     fn restore(&self, snapshot: Value) -> Result<(), String> {
-        let restored: Data = serde_json::from_value(snapshot).map_err(|e| e.to_string())?;
-        *self.data.lock().unwrap_or_else(|e| e.into_inner()) = restored;
-        Ok(())
+        crate::sandbox::restore_into(&self.data, snapshot)
     }
 }
