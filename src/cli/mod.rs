@@ -40,6 +40,8 @@ enum Command {
     Export(export::ExportArgs),
     /// JSON Schema of every kind, for editors.
     Schema(schema::SchemaArgs),
+    /// CustomResourceDefinitions of every kind, as crds/ holds them.
+    Crds(schema::CrdsArgs),
     /// Shell completions: bash, zsh, fish, elvish or powershell.
     Completions(schema::CompletionsArgs),
     /// Inspect or edit state.
@@ -81,6 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args).await,
         Command::Export(args) => export::run(args).await,
         Command::Schema(args) => schema::run(args),
+        Command::Crds(args) => schema::crds(args),
         Command::Completions(args) => schema::completions(args),
         Command::State(command) => state::run(command),
         Command::Sandbox(command) => sandbox::run(command).await,

@@ -88,6 +88,34 @@ pub fn run(args: SchemaArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[derive(Args)]
+pub struct CrdsArgs {
+    /// Write one file per kind here (as crds/ holds them) instead of
+    /// printing them as one multi-document YAML.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn crds(args: CrdsArgs) -> anyhow::Result<ExitCode> {
+    use seqops::manifest::crd::{crd_file_name, crd_yaml};
+    let kinds = seqops::providers::kinds();
+    match args.out {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            for kind in &kinds {
+                let path = dir.join(crd_file_name(kind));
+                std::fs::write(&path, crd_yaml(kind)).with_context(|| format!("writing {}", path.display()))?;
+                println!("{}", path.display());
+            }
+        }
+        None => {
+            let documents: Vec<String> = kinds.iter().map(crd_yaml).collect();
+            print!("---\n{}", documents.join("---\n"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
 pub struct CompletionsArgs {
     shell: clap_complete::Shell,
 }

@@ -1,0 +1,168 @@
+//! CustomResourceDefinitions for every kind: what kube's derive makes, plus
+//! the status every seqops object reports, its subresource, and the printer
+//! columns `kubectl get seqops` shows.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceColumnDefinition, CustomResourceDefinition, CustomResourceSubresourceStatus,
+    CustomResourceSubresources, JSONSchemaProps,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::KindSpec;
+
+/// What the controller reports on every object.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceStatus {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The remote object's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Digest of the spec last applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_digest: Option<String>,
+    /// The remote fields last observed, secrets left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "preserved_object")]
+    pub at_provider: Option<serde_json::Value>,
+    /// Managed fields that changed remotely.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<DriftEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// A Kubernetes condition (`Ready`, `Synced`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub condition_type: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// One managed field that changed remotely, values as text.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DriftEntry {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
+}
+
+/// Free-form JSON an API server keeps as it is.
+pub fn preserved_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true })
+}
+
+fn column(name: &str, type_: &str, json_path: &str) -> CustomResourceColumnDefinition {
+    CustomResourceColumnDefinition {
+        name: name.into(),
+        type_: type_.into(),
+        json_path: json_path.into(),
+        ..Default::default()
+    }
+}
+
+/// The CRD of `kind`, complete: status schema and subresource, printer
+/// columns, the `seqops` category.
+pub fn crd(kind: &KindSpec) -> CustomResourceDefinition {
+    let mut crd = (kind.crd)();
+    let status_schema = status_schema();
+    for version in &mut crd.spec.versions {
+        version.subresources = Some(CustomResourceSubresources {
+            status: Some(CustomResourceSubresourceStatus(serde_json::json!({}))),
+            ..Default::default()
+        });
+        version.additional_printer_columns = Some(vec![
+            column("Ready", "string", ".status.conditions[?(@.type==\"Ready\")].status"),
+            column("Synced", "string", ".status.conditions[?(@.type==\"Synced\")].status"),
+            column("External ID", "string", ".status.externalId"),
+            column("Age", "date", ".metadata.creationTimestamp"),
+        ]);
+        if let Some(schema) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
+            schema.properties.get_or_insert_with(Default::default).insert("status".into(), status_schema.clone());
+            let mut value = serde_json::to_value(&*schema).unwrap_or_default();
+            structural(&mut value);
+            if let Ok(fixed) = serde_json::from_value(value) {
+                *schema = fixed;
+            }
+        }
+    }
+    let categories = crd.spec.names.categories.get_or_insert_with(Vec::new);
+    if !categories.iter().any(|c| c == "seqops") {
+        categories.push("seqops".into());
+    }
+    crd
+}
+
+fn status_schema() -> JSONSchemaProps {
+    let settings = schemars::generate::SchemaSettings::openapi3().with(|s| {
+        s.inline_subschemas = true;
+        s.meta_schema = None;
+    });
+    let schema = settings.into_generator().into_root_schema_for::<ResourceStatus>();
+    let mut value = serde_json::to_value(schema).unwrap_or_default();
+    structural(&mut value);
+    serde_json::from_value(value).unwrap_or_default()
+}
+
+/// Makes a schema structural, as a Kubernetes API server requires:
+/// `nullable` instead of `null` in type lists; no `additionalProperties`
+/// beside `properties` (unknown fields are pruned by the server anyway);
+/// free-form objects marked `x-kubernetes-preserve-unknown-fields`; only
+/// the integer formats Kubernetes knows.
+fn structural(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    if let Some(map) = value.as_object_mut() {
+        map.remove("$schema");
+        map.remove("title");
+        if map.contains_key("properties") && map.get("additionalProperties") == Some(&Value::Bool(false)) {
+            map.remove("additionalProperties");
+        }
+        if map.get("additionalProperties") == Some(&Value::Bool(true)) {
+            map.remove("additionalProperties");
+            map.insert("x-kubernetes-preserve-unknown-fields".into(), Value::Bool(true));
+        }
+        if let Some(Value::String(format)) = map.get("format") {
+            if format.starts_with("uint") || format == "int" {
+                map.insert("format".into(), Value::String("int64".into()));
+            }
+        }
+        if let Some(serde_json::Value::Array(types)) = map.get("type").cloned() {
+            let kept: Vec<serde_json::Value> = types.into_iter().filter(|t| t != "null").collect();
+            if let [only] = kept.as_slice() {
+                map.insert("type".into(), only.clone());
+                map.insert("nullable".into(), serde_json::Value::Bool(true));
+            }
+        }
+        for inner in map.values_mut() {
+            structural(inner);
+        }
+    } else if let Some(items) = value.as_array_mut() {
+        items.iter_mut().for_each(structural);
+    }
+}
+
+/// The CRD as YAML, as `seqops crds` prints it and crds/ holds it.
+pub fn crd_yaml(kind: &KindSpec) -> String {
+    serde_yaml::to_string(&crd(kind)).unwrap_or_default()
+}
+
+/// The file in crds/ a kind's CRD lives in: `sequences.orsay.seqops.dev.yaml`.
+pub fn crd_file_name(kind: &KindSpec) -> String {
+    let crd = crd(kind);
+    format!("{}.yaml", crd.metadata.name.unwrap_or_default())
+}
