@@ -460,6 +460,7 @@ async fn create(
 ) -> Result<(String, Option<PathBuf>), String> {
     let key = &change.key;
     let save = |error: StateError| format!("{key}: state could not be saved: {error}");
+    let previous = state.snapshot().await.resources.get(key).cloned();
     state
         .record(|s| {
             upsert(s, change, None, |e| e.pending_since = Some(now_rfc3339()));
@@ -469,41 +470,37 @@ async fn create(
     let created = match client.create(&prepared.desired, &prepared.sources).await {
         Ok(created) => created,
         Err(error) if error.is_unanswered() => {
-            let managed = state.snapshot().await.managed_ids(&change.provider, &key.kind);
-            let found = client.list().await.map_err(|e| format!("{key}: {error}; looking it up failed too: {e}"))?;
-            let matches: Vec<_> = found
-                .into_iter()
-                .filter(|s| {
-                    s.display_name == change.display_name
-                        && !managed.contains(&s.id)
-                        && !change.preexisting.contains(&s.id)
-                })
-                .collect();
-            match matches.as_slice() {
-                [one] => crate::providers::Created::id(one.id.clone()),
-                _ => {
-                    return Err(format!(
+            let found = find_unanswered(change, prepared, client, state).await.map_err(|e| format!("{key}: {error}; {e}"))?;
+            let Some(id) = found else {
+                return Err(format!(
                     "{key}: {error}; it is recorded as pending and the next run looks for it before creating anything"
-                ))
-                }
-            }
-        }
-        Err(error) => {
-            // The API answered no: nothing was made, so nothing is pending.
+                ));
+            };
+            // The object exists, but what the create would have answered is
+            // lost: state binds the id and knows nothing applied, so the next
+            // plan finishes the object.
             state
                 .record(|s| {
-                    let deposed = s.resources.get(key).and_then(|e| e.deposed_id.clone());
-                    match deposed {
-                        Some(old) => {
-                            if let Some(entry) = s.resources.get_mut(key) {
-                                entry.id = Some(old);
-                                entry.deposed_id = None;
-                                entry.pending_since = None;
-                            }
-                        }
-                        None => {
-                            s.resources.remove(key);
-                        }
+                    upsert(s, change, Some(id.clone()), |e| e.manifest_digest = String::new());
+                })
+                .await
+                .map_err(save)?;
+            return Err(format!(
+                "{key}: {error}; the object it made ({id}) is now in state: run apply again to finish it (a value the API shows only once was lost with the answer; replace the object to get a new one)"
+            ));
+        }
+        Err(error) => {
+            // The API answered no: nothing was made, so state goes back to
+            // what it was (a replaced object keeps its old id).
+            state
+                .record(|s| match previous {
+                    Some(mut entry) => {
+                        entry.deposed_id = None;
+                        entry.pending_since = None;
+                        s.resources.insert(key.clone(), entry);
+                    }
+                    None => {
+                        s.resources.remove(key);
                     }
                 })
                 .await
@@ -518,6 +515,9 @@ async fn create(
         .filter(|(k, _)| !created.unapplied.contains_key(*k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // The one-time values first: once state says the object exists, nothing
+    // would ask for them again.
+    let written = write_outputs(change, &created.outputs);
     state
         .record(|s| {
             upsert(s, change, Some(id.clone()), |e| {
@@ -527,7 +527,7 @@ async fn create(
         })
         .await
         .map_err(save)?;
-    let written = write_outputs(change, &created.outputs)?;
+    let written = written?;
     if !created.unapplied.is_empty() {
         let rest = Prepared {
             desired: prepared.desired.clone(),
@@ -539,6 +539,33 @@ async fn create(
         update(&after_create, &rest, &id, client, state).await?;
     }
     Ok((id, written))
+}
+
+/// After a create without an answer: the one object that has its name and
+/// the summary fields it was asked for, that no state entry manages and
+/// that was not there before.
+async fn find_unanswered(
+    change: &Change,
+    prepared: &Prepared,
+    client: &dyn ExternalClient,
+    state: &StateWriter,
+) -> Result<Option<String>, String> {
+    let key = &change.key;
+    let managed = state.snapshot().await.managed_ids(&change.provider, &key.kind);
+    let found = client.list().await.map_err(|e| format!("looking it up failed too: {e}"))?;
+    let matches: Vec<_> = found
+        .into_iter()
+        .filter(|s| {
+            s.display_name == change.display_name
+                && !managed.contains(&s.id)
+                && !change.preexisting.contains(&s.id)
+                && s.fields.iter().all(|(field, value)| prepared.desired.get(field).is_none_or(|wanted| wanted == value))
+        })
+        .collect();
+    Ok(match matches.as_slice() {
+        [one] => Some(one.id.clone()),
+        _ => None,
+    })
 }
 
 /// Writes what the API returned once to where the spec's `writeSecretTo`
@@ -564,15 +591,25 @@ fn write_outputs(change: &Change, outputs: &BTreeMap<String, Secret>) -> Result<
     Ok(Some(path))
 }
 
+/// Writes a file only its owner can read: a new file made 0600 and renamed
+/// over the old, so an existing file's mode, or a link, is never used.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("secret");
+    let temporary = parent.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
     }
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    result
 }
 
 fn merged(observed: &Fields, updates: &Fields) -> Fields {

@@ -47,10 +47,17 @@ pub fn diff(desired: &Fields, last_applied: Option<&Fields>, observed: &Fields, 
     let mut result = Diff::default();
     // A value the API keeps but never returns is taken to be what seqops
     // last wrote: drift in it cannot be seen.
+    // A field the API never returns is taken to be what seqops last wrote,
+    // or, when it never wrote it (an adopted object), what is asked for.
     let remote = |field: &str| {
         let unseen = facts.write_only.contains(&field) && !observed.contains_key(field);
-        let applied = last_applied.and_then(|l| l.get(field)).filter(|_| unseen).cloned();
-        let mut value = applied.or_else(|| observed.get(field).cloned()).unwrap_or_else(|| (facts.default)(field));
+        let assumed = match last_applied {
+            Some(applied) => applied.get(field),
+            None => desired.get(field),
+        }
+        .filter(|_| unseen)
+        .cloned();
+        let mut value = assumed.or_else(|| observed.get(field).cloned()).unwrap_or_else(|| (facts.default)(field));
         sources::fill_unknown(&mut value, last_applied.and_then(|l| l.get(field)));
         value
     };
@@ -130,6 +137,7 @@ pub fn same(facts: &KindFacts, field: &str, a: &Value, b: &Value) -> bool {
 fn sorted_items(value: &Value) -> Vec<String> {
     let mut items: Vec<String> = value.as_array().map(|a| a.iter().map(Value::to_string).collect()).unwrap_or_default();
     items.sort();
+    items.dedup();
     items
 }
 

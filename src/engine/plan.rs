@@ -468,7 +468,10 @@ impl Group<'_> {
                 crate::providers::sources::forget_digests(value);
             }
         }
-        let found = diff::diff(&desired, Some(&last_applied), &compared, self.client.facts());
+        // An entry whose manifest digest is empty (imported, or bound after
+        // a lost answer) knows of nothing applied.
+        let base = (!entry.manifest_digest.is_empty()).then_some(&last_applied);
+        let found = diff::diff(&desired, base, &compared, self.client.facts());
         if found.updates.is_empty() {
             if desired != entry.last_applied || manifest_changed {
                 return Ok(Outcome::Sync(Box::new(StateSync {
@@ -515,7 +518,15 @@ impl Group<'_> {
         entry: &Entry,
         listing: Option<&Listing>,
     ) -> Result<Outcome, ProviderError> {
-        let candidates = listing.map(|l| l.unmanaged_named(&entry.display_name)).unwrap_or_default();
+        // What the lost create made has its name and the summary fields it
+        // asked for (schedules, for one, share names).
+        let desired = self.desired(resource, None).await?;
+        let candidates: Vec<&RemoteSummary> = listing
+            .map(|l| l.unmanaged_named(&entry.display_name))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.fields.iter().all(|(field, value)| desired.get(field).is_none_or(|wanted| wanted == value)))
+            .collect();
         match candidates.as_slice() {
             [] => {
                 let mut change = self.plan_create(resource).await?;
