@@ -74,6 +74,7 @@ pub async fn make_plan(
         rotate: scope.rotate.clone(),
         sandbox: common.sandbox,
         parallelism: 8,
+        outputs_to_files: true,
     };
     let plan = engine::plan(&session.manifests, &session.state, &session.connections, &options).await?;
     let state = session.state_existed.then_some(&session.state);

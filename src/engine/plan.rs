@@ -66,11 +66,14 @@ pub struct PlanOptions {
     pub sandbox: bool,
     /// Reads allowed at once per kind.
     pub parallelism: usize,
+    /// Values an API returns once can only go to files (the CLI); the
+    /// controller writes Kubernetes Secrets instead.
+    pub outputs_to_files: bool,
 }
 
 impl PlanOptions {
     pub fn new(refresh: Refresh) -> Self {
-        Self { refresh, targets: Vec::new(), rotate: Vec::new(), sandbox: false, parallelism: 8 }
+        Self { refresh, targets: Vec::new(), rotate: Vec::new(), sandbox: false, parallelism: 8, outputs_to_files: true }
     }
 }
 
@@ -593,6 +596,13 @@ impl Group<'_> {
     }
 
     async fn plan_create(&self, resource: &Resource) -> Result<Change, ProviderError> {
+        let target = resource.spec.get("writeSecretTo");
+        if self.options.outputs_to_files && target.is_some_and(|t| t.get("file").is_none()) {
+            return Err(ProviderError::Lookup {
+                field: "spec.writeSecretTo".into(),
+                message: "the CLI writes values shown once to a file: add `file: PATH` (secretRef is the controller's)".into(),
+            });
+        }
         let mut change = self.base_change(resource, Action::Create, None);
         change.desired = self.desired(resource, None).await?;
         change.fields = diff::creation(&change.desired);

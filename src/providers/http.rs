@@ -24,11 +24,18 @@ pub struct Dialect {
     pub retryable: fn(&[u8]) -> Option<bool>,
     /// Whether responses carry `X-RateLimit-Remaining` and `-Reset`.
     pub rate_limit_headers: bool,
+    /// Whether a 429 is a request rate to wait out; Orqis's is a monthly
+    /// run limit, which waiting does not cure.
+    pub wait_out_429: bool,
 }
 
 /// Orsay's and Orqis's `{"detail": "..."}` errors, no retry hints.
 pub const DETAIL_DIALECT: Dialect =
-    Dialect { error_detail: detail_field, retryable: |_| None, rate_limit_headers: false };
+    Dialect { error_detail: detail_field, retryable: |_| None, rate_limit_headers: false, wait_out_429: true };
+
+/// Orqis: `{"detail"}` errors, and a 429 that means the month's runs are
+/// spent.
+pub const ORQIS_DIALECT: Dialect = Dialect { wait_out_429: false, ..DETAIL_DIALECT };
 
 /// Where the HTTP layer reports waits (rate limits) and retries.
 pub type Notifier = Arc<dyn Fn(String) + Send + Sync>;
@@ -190,7 +197,7 @@ impl HttpClient {
             if status.is_success() {
                 return Ok(Response { status, body });
             }
-            if status == StatusCode::TOO_MANY_REQUESTS {
+            if status == StatusCode::TOO_MANY_REQUESTS && self.dialect.wait_out_429 {
                 if attempt >= MAX_ATTEMPTS {
                     return Err(ProviderError::RateLimited { account: self.account.clone(), attempts: attempt });
                 }

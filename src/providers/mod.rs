@@ -227,6 +227,7 @@ pub fn sandbox_base_url(provider_type: manifest::provider::ProviderType, origin:
 pub fn dialect(provider_type: manifest::provider::ProviderType) -> http::Dialect {
     match provider_type {
         manifest::provider::ProviderType::Orchagent => orchagent::DIALECT,
+        manifest::provider::ProviderType::Orqis => http::ORQIS_DIALECT,
         _ => http::DETAIL_DIALECT,
     }
 }

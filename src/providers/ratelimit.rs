@@ -100,7 +100,10 @@ impl RateLimiter {
         let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         window.server = Some((remaining, limit));
         if remaining == 0 {
-            window.blocked_until = window.blocked_until.max(reset.saturating_mul(1000));
+            // A daily budget resets at midnight; nobody waits a day for a
+            // plan: an hour at most, then the API's 429 says the rest.
+            let cap = now_ms().saturating_add(3_600_000);
+            window.blocked_until = window.blocked_until.max(reset.saturating_mul(1000).min(cap));
         }
     }
 

@@ -105,7 +105,9 @@ fn pick(source: &Value, names: &[(&str, &str)], to_wire: bool) -> Map<String, Va
     let mut out = Map::new();
     for (spec, wire) in names {
         let (from, to) = if to_wire { (spec, wire) } else { (wire, spec) };
-        if let Some(value) = source.get(*from) {
+        // A null from the API is a value it does not have: the field's
+        // default, like an absent one.
+        if let Some(value) = source.get(*from).filter(|v| !v.is_null()) {
             out.insert(to.to_string(), value.clone());
         }
     }

@@ -26,6 +26,31 @@ use crate::sandbox::{Emulator, EmulatorConfig};
 
 pub const BASE_PATH: &str = "/orchagent";
 
+/// Exchanges kept for `/_exchanges`, the oldest dropped first.
+const MAX_EXCHANGES: usize = 2000;
+
+/// Secret values in a recorded body, replaced by a same-typed stand-in so
+/// the record still validates against the vendor's schemas.
+fn redacted(mut body: Value) -> Value {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, inner) in map.iter_mut() {
+                    if ["value", "service_key", "webhook_url"].contains(&key.as_str()) && inner.is_string() {
+                        *inner = json!("(redacted)");
+                    } else {
+                        walk(inner);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut body);
+    body
+}
+
 /// Calls a key may make per day, as the free tier allows.
 const DAILY_CALLS: usize = 1000;
 
@@ -163,9 +188,13 @@ impl OrchagentEmulator {
             let response_body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let exchange = json!({
                 "method": method, "path": template.trim_start_matches(BASE_PATH),
-                "request": request_body, "status": parts.status.as_u16(), "response": response_body,
+                "request": redacted(request_body), "status": parts.status.as_u16(), "response": redacted(response_body),
             });
-            emulator.exchanges.lock().unwrap_or_else(|e| e.into_inner()).push(exchange);
+            let mut exchanges = emulator.exchanges.lock().unwrap_or_else(|e| e.into_inner());
+            if exchanges.len() >= MAX_EXCHANGES {
+                exchanges.remove(0);
+            }
+            exchanges.push(exchange);
             Response::from_parts(parts, Body::from(bytes))
         } else {
             let mut response = ApiError {

@@ -18,8 +18,12 @@ pub const AGENT_KEY_KIND: &str = "orchagent.Agent";
 
 /// Errors are `{error: {code, message, is_retryable}}`; every response has
 /// `X-RateLimit-*` headers.
-pub const DIALECT: Dialect =
-    Dialect { error_detail: client::error_detail, retryable: client::is_retryable, rate_limit_headers: true };
+pub const DIALECT: Dialect = Dialect {
+    error_detail: client::error_detail,
+    retryable: client::is_retryable,
+    rate_limit_headers: true,
+    wait_out_429: true,
+};
 
 const GROUP: &str = "orchagent.seqops.dev/v1alpha1";
 

@@ -93,7 +93,7 @@ pub static AGENT_FACTS: KindFacts = KindFacts {
     key_kind: super::AGENT_KEY_KIND,
     immutable: &["openapiSpec", "apiProvider", "model", "baseUrl"],
     sets: &["defaultTools"],
-    write_only: &[],
+    write_only: &["model", "baseUrl"],
     default: |field| match field {
         "headers" => json!({}),
         "defaultTools" => json!([]),
@@ -111,8 +111,14 @@ fn agent_summary(agent: &wire::Agent) -> Fields {
     fields.insert("name".into(), json!(agent.name));
     fields.insert("description".into(), text_or_null(&agent.description));
     fields.insert("apiProvider".into(), json!(config.api_provider.clone().unwrap_or_else(|| "google".into())));
-    fields.insert("model".into(), text_or_null(&config.model));
-    fields.insert("baseUrl".into(), text_or_null(&config.base_url));
+    // Orqis documents neither in an agent's configuration: when they are
+    // not returned they are taken to be what seqops wrote.
+    if let Some(model) = &config.model {
+        fields.insert("model".into(), json!(model));
+    }
+    if let Some(base_url) = &config.base_url {
+        fields.insert("baseUrl".into(), json!(base_url));
+    }
     fields.insert("defaultTools".into(), json!(config.default_tools));
     fields
 }
@@ -434,8 +440,15 @@ impl ExternalClient for ApiKeyClient {
             }
             Err(error) => return Err(error),
         };
-        // The answer has the key but not its id: the list has both.
-        let keys = self.0.api_keys().await?;
+        // The answer has the key but not its id: the list has both. If the
+        // list cannot be read, the key exists without seqops knowing its
+        // id: that is a create without an answer.
+        let keys = self.0.api_keys().await.map_err(|e| ProviderError::Unanswered {
+            account: self.0.account.label(),
+            method: "POST".into(),
+            path: "/users/me/api-keys".into(),
+            reason: format!("the new key's id could not be read: {e}"),
+        })?;
         let id = keys
             .iter()
             .find(|k| k.prefix == created.prefix && k.agent_id == created.agent_id)
