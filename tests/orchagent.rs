@@ -107,8 +107,14 @@ fn each_immutable_agent_field_replaces_the_agent() {
     let plan = work.plan();
     assert_contains(&plan.stdout, "`loop` cannot be changed in place");
     work.apply();
-    assert_ne!(data(&server, "/agents")[0]["id"], before);
-    assert_eq!(work.plan().code, 0, "the schedules and service follow the new agent");
+    let agent = data(&server, "/agents")[0]["id"].clone();
+    assert_ne!(agent, before);
+    let ws = data(&server, "/workspaces")[0]["id"].as_str().expect("ws").to_string();
+    for schedule in data(&server, &format!("/workspaces/{ws}/schedules")).as_array().into_iter().flatten() {
+        assert_eq!(schedule["agent_id"], agent, "the schedules follow the new agent");
+    }
+    assert_eq!(data(&server, &format!("/workspaces/{ws}/services"))[0]["agent_id"], agent);
+    assert_eq!(work.plan().code, 0);
 }
 
 #[test]

@@ -292,3 +292,24 @@ fn renaming_an_api_key_revokes_it_and_writes_the_new_one() {
     let second = std::fs::read_to_string(work.manifests().join("out/widget.key")).expect("the key");
     assert_ne!(first, second);
 }
+
+#[test]
+fn replacing_an_agent_replaces_the_key_scoped_to_it() {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    work.orqis_provider(&server);
+    agent(&work, "");
+    work.write("key.yaml", API_KEY);
+    work.apply();
+    agent(&work, "  apiProvider: openai\n");
+    let plan = work.plan();
+    assert_contains(&plan.stdout, "-/+ orqis.Agent/store");
+    assert_contains(&plan.stdout, "-/+ ApiKey/widget");
+    assert_contains(&plan.stdout, "~ agent: ");
+    let apply = work.run(&["apply", "-f", "manifests", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    let keys = server.orqis("GET", "/users/me/api-keys", None).1;
+    assert_eq!(keys.as_array().map(Vec::len), Some(1));
+    assert_eq!(keys[0]["agent_id"], remote_agents(&server)[0]["id"]);
+    assert_eq!(work.plan().code, 0);
+}

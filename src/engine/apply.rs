@@ -470,7 +470,8 @@ async fn create(
     let created = match client.create(&prepared.desired, &prepared.sources).await {
         Ok(created) => created,
         Err(error) if error.is_unanswered() => {
-            let found = find_unanswered(change, prepared, client, state).await.map_err(|e| format!("{key}: {error}; {e}"))?;
+            let found =
+                find_unanswered(change, prepared, client, state).await.map_err(|e| format!("{key}: {error}; {e}"))?;
             let Some(id) = found else {
                 return Err(format!(
                     "{key}: {error}; it is recorded as pending and the next run looks for it before creating anything"
@@ -559,7 +560,9 @@ async fn find_unanswered(
             s.display_name == change.display_name
                 && !managed.contains(&s.id)
                 && !change.preexisting.contains(&s.id)
-                && s.fields.iter().all(|(field, value)| prepared.desired.get(field).is_none_or(|wanted| wanted == value))
+                && s.fields
+                    .iter()
+                    .all(|(field, value)| prepared.desired.get(field).is_none_or(|wanted| wanted == value))
         })
         .collect();
     Ok(match matches.as_slice() {

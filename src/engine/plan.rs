@@ -73,7 +73,14 @@ pub struct PlanOptions {
 
 impl PlanOptions {
     pub fn new(refresh: Refresh) -> Self {
-        Self { refresh, targets: Vec::new(), rotate: Vec::new(), sandbox: false, parallelism: 8, outputs_to_files: true }
+        Self {
+            refresh,
+            targets: Vec::new(),
+            rotate: Vec::new(),
+            sandbox: false,
+            parallelism: 8,
+            outputs_to_files: true,
+        }
     }
 }
 
@@ -201,22 +208,67 @@ pub async fn plan(
             names.join(", ")
         ));
     }
-    let mut errors = Vec::new();
+    // Objects that get a new remote id (replaced, or created again) change
+    // what refers to them: those are planned again with the id unknown
+    // until apply, as often as that reaches further.
+    let mut recreated = BTreeSet::new();
+    let (changes, syncs, errors, warnings) = loop {
+        let mut warnings = Vec::new();
+        let (changes, syncs, errors) =
+            plan_groups(&groups, state, connections, options, &recreated, &mut warnings).await;
+        let now: BTreeSet<ResourceKey> = changes
+            .iter()
+            .filter(|c| {
+                c.action == Action::Replace
+                    || (c.action == Action::Create && state.resources.get(&c.key).is_some_and(|e| e.id.is_some()))
+            })
+            .map(|c| c.key.clone())
+            .collect();
+        let affects_others = manifests
+            .managed()
+            .any(|r| r.references.iter().any(|(_, key)| now.contains(key) && !recreated.contains(key)));
+        if !affects_others || now.is_subset(&recreated) {
+            break (changes, syncs, errors, warnings);
+        }
+        recreated.extend(now);
+    };
+    plan.changes = changes;
+    plan.syncs = syncs;
+    plan.warnings.extend(warnings);
+    plan.usage = connections.usage();
+    if errors.is_empty() {
+        Ok(plan)
+    } else {
+        Err(EngineError::Plan(errors))
+    }
+}
+
+/// Plans every group once; `recreated` are the objects whose remote id
+/// this plan changes.
+async fn plan_groups(
+    groups: &Groups<'_>,
+    state: &State,
+    connections: &Connections,
+    options: &PlanOptions,
+    recreated: &BTreeSet<ResourceKey>,
+    warnings: &mut Vec<String>,
+) -> (Vec<Change>, Vec<StateSync>, Vec<String>) {
+    let (mut changes, mut syncs, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     for ((provider, kind), (resources, orphans)) in groups {
-        let client = match connections.client(&provider, &kind) {
+        let client = match connections.client(provider, kind) {
             Ok(client) => client,
             Err(error) => {
                 errors.push(error.to_string());
                 continue;
             }
         };
-        let group = Group { client, state, provider: &provider, options, claimed: Mutex::new(BTreeMap::new()) };
-        match group.plan(&resources, &orphans, &mut plan.warnings).await {
+        let group = Group { client, state, provider, options, recreated, claimed: Mutex::new(BTreeMap::new()) };
+        match group.plan(resources, orphans, warnings).await {
             Ok(outcomes) => {
                 for outcome in outcomes {
                     match outcome {
-                        Outcome::Change(change) => plan.changes.push(*change),
-                        Outcome::Sync(sync) => plan.syncs.push(*sync),
+                        Outcome::Change(change) => changes.push(*change),
+                        Outcome::Sync(sync) => syncs.push(*sync),
                         Outcome::Unchanged => {}
                         Outcome::Failed(message) => errors.push(message),
                     }
@@ -225,12 +277,7 @@ pub async fn plan(
             Err(error) => errors.push(error.to_string()),
         }
     }
-    plan.usage = connections.usage();
-    if errors.is_empty() {
-        Ok(plan)
-    } else {
-        Err(EngineError::Plan(errors))
-    }
+    (changes, syncs, errors)
 }
 
 /// The objects a targeted plan covers: the targets and, transitively, what
@@ -268,6 +315,9 @@ struct Group<'a> {
     state: &'a State,
     provider: &'a str,
     options: &'a PlanOptions,
+    /// Objects whose remote id this plan changes: references to them are
+    /// known only after apply.
+    recreated: &'a BTreeSet<ResourceKey>,
     /// Remote ids this plan adopts, by the key adopting them: one remote
     /// object is never bound to two manifests.
     claimed: Mutex<BTreeMap<String, ResourceKey>>,
@@ -405,7 +455,11 @@ impl Group<'_> {
         let refs = resource
             .references
             .iter()
-            .map(|(field, key)| (field.clone(), self.state.resources.get(key).and_then(|e| e.id.clone())))
+            .map(|(field, key)| {
+                let id =
+                    self.state.resources.get(key).and_then(|e| e.id.clone()).filter(|_| !self.recreated.contains(key));
+                (field.clone(), id)
+            })
             .collect();
         Ok(DesiredContext {
             refs,
@@ -458,8 +512,9 @@ impl Group<'_> {
         // last time; otherwise it is resolved again, reusing the ids its
         // unchanged lookups resolved to, and reading its sources (a secret
         // rotated at its source changes only its digest).
-        let has_sources = crate::providers::sources::has_sources(&resource.spec);
-        let desired = if manifest_changed || has_sources {
+        let resolve_again = crate::providers::sources::has_sources(&resource.spec)
+            || resource.references.iter().any(|(_, key)| self.recreated.contains(key));
+        let desired = if manifest_changed || resolve_again {
             self.desired(resource, Some(entry)).await?
         } else {
             entry.last_applied.clone()
@@ -600,7 +655,8 @@ impl Group<'_> {
         if self.options.outputs_to_files && target.is_some_and(|t| t.get("file").is_none()) {
             return Err(ProviderError::Lookup {
                 field: "spec.writeSecretTo".into(),
-                message: "the CLI writes values shown once to a file: add `file: PATH` (secretRef is the controller's)".into(),
+                message: "the CLI writes values shown once to a file: add `file: PATH` (secretRef is the controller's)"
+                    .into(),
             });
         }
         let mut change = self.base_change(resource, Action::Create, None);
