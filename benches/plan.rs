@@ -144,10 +144,8 @@ fn write_manifests(dir: &std::path::Path, base_url: &str, exported: &[seqops::en
     );
     std::fs::write(dir.join("provider.yaml"), provider).expect("written");
     for object in exported {
-        let doc = serde_json::json!({
-            "apiVersion": object.api_version, "kind": object.kind,
-            "metadata": {"name": object.key.name}, "spec": object.spec,
-        });
+        let doc =
+            seqops::manifest::manifest_document(&object.api_version, &object.kind, &object.key.name, &object.spec);
         std::fs::write(dir.join(format!("{}.yaml", object.key.name)), serde_yaml::to_string(&doc).expect("yaml"))
             .expect("written");
     }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Context};
 use clap::Args;
 use seqops::engine::export::export;
-use seqops::manifest::ResourceKey;
+use seqops::manifest::{manifest_document, ResourceKey};
 
 use super::{context, Common};
 
@@ -54,20 +54,11 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         written.extend(objects);
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let provider_doc = serde_json::json!({
-        "apiVersion": provider.api_version,
-        "kind": provider.kind,
-        "metadata": { "name": provider.metadata.name },
-        "spec": provider.spec,
-    });
+    let provider_doc =
+        manifest_document(&provider.api_version, &provider.kind, &provider.metadata.name, &provider.spec);
     write_yaml(&args.out.join(format!("provider-{}.yaml", provider.metadata.name)), &provider_doc)?;
     for object in &written {
-        let doc = serde_json::json!({
-            "apiVersion": object.api_version,
-            "kind": object.kind,
-            "metadata": { "name": object.key.name },
-            "spec": object.spec,
-        });
+        let doc = manifest_document(&object.api_version, &object.kind, &object.key.name, &object.spec);
         write_yaml(&args.out.join(format!("{}.yaml", object.key.name)), &doc)?;
     }
     session.state.providers.insert(provider.metadata.name.clone(), context::record_of(&provider)?);

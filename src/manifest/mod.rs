@@ -138,6 +138,11 @@ impl TryFrom<String> for ResourceKey {
     }
 }
 
+/// A manifest as written to a file: apiVersion, kind, metadata.name, spec.
+pub fn manifest_document(api_version: &str, kind: &str, name: &str, spec: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "apiVersion": api_version, "kind": kind, "metadata": { "name": name }, "spec": spec })
+}
+
 /// The text of one YAML document and where it starts, kept so that later
 /// checks can point at a field.
 #[derive(Debug)]

@@ -263,11 +263,38 @@ async fn list_agents(State(e): State<Arc<OrchagentEmulator>>, Extension(key): Ex
 
 /// The agent as the API shows it: without what it keeps to itself.
 fn public_agent(stored: &Value) -> Value {
-    let mut agent = stored.as_object().cloned().unwrap_or_default();
-    for hidden in ["runtime", "loop", "tags", "supported_providers", "default_endpoint", "timeout_seconds"] {
-        agent.remove(hidden);
+    without(stored, &["runtime", "loop", "tags", "supported_providers", "default_endpoint", "timeout_seconds"])
+}
+
+/// A stored object as the API shows it: without the fields it keeps to
+/// itself.
+fn without(stored: &Value, hidden: &[&str]) -> Value {
+    let mut shown = stored.as_object().cloned().unwrap_or_default();
+    for field in hidden {
+        shown.remove(*field);
     }
-    Value::Object(agent)
+    Value::Object(shown)
+}
+
+/// The objects of one workspace, as the API shows them.
+fn in_workspace(items: &[Value], ws: &str, public: fn(&Value) -> Value) -> Value {
+    Value::Array(items.iter().filter(|item| item["workspace_id"] == ws).map(public).collect())
+}
+
+/// One object of a workspace, by id.
+fn find_in<'a>(items: &'a mut [Value], ws: &str, id: &str, what: &str) -> Result<&'a mut Value, ApiError> {
+    items.iter_mut().find(|item| item["id"] == id && item["workspace_id"] == ws).ok_or_else(|| not_found(what))
+}
+
+/// Applies a PATCH body, refusing fields the API does not change.
+fn patch(item: &mut Value, body: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
+    for (field, value) in body {
+        if !allowed.contains(&field.as_str()) {
+            return Err(bad(format!("{field} cannot be changed")));
+        }
+        item[field.as_str()] = value.clone();
+    }
+    Ok(())
 }
 
 async fn create_agent(
@@ -479,10 +506,7 @@ const SCHEDULE_PATCH: [&str; 7] = [
 ];
 
 fn public_schedule(stored: &Value) -> Value {
-    let mut schedule = stored.as_object().cloned().unwrap_or_default();
-    schedule.remove("alert_webhook_url");
-    schedule.remove("alert_on_failure_count");
-    Value::Object(schedule)
+    without(stored, &["alert_webhook_url", "alert_on_failure_count"])
 }
 
 async fn list_schedules(
@@ -492,12 +516,7 @@ async fn list_schedules(
 ) -> Answer {
     e.with_account(&key, |account| {
         has_workspace(account, &ws)?;
-        Ok(ok(
-            StatusCode::OK,
-            Value::Array(
-                account.schedules.iter().filter(|s| s["workspace_id"] == ws.as_str()).map(public_schedule).collect(),
-            ),
-        ))
+        Ok(ok(StatusCode::OK, in_workspace(&account.schedules, &ws, public_schedule)))
     })
 }
 
@@ -542,7 +561,7 @@ async fn create_schedule(
 
 fn find_schedule<'a>(account: &'a mut AccountData, ws: &str, id: &str) -> Result<&'a mut Value, ApiError> {
     has_workspace(account, ws)?;
-    account.schedules.iter_mut().find(|s| s["id"] == id && s["workspace_id"] == ws).ok_or_else(|| not_found("Schedule"))
+    find_in(&mut account.schedules, ws, id, "Schedule")
 }
 
 async fn get_schedule(
@@ -565,12 +584,7 @@ async fn update_schedule(
     }
     e.with_account(&key, |account| {
         let schedule = find_schedule(account, &ws, &id)?;
-        for (field, value) in &body {
-            if !SCHEDULE_PATCH.contains(&field.as_str()) {
-                return Err(bad(format!("{field} cannot be changed")));
-            }
-            schedule[field.as_str()] = value.clone();
-        }
+        patch(schedule, &body, &SCHEDULE_PATCH)?;
         Ok(ok(StatusCode::OK, public_schedule(schedule)))
     })
 }
@@ -592,11 +606,7 @@ async fn delete_schedule(
 const SERVICE_PATCH: [&str; 4] = ["env", "secret_names", "alert_webhook_url", "max_restart_failures"];
 
 fn public_service(stored: &Value) -> Value {
-    let mut service = stored.as_object().cloned().unwrap_or_default();
-    for hidden in ["command", "args", "alert_webhook_url"] {
-        service.remove(hidden);
-    }
-    Value::Object(service)
+    without(stored, &["command", "args", "alert_webhook_url"])
 }
 
 async fn list_services(
@@ -606,12 +616,7 @@ async fn list_services(
 ) -> Answer {
     e.with_account(&key, |account| {
         has_workspace(account, &ws)?;
-        Ok(ok(
-            StatusCode::OK,
-            Value::Array(
-                account.services.iter().filter(|s| s["workspace_id"] == ws.as_str()).map(public_service).collect(),
-            ),
-        ))
+        Ok(ok(StatusCode::OK, in_workspace(&account.services, &ws, public_service)))
     })
 }
 
@@ -648,7 +653,7 @@ async fn deploy_service(
 
 fn find_service<'a>(account: &'a mut AccountData, ws: &str, id: &str) -> Result<&'a mut Value, ApiError> {
     has_workspace(account, ws)?;
-    account.services.iter_mut().find(|s| s["id"] == id && s["workspace_id"] == ws).ok_or_else(|| not_found("Service"))
+    find_in(&mut account.services, ws, id, "Service")
 }
 
 async fn get_service(
@@ -668,12 +673,7 @@ async fn update_service(
     let body = body_of(&bytes)?;
     e.with_account(&key, |account| {
         let service = find_service(account, &ws, &id)?;
-        for (field, value) in &body {
-            if !SERVICE_PATCH.contains(&field.as_str()) {
-                return Err(bad(format!("{field} cannot be changed")));
-            }
-            service[field.as_str()] = value.clone();
-        }
+        patch(service, &body, &SERVICE_PATCH)?;
         Ok(ok(StatusCode::OK, public_service(service)))
     })
 }
