@@ -19,6 +19,10 @@ pub struct FieldChange {
     /// For a secret, that its value changes: always true where it appears.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed: Option<bool>,
+    /// What the new value stands for, when it is an id: `lookup "Sales
+    /// Agent"`, `Agent/writer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,6 +123,7 @@ fn added(path: &str, value: &Value, out: &mut Vec<FieldChange>) {
             path: path.to_string(),
             sensitive: false,
             changed: None,
+            note: None,
             before: None,
             after: Some(value.clone()),
         }),
@@ -150,6 +155,7 @@ fn describe(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut
             path: path.to_string(),
             sensitive: true,
             changed: Some(true),
+            note: None,
             before: before.map(|_| Value::String("(sensitive)".into())),
             after: after.map(|_| Value::String("(sensitive)".into())),
         });
@@ -161,6 +167,7 @@ fn describe(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut
             path: path.to_string(),
             sensitive: false,
             changed: None,
+            note: None,
             before: before.cloned(),
             after: after.cloned(),
         }),
@@ -185,6 +192,7 @@ fn describe(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut
             path: path.to_string(),
             sensitive: false,
             changed: None,
+            note: None,
             before: before.cloned(),
             after: after.cloned(),
         }),
@@ -227,6 +235,7 @@ mod tests {
                 path: "name".into(),
                 sensitive: false,
                 changed: None,
+                note: None,
                 before: Some(json!("a")),
                 after: Some(json!("b"))
             }]
@@ -262,6 +271,7 @@ mod tests {
                 path: "active".into(),
                 sensitive: false,
                 changed: None,
+                note: None,
                 before: Some(json!(true)),
                 after: Some(json!(false))
             }]

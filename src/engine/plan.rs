@@ -560,6 +560,7 @@ impl Group<'_> {
         change.updates = found.updates;
         change.desired = desired;
         change.observed = observed;
+        annotate(&mut change, resource, self.client.as_ref());
         Ok(Outcome::Change(Box::new(change)))
     }
 
@@ -662,6 +663,7 @@ impl Group<'_> {
         let mut change = self.base_change(resource, Action::Create, None);
         change.desired = self.desired(resource, None).await?;
         change.fields = diff::creation(&change.desired);
+        annotate(&mut change, resource, self.client.as_ref());
         Ok(change)
     }
 
@@ -685,6 +687,7 @@ impl Group<'_> {
         change.updates = found.updates;
         change.desired = desired;
         change.observed = observed;
+        annotate(&mut change, resource, self.client.as_ref());
         Ok(Outcome::Change(Box::new(change)))
     }
 
@@ -745,6 +748,22 @@ impl Group<'_> {
             orphan_on_delete: entry.orphan_on_delete,
             prevent_destroy: entry.prevent_destroy,
         }))
+    }
+}
+
+/// Notes on the fields whose new value is an id: the lookup or the manifest
+/// it comes from (`agentRef` fills `agent`).
+fn annotate(change: &mut Change, resource: &Resource, client: &dyn ExternalClient) {
+    let mut labels = client.labels(&resource.spec);
+    for (field, key) in &resource.references {
+        if let Some(name) = field.strip_prefix("spec.").and_then(|f| f.strip_suffix("Ref.name")) {
+            labels.insert(name.to_string(), key.to_string());
+        }
+    }
+    for field in &mut change.fields {
+        if field.after.is_some() {
+            field.note = labels.get(&field.path).cloned();
+        }
     }
 }
 

@@ -166,6 +166,12 @@ pub trait ExternalClient: Send + Sync {
         Ok(())
     }
 
+    /// What the ids a spec resolves stand for, by field: the lookups it was
+    /// written with (`agent` → `lookup "Sales Agent"`), for plans.
+    fn labels(&self, _spec: &Value) -> std::collections::BTreeMap<String, String> {
+        std::collections::BTreeMap::new()
+    }
+
     /// The display name a manifest's spec gives its object.
     fn display_name(&self, spec: &Value) -> String;
 

@@ -138,16 +138,21 @@ fn field_lines(out: &mut String, field: &FieldChange) {
     }
     match (&field.before, &field.after) {
         (None, after) => {
-            let _ = writeln!(out, "+ {}: {}", field.path, fence_safe(&value(after.as_ref())));
+            let _ = writeln!(out, "+ {}: {}{}", field.path, fence_safe(&value(after.as_ref())), note(field));
         }
         (before, None) => {
             let _ = writeln!(out, "- {}: {}", field.path, fence_safe(&value(before.as_ref())));
         }
         (before, after) => {
             let _ = writeln!(out, "- {}: {}", field.path, fence_safe(&value(before.as_ref())));
-            let _ = writeln!(out, "+ {}: {}", field.path, fence_safe(&value(after.as_ref())));
+            let _ = writeln!(out, "+ {}: {}{}", field.path, fence_safe(&value(after.as_ref())), note(field));
         }
     }
+}
+
+/// `  # lookup "Sales Agent"` after a value that is an id.
+fn note(field: &FieldChange) -> String {
+    field.note.as_ref().map(|n| format!("  # {}", fence_safe(n))).unwrap_or_default()
 }
 
 fn omitted_list(changes: &[&Change]) -> String {

@@ -151,8 +151,14 @@ fn render_field(out: &mut String, field: &FieldChange, action: Action, style: St
                 let _ = writeln!(out, "            {line}");
             }
         } else {
-            let _ =
-                writeln!(out, "      {} {}: {}", style.paint("32", "+"), field.path, value_text(field.after.as_ref()));
+            let _ = writeln!(
+                out,
+                "      {} {}: {}{}",
+                style.paint("32", "+"),
+                field.path,
+                value_text(field.after.as_ref()),
+                note_text(field)
+            );
         }
         return;
     }
@@ -183,12 +189,18 @@ fn render_field(out: &mut String, field: &FieldChange, action: Action, style: St
     };
     let _ = writeln!(
         out,
-        "      {} {}: {} -> {}",
+        "      {} {}: {} -> {}{}",
         style.paint(code, sign),
         field.path,
         value_text(field.before.as_ref()),
-        value_text(field.after.as_ref())
+        value_text(field.after.as_ref()),
+        note_text(field)
     );
+}
+
+/// ` (lookup "Sales Agent")` after a value that is an id.
+fn note_text(field: &FieldChange) -> String {
+    field.note.as_ref().map(|note| format!(" ({note})")).unwrap_or_default()
 }
 
 /// A value for people: JSON, except for the markers that stand for values
@@ -223,6 +235,7 @@ mod tests {
             path: "flow[0].content".into(),
             sensitive: false,
             changed: None,
+            note: None,
             before: Some(Value::String("Hi!\nWelcome.\n".into())),
             after: Some(Value::String("Hi!\nWelcome back.\n".into())),
         };

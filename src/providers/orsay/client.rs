@@ -180,6 +180,19 @@ impl ExternalClient for SequenceClient {
         &mapping::SEQUENCE_FACTS
     }
 
+    fn labels(&self, spec: &Value) -> std::collections::BTreeMap<String, String> {
+        let mut labels = std::collections::BTreeMap::new();
+        for field in LOOKED_UP {
+            let Some(selector) = spec.get(field).and_then(Value::as_object) else { continue };
+            for (how, name) in selector {
+                if how != "id" {
+                    labels.insert(field.to_string(), format!("{how} {}", name));
+                }
+            }
+        }
+        labels
+    }
+
     fn display_name(&self, spec: &Value) -> String {
         spec["name"].as_str().unwrap_or_default().to_string()
     }
