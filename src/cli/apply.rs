@@ -72,7 +72,12 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let writer = StateWriter::new(session.store, state);
     writer.record(|_| ()).await?;
     println!();
-    let options = ApplyOptions { parallelism: args.parallelism, verify_observed: saved, sandbox: args.common.sandbox };
+    let options = ApplyOptions {
+        parallelism: args.parallelism,
+        verify_observed: saved,
+        sandbox: args.common.sandbox,
+        outputs_to_files: true,
+    };
     let plan = document.plan();
     let progress = super::progress::ApplyProgress::start(plan.changes.len());
     let report = engine::apply(&plan, &session.connections, &writer, options, &|event| progress.report(event)).await?;

@@ -75,6 +75,7 @@ pub async fn make_plan(
         sandbox: common.sandbox,
         parallelism: 8,
         outputs_to_files: true,
+        list_only_for_new: false,
     };
     let plan = engine::plan(&session.manifests, &session.state, &session.connections, &options).await?;
     let state = session.state_existed.then_some(&session.state);

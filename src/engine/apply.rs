@@ -69,6 +69,9 @@ pub struct ApplyReport {
     pub untouched: Vec<(ResourceKey, String)>,
     /// Files written with values the API returned once.
     pub outputs_written: Vec<(ResourceKey, PathBuf)>,
+    /// Values the API returned once, kept in memory for the caller to store
+    /// (when `outputs_to_files` is off).
+    pub outputs: Vec<(ResourceKey, BTreeMap<String, Secret>)>,
 }
 
 impl ApplyReport {
@@ -87,10 +90,20 @@ pub struct ApplyOptions {
     pub verify_observed: bool,
     /// Sources read for the sandbox (an unset variable gets a fake value).
     pub sandbox: bool,
+    /// Values an API returns once go to `writeSecretTo.file`; otherwise
+    /// they are handed back in [`ApplyReport::outputs`].
+    pub outputs_to_files: bool,
+}
+
+/// Where a change's one-time values went.
+#[derive(Default)]
+struct Written {
+    file: Option<PathBuf>,
+    values: BTreeMap<String, Secret>,
 }
 
 enum Outcome {
-    Done(Option<PathBuf>),
+    Done(Written),
     Failed(String),
     /// Not attempted: something it depends on did not happen.
     Skipped,
@@ -168,8 +181,11 @@ pub async fn apply(
             }
             match outcome {
                 Outcome::Done(written) => {
-                    if let Some(path) = written {
+                    if let Some(path) = written.file {
                         report.outputs_written.push((key.clone(), path));
+                    }
+                    if !written.values.is_empty() {
+                        report.outputs.push((key.clone(), written.values));
                     }
                     report.done.push((key, action));
                 }
@@ -314,19 +330,19 @@ async fn apply_change(
     state: &StateWriter,
     options: ApplyOptions,
     progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Option<PathBuf>, String> {
+) -> Result<Written, String> {
     let key = &change.key;
     let client = connections.client(&change.provider, &key.kind).map_err(|e| e.to_string())?;
     let client = client.as_ref();
     let fail = |error: ProviderError| format!("{key}: {error}");
     let save = |error: StateError| format!("{key}: the remote change was made but state could not be saved: {error}");
-    let mut written = None;
+    let mut written = Written::default();
     match change.action {
         Action::Create => {
             progress(Progress::started(format!("{key}: creating...")));
             let prepared = prepare(change, client, state, options).await?;
-            let (id, file) = create(change, &prepared, client, state).await?;
-            written = file;
+            let (id, outputs) = create(change, &prepared, client, state, options).await?;
+            written = outputs;
             progress(Progress::finished(format!("{key}: created (id {id})")));
         }
         Action::Adopt => {
@@ -365,8 +381,8 @@ async fn apply_change(
             };
             if client.facts().create_before_delete {
                 state.record(mark_deposed).await.map_err(save)?;
-                let (id, file) = create(change, &prepared, client, state).await?;
-                written = file;
+                let (id, outputs) = create(change, &prepared, client, state, options).await?;
+                written = outputs;
                 client.delete(&old).await.map_err(fail)?;
                 state.record(|s| clear_deposed(s, key, &old)).await.map_err(save)?;
                 progress(Progress::finished(format!("{key}: replaced ({old} -> {id})")));
@@ -374,8 +390,8 @@ async fn apply_change(
                 state.record(mark_deposed).await.map_err(save)?;
                 client.delete(&old).await.map_err(fail)?;
                 state.record(|s| clear_deposed(s, key, &old)).await.map_err(save)?;
-                let (id, file) = create(change, &prepared, client, state).await?;
-                written = file;
+                let (id, outputs) = create(change, &prepared, client, state, options).await?;
+                written = outputs;
                 progress(Progress::finished(format!("{key}: replaced ({old} -> {id})")));
             }
         }
@@ -457,7 +473,8 @@ async fn create(
     prepared: &Prepared,
     client: &dyn ExternalClient,
     state: &StateWriter,
-) -> Result<(String, Option<PathBuf>), String> {
+    options: ApplyOptions,
+) -> Result<(String, Written), String> {
     let key = &change.key;
     let save = |error: StateError| format!("{key}: state could not be saved: {error}");
     let previous = state.snapshot().await.resources.get(key).cloned();
@@ -518,7 +535,11 @@ async fn create(
         .collect();
     // The one-time values first: once state says the object exists, nothing
     // would ask for them again.
-    let written = write_outputs(change, &created.outputs);
+    let written = if options.outputs_to_files {
+        write_outputs(change, &created.outputs).map(|file| Written { file, values: BTreeMap::new() })
+    } else {
+        Ok(Written { file: None, values: created.outputs.clone() })
+    };
     state
         .record(|s| {
             upsert(s, change, Some(id.clone()), |e| {

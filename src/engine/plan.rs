@@ -69,6 +69,9 @@ pub struct PlanOptions {
     /// Values an API returns once can only go to files (the CLI); the
     /// controller writes Kubernetes Secrets instead.
     pub outputs_to_files: bool,
+    /// List a collection only to place new objects; objects with known ids
+    /// are read directly (the controller reconciles one object at a time).
+    pub list_only_for_new: bool,
 }
 
 impl PlanOptions {
@@ -80,6 +83,7 @@ impl PlanOptions {
             sandbox: false,
             parallelism: 8,
             outputs_to_files: true,
+            list_only_for_new: false,
         }
     }
 }
@@ -353,7 +357,7 @@ impl Group<'_> {
         orphans: &[(&ResourceKey, &Entry)],
         warnings: &mut Vec<String>,
     ) -> Result<Vec<Outcome>, ProviderError> {
-        let needs_listing = self.options.refresh != Refresh::None
+        let needs_listing = (self.options.refresh != Refresh::None && !self.options.list_only_for_new)
             || resources.iter().any(|r| self.state.resources.get(&r.key).is_none_or(|e| e.id.is_none()))
             || orphans.iter().any(|(_, e)| e.id.is_none());
         let listing = if needs_listing {

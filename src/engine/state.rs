@@ -144,6 +144,9 @@ struct LockHolder {
 pub struct StateStore {
     path: PathBuf,
     _lock: Option<File>,
+    /// Kept in memory only: the controller's, whose state lives in each
+    /// object's status.
+    memory: bool,
 }
 
 impl StateStore {
@@ -190,12 +193,17 @@ impl StateStore {
         file.set_len(0).map_err(write_error)?;
         file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes()).map_err(write_error)?;
         file.flush().map_err(write_error)?;
-        Ok(Self { path: path.to_path_buf(), _lock: Some(file) })
+        Ok(Self { path: path.to_path_buf(), _lock: Some(file), memory: false })
     }
 
     /// Opens the state for reading only, without its lock.
     pub fn read_only(path: &Path) -> Self {
-        Self { path: path.to_path_buf(), _lock: None }
+        Self { path: path.to_path_buf(), _lock: None, memory: false }
+    }
+
+    /// A store that keeps nothing on disk.
+    pub fn in_memory() -> Self {
+        Self { path: PathBuf::from("(in memory)"), _lock: None, memory: true }
     }
 
     pub fn path(&self) -> &Path {
@@ -203,6 +211,9 @@ impl StateStore {
     }
 
     pub fn load(&self) -> Result<Option<State>, StateError> {
+        if self.memory {
+            return Ok(None);
+        }
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -219,6 +230,9 @@ impl StateStore {
     /// Writes `state` with its serial incremented.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
         state.serial += 1;
+        if self.memory {
+            return Ok(());
+        }
         let bytes = serde_json::to_vec_pretty(state)
             .map_err(|e| StateError::Corrupt { path: self.path.clone(), reason: e.to_string() })?;
         write_atomically(&self.path, &bytes).map_err(|source| StateError::Write { path: self.path.clone(), source })
