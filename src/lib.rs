@@ -5,6 +5,7 @@
 //! vendor-neutral engine (diff, plan, apply, state), the providers and the
 //! sandbox emulators.
 
+pub mod controller;
 pub mod engine;
 pub mod manifest;
 pub mod providers;

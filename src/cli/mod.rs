@@ -2,6 +2,7 @@
 
 mod apply;
 mod context;
+mod controller;
 mod export;
 mod import;
 mod plan;
@@ -40,6 +41,8 @@ enum Command {
     Export(export::ExportArgs),
     /// JSON Schema of every kind, for editors.
     Schema(schema::SchemaArgs),
+    /// Run the Kubernetes controller.
+    Controller(controller::ControllerArgs),
     /// CustomResourceDefinitions of every kind, as crds/ holds them.
     Crds(schema::CrdsArgs),
     /// Shell completions: bash, zsh, fish, elvish or powershell.
@@ -83,6 +86,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args).await,
         Command::Export(args) => export::run(args).await,
         Command::Schema(args) => schema::run(args),
+        Command::Controller(args) => controller::run(args).await,
         Command::Crds(args) => schema::crds(args),
         Command::Completions(args) => schema::completions(args),
         Command::State(command) => state::run(command),

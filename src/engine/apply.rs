@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
 use tokio::sync::Mutex;
 
@@ -150,31 +151,22 @@ pub async fn apply(
     phases.extend(reverse);
     let failed_keys: Arc<std::sync::Mutex<BTreeSet<ResourceKey>>> = Default::default();
     for layer in phases {
-        let results: Vec<(ResourceKey, Action, Outcome)> = stream::iter(layer)
-            .map(|change| {
-                let failed_keys = failed_keys.clone();
-                async move {
-                    let blocked = {
-                        let failed = failed_keys.lock().unwrap_or_else(|e| e.into_inner());
-                        blocked_by(change, &plan.changes, &failed)
-                    };
-                    let outcome = if blocked {
-                        Outcome::Skipped
-                    } else {
-                        match verify(change, connections, options).await {
-                            Some(reason) => Outcome::Untouched(reason),
-                            None => match apply_change(change, connections, state, options, progress).await {
-                                Ok(written) => Outcome::Done(written),
-                                Err(message) => Outcome::Failed(message),
-                            },
-                        }
-                    };
-                    (change.key.clone(), change.action, outcome)
-                }
+        let blocked: Vec<bool> = {
+            let failed = failed_keys.lock().unwrap_or_else(|e| e.into_inner());
+            layer.iter().map(|change| blocked_by(change, &plan.changes, &failed)).collect()
+        };
+        // The futures are made first and boxed, not made by a closure inside
+        // the stream: that keeps the whole apply `Send` for every lifetime,
+        // as the controller's runtime needs.
+        let runs: Vec<BoxFuture<'_, (ResourceKey, Action, Outcome)>> = layer
+            .into_iter()
+            .zip(blocked)
+            .map(|(change, blocked)| -> BoxFuture<'_, _> {
+                Box::pin(run_change(change, blocked, connections, state, options, progress))
             })
-            .buffer_unordered(options.parallelism.max(1))
-            .collect()
-            .await;
+            .collect();
+        let results: Vec<(ResourceKey, Action, Outcome)> =
+            stream::iter(runs).buffer_unordered(options.parallelism.max(1)).collect().await;
         for (key, action, outcome) in results {
             if !matches!(outcome, Outcome::Done(_)) {
                 failed_keys.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone());
@@ -196,6 +188,31 @@ pub async fn apply(
         }
     }
     Ok(report)
+}
+
+/// One change of a layer, unless something it waits for failed. (A named
+/// async fn, not a closure, so the future is `Send` for any lifetime, as
+/// the controller's runtime needs.)
+async fn run_change(
+    change: &Change,
+    blocked: bool,
+    connections: &Connections,
+    state: &StateWriter,
+    options: ApplyOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> (ResourceKey, Action, Outcome) {
+    let outcome = if blocked {
+        Outcome::Skipped
+    } else {
+        match verify(change, connections, options).await {
+            Some(reason) => Outcome::Untouched(reason),
+            None => match apply_change(change, connections, state, options, progress).await {
+                Ok(written) => Outcome::Done(written),
+                Err(message) => Outcome::Failed(message),
+            },
+        }
+    };
+    (change.key.clone(), change.action, outcome)
 }
 
 /// Whether a change must wait for something that failed: a create or update

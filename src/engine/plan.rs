@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -367,18 +368,13 @@ impl Group<'_> {
             None
         };
         let listing = listing.as_ref();
-        let planned: Vec<(Outcome, Vec<String>)> = stream::iter(resources.iter())
-            .map(|resource| async move {
-                let mut notes = Vec::new();
-                let outcome = match self.plan_resource(resource, listing, &mut notes).await {
-                    Ok(outcome) => outcome,
-                    Err(error) => Outcome::Failed(located(resource, error)),
-                };
-                (outcome, notes)
-            })
-            .buffered(self.options.parallelism.max(1))
-            .collect()
-            .await;
+        // Boxed futures made before the stream: see `engine::apply`.
+        let plans: Vec<BoxFuture<'_, (Outcome, Vec<String>)>> = resources
+            .iter()
+            .map(|resource| -> BoxFuture<'_, _> { Box::pin(self.plan_one(resource, listing)) })
+            .collect();
+        let planned: Vec<(Outcome, Vec<String>)> =
+            stream::iter(plans).buffered(self.options.parallelism.max(1)).collect().await;
         let mut outcomes = Vec::new();
         for (outcome, mut notes) in planned {
             outcomes.push(outcome);
@@ -399,6 +395,15 @@ impl Group<'_> {
             .count();
         self.client.check_capacity(creates).await?;
         Ok(outcomes)
+    }
+
+    async fn plan_one(&self, resource: &Resource, listing: Option<&Listing>) -> (Outcome, Vec<String>) {
+        let mut notes = Vec::new();
+        let outcome = match self.plan_resource(resource, listing, &mut notes).await {
+            Ok(outcome) => outcome,
+            Err(error) => Outcome::Failed(located(resource, error)),
+        };
+        (outcome, notes)
     }
 
     /// Binds `id` to `key` for this plan, or says which manifest has it.

@@ -30,6 +30,15 @@ pub struct ResourceStatus {
     /// Managed fields that changed remotely.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<DriftEntry>,
+    /// The fields last written: the base of the three-way diff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "preserved_object")]
+    pub last_applied: Option<serde_json::Value>,
+    /// Set before a create is sent, cleared once its id is known: a
+    /// reconcile that finds it looks the object up instead of creating it
+    /// twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_since: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 }

@@ -15,13 +15,23 @@ pub fn load(paths: &[PathBuf], kinds: &[KindSpec]) -> Result<Manifests, Manifest
     for path in paths {
         collect_files(path, &mut files)?;
     }
+    let mut texts = Vec::new();
+    for file in files {
+        let text =
+            std::fs::read_to_string(&file).map_err(|source| ManifestError::Read { path: file.clone(), source })?;
+        texts.push((file, text));
+    }
+    load_texts(&texts, kinds)
+}
+
+/// Checks manifests given as texts, each named as a file would be (the
+/// controller names an object `namespace/Kind/name`).
+pub fn load_texts(texts: &[(PathBuf, String)], kinds: &[KindSpec]) -> Result<Manifests, ManifestError> {
     let mut diagnostics = Vec::new();
     let mut resources = Vec::new();
     let mut skipped = Vec::new();
-    for file in &files {
-        let text =
-            std::fs::read_to_string(file).map_err(|source| ManifestError::Read { path: file.clone(), source })?;
-        for document in split_documents(file, &text) {
+    for (file, text) in texts {
+        for document in split_documents(file, text) {
             let start = Location { file: document.file.clone(), line: document.first_line, column: 1 };
             match parse_document(document, kinds) {
                 Ok(Some(resource)) => resources.push(resource),

@@ -23,7 +23,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use kind::{KindSpec, Reference};
-pub use load::load;
+pub use load::{load, load_texts};
 pub use provider::{ProviderSpec, PROVIDER_KIND};
 
 /// Where something stands in the manifests.

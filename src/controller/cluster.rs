@@ -1,0 +1,193 @@
+//! What a reconcile reads from the cluster: the object, its Provider and
+//! credentials, and the objects it refers to, turned into the engine's
+//! manifests and state.
+
+use std::path::PathBuf;
+
+use k8s_openapi::api::core::v1::Secret as KubeSecret;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::ResourceExt;
+use serde_json::{json, Value};
+
+use crate::engine::state::{now_rfc3339, Entry, State};
+use crate::manifest::crd::ResourceStatus;
+use crate::manifest::{KindSpec, Manifests, ResourceKey};
+
+/// The API resource of a kind, from its CRD.
+pub fn api_resource(kind: &KindSpec) -> ApiResource {
+    let crd = (kind.crd)();
+    let (group, version) = kind.api_version.split_once('/').unwrap_or(("", kind.api_version));
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind.kind), &crd.spec.names.plural)
+}
+
+/// An object as a manifest document: only what a manifest holds (the
+/// management policy is the controller's, not the engine's).
+pub fn manifest_text(object: &DynamicObject) -> String {
+    let types = object.types.clone().unwrap_or_default();
+    let mut spec = object.data.get("spec").cloned().unwrap_or(json!({}));
+    if let Some(map) = spec.as_object_mut() {
+        map.remove("managementPolicy");
+    }
+    let annotations: serde_json::Map<String, Value> = object
+        .annotations()
+        .iter()
+        .filter(|(k, _)| k.starts_with("seqops.dev/"))
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    let document = json!({
+        "apiVersion": types.api_version, "kind": types.kind,
+        "metadata": {"name": object.name_any(), "annotations": annotations},
+        "spec": spec,
+    });
+    serde_yaml::to_string(&document).unwrap_or_default()
+}
+
+/// The label errors about an object name it by: `namespace/Kind/name`.
+pub fn label(object: &DynamicObject) -> PathBuf {
+    let kind = object.types.as_ref().map(|t| t.kind.clone()).unwrap_or_default();
+    PathBuf::from(format!("{}/{kind}/{}", object.namespace().unwrap_or_default(), object.name_any()))
+}
+
+pub fn status_of(object: &DynamicObject) -> ResourceStatus {
+    object.data.get("status").cloned().and_then(|s| serde_json::from_value(s).ok()).unwrap_or_default()
+}
+
+/// The state entry an object's status stands for.
+pub fn entry_of(object: &DynamicObject, provider: &str) -> Option<Entry> {
+    let status = status_of(object);
+    if status.external_id.is_none() && status.pending_since.is_none() {
+        return None;
+    }
+    let spec = object.data.get("spec").cloned().unwrap_or_default();
+    Some(Entry {
+        api_version: object.types.as_ref().map(|t| t.api_version.clone()).unwrap_or_default(),
+        provider: provider.to_string(),
+        id: status.external_id,
+        display_name: spec["name"].as_str().or_else(|| spec["provider"].as_str()).unwrap_or_default().to_string(),
+        pending_since: status.pending_since,
+        deposed_id: None,
+        manifest_digest: status.last_applied_digest.unwrap_or_default(),
+        applied_spec: Value::Null,
+        last_applied: status.last_applied.and_then(|v| v.as_object().cloned()).unwrap_or_default(),
+        observed: status.at_provider.and_then(|v| v.as_object().cloned()).unwrap_or_default(),
+        observed_at: now_rfc3339(),
+        orphan_on_delete: object
+            .annotations()
+            .get(crate::manifest::annotations::DELETION_POLICY)
+            .is_some_and(|p| p == "orphan"),
+        prevent_destroy: false,
+        depends_on: Vec::new(),
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{0}")]
+    Kube(#[from] kube::Error),
+    #[error("{0}")]
+    Invalid(String),
+    /// A referenced object has no external id yet.
+    #[error("waiting for {0}, which has no external id yet")]
+    ReferenceNotReady(ResourceKey),
+}
+
+/// The engine's view of one object: manifests (the object, the namespace's
+/// Providers, the objects it refers to) and state (from their statuses).
+pub struct World {
+    pub manifests: Manifests,
+    pub state: State,
+    pub key: ResourceKey,
+}
+
+/// Reads what reconciling `object` needs.
+pub async fn load(
+    client: &kube::Client,
+    object: &DynamicObject,
+    kind: &KindSpec,
+    kinds: &[KindSpec],
+) -> Result<World, ClusterError> {
+    let namespace = object.namespace().unwrap_or_else(|| "default".into());
+    let providers_api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &namespace, &api_resource(&crate::manifest::PROVIDER_KIND));
+    let providers = providers_api.list(&ListParams::default()).await?;
+    let mut texts: Vec<(PathBuf, String)> = providers.items.iter().map(|p| (label(p), manifest_text(p))).collect();
+    texts.push((label(object), manifest_text(object)));
+    let spec = object.data.get("spec").cloned().unwrap_or_default();
+    let mut referenced = Vec::new();
+    for reference in (kind.references)(&spec) {
+        let Some(target_kind) = kinds.iter().find(|k| k.key_kind == reference.kind) else { continue };
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &api_resource(target_kind));
+        match api.get_opt(&reference.name).await? {
+            Some(target) => {
+                texts.push((label(&target), manifest_text(&target)));
+                referenced.push(target);
+            }
+            None => return Err(ClusterError::ReferenceNotReady(ResourceKey::new(reference.kind, reference.name))),
+        }
+    }
+    let manifests = crate::manifest::load_texts(&texts, kinds).map_err(|e| ClusterError::Invalid(e.to_string()))?;
+    let key = ResourceKey::new(kind.key_kind, object.name_any());
+    let mut state = State::new(false);
+    for target in referenced.iter().chain(std::iter::once(object)) {
+        let target_key = manifests
+            .resources
+            .iter()
+            .find(|r| {
+                r.metadata.name == target.name_any()
+                    && Some(&r.api_version) == target.types.as_ref().map(|t| &t.api_version)
+            })
+            .map(|r| r.key.clone());
+        let Some(target_key) = target_key else { continue };
+        let provider = manifests.get(&target_key).and_then(|r| r.provider.clone()).unwrap_or_default();
+        match entry_of(target, &provider) {
+            Some(entry) => {
+                state.resources.insert(target_key, entry);
+            }
+            None if target_key != key => return Err(ClusterError::ReferenceNotReady(target_key)),
+            None => {}
+        }
+    }
+    for provider in manifests.providers() {
+        if let Ok(record) = provider_record(provider) {
+            state.providers.insert(provider.metadata.name.clone(), record);
+        }
+    }
+    Ok(World { manifests, state, key })
+}
+
+fn provider_record(
+    provider: &crate::manifest::Resource,
+) -> Result<crate::engine::state::ProviderRecord, serde_json::Error> {
+    let spec: crate::manifest::ProviderSpec = serde_json::from_value(provider.spec.clone())?;
+    Ok(crate::engine::state::ProviderRecord {
+        provider_type: spec.provider_type,
+        base_url: spec.base_url,
+        credentials_env: None,
+        requests_per_hour: spec.rate_limit.map(|r| r.requests_per_hour),
+    })
+}
+
+/// The API key a Provider names with `credentials.secretRef`.
+pub async fn credential(
+    client: &kube::Client,
+    namespace: &str,
+    provider: &crate::manifest::Resource,
+) -> Result<String, ClusterError> {
+    let reference = &provider.spec["credentials"]["secretRef"];
+    let (Some(name), Some(key)) = (reference["name"].as_str(), reference["key"].as_str()) else {
+        return Err(ClusterError::Invalid(format!(
+            "Provider {}: the controller reads credentials from a Secret: set spec.credentials.secretRef",
+            provider.metadata.name
+        )));
+    };
+    let secrets: Api<KubeSecret> = Api::namespaced(client.clone(), namespace);
+    let secret = secrets.get(name).await?;
+    let value = secret.data.as_ref().and_then(|d| d.get(key)).map(|v| String::from_utf8_lossy(&v.0).trim().to_string());
+    value.filter(|v| !v.is_empty()).ok_or_else(|| {
+        ClusterError::Invalid(format!(
+            "Secret {namespace}/{name} has no key `{key}` for Provider {}",
+            provider.metadata.name
+        ))
+    })
+}

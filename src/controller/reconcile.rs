@@ -1,0 +1,450 @@
+//! The one reconciler every kind goes through: finalizer, pause, Provider
+//! and credentials from the cluster, plan and apply through the engine, and
+//! status written with server-side apply.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret as KubeSecret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::ApiResource;
+use kube::runtime::controller::Action;
+use kube::{Client, ResourceExt};
+use serde_json::{json, Value};
+
+use super::cluster::{self, ClusterError, World};
+use crate::engine::apply::StateWriter;
+use crate::engine::state::{now_rfc3339, StateStore};
+use crate::engine::{self, ApplyOptions, Connections, PlanOptions, Refresh};
+use crate::manifest::annotations;
+use crate::manifest::crd::{Condition, DriftEntry, ResourceStatus};
+use crate::manifest::KindSpec;
+use crate::providers::account::Secret;
+use crate::providers::{self, Account, AccountSettings};
+
+/// The finalizer that keeps an object until its remote object is deleted.
+pub const FINALIZER: &str = "seqops.dev/finalizer";
+/// The field manager of every status and Secret the controller writes.
+pub const MANAGER: &str = "seqops";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What every kind's controller shares: the client, one account (and so
+/// one request budget) per Provider and credential, and failure counts.
+pub struct Shared {
+    pub client: Client,
+    pub kinds: Vec<KindSpec>,
+    accounts: Mutex<HashMap<String, Arc<Account>>>,
+    /// Objects seen per account, to spread drift checks over the budget.
+    objects: Mutex<HashMap<String, HashSet<String>>>,
+    failures: Mutex<HashMap<String, u32>>,
+    /// Replaces every Provider's base URL (tests and the sandbox).
+    base_url_override: Option<String>,
+}
+
+impl Shared {
+    pub fn new(client: Client, base_url_override: Option<String>) -> Self {
+        Self {
+            client,
+            kinds: providers::kinds(),
+            accounts: Mutex::default(),
+            objects: Mutex::default(),
+            failures: Mutex::default(),
+            base_url_override,
+        }
+    }
+}
+
+/// One kind's controller.
+pub struct Context {
+    pub shared: Arc<Shared>,
+    pub kind: usize,
+    pub resource: ApiResource,
+}
+
+impl Context {
+    pub fn new(shared: Arc<Shared>, kind: usize) -> Self {
+        let resource = cluster::api_resource(&shared.kinds[kind]);
+        Self { shared, kind, resource }
+    }
+
+    fn kind(&self) -> &KindSpec {
+        &self.shared.kinds[self.kind]
+    }
+
+    /// The account of the object's Provider, shared by every reconcile
+    /// that uses it, so its rate limiter sees all their requests.
+    async fn connect(
+        &self,
+        world: &World,
+        namespace: &str,
+        uid: &str,
+    ) -> Result<(Connections, Option<u32>, usize), ClusterError> {
+        let resource =
+            world.manifests.get(&world.key).ok_or_else(|| ClusterError::Invalid("the object did not load".into()))?;
+        let provider_name = resource.provider.clone().unwrap_or_default();
+        let provider = world
+            .manifests
+            .providers()
+            .find(|p| p.metadata.name == provider_name)
+            .ok_or_else(|| ClusterError::Invalid(format!("no Provider `{provider_name}` in {namespace}")))?;
+        let spec: crate::manifest::ProviderSpec =
+            serde_json::from_value(provider.spec.clone()).map_err(|e| ClusterError::Invalid(e.to_string()))?;
+        let credential = cluster::credential(&self.shared.client, namespace, provider).await?;
+        let (vendor_url, vendor_limit) = providers::vendor_defaults(spec.provider_type);
+        let base_url = match &self.shared.base_url_override {
+            Some(origin) => providers::sandbox_base_url(spec.provider_type, origin),
+            None => spec.base_url.clone().unwrap_or_else(|| vendor_url.to_string()),
+        };
+        let settings = AccountSettings {
+            name: provider_name.clone(),
+            provider_type: spec.provider_type,
+            base_url,
+            credential: Secret::new(credential),
+            credential_source: format!("the Secret named by Provider {namespace}/{provider_name}"),
+            requests_per_hour: spec.rate_limit.map(|r| r.requests_per_hour).or(vendor_limit),
+            budget_file: None,
+        };
+        let id = format!("{namespace}/{provider_name}/{}/{}", settings.budget_id(), settings.base_url);
+        let account = {
+            let mut accounts = self.shared.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            accounts
+                .entry(id.clone())
+                .or_insert_with(|| {
+                    Account::connect(
+                        settings.clone(),
+                        providers::dialect(settings.provider_type),
+                        Arc::new(|m| tracing::info!("{m}")),
+                    )
+                })
+                .clone()
+        };
+        let objects = {
+            let mut objects = self.shared.objects.lock().unwrap_or_else(|e| e.into_inner());
+            let seen = objects.entry(id).or_default();
+            seen.insert(uid.to_string());
+            seen.len()
+        };
+        let limit = account.limiter.limit();
+        Ok((Connections::new([account]), limit, objects))
+    }
+}
+
+fn annotation<'a>(object: &'a DynamicObject, name: &str) -> Option<&'a str> {
+    object.annotations().get(name).map(String::as_str)
+}
+
+/// How often an account's objects are read for drift: half the hourly
+/// budget spread over them, and never more often than every five minutes.
+pub fn drift_interval(requests_per_hour: Option<u32>, objects: usize) -> Duration {
+    let floor = Duration::from_secs(300);
+    match requests_per_hour.filter(|l| *l > 0) {
+        Some(limit) => floor.max(Duration::from_secs(objects as u64 * 3600 * 2 / u64::from(limit))),
+        None => floor,
+    }
+}
+
+pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Action, ReconcileError> {
+    let namespace = object.namespace().unwrap_or_else(|| "default".into());
+    let api: Api<DynamicObject> = Api::namespaced_with(context.shared.client.clone(), &namespace, &context.resource);
+    if annotation(&object, annotations::PAUSED) == Some("true") {
+        return Ok(Action::await_change());
+    }
+    if object.metadata.deletion_timestamp.is_some() {
+        return finalize(&object, &context, &api, &namespace).await;
+    }
+    if !object.finalizers().iter().any(|f| f == FINALIZER) {
+        let mut finalizers = object.finalizers().to_vec();
+        finalizers.push(FINALIZER.into());
+        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": object.resource_version()}});
+        api.patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        // The change comes back as a watch event.
+        return Ok(Action::await_change());
+    }
+    let result = sync(&object, &context, &api, &namespace).await;
+    let uid = object.uid().unwrap_or_default();
+    match &result {
+        Ok(_) => {
+            context.shared.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&uid);
+        }
+        Err(error) => {
+            let message = error.to_string();
+            write_status(&api, &object, |status| {
+                set_condition(status, "Synced", "False", "ReconcileError", &message, &object);
+            })
+            .await?;
+        }
+    }
+    result
+}
+
+/// Plans and applies the object, and reports what happened in its status.
+async fn sync(
+    object: &DynamicObject,
+    context: &Context,
+    api: &Api<DynamicObject>,
+    namespace: &str,
+) -> Result<Action, ReconcileError> {
+    let kind = context.kind();
+    let world = match cluster::load(&context.shared.client, object, kind, &context.shared.kinds).await {
+        Ok(world) => world,
+        Err(ClusterError::ReferenceNotReady(key)) => {
+            write_status(api, object, |status| {
+                set_condition(
+                    status,
+                    "Synced",
+                    "False",
+                    "ReferenceNotReady",
+                    &format!("waiting for {key}, which has no external id yet"),
+                    object,
+                );
+            })
+            .await?;
+            return Ok(Action::requeue(Duration::from_secs(15)));
+        }
+        Err(ClusterError::Kube(error)) => return Err(error.into()),
+        Err(ClusterError::Invalid(message)) => return Err(ReconcileError::Failed(message)),
+    };
+    let uid = object.uid().unwrap_or_default();
+    let (connections, limit, objects) =
+        context.connect(&world, namespace, &uid).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
+    let options = PlanOptions {
+        targets: vec![world.key.clone()],
+        list_only_for_new: true,
+        outputs_to_files: false,
+        ..PlanOptions::new(Refresh::Full)
+    };
+    let plan = engine::plan(&world.manifests, &world.state, &connections, &options)
+        .await
+        .map_err(|e| ReconcileError::Failed(e.to_string()))?;
+    let change = plan.changes.iter().find(|c| c.key == world.key);
+    let observe_only = object.data["spec"]["managementPolicy"] == "ObserveOnly";
+    let interval = drift_interval(limit, objects);
+    if observe_only {
+        let drift: Vec<DriftEntry> = change.map(|c| c.fields.iter().map(drift_entry).collect()).unwrap_or_default();
+        let id = change
+            .and_then(|c| c.id.clone())
+            .or_else(|| world.state.resources.get(&world.key).and_then(|e| e.id.clone()));
+        write_status(api, object, |status| {
+            status.drift = drift.clone();
+            status.external_id = id.clone();
+            let ready = if id.is_some() { "True" } else { "False" };
+            set_condition(
+                status,
+                "Ready",
+                ready,
+                "ObserveOnly",
+                "observed; seqops changes nothing under ObserveOnly",
+                object,
+            );
+            let synced = if drift.is_empty() {
+                ("True", "UpToDate", "matches the spec")
+            } else {
+                ("False", "Drifted", "differs from the spec; see status.drift")
+            };
+            set_condition(status, "Synced", synced.0, synced.1, synced.2, object);
+        })
+        .await?;
+        return Ok(Action::requeue(interval));
+    }
+    if change.is_some_and(|c| c.action == engine::Action::Create) {
+        // Recorded before the create is sent: a reconcile that finds it
+        // looks the object up instead of creating it twice.
+        write_status(api, object, |status| status.pending_since = Some(now_rfc3339())).await?;
+    }
+    let writer = StateWriter::new(StateStore::in_memory(), world.state.clone());
+    let apply_options =
+        ApplyOptions { parallelism: 1, verify_observed: false, sandbox: false, outputs_to_files: false };
+    let report = engine::apply(&plan, &connections, &writer, apply_options, &|_| {})
+        .await
+        .map_err(|e| ReconcileError::Failed(e.to_string()))?;
+    for (_, values) in &report.outputs {
+        write_outputs(context, object, namespace, values).await?;
+    }
+    if let Some((_, message)) = report.failed.first() {
+        return Err(ReconcileError::Failed(message.clone()));
+    }
+    let state = writer.snapshot().await;
+    let entry = state.resources.get(&world.key).cloned();
+    let drift: Vec<DriftEntry> = change.map(|c| c.drift.iter().map(drift_entry).collect()).unwrap_or_default();
+    write_status(api, object, |status| {
+        status.pending_since = None;
+        status.external_id = entry.as_ref().and_then(|e| e.id.clone());
+        status.last_applied_digest = entry.as_ref().map(|e| e.manifest_digest.clone());
+        status.last_applied = entry.as_ref().map(|e| Value::Object(e.last_applied.clone()));
+        status.at_provider = entry.as_ref().map(|e| Value::Object(without_secrets(&e.observed)));
+        status.drift = drift.clone();
+        let what = match change.map(|c| c.action) {
+            Some(action) => format!("{action:?} applied").to_lowercase(),
+            None => "the remote object matches the spec".to_string(),
+        };
+        set_condition(status, "Ready", "True", "Available", "the remote object exists", object);
+        set_condition(status, "Synced", "True", "ReconcileSuccess", &what, object);
+    })
+    .await?;
+    Ok(Action::requeue(interval))
+}
+
+/// On deletion: the remote object goes (unless orphaned), then the
+/// finalizer; never the finalizer first.
+async fn finalize(
+    object: &DynamicObject,
+    context: &Context,
+    api: &Api<DynamicObject>,
+    namespace: &str,
+) -> Result<Action, ReconcileError> {
+    if !object.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let orphan = annotation(object, annotations::DELETION_POLICY) == Some("orphan");
+    let id = cluster::status_of(object).external_id;
+    if let (false, Some(id)) = (orphan, id) {
+        let kind = context.kind();
+        let world = cluster::load(&context.shared.client, object, kind, &context.shared.kinds)
+            .await
+            .map_err(|e| ReconcileError::Failed(e.to_string()))?;
+        let uid = object.uid().unwrap_or_default();
+        let (connections, _, _) =
+            context.connect(&world, namespace, &uid).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
+        let provider = world.manifests.get(&world.key).and_then(|r| r.provider.clone()).unwrap_or_default();
+        let client = connections.client(&provider, kind.key_kind).map_err(|e| ReconcileError::Failed(e.to_string()))?;
+        client.delete(&id).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
+    }
+    let finalizers: Vec<String> = object.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": object.resource_version()}});
+    api.patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Ok(Action::await_change())
+}
+
+/// Backs off exponentially per object: 5 s, 10 s, 20 s … up to 15 minutes.
+pub fn error_policy(object: Arc<DynamicObject>, _error: &ReconcileError, context: Arc<Context>) -> Action {
+    let uid = object.uid().unwrap_or_default();
+    let mut failures = context.shared.failures.lock().unwrap_or_else(|e| e.into_inner());
+    let count = failures.entry(uid).or_default();
+    *count = count.saturating_add(1);
+    Action::requeue(backoff(*count))
+}
+
+pub fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(5u64.saturating_mul(1u64 << failures.saturating_sub(1).min(8))).min(Duration::from_secs(900))
+}
+
+fn drift_entry(field: &crate::engine::diff::FieldChange) -> DriftEntry {
+    let text = |v: &Option<Value>| v.as_ref().map(|v| crate::render::text::value_text(Some(v)));
+    DriftEntry { path: field.path.clone(), applied: text(&field.before), observed: text(&field.after) }
+}
+
+/// Observed fields without the markers that stand for secrets.
+fn without_secrets(fields: &crate::providers::Fields) -> crate::providers::Fields {
+    fields
+        .iter()
+        .filter(|(_, v)| crate::providers::sources::marker(v).is_none())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Sets a condition, keeping its transition time when its status stays.
+fn set_condition(
+    status: &mut ResourceStatus,
+    kind: &str,
+    value: &str,
+    reason: &str,
+    message: &str,
+    object: &DynamicObject,
+) {
+    let now = now_rfc3339();
+    let generation = object.metadata.generation;
+    match status.conditions.iter_mut().find(|c| c.condition_type == kind) {
+        Some(condition) => {
+            if condition.status != value {
+                condition.last_transition_time = Some(now);
+            }
+            condition.status = value.into();
+            condition.reason = Some(reason.into());
+            condition.message = Some(message.into());
+            condition.observed_generation = generation;
+        }
+        None => status.conditions.push(Condition {
+            condition_type: kind.into(),
+            status: value.into(),
+            reason: Some(reason.into()),
+            message: Some(message.into()),
+            last_transition_time: Some(now),
+            observed_generation: generation,
+        }),
+    }
+}
+
+/// Server-side applies the object's status, as field manager `seqops`.
+async fn write_status(
+    api: &Api<DynamicObject>,
+    object: &DynamicObject,
+    change: impl FnOnce(&mut ResourceStatus),
+) -> Result<(), kube::Error> {
+    let mut status = cluster::status_of(object);
+    change(&mut status);
+    status.observed_generation = object.metadata.generation;
+    let types = object.types.clone().unwrap_or_default();
+    let patch = json!({"apiVersion": types.api_version, "kind": types.kind, "status": status});
+    api.patch_status(&object.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch)).await?;
+    Ok(())
+}
+
+/// Values the API returned once go to the Secret `writeSecretTo.secretRef`
+/// names, owned by the object so that it goes with it.
+async fn write_outputs(
+    context: &Context,
+    object: &DynamicObject,
+    namespace: &str,
+    values: &BTreeMap<String, Secret>,
+) -> Result<(), ReconcileError> {
+    let target = &object.data["spec"]["writeSecretTo"]["secretRef"];
+    let (Some(name), Some(key)) = (target["name"].as_str(), target["key"].as_str()) else {
+        return Ok(());
+    };
+    let Some(value) = values.values().next() else { return Ok(()) };
+    let types = object.types.clone().unwrap_or_default();
+    let owner = OwnerReference {
+        api_version: types.api_version,
+        kind: types.kind,
+        name: object.name_any(),
+        uid: object.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    };
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace, "ownerReferences": [owner]},
+        "stringData": {key: value.expose()},
+    });
+    let secrets: Api<KubeSecret> = Api::namespaced(context.shared.client.clone(), namespace);
+    secrets.patch(name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&secret)).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drift_checks_spread_half_the_budget_over_an_accounts_objects() {
+        assert_eq!(drift_interval(Some(200), 10), Duration::from_secs(360));
+        assert_eq!(drift_interval(Some(200), 1), Duration::from_secs(300));
+        assert_eq!(drift_interval(Some(200), 100), Duration::from_secs(3600));
+        assert_eq!(drift_interval(None, 1000), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_up_to_fifteen_minutes() {
+        let waits: Vec<u64> = [1, 2, 3, 4, 12].iter().map(|n| backoff(*n).as_secs()).collect();
+        assert_eq!(waits, vec![5, 10, 20, 40, 900]);
+    }
+}
