@@ -3,6 +3,7 @@
 //! file, the controller keeps in each object's status.
 
 pub mod cluster;
+pub mod metrics;
 pub mod reconcile;
 
 use std::sync::Arc;
@@ -20,9 +21,16 @@ pub fn reconciled_kinds() -> Vec<usize> {
     (0..kinds.len()).filter(|&i| kinds[i].provider_type.is_some()).collect()
 }
 
-/// Runs a controller per kind until the process stops.
-pub async fn run(client: Client, namespace: Option<String>, base_url_override: Option<String>) {
+/// Runs a controller per kind, and the health and metrics endpoints on
+/// `metrics_addr`, until the process stops.
+pub async fn run(client: Client, namespace: Option<String>, base_url_override: Option<String>, metrics_addr: String) {
     let shared = Arc::new(reconcile::Shared::new(client.clone(), base_url_override));
+    let metrics = shared.metrics.clone();
+    tokio::spawn(async move {
+        if let Err(error) = metrics::serve(&metrics_addr, metrics).await {
+            tracing::error!("cannot serve health and metrics on {metrics_addr}: {error}");
+        }
+    });
     let mut runs = Vec::new();
     for index in reconciled_kinds() {
         let context = Arc::new(Context::new(shared.clone(), index));

@@ -48,6 +48,7 @@ pub struct Shared {
     failures: Mutex<HashMap<String, u32>>,
     /// Replaces every Provider's base URL (tests and the sandbox).
     base_url_override: Option<String>,
+    pub metrics: Arc<super::metrics::Metrics>,
 }
 
 impl Shared {
@@ -59,6 +60,7 @@ impl Shared {
             objects: Mutex::default(),
             failures: Mutex::default(),
             base_url_override,
+            metrics: Arc::default(),
         }
     }
 }
@@ -170,6 +172,7 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
         return Ok(Action::await_change());
     }
     let result = sync(&object, &context, &api, &namespace).await;
+    context.shared.metrics.record(context.kind().kind, if result.is_ok() { "success" } else { "error" });
     let uid = object.uid().unwrap_or_default();
     match &result {
         Ok(_) => {
