@@ -28,7 +28,8 @@ fn crds_folder_is_what_seqops_crds_writes() {
         .filter(|name| name != "kustomization.yaml")
         .collect();
     checked_in.sort();
-    let kustomization = std::fs::read_to_string(crds_dir().join("kustomization.yaml")).expect("crds/kustomization.yaml");
+    let kustomization =
+        std::fs::read_to_string(crds_dir().join("kustomization.yaml")).expect("crds/kustomization.yaml");
     for name in &checked_in {
         assert!(kustomization.contains(&format!("  - {name}\n")), "crds/kustomization.yaml does not list {name}");
     }
