@@ -17,11 +17,27 @@ pub struct ControllerArgs {
     /// Where `/metrics`, `/healthz` and `/readyz` answer.
     #[arg(long, default_value = "0.0.0.0:8080")]
     metrics_addr: String,
+    /// The namespace of the Lease that elects the one replica that reconciles.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    #[arg(long, default_value = "seqops-controller")]
+    lease_name: String,
 }
 
 pub async fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
     let client =
         kube::Client::try_default().await.context("connecting to the Kubernetes API (in-cluster or KUBECONFIG)")?;
-    seqops::controller::run(client, args.namespace, args.sandbox_origin, args.metrics_addr).await;
-    Ok(ExitCode::SUCCESS)
+    let identity = std::env::var("HOSTNAME").unwrap_or_else(|_| format!("seqops-{}", uuid::Uuid::new_v4().simple()));
+    let options = seqops::controller::Options {
+        namespace: args.namespace,
+        base_url_override: args.sandbox_origin,
+        metrics_addr: args.metrics_addr,
+        lease_namespace: args.lease_namespace,
+        lease_name: args.lease_name,
+        identity,
+    };
+    seqops::controller::run_elected(client, options).await;
+    // Leadership lost: exit so that the Deployment restarts this replica
+    // as a follower.
+    Ok(ExitCode::from(1))
 }

@@ -3,6 +3,7 @@
 //! file, the controller keeps in each object's status.
 
 pub mod cluster;
+pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 
@@ -21,16 +22,53 @@ pub fn reconciled_kinds() -> Vec<usize> {
     (0..kinds.len()).filter(|&i| kinds[i].provider_type.is_some()).collect()
 }
 
-/// Runs a controller per kind, and the health and metrics endpoints on
-/// `metrics_addr`, until the process stops.
-pub async fn run(client: Client, namespace: Option<String>, base_url_override: Option<String>, metrics_addr: String) {
-    let shared = Arc::new(reconcile::Shared::new(client.clone(), base_url_override));
-    let metrics = shared.metrics.clone();
+/// Where the controller runs and how it elects its leader.
+pub struct Options {
+    /// Watch only this namespace.
+    pub namespace: Option<String>,
+    /// Replaces every Provider's base URL (the sandbox).
+    pub base_url_override: Option<String>,
+    pub metrics_addr: String,
+    /// The Lease that elects the one replica that reconciles.
+    pub lease_namespace: String,
+    pub lease_name: String,
+    pub identity: String,
+}
+
+/// Serves health and metrics at once, then reconciles while this replica
+/// holds the Lease; returns when it loses it (the process should exit and
+/// be restarted as a follower).
+pub async fn run_elected(client: Client, options: Options) {
+    // Followers answer health probes too.
+    let metrics = Arc::new(metrics::Metrics::default());
+    let served = metrics.clone();
+    let addr = options.metrics_addr.clone();
     tokio::spawn(async move {
-        if let Err(error) = metrics::serve(&metrics_addr, metrics).await {
-            tracing::error!("cannot serve health and metrics on {metrics_addr}: {error}");
+        if let Err(error) = metrics::serve(&addr, served).await {
+            tracing::error!("cannot serve health and metrics on {addr}: {error}");
         }
     });
+    let api = Api::namespaced(client.clone(), &options.lease_namespace);
+    let lock = leader::LeaseLock::new(
+        api,
+        options.lease_name.clone(),
+        options.identity.clone(),
+        std::time::Duration::from_secs(15),
+    );
+    lock.lead(run(client, options.namespace, options.base_url_override, metrics)).await;
+}
+
+/// Runs a controller per kind until the process stops, counting reconciles
+/// in `metrics`.
+pub async fn run(
+    client: Client,
+    namespace: Option<String>,
+    base_url_override: Option<String>,
+    metrics: Arc<metrics::Metrics>,
+) {
+    let mut shared = reconcile::Shared::new(client.clone(), base_url_override);
+    shared.metrics = metrics;
+    let shared = Arc::new(shared);
     let mut runs = Vec::new();
     for index in reconciled_kinds() {
         let context = Arc::new(Context::new(shared.clone(), index));

@@ -1,0 +1,133 @@
+//! Leader election through a coordination.k8s.io Lease: of several
+//! replicas, only the holder reconciles. The holder renews the Lease; a
+//! Lease not renewed for its duration may be taken over.
+
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Api, PostParams};
+use serde_json::json;
+
+/// One replica's claim on the Lease.
+pub struct LeaseLock {
+    api: Api<Lease>,
+    name: String,
+    identity: String,
+    duration: Duration,
+}
+
+/// What an attempt found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// This replica holds the Lease (it took or renewed it).
+    Leading,
+    /// Another replica holds it and renewed it in time.
+    HeldBy(String),
+}
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+fn micro(at: time::OffsetDateTime) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    at.format(&format).unwrap_or_default()
+}
+
+impl LeaseLock {
+    pub fn new(api: Api<Lease>, name: impl Into<String>, identity: impl Into<String>, duration: Duration) -> Self {
+        Self { api, name: name.into(), identity: identity.into(), duration }
+    }
+
+    fn lease(
+        &self,
+        resource_version: Option<String>,
+        acquired: String,
+        transitions: i64,
+    ) -> Result<Lease, kube::Error> {
+        let lease = json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": self.name, "resourceVersion": resource_version},
+            "spec": {
+                "holderIdentity": self.identity, "leaseDurationSeconds": self.duration.as_secs(),
+                "acquireTime": acquired, "renewTime": micro(now()), "leaseTransitions": transitions,
+            },
+        });
+        serde_json::from_value(lease).map_err(kube::Error::SerdeError)
+    }
+
+    /// Takes the Lease if it is free or expired, renews it if held, and
+    /// otherwise says who holds it. A conflicting write means another
+    /// replica won this round.
+    pub async fn try_lead(&self) -> Result<Attempt, kube::Error> {
+        let Some(current) = self.api.get_opt(&self.name).await? else {
+            let lease = self.lease(None, micro(now()), 0)?;
+            return match self.api.create(&PostParams::default(), &lease).await {
+                Ok(_) => Ok(Attempt::Leading),
+                Err(kube::Error::Api(e)) if e.code == 409 => Ok(Attempt::HeldBy("another replica".into())),
+                Err(error) => Err(error),
+            };
+        };
+        let value = serde_json::to_value(&current).unwrap_or_default();
+        let spec = &value["spec"];
+        let holder = spec["holderIdentity"].as_str().unwrap_or_default().to_string();
+        let transitions = spec["leaseTransitions"].as_i64().unwrap_or(0);
+        let version = current.metadata.resource_version.clone();
+        let lease = if holder == self.identity {
+            self.lease(version, spec["acquireTime"].as_str().map_or_else(|| micro(now()), str::to_string), transitions)?
+        } else {
+            let renewed = spec["renewTime"]
+                .as_str()
+                .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok());
+            let duration = spec["leaseDurationSeconds"].as_i64().unwrap_or(15);
+            if !holder.is_empty() && renewed.is_some_and(|at| at + time::Duration::seconds(duration) > now()) {
+                return Ok(Attempt::HeldBy(holder));
+            }
+            self.lease(version, micro(now()), transitions + 1)?
+        };
+        match self.api.replace(&self.name, &PostParams::default(), &lease).await {
+            Ok(_) => Ok(Attempt::Leading),
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(Attempt::HeldBy("another replica".into())),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Waits until this replica leads, then runs `work` while renewing the
+    /// Lease; returns when leadership is lost or `work` ends.
+    pub async fn lead<F: std::future::Future<Output = ()>>(&self, work: F) {
+        loop {
+            match self.try_lead().await {
+                Ok(Attempt::Leading) => break,
+                Ok(Attempt::HeldBy(holder)) => tracing::info!("{holder} leads; waiting"),
+                Err(error) => tracing::warn!("cannot read the Lease {}: {error}", self.name),
+            }
+            tokio::time::sleep(self.duration / 3).await;
+        }
+        tracing::info!("{} leads", self.identity);
+        let renew = async {
+            let mut renewed = std::time::Instant::now();
+            loop {
+                tokio::time::sleep(self.duration / 3).await;
+                match self.try_lead().await {
+                    Ok(Attempt::Leading) => renewed = std::time::Instant::now(),
+                    Ok(Attempt::HeldBy(holder)) => {
+                        tracing::error!("lost the Lease to {holder}; stopping");
+                        return;
+                    }
+                    // Unrenewed for its whole duration, the Lease may be
+                    // another's by now: stop rather than lead twice.
+                    Err(error) if renewed.elapsed() >= self.duration => {
+                        tracing::error!("cannot renew the Lease ({error}); stopping");
+                        return;
+                    }
+                    Err(error) => tracing::warn!("cannot renew the Lease: {error}"),
+                }
+            }
+        };
+        tokio::select! {
+            _ = work => {}
+            _ = renew => {}
+        }
+    }
+}
