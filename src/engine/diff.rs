@@ -29,6 +29,13 @@ pub struct FieldChange {
     pub after: Option<Value>,
 }
 
+impl FieldChange {
+    /// A change of a value that is no secret.
+    pub fn plain(path: &str, before: Option<Value>, after: Option<Value>) -> Self {
+        Self { path: path.to_string(), sensitive: false, changed: None, note: None, before, after }
+    }
+}
+
 #[derive(Debug, Default, PartialEq)]
 pub struct Diff {
     /// Top-level fields to send, with their new values.
@@ -119,14 +126,7 @@ fn added(path: &str, value: &Value, out: &mut Vec<FieldChange>) {
                 added(&format!("{path}[{index}]"), item, out);
             }
         }
-        _ => out.push(FieldChange {
-            path: path.to_string(),
-            sensitive: false,
-            changed: None,
-            note: None,
-            before: None,
-            after: Some(value.clone()),
-        }),
+        _ => out.push(FieldChange::plain(path, None, Some(value.clone()))),
     }
 }
 
@@ -163,14 +163,7 @@ fn describe(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut
     }
     let marker = |v: Option<&Value>| v.and_then(sources::marker).is_some();
     match (before, after) {
-        _ if marker(before) || marker(after) => out.push(FieldChange {
-            path: path.to_string(),
-            sensitive: false,
-            changed: None,
-            note: None,
-            before: before.cloned(),
-            after: after.cloned(),
-        }),
+        _ if marker(before) || marker(after) => out.push(FieldChange::plain(path, before.cloned(), after.cloned())),
         (Some(Value::Object(a)), Some(Value::Object(b))) => {
             let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
             keys.dedup();
@@ -188,14 +181,7 @@ fn describe(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut
                 }
             }
         }
-        _ => out.push(FieldChange {
-            path: path.to_string(),
-            sensitive: false,
-            changed: None,
-            note: None,
-            before: before.cloned(),
-            after: after.cloned(),
-        }),
+        _ => out.push(FieldChange::plain(path, before.cloned(), after.cloned())),
     }
 }
 

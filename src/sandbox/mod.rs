@@ -48,6 +48,18 @@ pub trait Emulator: Send + Sync {
     fn restore(&self, snapshot: Value) -> Result<(), String>;
 }
 
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    Some(headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ")?.trim())
+}
+
+/// A hex SHA-256 of a value, 32 characters long: how emulators keep keys
+/// and secrets they never need to give back.
+pub fn digest(value: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(value.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
 /// An emulator's data as JSON, for [`Emulator::snapshot`].
 pub fn snapshot_of<T: serde::Serialize>(data: &Mutex<T>) -> Value {
     let data = data.lock().unwrap_or_else(|e| e.into_inner());

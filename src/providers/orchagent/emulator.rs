@@ -141,10 +141,7 @@ fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
 }
 
-fn digest(value: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(value.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
+use crate::sandbox::digest;
 
 impl OrchagentEmulator {
     pub fn new(config: EmulatorConfig) -> Arc<Self> {
@@ -228,7 +225,7 @@ impl OrchagentEmulator {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<AccountKey> {
-    let token = headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ")?.trim();
+    let token = crate::sandbox::bearer_token(headers)?;
     (token.starts_with("sk_") && token.len() >= 6).then(|| AccountKey(digest(token)))
 }
 

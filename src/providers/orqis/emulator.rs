@@ -95,10 +95,7 @@ fn error(status: StatusCode, detail: impl Into<String>) -> ApiError {
 
 type Answer = Result<Response, ApiError>;
 
-fn digest(value: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(value.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
-}
+use crate::sandbox::digest;
 
 fn now() -> String {
     crate::engine::state::now_rfc3339()
@@ -139,7 +136,7 @@ impl OrqisEmulator {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<AccountKey> {
-    let token = headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ")?.trim();
+    let token = crate::sandbox::bearer_token(headers)?;
     if token.len() < 6 || token.starts_with("oq_") {
         return None;
     }

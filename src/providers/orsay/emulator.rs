@@ -145,13 +145,12 @@ impl OrsayEmulator {
 
 /// Any `sk_…` bearer key is an organization of its own.
 fn api_key(headers: &HeaderMap) -> Option<OrgKey> {
-    let token = headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ")?.trim();
+    let token = crate::sandbox::bearer_token(headers)?;
     if !token.starts_with("sk_") || token.len() < 6 {
         return None;
     }
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(token.as_bytes());
-    Some(OrgKey(digest.iter().take(12).map(|b| format!("{b:02x}")).collect()))
+    // 24 characters, as sandbox data files already name organizations.
+    Some(OrgKey(crate::sandbox::digest(token)[..24].to_string()))
 }
 
 async fn list_agents(State(emulator): State<Arc<OrsayEmulator>>, Extension(key): Extension<OrgKey>) -> Response {
