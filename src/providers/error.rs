@@ -30,6 +30,15 @@ pub enum ProviderError {
     Invalid(String),
 }
 
+/// A delete's result, where an object already gone counts as deleted:
+/// deletes are idempotent.
+pub fn ok_if_gone<T>(result: Result<T, ProviderError>) -> Result<(), ProviderError> {
+    match result {
+        Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 impl ProviderError {
     /// Whether a call may have taken effect without seqops knowing what it
     /// made: no answer, or a success answer that could not be read.

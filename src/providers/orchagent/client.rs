@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Map, Value};
 
 use crate::providers::account::Secret;
+use crate::providers::error::ok_if_gone;
 use crate::providers::sources::{self, SourceValues, SENSITIVE};
 use crate::providers::{
     Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ProviderError, RemoteSummary, UpdateRequest,
@@ -80,13 +81,6 @@ impl OrchagentApi {
 
     fn label(&self) -> String {
         self.account.label()
-    }
-}
-
-fn ok_if_gone<T>(result: Result<T, ProviderError>) -> Result<(), ProviderError> {
-    match result {
-        Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(()),
-        Err(error) => Err(error),
     }
 }
 

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use super::spec::LLM_PROVIDERS;
 use super::wire;
 use crate::providers::account::Secret;
+use crate::providers::error::ok_if_gone;
 use crate::providers::sources::{self, SourceValues, DIGEST, SENSITIVE};
 use crate::providers::{
     Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ProviderError, RemoteSummary, UpdateRequest,
@@ -73,13 +74,6 @@ impl OrqisApi {
     /// The value read for the source at `path`, for a request body.
     fn value(&self, sources: &SourceValues, path: &str) -> Result<String, ProviderError> {
         sources.get(path).map(|v| v.expose().to_string()).ok_or_else(|| self.missing(path))
-    }
-}
-
-fn ok_if_gone(result: Result<Value, ProviderError>) -> Result<(), ProviderError> {
-    match result {
-        Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(()),
-        Err(error) => Err(error),
     }
 }
 

@@ -268,9 +268,6 @@ impl ExternalClient for SequenceClient {
     }
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
-        match self.api.account.http.send(Method::DELETE, &sequence_path(id), None).await {
-            Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(()),
-            Err(error) => Err(error),
-        }
+        crate::providers::error::ok_if_gone(self.api.account.http.send(Method::DELETE, &sequence_path(id), None).await)
     }
 }
