@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::client::slugify;
-use crate::sandbox::{Emulator, EmulatorConfig};
+use crate::sandbox::{digest, Emulator, EmulatorConfig};
 
 pub const BASE_PATH: &str = "/orchagent";
 
@@ -140,8 +140,6 @@ fn now() -> String {
 fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
 }
-
-use crate::sandbox::digest;
 
 impl OrchagentEmulator {
     pub fn new(config: EmulatorConfig) -> Arc<Self> {

@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 
 use super::spec::LLM_PROVIDERS;
 use super::wire;
-use crate::sandbox::{Emulator, EmulatorConfig};
+use crate::sandbox::{digest, Emulator, EmulatorConfig};
 
 pub const BASE_PATH: &str = "/orqis";
 
@@ -94,8 +94,6 @@ fn error(status: StatusCode, detail: impl Into<String>) -> ApiError {
 }
 
 type Answer = Result<Response, ApiError>;
-
-use crate::sandbox::digest;
 
 fn now() -> String {
     crate::engine::state::now_rfc3339()
