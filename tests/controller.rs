@@ -10,7 +10,7 @@ use kube::client::Body;
 use kube::core::DynamicObject;
 use kube::runtime::controller::Action;
 use kube::Client;
-use seqops::controller::reconcile::{reconcile, Context, Shared};
+use seqops::controller::reconcile::{error_policy, reconcile, Context, Shared};
 use seqops::sandbox::{EmulatorConfig, Sandbox};
 use serde_json::{json, Value};
 use tower_test::mock::Handle;
@@ -116,24 +116,74 @@ const OBJECT: &str = "/apis/orsay.seqops.dev/v1alpha1/namespaces/default/sequenc
 const PROVIDERS: &str = "/apis/seqops.dev/v1alpha1/namespaces/default/providers";
 const SECRET: &str = "/api/v1/namespaces/default/secrets/orsay-key";
 
+const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/default/events";
+
+/// The Orsay sequences in the sandbox, as another user of the account sees
+/// them.
 fn remote(origin: &str) -> Vec<Value> {
-    let runtime = reqwest::blocking_get(format!("{origin}/orsay/api/v1/sequences"));
-    runtime.as_array().cloned().unwrap_or_default()
+    vendor("GET", &format!("{origin}/orsay/api/v1/sequences"), None).as_array().cloned().unwrap_or_default()
 }
 
-mod reqwest {
-    pub fn blocking_get(url: String) -> serde_json::Value {
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-            runtime.block_on(async {
-                let client = ::reqwest::Client::new();
-                let response = client.get(url).bearer_auth(super::KEY).send().await.expect("the sandbox answers");
-                response.json().await.unwrap_or(serde_json::Value::Null)
-            })
+/// A request to the sandbox from outside seqops (someone in the vendor's
+/// dashboard), made on its own thread so the test's runtime is not blocked.
+fn vendor(method: &str, url: &str, body: Option<Value>) -> Value {
+    let (method, url) = (::reqwest::Method::from_bytes(method.as_bytes()).expect("a method"), url.to_string());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        runtime.block_on(async {
+            let mut request = ::reqwest::Client::new().request(method, url).bearer_auth(KEY);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.expect("the sandbox answers");
+            response.json().await.unwrap_or(Value::Null)
         })
-        .join()
-        .expect("the request thread")
-    }
+    })
+    .join()
+    .expect("the request thread")
+}
+
+/// A sequence made in the vendor's dashboard: its remote id.
+fn made_in_the_dashboard(origin: &str, name: &str) -> String {
+    let body = json!({"name": name, "trigger": "WHATSAPP_MESSAGE"});
+    let created = vendor("POST", &format!("{origin}/orsay/api/v1/sequences"), Some(body));
+    created["id"].as_str().expect("an id").to_string()
+}
+
+fn condition(status: &Value, kind: &str) -> Value {
+    status["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == kind))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// The object as the API server would hold it after the status patch.
+fn with_status(object: &DynamicObject, patch: &Value) -> DynamicObject {
+    let mut next = object.clone();
+    next.data["status"] = patch["status"].clone();
+    next
+}
+
+/// Runs the create path to the end: the Sequence as it stands once created.
+async fn created_sequence(origin: &str) -> DynamicObject {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let context = context(Client::new(service, "default"), origin);
+    let object = sequence(json!({}), json!({}));
+    let task = tokio::spawn(reconcile(Arc::new(object.clone()), context));
+    let mut api = Scenario { handle, bodies: Vec::new() };
+    api.expect("GET", PROVIDERS, providers()).await;
+    api.expect("GET", SECRET, secret()).await;
+    api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
+    let done = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
+    api.expect("POST", EVENTS, json!({})).await;
+    task.await.expect("the reconcile ran").expect("the reconcile succeeded");
+    with_status(&object, &done)
+}
+
+/// Orsay requests the sandbox has served so far.
+fn orsay_requests(sandbox: &Sandbox) -> u64 {
+    sandbox.request_counts().get("orsay").copied().unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,20 +196,136 @@ async fn a_new_sequence_is_created_and_its_status_says_ready_with_the_external_i
     let mut api = Scenario { handle, bodies: Vec::new() };
     api.expect("GET", PROVIDERS, providers()).await;
     api.expect("GET", SECRET, secret()).await;
-    let pending = api.expect("PATCH", &format!("{OBJECT}/status"), serde_json::to_value(&object).expect("json")).await;
+    let pending = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
     assert!(pending["status"]["pendingSince"].is_string(), "the create is recorded as pending first: {pending}");
-    let done = api.expect("PATCH", &format!("{OBJECT}/status"), serde_json::to_value(&object).expect("json")).await;
+    let done = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
+    let event = api.expect("POST", EVENTS, json!({})).await;
     let action = task.await.expect("the reconcile ran").expect("the reconcile succeeded");
     let sequences = remote(&origin);
     assert_eq!(sequences.len(), 1);
     assert_eq!(done["status"]["externalId"], sequences[0]["id"]);
     assert!(done["status"].get("pendingSince").is_none(), "{done}");
-    let conditions = done["status"]["conditions"].as_array().expect("conditions");
-    assert!(conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True" && c["observedGeneration"] == 2));
-    assert!(conditions.iter().any(|c| c["type"] == "Synced" && c["status"] == "True"));
+    let ready = condition(&done, "Ready");
+    assert_eq!((ready["status"].clone(), ready["observedGeneration"].clone()), (json!("True"), json!(2)));
+    assert_eq!(condition(&done, "Synced")["status"], "True");
     assert_eq!(done["status"]["lastApplied"]["name"], "Welcome DM");
+    assert_eq!((event["type"].clone(), event["reason"].clone()), (json!("Normal"), json!("Created")));
+    assert_eq!(event["regarding"]["name"], "welcome");
+    assert!(event["note"].as_str().is_some_and(|n| n.contains(sequences[0]["id"].as_str().unwrap_or("?"))), "{event}");
     assert_eq!(action, Action::requeue(Duration::from_secs(300)));
     api.expect_nothing().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_sequence_costs_one_read_and_records_no_event() {
+    let (origin, sandbox, _task) = sandbox().await;
+    let object = created_sequence(&origin).await;
+    let before = orsay_requests(&sandbox);
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let task = tokio::spawn(reconcile(Arc::new(object.clone()), context(Client::new(service, "default"), &origin)));
+    let mut api = Scenario { handle, bodies: Vec::new() };
+    api.expect("GET", PROVIDERS, providers()).await;
+    api.expect("GET", SECRET, secret()).await;
+    let status = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
+    let action = task.await.expect("ran").expect("succeeded");
+    api.expect_nothing().await;
+    assert_eq!(orsay_requests(&sandbox) - before, 1, "one read of the sequence by its id");
+    assert_eq!(condition(&status, "Synced")["message"], "the remote object matches the spec");
+    assert_eq!(status["status"]["externalId"], object.data["status"]["externalId"]);
+    assert_eq!(action, Action::requeue(Duration::from_secs(300)));
+    assert_eq!(remote(&origin).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spec_edit_updates_the_remote_object_in_place() {
+    let (origin, _sandbox, _task) = sandbox().await;
+    let mut object = created_sequence(&origin).await;
+    object.data["spec"]["name"] = json!("Welcome DM v2");
+    object.metadata.generation = Some(3);
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let task = tokio::spawn(reconcile(Arc::new(object.clone()), context(Client::new(service, "default"), &origin)));
+    let mut api = Scenario { handle, bodies: Vec::new() };
+    api.expect("GET", PROVIDERS, providers()).await;
+    api.expect("GET", SECRET, secret()).await;
+    let status = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
+    let event = api.expect("POST", EVENTS, json!({})).await;
+    task.await.expect("ran").expect("succeeded");
+    let sequences = remote(&origin);
+    assert_eq!(sequences.len(), 1, "updated in place, not recreated");
+    assert_eq!(sequences[0]["name"], "Welcome DM v2");
+    assert_eq!(status["status"]["externalId"], sequences[0]["id"]);
+    assert_eq!(status["status"]["lastApplied"]["name"], "Welcome DM v2");
+    assert_eq!(status["status"]["observedGeneration"], 3);
+    assert_eq!(condition(&status, "Synced")["observedGeneration"], 3);
+    assert_eq!((event["reason"].clone(), event["note"].clone()), (json!("Updated"), json!("updated name")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_drift_is_set_back_to_the_spec_and_recorded_as_an_event() {
+    let (origin, _sandbox, _task) = sandbox().await;
+    let object = created_sequence(&origin).await;
+    let id = object.data["status"]["externalId"].as_str().expect("an id").to_string();
+    vendor("PUT", &format!("{origin}/orsay/api/v1/sequences/{id}"), Some(json!({"name": "Edited by hand"})));
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let task = tokio::spawn(reconcile(Arc::new(object.clone()), context(Client::new(service, "default"), &origin)));
+    let mut api = Scenario { handle, bodies: Vec::new() };
+    api.expect("GET", PROVIDERS, providers()).await;
+    api.expect("GET", SECRET, secret()).await;
+    let status = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
+    let event = api.expect("POST", EVENTS, json!({})).await;
+    task.await.expect("ran").expect("succeeded");
+    assert_eq!(remote(&origin)[0]["name"], "Welcome DM");
+    assert_eq!(status["status"]["atProvider"]["name"], "Welcome DM", "what is there once corrected");
+    assert!(status["status"].get("drift").is_none(), "nothing differs any more: {status}");
+    assert_eq!(event["reason"], "DriftCorrected");
+    assert_eq!(event["note"], "set name back to the spec");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_is_reported_in_status_and_as_a_warning_and_backs_off_exponentially() {
+    let (origin, _sandbox, _task) = sandbox().await;
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let context = context(Client::new(service, "default"), &origin);
+    let object = Arc::new(sequence(json!({}), json!({})));
+    let task = tokio::spawn(reconcile(object.clone(), context.clone()));
+    let mut api = Scenario { handle, bodies: Vec::new() };
+    api.expect("GET", PROVIDERS, providers()).await;
+    let without_key = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "orsay-key"}, "data": {}});
+    api.expect("GET", SECRET, without_key).await;
+    let status = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
+    let event = api.expect("POST", EVENTS, json!({})).await;
+    let error = task.await.expect("ran").expect_err("the reconcile fails");
+    let synced = condition(&status, "Synced");
+    assert_eq!((synced["status"].clone(), synced["reason"].clone()), (json!("False"), json!("ReconcileError")));
+    let message = synced["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Secret default/orsay-key has no key `apiKey`"), "{message}");
+    assert_eq!((event["type"].clone(), event["reason"].clone()), (json!("Warning"), json!("ReconcileError")));
+    let waits: Vec<Action> = (0..3).map(|_| error_policy(object.clone(), &error, context.clone())).collect();
+    let expected: Vec<Action> = [5, 10, 20].iter().map(|s| Action::requeue(Duration::from_secs(*s))).collect();
+    assert_eq!(waits, expected);
+    assert!(remote(&origin).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_id_annotation_adopts_the_remote_object_instead_of_creating_one() {
+    let (origin, _sandbox, _task) = sandbox().await;
+    let id = made_in_the_dashboard(&origin, "Old welcome");
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let context = context(Client::new(service, "default"), &origin);
+    let object = sequence(json!({"annotations": {"seqops.dev/external-id": id}}), json!({}));
+    let task = tokio::spawn(reconcile(Arc::new(object.clone()), context));
+    let mut api = Scenario { handle, bodies: Vec::new() };
+    api.expect("GET", PROVIDERS, providers()).await;
+    api.expect("GET", SECRET, secret()).await;
+    let status = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
+    let event = api.expect("POST", EVENTS, json!({})).await;
+    task.await.expect("ran").expect("succeeded");
+    let sequences = remote(&origin);
+    assert_eq!(sequences.len(), 1, "adopted, not created beside it");
+    assert_eq!((sequences[0]["id"].clone(), sequences[0]["name"].clone()), (json!(id), json!("Welcome DM")));
+    assert_eq!(status["status"]["externalId"], json!(id));
+    assert!(status["status"].get("pendingSince").is_none(), "an adoption creates nothing: {status}");
+    assert_eq!(event["reason"], "Adopted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,23 +345,7 @@ async fn an_object_without_the_finalizer_gets_it_before_anything_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_removes_the_remote_object_then_the_finalizer() {
     let (origin, _sandbox, _task) = sandbox().await;
-    let created = {
-        let url = format!("{origin}/orsay/api/v1/sequences");
-        std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt").block_on(async {
-                let response = ::reqwest::Client::new()
-                    .post(url)
-                    .bearer_auth(KEY)
-                    .json(&json!({"name": "Welcome DM", "trigger": "WHATSAPP_MESSAGE"}))
-                    .send()
-                    .await
-                    .expect("created");
-                response.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_string()
-            })
-        })
-        .join()
-        .expect("thread")
-    };
+    let created = made_in_the_dashboard(&origin, "Welcome DM");
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let context = context(Client::new(service, "default"), &origin);
     let object = sequence(json!({"deletionTimestamp": "2026-11-23T10:00:00Z"}), json!({"externalId": created}));
@@ -203,10 +353,15 @@ async fn deleting_removes_the_remote_object_then_the_finalizer() {
     let mut api = Scenario { handle, bodies: Vec::new() };
     api.expect("GET", PROVIDERS, providers()).await;
     api.expect("GET", SECRET, secret()).await;
+    let event = api.expect("POST", EVENTS, json!({})).await;
+    assert!(remote(&origin).is_empty(), "the remote object is gone before the finalizer");
     let patch = api.expect("PATCH", OBJECT, serde_json::to_value(&object).expect("json")).await;
     assert_eq!(patch, json!({"metadata": {"finalizers": [], "resourceVersion": "7"}}));
+    assert_eq!(
+        (event["reason"].clone(), event["note"].clone()),
+        (json!("Deleted"), json!(format!("deleted the remote object {created}")))
+    );
     task.await.expect("ran").expect("succeeded");
-    assert!(remote(&origin).is_empty(), "the remote object is gone before the finalizer");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,6 +375,8 @@ async fn orphan_policy_keeps_the_remote_object_and_only_drops_the_finalizer() {
     );
     let task = tokio::spawn(reconcile(Arc::new(object.clone()), context));
     let mut api = Scenario { handle, bodies: Vec::new() };
+    let event = api.expect("POST", EVENTS, json!({})).await;
+    assert_eq!(event["reason"], "Orphaned");
     let patch = api.expect("PATCH", OBJECT, serde_json::to_value(&object).expect("json")).await;
     assert_eq!(patch["metadata"]["finalizers"], json!([]));
     task.await.expect("ran").expect("succeeded");
@@ -300,4 +457,60 @@ async fn a_key_waits_with_reference_not_ready_while_its_agent_has_no_external_id
         .expect("Synced");
     assert_eq!((synced["status"].clone(), synced["reason"].clone()), (json!("False"), json!("ReferenceNotReady")));
     assert!(synced["message"].as_str().is_some_and(|m| m.contains("orqis.Agent/store")), "{synced}");
+}
+
+fn orqis_providers() -> Value {
+    json!({"apiVersion": "seqops.dev/v1alpha1", "kind": "ProviderList", "metadata": {}, "items": [{
+        "apiVersion": "seqops.dev/v1alpha1", "kind": "Provider", "metadata": {"name": "orqis", "namespace": "default"},
+        "spec": {"type": "orqis", "credentials": {"secretRef": {"name": "orqis-token", "key": "token"}}},
+    }]})
+}
+
+fn kube_secret(name: &str, key: &str, value: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "default"}, "data": {key: base64_encode(value)}})
+}
+
+/// The digest the Orqis emulator keeps of the Google key it was given.
+fn saved_google_key(sandbox: &Sandbox) -> Value {
+    let orqis = sandbox.snapshot().get("orqis").cloned().unwrap_or(Value::Null);
+    let accounts = orqis["accounts"].as_object().cloned().unwrap_or_default();
+    accounts.values().map(|a| a["llm_keys"]["google"].clone()).find(|k| !k.is_null()).unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_key_ref_is_read_from_its_secret_and_a_new_value_is_written_again() {
+    let (origin, sandbox, _task) = sandbox().await;
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let shared = Arc::new(Shared::new(Client::new(service, "default"), Some(origin.clone())));
+    let index = shared.kinds.iter().position(|k| k.kind == "LlmKey").expect("LlmKey");
+    let context = Arc::new(Context::new(shared.clone(), index));
+    let key: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "orqis.seqops.dev/v1alpha1", "kind": "LlmKey",
+        "metadata": {"name": "google", "namespace": "default", "uid": "uid-3", "finalizers": ["seqops.dev/finalizer"], "generation": 1},
+        "spec": {"provider": "google", "value": {"secretKeyRef": {"name": "llm", "key": "google"}}},
+    }))
+    .expect("an LlmKey");
+    const KEY_PATH: &str = "/apis/orqis.seqops.dev/v1alpha1/namespaces/default/llmkeys/google/status";
+    let mut api = Scenario { handle, bodies: Vec::new() };
+    let mut object = key.clone();
+    for value in ["AIza-first", "AIza-rotated"] {
+        let task = tokio::spawn(reconcile(Arc::new(object.clone()), context.clone()));
+        api.expect("GET", PROVIDERS, orqis_providers()).await;
+        api.expect("GET", "/api/v1/namespaces/default/secrets/llm", kube_secret("llm", "google", value)).await;
+        api.expect("GET", "/api/v1/namespaces/default/secrets/orqis-token", kube_secret("orqis-token", "token", KEY))
+            .await;
+        let mut status = api.expect("PATCH", KEY_PATH, json!({})).await;
+        if status["status"]["pendingSince"].is_string() {
+            status = api.expect("PATCH", KEY_PATH, json!({})).await;
+        }
+        let event = api.expect("POST", EVENTS, json!({})).await;
+        task.await.expect("ran").expect("succeeded");
+        assert_eq!(saved_google_key(&sandbox), json!(seqops::sandbox::digest(value)), "{value} was written");
+        assert!(!status.to_string().contains(value), "the value stays out of status: {status}");
+        assert!(!event.to_string().contains(value), "and out of events: {event}");
+        object = with_status(&key, &status);
+    }
+    let users = shared.secret_users("default", "llm");
+    assert_eq!(users, vec![(index, "google".to_string())], "a change to Secret llm reconciles the key");
+    assert_eq!(shared.secret_users("default", "orqis-token"), vec![(index, "google".to_string())]);
 }

@@ -2,6 +2,7 @@
 //! credentials, and the objects it refers to, turned into the engine's
 //! manifests and state.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use k8s_openapi::api::core::v1::Secret as KubeSecret;
@@ -13,6 +14,8 @@ use serde_json::{json, Value};
 use crate::engine::state::{now_rfc3339, Entry, State};
 use crate::manifest::crd::ResourceStatus;
 use crate::manifest::{KindSpec, Manifests, ResourceKey};
+use crate::providers::account::Secret;
+use crate::providers::sources::ClusterSecrets;
 
 /// The API resource of a kind, from its CRD.
 pub fn api_resource(kind: &KindSpec) -> ApiResource {
@@ -98,6 +101,10 @@ pub struct World {
     pub manifests: Manifests,
     pub state: State,
     pub key: ResourceKey,
+    /// The values `secretKeyRef` sources name, read from their Secrets.
+    pub secrets: ClusterSecrets,
+    /// The Secrets read, so that a change to one reconciles the object.
+    pub secret_names: BTreeSet<String>,
 }
 
 /// Reads what reconciling `object` needs.
@@ -153,7 +160,33 @@ pub async fn load(
             state.providers.insert(provider.metadata.name.clone(), record);
         }
     }
-    Ok(World { manifests, state, key })
+    let mut secrets = ClusterSecrets::from_cluster();
+    let mut secret_names = BTreeSet::new();
+    for target in referenced.iter().chain(std::iter::once(object)) {
+        let spec = target.data.get("spec").cloned().unwrap_or_default();
+        for (name, key) in crate::providers::sources::secret_key_refs(&spec) {
+            // A missing one is the source reader's error, where a value is
+            // read: deleting an object needs none.
+            if let Some(value) = secret_value(client, &namespace, &name, &key).await? {
+                secrets.insert(&name, &key, Secret::new(value));
+            }
+            secret_names.insert(name);
+        }
+    }
+    Ok(World { manifests, state, key, secrets, secret_names })
+}
+
+/// One key of a Secret, or `None` when the Secret or the key is missing.
+async fn secret_value(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    key: &str,
+) -> Result<Option<String>, ClusterError> {
+    let secrets: Api<KubeSecret> = Api::namespaced(client.clone(), namespace);
+    let secret = secrets.get_opt(name).await?;
+    let value = secret.as_ref().and_then(|s| s.data.as_ref()).and_then(|d| d.get(key));
+    Ok(value.map(|v| String::from_utf8_lossy(&v.0).trim_end_matches('\n').to_string()))
 }
 
 fn provider_record(
@@ -181,9 +214,7 @@ pub async fn credential(
             provider.metadata.name
         )));
     };
-    let secrets: Api<KubeSecret> = Api::namespaced(client.clone(), namespace);
-    let secret = secrets.get(name).await?;
-    let value = secret.data.as_ref().and_then(|d| d.get(key)).map(|v| String::from_utf8_lossy(&v.0).trim().to_string());
+    let value = secret_value(client, namespace, name, key).await?.map(|v| v.trim().to_string());
     value.filter(|v| !v.is_empty()).ok_or_else(|| {
         ClusterError::Invalid(format!(
             "Secret {namespace}/{name} has no key `{key}` for Provider {}",

@@ -7,12 +7,17 @@ pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret as KubeSecret;
 use kube::api::{Api, DynamicObject};
-use kube::runtime::{watcher, Controller};
-use kube::Client;
+use kube::core::ApiResource;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{metadata_watcher, watcher, Controller, WatchStreamExt};
+use kube::{Client, ResourceExt};
+use tokio::sync::mpsc;
 
 pub use reconcile::{Context, ReconcileError};
 
@@ -69,15 +74,20 @@ pub async fn run(
     let mut shared = reconcile::Shared::new(client.clone(), base_url_override);
     shared.metrics = metrics;
     let shared = Arc::new(shared);
+    let kinds = reconciled_kinds();
+    let mut senders = HashMap::new();
     let mut runs = Vec::new();
-    for index in reconciled_kinds() {
+    for index in kinds {
         let context = Arc::new(Context::new(shared.clone(), index));
         let resource = context.resource.clone();
         let api: Api<DynamicObject> = match &namespace {
             Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
             None => Api::all_with(client.clone(), &resource),
         };
+        let (sender, receiver) = mpsc::unbounded_channel();
+        senders.insert(index, (sender, resource.clone()));
         let controller = Controller::new_with(api, watcher::Config::default(), resource)
+            .reconcile_on(futures::stream::unfold(receiver, |mut r| async move { r.recv().await.map(|o| (o, r)) }))
             .shutdown_on_signal()
             .run(reconcile::reconcile, reconcile::error_policy, context)
             .for_each(|result| async move {
@@ -87,5 +97,34 @@ pub async fn run(
             });
         runs.push(controller);
     }
+    tokio::spawn(watch_secrets(client, namespace, shared, senders));
     futures::future::join_all(runs).await;
+}
+
+type Triggers = HashMap<usize, (mpsc::UnboundedSender<ObjectRef<DynamicObject>>, ApiResource)>;
+
+/// Reconciles the objects that read a Secret whenever it changes. Only the
+/// Secrets' metadata is watched: their values never pass through here.
+async fn watch_secrets(client: Client, namespace: Option<String>, shared: Arc<reconcile::Shared>, triggers: Triggers) {
+    let api: Api<KubeSecret> = match &namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    };
+    let changes = metadata_watcher(api, watcher::Config::default()).default_backoff().touched_objects();
+    futures::pin_mut!(changes);
+    while let Some(change) = changes.next().await {
+        let secret = match change {
+            Ok(secret) => secret,
+            Err(error) => {
+                tracing::warn!("watching Secrets: {error}");
+                continue;
+            }
+        };
+        let secret_namespace = secret.namespace().unwrap_or_default();
+        for (kind, name) in shared.secret_users(&secret_namespace, &secret.name_any()) {
+            if let Some((sender, resource)) = triggers.get(&kind) {
+                let _ = sender.send(ObjectRef::new_with(&name, resource.clone()).within(&secret_namespace));
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! and credentials from the cluster, plan and apply through the engine, and
 //! status written with server-side apply.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,6 +11,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::ApiResource;
 use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::Resource;
 use kube::{Client, ResourceExt};
 use serde_json::{json, Value};
 
@@ -37,6 +39,9 @@ pub enum ReconcileError {
     Failed(String),
 }
 
+/// An object by its kind's index and its name.
+pub type ObjectOfKind = (usize, String);
+
 /// What every kind's controller shares: the client, one account (and so
 /// one request budget) per Provider and credential, and failure counts.
 pub struct Shared {
@@ -46,22 +51,55 @@ pub struct Shared {
     /// Objects seen per account, to spread drift checks over the budget.
     objects: Mutex<HashMap<String, HashSet<String>>>,
     failures: Mutex<HashMap<String, u32>>,
+    /// Which objects read which Secrets (credentials and `secretKeyRef`s),
+    /// by namespace and Secret name, so that a Secret's change reconciles
+    /// them.
+    secret_users: Mutex<HashMap<(String, String), BTreeSet<ObjectOfKind>>>,
     /// Replaces every Provider's base URL (tests and the sandbox).
     base_url_override: Option<String>,
     pub metrics: Arc<super::metrics::Metrics>,
+    /// Kubernetes Events about the objects (repeats become a series).
+    recorder: Recorder,
 }
 
 impl Shared {
     pub fn new(client: Client, base_url_override: Option<String>) -> Self {
         Self {
-            client,
+            client: client.clone(),
             kinds: providers::kinds(),
             accounts: Mutex::default(),
             objects: Mutex::default(),
             failures: Mutex::default(),
+            secret_users: Mutex::default(),
             base_url_override,
             metrics: Arc::default(),
+            recorder: Recorder::new(
+                client.clone(),
+                Reporter { controller: "seqops-controller".into(), instance: std::env::var("POD_NAME").ok() },
+            ),
         }
+    }
+
+    /// Records the Secrets an object read in its last reconcile, in place
+    /// of those it read before.
+    pub fn note_secrets(&self, kind: usize, namespace: &str, object: &str, secrets: &BTreeSet<String>) {
+        let user = (kind, object.to_string());
+        let mut users = self.secret_users.lock().unwrap_or_else(|e| e.into_inner());
+        users.retain(|(ns, name), objects| {
+            if ns == namespace && !secrets.contains(name) {
+                objects.remove(&user);
+            }
+            !objects.is_empty()
+        });
+        for name in secrets {
+            users.entry((namespace.to_string(), name.clone())).or_default().insert(user.clone());
+        }
+    }
+
+    /// The objects (kind index, name) that read a Secret.
+    pub fn secret_users(&self, namespace: &str, secret: &str) -> Vec<ObjectOfKind> {
+        let users = self.secret_users.lock().unwrap_or_else(|e| e.into_inner());
+        users.get(&(namespace.to_string(), secret.to_string())).map(|u| u.iter().cloned().collect()).unwrap_or_default()
     }
 }
 
@@ -83,13 +121,16 @@ impl Context {
     }
 
     /// The account of the object's Provider, shared by every reconcile
-    /// that uses it, so its rate limiter sees all their requests.
+    /// that uses it, so its rate limiter sees all their requests, and the
+    /// Secret values the object's sources name. Notes which Secrets the
+    /// object reads.
     async fn connect(
         &self,
         world: &World,
+        object: &DynamicObject,
         namespace: &str,
-        uid: &str,
     ) -> Result<(Connections, Option<u32>, usize), ClusterError> {
+        let uid = object.uid().unwrap_or_default();
         let resource =
             world.manifests.get(&world.key).ok_or_else(|| ClusterError::Invalid("the object did not load".into()))?;
         let provider_name = resource.provider.clone().unwrap_or_default();
@@ -100,6 +141,9 @@ impl Context {
             .ok_or_else(|| ClusterError::Invalid(format!("no Provider `{provider_name}` in {namespace}")))?;
         let spec: crate::manifest::ProviderSpec =
             serde_json::from_value(provider.spec.clone()).map_err(|e| ClusterError::Invalid(e.to_string()))?;
+        let mut read = world.secret_names.clone();
+        read.extend(provider.spec["credentials"]["secretRef"]["name"].as_str().map(String::from));
+        self.shared.note_secrets(self.kind, namespace, &object.name_any(), &read);
         let credential = cluster::credential(&self.shared.client, namespace, provider).await?;
         let (vendor_url, vendor_limit) = providers::vendor_defaults(spec.provider_type);
         let base_url = match &self.shared.base_url_override {
@@ -121,22 +165,24 @@ impl Context {
             accounts
                 .entry(id.clone())
                 .or_insert_with(|| {
-                    Account::connect(
+                    let account = Account::connect(
                         settings.clone(),
                         providers::dialect(settings.provider_type),
                         Arc::new(|m| tracing::info!("{m}")),
-                    )
+                    );
+                    self.shared.metrics.watch_account(&format!("{namespace}/{provider_name}"), account.clone());
+                    account
                 })
                 .clone()
         };
         let objects = {
             let mut objects = self.shared.objects.lock().unwrap_or_else(|e| e.into_inner());
             let seen = objects.entry(id).or_default();
-            seen.insert(uid.to_string());
+            seen.insert(uid);
             seen.len()
         };
         let limit = account.limiter.limit();
-        Ok((Connections::new([account]), limit, objects))
+        Ok((Connections::new([account]).with_cluster_secrets(world.secrets.clone()), limit, objects))
     }
 }
 
@@ -171,8 +217,10 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
         // The change comes back as a watch event.
         return Ok(Action::await_change());
     }
+    let started = std::time::Instant::now();
     let result = sync(&object, &context, &api, &namespace).await;
     context.shared.metrics.record(context.kind().kind, if result.is_ok() { "success" } else { "error" });
+    context.shared.metrics.record_duration(context.kind().kind, started.elapsed());
     let uid = object.uid().unwrap_or_default();
     match &result {
         Ok(_) => {
@@ -184,6 +232,7 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
                 set_condition(status, "Synced", "False", "ReconcileError", &message, &object);
             })
             .await?;
+            record(&context, &object, true, "ReconcileError", message).await;
         }
     }
     result
@@ -216,9 +265,8 @@ async fn sync(
         Err(ClusterError::Kube(error)) => return Err(error.into()),
         Err(ClusterError::Invalid(message)) => return Err(ReconcileError::Failed(message)),
     };
-    let uid = object.uid().unwrap_or_default();
     let (connections, limit, objects) =
-        context.connect(&world, namespace, &uid).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
+        context.connect(&world, object, namespace).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
     let options = PlanOptions {
         targets: vec![world.key.clone()],
         list_only_for_new: true,
@@ -277,14 +325,14 @@ async fn sync(
     }
     let state = writer.snapshot().await;
     let entry = state.resources.get(&world.key).cloned();
-    let drift: Vec<DriftEntry> = change.map(|c| c.drift.iter().map(drift_entry).collect()).unwrap_or_default();
     write_status(api, object, |status| {
         status.pending_since = None;
         status.external_id = entry.as_ref().and_then(|e| e.id.clone());
         status.last_applied_digest = entry.as_ref().map(|e| e.manifest_digest.clone());
         status.last_applied = entry.as_ref().map(|e| Value::Object(e.last_applied.clone()));
         status.at_provider = entry.as_ref().map(|e| Value::Object(without_secrets(&e.observed)));
-        status.drift = drift.clone();
+        // Drift found was just set back (the Event names it): none is left.
+        status.drift = Vec::new();
         let what = match change.map(|c| c.action) {
             Some(action) => format!("{action:?} applied").to_lowercase(),
             None => "the remote object matches the spec".to_string(),
@@ -293,6 +341,11 @@ async fn sync(
         set_condition(status, "Synced", "True", "ReconcileSuccess", &what, object);
     })
     .await?;
+    if let Some(change) = change {
+        let id = entry.as_ref().and_then(|e| e.id.clone()).unwrap_or_default();
+        let (reason, note) = event_of(change, &id);
+        record(context, object, false, reason, note).await;
+    }
     Ok(Action::requeue(interval))
 }
 
@@ -314,17 +367,53 @@ async fn finalize(
         let world = cluster::load(&context.shared.client, object, kind, &context.shared.kinds)
             .await
             .map_err(|e| ReconcileError::Failed(e.to_string()))?;
-        let uid = object.uid().unwrap_or_default();
         let (connections, _, _) =
-            context.connect(&world, namespace, &uid).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
+            context.connect(&world, object, namespace).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
         let provider = world.manifests.get(&world.key).and_then(|r| r.provider.clone()).unwrap_or_default();
         let client = connections.client(&provider, kind.key_kind).map_err(|e| ReconcileError::Failed(e.to_string()))?;
         client.delete(&id).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
+        record(context, object, false, "Deleted", format!("deleted the remote object {id}")).await;
+    }
+    if let (true, Some(id)) = (orphan, cluster::status_of(object).external_id) {
+        record(context, object, false, "Orphaned", format!("kept the remote object {id} (deletion-policy orphan)"))
+            .await;
     }
     let finalizers: Vec<String> = object.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
     let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": object.resource_version()}});
     api.patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
     Ok(Action::await_change())
+}
+
+/// The Event a change applied makes: its reason and what it says.
+fn event_of(change: &engine::Change, id: &str) -> (&'static str, String) {
+    let fields = || change.fields.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", ");
+    match change.action {
+        engine::Action::Create => ("Created", format!("created the remote object {id}")),
+        engine::Action::Adopt => ("Adopted", format!("adopted the remote object {id}")),
+        engine::Action::Replace => {
+            let old = change.id.as_deref().unwrap_or_default();
+            ("Replaced", format!("replaced the remote object {old} with {id} ({} cannot change in place)", fields()))
+        }
+        engine::Action::Delete | engine::Action::Forget => ("Deleted", format!("removed the remote object {id}")),
+        _ if !change.drift.is_empty() => ("DriftCorrected", format!("set {} back to the spec", fields())),
+        _ => ("Updated", format!("updated {}", fields())),
+    }
+}
+
+/// Records a Kubernetes Event about the object. An Event that cannot be
+/// written is logged, never a reason to fail the reconcile.
+async fn record(context: &Context, object: &DynamicObject, warning: bool, reason: &str, note: String) {
+    let event = Event {
+        type_: if warning { EventType::Warning } else { EventType::Normal },
+        reason: reason.into(),
+        note: Some(note),
+        action: reason.into(),
+        secondary: None,
+    };
+    let reference = object.object_ref(&context.resource);
+    if let Err(error) = context.shared.recorder.publish(&event, &reference).await {
+        tracing::warn!("cannot record the Event {reason} for {}: {error}", cluster::label(object).display());
+    }
 }
 
 /// Backs off exponentially per object: 5 s, 10 s, 20 s … up to 15 minutes.

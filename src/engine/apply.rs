@@ -15,7 +15,7 @@ use super::state::{now_rfc3339, Entry, State, StateError, StateStore};
 use super::{graph, Connections, EngineError};
 use crate::manifest::ResourceKey;
 use crate::providers::account::Secret;
-use crate::providers::sources::{SourceReader, SourceValues};
+use crate::providers::sources::{ClusterSecrets, SourceReader, SourceValues};
 use crate::providers::{DesiredContext, ExternalClient, Fields, ProviderError, UpdateRequest, KNOWN_AFTER_APPLY};
 
 /// A line of progress: a change starting, or one finished.
@@ -270,6 +270,7 @@ struct Prepared {
 async fn prepare(
     change: &Change,
     client: &dyn ExternalClient,
+    cluster: &ClusterSecrets,
     state: &StateWriter,
     options: ApplyOptions,
 ) -> Result<Prepared, String> {
@@ -283,7 +284,7 @@ async fn prepare(
             sources: SourceValues::default(),
         });
     }
-    let reader = SourceReader { base_dir: PathBuf::from(&change.source_dir), sandbox: options.sandbox };
+    let reader = SourceReader { base_dir: PathBuf::from(&change.source_dir), sandbox: options.sandbox, cluster };
     let sources = reader.read_all(&change.spec).map_err(|(field, message)| format!("{key}: {field}: {message}"))?;
     let snapshot = state.snapshot().await;
     let refs = change
@@ -357,7 +358,7 @@ async fn apply_change(
     match change.action {
         Action::Create => {
             progress(Progress::started(format!("{key}: creating...")));
-            let prepared = prepare(change, client, state, options).await?;
+            let prepared = prepare(change, client, connections.cluster_secrets(), state, options).await?;
             let (id, outputs) = create(change, &prepared, client, state, options).await?;
             written = outputs;
             progress(Progress::finished(format!("{key}: created (id {id})")));
@@ -365,7 +366,7 @@ async fn apply_change(
         Action::Adopt => {
             let id = change.id.clone().unwrap_or_default();
             progress(Progress::started(format!("{key}: adopting {id}...")));
-            let prepared = prepare(change, client, state, options).await?;
+            let prepared = prepare(change, client, connections.cluster_secrets(), state, options).await?;
             // Until the update is confirmed, state knows the id but not what
             // was applied, so an interrupted adopt is planned again in full.
             state
@@ -383,14 +384,14 @@ async fn apply_change(
         Action::Update => {
             let id = change.id.clone().unwrap_or_default();
             progress(Progress::started(format!("{key}: updating {}...", field_names(&change.updates))));
-            let prepared = prepare(change, client, state, options).await?;
+            let prepared = prepare(change, client, connections.cluster_secrets(), state, options).await?;
             update(change, &prepared, &id, client, state).await?;
             progress(Progress::finished(format!("{key}: updated (id {id})")));
         }
         Action::Replace => {
             let old = change.id.clone().unwrap_or_default();
             progress(Progress::started(format!("{key}: replacing {old}...")));
-            let prepared = prepare(change, client, state, options).await?;
+            let prepared = prepare(change, client, connections.cluster_secrets(), state, options).await?;
             let mark_deposed = |s: &mut State| {
                 if let Some(entry) = s.resources.get_mut(key) {
                     entry.deposed_id = Some(old.clone());

@@ -15,7 +15,7 @@ use super::diff::{self, FieldChange};
 use super::state::{Entry, State};
 use super::{digest, Connections, EngineError};
 use crate::manifest::{annotations, Manifests, Resource, ResourceKey};
-use crate::providers::sources::SourceReader;
+use crate::providers::sources::{ClusterSecrets, SourceReader};
 use crate::providers::{DesiredContext, ExternalClient, Fields, ProviderError, RemoteSummary};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -267,7 +267,15 @@ async fn plan_groups(
                 continue;
             }
         };
-        let group = Group { client, state, provider, options, recreated, claimed: Mutex::new(BTreeMap::new()) };
+        let group = Group {
+            client,
+            state,
+            provider,
+            options,
+            cluster_secrets: connections.cluster_secrets(),
+            recreated,
+            claimed: Mutex::new(BTreeMap::new()),
+        };
         match group.plan(resources, orphans, warnings).await {
             Ok(outcomes) => {
                 for outcome in outcomes {
@@ -320,6 +328,7 @@ struct Group<'a> {
     state: &'a State,
     provider: &'a str,
     options: &'a PlanOptions,
+    cluster_secrets: &'a ClusterSecrets,
     /// Objects whose remote id this plan changes: references to them are
     /// known only after apply.
     recreated: &'a BTreeSet<ResourceKey>,
@@ -457,8 +466,11 @@ impl Group<'_> {
         resource: &Resource,
         previous: Option<&'e Entry>,
     ) -> Result<DesiredContext<'e>, ProviderError> {
-        let reader =
-            SourceReader { base_dir: Path::new(&source_dir(resource)).to_path_buf(), sandbox: self.options.sandbox };
+        let reader = SourceReader {
+            base_dir: Path::new(&source_dir(resource)).to_path_buf(),
+            sandbox: self.options.sandbox,
+            cluster: self.cluster_secrets,
+        };
         let sources =
             reader.read_all(&resource.spec).map_err(|(field, message)| ProviderError::Lookup { field, message })?;
         let refs = resource

@@ -1,10 +1,11 @@
 //! One configured account of one provider: its settings, its HTTP client
 //! and what it has spent of its request budget.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::http::{Dialect, HttpClient, Notifier};
 use super::ratelimit::RateLimiter;
@@ -62,10 +63,12 @@ impl AccountSettings {
     }
 }
 
-/// Requests made through an account during this run.
+/// Requests made through an account during this run, and their answers
+/// by status code.
 #[derive(Debug, Default)]
 pub struct Usage {
     made: AtomicU64,
+    answers: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Usage {
@@ -73,8 +76,20 @@ impl Usage {
         self.made.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts an answer's status code, or `none` for a request that got no
+    /// answer.
+    pub fn record_answer(&self, status: Option<u16>) {
+        let code = status.map_or_else(|| "none".to_string(), |s| s.to_string());
+        *self.answers.lock().unwrap_or_else(|e| e.into_inner()).entry(code).or_default() += 1;
+    }
+
     pub fn made(&self) -> u64 {
         self.made.load(Ordering::Relaxed)
+    }
+
+    /// Answers by status code (`none` for requests that got none).
+    pub fn answers(&self) -> BTreeMap<String, u64> {
+        self.answers.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

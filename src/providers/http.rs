@@ -150,6 +150,7 @@ impl HttpClient {
             let response = match outcome {
                 Ok(response) => response,
                 Err(error) => {
+                    self.usage.record_answer(None);
                     let reason = error.to_string();
                     if idempotent && attempt < MAX_ATTEMPTS {
                         self.back_off(attempt, &method, path, &reason).await;
@@ -164,6 +165,7 @@ impl HttpClient {
                 }
             };
             let status = response.status();
+            self.usage.record_answer(Some(status.as_u16()));
             if self.dialect.rate_limit_headers {
                 let header = |name: &str| {
                     response

@@ -39,16 +39,55 @@ impl SourceValues {
     }
 }
 
-/// Reads sources for the CLI: environment and files. `secretKeyRef` is the
-/// controller's; under the sandbox an unset variable gets a fake value.
+/// Values of Kubernetes Secrets, read ahead by whoever holds the cluster
+/// (the controller, `plan --cluster`) for the `secretKeyRef`s of the
+/// objects at hand, by Secret name and key.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterSecrets {
+    values: BTreeMap<(String, String), Secret>,
+    /// Whether sources are read in a cluster: there only `secretKeyRef` is
+    /// read (the controller's own environment and files are not the
+    /// user's to read); elsewhere a `secretKeyRef` is an error that says
+    /// who reads it.
+    in_cluster: bool,
+}
+
+impl ClusterSecrets {
+    /// An empty set read from a cluster.
+    pub fn from_cluster() -> Self {
+        Self { values: BTreeMap::new(), in_cluster: true }
+    }
+
+    pub fn insert(&mut self, name: &str, key: &str, value: Secret) {
+        self.values.insert((name.to_string(), key.to_string()), value);
+    }
+}
+
+/// Every `secretKeyRef` in a spec, as (Secret name, key).
+pub fn secret_key_refs(spec: &Value) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    collect(spec, "", &mut found);
+    found
+        .into_iter()
+        .filter_map(|(_, source)| {
+            let reference = source.get("secretKeyRef")?;
+            Some((reference.get("name")?.as_str()?.to_string(), reference.get("key")?.as_str()?.to_string()))
+        })
+        .collect()
+}
+
+/// Reads sources: environment and files for the CLI, Kubernetes Secrets
+/// read ahead for the controller; under the sandbox an unset variable gets
+/// a fake value.
 #[derive(Clone, Debug)]
-pub struct SourceReader {
+pub struct SourceReader<'a> {
     /// The folder `fromFile` paths are relative to.
     pub base_dir: PathBuf,
     pub sandbox: bool,
+    pub cluster: &'a ClusterSecrets,
 }
 
-impl SourceReader {
+impl SourceReader<'_> {
     /// Every source in `spec`, read; errors name the field.
     pub fn read_all(&self, spec: &Value) -> Result<SourceValues, (String, String)> {
         let mut found = Vec::new();
@@ -63,6 +102,9 @@ impl SourceReader {
     }
 
     fn read(&self, source: &serde_json::Map<String, Value>) -> Result<Secret, String> {
+        if self.cluster.in_cluster && !source.contains_key("secretKeyRef") {
+            return Err("in a cluster values come from `secretKeyRef` only: the controller does not read its own environment or files".into());
+        }
         if let Some(name) = source.get("fromEnv").and_then(Value::as_str) {
             return match std::env::var(name) {
                 Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
@@ -83,7 +125,19 @@ impl SourceReader {
                 .map(|text| Secret::new(text.strip_suffix('\n').unwrap_or(&text).to_string()))
                 .map_err(|e| format!("cannot read {}: {e}", full.display()));
         }
-        Err("secretKeyRef names a Kubernetes Secret, which only the controller reads; the CLI reads fromEnv or fromFile".into())
+        let reference = source.get("secretKeyRef");
+        let name = reference.and_then(|r| r.get("name")).and_then(Value::as_str).unwrap_or_default();
+        let key = reference.and_then(|r| r.get("key")).and_then(Value::as_str).unwrap_or_default();
+        if !self.cluster.in_cluster {
+            return Err(
+                "secretKeyRef names a Kubernetes Secret, which only the controller and `plan --cluster` read; the CLI reads fromEnv or fromFile".into(),
+            );
+        }
+        self.cluster
+            .values
+            .get(&(name.to_string(), key.to_string()))
+            .cloned()
+            .ok_or_else(|| format!("Secret `{name}` does not exist or has no key `{key}`"))
     }
 }
 
@@ -186,7 +240,7 @@ mod tests {
     fn sources_anywhere_in_a_spec_are_found_and_read() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.path().join("token"), "s3cret\n").unwrap_or_else(|e| panic!("{e}"));
-        let reader = SourceReader { base_dir: dir.path().to_path_buf(), sandbox: false };
+        let reader = SourceReader { base_dir: dir.path().to_path_buf(), sandbox: false, cluster: &Default::default() };
         let spec = json!({"name": "x", "headers": {"Authorization": {"fromFile": "token"}}});
         let values = reader.read_all(&spec).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(values.get("headers.Authorization").map(Secret::expose), Some("s3cret"));
@@ -195,11 +249,35 @@ mod tests {
     #[test]
     fn an_unset_variable_is_an_error_naming_the_field_except_in_the_sandbox() {
         let spec = json!({"value": {"fromEnv": "SEQOPS_TEST_SURELY_UNSET"}});
-        let reader = SourceReader { base_dir: PathBuf::from("."), sandbox: false };
+        let none = ClusterSecrets::default();
+        let reader = SourceReader { base_dir: PathBuf::from("."), sandbox: false, cluster: &none };
         let error = reader.read_all(&spec).err();
         assert_eq!(error, Some(("spec.value".into(), "$SEQOPS_TEST_SURELY_UNSET is not set".into())));
         let sandbox = SourceReader { sandbox: true, ..reader };
         assert!(sandbox.read_all(&spec).is_ok());
+    }
+
+    #[test]
+    fn secret_key_refs_read_the_cluster_secrets_read_ahead_and_are_an_error_without_a_cluster() {
+        let spec = json!({"headers": {"Authorization": {"secretKeyRef": {"name": "crm", "key": "token"}}}});
+        assert_eq!(secret_key_refs(&spec), vec![("crm".to_string(), "token".to_string())]);
+        let none = ClusterSecrets::default();
+        let cli = SourceReader { base_dir: PathBuf::from("."), sandbox: true, cluster: &none };
+        let error = cli.read_all(&spec).err().map(|(_, message)| message).unwrap_or_default();
+        assert!(error.contains("only the controller and `plan --cluster` read"), "{error}");
+        let mut read = ClusterSecrets::from_cluster();
+        let cluster = SourceReader { cluster: &read, ..cli.clone() };
+        assert_eq!(
+            cluster.read_all(&spec).err().map(|(_, m)| m),
+            Some("Secret `crm` does not exist or has no key `token`".into())
+        );
+        read.insert("crm", "token", Secret::new("Bearer abc"));
+        let cluster = SourceReader { cluster: &read, ..cli };
+        let values = cluster.read_all(&spec).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(values.get("headers.Authorization").map(Secret::expose), Some("Bearer abc"));
+        let own_environment = json!({"value": {"fromEnv": "HOME"}});
+        let error = cluster.read_all(&own_environment).err().map(|(_, message)| message).unwrap_or_default();
+        assert!(error.contains("`secretKeyRef` only"), "{error}");
     }
 
     #[test]

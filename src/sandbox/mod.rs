@@ -145,9 +145,14 @@ impl Sandbox {
         *self.counts.lock().unwrap_or_else(|e| e.into_inner()).entry(id).or_default() += 1;
     }
 
+    /// Every emulator's data, by provider id (secret values as digests).
+    pub fn snapshot(&self) -> BTreeMap<&'static str, Value> {
+        self.emulators.iter().map(|e| (e.id(), e.snapshot())).collect()
+    }
+
     fn save(&self) {
         let Some(path) = &self.data_file else { return };
-        let snapshot: BTreeMap<&str, Value> = self.emulators.iter().map(|e| (e.id(), e.snapshot())).collect();
+        let snapshot = self.snapshot();
         match serde_json::to_vec(&snapshot) {
             Ok(bytes) => {
                 if let Err(error) = crate::engine::state::write_atomically(path, &bytes) {
