@@ -37,6 +37,26 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     detailed_exitcode: bool,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+/// Planning against a cluster the controller runs in.
+#[derive(Args, Clone, Debug)]
+pub struct ClusterArgs {
+    /// Plan what the controller will do once these manifests are applied
+    /// to the cluster (KUBECONFIG): its objects' statuses are the state,
+    /// credentials and secretKeyRef values come from its Secrets. Reads only.
+    #[arg(long, conflicts_with_all = ["out", "sandbox"])]
+    cluster: bool,
+    /// With --cluster: the namespace the manifests go to (default: the
+    /// kubeconfig context's).
+    #[arg(long, requires = "cluster")]
+    namespace: Option<String>,
+    /// With --cluster: the sandbox the controller was started with
+    /// (`seqops controller --sandbox-origin`).
+    #[arg(long, requires = "cluster")]
+    sandbox_origin: Option<String>,
 }
 
 /// What a plan reads and covers; shared by plan and apply.
@@ -108,6 +128,9 @@ pub fn save(document: &PlanDocument, path: &std::path::Path) -> anyhow::Result<(
 }
 
 pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    if args.cluster.cluster {
+        return plan_cluster(&args).await;
+    }
     let (_session, document) = make_plan(&args.common, &args.scope, "seqops plan").await?;
     print(&document, args.format)?;
     if let Some(out) = &args.out {
@@ -120,6 +143,46 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let changes = !document.changes.is_empty();
+    Ok(if args.detailed_exitcode && changes { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// `plan --cluster`: what the controller will do with these manifests.
+async fn plan_cluster(args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let manifests = context::load_manifests(&args.common)?;
+    let client =
+        kube::Client::try_default().await.context("connecting to the Kubernetes API (in-cluster or KUBECONFIG)")?;
+    let namespace = args.cluster.namespace.clone().unwrap_or_else(|| client.default_namespace().to_string());
+    let kinds = seqops::providers::kinds();
+    let view = seqops::controller::preview::view(
+        &client,
+        &namespace,
+        &manifests,
+        &kinds,
+        args.cluster.sandbox_origin.as_deref(),
+    )
+    .await
+    .with_context(|| format!("reading namespace {namespace} of the cluster"))?;
+    let refresh = args.scope.refresh.unwrap_or(Refresh::Changed);
+    let options = PlanOptions {
+        refresh,
+        targets: args.scope.targets.clone(),
+        rotate: args.scope.rotate.clone(),
+        sandbox: false,
+        parallelism: 8,
+        outputs_to_files: false,
+        list_only_for_new: true,
+    };
+    let mut plan = engine::plan(&manifests, &view.state, &view.connections, &options).await?;
+    for key in &view.being_deleted {
+        plan.warnings.push(format!("{key} is being deleted in the cluster: the controller finishes that first"));
+    }
+    let document =
+        PlanDocument::new(&plan, None, &view.state.salt, &manifests, false, refresh, args.scope.targets.clone());
+    if args.format == Format::Text {
+        println!("Namespace {namespace}: what the controller will do once these manifests are applied.\n");
+    }
+    print(&document, args.format)?;
     let changes = !document.changes.is_empty();
     Ok(if args.detailed_exitcode && changes { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }

@@ -16,6 +16,7 @@ use crate::manifest::crd::ResourceStatus;
 use crate::manifest::{KindSpec, Manifests, ResourceKey};
 use crate::providers::account::Secret;
 use crate::providers::sources::ClusterSecrets;
+use crate::providers::{self, AccountSettings};
 
 /// The API resource of a kind, from its CRD.
 pub fn api_resource(kind: &KindSpec) -> ApiResource {
@@ -54,6 +55,12 @@ pub fn label(object: &DynamicObject) -> PathBuf {
 
 pub fn status_of(object: &DynamicObject) -> ResourceStatus {
     object.data.get("status").cloned().and_then(|s| serde_json::from_value(s).ok()).unwrap_or_default()
+}
+
+/// The salt of an object's secret digests: its uid, stable for the
+/// object's life and different for every object.
+pub fn salt_of(object: &DynamicObject) -> String {
+    object.uid().unwrap_or_else(|| object.name_any())
 }
 
 /// The state entry an object's status stands for.
@@ -147,6 +154,7 @@ pub async fn load(
             .map(|r| r.key.clone());
         let Some(target_key) = target_key else { continue };
         let provider = manifests.get(&target_key).and_then(|r| r.provider.clone()).unwrap_or_default();
+        state.salts.insert(target_key.clone(), salt_of(target));
         match entry_of(target, &provider) {
             Some(entry) => {
                 state.resources.insert(target_key, entry);
@@ -177,7 +185,7 @@ pub async fn load(
 }
 
 /// One key of a Secret, or `None` when the Secret or the key is missing.
-async fn secret_value(
+pub async fn secret_value(
     client: &kube::Client,
     namespace: &str,
     name: &str,
@@ -220,5 +228,33 @@ pub async fn credential(
             "Secret {namespace}/{name} has no key `{key}` for Provider {}",
             provider.metadata.name
         ))
+    })
+}
+
+/// How to reach a Provider's account: its credential from the cluster, and
+/// the sandbox's origin in place of the vendor's when one is given.
+pub async fn account_settings(
+    client: &kube::Client,
+    namespace: &str,
+    provider: &crate::manifest::Resource,
+    base_url_override: Option<&str>,
+) -> Result<AccountSettings, ClusterError> {
+    let name = &provider.metadata.name;
+    let spec: crate::manifest::ProviderSpec =
+        serde_json::from_value(provider.spec.clone()).map_err(|e| ClusterError::Invalid(e.to_string()))?;
+    let credential = credential(client, namespace, provider).await?;
+    let (vendor_url, vendor_limit) = providers::vendor_defaults(spec.provider_type);
+    let base_url = match base_url_override {
+        Some(origin) => providers::sandbox_base_url(spec.provider_type, origin),
+        None => spec.base_url.clone().unwrap_or_else(|| vendor_url.to_string()),
+    };
+    Ok(AccountSettings {
+        name: name.clone(),
+        provider_type: spec.provider_type,
+        base_url,
+        credential: Secret::new(credential),
+        credential_source: format!("the Secret named by Provider {namespace}/{name}"),
+        requests_per_hour: spec.rate_limit.map(|r| r.requests_per_hour).or(vendor_limit),
+        budget_file: None,
     })
 }

@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod leader;
 pub mod metrics;
+pub mod preview;
 pub mod reconcile;
 
 use std::collections::HashMap;

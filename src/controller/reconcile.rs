@@ -24,7 +24,7 @@ use crate::manifest::annotations;
 use crate::manifest::crd::{Condition, DriftEntry, ResourceStatus};
 use crate::manifest::KindSpec;
 use crate::providers::account::Secret;
-use crate::providers::{self, Account, AccountSettings};
+use crate::providers::{self, Account};
 
 /// The finalizer that keeps an object until its remote object is deleted.
 pub const FINALIZER: &str = "seqops.dev/finalizer";
@@ -139,27 +139,19 @@ impl Context {
             .providers()
             .find(|p| p.metadata.name == provider_name)
             .ok_or_else(|| ClusterError::Invalid(format!("no Provider `{provider_name}` in {namespace}")))?;
-        let spec: crate::manifest::ProviderSpec =
-            serde_json::from_value(provider.spec.clone()).map_err(|e| ClusterError::Invalid(e.to_string()))?;
         let mut read = world.secret_names.clone();
         read.extend(provider.spec["credentials"]["secretRef"]["name"].as_str().map(String::from));
         self.shared.note_secrets(self.kind, namespace, &object.name_any(), &read);
-        let credential = cluster::credential(&self.shared.client, namespace, provider).await?;
-        let (vendor_url, vendor_limit) = providers::vendor_defaults(spec.provider_type);
-        let base_url = match &self.shared.base_url_override {
-            Some(origin) => providers::sandbox_base_url(spec.provider_type, origin),
-            None => spec.base_url.clone().unwrap_or_else(|| vendor_url.to_string()),
-        };
-        let settings = AccountSettings {
-            name: provider_name.clone(),
-            provider_type: spec.provider_type,
-            base_url,
-            credential: Secret::new(credential),
-            credential_source: format!("the Secret named by Provider {namespace}/{provider_name}"),
-            requests_per_hour: spec.rate_limit.map(|r| r.requests_per_hour).or(vendor_limit),
-            budget_file: None,
-        };
-        let id = format!("{namespace}/{provider_name}/{}/{}", settings.budget_id(), settings.base_url);
+        let settings = cluster::account_settings(
+            &self.shared.client,
+            namespace,
+            provider,
+            self.shared.base_url_override.as_deref(),
+        )
+        .await?;
+        // The vendor's budget is per key, not per Provider object: Providers
+        // in several namespaces with one key share one limiter.
+        let id = format!("{}/{}", settings.budget_id(), settings.base_url);
         let account = {
             let mut accounts = self.shared.accounts.lock().unwrap_or_else(|e| e.into_inner());
             accounts

@@ -292,8 +292,12 @@ async fn prepare(
         .iter()
         .map(|r| (r.field.clone(), snapshot.resources.get(&r.key).and_then(|e| e.id.clone())))
         .collect();
-    let context =
-        DesiredContext { refs, previous: Some((&change.spec, &change.desired)), sources, salt: snapshot.salt.clone() };
+    let context = DesiredContext {
+        refs,
+        previous: Some((&change.spec, &change.desired)),
+        sources,
+        salt: snapshot.salt_for(key).to_string(),
+    };
     let fresh = client.desired(&change.spec, &context).await.map_err(|e| format!("{key}: {e}"))?;
     for (field, planned) in &change.desired {
         if !has_placeholder(planned) && fresh.get(field) != Some(planned) {

@@ -237,15 +237,46 @@ pub async fn plan(
         }
         recreated.extend(now);
     };
+    let (changes, left_alone) = leave_alone_what_may_not_change(manifests, changes);
     plan.changes = changes;
     plan.syncs = syncs;
     plan.warnings.extend(warnings);
+    plan.warnings.extend(left_alone);
     plan.usage = connections.usage();
     if errors.is_empty() {
         Ok(plan)
     } else {
         Err(EngineError::Plan(errors))
     }
+}
+
+/// Takes out the changes to objects that are `ObserveOnly` or paused, each
+/// named in a warning with what it would have been.
+fn leave_alone_what_may_not_change(manifests: &Manifests, changes: Vec<Change>) -> (Vec<Change>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let kept = changes
+        .into_iter()
+        .filter(|change| {
+            let Some(resource) = manifests.get(&change.key) else { return true };
+            let why = if crate::manifest::policy::observe_only(&resource.spec) {
+                "is ObserveOnly"
+            } else if resource.annotation_is_true(annotations::PAUSED) {
+                "is paused"
+            } else {
+                return true;
+            };
+            let what = match change.action {
+                Action::Create => "does not exist remotely".to_string(),
+                _ => {
+                    let fields: Vec<&str> = change.fields.iter().map(|f| f.path.as_str()).collect();
+                    format!("differs remotely in {}", fields.join(", "))
+                }
+            };
+            warnings.push(format!("{} {why} and {what}; left alone", change.key));
+            false
+        })
+        .collect();
+    (kept, warnings)
 }
 
 /// Plans every group once; `recreated` are the objects whose remote id
@@ -486,7 +517,7 @@ impl Group<'_> {
             refs,
             previous: previous.map(|e| (&e.applied_spec, &e.last_applied)),
             sources,
-            salt: self.state.salt.clone(),
+            salt: self.state.salt_for(&resource.key).to_string(),
         })
     }
 

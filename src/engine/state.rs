@@ -30,6 +30,10 @@ pub struct State {
     pub sandbox: bool,
     /// Random per state; salts the digests that stand in for secret values.
     pub salt: String,
+    /// Objects salted otherwise: the controller keeps each object's digests
+    /// in its own status, salted by the object's uid.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub salts: BTreeMap<ResourceKey, String>,
     /// How to reach each account, kept so that objects whose Provider
     /// manifest was removed can still be deleted.
     #[serde(default)]
@@ -101,10 +105,16 @@ impl State {
             serial: 0,
             sandbox,
             salt: salt.iter().map(|b| format!("{b:02x}")).collect(),
+            salts: BTreeMap::new(),
             providers: BTreeMap::new(),
             resources: BTreeMap::new(),
             last_plan_applied: None,
         }
+    }
+
+    /// The salt of an object's secret digests.
+    pub fn salt_for(&self, key: &ResourceKey) -> &str {
+        self.salts.get(key).unwrap_or(&self.salt)
     }
 
     /// Remote ids already managed for one provider and kind.

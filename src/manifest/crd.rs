@@ -129,7 +129,7 @@ fn status_schema() -> JSONSchemaProps {
 }
 
 /// Makes a schema structural, as a Kubernetes API server requires:
-/// `nullable` instead of `null` in type lists; no `additionalProperties`
+/// `nullable` instead of `null` in type lists and optional enums; no `additionalProperties`
 /// beside `properties` (unknown fields are pruned by the server anyway);
 /// free-form objects marked `x-kubernetes-preserve-unknown-fields`; only
 /// the integer formats Kubernetes knows.
@@ -144,6 +144,20 @@ fn structural(value: &mut serde_json::Value) {
         if map.get("additionalProperties") == Some(&Value::Bool(true)) {
             map.remove("additionalProperties");
             map.insert("x-kubernetes-preserve-unknown-fields".into(), Value::Bool(true));
+        }
+        // An optional enum comes as `anyOf: [the enum, null]`: the enum,
+        // nullable, keeps the field's own description.
+        if let Some(Value::Array(choices)) = map.get("anyOf").cloned() {
+            let is_null = |c: &Value| c.get("enum") == Some(&serde_json::json!([null]));
+            if let [choice, null] = choices.as_slice() {
+                if is_null(null) {
+                    map.remove("anyOf");
+                    for (key, value) in choice.as_object().cloned().unwrap_or_default() {
+                        map.entry(key).or_insert(value);
+                    }
+                    map.insert("nullable".into(), Value::Bool(true));
+                }
+            }
         }
         if let Some(Value::String(format)) = map.get("format") {
             if format.starts_with("uint") || format == "int" {

@@ -10,6 +10,7 @@ pub mod duration;
 pub mod kind;
 mod load;
 pub mod locate;
+pub mod policy;
 pub mod provider;
 pub mod secret;
 pub mod selector;

@@ -26,6 +26,9 @@ use crate::manifest::selector::NameRef;
 pub struct WorkspaceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_ref: Option<NameRef>,
+    /// `ObserveOnly`: read the remote object and report drift; change nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
     pub name: String,
     /// The URL-safe identifier; an existing workspace is adopted by it
     /// (`seqops.dev/adopt: "true"`). Derived from the name when absent.
@@ -47,6 +50,9 @@ pub struct WorkspaceSpec {
 pub struct WorkspaceSecretSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_ref: Option<NameRef>,
+    /// `ObserveOnly`: read the remote object and report drift; change nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
     pub workspace_ref: NameRef,
     /// The secret's name, e.g. `ANTHROPIC_API_KEY`.
     pub name: String,
@@ -96,6 +102,9 @@ pub struct Loop {
 pub struct AgentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_ref: Option<NameRef>,
+    /// `ObserveOnly`: read the remote object and report drift; change nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
     pub name: String,
     pub version: String,
     #[serde(rename = "type")]
@@ -147,6 +156,9 @@ pub enum ScheduleType {
 pub struct ScheduleSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_ref: Option<NameRef>,
+    /// `ObserveOnly`: read the remote object and report drift; change nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
     pub workspace_ref: NameRef,
     /// The orchagent `Agent` manifest to run.
     pub agent_ref: NameRef,
@@ -189,6 +201,9 @@ pub struct ScheduleSpec {
 pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_ref: Option<NameRef>,
+    /// `ObserveOnly`: read the remote object and report drift; change nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
     pub workspace_ref: NameRef,
     pub agent_ref: NameRef,
     pub name: String,

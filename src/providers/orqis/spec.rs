@@ -37,6 +37,9 @@ pub const LLM_PROVIDERS: [&str; 5] = ["google", "openai", "anthropic", "mistral"
 pub struct AgentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_ref: Option<NameRef>,
+    /// `ObserveOnly`: read the remote object and report drift; change nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
     /// The agent's display name (in place).
     pub name: String,
     /// What the agent does (in place).
@@ -78,6 +81,9 @@ pub struct AgentSpec {
 pub struct LlmKeySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_ref: Option<NameRef>,
+    /// `ObserveOnly`: read the remote object and report drift; change nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
     /// Which LLM provider the key is for; one key per provider.
     pub provider: LlmProvider,
     /// The key; written, never read back.
@@ -98,6 +104,9 @@ pub struct LlmKeySpec {
 pub struct ApiKeySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_ref: Option<NameRef>,
+    /// `ObserveOnly`: read the remote object and report drift; change nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
     /// A label for the key. A change replaces (revokes and re-creates) it.
     pub name: String,
     /// The Orqis `Agent` manifest the key is scoped to.

@@ -22,6 +22,9 @@ pub struct SequenceSpec {
     /// The `orsay` Provider to use; optional when exactly one is loaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_ref: Option<NameRef>,
+    /// `ObserveOnly`: read the remote object and report drift; change nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
     /// The sequence's display name in Orsay.
     pub name: String,
     /// What starts the sequence; it also fixes the channel and direction.

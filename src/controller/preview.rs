@@ -1,0 +1,70 @@
+//! `seqops plan --cluster`: what the controller will do once the manifests
+//! are applied to a namespace. The controller's objects in the cluster are
+//! the state (their statuses hold what the CLI's state file holds), and the
+//! Provider credentials and `secretKeyRef` values come from the cluster's
+//! Secrets. Only reads are made, to the cluster and to the vendors.
+
+use std::sync::Arc;
+
+use kube::api::{Api, DynamicObject};
+
+use super::cluster::{self, ClusterError};
+use crate::engine::state::State;
+use crate::engine::Connections;
+use crate::manifest::{KindSpec, Manifests};
+use crate::providers::account::Secret;
+use crate::providers::sources::{secret_key_refs, ClusterSecrets};
+use crate::providers::{self, Account};
+
+/// What a plan against the cluster starts from.
+pub struct ClusterView {
+    pub state: State,
+    pub connections: Connections,
+    /// Manifests whose object is being deleted in the cluster: the
+    /// controller finishes the delete, whatever the manifests say.
+    pub being_deleted: Vec<String>,
+}
+
+/// Reads the state and the credentials for `manifests` from `namespace`.
+pub async fn view(
+    client: &kube::Client,
+    namespace: &str,
+    manifests: &Manifests,
+    kinds: &[KindSpec],
+    base_url_override: Option<&str>,
+) -> Result<ClusterView, ClusterError> {
+    let mut state = State::new(false);
+    let mut being_deleted = Vec::new();
+    let mut secrets = ClusterSecrets::from_cluster();
+    for resource in manifests.managed() {
+        let Some(kind) = kinds.iter().find(|k| k.key_kind == resource.key.kind) else { continue };
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &cluster::api_resource(kind));
+        if let Some(object) = api.get_opt(&resource.metadata.name).await? {
+            if object.metadata.deletion_timestamp.is_some() {
+                being_deleted.push(resource.key.to_string());
+            }
+            state.salts.insert(resource.key.clone(), cluster::salt_of(&object));
+            let provider = resource.provider.clone().unwrap_or_default();
+            if let Some(entry) = cluster::entry_of(&object, &provider) {
+                state.resources.insert(resource.key.clone(), entry);
+            }
+        }
+        for (name, key) in secret_key_refs(&resource.spec) {
+            if let Some(value) = cluster::secret_value(client, namespace, &name, &key).await? {
+                secrets.insert(&name, &key, Secret::new(value));
+            }
+        }
+    }
+    let mut accounts = Vec::new();
+    for provider in manifests.providers() {
+        let name = provider.metadata.name.clone();
+        if !manifests.managed().any(|r| r.provider.as_deref() == Some(&name)) {
+            continue;
+        }
+        let settings = cluster::account_settings(client, namespace, provider, base_url_override).await?;
+        let dialect = providers::dialect(settings.provider_type);
+        accounts.push(Account::connect(settings, dialect, Arc::new(|m| eprintln!("{m}"))));
+    }
+    let connections = Connections::new(accounts).with_cluster_secrets(secrets);
+    Ok(ClusterView { state, connections, being_deleted })
+}
