@@ -22,6 +22,16 @@ pub struct ControllerArgs {
     lease_namespace: String,
     #[arg(long, default_value = "seqops-controller")]
     lease_name: String,
+    /// Re-read every object this often for drift instead of the interval
+    /// computed from each account's request budget (half the hourly budget
+    /// spread over its objects, at least 5 minutes). Every re-read costs
+    /// requests: meant for trying the controller out against the sandbox.
+    #[arg(long, value_parser = parse_interval)]
+    drift_interval: Option<std::time::Duration>,
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    seqops::manifest::duration::Duration::parse(text).map(|d| std::time::Duration::from_secs(d.as_secs().max(1)))
 }
 
 pub async fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
@@ -34,6 +44,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
         metrics_addr: args.metrics_addr,
         lease_namespace: args.lease_namespace,
         lease_name: args.lease_name,
+        drift_interval: args.drift_interval,
         identity,
     };
     seqops::controller::run_elected(client, options).await;

@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Secret as KubeSecret;
 use kube::api::{Api, DynamicObject};
 use kube::core::ApiResource;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{metadata_watcher, watcher, Controller, WatchStreamExt};
+use kube::runtime::{metadata_watcher, reflector, watcher, Controller, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
 
@@ -35,6 +35,9 @@ pub struct Options {
     /// Replaces every Provider's base URL (the sandbox).
     pub base_url_override: Option<String>,
     pub metrics_addr: String,
+    /// Re-reads every object this often instead of the interval computed
+    /// from the request budget (for trying drift correction out).
+    pub drift_interval: Option<std::time::Duration>,
     /// The Lease that elects the one replica that reconciles.
     pub lease_namespace: String,
     pub lease_name: String,
@@ -61,19 +64,16 @@ pub async fn run_elected(client: Client, options: Options) {
         options.identity.clone(),
         std::time::Duration::from_secs(15),
     );
-    lock.lead(run(client, options.namespace, options.base_url_override, metrics)).await;
+    lock.lead(run(client, options, metrics)).await;
 }
 
 /// Runs a controller per kind until the process stops, counting reconciles
 /// in `metrics`.
-pub async fn run(
-    client: Client,
-    namespace: Option<String>,
-    base_url_override: Option<String>,
-    metrics: Arc<metrics::Metrics>,
-) {
-    let mut shared = reconcile::Shared::new(client.clone(), base_url_override);
+pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics>) {
+    let namespace = options.namespace;
+    let mut shared = reconcile::Shared::new(client.clone(), options.base_url_override);
     shared.metrics = metrics;
+    shared.drift_interval = options.drift_interval;
     let shared = Arc::new(shared);
     let kinds = reconciled_kinds();
     let mut senders = HashMap::new();
@@ -87,7 +87,18 @@ pub async fn run(
         };
         let (sender, receiver) = mpsc::unbounded_channel();
         senders.insert(index, (sender, resource.clone()));
-        let controller = Controller::new_with(api, watcher::Config::default(), resource)
+        // Only what the user changed wakes the reconciler: the spec (the
+        // generation), annotations, finalizers, a delete. The controller's
+        // own status writes would otherwise reconcile each object again,
+        // spending vendor requests for nothing.
+        let writer = reflector::store::Writer::new(resource.clone());
+        let reader = writer.as_reader();
+        let changes = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .reflect(writer)
+            .applied_objects()
+            .filter(changed_by_user());
+        let controller = Controller::for_stream_with(changes, reader, resource)
             .reconcile_on(futures::stream::unfold(receiver, |mut r| async move { r.recv().await.map(|o| (o, r)) }))
             .shutdown_on_signal()
             .run(reconcile::reconcile, reconcile::error_policy, context)
@@ -100,6 +111,23 @@ pub async fn run(
     }
     tokio::spawn(watch_secrets(client, namespace, shared, senders));
     futures::future::join_all(runs).await;
+}
+
+/// A filter passing an object only when what a user changes on it (spec,
+/// annotations, finalizers, deletion) differs from when it last passed.
+fn changed_by_user<E>() -> impl FnMut(&Result<DynamicObject, E>) -> std::future::Ready<bool> {
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    move |result| {
+        let Ok(object) = result else { return std::future::ready(true) };
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        object.metadata.generation.hash(&mut hasher);
+        object.annotations().hash(&mut hasher);
+        object.finalizers().hash(&mut hasher);
+        object.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+        let hash = hasher.finish();
+        std::future::ready(seen.insert(object.uid().unwrap_or_default(), hash) != Some(hash))
+    }
 }
 
 type Triggers = HashMap<usize, (mpsc::UnboundedSender<ObjectRef<DynamicObject>>, ApiResource)>;

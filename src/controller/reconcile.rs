@@ -58,6 +58,8 @@ pub struct Shared {
     /// Replaces every Provider's base URL (tests and the sandbox).
     base_url_override: Option<String>,
     pub metrics: Arc<super::metrics::Metrics>,
+    /// Replaces the drift interval computed from the budget.
+    pub drift_interval: Option<Duration>,
     /// Kubernetes Events about the objects (repeats become a series).
     recorder: Recorder,
 }
@@ -73,6 +75,7 @@ impl Shared {
             secret_users: Mutex::default(),
             base_url_override,
             metrics: Arc::default(),
+            drift_interval: None,
             recorder: Recorder::new(
                 client.clone(),
                 Reporter { controller: "seqops-controller".into(), instance: std::env::var("POD_NAME").ok() },
@@ -270,7 +273,7 @@ async fn sync(
         .map_err(|e| ReconcileError::Failed(e.to_string()))?;
     let change = plan.changes.iter().find(|c| c.key == world.key);
     let observe_only = object.data["spec"]["managementPolicy"] == "ObserveOnly";
-    let interval = drift_interval(limit, objects);
+    let interval = context.shared.drift_interval.unwrap_or_else(|| drift_interval(limit, objects));
     if observe_only {
         let drift: Vec<DriftEntry> = change.map(|c| c.fields.iter().map(drift_entry).collect()).unwrap_or_default();
         let id = change

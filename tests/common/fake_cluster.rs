@@ -1,43 +1,334 @@
-//! A Kubernetes API server over loopback HTTP that holds objects in memory
-//! and answers reads, with a kubeconfig that points at it; every request is
-//! kept for assertions.
+//! A Kubernetes API server over loopback HTTP, in memory, speaking what
+//! seqops and its tests use: get, list and watch (also of metadata only),
+//! create, replace with resourceVersion checks, merge patches, server-side
+//! apply of status and Secrets, deletes that wait for finalizers, and the
+//! generation bumped on spec changes. Any resource path works: CRDs need no
+//! installing. A kubeconfig points at it; every request is kept.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
-use axum::http::{Method, StatusCode, Uri};
-use axum::response::IntoResponse;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
+use tokio::sync::broadcast;
 
-type Objects = Arc<Mutex<BTreeMap<String, Value>>>;
+/// A stored object: (API prefix, plural, namespace, name).
+type Key = (String, String, String, String);
+
+#[derive(Clone)]
+struct Change {
+    version: u64,
+    key: Key,
+    kind: &'static str,
+    object: Value,
+}
+
+#[derive(Default)]
+struct Store {
+    objects: BTreeMap<Key, Value>,
+    version: u64,
+    history: Vec<Change>,
+    requests: Vec<(String, String)>,
+}
+
+struct Shared {
+    store: Mutex<Store>,
+    changes: broadcast::Sender<Change>,
+}
 
 pub struct FakeCluster {
     pub origin: String,
-    objects: Objects,
-    requests: Arc<Mutex<Vec<(String, String)>>>,
-    _runtime: tokio::runtime::Runtime,
+    shared: Arc<Shared>,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// What a request names: a collection, maybe one object, maybe its status.
+struct Target {
+    prefix: String,
+    plural: String,
+    namespace: Option<String>,
+    name: Option<String>,
+    status: bool,
+}
+
+fn parse(path: &str) -> Option<Target> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (prefix, rest) = match parts.as_slice() {
+        ["api", version, rest @ ..] => (format!("api/{version}"), rest),
+        ["apis", group, version, rest @ ..] => (format!("apis/{group}/{version}"), rest),
+        _ => return None,
+    };
+    let (namespace, rest) = match rest {
+        ["namespaces", namespace, rest @ ..] if !rest.is_empty() => (Some(namespace.to_string()), rest),
+        rest => (None, rest),
+    };
+    let (plural, name, status) = match rest {
+        [plural] => (plural, None, false),
+        [plural, name] => (plural, Some(name.to_string()), false),
+        [plural, name, "status"] => (plural, Some(name.to_string()), true),
+        _ => return None,
+    };
+    Some(Target { prefix, plural: plural.to_string(), namespace, name, status })
+}
+
+fn status(code: u16, reason: &str, message: &str) -> Response {
+    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": reason, "code": code, "message": message});
+    (StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST), Json(body)).into_response()
+}
+
+/// RFC 7386: objects merge, `null` removes, anything else replaces.
+fn merge(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(target), Some(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge(target.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+        (_, Some(_)) => {
+            *target = json!({});
+            merge(target, patch);
+        }
+        _ => *target = patch.clone(),
+    }
+}
+
+/// A Secret's `stringData` goes to `data`, base64-encoded, as the API does.
+fn encode_string_data(object: &mut Value) {
+    use base64::Engine;
+    let Some(strings) = object.as_object_mut().and_then(|o| o.remove("stringData")) else { return };
+    for (key, value) in strings.as_object().cloned().unwrap_or_default() {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(value.as_str().unwrap_or_default());
+        object["data"][key] = json!(encoded);
+    }
+}
+
+/// What a metadata-only request sees of an object.
+fn metadata_only(object: &Value) -> Value {
+    json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": object["metadata"]})
+}
+
+impl Shared {
+    fn record(&self, store: &mut Store, key: Key, kind: &'static str, object: Value) {
+        let change = Change { version: store.version, key, kind, object };
+        store.history.push(change.clone());
+        let _ = self.changes.send(change);
+    }
+
+    /// Stamps a new resourceVersion on `object` and keeps it (or removes
+    /// it once deleted with no finalizers left).
+    fn commit(&self, store: &mut Store, key: Key, mut object: Value, kind: &'static str) -> Value {
+        store.version += 1;
+        object["metadata"]["resourceVersion"] = json!(store.version.to_string());
+        let finalizers = object["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+        if kind == "DELETED" || (object["metadata"]["deletionTimestamp"].is_string() && !finalizers) {
+            store.objects.remove(&key);
+            self.record(store, key, "DELETED", object.clone());
+        } else {
+            store.objects.insert(key.clone(), object.clone());
+            self.record(store, key, kind, object.clone());
+        }
+        object
+    }
+
+    fn handle(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response {
+        let Some(target) = parse(uri.path()) else { return status(404, "NotFound", "no such path") };
+        let metadata =
+            headers.get("accept").and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("as=PartialObjectMetadata"));
+        let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        store.requests.push((method.to_string(), uri.path().to_string()));
+        let namespace = target.namespace.clone().unwrap_or_default();
+        let Some(name) = target.name.clone().or_else(|| body["metadata"]["name"].as_str().map(String::from)) else {
+            if *method != Method::GET {
+                return status(400, "BadRequest", "no name");
+            }
+            let items: Vec<Value> = store
+                .objects
+                .iter()
+                .filter(|((prefix, plural, ns, _), _)| {
+                    *prefix == target.prefix
+                        && *plural == target.plural
+                        && target.namespace.as_ref().is_none_or(|n| n == ns)
+                })
+                .map(|(_, o)| if metadata { metadata_only(o) } else { o.clone() })
+                .collect();
+            let version = store.version.to_string();
+            return Json(
+                json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": version}, "items": items}),
+            )
+            .into_response();
+        };
+        let key: Key = (target.prefix.clone(), target.plural.clone(), namespace.clone(), name.clone());
+        let current = store.objects.get(&key).cloned();
+        match (method.as_str(), current) {
+            ("GET", Some(object)) => Json(if metadata { metadata_only(&object) } else { object }).into_response(),
+            ("GET", None) | ("PUT", None) | ("DELETE", None) => status(404, "NotFound", &format!("{name} not found")),
+            ("POST", Some(_)) => status(409, "AlreadyExists", &format!("{name} already exists")),
+            ("POST", None) => {
+                let mut object = body;
+                encode_string_data(&mut object);
+                object["metadata"]["namespace"] = json!(namespace);
+                object["metadata"]["uid"] = json!(uuid::Uuid::new_v4().to_string());
+                object["metadata"]["generation"] = json!(1);
+                object["metadata"]["creationTimestamp"] = json!("2026-11-23T00:00:00Z");
+                let object = self.commit(&mut store, key, object, "ADDED");
+                (StatusCode::CREATED, Json(object)).into_response()
+            }
+            ("PUT", Some(old)) => {
+                let asked = body["metadata"]["resourceVersion"].as_str();
+                if asked.is_some_and(|v| Some(v) != old["metadata"]["resourceVersion"].as_str()) {
+                    return status(409, "Conflict", "the object has been modified");
+                }
+                let mut object = body;
+                self.keep_server_fields(&old, &mut object, target.status);
+                Json(self.commit(&mut store, key, object, "MODIFIED")).into_response()
+            }
+            ("PATCH", current) => {
+                let apply = headers
+                    .get("content-type")
+                    .and_then(|c| c.to_str().ok())
+                    .is_some_and(|c| c.contains("apply-patch"));
+                let Some(old) = current.or_else(|| apply.then(|| json!({"metadata": {"name": name}}))) else {
+                    return status(404, "NotFound", &format!("{name} not found"));
+                };
+                let asked = body["metadata"]["resourceVersion"].as_str();
+                if asked.is_some_and(|v| Some(v) != old["metadata"]["resourceVersion"].as_str()) {
+                    return status(409, "Conflict", "the object has been modified");
+                }
+                let mut object = old.clone();
+                let mut patch = body;
+                if let Some(map) = patch.as_object_mut() {
+                    map.remove("apiVersion");
+                    map.remove("kind");
+                    if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+                        meta.remove("resourceVersion");
+                    }
+                }
+                if target.status {
+                    // A status apply from the one field manager: its status.
+                    object["status"] = patch["status"].take();
+                } else {
+                    encode_string_data(&mut patch);
+                    merge(&mut object, &patch);
+                    if old.get("apiVersion").is_none() {
+                        object["metadata"]["namespace"] = json!(namespace);
+                        object["metadata"]["uid"] = json!(uuid::Uuid::new_v4().to_string());
+                    }
+                }
+                self.keep_server_fields(&old, &mut object, target.status);
+                let kind = if old.get("apiVersion").is_none() { "ADDED" } else { "MODIFIED" };
+                Json(self.commit(&mut store, key, object, kind)).into_response()
+            }
+            ("DELETE", Some(mut object)) => {
+                let finalizers = object["metadata"]["finalizers"].as_array().is_some_and(|f| !f.is_empty());
+                if finalizers {
+                    object["metadata"]["deletionTimestamp"] = json!("2026-11-23T00:00:00Z");
+                    Json(self.commit(&mut store, key, object, "MODIFIED")).into_response()
+                } else {
+                    Json(self.commit(&mut store, key, object, "DELETED")).into_response()
+                }
+            }
+            _ => status(405, "MethodNotAllowed", "not supported by the fake API server"),
+        }
+    }
+
+    /// What a client cannot change: identity, and a status or spec the
+    /// request was not for; the generation follows the spec.
+    fn keep_server_fields(&self, old: &Value, object: &mut Value, status_only: bool) {
+        for field in ["uid", "creationTimestamp", "namespace", "deletionTimestamp"] {
+            if let Some(value) = old["metadata"].get(field) {
+                object["metadata"][field] = value.clone();
+            }
+        }
+        if status_only {
+            let status = object["status"].take();
+            *object = old.clone();
+            object["status"] = status;
+        } else if let Some(status) = old.get("status") {
+            object["status"] = status.clone();
+        }
+        let generation = old["metadata"]["generation"].as_u64().unwrap_or(1);
+        let bumped = if old.get("spec") != object.get("spec") { generation + 1 } else { generation };
+        object["metadata"]["generation"] = json!(bumped);
+    }
+
+    /// The changes a watch from `version` on a collection sees, then the
+    /// live ones.
+    fn watch(self: &Arc<Self>, target: Target, version: u64, metadata: bool) -> Body {
+        let (replay, live) = {
+            let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+            let replay: Vec<Change> = store.history.iter().filter(|c| c.version > version).cloned().collect();
+            (replay, self.changes.subscribe())
+        };
+        let wanted = move |change: &Change| {
+            let (prefix, plural, ns, _) = &change.key;
+            *prefix == target.prefix && *plural == target.plural && target.namespace.as_ref().is_none_or(|n| n == ns)
+        };
+        let line = move |change: Change| {
+            let object = if metadata { metadata_only(&change.object) } else { change.object };
+            let mut text = json!({"type": change.kind, "object": object}).to_string();
+            text.push('\n');
+            Ok::<Bytes, std::io::Error>(Bytes::from(text))
+        };
+        let wanted_replay = wanted.clone();
+        let first = futures::stream::iter(replay.into_iter().filter(move |c| wanted_replay(c)).map(line));
+        let rest = futures::stream::unfold(live, move |mut live| {
+            let wanted = wanted.clone();
+            async move {
+                loop {
+                    match live.recv().await {
+                        Ok(change) if change.version > version && wanted(&change) => return Some((change, live)),
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            }
+        });
+        use futures::StreamExt;
+        Body::from_stream(first.chain(rest.map(line)))
+    }
 }
 
 impl FakeCluster {
     pub fn start() -> FakeCluster {
         let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a runtime");
-        let objects: Objects = Arc::default();
-        let requests: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-        let (held, seen) = (objects.clone(), requests.clone());
-        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, _body: Bytes| {
-            let (held, seen) = (held.clone(), seen.clone());
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+        let (changes, _) = broadcast::channel(4096);
+        let shared = Arc::new(Shared { store: Mutex::default(), changes });
+        let served = shared.clone();
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let shared = served.clone();
             async move {
-                seen.lock().expect("the log").push((method.to_string(), uri.path().to_string()));
-                let found = held.lock().expect("the objects").get(uri.path()).cloned();
-                match (method, found) {
-                    (Method::GET, Some(object)) => (StatusCode::OK, Json(object)).into_response(),
-                    (Method::GET, None) => (StatusCode::NOT_FOUND, Json(status(404, "NotFound"))).into_response(),
-                    _ => (StatusCode::METHOD_NOT_ALLOWED, Json(status(405, "MethodNotAllowed"))).into_response(),
+                let query = uri.query().unwrap_or_default().to_string();
+                let watching = query.split('&').any(|p| p == "watch=true" || p == "watch=1");
+                if method == Method::GET && watching {
+                    let Some(target) = parse(uri.path()) else { return status(404, "NotFound", "no such path") };
+                    let version = query
+                        .split('&')
+                        .find_map(|p| p.strip_prefix("resourceVersion="))
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let metadata = headers
+                        .get("accept")
+                        .and_then(|a| a.to_str().ok())
+                        .is_some_and(|a| a.contains("as=PartialObjectMetadata"));
+                    shared
+                        .store
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .requests
+                        .push(("WATCH".into(), uri.path().to_string()));
+                    return Response::new(shared.watch(target, version, metadata));
                 }
+                shared.handle(&method, &uri, &headers, &body)
             }
         });
         let listener =
@@ -46,23 +337,26 @@ impl FakeCluster {
         runtime.spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        FakeCluster { origin, objects, requests, _runtime: runtime }
+        FakeCluster { origin, shared, runtime }
     }
 
-    /// Holds `object` at its API path (namespaced objects and Secrets).
+    /// Holds `object` as if created through the API (namespaced objects and
+    /// Secrets), whatever it says of its status.
     pub fn put(&self, object: Value) {
         let api_version = object["apiVersion"].as_str().unwrap_or_default();
         let kind = object["kind"].as_str().unwrap_or_default().to_lowercase();
-        let namespace = object["metadata"]["namespace"].as_str().unwrap_or("default");
-        let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        let base = if api_version == "v1" { "/api/v1".to_string() } else { format!("/apis/{api_version}") };
-        let path = format!("{base}/namespaces/{namespace}/{kind}s/{name}");
-        self.objects.lock().expect("the objects").insert(path, object);
+        let namespace = object["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let prefix = if api_version == "v1" { "api/v1".to_string() } else { format!("apis/{api_version}") };
+        let mut store = self.shared.store.lock().unwrap_or_else(|e| e.into_inner());
+        let mut object = object;
+        object["metadata"]["generation"] = json!(1);
+        self.shared.commit(&mut store, (prefix, format!("{kind}s"), namespace, name), object, "ADDED");
     }
 
-    /// Every request served: (method, path).
+    /// Every request served: (method, path); watches are `WATCH`.
     pub fn requests(&self) -> Vec<(String, String)> {
-        self.requests.lock().expect("the log").clone()
+        self.shared.store.lock().unwrap_or_else(|e| e.into_inner()).requests.clone()
     }
 
     /// A kubeconfig for this server whose context's namespace is `namespace`.
@@ -75,10 +369,12 @@ impl FakeCluster {
         std::fs::write(&path, text).expect("the kubeconfig is written");
         path
     }
-}
 
-fn status(code: u16, reason: &str) -> Value {
-    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": reason, "code": code, "message": reason})
+    /// The runtime the server runs on, for tests that talk to it with a
+    /// kube client.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.runtime
+    }
 }
 
 /// A Secret with one key, its value base64-encoded as the API holds it.

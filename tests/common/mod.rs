@@ -85,6 +85,16 @@ impl Server {
         })
     }
 
+    /// A GET of any URL: status and the body as text.
+    pub fn call_text(&self, url: &str) -> (u16, String) {
+        self.runtime.block_on(async {
+            match reqwest::Client::new().get(url).send().await {
+                Ok(response) => (response.status().as_u16(), response.text().await.unwrap_or_default()),
+                Err(_) => (0, String::new()),
+            }
+        })
+    }
+
     /// A GET with the test key: status and Retry-After.
     pub fn raw_get(&self, url: &str) -> (u16, String) {
         self.runtime.block_on(async {

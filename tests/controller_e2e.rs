@@ -1,0 +1,452 @@
+//! The controller end to end: `seqops controller` as a process, talking to
+//! a Kubernetes API over HTTP and to the sandbox emulators, driven the way a
+//! user drives it (Secrets and seqops objects created, edited and deleted
+//! through the API) and checked on both sides.
+//!
+//! Every scenario runs twice: against the in-memory API server of
+//! tests/common/fake_cluster.rs (always), and against the real cluster that
+//! `KUBECONFIG` names (`#[ignore]`d; run them with
+//! `KUBECONFIG=~/.kube/config cargo test --test controller_e2e -- --ignored`).
+//! Against a real cluster each scenario installs crds/, works in a
+//! namespace of its own and deletes it at the end.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::fake_cluster::FakeCluster;
+use common::{Server, KEY};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::ApiResource;
+use serde_json::{json, Value};
+
+/// How long the controller may take to do what a step expects.
+const PATIENCE: Duration = Duration::from_secs(45);
+
+/// A cluster, the sandbox, and the controllers running against them.
+struct Env {
+    runtime: tokio::runtime::Runtime,
+    client: kube::Client,
+    namespace: String,
+    kubeconfig: PathBuf,
+    real: bool,
+    sandbox: Server,
+    work: common::Workspace,
+    controllers: Vec<ControllerProcess>,
+    _fake: Option<FakeCluster>,
+}
+
+struct ControllerProcess {
+    child: Child,
+    metrics: String,
+    log: PathBuf,
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime")
+}
+
+fn resource(kind: &str) -> ApiResource {
+    let kinds = seqops::providers::kinds();
+    let spec = kinds.iter().find(|k| k.kind == kind).expect("a seqops kind");
+    seqops::controller::cluster::api_resource(spec)
+}
+
+impl Env {
+    /// The in-memory API server.
+    fn fake() -> Env {
+        let work = common::Workspace::new();
+        let fake = FakeCluster::start();
+        let kubeconfig = fake.kubeconfig(work.path(), "e2e");
+        let runtime = runtime();
+        let client = runtime.block_on(async {
+            let config = Kubeconfig::read_from(&kubeconfig).expect("the kubeconfig");
+            let config = kube::Config::from_custom_kubeconfig(config, &KubeConfigOptions::default())
+                .await
+                .expect("a client config");
+            kube::Client::try_from(config).expect("a client")
+        });
+        Env::with(runtime, client, "e2e".into(), kubeconfig, false, work, Some(fake))
+    }
+
+    /// The cluster `KUBECONFIG` names, with crds/ installed and a fresh
+    /// namespace.
+    fn real() -> Env {
+        let kubeconfig =
+            PathBuf::from(std::env::var("KUBECONFIG").expect("KUBECONFIG names the cluster to test against"));
+        let work = common::Workspace::new();
+        let runtime = runtime();
+        let namespace = format!("seqops-e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let client = runtime.block_on(async {
+            let client = kube::Client::try_default().await.expect("a client for KUBECONFIG");
+            install_crds(&client).await;
+            let namespaces: Api<Namespace> = Api::all(client.clone());
+            let object = serde_json::from_value(json!({"metadata": {"name": namespace}})).expect("a namespace");
+            namespaces.create(&PostParams::default(), &object).await.expect("the namespace is created");
+            client
+        });
+        Env::with(runtime, client, namespace, kubeconfig, true, work, None)
+    }
+
+    fn with(
+        runtime: tokio::runtime::Runtime,
+        client: kube::Client,
+        namespace: String,
+        kubeconfig: PathBuf,
+        real: bool,
+        work: common::Workspace,
+        fake: Option<FakeCluster>,
+    ) -> Env {
+        let sandbox = Server::start(&[]);
+        Env { runtime, client, namespace, kubeconfig, real, sandbox, work, controllers: Vec::new(), _fake: fake }
+    }
+
+    /// Starts `seqops controller` for this namespace; it waits for the
+    /// Lease `lease` before it reconciles.
+    fn start_controller(&mut self, lease: &str, drift_interval: Option<&str>) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let metrics = format!("127.0.0.1:{port}");
+        let log = self.work.path().join(format!("controller-{}.log", self.controllers.len()));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_seqops"));
+        command
+            .args(["controller", "--namespace", &self.namespace, "--sandbox-origin", &self.sandbox.origin])
+            .args(["--metrics-addr", &metrics, "--lease-namespace", &self.namespace, "--lease-name", lease])
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("SEQOPS_LOG", "info")
+            .env("HOSTNAME", format!("controller-{}", self.controllers.len()))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("a log file"));
+        if let Some(interval) = drift_interval {
+            command.args(["--drift-interval", interval]);
+        }
+        let child = command.spawn().expect("the controller starts");
+        self.controllers.push(ControllerProcess { child, metrics, log });
+    }
+
+    fn block<T>(&self, future: impl std::future::Future<Output = T>) -> T {
+        self.runtime.block_on(future)
+    }
+
+    fn api(&self, kind: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), &self.namespace, &resource(kind))
+    }
+
+    fn create(&self, kind: &str, name: &str, annotations: Value, spec: Value) {
+        let resource = resource(kind);
+        let object = json!({
+            "apiVersion": resource.api_version, "kind": kind,
+            "metadata": {"name": name, "namespace": self.namespace, "annotations": annotations},
+            "spec": spec,
+        });
+        let object: DynamicObject = serde_json::from_value(object).expect("an object");
+        self.block(self.api(kind).create(&PostParams::default(), &object)).expect("the object is created");
+    }
+
+    fn patch_spec(&self, kind: &str, name: &str, spec: Value) {
+        let patch = json!({"spec": spec});
+        self.block(self.api(kind).patch(name, &PatchParams::default(), &Patch::Merge(&patch))).expect("patched");
+    }
+
+    fn get(&self, kind: &str, name: &str) -> Option<DynamicObject> {
+        self.block(self.api(kind).get_opt(name)).expect("the API answers")
+    }
+
+    fn delete(&self, kind: &str, name: &str) {
+        self.block(self.api(kind).delete(name, &DeleteParams::default())).expect("the delete is accepted");
+    }
+
+    fn put_secret(&self, name: &str, key: &str, value: &str) {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
+        let secret =
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {key: value}});
+        let params = PatchParams::apply("seqops-e2e").force();
+        self.block(secrets.patch(name, &params, &Patch::Apply(&secret))).expect("the Secret is written");
+    }
+
+    /// The Orsay Provider and its key.
+    fn orsay_provider(&self) {
+        self.put_secret("orsay-key", "apiKey", KEY);
+        let spec = json!({"type": "orsay", "credentials": {"secretRef": {"name": "orsay-key", "key": "apiKey"}}});
+        self.create("Provider", "orsay", json!({}), spec);
+    }
+
+    /// Waits until `check` holds, failing with `what` and the controllers'
+    /// logs when it does not in time.
+    fn wait_until(&self, what: &str, check: impl Fn(&Env) -> bool) {
+        let started = Instant::now();
+        while started.elapsed() < PATIENCE {
+            if check(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let logs: Vec<String> =
+            self.controllers.iter().map(|c| std::fs::read_to_string(&c.log).unwrap_or_default()).collect();
+        panic!("timed out waiting until {what}\ncontroller logs:\n{}", logs.join("\n---\n"));
+    }
+
+    fn status(&self, kind: &str, name: &str) -> Value {
+        self.get(kind, name).map(|o| o.data["status"].clone()).unwrap_or(Value::Null)
+    }
+
+    fn condition(&self, kind: &str, name: &str, condition: &str) -> Value {
+        let status = self.status(kind, name);
+        status["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == condition))
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    fn ready_id(&self, kind: &str, name: &str) -> Option<String> {
+        let ready = self.condition(kind, name, "Ready")["status"] == "True";
+        ready.then(|| self.status(kind, name)["externalId"].as_str().map(String::from)).flatten()
+    }
+
+    /// The Orsay sequence with this id, as the vendor holds it.
+    fn remote(&self, id: &str) -> Option<Value> {
+        let (code, body) = self.sandbox.orsay("GET", &format!("/sequences/{id}"), None);
+        (code == 200).then_some(body)
+    }
+
+    /// The reasons of the Events recorded about an object.
+    fn event_reasons(&self, name: &str) -> Vec<String> {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        let list = self.block(events.list(&ListParams::default())).expect("events are listed");
+        list.items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .filter_map(|e| e.reason)
+            .collect()
+    }
+
+    /// The reconciles a controller has counted.
+    fn reconciles(&self, index: usize) -> u64 {
+        let url = format!("http://{}/metrics", self.controllers[index].metrics);
+        let (_, text) = self.sandbox.call_text(&url);
+        text.lines()
+            .filter(|l| l.starts_with("seqops_reconciles_total"))
+            .filter_map(|l| l.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()))
+            .sum()
+    }
+
+    /// Deletes what the scenario made while the controller still runs (so
+    /// finalizers are honoured), then, on a real cluster, the namespace.
+    fn finish(self) {
+        for kind in ["Sequence", "LlmKey"] {
+            let api = self.api(kind);
+            let names: Vec<String> = self
+                .block(api.list(&ListParams::default()))
+                .map(|l| l.items.into_iter().filter_map(|o| o.metadata.name).collect())
+                .unwrap_or_default();
+            for name in names {
+                let _ = self.block(api.delete(&name, &DeleteParams::default()));
+            }
+        }
+        if self.real {
+            self.wait_until("the scenario's objects are gone", |env| {
+                ["Sequence", "LlmKey"].iter().all(|kind| {
+                    env.block(env.api(kind).list(&ListParams::default())).map(|l| l.items.is_empty()).unwrap_or(true)
+                })
+            });
+            let namespaces: Api<Namespace> = Api::all(self.client.clone());
+            let _ = self.block(namespaces.delete(&self.namespace, &DeleteParams::default()));
+        }
+    }
+}
+
+/// Applies every CRD in crds/ and waits until the API server serves them.
+async fn install_crds(client: &kube::Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("crds/ exists") {
+        let path = entry.expect("an entry").path();
+        if path.file_name().is_some_and(|n| n == "kustomization.yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("a CRD file");
+        let crd: CustomResourceDefinition = serde_yaml::from_str(&text).expect("a CRD");
+        let name = crd.metadata.name.clone().expect("a CRD name");
+        let params = PatchParams::apply("seqops-e2e").force();
+        crds.patch(&name, &params, &Patch::Apply(&crd)).await.expect("the CRD is applied");
+        names.push(name);
+    }
+    for name in names {
+        let started = Instant::now();
+        loop {
+            let crd = crds.get(&name).await.expect("the CRD is there");
+            let established = crd
+                .status
+                .and_then(|s| s.conditions)
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+            if established {
+                break;
+            }
+            assert!(started.elapsed() < PATIENCE, "CRD {name} was never established");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+fn welcome_spec(name: &str) -> Value {
+    json!({"name": name, "trigger": "WHATSAPP_MESSAGE"})
+}
+
+/// Create, edit, drift, delete: the life of one Sequence.
+fn a_sequence_lives_through_the_controller(mut env: Env) {
+    env.orsay_provider();
+    env.start_controller("seqops-e2e", Some("2s"));
+    env.create("Sequence", "welcome", json!({}), welcome_spec("Welcome DM"));
+
+    env.wait_until("the Sequence is Ready with an external id", |env| env.ready_id("Sequence", "welcome").is_some());
+    let id = env.ready_id("Sequence", "welcome").unwrap_or_default();
+    assert_eq!(env.remote(&id).map(|r| r["name"].clone()), Some(json!("Welcome DM")), "created remotely");
+    assert_eq!(env.condition("Sequence", "welcome", "Synced")["status"], "True");
+    let finalizers = env.get("Sequence", "welcome").map(|o| o.metadata.finalizers.unwrap_or_default());
+    assert_eq!(finalizers, Some(vec!["seqops.dev/finalizer".to_string()]));
+    env.wait_until("a Created event is recorded", |env| env.event_reasons("welcome").contains(&"Created".into()));
+
+    env.patch_spec("Sequence", "welcome", json!({"name": "Welcome DM v2"}));
+    env.wait_until("the spec edit reaches the vendor", |env| {
+        env.remote(&id).is_some_and(|r| r["name"] == "Welcome DM v2")
+    });
+    env.wait_until("the status observes the new generation", |env| {
+        let generation = env.get("Sequence", "welcome").and_then(|o| o.metadata.generation);
+        env.status("Sequence", "welcome")["observedGeneration"].as_i64() == generation
+    });
+    assert_eq!(env.ready_id("Sequence", "welcome"), Some(id.clone()), "updated in place");
+
+    env.sandbox.orsay("PUT", &format!("/sequences/{id}"), Some(json!({"name": "Edited by hand"})));
+    env.wait_until("the drift is set back", |env| env.remote(&id).is_some_and(|r| r["name"] == "Welcome DM v2"));
+    env.wait_until("a DriftCorrected event is recorded", |env| {
+        env.event_reasons("welcome").contains(&"DriftCorrected".into())
+    });
+
+    env.delete("Sequence", "welcome");
+    env.wait_until("the object is gone once its finalizer is removed", |env| env.get("Sequence", "welcome").is_none());
+    assert!(env.remote(&id).is_none(), "the remote sequence was deleted");
+    env.finish();
+}
+
+/// Orphan and ObserveOnly: what the controller must not change.
+fn orphan_and_observe_only_leave_the_vendor_alone(mut env: Env) {
+    env.orsay_provider();
+    env.start_controller("seqops-e2e", None);
+    env.create("Sequence", "kept", json!({"seqops.dev/deletion-policy": "orphan"}), welcome_spec("Kept"));
+    let watched = json!({"name": "Watched", "trigger": "WHATSAPP_MESSAGE", "managementPolicy": "ObserveOnly"});
+    env.create("Sequence", "watched", json!({}), watched);
+
+    env.wait_until("the orphaned Sequence is Ready", |env| env.ready_id("Sequence", "kept").is_some());
+    let id = env.ready_id("Sequence", "kept").unwrap_or_default();
+    env.wait_until("the ObserveOnly Sequence reports it differs", |env| {
+        env.condition("Sequence", "watched", "Synced")["reason"] == "Drifted"
+    });
+    assert_eq!(env.condition("Sequence", "watched", "Ready")["reason"], "ObserveOnly");
+    assert!(env.sandbox.sequences_named("Watched").is_empty(), "ObserveOnly creates nothing");
+
+    env.delete("Sequence", "kept");
+    env.wait_until("the orphaned object is gone", |env| env.get("Sequence", "kept").is_none());
+    assert!(env.remote(&id).is_some(), "the remote sequence is kept");
+    env.finish();
+}
+
+/// A Secret a `secretKeyRef` names: a new value reaches the vendor at once
+/// (the drift interval here is the default five minutes).
+fn a_changed_secret_is_written_again_at_once(mut env: Env) {
+    env.put_secret("orqis-token", "token", common::ORQIS_TOKEN);
+    env.put_secret("llm", "google", "AIza-first");
+    let provider = json!({"type": "orqis", "credentials": {"secretRef": {"name": "orqis-token", "key": "token"}}});
+    env.create("Provider", "orqis", json!({}), provider);
+    env.start_controller("seqops-e2e", None);
+    let spec = json!({"provider": "google", "value": {"secretKeyRef": {"name": "llm", "key": "google"}}});
+    env.create("LlmKey", "google", json!({}), spec);
+
+    env.wait_until("the key is Ready", |env| env.condition("LlmKey", "google", "Ready")["status"] == "True");
+    assert_eq!(env.sandbox.orqis("GET", "/users/me/llm-key?provider=google", None).1["has_key"], true);
+    let status = env.status("LlmKey", "google").to_string();
+    assert!(!status.contains("AIza-first"), "the value stays out of status: {status}");
+
+    env.put_secret("llm", "google", "AIza-rotated");
+    env.wait_until("the new value is written (an Updated event)", |env| {
+        env.event_reasons("google").iter().any(|r| r == "Updated")
+    });
+    env.finish();
+}
+
+/// Two controllers with one Lease: only the leader reconciles.
+fn of_two_controllers_only_the_leader_reconciles(mut env: Env) {
+    env.orsay_provider();
+    env.start_controller("seqops-e2e", None);
+    env.create("Sequence", "first", json!({}), welcome_spec("First"));
+    env.wait_until("the leader reconciles", |env| env.ready_id("Sequence", "first").is_some());
+    env.start_controller("seqops-e2e", None);
+    env.create("Sequence", "second", json!({}), welcome_spec("Second"));
+    env.wait_until("the second Sequence is Ready", |env| env.ready_id("Sequence", "second").is_some());
+    env.patch_spec("Sequence", "first", json!({"name": "First v2"}));
+    env.wait_until("the edit is applied", |env| env.sandbox.sequences_named("First v2").len() == 1);
+    assert!(env.reconciles(0) >= 3, "the leader reconciled everything");
+    assert_eq!(env.reconciles(1), 0, "the follower reconciled nothing");
+    assert_eq!(env.sandbox.sequences_named("Second").len(), 1, "one create, not two");
+    env.finish();
+}
+
+#[test]
+fn fake_cluster_a_sequence_lives_through_the_controller() {
+    a_sequence_lives_through_the_controller(Env::fake());
+}
+
+#[test]
+fn fake_cluster_orphan_and_observe_only_leave_the_vendor_alone() {
+    orphan_and_observe_only_leave_the_vendor_alone(Env::fake());
+}
+
+#[test]
+fn fake_cluster_a_changed_secret_is_written_again_at_once() {
+    a_changed_secret_is_written_again_at_once(Env::fake());
+}
+
+#[test]
+fn fake_cluster_of_two_controllers_only_the_leader_reconciles() {
+    of_two_controllers_only_the_leader_reconciles(Env::fake());
+}
+
+#[test]
+#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored"]
+fn real_cluster_a_sequence_lives_through_the_controller() {
+    a_sequence_lives_through_the_controller(Env::real());
+}
+
+#[test]
+#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored"]
+fn real_cluster_orphan_and_observe_only_leave_the_vendor_alone() {
+    orphan_and_observe_only_leave_the_vendor_alone(Env::real());
+}
+
+#[test]
+#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored"]
+fn real_cluster_a_changed_secret_is_written_again_at_once() {
+    a_changed_secret_is_written_again_at_once(Env::real());
+}
+
+#[test]
+#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored"]
+fn real_cluster_of_two_controllers_only_the_leader_reconciles() {
+    of_two_controllers_only_the_leader_reconciles(Env::real());
+}
