@@ -129,7 +129,7 @@ impl Env {
             .args(["--metrics-addr", &metrics, "--lease-namespace", &self.namespace, "--lease-name", lease])
             .env("KUBECONFIG", &self.kubeconfig)
             .env("SEQOPS_LOG", "info")
-            .env("HOSTNAME", format!("controller-{}", self.controllers.len()))
+            .env("POD_NAME", format!("controller-{}", self.controllers.len()))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("a log file"));
         if let Some(interval) = drift_interval {

@@ -37,7 +37,9 @@ fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
 pub async fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
     let client =
         kube::Client::try_default().await.context("connecting to the Kubernetes API (in-cluster or KUBECONFIG)")?;
-    let identity = std::env::var("HOSTNAME").unwrap_or_else(|_| format!("seqops-{}", uuid::Uuid::new_v4().simple()));
+    let identity = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| format!("seqops-{}", uuid::Uuid::new_v4().simple()));
     let options = seqops::controller::Options {
         namespace: args.namespace,
         base_url_override: args.sandbox_origin,
