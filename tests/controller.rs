@@ -506,7 +506,48 @@ async fn a_secret_key_ref_is_read_from_its_secret_and_a_new_value_is_written_aga
         assert!(!status.to_string().contains(value), "the value stays out of status: {status}");
         object = with_status(&key, &status);
     }
-    let users = shared.secret_users("default", "llm");
-    assert_eq!(users, vec![(index, "google".to_string())], "a change to Secret llm reconciles the key");
-    assert_eq!(shared.secret_users("default", "orqis-token"), vec![(index, "google".to_string())]);
+    let readers = shared.readers("default", "Secret/llm");
+    assert_eq!(readers, vec![(index, "google".to_string())], "a change to Secret llm reconciles the key");
+    assert_eq!(shared.readers("default", "Secret/orqis-token"), vec![(index, "google".to_string())]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orqis_agent_takes_its_openapi_document_from_a_config_map_and_its_header_from_a_secret() {
+    let (origin, sandbox, _task) = sandbox().await;
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let shared = Arc::new(Shared::new(Client::new(service, "default"), Some(origin.clone())));
+    let index =
+        shared.kinds.iter().position(|k| k.api_version.starts_with("orqis") && k.kind == "Agent").expect("Agent");
+    let context = Arc::new(Context::new(shared.clone(), index));
+    let agent: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "orqis.seqops.dev/v1alpha1", "kind": "Agent",
+        "metadata": {"name": "store", "namespace": "default", "uid": "uid-4", "finalizers": ["seqops.dev/finalizer"], "generation": 1},
+        "spec": {
+            "name": "Store Agent",
+            "openapiSpec": {"configMapKeyRef": {"name": "store-api", "key": "openapi.yaml"}},
+            "headers": {"Authorization": {"secretKeyRef": {"name": "store-token", "key": "token"}}},
+        },
+    }))
+    .expect("an Agent");
+    let task = tokio::spawn(reconcile(Arc::new(agent), context));
+    let mut api = Scenario { handle, bodies: Vec::new() };
+    api.expect("GET", PROVIDERS, orqis_providers()).await;
+    let document = "openapi: 3.0.0\ninfo: {title: Store, version: '1'}\npaths: {}\n";
+    let map = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "store-api"}, "data": {"openapi.yaml": document}});
+    api.expect("GET", "/api/v1/namespaces/default/configmaps/store-api", map).await;
+    let token = kube_secret("store-token", "token", "Bearer store-canary");
+    api.expect("GET", "/api/v1/namespaces/default/secrets/store-token", token).await;
+    api.expect("GET", "/api/v1/namespaces/default/secrets/orqis-token", kube_secret("orqis-token", "token", KEY)).await;
+    const STATUS: &str = "/apis/orqis.seqops.dev/v1alpha1/namespaces/default/agents/store/status";
+    api.expect("PATCH", STATUS, json!({})).await;
+    let status = api.expect("PATCH", STATUS, json!({})).await;
+    let event = api.expect("POST", EVENTS, json!({})).await;
+    task.await.expect("ran").expect("succeeded");
+    assert_eq!(condition(&status, "Ready")["status"], "True", "{status}");
+    assert_eq!(event["reason"], "Created");
+    let orqis = sandbox.snapshot().get("orqis").cloned().unwrap_or(Value::Null).to_string();
+    assert!(orqis.contains("Store Agent"), "the agent exists remotely: {orqis}");
+    assert!(!status.to_string().contains("store-canary"), "the header stays out of status: {status}");
+    assert_eq!(shared.readers("default", "ConfigMap/store-api"), vec![(index, "store".to_string())]);
+    assert_eq!(shared.readers("default", "Secret/store-token"), vec![(index, "store".to_string())]);
 }

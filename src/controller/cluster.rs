@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use k8s_openapi::api::core::v1::Secret as KubeSecret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret as KubeSecret};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::ResourceExt;
@@ -15,7 +15,7 @@ use crate::engine::state::{now_rfc3339, Entry, State};
 use crate::manifest::crd::ResourceStatus;
 use crate::manifest::{KindSpec, Manifests, ResourceKey};
 use crate::providers::account::Secret;
-use crate::providers::sources::ClusterSecrets;
+use crate::providers::sources::{ClusterRef, ClusterValues};
 use crate::providers::{self, AccountSettings};
 
 /// The API resource of a kind, from its CRD.
@@ -108,10 +108,11 @@ pub struct World {
     pub manifests: Manifests,
     pub state: State,
     pub key: ResourceKey,
-    /// The values `secretKeyRef` sources name, read from their Secrets.
-    pub secrets: ClusterSecrets,
-    /// The Secrets read, so that a change to one reconciles the object.
-    pub secret_names: BTreeSet<String>,
+    /// The values `secretKeyRef` and `configMapKeyRef` sources name.
+    pub values: ClusterValues,
+    /// The Secrets and ConfigMaps read (`Secret/name`), so that a change to
+    /// one reconciles the object.
+    pub reads: BTreeSet<String>,
 }
 
 /// Reads what reconciling `object` needs.
@@ -168,20 +169,35 @@ pub async fn load(
             state.providers.insert(provider.metadata.name.clone(), record);
         }
     }
-    let mut secrets = ClusterSecrets::from_cluster();
-    let mut secret_names = BTreeSet::new();
+    let mut values = ClusterValues::from_cluster();
+    let mut reads = BTreeSet::new();
     for target in referenced.iter().chain(std::iter::once(object)) {
         let spec = target.data.get("spec").cloned().unwrap_or_default();
-        for (name, key) in crate::providers::sources::secret_key_refs(&spec) {
+        for reference in crate::providers::sources::cluster_refs(&spec) {
             // A missing one is the source reader's error, where a value is
             // read: deleting an object needs none.
-            if let Some(value) = secret_value(client, &namespace, &name, &key).await? {
-                secrets.insert(&name, &key, Secret::new(value));
+            reads.insert(reference.object());
+            if let Some(value) = cluster_value(client, &namespace, &reference).await? {
+                values.insert(reference, Secret::new(value));
             }
-            secret_names.insert(name);
         }
     }
-    Ok(World { manifests, state, key, secrets, secret_names })
+    Ok(World { manifests, state, key, values, reads })
+}
+
+/// The value a `secretKeyRef` or `configMapKeyRef` names, or `None` when
+/// its object or key is missing.
+pub async fn cluster_value(
+    client: &kube::Client,
+    namespace: &str,
+    reference: &ClusterRef,
+) -> Result<Option<String>, ClusterError> {
+    if reference.kind == "ConfigMap" {
+        let maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+        let map = maps.get_opt(&reference.name).await?;
+        return Ok(map.and_then(|m| m.data).and_then(|mut d| d.remove(&reference.key)));
+    }
+    secret_value(client, namespace, &reference.name, &reference.key).await
 }
 
 /// One key of a Secret, or `None` when the Secret or the key is missing.

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret as KubeSecret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret as KubeSecret};
 use kube::api::{Api, DynamicObject};
 use kube::core::ApiResource;
 use kube::runtime::reflector::ObjectRef;
@@ -109,7 +109,7 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
             });
         runs.push(controller);
     }
-    tokio::spawn(watch_secrets(client, namespace, shared, senders));
+    tokio::spawn(watch_sources(client, namespace, shared, senders));
     futures::future::join_all(runs).await;
 }
 
@@ -132,28 +132,50 @@ fn changed_by_user<E>() -> impl FnMut(&Result<DynamicObject, E>) -> std::future:
 
 type Triggers = HashMap<usize, (mpsc::UnboundedSender<ObjectRef<DynamicObject>>, ApiResource)>;
 
-/// Reconciles the objects that read a Secret whenever it changes. Only the
-/// Secrets' metadata is watched: their values never pass through here.
-async fn watch_secrets(client: Client, namespace: Option<String>, shared: Arc<reconcile::Shared>, triggers: Triggers) {
-    let api: Api<KubeSecret> = match &namespace {
-        Some(ns) => Api::namespaced(client, ns),
-        None => Api::all(client),
-    };
-    let changes = metadata_watcher(api, watcher::Config::default()).default_backoff().touched_objects();
+/// Reconciles the objects that read a Secret or ConfigMap whenever it
+/// changes. Only metadata is watched: values never pass through here.
+async fn watch_sources(client: Client, namespace: Option<String>, shared: Arc<reconcile::Shared>, triggers: Triggers) {
+    let secrets = changed_objects::<KubeSecret>(&client, &namespace, "Secret");
+    let maps = changed_objects::<ConfigMap>(&client, &namespace, "ConfigMap");
+    let changes = futures::stream::select(secrets, maps);
     futures::pin_mut!(changes);
-    while let Some(change) = changes.next().await {
-        let secret = match change {
-            Ok(secret) => secret,
-            Err(error) => {
-                tracing::warn!("watching Secrets: {error}");
-                continue;
-            }
-        };
-        let secret_namespace = secret.namespace().unwrap_or_default();
-        for (kind, name) in shared.secret_users(&secret_namespace, &secret.name_any()) {
+    while let Some((object_namespace, read)) = changes.next().await {
+        for (kind, name) in shared.readers(&object_namespace, &read) {
             if let Some((sender, resource)) = triggers.get(&kind) {
-                let _ = sender.send(ObjectRef::new_with(&name, resource.clone()).within(&secret_namespace));
+                let _ = sender.send(ObjectRef::new_with(&name, resource.clone()).within(&object_namespace));
             }
         }
     }
+}
+
+/// The objects of one kind that change, as (namespace, `Kind/name`).
+fn changed_objects<K>(
+    client: &Client,
+    namespace: &Option<String>,
+    kind: &'static str,
+) -> impl futures::Stream<Item = (String, String)> + Send
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let api: Api<K> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    metadata_watcher(api, watcher::Config::default()).default_backoff().touched_objects().filter_map(
+        move |change| async move {
+            match change {
+                Ok(object) => Some((object.namespace().unwrap_or_default(), format!("{kind}/{}", object.name_any()))),
+                Err(error) => {
+                    tracing::warn!("watching {kind}s: {error}");
+                    None
+                }
+            }
+        },
+    )
 }

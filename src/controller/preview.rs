@@ -1,8 +1,8 @@
 //! `seqops plan --cluster`: what the controller will do once the manifests
 //! are applied to a namespace. The controller's objects in the cluster are
 //! the state (their statuses hold what the CLI's state file holds), and the
-//! Provider credentials and `secretKeyRef` values come from the cluster's
-//! Secrets. Only reads are made, to the cluster and to the vendors.
+//! Provider credentials and `secretKeyRef`/`configMapKeyRef` values come
+//! from the cluster's Secrets and ConfigMaps. Only reads are made, to the cluster and to the vendors.
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use crate::engine::state::State;
 use crate::engine::Connections;
 use crate::manifest::{KindSpec, Manifests};
 use crate::providers::account::Secret;
-use crate::providers::sources::{secret_key_refs, ClusterSecrets};
+use crate::providers::sources::{cluster_refs, ClusterValues};
 use crate::providers::{self, Account};
 
 /// What a plan against the cluster starts from.
@@ -35,7 +35,7 @@ pub async fn view(
 ) -> Result<ClusterView, ClusterError> {
     let mut state = State::new(false);
     let mut being_deleted = Vec::new();
-    let mut secrets = ClusterSecrets::from_cluster();
+    let mut values = ClusterValues::from_cluster();
     for resource in manifests.managed() {
         let Some(kind) = kinds.iter().find(|k| k.key_kind == resource.key.kind) else { continue };
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &cluster::api_resource(kind));
@@ -49,9 +49,9 @@ pub async fn view(
                 state.resources.insert(resource.key.clone(), entry);
             }
         }
-        for (name, key) in secret_key_refs(&resource.spec) {
-            if let Some(value) = cluster::secret_value(client, namespace, &name, &key).await? {
-                secrets.insert(&name, &key, Secret::new(value));
+        for reference in cluster_refs(&resource.spec) {
+            if let Some(value) = cluster::cluster_value(client, namespace, &reference).await? {
+                values.insert(reference, Secret::new(value));
             }
         }
     }
@@ -65,6 +65,6 @@ pub async fn view(
         let dialect = providers::dialect(settings.provider_type);
         accounts.push(Account::connect(settings, dialect, Arc::new(|m| eprintln!("{m}"))));
     }
-    let connections = Connections::new(accounts).with_cluster_secrets(secrets);
+    let connections = Connections::new(accounts).with_cluster_values(values);
     Ok(ClusterView { state, connections, being_deleted })
 }

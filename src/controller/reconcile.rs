@@ -51,10 +51,10 @@ pub struct Shared {
     /// Objects seen per account, to spread drift checks over the budget.
     objects: Mutex<HashMap<String, HashSet<String>>>,
     failures: Mutex<HashMap<String, u32>>,
-    /// Which objects read which Secrets (credentials and `secretKeyRef`s),
-    /// by namespace and Secret name, so that a Secret's change reconciles
-    /// them.
-    secret_users: Mutex<HashMap<(String, String), BTreeSet<ObjectOfKind>>>,
+    /// Which objects read which Secrets and ConfigMaps (credentials and
+    /// cluster sources), by namespace and `Kind/name`, so that a change to
+    /// one reconciles them.
+    readers: Mutex<HashMap<(String, String), BTreeSet<ObjectOfKind>>>,
     /// Replaces every Provider's base URL (tests and the sandbox).
     base_url_override: Option<String>,
     pub metrics: Arc<super::metrics::Metrics>,
@@ -72,7 +72,7 @@ impl Shared {
             accounts: Mutex::default(),
             objects: Mutex::default(),
             failures: Mutex::default(),
-            secret_users: Mutex::default(),
+            readers: Mutex::default(),
             base_url_override,
             metrics: Arc::default(),
             drift_interval: None,
@@ -83,26 +83,27 @@ impl Shared {
         }
     }
 
-    /// Records the Secrets an object read in its last reconcile, in place
-    /// of those it read before.
-    pub fn note_secrets(&self, kind: usize, namespace: &str, object: &str, secrets: &BTreeSet<String>) {
+    /// Records the Secrets and ConfigMaps (`Kind/name`) an object read in
+    /// its last reconcile, in place of those it read before.
+    pub fn note_reads(&self, kind: usize, namespace: &str, object: &str, reads: &BTreeSet<String>) {
         let user = (kind, object.to_string());
-        let mut users = self.secret_users.lock().unwrap_or_else(|e| e.into_inner());
-        users.retain(|(ns, name), objects| {
-            if ns == namespace && !secrets.contains(name) {
+        let mut readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        readers.retain(|(ns, read), objects| {
+            if ns == namespace && !reads.contains(read) {
                 objects.remove(&user);
             }
             !objects.is_empty()
         });
-        for name in secrets {
-            users.entry((namespace.to_string(), name.clone())).or_default().insert(user.clone());
+        for read in reads {
+            readers.entry((namespace.to_string(), read.clone())).or_default().insert(user.clone());
         }
     }
 
-    /// The objects (kind index, name) that read a Secret.
-    pub fn secret_users(&self, namespace: &str, secret: &str) -> Vec<ObjectOfKind> {
-        let users = self.secret_users.lock().unwrap_or_else(|e| e.into_inner());
-        users.get(&(namespace.to_string(), secret.to_string())).map(|u| u.iter().cloned().collect()).unwrap_or_default()
+    /// The objects (kind index, name) that read a Secret or ConfigMap
+    /// (`Kind/name`).
+    pub fn readers(&self, namespace: &str, read: &str) -> Vec<ObjectOfKind> {
+        let readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        readers.get(&(namespace.to_string(), read.to_string())).map(|u| u.iter().cloned().collect()).unwrap_or_default()
     }
 }
 
@@ -142,9 +143,9 @@ impl Context {
             .providers()
             .find(|p| p.metadata.name == provider_name)
             .ok_or_else(|| ClusterError::Invalid(format!("no Provider `{provider_name}` in {namespace}")))?;
-        let mut read = world.secret_names.clone();
-        read.extend(provider.spec["credentials"]["secretRef"]["name"].as_str().map(String::from));
-        self.shared.note_secrets(self.kind, namespace, &object.name_any(), &read);
+        let mut reads = world.reads.clone();
+        reads.extend(provider.spec["credentials"]["secretRef"]["name"].as_str().map(|name| format!("Secret/{name}")));
+        self.shared.note_reads(self.kind, namespace, &object.name_any(), &reads);
         let settings = cluster::account_settings(
             &self.shared.client,
             namespace,
@@ -177,7 +178,7 @@ impl Context {
             seen.len()
         };
         let limit = account.limiter.limit();
-        Ok((Connections::new([account]).with_cluster_secrets(world.secrets.clone()), limit, objects))
+        Ok((Connections::new([account]).with_cluster_values(world.values.clone()), limit, objects))
     }
 }
 

@@ -15,7 +15,7 @@ use super::state::{now_rfc3339, Entry, State, StateError, StateStore};
 use super::{graph, Connections, EngineError};
 use crate::manifest::ResourceKey;
 use crate::providers::account::Secret;
-use crate::providers::sources::{ClusterSecrets, SourceReader, SourceValues};
+use crate::providers::sources::{ClusterValues, SourceReader, SourceValues};
 use crate::providers::{DesiredContext, ExternalClient, Fields, ProviderError, UpdateRequest, KNOWN_AFTER_APPLY};
 
 /// A line of progress: a change starting, or one finished.
@@ -270,7 +270,7 @@ struct Prepared {
 async fn prepare(
     change: &Change,
     client: &dyn ExternalClient,
-    cluster: &ClusterSecrets,
+    cluster: &ClusterValues,
     state: &StateWriter,
     options: ApplyOptions,
 ) -> Result<Prepared, String> {
@@ -362,7 +362,7 @@ async fn apply_change(
     match change.action {
         Action::Create => {
             progress(Progress::started(format!("{key}: creating...")));
-            let prepared = prepare(change, client, connections.cluster_secrets(), state, options).await?;
+            let prepared = prepare(change, client, connections.cluster_values(), state, options).await?;
             let (id, outputs) = create(change, &prepared, client, state, options).await?;
             written = outputs;
             progress(Progress::finished(format!("{key}: created (id {id})")));
@@ -370,7 +370,7 @@ async fn apply_change(
         Action::Adopt => {
             let id = change.id.clone().unwrap_or_default();
             progress(Progress::started(format!("{key}: adopting {id}...")));
-            let prepared = prepare(change, client, connections.cluster_secrets(), state, options).await?;
+            let prepared = prepare(change, client, connections.cluster_values(), state, options).await?;
             // Until the update is confirmed, state knows the id but not what
             // was applied, so an interrupted adopt is planned again in full.
             state
@@ -388,14 +388,14 @@ async fn apply_change(
         Action::Update => {
             let id = change.id.clone().unwrap_or_default();
             progress(Progress::started(format!("{key}: updating {}...", field_names(&change.updates))));
-            let prepared = prepare(change, client, connections.cluster_secrets(), state, options).await?;
+            let prepared = prepare(change, client, connections.cluster_values(), state, options).await?;
             update(change, &prepared, &id, client, state).await?;
             progress(Progress::finished(format!("{key}: updated (id {id})")));
         }
         Action::Replace => {
             let old = change.id.clone().unwrap_or_default();
             progress(Progress::started(format!("{key}: replacing {old}...")));
-            let prepared = prepare(change, client, connections.cluster_secrets(), state, options).await?;
+            let prepared = prepare(change, client, connections.cluster_values(), state, options).await?;
             let mark_deposed = |s: &mut State| {
                 if let Some(entry) = s.resources.get_mut(key) {
                     entry.deposed_id = Some(old.clone());

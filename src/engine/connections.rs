@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::EngineError;
-use crate::providers::sources::ClusterSecrets;
+use crate::providers::sources::ClusterValues;
 use crate::providers::{self, Account, ExternalClient};
 
 pub struct Connections {
     accounts: BTreeMap<String, Arc<Account>>,
     clients: Mutex<BTreeMap<(String, String), Arc<dyn ExternalClient>>>,
     /// Kubernetes Secret values `secretKeyRef` sources read from.
-    cluster_secrets: ClusterSecrets,
+    cluster_values: ClusterValues,
 }
 
 /// What one account spent in this run, and what it has left.
@@ -29,17 +29,17 @@ pub struct AccountUsage {
 impl Connections {
     pub fn new(accounts: impl IntoIterator<Item = Arc<Account>>) -> Self {
         let accounts = accounts.into_iter().map(|a| (a.settings.name.clone(), a)).collect();
-        Self { accounts, clients: Mutex::new(BTreeMap::new()), cluster_secrets: ClusterSecrets::default() }
+        Self { accounts, clients: Mutex::new(BTreeMap::new()), cluster_values: ClusterValues::default() }
     }
 
     /// Gives `secretKeyRef` sources the Kubernetes Secret values read ahead.
-    pub fn with_cluster_secrets(mut self, secrets: ClusterSecrets) -> Self {
-        self.cluster_secrets = secrets;
+    pub fn with_cluster_values(mut self, secrets: ClusterValues) -> Self {
+        self.cluster_values = secrets;
         self
     }
 
-    pub fn cluster_secrets(&self) -> &ClusterSecrets {
-        &self.cluster_secrets
+    pub fn cluster_values(&self) -> &ClusterValues {
+        &self.cluster_values
     }
 
     pub fn client(&self, provider: &str, key_kind: &str) -> Result<Arc<dyn ExternalClient>, EngineError> {

@@ -15,7 +15,7 @@ use super::diff::{self, FieldChange};
 use super::state::{Entry, State};
 use super::{digest, Connections, EngineError};
 use crate::manifest::{annotations, Manifests, Resource, ResourceKey};
-use crate::providers::sources::{ClusterSecrets, SourceReader};
+use crate::providers::sources::{ClusterValues, SourceReader};
 use crate::providers::{DesiredContext, ExternalClient, Fields, ProviderError, RemoteSummary};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -303,7 +303,7 @@ async fn plan_groups(
             state,
             provider,
             options,
-            cluster_secrets: connections.cluster_secrets(),
+            cluster_values: connections.cluster_values(),
             recreated,
             claimed: Mutex::new(BTreeMap::new()),
         };
@@ -359,7 +359,7 @@ struct Group<'a> {
     state: &'a State,
     provider: &'a str,
     options: &'a PlanOptions,
-    cluster_secrets: &'a ClusterSecrets,
+    cluster_values: &'a ClusterValues,
     /// Objects whose remote id this plan changes: references to them are
     /// known only after apply.
     recreated: &'a BTreeSet<ResourceKey>,
@@ -500,7 +500,7 @@ impl Group<'_> {
         let reader = SourceReader {
             base_dir: Path::new(&source_dir(resource)).to_path_buf(),
             sandbox: self.options.sandbox,
-            cluster: self.cluster_secrets,
+            cluster: self.cluster_values,
         };
         let sources =
             reader.read_all(&resource.spec).map_err(|(field, message)| ProviderError::Lookup { field, message })?;

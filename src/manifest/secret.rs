@@ -5,14 +5,17 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// `{fromEnv: NAME}`, `{fromFile: PATH}` (relative to the manifest's folder)
-/// or `{secretKeyRef: {name, key}}` (a Kubernetes Secret; the controller's).
+/// `{fromEnv: NAME}`, `{fromFile: PATH}` (relative to the manifest's folder),
+/// or, in a cluster, `{secretKeyRef: {name, key}}` (a Kubernetes Secret) or
+/// `{configMapKeyRef: {name, key}}` (a ConfigMap, for documents that are no
+/// secret).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "SourceFields", into = "SourceFields")]
 pub enum ValueSource {
     FromEnv(String),
     FromFile(String),
     SecretKeyRef { name: String, key: String },
+    ConfigMapKeyRef { name: String, key: String },
 }
 
 /// The written form of a [`ValueSource`]: exactly one field.
@@ -28,16 +31,20 @@ pub struct SourceFields {
     /// A key of a Kubernetes Secret in the object's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key_ref: Option<super::provider::SecretKeyRef>,
+    /// A key of a ConfigMap in the object's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_key_ref: Option<super::provider::SecretKeyRef>,
 }
 
 impl TryFrom<SourceFields> for ValueSource {
     type Error = String;
     fn try_from(fields: SourceFields) -> Result<Self, String> {
-        match (fields.from_env, fields.from_file, fields.secret_key_ref) {
-            (Some(name), None, None) if !name.is_empty() => Ok(ValueSource::FromEnv(name)),
-            (None, Some(path), None) if !path.is_empty() => Ok(ValueSource::FromFile(path)),
-            (None, None, Some(r)) => Ok(ValueSource::SecretKeyRef { name: r.name, key: r.key }),
-            _ => Err("set exactly one of `fromEnv: VARIABLE`, `fromFile: PATH` and `secretKeyRef: {name, key}`; values are never written in manifests".into()),
+        match (fields.from_env, fields.from_file, fields.secret_key_ref, fields.config_map_key_ref) {
+            (Some(name), None, None, None) if !name.is_empty() => Ok(ValueSource::FromEnv(name)),
+            (None, Some(path), None, None) if !path.is_empty() => Ok(ValueSource::FromFile(path)),
+            (None, None, Some(r), None) => Ok(ValueSource::SecretKeyRef { name: r.name, key: r.key }),
+            (None, None, None, Some(r)) => Ok(ValueSource::ConfigMapKeyRef { name: r.name, key: r.key }),
+            _ => Err("set exactly one of `fromEnv: VARIABLE`, `fromFile: PATH`, `secretKeyRef: {name, key}` and `configMapKeyRef: {name, key}`; values are never written in manifests".into()),
         }
     }
 }
@@ -50,6 +57,10 @@ impl From<ValueSource> for SourceFields {
             ValueSource::SecretKeyRef { name, key } => {
                 SourceFields { secret_key_ref: Some(super::provider::SecretKeyRef { name, key }), ..Default::default() }
             }
+            ValueSource::ConfigMapKeyRef { name, key } => SourceFields {
+                config_map_key_ref: Some(super::provider::SecretKeyRef { name, key }),
+                ..Default::default()
+            },
         }
     }
 }

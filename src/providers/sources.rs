@@ -1,4 +1,5 @@
-//! Values read from their sources (`fromEnv`, `fromFile`, `secretKeyRef`)
+//! Values read from their sources (`fromEnv`, `fromFile`, `secretKeyRef`,
+//! `configMapKeyRef`)
 //! for one object, kept in memory only, and the markers that stand in for
 //! them in fields, plans and state.
 //!
@@ -39,41 +40,59 @@ impl SourceValues {
     }
 }
 
-/// Values of Kubernetes Secrets, read ahead by whoever holds the cluster
-/// (the controller, `plan --cluster`) for the `secretKeyRef`s of the
-/// objects at hand, by Secret name and key.
+/// Where in a cluster a source's value is: a key of a Secret or of a
+/// ConfigMap in the object's namespace.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClusterRef {
+    /// `Secret` or `ConfigMap`.
+    pub kind: &'static str,
+    pub name: String,
+    pub key: String,
+}
+
+impl ClusterRef {
+    /// `Secret/name`: what a watch of that kind reports.
+    pub fn object(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+}
+
+/// Values of Secrets and ConfigMaps, read ahead by whoever holds the
+/// cluster (the controller, `plan --cluster`) for the `secretKeyRef`s and
+/// `configMapKeyRef`s of the objects at hand.
 #[derive(Clone, Debug, Default)]
-pub struct ClusterSecrets {
-    values: BTreeMap<(String, String), Secret>,
-    /// Whether sources are read in a cluster: there only `secretKeyRef` is
-    /// read (the controller's own environment and files are not the
-    /// user's to read); elsewhere a `secretKeyRef` is an error that says
-    /// who reads it.
+pub struct ClusterValues {
+    values: BTreeMap<ClusterRef, Secret>,
+    /// Whether sources are read in a cluster: there only cluster references
+    /// are read (the controller's own environment and files are not the
+    /// user's to read); elsewhere one is an error that says who reads it.
     in_cluster: bool,
 }
 
-impl ClusterSecrets {
+impl ClusterValues {
     /// An empty set read from a cluster.
     pub fn from_cluster() -> Self {
         Self { values: BTreeMap::new(), in_cluster: true }
     }
 
-    pub fn insert(&mut self, name: &str, key: &str, value: Secret) {
-        self.values.insert((name.to_string(), key.to_string()), value);
+    pub fn insert(&mut self, reference: ClusterRef, value: Secret) {
+        self.values.insert(reference, value);
     }
 }
 
-/// Every `secretKeyRef` in a spec, as (Secret name, key).
-pub fn secret_key_refs(spec: &Value) -> Vec<(String, String)> {
+/// Every `secretKeyRef` and `configMapKeyRef` in a spec.
+pub fn cluster_refs(spec: &Value) -> Vec<ClusterRef> {
     let mut found = Vec::new();
     collect(spec, "", &mut found);
-    found
+    found.into_iter().filter_map(|(_, source)| cluster_ref(source)).collect()
+}
+
+fn cluster_ref(source: &serde_json::Map<String, Value>) -> Option<ClusterRef> {
+    let (kind, reference) = [("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")]
         .into_iter()
-        .filter_map(|(_, source)| {
-            let reference = source.get("secretKeyRef")?;
-            Some((reference.get("name")?.as_str()?.to_string(), reference.get("key")?.as_str()?.to_string()))
-        })
-        .collect()
+        .find_map(|(kind, field)| source.get(field).map(|r| (kind, r)))?;
+    let text = |field: &str| reference.get(field).and_then(Value::as_str).map(String::from);
+    Some(ClusterRef { kind, name: text("name")?, key: text("key")? })
 }
 
 /// Reads sources: environment and files for the CLI, Kubernetes Secrets
@@ -84,7 +103,7 @@ pub struct SourceReader<'a> {
     /// The folder `fromFile` paths are relative to.
     pub base_dir: PathBuf,
     pub sandbox: bool,
-    pub cluster: &'a ClusterSecrets,
+    pub cluster: &'a ClusterValues,
 }
 
 impl SourceReader<'_> {
@@ -102,8 +121,9 @@ impl SourceReader<'_> {
     }
 
     fn read(&self, source: &serde_json::Map<String, Value>) -> Result<Secret, String> {
-        if self.cluster.in_cluster && !source.contains_key("secretKeyRef") {
-            return Err("in a cluster values come from `secretKeyRef` only: the controller does not read its own environment or files".into());
+        let in_cluster = cluster_ref(source);
+        if self.cluster.in_cluster && in_cluster.is_none() {
+            return Err("in a cluster values come from `secretKeyRef` or `configMapKeyRef` only: the controller does not read its own environment or files".into());
         }
         if let Some(name) = source.get("fromEnv").and_then(Value::as_str) {
             return match std::env::var(name) {
@@ -125,19 +145,19 @@ impl SourceReader<'_> {
                 .map(|text| Secret::new(text.strip_suffix('\n').unwrap_or(&text).to_string()))
                 .map_err(|e| format!("cannot read {}: {e}", full.display()));
         }
-        let reference = source.get("secretKeyRef");
-        let name = reference.and_then(|r| r.get("name")).and_then(Value::as_str).unwrap_or_default();
-        let key = reference.and_then(|r| r.get("key")).and_then(Value::as_str).unwrap_or_default();
+        let Some(reference) = in_cluster else {
+            return Err("set one of fromEnv, fromFile, secretKeyRef and configMapKeyRef".into());
+        };
         if !self.cluster.in_cluster {
-            return Err(
-                "secretKeyRef names a Kubernetes Secret, which only the controller and `plan --cluster` read; the CLI reads fromEnv or fromFile".into(),
-            );
+            return Err(format!(
+                "{} names a Kubernetes {}, which only the controller and `plan --cluster` read; the CLI reads fromEnv or fromFile",
+                if reference.kind == "Secret" { "secretKeyRef" } else { "configMapKeyRef" },
+                reference.kind
+            ));
         }
-        self.cluster
-            .values
-            .get(&(name.to_string(), key.to_string()))
-            .cloned()
-            .ok_or_else(|| format!("Secret `{name}` does not exist or has no key `{key}`"))
+        self.cluster.values.get(&reference).cloned().ok_or_else(|| {
+            format!("{} `{}` does not exist or has no key `{}`", reference.kind, reference.name, reference.key)
+        })
     }
 }
 
@@ -157,10 +177,12 @@ pub fn has_sources(spec: &Value) -> bool {
     !found.is_empty()
 }
 
-/// Finds every `{fromEnv}`/`{fromFile}`/`{secretKeyRef}` object in a spec.
+/// Finds every `{fromEnv}`/`{fromFile}`/`{secretKeyRef}`/`{configMapKeyRef}`
+/// object in a spec.
 fn collect<'a>(value: &'a Value, path: &str, found: &mut Vec<(String, &'a serde_json::Map<String, Value>)>) {
     let Value::Object(map) = value else { return };
-    let is_source = map.len() == 1 && ["fromEnv", "fromFile", "secretKeyRef"].iter().any(|k| map.contains_key(*k));
+    let is_source = map.len() == 1
+        && ["fromEnv", "fromFile", "secretKeyRef", "configMapKeyRef"].iter().any(|k| map.contains_key(*k));
     if is_source && !path.is_empty() {
         found.push((path.to_string(), map));
         return;
@@ -249,7 +271,7 @@ mod tests {
     #[test]
     fn an_unset_variable_is_an_error_naming_the_field_except_in_the_sandbox() {
         let spec = json!({"value": {"fromEnv": "SEQOPS_TEST_SURELY_UNSET"}});
-        let none = ClusterSecrets::default();
+        let none = ClusterValues::default();
         let reader = SourceReader { base_dir: PathBuf::from("."), sandbox: false, cluster: &none };
         let error = reader.read_all(&spec).err();
         assert_eq!(error, Some(("spec.value".into(), "$SEQOPS_TEST_SURELY_UNSET is not set".into())));
@@ -260,24 +282,25 @@ mod tests {
     #[test]
     fn secret_key_refs_read_the_cluster_secrets_read_ahead_and_are_an_error_without_a_cluster() {
         let spec = json!({"headers": {"Authorization": {"secretKeyRef": {"name": "crm", "key": "token"}}}});
-        assert_eq!(secret_key_refs(&spec), vec![("crm".to_string(), "token".to_string())]);
-        let none = ClusterSecrets::default();
+        let crm = ClusterRef { kind: "Secret", name: "crm".into(), key: "token".into() };
+        assert_eq!(cluster_refs(&spec), vec![crm.clone()]);
+        let none = ClusterValues::default();
         let cli = SourceReader { base_dir: PathBuf::from("."), sandbox: true, cluster: &none };
         let error = cli.read_all(&spec).err().map(|(_, message)| message).unwrap_or_default();
         assert!(error.contains("only the controller and `plan --cluster` read"), "{error}");
-        let mut read = ClusterSecrets::from_cluster();
+        let mut read = ClusterValues::from_cluster();
         let cluster = SourceReader { cluster: &read, ..cli.clone() };
         assert_eq!(
             cluster.read_all(&spec).err().map(|(_, m)| m),
             Some("Secret `crm` does not exist or has no key `token`".into())
         );
-        read.insert("crm", "token", Secret::new("Bearer abc"));
+        read.insert(crm, Secret::new("Bearer abc"));
         let cluster = SourceReader { cluster: &read, ..cli };
         let values = cluster.read_all(&spec).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(values.get("headers.Authorization").map(Secret::expose), Some("Bearer abc"));
         let own_environment = json!({"value": {"fromEnv": "HOME"}});
         let error = cluster.read_all(&own_environment).err().map(|(_, message)| message).unwrap_or_default();
-        assert!(error.contains("`secretKeyRef` only"), "{error}");
+        assert!(error.contains("`secretKeyRef` or `configMapKeyRef` only"), "{error}");
     }
 
     #[test]
