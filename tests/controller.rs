@@ -551,3 +551,22 @@ async fn an_orqis_agent_takes_its_openapi_document_from_a_config_map_and_its_hea
     assert_eq!(shared.readers("default", "ConfigMap/store-api"), vec![(index, "store".to_string())]);
     assert_eq!(shared.readers("default", "Secret/store-token"), vec![(index, "store".to_string())]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_observe_only_object_keeps_the_remote_object() {
+    let (origin, _sandbox, _task) = sandbox().await;
+    let id = made_in_the_dashboard(&origin, "Welcome DM");
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let context = context(Client::new(service, "default"), &origin);
+    let mut object = sequence(json!({"deletionTimestamp": "2026-11-23T10:00:00Z"}), json!({"externalId": id}));
+    object.data["spec"]["managementPolicy"] = json!("ObserveOnly");
+    let task = tokio::spawn(reconcile(Arc::new(object.clone()), context));
+    let mut api = Scenario { handle, bodies: Vec::new() };
+    let event = api.expect("POST", EVENTS, json!({})).await;
+    let patch = api.expect("PATCH", OBJECT, json!({})).await;
+    task.await.expect("ran").expect("succeeded");
+    assert_eq!(event["reason"], "Orphaned");
+    assert_eq!(patch["metadata"]["finalizers"], json!([]));
+    assert_eq!(remote(&origin).len(), 1, "an observed object was never seqops's to delete");
+    api.expect_nothing().await;
+}

@@ -6,7 +6,7 @@
 //! Every scenario runs twice: against the in-memory API server of
 //! tests/common/fake_cluster.rs (always), and against the real cluster that
 //! `KUBECONFIG` names (`#[ignore]`d; run them with
-//! `KUBECONFIG=~/.kube/config cargo test --test controller_e2e -- --ignored`).
+//! `KUBECONFIG=~/.kube/config cargo test --test controller_e2e -- --ignored --test-threads=1`).
 //! Against a real cluster each scenario installs crds/, works in a
 //! namespace of its own and deletes it at the end.
 
@@ -39,6 +39,7 @@ struct Env {
     sandbox: Server,
     work: common::Workspace,
     controllers: Vec<ControllerProcess>,
+    finished: bool,
     _fake: Option<FakeCluster>,
 }
 
@@ -111,7 +112,8 @@ impl Env {
         fake: Option<FakeCluster>,
     ) -> Env {
         let sandbox = Server::start(&[]);
-        Env { runtime, client, namespace, kubeconfig, real, sandbox, work, controllers: Vec::new(), _fake: fake }
+        let controllers = Vec::new();
+        Env { runtime, client, namespace, kubeconfig, real, sandbox, work, controllers, finished: false, _fake: fake }
     }
 
     /// Starts `seqops controller` for this namespace; it waits for the
@@ -248,7 +250,8 @@ impl Env {
 
     /// Deletes what the scenario made while the controller still runs (so
     /// finalizers are honoured), then, on a real cluster, the namespace.
-    fn finish(self) {
+    fn finish(mut self) {
+        self.finished = true;
         for kind in ["Sequence", "LlmKey"] {
             let api = self.api(kind);
             let names: Vec<String> = self
@@ -268,6 +271,30 @@ impl Env {
             let namespaces: Api<Namespace> = Api::all(self.client.clone());
             let _ = self.block(namespaces.delete(&self.namespace, &DeleteParams::default()));
         }
+    }
+}
+
+impl Drop for Env {
+    /// A scenario that failed on a real cluster still leaves it clean: the
+    /// finalizers are dropped (the controller may be gone) and the
+    /// namespace deleted.
+    fn drop(&mut self) {
+        if !self.real || self.finished {
+            return;
+        }
+        let patch = json!({"metadata": {"finalizers": null}});
+        for kind in ["Sequence", "LlmKey"] {
+            let api = self.api(kind);
+            let names: Vec<String> = self
+                .block(api.list(&ListParams::default()))
+                .map(|l| l.items.into_iter().filter_map(|o| o.metadata.name).collect())
+                .unwrap_or_default();
+            for name in names {
+                let _ = self.block(api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)));
+            }
+        }
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let _ = self.block(namespaces.delete(&self.namespace, &DeleteParams::default()));
     }
 }
 
@@ -428,25 +455,25 @@ fn fake_cluster_of_two_controllers_only_the_leader_reconciles() {
 }
 
 #[test]
-#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored"]
+#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored --test-threads=1"]
 fn real_cluster_a_sequence_lives_through_the_controller() {
     a_sequence_lives_through_the_controller(Env::real());
 }
 
 #[test]
-#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored"]
+#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored --test-threads=1"]
 fn real_cluster_orphan_and_observe_only_leave_the_vendor_alone() {
     orphan_and_observe_only_leave_the_vendor_alone(Env::real());
 }
 
 #[test]
-#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored"]
+#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored --test-threads=1"]
 fn real_cluster_a_changed_secret_is_written_again_at_once() {
     a_changed_secret_is_written_again_at_once(Env::real());
 }
 
 #[test]
-#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored"]
+#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored --test-threads=1"]
 fn real_cluster_of_two_controllers_only_the_leader_reconciles() {
     of_two_controllers_only_the_leader_reconciles(Env::real());
 }

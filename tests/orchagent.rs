@@ -335,3 +335,23 @@ fn a_saved_plan_never_holds_the_webhook_url_or_a_secret() {
     assert!(!saved.contains("first-llm-key") && !saved.contains(&url));
     assert!(!apply.all().contains(&url));
 }
+
+#[test]
+fn an_observe_only_workspace_is_left_alone_and_so_is_what_needs_its_id() {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    provider(&work, &server);
+    work.write("llm.txt", "first-llm-key\n");
+    let observed = WORKSPACE.replace("  name: Team\n", "  name: Team\n  managementPolicy: ObserveOnly\n");
+    work.write("all.yaml", &format!("{observed}{SECRET}"));
+
+    let plan = work.plan();
+
+    assert_eq!(plan.code, 0, "nothing to do:\n{}", plan.all());
+    assert_contains(&plan.all(), "Workspace/team is ObserveOnly and does not exist remotely; left alone");
+    assert_contains(&plan.all(), "WorkspaceSecret/llm waits for Workspace/team, which is left alone");
+    assert_contains(&plan.stdout, "No changes.");
+    let apply = work.apply();
+    assert_contains(&apply.stdout, "No changes.");
+    assert_eq!(data(&server, "/workspaces").as_array().map(Vec::len), Some(0), "nothing was created");
+}

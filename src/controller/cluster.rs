@@ -149,8 +149,10 @@ pub async fn load(
             .resources
             .iter()
             .find(|r| {
+                // Kinds of one group (an orchagent Agent and Workspace) may
+                // share names: the kind tells them apart.
                 r.metadata.name == target.name_any()
-                    && Some(&r.api_version) == target.types.as_ref().map(|t| &t.api_version)
+                    && target.types.as_ref().is_some_and(|t| t.api_version == r.api_version && t.kind == r.kind)
             })
             .map(|r| r.key.clone());
         let Some(target_key) = target_key else { continue };

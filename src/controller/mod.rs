@@ -93,11 +93,8 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
         // spending vendor requests for nothing.
         let writer = reflector::store::Writer::new(resource.clone());
         let reader = writer.as_reader();
-        let changes = watcher(api, watcher::Config::default())
-            .default_backoff()
-            .reflect(writer)
-            .applied_objects()
-            .filter(changed_by_user());
+        let changes =
+            watcher(api, watcher::Config::default()).default_backoff().reflect(writer).filter_map(changed_by_user());
         let controller = Controller::for_stream_with(changes, reader, resource)
             .reconcile_on(futures::stream::unfold(receiver, |mut r| async move { r.recv().await.map(|o| (o, r)) }))
             .shutdown_on_signal()
@@ -113,20 +110,33 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
     futures::future::join_all(runs).await;
 }
 
-/// A filter passing an object only when what a user changes on it (spec,
-/// annotations, finalizers, deletion) differs from when it last passed.
-fn changed_by_user<E>() -> impl FnMut(&Result<DynamicObject, E>) -> std::future::Ready<bool> {
+type WatchEvent<E> = Result<watcher::Event<DynamicObject>, E>;
+
+/// Passes an object on only when what a user changes on it (spec,
+/// annotations, finalizers, deletion) differs from when it last passed;
+/// forgets objects once they are deleted.
+fn changed_by_user<E>() -> impl FnMut(WatchEvent<E>) -> std::future::Ready<Option<Result<DynamicObject, E>>> {
     let mut seen: HashMap<String, u64> = HashMap::new();
-    move |result| {
-        let Ok(object) = result else { return std::future::ready(true) };
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        object.metadata.generation.hash(&mut hasher);
-        object.annotations().hash(&mut hasher);
-        object.finalizers().hash(&mut hasher);
-        object.metadata.deletion_timestamp.is_some().hash(&mut hasher);
-        let hash = hasher.finish();
-        std::future::ready(seen.insert(object.uid().unwrap_or_default(), hash) != Some(hash))
+    move |event| {
+        let passed = match event {
+            Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                use std::hash::{Hash, Hasher};
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                object.metadata.generation.hash(&mut hasher);
+                object.annotations().hash(&mut hasher);
+                object.finalizers().hash(&mut hasher);
+                object.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+                let hash = hasher.finish();
+                (seen.insert(object.uid().unwrap_or_default(), hash) != Some(hash)).then_some(Ok(object))
+            }
+            Ok(watcher::Event::Delete(object)) => {
+                seen.remove(&object.uid().unwrap_or_default());
+                None
+            }
+            Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+            Err(error) => Some(Err(error)),
+        };
+        std::future::ready(passed)
     }
 }
 
@@ -148,7 +158,9 @@ async fn watch_sources(client: Client, namespace: Option<String>, shared: Arc<re
     }
 }
 
-/// The objects of one kind that change, as (namespace, `Kind/name`).
+/// The objects of one kind that change, as (namespace, `Kind/name`): a new
+/// resourceVersion or a delete, not the same object listed again when the
+/// watch restarts (that would reconcile every reader for nothing).
 fn changed_objects<K>(
     client: &Client,
     namespace: &Option<String>,
@@ -167,15 +179,25 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    metadata_watcher(api, watcher::Config::default()).default_backoff().touched_objects().filter_map(
-        move |change| async move {
-            match change {
-                Ok(object) => Some((object.namespace().unwrap_or_default(), format!("{kind}/{}", object.name_any()))),
-                Err(error) => {
-                    tracing::warn!("watching {kind}s: {error}");
-                    None
-                }
+    let mut versions: HashMap<(String, String), String> = HashMap::new();
+    metadata_watcher(api, watcher::Config::default()).default_backoff().filter_map(move |event| {
+        let changed = match event {
+            Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                let at = (object.namespace().unwrap_or_default(), format!("{kind}/{}", object.name_any()));
+                let version = object.resource_version().unwrap_or_default();
+                (versions.insert(at.clone(), version.clone()) != Some(version)).then_some(at)
             }
-        },
-    )
+            Ok(watcher::Event::Delete(object)) => {
+                let at = (object.namespace().unwrap_or_default(), format!("{kind}/{}", object.name_any()));
+                versions.remove(&at);
+                Some(at)
+            }
+            Ok(watcher::Event::Init | watcher::Event::InitDone) => None,
+            Err(error) => {
+                tracing::warn!("watching {kind}s: {error}");
+                None
+            }
+        };
+        std::future::ready(changed)
+    })
 }

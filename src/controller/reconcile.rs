@@ -24,6 +24,7 @@ use crate::manifest::annotations;
 use crate::manifest::crd::{Condition, DriftEntry, ResourceStatus};
 use crate::manifest::KindSpec;
 use crate::providers::account::Secret;
+use crate::providers::ratelimit::RateLimiter;
 use crate::providers::{self, Account};
 
 /// The finalizer that keeps an object until its remote object is deleted.
@@ -48,6 +49,8 @@ pub struct Shared {
     pub client: Client,
     pub kinds: Vec<KindSpec>,
     accounts: Mutex<HashMap<String, Arc<Account>>>,
+    /// One rate limiter per vendor key (and base URL and pacing).
+    limiters: Mutex<HashMap<String, Arc<RateLimiter>>>,
     /// Objects seen per account, to spread drift checks over the budget.
     objects: Mutex<HashMap<String, HashSet<String>>>,
     failures: Mutex<HashMap<String, u32>>,
@@ -70,6 +73,7 @@ impl Shared {
             client: client.clone(),
             kinds: providers::kinds(),
             accounts: Mutex::default(),
+            limiters: Mutex::default(),
             objects: Mutex::default(),
             failures: Mutex::default(),
             readers: Mutex::default(),
@@ -96,6 +100,17 @@ impl Shared {
         });
         for read in reads {
             readers.entry((namespace.to_string(), read.clone())).or_default().insert(user.clone());
+        }
+    }
+
+    /// Drops what is kept about an object once it is gone.
+    fn forget(&self, kind: usize, object: &DynamicObject) {
+        let uid = object.uid().unwrap_or_default();
+        let namespace = object.namespace().unwrap_or_default();
+        self.note_reads(kind, &namespace, &object.name_any(), &BTreeSet::new());
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&uid);
+        for seen in self.objects.lock().unwrap_or_else(|e| e.into_inner()).values_mut() {
+            seen.remove(&uid);
         }
     }
 
@@ -154,26 +169,36 @@ impl Context {
         )
         .await?;
         // The vendor's budget is per key, not per Provider object: Providers
-        // in several namespaces with one key share one limiter.
-        let id = format!("{}/{}", settings.budget_id(), settings.base_url);
+        // in several namespaces with one key share one limiter, while each
+        // keeps its own name and settings.
+        let budget = format!("{}/{}/{:?}", settings.budget_id(), settings.base_url, settings.requests_per_hour);
+        let limiter = {
+            let mut limiters = self.shared.limiters.lock().unwrap_or_else(|e| e.into_inner());
+            limiters
+                .entry(budget.clone())
+                .or_insert_with(|| {
+                    Arc::new(RateLimiter::new(settings.requests_per_hour, Duration::from_secs(3600), None))
+                })
+                .clone()
+        };
+        let label = format!("{namespace}/{provider_name}");
+        let id = format!("{label}/{budget}");
         let account = {
             let mut accounts = self.shared.accounts.lock().unwrap_or_else(|e| e.into_inner());
             accounts
-                .entry(id.clone())
+                .entry(id)
                 .or_insert_with(|| {
-                    let account = Account::connect(
-                        settings.clone(),
-                        providers::dialect(settings.provider_type),
-                        Arc::new(|m| tracing::info!("{m}")),
-                    );
-                    self.shared.metrics.watch_account(&format!("{namespace}/{provider_name}"), account.clone());
+                    let dialect = providers::dialect(settings.provider_type);
+                    let notify = Arc::new(|m: String| tracing::info!("{m}"));
+                    let account = Account::connect_sharing(settings.clone(), dialect, notify, limiter);
+                    self.shared.metrics.watch_account(&label, account.clone());
                     account
                 })
                 .clone()
         };
         let objects = {
             let mut objects = self.shared.objects.lock().unwrap_or_else(|e| e.into_inner());
-            let seen = objects.entry(id).or_default();
+            let seen = objects.entry(budget).or_default();
             seen.insert(uid);
             seen.len()
         };
@@ -356,7 +381,9 @@ async fn finalize(
     if !object.finalizers().iter().any(|f| f == FINALIZER) {
         return Ok(Action::await_change());
     }
-    let orphan = annotation(object, annotations::DELETION_POLICY) == Some("orphan");
+    // An observed object was never seqops's to delete.
+    let orphan = annotation(object, annotations::DELETION_POLICY) == Some("orphan")
+        || object.data["spec"]["managementPolicy"] == "ObserveOnly";
     let id = cluster::status_of(object).external_id;
     if let (false, Some(id)) = (orphan, id) {
         let kind = context.kind();
@@ -371,9 +398,9 @@ async fn finalize(
         record(context, object, false, "Deleted", format!("deleted the remote object {id}")).await;
     }
     if let (true, Some(id)) = (orphan, cluster::status_of(object).external_id) {
-        record(context, object, false, "Orphaned", format!("kept the remote object {id} (deletion-policy orphan)"))
-            .await;
+        record(context, object, false, "Orphaned", format!("kept the remote object {id}")).await;
     }
+    context.shared.forget(context.kind, object);
     let finalizers: Vec<String> = object.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
     let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": object.resource_version()}});
     api.patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
@@ -399,6 +426,16 @@ fn event_of(change: &engine::Change, id: &str) -> (&'static str, String) {
 /// Records a Kubernetes Event about the object. An Event that cannot be
 /// written is logged, never a reason to fail the reconcile.
 async fn record(context: &Context, object: &DynamicObject, warning: bool, reason: &str, note: String) {
+    // The API server refuses notes over 1 kB.
+    let note = if note.len() > 1000 {
+        let mut end = 1000;
+        while !note.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &note[..end])
+    } else {
+        note
+    };
     let event = Event {
         type_: if warning { EventType::Warning } else { EventType::Normal },
         reason: reason.into(),

@@ -251,31 +251,61 @@ pub async fn plan(
 }
 
 /// Takes out the changes to objects that are `ObserveOnly` or paused, each
-/// named in a warning with what it would have been.
+/// named in a warning with what it would have been, and the changes that
+/// need an id one of those would have made.
 fn leave_alone_what_may_not_change(manifests: &Manifests, changes: Vec<Change>) -> (Vec<Change>, Vec<String>) {
     let mut warnings = Vec::new();
-    let kept = changes
-        .into_iter()
-        .filter(|change| {
-            let Some(resource) = manifests.get(&change.key) else { return true };
-            let why = if crate::manifest::policy::observe_only(&resource.spec) {
-                "is ObserveOnly"
-            } else if resource.annotation_is_true(annotations::PAUSED) {
-                "is paused"
-            } else {
-                return true;
-            };
-            let what = match change.action {
-                Action::Create => "does not exist remotely".to_string(),
-                _ => {
-                    let fields: Vec<&str> = change.fields.iter().map(|f| f.path.as_str()).collect();
-                    format!("differs remotely in {}", fields.join(", "))
-                }
-            };
-            warnings.push(format!("{} {why} and {what}; left alone", change.key));
-            false
-        })
-        .collect();
+    // Objects whose remote id this plan will not make known.
+    let mut no_id: BTreeSet<ResourceKey> = BTreeSet::new();
+    let mut kept = Vec::new();
+    for change in changes {
+        let Some(resource) = manifests.get(&change.key) else {
+            kept.push(change);
+            continue;
+        };
+        let why = if crate::manifest::policy::observe_only(&resource.spec) {
+            "is ObserveOnly"
+        } else if resource.annotation_is_true(annotations::PAUSED) {
+            "is paused"
+        } else {
+            kept.push(change);
+            continue;
+        };
+        let fields: Vec<&str> = change.fields.iter().map(|f| f.path.as_str()).collect();
+        let what = match change.action {
+            Action::Create => "does not exist remotely".to_string(),
+            Action::Adopt if fields.is_empty() => "would be adopted".to_string(),
+            _ => format!("differs remotely in {}", fields.join(", ")),
+        };
+        if matches!(change.action, Action::Create | Action::Adopt | Action::Replace) {
+            no_id.insert(change.key.clone());
+        }
+        warnings.push(format!("{} {why} and {what}; left alone", change.key));
+    }
+    // What refers to those waits, and so does what refers to that.
+    loop {
+        let (waiting, ready): (Vec<Change>, Vec<Change>) = kept.into_iter().partition(|change| {
+            change.depends_on.iter().chain(change.references.iter().map(|r| &r.key)).any(|k| no_id.contains(k))
+        });
+        kept = ready;
+        if waiting.is_empty() {
+            break;
+        }
+        for change in waiting {
+            let on: BTreeSet<String> = change
+                .depends_on
+                .iter()
+                .chain(change.references.iter().map(|r| &r.key))
+                .filter(|k| no_id.contains(*k))
+                .map(ToString::to_string)
+                .collect();
+            let on: Vec<String> = on.into_iter().collect();
+            warnings.push(format!("{} waits for {}, which is left alone", change.key, on.join(", ")));
+            if matches!(change.action, Action::Create | Action::Adopt | Action::Replace) {
+                no_id.insert(change.key.clone());
+            }
+        }
+    }
     (kept, warnings)
 }
 

@@ -108,6 +108,17 @@ impl Account {
             std::time::Duration::from_secs(3600),
             settings.budget_file.clone().map(|file| (file, settings.budget_id())),
         ));
+        Self::connect_sharing(settings, dialect, notify, limiter)
+    }
+
+    /// Connects with a rate limiter other accounts of the same vendor key
+    /// share (the controller's Providers in several namespaces).
+    pub fn connect_sharing(
+        settings: AccountSettings,
+        dialect: Dialect,
+        notify: Notifier,
+        limiter: Arc<RateLimiter>,
+    ) -> Arc<Self> {
         let usage = Arc::new(Usage::default());
         let http = HttpClient::new(&settings, limiter.clone(), usage.clone(), dialect, notify);
         Arc::new(Self { settings, http, usage, limiter })

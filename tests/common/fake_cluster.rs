@@ -196,7 +196,10 @@ impl Shared {
                     .get("content-type")
                     .and_then(|c| c.to_str().ok())
                     .is_some_and(|c| c.contains("apply-patch"));
-                let Some(old) = current.or_else(|| apply.then(|| json!({"metadata": {"name": name}}))) else {
+                // Server-side apply creates a missing object, never a
+                // missing object's status.
+                let creates = apply && !target.status;
+                let Some(old) = current.or_else(|| creates.then(|| json!({"metadata": {"name": name}}))) else {
                     return status(404, "NotFound", &format!("{name} not found"));
                 };
                 let asked = body["metadata"]["resourceVersion"].as_str();
@@ -286,8 +289,9 @@ impl Shared {
                 loop {
                     match live.recv().await {
                         Ok(change) if change.version > version && wanted(&change) => return Some((change, live)),
-                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(broadcast::error::RecvError::Closed) => return None,
+                        Ok(_) => continue,
+                        // Like a real server's 410, the watcher must list again.
+                        Err(_) => return None,
                     }
                 }
             }
