@@ -18,13 +18,16 @@ use std::time::{Duration, Instant};
 
 use common::fake_cluster::FakeCluster;
 use common::{Server, KEY};
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::ApiResource;
 use serde_json::{json, Value};
+
+/// The kinds the scenarios make.
+const KINDS: [&str; 4] = ["Sequence", "LlmKey", "ApiKey", "Agent"];
 
 /// How long the controller may take to do what a step expects.
 const PATIENCE: Duration = Duration::from_secs(45);
@@ -181,6 +184,21 @@ impl Env {
         self.block(secrets.patch(name, &params, &Patch::Apply(&secret))).expect("the Secret is written");
     }
 
+    fn put_config_map(&self, name: &str, key: &str, value: &str) {
+        let maps: Api<ConfigMap> = Api::namespaced(self.client.clone(), &self.namespace);
+        let map = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {key: value}});
+        let params = PatchParams::apply("seqops-e2e").force();
+        self.block(maps.patch(name, &params, &Patch::Apply(&map))).expect("the ConfigMap is written");
+    }
+
+    /// A key of a Secret, if it is there.
+    fn secret_value(&self, name: &str, key: &str) -> Option<String> {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
+        let secret = self.block(secrets.get_opt(name)).expect("the API answers")?;
+        let bytes = secret.data?.remove(key)?;
+        Some(String::from_utf8_lossy(&bytes.0).into_owned())
+    }
+
     /// The Orsay Provider and its key.
     fn orsay_provider(&self) {
         self.put_secret("orsay-key", "apiKey", KEY);
@@ -252,7 +270,7 @@ impl Env {
     /// finalizers are honoured), then, on a real cluster, the namespace.
     fn finish(mut self) {
         self.finished = true;
-        for kind in ["Sequence", "LlmKey"] {
+        for kind in KINDS {
             let api = self.api(kind);
             let names: Vec<String> = self
                 .block(api.list(&ListParams::default()))
@@ -264,7 +282,7 @@ impl Env {
         }
         if self.real {
             self.wait_until("the scenario's objects are gone", |env| {
-                ["Sequence", "LlmKey"].iter().all(|kind| {
+                KINDS.iter().all(|kind| {
                     env.block(env.api(kind).list(&ListParams::default())).map(|l| l.items.is_empty()).unwrap_or(true)
                 })
             });
@@ -283,7 +301,7 @@ impl Drop for Env {
             return;
         }
         let patch = json!({"metadata": {"finalizers": null}});
-        for kind in ["Sequence", "LlmKey"] {
+        for kind in KINDS {
             let api = self.api(kind);
             let names: Vec<String> = self
                 .block(api.list(&ListParams::default()))
@@ -417,6 +435,35 @@ fn a_changed_secret_is_written_again_at_once(mut env: Env) {
     env.finish();
 }
 
+/// A key made before its agent waits for it, follows it as soon as the
+/// agent has an id (not at its next retry), and its value, shown once by
+/// the vendor, lands in a Secret the key owns.
+fn a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret(mut env: Env) {
+    env.put_secret("orqis-token", "token", common::ORQIS_TOKEN);
+    let provider = json!({"type": "orqis", "credentials": {"secretRef": {"name": "orqis-token", "key": "token"}}});
+    env.create("Provider", "orqis", json!({}), provider);
+    env.start_controller("seqops-e2e", None);
+    let key = json!({"name": "widget", "agentRef": {"name": "store"}, "writeSecretTo": {"secretRef": {"name": "widget-key", "key": "key"}}});
+    env.create("ApiKey", "widget", json!({}), key);
+    env.wait_until("the key waits for its agent", |env| {
+        env.condition("ApiKey", "widget", "Synced")["reason"] == "ReferenceNotReady"
+    });
+
+    env.put_config_map("store-api", "openapi.yaml", "openapi: 3.0.0\ninfo: {title: Store, version: '1'}\npaths: {}\n");
+    let agent = json!({"name": "Store Agent", "openapiSpec": {"configMapKeyRef": {"name": "store-api", "key": "openapi.yaml"}}});
+    env.create("Agent", "store", json!({}), agent);
+    env.wait_until("the agent is Ready", |env| env.condition("Agent", "store", "Ready")["status"] == "True");
+    let agent_ready = Instant::now();
+    env.wait_until("the key is Ready", |env| env.condition("ApiKey", "widget", "Ready")["status"] == "True");
+    assert!(agent_ready.elapsed() < Duration::from_secs(10), "woken by its agent, not by its 15 s retry");
+
+    let value = env.secret_value("widget-key", "key").unwrap_or_default();
+    assert!(value.starts_with("oq_"), "the key's value is in its Secret: {value:?}");
+    let status = env.status("ApiKey", "widget").to_string();
+    assert!(!status.contains(&value), "and not in status: {status}");
+    env.finish();
+}
+
 /// Two controllers with one Lease: only the leader reconciles.
 fn of_two_controllers_only_the_leader_reconciles(mut env: Env) {
     env.orsay_provider();
@@ -447,6 +494,17 @@ fn fake_cluster_orphan_and_observe_only_leave_the_vendor_alone() {
 #[test]
 fn fake_cluster_a_changed_secret_is_written_again_at_once() {
     a_changed_secret_is_written_again_at_once(Env::fake());
+}
+
+#[test]
+fn fake_cluster_a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret() {
+    a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret(Env::fake());
+}
+
+#[test]
+#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored --test-threads=1"]
+fn real_cluster_a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret() {
+    a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret(Env::real());
 }
 
 #[test]

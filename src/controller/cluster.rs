@@ -172,7 +172,8 @@ pub async fn load(
         }
     }
     let mut values = ClusterValues::from_cluster();
-    let mut reads = BTreeSet::new();
+    // A referenced object that gets a new id reconciles this one.
+    let mut reads: BTreeSet<String> = state.resources.keys().filter(|k| **k != key).map(ToString::to_string).collect();
     for target in referenced.iter().chain(std::iter::once(object)) {
         let spec = target.data.get("spec").cloned().unwrap_or_default();
         for reference in crate::providers::sources::cluster_refs(&spec) {

@@ -14,8 +14,6 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret as KubeSecret};
 use kube::api::{Api, DynamicObject};
-use kube::core::ApiResource;
-use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{metadata_watcher, reflector, watcher, Controller, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
@@ -106,7 +104,8 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
             });
         runs.push(controller);
     }
-    tokio::spawn(watch_sources(client, namespace, shared, senders));
+    shared.set_triggers(senders);
+    tokio::spawn(watch_sources(client, namespace, shared));
     futures::future::join_all(runs).await;
 }
 
@@ -140,45 +139,43 @@ fn changed_by_user<E>() -> impl FnMut(WatchEvent<E>) -> std::future::Ready<Optio
     }
 }
 
-type Triggers = HashMap<usize, (mpsc::UnboundedSender<ObjectRef<DynamicObject>>, ApiResource)>;
-
-/// Reconciles the objects that read a Secret or ConfigMap whenever it
-/// changes. Only metadata is watched: values never pass through here.
-async fn watch_sources(client: Client, namespace: Option<String>, shared: Arc<reconcile::Shared>, triggers: Triggers) {
-    let secrets = changed_objects::<KubeSecret>(&client, &namespace, "Secret");
-    let maps = changed_objects::<ConfigMap>(&client, &namespace, "ConfigMap");
-    let changes = futures::stream::select(secrets, maps);
+/// Reconciles the objects that read a Secret, a ConfigMap or a Provider
+/// whenever it changes. Only metadata is watched: values never pass through
+/// here.
+async fn watch_sources(client: Client, namespace: Option<String>, shared: Arc<reconcile::Shared>) {
+    let resource = cluster::api_resource(&crate::manifest::PROVIDER_KIND);
+    let providers: Api<DynamicObject> = match &namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    let changes = futures::stream::select_all([
+        changed_objects(typed_api::<KubeSecret>(&client, &namespace), "Secret").boxed(),
+        changed_objects(typed_api::<ConfigMap>(&client, &namespace), "ConfigMap").boxed(),
+        changed_objects(providers, "Provider").boxed(),
+    ]);
     futures::pin_mut!(changes);
     while let Some((object_namespace, read)) = changes.next().await {
-        for (kind, name) in shared.readers(&object_namespace, &read) {
-            if let Some((sender, resource)) = triggers.get(&kind) {
-                let _ = sender.send(ObjectRef::new_with(&name, resource.clone()).within(&object_namespace));
-            }
-        }
+        shared.wake(&object_namespace, &read);
+    }
+}
+
+fn typed_api<K>(client: &Client, namespace: &Option<String>) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
     }
 }
 
 /// The objects of one kind that change, as (namespace, `Kind/name`): a new
 /// resourceVersion or a delete, not the same object listed again when the
 /// watch restarts (that would reconcile every reader for nothing).
-fn changed_objects<K>(
-    client: &Client,
-    namespace: &Option<String>,
-    kind: &'static str,
-) -> impl futures::Stream<Item = (String, String)> + Send
+fn changed_objects<K>(api: Api<K>, kind: &'static str) -> impl futures::Stream<Item = (String, String)> + Send
 where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
-    let api: Api<K> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
     let mut versions: HashMap<(String, String), String> = HashMap::new();
     metadata_watcher(api, watcher::Config::default()).default_backoff().filter_map(move |event| {
         let changed = match event {

@@ -3,7 +3,7 @@
 //! status written with server-side apply.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret as KubeSecret;
@@ -12,9 +12,11 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::ApiResource;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::Resource;
 use kube::{Client, ResourceExt};
 use serde_json::{json, Value};
+use tokio::sync::mpsc;
 
 use super::cluster::{self, ClusterError, World};
 use crate::engine::apply::StateWriter;
@@ -43,6 +45,9 @@ pub enum ReconcileError {
 /// An object by its kind's index and its name.
 pub type ObjectOfKind = (usize, String);
 
+/// Where to ask each kind's controller to reconcile an object at once.
+pub type Triggers = HashMap<usize, (mpsc::UnboundedSender<ObjectRef<DynamicObject>>, ApiResource)>;
+
 /// What every kind's controller shares: the client, one account (and so
 /// one request budget) per Provider and credential, and failure counts.
 pub struct Shared {
@@ -58,6 +63,7 @@ pub struct Shared {
     /// cluster sources), by namespace and `Kind/name`, so that a change to
     /// one reconciles them.
     readers: Mutex<HashMap<(String, String), BTreeSet<ObjectOfKind>>>,
+    triggers: OnceLock<Triggers>,
     /// Replaces every Provider's base URL (tests and the sandbox).
     base_url_override: Option<String>,
     pub metrics: Arc<super::metrics::Metrics>,
@@ -77,6 +83,7 @@ impl Shared {
             objects: Mutex::default(),
             failures: Mutex::default(),
             readers: Mutex::default(),
+            triggers: OnceLock::new(),
             base_url_override,
             metrics: Arc::default(),
             drift_interval: None,
@@ -100,6 +107,22 @@ impl Shared {
         });
         for read in reads {
             readers.entry((namespace.to_string(), read.clone())).or_default().insert(user.clone());
+        }
+    }
+
+    /// Gives the controllers' triggers, once they run.
+    pub fn set_triggers(&self, triggers: Triggers) {
+        let _ = self.triggers.set(triggers);
+    }
+
+    /// Reconciles at once the objects that read `read` (`Secret/name`,
+    /// `ConfigMap/name`, or a seqops object's key such as `Provider/orsay`).
+    pub fn wake(&self, namespace: &str, read: &str) {
+        let Some(triggers) = self.triggers.get() else { return };
+        for (kind, name) in self.readers(namespace, read) {
+            if let Some((sender, resource)) = triggers.get(&kind) {
+                let _ = sender.send(ObjectRef::new_with(&name, resource.clone()).within(namespace));
+            }
         }
     }
 
@@ -160,6 +183,7 @@ impl Context {
             .ok_or_else(|| ClusterError::Invalid(format!("no Provider `{provider_name}` in {namespace}")))?;
         let mut reads = world.reads.clone();
         reads.extend(provider.spec["credentials"]["secretRef"]["name"].as_str().map(|name| format!("Secret/{name}")));
+        reads.insert(provider.key.to_string());
         self.shared.note_reads(self.kind, namespace, &object.name_any(), &reads);
         let settings = cluster::account_settings(
             &self.shared.client,
@@ -270,6 +294,9 @@ async fn sync(
     let world = match cluster::load(&context.shared.client, object, kind, &context.shared.kinds).await {
         Ok(world) => world,
         Err(ClusterError::ReferenceNotReady(key)) => {
+            // Woken as soon as what it waits for gets its id.
+            let waits_for = BTreeSet::from([key.to_string()]);
+            context.shared.note_reads(context.kind, namespace, &object.name_any(), &waits_for);
             write_status(api, object, |status| {
                 set_condition(
                     status,
@@ -366,6 +393,10 @@ async fn sync(
         let id = entry.as_ref().and_then(|e| e.id.clone()).unwrap_or_default();
         let (reason, note) = event_of(change, &id);
         record(context, object, false, reason, note).await;
+        if matches!(change.action, engine::Action::Create | engine::Action::Adopt | engine::Action::Replace) {
+            // What refers to this object has its (new) id to use now.
+            context.shared.wake(namespace, &world.key.to_string());
+        }
     }
     Ok(Action::requeue(interval))
 }
