@@ -169,6 +169,22 @@ async fn created_sequence(origin: &str) -> DynamicObject {
     with_status(&object, &done)
 }
 
+/// Starts reconciling `object` against a fresh scripted API and answers the
+/// reads every Sequence reconcile begins with: its Provider and key.
+async fn reconcile_sequence(
+    object: &DynamicObject,
+    origin: &str,
+) -> (tokio::task::JoinHandle<ReconcileResult>, Scenario) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let task = tokio::spawn(reconcile(Arc::new(object.clone()), context(Client::new(service, "default"), origin)));
+    let mut api = Scenario { handle, bodies: Vec::new() };
+    api.expect("GET", PROVIDERS, providers()).await;
+    api.expect("GET", SECRET, secret()).await;
+    (task, api)
+}
+
+type ReconcileResult = Result<Action, seqops::controller::ReconcileError>;
+
 /// Orsay requests the sandbox has served so far.
 fn orsay_requests(sandbox: &Sandbox) -> u64 {
     sandbox.request_counts().get("orsay").copied().unwrap_or_default()
@@ -209,11 +225,7 @@ async fn an_unchanged_sequence_costs_one_read_and_records_no_event() {
     let (origin, sandbox, _task) = sandbox().await;
     let object = created_sequence(&origin).await;
     let before = orsay_requests(&sandbox);
-    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let task = tokio::spawn(reconcile(Arc::new(object.clone()), context(Client::new(service, "default"), &origin)));
-    let mut api = Scenario { handle, bodies: Vec::new() };
-    api.expect("GET", PROVIDERS, providers()).await;
-    api.expect("GET", SECRET, secret()).await;
+    let (task, mut api) = reconcile_sequence(&object, &origin).await;
     let status = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
     let action = task.await.expect("ran").expect("succeeded");
     api.expect_nothing().await;
@@ -230,11 +242,7 @@ async fn a_spec_edit_updates_the_remote_object_in_place() {
     let mut object = created_sequence(&origin).await;
     object.data["spec"]["name"] = json!("Welcome DM v2");
     object.metadata.generation = Some(3);
-    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let task = tokio::spawn(reconcile(Arc::new(object.clone()), context(Client::new(service, "default"), &origin)));
-    let mut api = Scenario { handle, bodies: Vec::new() };
-    api.expect("GET", PROVIDERS, providers()).await;
-    api.expect("GET", SECRET, secret()).await;
+    let (task, mut api) = reconcile_sequence(&object, &origin).await;
     let status = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
     let event = api.expect("POST", EVENTS, json!({})).await;
     task.await.expect("ran").expect("succeeded");
@@ -254,11 +262,7 @@ async fn remote_drift_is_set_back_to_the_spec_and_recorded_as_an_event() {
     let object = created_sequence(&origin).await;
     let id = object.data["status"]["externalId"].as_str().expect("an id").to_string();
     vendor("PUT", &format!("{origin}/orsay/api/v1/sequences/{id}"), Some(json!({"name": "Edited by hand"})));
-    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let task = tokio::spawn(reconcile(Arc::new(object.clone()), context(Client::new(service, "default"), &origin)));
-    let mut api = Scenario { handle, bodies: Vec::new() };
-    api.expect("GET", PROVIDERS, providers()).await;
-    api.expect("GET", SECRET, secret()).await;
+    let (task, mut api) = reconcile_sequence(&object, &origin).await;
     let status = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
     let event = api.expect("POST", EVENTS, json!({})).await;
     task.await.expect("ran").expect("succeeded");

@@ -271,24 +271,28 @@ impl Env {
     fn finish(mut self) {
         self.finished = true;
         for kind in KINDS {
-            let api = self.api(kind);
-            let names: Vec<String> = self
-                .block(api.list(&ListParams::default()))
-                .map(|l| l.items.into_iter().filter_map(|o| o.metadata.name).collect())
-                .unwrap_or_default();
-            for name in names {
-                let _ = self.block(api.delete(&name, &DeleteParams::default()));
+            for name in self.names(kind) {
+                let _ = self.block(self.api(kind).delete(&name, &DeleteParams::default()));
             }
         }
         if self.real {
             self.wait_until("the scenario's objects are gone", |env| {
-                KINDS.iter().all(|kind| {
-                    env.block(env.api(kind).list(&ListParams::default())).map(|l| l.items.is_empty()).unwrap_or(true)
-                })
+                KINDS.iter().all(|kind| env.names(kind).is_empty())
             });
-            let namespaces: Api<Namespace> = Api::all(self.client.clone());
-            let _ = self.block(namespaces.delete(&self.namespace, &DeleteParams::default()));
+            self.delete_namespace();
         }
+    }
+
+    /// The names of the scenario's objects of one kind.
+    fn names(&self, kind: &str) -> Vec<String> {
+        self.block(self.api(kind).list(&ListParams::default()))
+            .map(|l| l.items.into_iter().filter_map(|o| o.metadata.name).collect())
+            .unwrap_or_default()
+    }
+
+    fn delete_namespace(&self) {
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let _ = self.block(namespaces.delete(&self.namespace, &DeleteParams::default()));
     }
 }
 
@@ -302,17 +306,11 @@ impl Drop for Env {
         }
         let patch = json!({"metadata": {"finalizers": null}});
         for kind in KINDS {
-            let api = self.api(kind);
-            let names: Vec<String> = self
-                .block(api.list(&ListParams::default()))
-                .map(|l| l.items.into_iter().filter_map(|o| o.metadata.name).collect())
-                .unwrap_or_default();
-            for name in names {
-                let _ = self.block(api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)));
+            for name in self.names(kind) {
+                let _ = self.block(self.api(kind).patch(&name, &PatchParams::default(), &Patch::Merge(&patch)));
             }
         }
-        let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        let _ = self.block(namespaces.delete(&self.namespace, &DeleteParams::default()));
+        self.delete_namespace();
     }
 }
 
@@ -481,57 +479,30 @@ fn of_two_controllers_only_the_leader_reconciles(mut env: Env) {
     env.finish();
 }
 
-#[test]
-fn fake_cluster_a_sequence_lives_through_the_controller() {
-    a_sequence_lives_through_the_controller(Env::fake());
+/// Each scenario against the in-memory API server, and against the real
+/// cluster `KUBECONFIG` names when asked for with `--ignored`.
+macro_rules! on_both_clusters {
+    ($($scenario:ident),* $(,)?) => {
+        mod fake_cluster {
+            $(#[test]
+            fn $scenario() {
+                super::$scenario(super::Env::fake());
+            })*
+        }
+        mod real_cluster {
+            $(#[test]
+            #[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored --test-threads=1"]
+            fn $scenario() {
+                super::$scenario(super::Env::real());
+            })*
+        }
+    };
 }
 
-#[test]
-fn fake_cluster_orphan_and_observe_only_leave_the_vendor_alone() {
-    orphan_and_observe_only_leave_the_vendor_alone(Env::fake());
-}
-
-#[test]
-fn fake_cluster_a_changed_secret_is_written_again_at_once() {
-    a_changed_secret_is_written_again_at_once(Env::fake());
-}
-
-#[test]
-fn fake_cluster_a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret() {
-    a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret(Env::fake());
-}
-
-#[test]
-#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored --test-threads=1"]
-fn real_cluster_a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret() {
-    a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret(Env::real());
-}
-
-#[test]
-fn fake_cluster_of_two_controllers_only_the_leader_reconciles() {
-    of_two_controllers_only_the_leader_reconciles(Env::fake());
-}
-
-#[test]
-#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored --test-threads=1"]
-fn real_cluster_a_sequence_lives_through_the_controller() {
-    a_sequence_lives_through_the_controller(Env::real());
-}
-
-#[test]
-#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored --test-threads=1"]
-fn real_cluster_orphan_and_observe_only_leave_the_vendor_alone() {
-    orphan_and_observe_only_leave_the_vendor_alone(Env::real());
-}
-
-#[test]
-#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored --test-threads=1"]
-fn real_cluster_a_changed_secret_is_written_again_at_once() {
-    a_changed_secret_is_written_again_at_once(Env::real());
-}
-
-#[test]
-#[ignore = "needs a Kubernetes cluster: KUBECONFIG=... cargo test --test controller_e2e -- --ignored --test-threads=1"]
-fn real_cluster_of_two_controllers_only_the_leader_reconciles() {
-    of_two_controllers_only_the_leader_reconciles(Env::real());
-}
+on_both_clusters!(
+    a_sequence_lives_through_the_controller,
+    orphan_and_observe_only_leave_the_vendor_alone,
+    a_changed_secret_is_written_again_at_once,
+    a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret,
+    of_two_controllers_only_the_leader_reconciles,
+);
