@@ -7,6 +7,7 @@
 
 pub mod controller;
 pub mod engine;
+pub mod kube_state;
 pub mod manifest;
 pub mod providers;
 pub mod render;

@@ -35,9 +35,32 @@ impl Drop for SandboxTask {
     }
 }
 
-/// Where the run's files live: beside the state file.
+/// Where the run's files live: beside the state file, or in `.seqops` when
+/// state is kept in a cluster.
 pub fn work_dir(state: &Path) -> PathBuf {
+    if kube_address(state).is_some() {
+        return PathBuf::from(".seqops");
+    }
     state.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+fn kube_address(state: &Path) -> Option<(String, String)> {
+    state.to_str().and_then(seqops::kube_state::parse)
+}
+
+/// Opens the state at `state` (a file, or `k8s://NAMESPACE/NAME`); with
+/// `command`, takes its lock, waiting up to `wait`.
+pub async fn open_store(state: &Path, command: Option<&str>, wait: std::time::Duration) -> anyhow::Result<StateStore> {
+    if let Some((namespace, name)) = kube_address(state) {
+        let client =
+            kube::Client::try_default().await.context("connecting to the Kubernetes API that holds the state")?;
+        let remote = seqops::kube_state::KubeState::open(client, &namespace, &name, command, wait).await?;
+        return Ok(StateStore::remote(Box::new(remote)));
+    }
+    Ok(match command {
+        Some(command) => StateStore::lock(state, command, wait)?,
+        None => StateStore::read_only(state),
+    })
 }
 
 pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
@@ -60,7 +83,7 @@ pub async fn open(common: &Common, command: &str, manifests: Manifests) -> anyho
 
 /// Like [`open`], also connecting the Providers named in `also`.
 pub async fn open_with(common: &Common, command: &str, manifests: Manifests, also: &[&str]) -> anyhow::Result<Session> {
-    let store = StateStore::lock(&common.state, command, common.lock_timeout)?;
+    let store = open_store(&common.state, Some(command), common.lock_timeout).await?;
     let loaded = store.load()?;
     let state_existed = loaded.is_some();
     let state = loaded.unwrap_or_else(|| State::new(common.sandbox));

@@ -61,7 +61,8 @@ pub struct Common {
     /// Manifest files or directories (searched recursively for *.yaml and *.yml).
     #[arg(short = 'f', long = "filename", default_value = ".")]
     files: Vec<PathBuf>,
-    /// The state file.
+    /// The state file, or `k8s://NAMESPACE/NAME` for state kept in a
+    /// Kubernetes Secret and locked by a Lease (KUBECONFIG).
     #[arg(long, default_value = ".seqops/state.json")]
     state: PathBuf,
     /// Run against local emulators of the APIs, kept beside the state
@@ -89,7 +90,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Controller(args) => controller::run(args).await,
         Command::Crds(args) => schema::crds(args),
         Command::Completions(args) => schema::completions(args),
-        Command::State(command) => state::run(command),
+        Command::State(command) => state::run(command).await,
         Command::Sandbox(command) => sandbox::run(command).await,
     }
 }

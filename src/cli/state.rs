@@ -2,11 +2,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use clap::Subcommand;
-use seqops::engine::state::StateStore;
 use seqops::manifest::ResourceKey;
+
+use super::context::open_store;
 
 #[derive(Subcommand)]
 pub enum StateCommand {
@@ -33,10 +35,10 @@ fn parse_key(text: &str) -> anyhow::Result<ResourceKey> {
     ResourceKey::parse(text).ok_or_else(|| anyhow!("`{text}` is not a key: write Kind/name, e.g. Sequence/welcome-dm"))
 }
 
-pub fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
     match command {
         StateCommand::List { state } => {
-            let Some(state) = StateStore::read_only(&state).load()? else {
+            let Some(state) = open_store(&state, None, Duration::ZERO).await?.load()? else {
                 println!("No state at {}.", state.display());
                 return Ok(ExitCode::SUCCESS);
             };
@@ -51,14 +53,16 @@ pub fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
         }
         StateCommand::Show { key, state: path } => {
             let key = parse_key(&key)?;
-            let state =
-                StateStore::read_only(&path).load()?.ok_or_else(|| anyhow!("no state at {}", path.display()))?;
+            let state = open_store(&path, None, Duration::ZERO)
+                .await?
+                .load()?
+                .ok_or_else(|| anyhow!("no state at {}", path.display()))?;
             let entry = state.resources.get(&key).ok_or_else(|| anyhow!("{key} is not in state {}", path.display()))?;
             println!("{}", serde_json::to_string_pretty(entry)?);
         }
         StateCommand::Rm { key, state: path } => {
             let key = parse_key(&key)?;
-            let store = StateStore::lock(&path, "seqops state rm", std::time::Duration::ZERO)?;
+            let store = open_store(&path, Some("seqops state rm"), Duration::ZERO).await?;
             let Some(mut state) = store.load()? else { bail!("no state at {}", path.display()) };
             let Some(entry) = state.resources.remove(&key) else { bail!("{key} is not in state {}", path.display()) };
             store.save(&mut state)?;

@@ -93,6 +93,24 @@ impl LeaseLock {
         }
     }
 
+    /// Gives the Lease up if this holder has it, so the next one need not
+    /// wait for it to expire.
+    pub async fn release(&self) -> Result<(), kube::Error> {
+        let Some(current) = self.api.get_opt(&self.name).await? else { return Ok(()) };
+        let held = current.spec.as_ref().and_then(|s| s.holder_identity.as_deref()) == Some(self.identity.as_str());
+        if !held {
+            return Ok(());
+        }
+        let lease = json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": self.name, "resourceVersion": current.metadata.resource_version},
+            "spec": {"holderIdentity": null, "leaseDurationSeconds": self.duration.as_secs()},
+        });
+        let lease: Lease = serde_json::from_value(lease).map_err(kube::Error::SerdeError)?;
+        self.api.replace(&self.name, &PostParams::default(), &lease).await?;
+        Ok(())
+    }
+
     /// Waits until this replica leads, then runs `work` while renewing the
     /// Lease; returns when leadership is lost or `work` ends.
     pub async fn lead<F: std::future::Future<Output = ()>>(&self, work: F) {

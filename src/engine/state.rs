@@ -139,6 +139,18 @@ pub enum StateError {
     Locked { path: PathBuf, holder: String },
     #[error("state {path} was written by a newer seqops (state version {version})")]
     TooNew { path: PathBuf, version: u32 },
+    #[error("state {path}: {reason}")]
+    Remote { path: PathBuf, reason: String },
+}
+
+/// State kept elsewhere than in a file (a Kubernetes Secret), locked for as
+/// long as the value lives when it was opened to write.
+pub trait RemoteState: Send + Sync {
+    /// Where the state is, for messages: `k8s://team/seqops-state`.
+    fn label(&self) -> String;
+    /// The saved state, or `None` when there is none yet.
+    fn load(&self) -> Result<Option<Vec<u8>>, String>;
+    fn save(&self, bytes: &[u8]) -> Result<(), String>;
 }
 
 /// Who holds a lock, written into the lock file so others can say.
@@ -157,6 +169,7 @@ pub struct StateStore {
     /// Kept in memory only: the controller's, whose state lives in each
     /// object's status.
     memory: bool,
+    remote: Option<Box<dyn RemoteState>>,
 }
 
 impl StateStore {
@@ -203,17 +216,22 @@ impl StateStore {
         file.set_len(0).map_err(write_error)?;
         file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes()).map_err(write_error)?;
         file.flush().map_err(write_error)?;
-        Ok(Self { path: path.to_path_buf(), _lock: Some(file), memory: false })
+        Ok(Self { path: path.to_path_buf(), _lock: Some(file), memory: false, remote: None })
     }
 
     /// Opens the state for reading only, without its lock.
     pub fn read_only(path: &Path) -> Self {
-        Self { path: path.to_path_buf(), _lock: None, memory: false }
+        Self { path: path.to_path_buf(), _lock: None, memory: false, remote: None }
     }
 
     /// A store that keeps nothing on disk.
     pub fn in_memory() -> Self {
-        Self { path: PathBuf::from("(in memory)"), _lock: None, memory: true }
+        Self { path: PathBuf::from("(in memory)"), _lock: None, memory: true, remote: None }
+    }
+
+    /// State kept by `remote` (which holds its own lock, if any).
+    pub fn remote(remote: Box<dyn RemoteState>) -> Self {
+        Self { path: PathBuf::from(remote.label()), _lock: None, memory: false, remote: Some(remote) }
     }
 
     pub fn path(&self) -> &Path {
@@ -224,10 +242,17 @@ impl StateStore {
         if self.memory {
             return Ok(None);
         }
-        let bytes = match std::fs::read(&self.path) {
-            Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),
+        let bytes = match &self.remote {
+            Some(remote) => match remote.load() {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => return Ok(None),
+                Err(reason) => return Err(StateError::Remote { path: self.path.clone(), reason }),
+            },
+            None => match std::fs::read(&self.path) {
+                Ok(bytes) => bytes,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),
+            },
         };
         let state: State = serde_json::from_slice(&bytes)
             .map_err(|e| StateError::Corrupt { path: self.path.clone(), reason: e.to_string() })?;
@@ -245,6 +270,9 @@ impl StateStore {
         }
         let bytes = serde_json::to_vec_pretty(state)
             .map_err(|e| StateError::Corrupt { path: self.path.clone(), reason: e.to_string() })?;
+        if let Some(remote) = &self.remote {
+            return remote.save(&bytes).map_err(|reason| StateError::Remote { path: self.path.clone(), reason });
+        }
         write_atomically(&self.path, &bytes).map_err(|source| StateError::Write { path: self.path.clone(), source })
     }
 }
@@ -278,7 +306,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-fn hostname() -> String {
+/// This machine's name, for saying who holds a lock.
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .or_else(|_| std::env::var("HOSTNAME"))

@@ -358,6 +358,13 @@ impl FakeCluster {
         self.shared.commit(&mut store, (prefix, format!("{kind}s"), namespace, name), object, "ADDED");
     }
 
+    /// The object at an API path, as the server holds it.
+    pub fn get(&self, path: &str) -> Option<Value> {
+        let target = parse(path)?;
+        let key = (target.prefix, target.plural, target.namespace.unwrap_or_default(), target.name?);
+        self.shared.store.lock().unwrap_or_else(|e| e.into_inner()).objects.get(&key).cloned()
+    }
+
     /// Every request served: (method, path); watches are `WATCH`.
     pub fn requests(&self) -> Vec<(String, String)> {
         self.shared.store.lock().unwrap_or_else(|e| e.into_inner()).requests.clone()

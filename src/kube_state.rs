@@ -1,0 +1,145 @@
+//! `--state k8s://NAMESPACE/NAME`: state kept in a Kubernetes Secret (it
+//! holds ids and salted digests of secret values), locked by a Lease named
+//! `NAME-lock`, so that CI jobs and people share one state and one lock
+//! with nothing but a cluster they can already reach.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::ByteString;
+use kube::api::{Api, Patch, PatchParams};
+
+use crate::controller::leader::{Attempt, LeaseLock};
+use crate::engine::state::{hostname, now_rfc3339, RemoteState, StateError};
+
+/// The Secret's key that holds the state document.
+const KEY: &str = "state.json";
+/// A lock not renewed for this long (its holder died) may be taken.
+const LOCK_DURATION: Duration = Duration::from_secs(60);
+
+/// `k8s://NAMESPACE/NAME` as (namespace, name).
+pub fn parse(text: &str) -> Option<(String, String)> {
+    let rest = text.strip_prefix("k8s://")?;
+    let (namespace, name) = rest.split_once('/')?;
+    let valid = |part: &str| !part.is_empty() && !part.contains('/');
+    (valid(namespace) && valid(name)).then(|| (namespace.to_string(), name.to_string()))
+}
+
+pub struct KubeState {
+    namespace: String,
+    name: String,
+    secrets: Api<Secret>,
+    lock: Option<Arc<LeaseLock>>,
+    renewal: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl KubeState {
+    /// Opens the state; with `command`, takes its lock first, waiting up to
+    /// `wait` for whoever holds it, and keeps it renewed until dropped.
+    pub async fn open(
+        client: kube::Client,
+        namespace: &str,
+        name: &str,
+        command: Option<&str>,
+        wait: Duration,
+    ) -> Result<Self, StateError> {
+        let label = format!("k8s://{namespace}/{name}");
+        let failed = |reason: String| StateError::Remote { path: label.clone().into(), reason };
+        let secrets = Api::namespaced(client.clone(), namespace);
+        let mut state = Self { namespace: namespace.into(), name: name.into(), secrets, lock: None, renewal: None };
+        let Some(command) = command else { return Ok(state) };
+        let identity = format!("`{command}` (pid {} on {}, since {})", std::process::id(), hostname(), now_rfc3339());
+        let leases: Api<Lease> = Api::namespaced(client, namespace);
+        let lock = Arc::new(LeaseLock::new(leases, format!("{name}-lock"), identity, LOCK_DURATION));
+        let started = Instant::now();
+        loop {
+            match lock.try_lead().await.map_err(|e| failed(format!("cannot take the lock: {e}")))? {
+                Attempt::Leading => break,
+                Attempt::HeldBy(holder) if started.elapsed() >= wait => {
+                    return Err(StateError::Locked { path: label.into(), holder });
+                }
+                Attempt::HeldBy(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
+        let renewing = lock.clone();
+        state.renewal = Some(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LOCK_DURATION / 4).await;
+                if let Err(error) = renewing.try_lead().await {
+                    tracing::warn!("cannot renew the state lock: {error}");
+                }
+            }
+        }));
+        state.lock = Some(lock);
+        Ok(state)
+    }
+
+    /// Runs a Kubernetes call from the engine's synchronous state calls.
+    fn run<T>(&self, call: impl std::future::Future<Output = T>) -> Result<T, String> {
+        let handle = tokio::runtime::Handle::try_current()
+            .ok()
+            .filter(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+            .ok_or_else(|| "the cluster is reached from a multi-threaded runtime only".to_string())?;
+        Ok(tokio::task::block_in_place(|| handle.block_on(call)))
+    }
+}
+
+impl RemoteState for KubeState {
+    fn label(&self) -> String {
+        format!("k8s://{}/{}", self.namespace, self.name)
+    }
+
+    fn load(&self) -> Result<Option<Vec<u8>>, String> {
+        let secret = self.run(self.secrets.get_opt(&self.name))?.map_err(|e| e.to_string())?;
+        Ok(secret.and_then(|s| s.data).and_then(|mut d| d.remove(KEY)).map(|b| b.0))
+    }
+
+    fn save(&self, bytes: &[u8]) -> Result<(), String> {
+        let secret = Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some(self.name.clone()),
+                labels: Some(BTreeMap::from([("app.kubernetes.io/managed-by".into(), "seqops".into())])),
+                ..Default::default()
+            },
+            data: Some(BTreeMap::from([(KEY.to_string(), ByteString(bytes.to_vec()))])),
+            ..Default::default()
+        };
+        let mut value = serde_json::to_value(&secret).map_err(|e| e.to_string())?;
+        value["apiVersion"] = "v1".into();
+        value["kind"] = "Secret".into();
+        let params = PatchParams::apply("seqops").force();
+        self.run(self.secrets.patch(&self.name, &params, &Patch::Apply(&value)))?.map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+impl Drop for KubeState {
+    /// Gives the lock back at once (a holder that dies instead lets it
+    /// expire after a minute).
+    fn drop(&mut self) {
+        if let Some(renewal) = self.renewal.take() {
+            renewal.abort();
+        }
+        if let Some(lock) = self.lock.take() {
+            if let Err(error) = self.run(lock.release()).and_then(|r| r.map_err(|e| e.to_string())) {
+                tracing::warn!("cannot release the state lock: {error}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_addresses_name_a_namespace_and_a_secret() {
+        assert_eq!(parse("k8s://team/seqops-state"), Some(("team".into(), "seqops-state".into())));
+        assert_eq!(parse("k8s://team"), None);
+        assert_eq!(parse("k8s:///x"), None);
+        assert_eq!(parse(".seqops/state.json"), None);
+    }
+}
