@@ -462,6 +462,28 @@ fn a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret(mut env: Env)
     env.finish();
 }
 
+/// A Provider deleted with its objects (as deleting their namespace does)
+/// stays until their remote objects are deleted with its credentials.
+fn a_provider_outlives_the_objects_that_use_it(mut env: Env) {
+    env.orsay_provider();
+    env.start_controller("seqops-e2e", None);
+    env.create("Sequence", "welcome", json!({}), welcome_spec("Welcome DM"));
+    env.wait_until("the Sequence is Ready", |env| env.ready_id("Sequence", "welcome").is_some());
+    let id = env.ready_id("Sequence", "welcome").unwrap_or_default();
+    env.wait_until("the Provider is guarded", |env| {
+        env.get("Provider", "orsay")
+            .and_then(|p| p.metadata.finalizers)
+            .is_some_and(|f| f.contains(&"seqops.dev/provider-in-use".to_string()))
+    });
+
+    env.delete("Provider", "orsay");
+    env.delete("Sequence", "welcome");
+    env.wait_until("the Sequence is gone", |env| env.get("Sequence", "welcome").is_none());
+    assert!(env.remote(&id).is_none(), "its remote object was deleted with the Provider's key");
+    env.wait_until("then the Provider is gone", |env| env.get("Provider", "orsay").is_none());
+    env.finish();
+}
+
 /// Two controllers with one Lease: only the leader reconciles.
 fn of_two_controllers_only_the_leader_reconciles(mut env: Env) {
     env.orsay_provider();
@@ -504,5 +526,6 @@ on_both_clusters!(
     orphan_and_observe_only_leave_the_vendor_alone,
     a_changed_secret_is_written_again_at_once,
     a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret,
+    a_provider_outlives_the_objects_that_use_it,
     of_two_controllers_only_the_leader_reconciles,
 );

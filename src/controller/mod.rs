@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod leader;
 pub mod metrics;
 pub mod preview;
+pub mod provider_guard;
 pub mod reconcile;
 
 use std::collections::HashMap;
@@ -104,9 +105,30 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
             });
         runs.push(controller);
     }
+    let guard = guard_providers(client.clone(), namespace.clone(), shared.clone());
     shared.set_triggers(senders);
     tokio::spawn(watch_sources(client, namespace, shared));
-    futures::future::join_all(runs).await;
+    futures::future::join(futures::future::join_all(runs), guard).await;
+}
+
+/// Keeps each Provider while objects use it.
+async fn guard_providers(client: Client, namespace: Option<String>, shared: Arc<reconcile::Shared>) {
+    let index = shared.kinds.iter().position(|k| k.provider_type.is_none()).unwrap_or_default();
+    let context = Arc::new(Context::new(shared, index));
+    let resource = context.resource.clone();
+    let api: Api<DynamicObject> = match &namespace {
+        Some(ns) => Api::namespaced_with(client, ns, &resource),
+        None => Api::all_with(client, &resource),
+    };
+    Controller::new_with(api, watcher::Config::default(), resource)
+        .shutdown_on_signal()
+        .run(provider_guard::reconcile, reconcile::error_policy, context)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::warn!("guarding a Provider failed: {error}");
+            }
+        })
+        .await;
 }
 
 type WatchEvent<E> = Result<watcher::Event<DynamicObject>, E>;

@@ -1,0 +1,87 @@
+//! Providers in use are kept until their objects are gone: deleting a
+//! namespace deletes the Provider and its objects at once, and an object's
+//! remote delete needs the Provider's credentials. Each Provider carries a
+//! finalizer that comes off only when no seqops object uses it any more.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::ResourceExt;
+use serde_json::{json, Value};
+
+use super::cluster;
+use super::reconcile::{Context, ReconcileError};
+
+/// The finalizer that keeps a Provider while objects use it.
+pub const IN_USE: &str = "seqops.dev/provider-in-use";
+
+/// Whether an object with `spec` of a kind of `provider_type` uses the
+/// Provider `name` of `type`: it names it, or names none and it is of its
+/// type (the one Provider of that type the namespace may hold).
+pub fn uses(spec: &Value, provider_type: Option<&str>, name: &str, type_: &str) -> bool {
+    match spec["providerRef"]["name"].as_str() {
+        Some(named) => named == name,
+        None => provider_type == Some(type_),
+    }
+}
+
+pub async fn reconcile(provider: Arc<DynamicObject>, context: Arc<Context>) -> Result<Action, ReconcileError> {
+    let namespace = provider.namespace().unwrap_or_else(|| "default".into());
+    let api: Api<DynamicObject> = Api::namespaced_with(context.shared.client.clone(), &namespace, &context.resource);
+    let held = provider.finalizers().iter().any(|f| f == IN_USE);
+    if provider.metadata.deletion_timestamp.is_none() {
+        if !held {
+            let mut finalizers = provider.finalizers().to_vec();
+            finalizers.push(IN_USE.into());
+            let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": provider.resource_version()}});
+            api.patch(&provider.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        }
+        return Ok(Action::await_change());
+    }
+    if !held {
+        return Ok(Action::await_change());
+    }
+    let users = users(&context, &namespace, &provider).await?;
+    if !users.is_empty() {
+        tracing::info!("Provider {namespace}/{} waits for {}", provider.name_any(), users.join(", "));
+        return Ok(Action::requeue(Duration::from_secs(5)));
+    }
+    let finalizers: Vec<String> = provider.finalizers().iter().filter(|f| *f != IN_USE).cloned().collect();
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": provider.resource_version()}});
+    api.patch(&provider.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Ok(Action::await_change())
+}
+
+/// The seqops objects in the namespace that use the Provider (listed from
+/// the API: after a restart nothing else knows them all yet).
+async fn users(context: &Context, namespace: &str, provider: &DynamicObject) -> Result<Vec<String>, kube::Error> {
+    let type_ = provider.data["spec"]["type"].as_str().unwrap_or_default();
+    let mut found = Vec::new();
+    for kind in context.shared.kinds.iter().filter(|k| k.provider_type.is_some()) {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(context.shared.client.clone(), namespace, &cluster::api_resource(kind));
+        for object in api.list(&ListParams::default()).await?.items {
+            let spec = object.data.get("spec").cloned().unwrap_or_default();
+            if uses(&spec, kind.provider_type, &provider.name_any(), type_) {
+                found.push(format!("{}/{}", kind.key_kind, object.name_any()));
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_object_uses_the_provider_it_names_or_the_one_of_its_type() {
+        let named = json!({"providerRef": {"name": "eu"}});
+        assert!(uses(&named, Some("orsay"), "eu", "orsay"));
+        assert!(!uses(&named, Some("orsay"), "us", "orsay"));
+        assert!(uses(&json!({}), Some("orsay"), "main", "orsay"));
+        assert!(!uses(&json!({}), Some("orqis"), "main", "orsay"));
+    }
+}
