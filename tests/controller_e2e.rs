@@ -178,8 +178,8 @@ impl Env {
 
     fn put_secret(&self, name: &str, key: &str, value: &str) {
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
-        let secret =
-            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {key: value}});
+        // `data`, not `stringData`: what server-side apply owns field by field.
+        let secret = common::fake_cluster::secret(&self.namespace, name, key, value);
         let params = PatchParams::apply("seqops-e2e").force();
         self.block(secrets.patch(name, &params, &Patch::Apply(&secret))).expect("the Secret is written");
     }

@@ -576,10 +576,14 @@ async fn write_outputs(
         controller: Some(true),
         block_owner_deletion: Some(true),
     };
+    // `data` (base64, as ByteString serializes), not `stringData`: what
+    // server-side apply owns field by field.
+    let encoded = serde_json::to_value(k8s_openapi::ByteString(value.expose().as_bytes().to_vec()))
+        .map_err(|e| ReconcileError::Failed(e.to_string()))?;
     let secret = json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": name, "namespace": namespace, "ownerReferences": [owner]},
-        "stringData": {key: value.expose()},
+        "data": {key: encoded},
     });
     let secrets: Api<KubeSecret> = Api::namespaced(context.shared.client.clone(), namespace);
     secrets.patch(name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&secret)).await?;
