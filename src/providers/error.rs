@@ -39,6 +39,15 @@ pub fn ok_if_gone<T>(result: Result<T, ProviderError>) -> Result<(), ProviderErr
     }
 }
 
+/// A read's result, where an object gone is `None`.
+pub fn none_if_gone<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(ProviderError::NotFound { .. }) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 impl ProviderError {
     /// Whether a call may have taken effect without seqops knowing what it
     /// made: no answer, or a success answer that could not be read.

@@ -157,8 +157,10 @@ pub trait ExternalClient: Send + Sync {
     /// A spec that asks for exactly the observed object, naming what it
     /// refers to by display name where that is unambiguous: `seqops export`.
     /// `None` when the API does not return enough to write one (write-only
-    /// values).
-    async fn export(&self, observed: &Fields) -> Result<Option<Value>, ProviderError>;
+    /// values), which is what a kind says unless it knows better.
+    async fn export(&self, _observed: &Fields) -> Result<Option<Value>, ProviderError> {
+        Ok(None)
+    }
 
     /// Checks, before anything is applied, that the account can hold
     /// `creates` more objects of this kind (a plan's limits).
@@ -172,8 +174,11 @@ pub trait ExternalClient: Send + Sync {
         std::collections::BTreeMap::new()
     }
 
-    /// The display name a manifest's spec gives its object.
-    fn display_name(&self, spec: &Value) -> String;
+    /// The display name a manifest's spec gives its object: its `name`
+    /// unless the kind names objects otherwise.
+    fn display_name(&self, spec: &Value) -> String {
+        spec["name"].as_str().unwrap_or_default().to_string()
+    }
 
     /// Every object of this kind in the account, as summaries: one request
     /// where the API allows it.

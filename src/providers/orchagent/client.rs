@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Map, Value};
 
 use crate::providers::account::Secret;
-use crate::providers::error::ok_if_gone;
+use crate::providers::error::{none_if_gone, ok_if_gone};
 use crate::providers::sources::{self, SourceValues, SENSITIVE};
 use crate::providers::{
     Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ProviderError, RemoteSummary, UpdateRequest,
@@ -237,14 +237,6 @@ impl ExternalClient for SecretClient {
         ]))
     }
 
-    async fn export(&self, _observed: &Fields) -> Result<Option<Value>, ProviderError> {
-        Ok(None)
-    }
-
-    fn display_name(&self, spec: &Value) -> String {
-        spec["name"].as_str().unwrap_or_default().to_string()
-    }
-
     async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
         Ok(self
             .0
@@ -262,10 +254,8 @@ impl ExternalClient for SecretClient {
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
         let (workspace, name) = split(id)?;
-        let secrets = match self.0.list(&format!("/workspaces/{workspace}/secrets")).await {
-            Ok(secrets) => secrets,
-            Err(ProviderError::NotFound { .. }) => return Ok(None),
-            Err(error) => return Err(error),
+        let Some(secrets) = none_if_gone(self.0.list(&format!("/workspaces/{workspace}/secrets")).await)? else {
+            return Ok(None);
         };
         Ok(secrets.iter().any(|s| s["name"] == name).then(|| {
             Map::from_iter([
@@ -354,10 +344,6 @@ impl ExternalClient for AgentClient {
         Ok(Some(Value::Object(observed.clone())))
     }
 
-    fn display_name(&self, spec: &Value) -> String {
-        spec["name"].as_str().unwrap_or_default().to_string()
-    }
-
     async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
         Ok(self
             .0
@@ -394,10 +380,9 @@ impl ExternalClient for AgentClient {
 
     /// Asks what confirmation the delete needs, and gives it.
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
-        let check = match self.0.call(Method::GET, &format!("/agents/{id}/delete-check"), None).await {
-            Ok(check) => check,
-            Err(ProviderError::NotFound { .. }) => return Ok(()),
-            Err(error) => return Err(error),
+        let Some(check) = none_if_gone(self.0.call(Method::GET, &format!("/agents/{id}/delete-check"), None).await)?
+        else {
+            return Ok(());
         };
         let path = match (check["requires_confirmation"].as_bool(), check["agent_name"].as_str()) {
             (Some(true), Some(name)) => format!("/agents/{id}?confirmation_name={}", encode(name)),
@@ -474,10 +459,6 @@ impl ExternalClient for ScheduleClient {
         Ok(fields)
     }
 
-    async fn export(&self, _observed: &Fields) -> Result<Option<Value>, ProviderError> {
-        Ok(None)
-    }
-
     fn display_name(&self, spec: &Value) -> String {
         schedule_name(spec)
     }
@@ -498,11 +479,8 @@ impl ExternalClient for ScheduleClient {
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
         let (workspace, schedule) = split(id)?;
-        match self.0.call(Method::GET, &format!("/workspaces/{workspace}/schedules/{schedule}"), None).await {
-            Ok(data) => Ok(Some(schedule_fields(workspace, &data))),
-            Err(ProviderError::NotFound { .. }) => Ok(None),
-            Err(error) => Err(error),
-        }
+        let found = self.0.call(Method::GET, &format!("/workspaces/{workspace}/schedules/{schedule}"), None).await;
+        Ok(none_if_gone(found)?.map(|data| schedule_fields(workspace, &data)))
     }
 
     async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
@@ -595,14 +573,6 @@ impl ExternalClient for ServiceClient {
         Ok(fields)
     }
 
-    async fn export(&self, _observed: &Fields) -> Result<Option<Value>, ProviderError> {
-        Ok(None)
-    }
-
-    fn display_name(&self, spec: &Value) -> String {
-        spec["name"].as_str().unwrap_or_default().to_string()
-    }
-
     async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
         Ok(self
             .0
@@ -619,11 +589,8 @@ impl ExternalClient for ServiceClient {
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
         let (workspace, service) = split(id)?;
-        match self.0.call(Method::GET, &format!("/workspaces/{workspace}/services/{service}"), None).await {
-            Ok(data) => Ok(Some(service_fields(workspace, &data))),
-            Err(ProviderError::NotFound { .. }) => Ok(None),
-            Err(error) => Err(error),
-        }
+        let found = self.0.call(Method::GET, &format!("/workspaces/{workspace}/services/{service}"), None).await;
+        Ok(none_if_gone(found)?.map(|data| service_fields(workspace, &data)))
     }
 
     async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use super::spec::LLM_PROVIDERS;
 use super::wire;
 use crate::providers::account::Secret;
-use crate::providers::error::ok_if_gone;
+use crate::providers::error::{none_if_gone, ok_if_gone};
 use crate::providers::sources::{self, SourceValues, DIGEST, SENSITIVE};
 use crate::providers::{
     Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ProviderError, RemoteSummary, UpdateRequest,
@@ -117,6 +117,8 @@ fn agent_summary(agent: &wire::Agent) -> Fields {
     fields
 }
 
+// `export` stays the default, `None`: Orqis never returns an agent's OpenAPI
+// document or header values.
 #[async_trait]
 impl ExternalClient for AgentClient {
     fn facts(&self) -> &'static KindFacts {
@@ -142,15 +144,6 @@ impl ExternalClient for AgentClient {
         Ok(fields)
     }
 
-    async fn export(&self, _observed: &Fields) -> Result<Option<Value>, ProviderError> {
-        // Orqis never returns an agent's OpenAPI document or header values.
-        Ok(None)
-    }
-
-    fn display_name(&self, spec: &Value) -> String {
-        spec["name"].as_str().unwrap_or_default().to_string()
-    }
-
     async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
         let agents = self.0.agents().await?;
         Ok(agents
@@ -164,10 +157,8 @@ impl ExternalClient for AgentClient {
         let Some(agent) = agents.iter().find(|a| a.id == id) else { return Ok(None) };
         let mut fields = agent_summary(agent);
         fields.insert("openapiSpec".into(), sources::unknown(DIGEST));
-        let headers: wire::Headers = match self.0.get(&format!("/agents/{id}/headers")).await {
-            Ok(headers) => headers,
-            Err(ProviderError::NotFound { .. }) => return Ok(None),
-            Err(error) => return Err(error),
+        let Some(headers) = none_if_gone::<wire::Headers>(self.0.get(&format!("/agents/{id}/headers")).await)? else {
+            return Ok(None);
         };
         let names: Map<String, Value> =
             headers.header_names.iter().map(|n| (n.clone(), sources::unknown(SENSITIVE))).collect();
@@ -320,10 +311,6 @@ impl ExternalClient for LlmKeyClient {
         Ok(fields)
     }
 
-    async fn export(&self, _observed: &Fields) -> Result<Option<Value>, ProviderError> {
-        Ok(None)
-    }
-
     fn display_name(&self, spec: &Value) -> String {
         spec["provider"].as_str().unwrap_or_default().to_string()
     }
@@ -392,14 +379,6 @@ impl ExternalClient for ApiKeyClient {
         fields.insert("name".into(), spec["name"].clone());
         fields.insert("agent".into(), context.reference("spec.agentRef.name"));
         Ok(fields)
-    }
-
-    async fn export(&self, _observed: &Fields) -> Result<Option<Value>, ProviderError> {
-        Ok(None)
-    }
-
-    fn display_name(&self, spec: &Value) -> String {
-        spec["name"].as_str().unwrap_or_default().to_string()
     }
 
     async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {

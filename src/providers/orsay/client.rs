@@ -40,11 +40,7 @@ impl OrsayApi {
     }
 
     pub async fn sequence(&self, id: &str) -> Result<Option<wire::Sequence>, ProviderError> {
-        match self.account.http.get(&sequence_path(id)).await {
-            Ok(sequence) => Ok(Some(sequence)),
-            Err(ProviderError::NotFound { .. }) => Ok(None),
-            Err(error) => Err(error),
-        }
+        crate::providers::error::none_if_gone(self.account.http.get(&sequence_path(id)).await)
     }
 
     /// Resolves an agent selector (`{lookup}` or `{id}`) to an id.
@@ -191,10 +187,6 @@ impl ExternalClient for SequenceClient {
             }
         }
         labels
-    }
-
-    fn display_name(&self, spec: &Value) -> String {
-        spec["name"].as_str().unwrap_or_default().to_string()
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
