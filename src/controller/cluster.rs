@@ -15,7 +15,7 @@ use crate::engine::state::{now_rfc3339, Entry, State};
 use crate::manifest::crd::ResourceStatus;
 use crate::manifest::{KindSpec, Manifests, ResourceKey};
 use crate::providers::account::Secret;
-use crate::providers::sources::{ClusterRef, ClusterValues};
+use crate::providers::sources::{ClusterKind, ClusterRef, ClusterValues};
 use crate::providers::{self, AccountSettings};
 
 /// The API resource of a kind, from its CRD.
@@ -176,16 +176,29 @@ pub async fn load(
     let mut reads: BTreeSet<String> = state.resources.keys().filter(|k| **k != key).map(ToString::to_string).collect();
     for target in referenced.iter().chain(std::iter::once(object)) {
         let spec = target.data.get("spec").cloned().unwrap_or_default();
-        for reference in crate::providers::sources::cluster_refs(&spec) {
-            // A missing one is the source reader's error, where a value is
-            // read: deleting an object needs none.
-            reads.insert(reference.object());
-            if let Some(value) = cluster_value(client, &namespace, &reference).await? {
-                values.insert(reference, Secret::new(value));
-            }
-        }
+        reads.extend(read_sources(client, &namespace, &spec, &mut values).await?);
     }
     Ok(World { manifests, state, key, values, reads })
+}
+
+/// Reads the values a spec's `secretKeyRef`s and `configMapKeyRef`s name
+/// into `values`; returns the objects read (`Secret/name`). A missing one
+/// is the source reader's error, where a value is read: deleting an object
+/// needs none.
+pub async fn read_sources(
+    client: &kube::Client,
+    namespace: &str,
+    spec: &Value,
+    values: &mut ClusterValues,
+) -> Result<Vec<String>, ClusterError> {
+    let mut read = Vec::new();
+    for reference in crate::providers::sources::cluster_refs(spec) {
+        read.push(reference.object());
+        if let Some(value) = cluster_value(client, namespace, &reference).await? {
+            values.insert(reference, Secret::new(value));
+        }
+    }
+    Ok(read)
 }
 
 /// The value a `secretKeyRef` or `configMapKeyRef` names, or `None` when
@@ -195,7 +208,7 @@ pub async fn cluster_value(
     namespace: &str,
     reference: &ClusterRef,
 ) -> Result<Option<String>, ClusterError> {
-    if reference.kind == "ConfigMap" {
+    if reference.kind == ClusterKind::ConfigMap {
         let maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
         let map = maps.get_opt(&reference.name).await?;
         return Ok(map.and_then(|m| m.data).and_then(|mut d| d.remove(&reference.key)));

@@ -12,8 +12,7 @@ use super::cluster::{self, ClusterError};
 use crate::engine::state::State;
 use crate::engine::Connections;
 use crate::manifest::{KindSpec, Manifests};
-use crate::providers::account::Secret;
-use crate::providers::sources::{cluster_refs, ClusterValues};
+use crate::providers::sources::ClusterValues;
 use crate::providers::{self, Account};
 
 /// What a plan against the cluster starts from.
@@ -49,11 +48,7 @@ pub async fn view(
                 state.resources.insert(resource.key.clone(), entry);
             }
         }
-        for reference in cluster_refs(&resource.spec) {
-            if let Some(value) = cluster::cluster_value(client, namespace, &reference).await? {
-                values.insert(reference, Secret::new(value));
-            }
-        }
+        cluster::read_sources(client, namespace, &resource.spec, &mut values).await?;
     }
     let mut accounts = Vec::new();
     for provider in manifests.providers() {

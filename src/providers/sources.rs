@@ -40,12 +40,38 @@ impl SourceValues {
     }
 }
 
+/// The kinds of cluster object a source may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClusterKind {
+    Secret,
+    ConfigMap,
+}
+
+impl ClusterKind {
+    const ALL: [ClusterKind; 2] = [ClusterKind::Secret, ClusterKind::ConfigMap];
+
+    /// The Kubernetes kind: `Secret`, `ConfigMap`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterKind::Secret => "Secret",
+            ClusterKind::ConfigMap => "ConfigMap",
+        }
+    }
+
+    /// The source field that names one: `secretKeyRef`, `configMapKeyRef`.
+    fn field(self) -> &'static str {
+        match self {
+            ClusterKind::Secret => "secretKeyRef",
+            ClusterKind::ConfigMap => "configMapKeyRef",
+        }
+    }
+}
+
 /// Where in a cluster a source's value is: a key of a Secret or of a
 /// ConfigMap in the object's namespace.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClusterRef {
-    /// `Secret` or `ConfigMap`.
-    pub kind: &'static str,
+    pub kind: ClusterKind,
     pub name: String,
     pub key: String,
 }
@@ -53,7 +79,7 @@ pub struct ClusterRef {
 impl ClusterRef {
     /// `Secret/name`: what a watch of that kind reports.
     pub fn object(&self) -> String {
-        format!("{}/{}", self.kind, self.name)
+        format!("{}/{}", self.kind.as_str(), self.name)
     }
 }
 
@@ -88,9 +114,8 @@ pub fn cluster_refs(spec: &Value) -> Vec<ClusterRef> {
 }
 
 fn cluster_ref(source: &serde_json::Map<String, Value>) -> Option<ClusterRef> {
-    let (kind, reference) = [("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")]
-        .into_iter()
-        .find_map(|(kind, field)| source.get(field).map(|r| (kind, r)))?;
+    let (kind, reference) =
+        ClusterKind::ALL.into_iter().find_map(|kind| source.get(kind.field()).map(|r| (kind, r)))?;
     let text = |field: &str| reference.get(field).and_then(Value::as_str).map(String::from);
     Some(ClusterRef { kind, name: text("name")?, key: text("key")? })
 }
@@ -151,12 +176,12 @@ impl SourceReader<'_> {
         if !self.cluster.in_cluster {
             return Err(format!(
                 "{} names a Kubernetes {}, which only the controller and `plan --cluster` read; the CLI reads fromEnv or fromFile",
-                if reference.kind == "Secret" { "secretKeyRef" } else { "configMapKeyRef" },
-                reference.kind
+                reference.kind.field(),
+                reference.kind.as_str()
             ));
         }
         self.cluster.values.get(&reference).cloned().ok_or_else(|| {
-            format!("{} `{}` does not exist or has no key `{}`", reference.kind, reference.name, reference.key)
+            format!("{} `{}` does not exist or has no key `{}`", reference.kind.as_str(), reference.name, reference.key)
         })
     }
 }
@@ -282,7 +307,7 @@ mod tests {
     #[test]
     fn secret_key_refs_read_the_cluster_secrets_read_ahead_and_are_an_error_without_a_cluster() {
         let spec = json!({"headers": {"Authorization": {"secretKeyRef": {"name": "crm", "key": "token"}}}});
-        let crm = ClusterRef { kind: "Secret", name: "crm".into(), key: "token".into() };
+        let crm = ClusterRef { kind: ClusterKind::Secret, name: "crm".into(), key: "token".into() };
         assert_eq!(cluster_refs(&spec), vec![crm.clone()]);
         let none = ClusterValues::default();
         let cli = SourceReader { base_dir: PathBuf::from("."), sandbox: true, cluster: &none };
