@@ -3,6 +3,7 @@
 //! file, the controller keeps in each object's status.
 
 pub mod cluster;
+mod finalizers;
 pub mod leader;
 pub mod metrics;
 pub mod preview;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret as KubeSecret};
 use kube::api::{Api, DynamicObject};
+use kube::core::ApiResource;
 use kube::runtime::{metadata_watcher, reflector, watcher, Controller, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
@@ -74,16 +76,12 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
     shared.metrics = metrics;
     shared.drift_interval = options.drift_interval;
     let shared = Arc::new(shared);
-    let kinds = reconciled_kinds();
     let mut senders = HashMap::new();
     let mut runs = Vec::new();
-    for index in kinds {
+    for index in reconciled_kinds() {
         let context = Arc::new(Context::new(shared.clone(), index));
         let resource = context.resource.clone();
-        let api: Api<DynamicObject> = match &namespace {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-            None => Api::all_with(client.clone(), &resource),
-        };
+        let api = dynamic_api(&client, &namespace, &resource);
         let (sender, receiver) = mpsc::unbounded_channel();
         senders.insert(index, (sender, resource.clone()));
         // Only what the user changed wakes the reconciler: the spec (the
@@ -116,10 +114,7 @@ async fn guard_providers(client: Client, namespace: Option<String>, shared: Arc<
     let index = shared.kinds.iter().position(|k| k.provider_type.is_none()).unwrap_or_default();
     let context = Arc::new(Context::new(shared, index));
     let resource = context.resource.clone();
-    let api: Api<DynamicObject> = match &namespace {
-        Some(ns) => Api::namespaced_with(client, ns, &resource),
-        None => Api::all_with(client, &resource),
-    };
+    let api = dynamic_api(&client, &namespace, &resource);
     Controller::new_with(api, watcher::Config::default(), resource)
         .shutdown_on_signal()
         .run(provider_guard::reconcile, reconcile::error_policy, context)
@@ -165,11 +160,7 @@ fn changed_by_user<E>() -> impl FnMut(WatchEvent<E>) -> std::future::Ready<Optio
 /// whenever it changes. Only metadata is watched: values never pass through
 /// here.
 async fn watch_sources(client: Client, namespace: Option<String>, shared: Arc<reconcile::Shared>) {
-    let resource = cluster::api_resource(&crate::manifest::PROVIDER_KIND);
-    let providers: Api<DynamicObject> = match &namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-        None => Api::all_with(client.clone(), &resource),
-    };
+    let providers = dynamic_api(&client, &namespace, &cluster::api_resource(&crate::manifest::PROVIDER_KIND));
     let changes = futures::stream::select_all([
         changed_objects(typed_api::<KubeSecret>(&client, &namespace), "Secret").boxed(),
         changed_objects(typed_api::<ConfigMap>(&client, &namespace), "ConfigMap").boxed(),
@@ -178,6 +169,14 @@ async fn watch_sources(client: Client, namespace: Option<String>, shared: Arc<re
     futures::pin_mut!(changes);
     while let Some((object_namespace, read)) = changes.next().await {
         shared.wake(&object_namespace, &read);
+    }
+}
+
+/// A seqops kind's objects in the watched namespace, or in all of them.
+fn dynamic_api(client: &Client, namespace: &Option<String>, resource: &ApiResource) -> Api<DynamicObject> {
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+        None => Api::all_with(client.clone(), resource),
     }
 }
 

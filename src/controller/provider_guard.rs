@@ -6,13 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::cluster;
 use super::reconcile::{Context, ReconcileError};
+use super::{cluster, finalizers};
 
 /// The finalizer that keeps a Provider while objects use it.
 pub const IN_USE: &str = "seqops.dev/provider-in-use";
@@ -30,13 +30,10 @@ pub fn uses(spec: &Value, provider_type: Option<&str>, name: &str, type_: &str) 
 pub async fn reconcile(provider: Arc<DynamicObject>, context: Arc<Context>) -> Result<Action, ReconcileError> {
     let namespace = provider.namespace().unwrap_or_else(|| "default".into());
     let api: Api<DynamicObject> = Api::namespaced_with(context.shared.client.clone(), &namespace, &context.resource);
-    let held = provider.finalizers().iter().any(|f| f == IN_USE);
+    let held = finalizers::has(&provider, IN_USE);
     if provider.metadata.deletion_timestamp.is_none() {
         if !held {
-            let mut finalizers = provider.finalizers().to_vec();
-            finalizers.push(IN_USE.into());
-            let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": provider.resource_version()}});
-            api.patch(&provider.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+            finalizers::add(&api, &provider, IN_USE).await?;
         }
         return Ok(Action::await_change());
     }
@@ -48,9 +45,7 @@ pub async fn reconcile(provider: Arc<DynamicObject>, context: Arc<Context>) -> R
         tracing::info!("Provider {namespace}/{} waits for {}", provider.name_any(), users.join(", "));
         return Ok(Action::requeue(Duration::from_secs(5)));
     }
-    let finalizers: Vec<String> = provider.finalizers().iter().filter(|f| *f != IN_USE).cloned().collect();
-    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": provider.resource_version()}});
-    api.patch(&provider.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    finalizers::remove(&api, &provider, IN_USE).await?;
     Ok(Action::await_change())
 }
 
@@ -74,6 +69,8 @@ async fn users(context: &Context, namespace: &str, provider: &DynamicObject) -> 
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

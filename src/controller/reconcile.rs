@@ -19,12 +19,13 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::cluster::{self, ClusterError, World};
+use super::finalizers;
 use crate::engine::apply::StateWriter;
 use crate::engine::state::{now_rfc3339, StateStore};
 use crate::engine::{self, ApplyOptions, Connections, PlanOptions, Refresh};
-use crate::manifest::annotations;
 use crate::manifest::crd::{Condition, DriftEntry, ResourceStatus};
 use crate::manifest::KindSpec;
+use crate::manifest::{annotations, policy};
 use crate::providers::account::Secret;
 use crate::providers::ratelimit::RateLimiter;
 use crate::providers::{self, Account};
@@ -59,9 +60,9 @@ pub struct Shared {
     /// Objects seen per account, to spread drift checks over the budget.
     objects: Mutex<HashMap<String, HashSet<String>>>,
     failures: Mutex<HashMap<String, u32>>,
-    /// Which objects read which Secrets and ConfigMaps (credentials and
-    /// cluster sources), by namespace and `Kind/name`, so that a change to
-    /// one reconciles them.
+    /// Which objects read what, by namespace and `Kind/name`: Secrets and
+    /// ConfigMaps (credentials and cluster sources), their Provider and the
+    /// objects they refer to, so that a change to one reconciles them.
     readers: Mutex<HashMap<(String, String), BTreeSet<ObjectOfKind>>>,
     triggers: OnceLock<Triggers>,
     /// Replaces every Provider's base URL (tests and the sandbox).
@@ -94,8 +95,8 @@ impl Shared {
         }
     }
 
-    /// Records the Secrets and ConfigMaps (`Kind/name`) an object read in
-    /// its last reconcile, in place of those it read before.
+    /// Records what an object read in its last reconcile (`Kind/name`), in
+    /// place of what it read before.
     pub fn note_reads(&self, kind: usize, namespace: &str, object: &str, reads: &BTreeSet<String>) {
         let user = (kind, object.to_string());
         let mut readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
@@ -137,8 +138,7 @@ impl Shared {
         }
     }
 
-    /// The objects (kind index, name) that read a Secret or ConfigMap
-    /// (`Kind/name`).
+    /// The objects (kind index, name) that read `read` (`Kind/name`).
     pub fn readers(&self, namespace: &str, read: &str) -> Vec<ObjectOfKind> {
         let readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
         readers.get(&(namespace.to_string(), read.to_string())).map(|u| u.iter().cloned().collect()).unwrap_or_default()
@@ -254,11 +254,8 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
     if object.metadata.deletion_timestamp.is_some() {
         return finalize(&object, &context, &api, &namespace).await;
     }
-    if !object.finalizers().iter().any(|f| f == FINALIZER) {
-        let mut finalizers = object.finalizers().to_vec();
-        finalizers.push(FINALIZER.into());
-        let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": object.resource_version()}});
-        api.patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    if !finalizers::has(&object, FINALIZER) {
+        finalizers::add(&api, &object, FINALIZER).await?;
         // The change comes back as a watch event.
         return Ok(Action::await_change());
     }
@@ -325,7 +322,7 @@ async fn sync(
         .await
         .map_err(|e| ReconcileError::Failed(e.to_string()))?;
     let change = plan.changes.iter().find(|c| c.key == world.key);
-    let observe_only = object.data["spec"]["managementPolicy"] == "ObserveOnly";
+    let observe_only = policy::observe_only(&object.data["spec"]);
     let interval = context.shared.drift_interval.unwrap_or_else(|| drift_interval(limit, objects));
     if observe_only {
         let drift: Vec<DriftEntry> = change.map(|c| c.fields.iter().map(drift_entry).collect()).unwrap_or_default();
@@ -409,12 +406,12 @@ async fn finalize(
     api: &Api<DynamicObject>,
     namespace: &str,
 ) -> Result<Action, ReconcileError> {
-    if !object.finalizers().iter().any(|f| f == FINALIZER) {
+    if !finalizers::has(object, FINALIZER) {
         return Ok(Action::await_change());
     }
     // An observed object was never seqops's to delete.
     let orphan = annotation(object, annotations::DELETION_POLICY) == Some("orphan")
-        || object.data["spec"]["managementPolicy"] == "ObserveOnly";
+        || policy::observe_only(&object.data["spec"]);
     let id = cluster::status_of(object).external_id;
     if let (false, Some(id)) = (orphan, id) {
         let kind = context.kind();
@@ -432,9 +429,7 @@ async fn finalize(
         record(context, object, false, "Orphaned", format!("kept the remote object {id}")).await;
     }
     context.shared.forget(context.kind, object);
-    let finalizers: Vec<String> = object.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
-    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": object.resource_version()}});
-    api.patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    finalizers::remove(api, object, FINALIZER).await?;
     Ok(Action::await_change())
 }
 
