@@ -75,6 +75,22 @@ pub struct Scope {
     pub rotate: Vec<ResourceKey>,
 }
 
+impl Scope {
+    /// Plan options for this scope, the rest as `PlanOptions::new` has it.
+    fn options(&self, refresh: Refresh) -> PlanOptions {
+        PlanOptions { targets: self.targets.clone(), rotate: self.rotate.clone(), ..PlanOptions::new(refresh) }
+    }
+}
+
+/// 2 when asked with --detailed-exitcode and the plan changes something.
+fn exit_code(document: &PlanDocument, detailed: bool) -> ExitCode {
+    if detailed && !document.changes.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 pub fn parse_key(text: &str) -> Result<ResourceKey, String> {
     ResourceKey::parse(text).ok_or_else(|| format!("`{text}` is not a key: write Kind/name, e.g. Sequence/welcome-dm"))
 }
@@ -88,15 +104,7 @@ pub async fn make_plan(
     let manifests = context::load_manifests(common)?;
     let session = context::open(common, command, manifests).await?;
     let refresh = scope.refresh.unwrap_or(if session.state_existed { Refresh::Changed } else { Refresh::Full });
-    let options = PlanOptions {
-        refresh,
-        targets: scope.targets.clone(),
-        rotate: scope.rotate.clone(),
-        sandbox: common.sandbox,
-        parallelism: 8,
-        outputs_to_files: true,
-        list_only_for_new: false,
-    };
+    let options = PlanOptions { sandbox: common.sandbox, ..scope.options(refresh) };
     let plan = engine::plan(&session.manifests, &session.state, &session.connections, &options).await?;
     let state = session.state_existed.then_some(&session.state);
     let document = PlanDocument::new(
@@ -143,8 +151,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let changes = !document.changes.is_empty();
-    Ok(if args.detailed_exitcode && changes { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(exit_code(&document, args.detailed_exitcode))
 }
 
 /// `plan --cluster`: what the controller will do with these manifests.
@@ -164,15 +171,8 @@ async fn plan_cluster(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     .await
     .with_context(|| format!("reading namespace {namespace} of the cluster"))?;
     let refresh = args.scope.refresh.unwrap_or(Refresh::Changed);
-    let options = PlanOptions {
-        refresh,
-        targets: args.scope.targets.clone(),
-        rotate: args.scope.rotate.clone(),
-        sandbox: false,
-        parallelism: 8,
-        outputs_to_files: false,
-        list_only_for_new: true,
-    };
+    // As the controller plans: new objects placed by a list, known ones read.
+    let options = PlanOptions { outputs_to_files: false, list_only_for_new: true, ..args.scope.options(refresh) };
     let mut plan = engine::plan(&manifests, &view.state, &view.connections, &options).await?;
     for key in &view.being_deleted {
         plan.warnings.push(format!("{key} is being deleted in the cluster: the controller finishes that first"));
@@ -183,8 +183,7 @@ async fn plan_cluster(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         println!("Namespace {namespace}: what the controller will do once these manifests are applied.\n");
     }
     print(&document, args.format)?;
-    let changes = !document.changes.is_empty();
-    Ok(if args.detailed_exitcode && changes { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(exit_code(&document, args.detailed_exitcode))
 }
 
 /// `seqops show PLANFILE`: prints a saved plan.
