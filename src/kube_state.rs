@@ -13,7 +13,7 @@ use k8s_openapi::ByteString;
 use kube::api::{Api, Patch, PatchParams};
 
 use crate::controller::leader::{Attempt, LeaseLock};
-use crate::engine::state::{hostname, now_rfc3339, RemoteState, StateError};
+use crate::engine::state::{LockHolder, RemoteState, StateError};
 
 /// The Secret's key that holds the state document.
 const KEY: &str = "state.json";
@@ -51,7 +51,7 @@ impl KubeState {
         let secrets = Api::namespaced(client.clone(), namespace);
         let mut state = Self { namespace: namespace.into(), name: name.into(), secrets, lock: None, renewal: None };
         let Some(command) = command else { return Ok(state) };
-        let identity = format!("`{command}` (pid {} on {}, since {})", std::process::id(), hostname(), now_rfc3339());
+        let identity = LockHolder::current(command).to_string();
         let leases: Api<Lease> = Api::namespaced(client, namespace);
         let lock = Arc::new(LeaseLock::new(leases, format!("{name}-lock"), identity, LOCK_DURATION));
         let started = Instant::now();

@@ -153,13 +153,27 @@ pub trait RemoteState: Send + Sync {
     fn save(&self, bytes: &[u8]) -> Result<(), String>;
 }
 
-/// Who holds a lock, written into the lock file so others can say.
+/// Who holds a lock, written where the lock is (the lock file, a Lease)
+/// so others can say.
 #[derive(Debug, Serialize, Deserialize)]
-struct LockHolder {
+pub struct LockHolder {
     pid: u32,
     host: String,
     command: String,
     since: String,
+}
+
+impl LockHolder {
+    /// This process, running `command`, from now.
+    pub fn current(command: &str) -> Self {
+        Self { pid: std::process::id(), host: hostname(), command: command.to_string(), since: now_rfc3339() }
+    }
+}
+
+impl std::fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` (pid {} on {}, since {})", self.command, self.pid, self.host, self.since)
+    }
 }
 
 /// A state file, opened with or without its lock.
@@ -198,21 +212,14 @@ impl StateStore {
                 Err(std::fs::TryLockError::WouldBlock) => {
                     let mut text = String::new();
                     let _ = file.read_to_string(&mut text);
-                    let holder = serde_json::from_str::<LockHolder>(&text).map_or_else(
-                        |_| "another process".to_string(),
-                        |h| format!("`{}` (pid {} on {}, since {})", h.command, h.pid, h.host, h.since),
-                    );
+                    let holder = serde_json::from_str::<LockHolder>(&text)
+                        .map_or_else(|_| "another process".to_string(), |h| h.to_string());
                     return Err(StateError::Locked { path: path.to_path_buf(), holder });
                 }
                 Err(std::fs::TryLockError::Error(source)) => return Err(write_error(source)),
             }
         }
-        let holder = LockHolder {
-            pid: std::process::id(),
-            host: hostname(),
-            command: command.to_string(),
-            since: now_rfc3339(),
-        };
+        let holder = LockHolder::current(command);
         file.set_len(0).map_err(write_error)?;
         file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes()).map_err(write_error)?;
         file.flush().map_err(write_error)?;
@@ -307,7 +314,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// This machine's name, for saying who holds a lock.
-pub fn hostname() -> String {
+fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .or_else(|_| std::env::var("HOSTNAME"))
