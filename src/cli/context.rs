@@ -163,7 +163,6 @@ fn settings_for(
     sandbox: Option<&str>,
     budget_file: &Path,
 ) -> Result<AccountSettings, String> {
-    let (vendor_url, vendor_limit) = providers::vendor_defaults(record.provider_type);
     let variable = record.credentials_env.clone();
     let value = variable.as_deref().and_then(|v| std::env::var(v).ok()).filter(|v| !v.is_empty());
     let (credential, source) = match (value, sandbox, variable) {
@@ -187,17 +186,15 @@ fn settings_for(
             ))
         }
     };
-    let base_url = match sandbox {
-        Some(origin) => providers::sandbox_base_url(record.provider_type, origin),
-        None => record.base_url.clone().unwrap_or_else(|| vendor_url.to_string()),
-    };
+    let (base_url, requests_per_hour) =
+        providers::endpoint(record.provider_type, record.base_url.as_deref(), record.requests_per_hour, sandbox);
     Ok(AccountSettings {
         name: name.to_string(),
         provider_type: record.provider_type,
         base_url,
         credential: Secret::new(credential),
         credential_source: source,
-        requests_per_hour: record.requests_per_hour.or(vendor_limit),
+        requests_per_hour,
         budget_file: Some(budget_file.to_path_buf()),
     })
 }

@@ -275,18 +275,16 @@ pub async fn account_settings(
     let spec: crate::manifest::ProviderSpec =
         serde_json::from_value(provider.spec.clone()).map_err(|e| ClusterError::Invalid(e.to_string()))?;
     let credential = credential(client, namespace, provider).await?;
-    let (vendor_url, vendor_limit) = providers::vendor_defaults(spec.provider_type);
-    let base_url = match base_url_override {
-        Some(origin) => providers::sandbox_base_url(spec.provider_type, origin),
-        None => spec.base_url.clone().unwrap_or_else(|| vendor_url.to_string()),
-    };
+    let pacing = spec.rate_limit.map(|r| r.requests_per_hour);
+    let (base_url, requests_per_hour) =
+        providers::endpoint(spec.provider_type, spec.base_url.as_deref(), pacing, base_url_override);
     Ok(AccountSettings {
         name: name.clone(),
         provider_type: spec.provider_type,
         base_url,
         credential: Secret::new(credential),
         credential_source: format!("the Secret named by Provider {namespace}/{name}"),
-        requests_per_hour: spec.rate_limit.map(|r| r.requests_per_hour).or(vendor_limit),
+        requests_per_hour,
         budget_file: None,
     })
 }

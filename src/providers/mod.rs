@@ -243,8 +243,26 @@ pub fn dialect(provider_type: manifest::provider::ProviderType) -> http::Dialect
     }
 }
 
+/// Where an account's API is and how many requests an hour seqops allows
+/// itself there: the sandbox's emulator when an origin is given, else the
+/// Provider's base URL, else the vendor's; the Provider's pacing, else the
+/// vendor's documented budget.
+pub fn endpoint(
+    provider_type: manifest::provider::ProviderType,
+    base_url: Option<&str>,
+    requests_per_hour: Option<u32>,
+    sandbox_origin: Option<&str>,
+) -> (String, Option<u32>) {
+    let (vendor_url, vendor_limit) = vendor_defaults(provider_type);
+    let url = match sandbox_origin {
+        Some(origin) => sandbox_base_url(provider_type, origin),
+        None => base_url.unwrap_or(vendor_url).to_string(),
+    };
+    (url, requests_per_hour.or(vendor_limit))
+}
+
 /// The vendor's documented base URL and request budget.
-pub fn vendor_defaults(provider_type: manifest::provider::ProviderType) -> (&'static str, Option<u32>) {
+fn vendor_defaults(provider_type: manifest::provider::ProviderType) -> (&'static str, Option<u32>) {
     match provider_type {
         manifest::provider::ProviderType::Orsay => (orsay::BASE_URL, Some(orsay::REQUESTS_PER_HOUR)),
         manifest::provider::ProviderType::Orqis => (orqis::BASE_URL, None),
