@@ -110,6 +110,16 @@ fn encode_string_data(object: &mut Value) {
     }
 }
 
+fn header_has(headers: &HeaderMap, name: &str, needle: &str) -> bool {
+    headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains(needle))
+}
+
+/// Whether a write names a resourceVersion other than the object's.
+fn stale(body: &Value, current: &Value) -> bool {
+    let asked = body["metadata"]["resourceVersion"].as_str();
+    asked.is_some_and(|v| Some(v) != current["metadata"]["resourceVersion"].as_str())
+}
+
 /// What a metadata-only request sees of an object.
 fn metadata_only(object: &Value) -> Value {
     json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": object["metadata"]})
@@ -140,8 +150,7 @@ impl Shared {
 
     fn handle(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response {
         let Some(target) = parse(uri.path()) else { return status(404, "NotFound", "no such path") };
-        let metadata =
-            headers.get("accept").and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("as=PartialObjectMetadata"));
+        let metadata = header_has(headers, "accept", "as=PartialObjectMetadata");
         let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         store.requests.push((method.to_string(), uri.path().to_string()));
@@ -183,8 +192,7 @@ impl Shared {
                 (StatusCode::CREATED, Json(object)).into_response()
             }
             ("PUT", Some(old)) => {
-                let asked = body["metadata"]["resourceVersion"].as_str();
-                if asked.is_some_and(|v| Some(v) != old["metadata"]["resourceVersion"].as_str()) {
+                if stale(&body, &old) {
                     return status(409, "Conflict", "the object has been modified");
                 }
                 let mut object = body;
@@ -192,18 +200,14 @@ impl Shared {
                 Json(self.commit(&mut store, key, object, "MODIFIED")).into_response()
             }
             ("PATCH", current) => {
-                let apply = headers
-                    .get("content-type")
-                    .and_then(|c| c.to_str().ok())
-                    .is_some_and(|c| c.contains("apply-patch"));
+                let apply = header_has(headers, "content-type", "apply-patch");
                 // Server-side apply creates a missing object, never a
                 // missing object's status.
                 let creates = apply && !target.status;
                 let Some(old) = current.or_else(|| creates.then(|| json!({"metadata": {"name": name}}))) else {
                     return status(404, "NotFound", &format!("{name} not found"));
                 };
-                let asked = body["metadata"]["resourceVersion"].as_str();
-                if asked.is_some_and(|v| Some(v) != old["metadata"]["resourceVersion"].as_str()) {
+                if stale(&body, &old) {
                     return status(409, "Conflict", "the object has been modified");
                 }
                 let mut object = old.clone();
@@ -265,9 +269,10 @@ impl Shared {
 
     /// The changes a watch from `version` on a collection sees, then the
     /// live ones.
-    fn watch(self: &Arc<Self>, target: Target, version: u64, metadata: bool) -> Body {
+    fn watch(self: &Arc<Self>, path: &str, target: Target, version: u64, metadata: bool) -> Body {
         let (replay, live) = {
-            let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+            let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+            store.requests.push(("WATCH".into(), path.to_string()));
             let replay: Vec<Change> = store.history.iter().filter(|c| c.version > version).cloned().collect();
             (replay, self.changes.subscribe())
         };
@@ -320,17 +325,8 @@ impl FakeCluster {
                         .find_map(|p| p.strip_prefix("resourceVersion="))
                         .and_then(|v| v.parse().ok())
                         .unwrap_or(0);
-                    let metadata = headers
-                        .get("accept")
-                        .and_then(|a| a.to_str().ok())
-                        .is_some_and(|a| a.contains("as=PartialObjectMetadata"));
-                    shared
-                        .store
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .requests
-                        .push(("WATCH".into(), uri.path().to_string()));
-                    return Response::new(shared.watch(target, version, metadata));
+                    let metadata = header_has(&headers, "accept", "as=PartialObjectMetadata");
+                    return Response::new(shared.watch(uri.path(), target, version, metadata));
                 }
                 shared.handle(&method, &uri, &headers, &body)
             }
