@@ -63,6 +63,31 @@ impl OrchagentApi {
         Ok(data.as_array().cloned().unwrap_or_default())
     }
 
+    /// A top-level collection as summaries, each named by `name_field`.
+    async fn summaries(
+        &self,
+        path: &str,
+        name_field: &str,
+        fields: fn(&Value) -> Fields,
+    ) -> Result<Vec<RemoteSummary>, ProviderError> {
+        Ok(self
+            .list(path)
+            .await?
+            .iter()
+            .map(|item| RemoteSummary {
+                id: item["id"].as_str().unwrap_or_default().to_string(),
+                display_name: item[name_field].as_str().unwrap_or_default().to_string(),
+                fields: fields(item),
+            })
+            .collect())
+    }
+
+    /// One object of a top-level collection, found in its list (the API
+    /// has no read of one).
+    async fn find(&self, path: &str, id: &str, fields: fn(&Value) -> Fields) -> Result<Option<Fields>, ProviderError> {
+        Ok(self.list(path).await?.iter().find(|item| item["id"] == id).map(fields))
+    }
+
     async fn workspace_ids(&self) -> Result<Vec<String>, ProviderError> {
         Ok(self.list("/workspaces").await?.iter().filter_map(|w| w["id"].as_str().map(str::to_string)).collect())
     }
@@ -172,21 +197,11 @@ impl ExternalClient for WorkspaceClient {
     }
 
     async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
-        Ok(self
-            .0
-            .list("/workspaces")
-            .await?
-            .iter()
-            .map(|w| RemoteSummary {
-                id: w["id"].as_str().unwrap_or_default().to_string(),
-                display_name: w["slug"].as_str().unwrap_or_default().to_string(),
-                fields: workspace_fields(w),
-            })
-            .collect())
+        self.0.summaries("/workspaces", "slug", workspace_fields).await
     }
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
-        Ok(self.0.list("/workspaces").await?.iter().find(|w| w["id"] == id).map(workspace_fields))
+        self.0.find("/workspaces", id, workspace_fields).await
     }
 
     async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
@@ -345,21 +360,11 @@ impl ExternalClient for AgentClient {
     }
 
     async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
-        Ok(self
-            .0
-            .list("/agents")
-            .await?
-            .iter()
-            .map(|a| RemoteSummary {
-                id: a["id"].as_str().unwrap_or_default().to_string(),
-                display_name: a["name"].as_str().unwrap_or_default().to_string(),
-                fields: agent_fields(a),
-            })
-            .collect())
+        self.0.summaries("/agents", "name", agent_fields).await
     }
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
-        Ok(self.0.list("/agents").await?.iter().find(|a| a["id"] == id).map(agent_fields))
+        self.0.find("/agents", id, agent_fields).await
     }
 
     async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
