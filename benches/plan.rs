@@ -26,7 +26,7 @@ fn main() {
 
 async fn run(count: usize) {
     let config = EmulatorConfig { requests_per_hour: 0, ..Default::default() };
-    let sandbox = Sandbox::new(config, None).expect("a sandbox");
+    let sandbox = Sandbox::new(seqops::providers::emulators(config), None).expect("a sandbox");
     let (addr, _server) = sandbox.serve("127.0.0.1:0").await.expect("it listens");
     let origin = format!("http://{addr}");
     let base_url = providers::sandbox_base_url(ProviderType::Orsay, &origin);
@@ -98,10 +98,15 @@ fn connect(base_url: &str) -> Connections {
         base_url: base_url.to_string(),
         credential: Secret::new(KEY),
         credential_source: "the benchmark".into(),
-        requests_per_hour: None,
+        rate: None,
+        headers: Default::default(),
         budget_file: None,
     };
-    Connections::new([Account::connect(settings, providers::http::DETAIL_DIALECT, Arc::new(|_| {}))])
+    Connections::new(providers::Accounts::new([Account::connect(
+        settings,
+        providers::http::DETAIL_DIALECT,
+        Arc::new(|_| {}),
+    )]))
 }
 
 async fn seed(base_url: &str, count: usize) {

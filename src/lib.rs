@@ -5,8 +5,11 @@
 //! vendor-neutral engine (diff, plan, apply, state), the providers and the
 //! sandbox emulators.
 
+pub mod clock;
 pub mod controller;
 pub mod engine;
+pub mod external;
+pub mod files;
 pub mod kube_state;
 pub mod manifest;
 pub mod providers;

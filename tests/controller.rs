@@ -58,7 +58,7 @@ impl Scenario {
 }
 
 async fn sandbox() -> (String, Arc<Sandbox>, tokio::task::JoinHandle<()>) {
-    let sandbox = Sandbox::new(EmulatorConfig::default(), None).expect("a sandbox");
+    let sandbox = Sandbox::new(seqops::providers::emulators(EmulatorConfig::default()), None).expect("a sandbox");
     let (addr, task) = sandbox.serve("127.0.0.1:0").await.expect("it listens");
     (format!("http://{addr}"), sandbox, task)
 }

@@ -51,7 +51,8 @@ fn account(base_url: String) -> Arc<Account> {
         base_url,
         credential: Secret::new("sk_test_key"),
         credential_source: "the test".into(),
-        requests_per_hour: None,
+        rate: None,
+        headers: Default::default(),
         budget_file: None,
     };
     Account::connect(settings, providers::dialect(ProviderType::Orchagent), Arc::new(|_| {}))

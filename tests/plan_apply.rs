@@ -47,7 +47,7 @@ fn the_examples_apply_in_the_sandbox_and_a_second_plan_shows_no_changes() {
         .expect("runs");
     let first: common::Run = first.into();
     assert_eq!(first.code, 0, "{}", first.all());
-    assert!(first.stdout.contains("Apply complete! Resources: 14 created"), "{}", first.stdout);
+    assert!(first.stdout.contains("Apply complete! Resources: 17 created"), "{}", first.stdout);
     assert_contains(&first.stderr, "using the sandbox key");
     let second: common::Run = work
         .command(&["plan", "-f", "manifests", "--sandbox", "--detailed-exitcode"])

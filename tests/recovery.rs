@@ -166,7 +166,7 @@ fn the_client_waits_out_a_429_with_retry_after() {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
         let config = EmulatorConfig { requests_per_hour: 2, window: Duration::from_secs(2), latency: Duration::ZERO };
-        let sandbox = Sandbox::new(config, None).expect("a sandbox");
+        let sandbox = Sandbox::new(seqops::providers::emulators(config), None).expect("a sandbox");
         let (addr, _task) = sandbox.serve("127.0.0.1:0").await.expect("it listens");
         let settings = AccountSettings {
             name: "main".into(),
@@ -178,7 +178,8 @@ fn the_client_waits_out_a_429_with_retry_after() {
             credential: Secret::new(KEY),
             credential_source: "the test".into(),
             // No pacing of our own: the API's 429 is what is tested.
-            requests_per_hour: None,
+            rate: None,
+            headers: Default::default(),
             budget_file: None,
         };
         let heard = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -190,7 +191,10 @@ fn the_client_waits_out_a_429_with_retry_after() {
         );
         let client = providers::client_for(&account, "Sequence").expect("a Sequence client");
         for _ in 0..3 {
-            client.list().await.expect("every list succeeds, the third after waiting");
+            client
+                .list(&seqops::providers::ListScope::All)
+                .await
+                .expect("every list succeeds, the third after waiting");
         }
         let heard = heard.lock().expect("notes").clone();
         assert!(

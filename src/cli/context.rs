@@ -94,14 +94,21 @@ pub async fn open_with(common: &Common, command: &str, manifests: Manifests, als
     }
     let dir = work_dir(&common.state);
     let (origin, sandbox) = if common.sandbox {
-        let sandbox = Sandbox::new(EmulatorConfig::default(), Some(dir.join("sandbox.json")))?;
+        let sandbox = Sandbox::new(providers::emulators(EmulatorConfig::default()), Some(dir.join("sandbox.json")))?;
         let (addr, task) = sandbox.serve("127.0.0.1:0").await?;
         (Some(format!("http://{addr}")), Some(SandboxTask(task)))
     } else {
         (None, None)
     };
     let accounts = connect(&manifests, also, &state, origin.as_deref(), &dir.join("budget.json"))?;
-    Ok(Session { manifests, store, state, state_existed, connections: Connections::new(accounts), _sandbox: sandbox })
+    Ok(Session {
+        manifests,
+        store,
+        state,
+        state_existed,
+        connections: Connections::new(providers::Accounts::new(accounts)),
+        _sandbox: sandbox,
+    })
 }
 
 /// Connects every account that has manifests or state entries, checking
@@ -149,12 +156,7 @@ fn connect(
 
 pub fn record_of(provider: &Resource) -> anyhow::Result<ProviderRecord> {
     let spec: ProviderSpec = serde_json::from_value(provider.spec.clone()).context("reading a Provider spec")?;
-    Ok(ProviderRecord {
-        provider_type: spec.provider_type,
-        base_url: spec.base_url,
-        credentials_env: spec.credentials.env,
-        requests_per_hour: spec.rate_limit.map(|r| r.requests_per_hour),
-    })
+    Ok(ProviderRecord::of(&spec))
 }
 
 fn settings_for(
@@ -186,22 +188,20 @@ fn settings_for(
             ))
         }
     };
-    let (base_url, requests_per_hour) =
-        providers::endpoint(record.provider_type, record.base_url.as_deref(), record.requests_per_hour, sandbox);
+    let (base_url, rate) =
+        providers::endpoint(record.provider_type, record.base_url.as_deref(), record.pacing(), sandbox);
     Ok(AccountSettings {
         name: name.to_string(),
         provider_type: record.provider_type,
         base_url,
         credential: Secret::new(credential),
         credential_source: source,
-        requests_per_hour,
+        rate,
+        headers: record.headers.clone(),
         budget_file: Some(budget_file.to_path_buf()),
     })
 }
 
 fn sandbox_key(provider_type: ProviderType) -> String {
-    match provider_type {
-        ProviderType::Orsay | ProviderType::Orchagent => "sk_sandbox_seqops".into(),
-        other => format!("{}_sandbox_seqops", other.as_str()),
-    }
+    providers::descriptor(provider_type).map_or_else(|| "sandbox_seqops".into(), |p| p.sandbox_key.to_string())
 }

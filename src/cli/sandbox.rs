@@ -45,10 +45,13 @@ pub async fn run(command: SandboxCommand) -> anyhow::Result<ExitCode> {
     let SandboxCommand::Serve(args) = command;
     let config =
         EmulatorConfig { requests_per_hour: args.requests_per_hour, window: args.rate_window, latency: args.latency };
-    let sandbox = Sandbox::new(config, args.data)?;
+    let sandbox = Sandbox::new(seqops::providers::emulators(config), args.data)?;
     let (addr, task) = sandbox.serve(&args.addr).await?;
     println!("seqops sandbox listening on http://{addr}");
-    println!("  orsay: http://{addr}{}", seqops::providers::orsay::emulator::BASE_PATH);
+    for provider in seqops::providers::PROVIDERS {
+        let base_url = seqops::providers::sandbox_base_url(provider.provider_type, &format!("http://{addr}"));
+        println!("  {}: {base_url}", provider.provider_type.as_str());
+    }
     std::io::stdout().flush()?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

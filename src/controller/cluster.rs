@@ -234,10 +234,8 @@ fn provider_record(
 ) -> Result<crate::engine::state::ProviderRecord, serde_json::Error> {
     let spec: crate::manifest::ProviderSpec = serde_json::from_value(provider.spec.clone())?;
     Ok(crate::engine::state::ProviderRecord {
-        provider_type: spec.provider_type,
-        base_url: spec.base_url,
         credentials_env: None,
-        requests_per_hour: spec.rate_limit.map(|r| r.requests_per_hour),
+        ..crate::engine::state::ProviderRecord::of(&spec)
     })
 }
 
@@ -275,16 +273,16 @@ pub async fn account_settings(
     let spec: crate::manifest::ProviderSpec =
         serde_json::from_value(provider.spec.clone()).map_err(|e| ClusterError::Invalid(e.to_string()))?;
     let credential = credential(client, namespace, provider).await?;
-    let pacing = spec.rate_limit.map(|r| r.requests_per_hour);
-    let (base_url, requests_per_hour) =
-        providers::endpoint(spec.provider_type, spec.base_url.as_deref(), pacing, base_url_override);
+    let pacing = spec.rate_limit.as_ref().map(crate::manifest::provider::RateLimit::rate);
+    let (base_url, rate) = providers::endpoint(spec.provider_type, spec.base_url.as_deref(), pacing, base_url_override);
     Ok(AccountSettings {
         name: name.clone(),
         provider_type: spec.provider_type,
         base_url,
         credential: Secret::new(credential),
         credential_source: format!("the Secret named by Provider {namespace}/{name}"),
-        requests_per_hour,
+        rate,
+        headers: spec.headers.clone(),
         budget_file: None,
     })
 }

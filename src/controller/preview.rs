@@ -60,6 +60,6 @@ pub async fn view(
         let dialect = providers::dialect(settings.provider_type);
         accounts.push(Account::connect(settings, dialect, Arc::new(|m| eprintln!("{m}"))));
     }
-    let connections = Connections::new(accounts).with_cluster_values(values);
+    let connections = Connections::new(crate::providers::Accounts::new(accounts)).with_cluster_values(values);
     Ok(ClusterView { state, connections, being_deleted })
 }

@@ -195,15 +195,10 @@ impl Context {
         // The vendor's budget is per key, not per Provider object: Providers
         // in several namespaces with one key share one limiter, while each
         // keeps its own name and settings.
-        let budget = format!("{}/{}/{:?}", settings.budget_id(), settings.base_url, settings.requests_per_hour);
+        let budget = format!("{}/{}/{:?}", settings.budget_id(), settings.base_url, settings.rate);
         let limiter = {
             let mut limiters = self.shared.limiters.lock().unwrap_or_else(|e| e.into_inner());
-            limiters
-                .entry(budget.clone())
-                .or_insert_with(|| {
-                    Arc::new(RateLimiter::new(settings.requests_per_hour, Duration::from_secs(3600), None))
-                })
-                .clone()
+            limiters.entry(budget.clone()).or_insert_with(|| Arc::new(RateLimiter::new(settings.rate, None))).clone()
         };
         let label = format!("{namespace}/{provider_name}");
         let id = format!("{label}/{budget}");
@@ -227,7 +222,11 @@ impl Context {
             seen.len()
         };
         let limit = account.limiter.limit();
-        Ok((Connections::new([account]).with_cluster_values(world.values.clone()), limit, objects))
+        Ok((
+            Connections::new(providers::Accounts::new([account])).with_cluster_values(world.values.clone()),
+            limit,
+            objects,
+        ))
     }
 }
 

@@ -13,10 +13,12 @@ use tokio::sync::Mutex;
 use super::plan::{Action, Change, Plan, StateSync};
 use super::state::{now_rfc3339, Entry, State, StateError, StateStore};
 use super::{graph, Connections, EngineError};
+use crate::external::sources::{ClusterValues, SourceReader, SourceValues};
+use crate::external::Secret;
+use crate::external::{
+    Created, DesiredContext, ExternalClient, Fields, ListScope, ProviderError, UpdateRequest, KNOWN_AFTER_APPLY,
+};
 use crate::manifest::ResourceKey;
-use crate::providers::account::Secret;
-use crate::providers::sources::{ClusterValues, SourceReader, SourceValues};
-use crate::providers::{DesiredContext, ExternalClient, Fields, ProviderError, UpdateRequest, KNOWN_AFTER_APPLY};
 
 /// A line of progress: a change starting, or one finished.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -276,7 +278,7 @@ async fn prepare(
 ) -> Result<Prepared, String> {
     let key = &change.key;
     let unresolved = change.desired.values().any(has_placeholder);
-    let has_sources = crate::providers::sources::has_sources(&change.spec);
+    let has_sources = crate::external::sources::has_sources(&change.spec);
     if !unresolved && !has_sources {
         return Ok(Prepared {
             desired: change.desired.clone(),
@@ -363,9 +365,10 @@ async fn apply_change(
         Action::Create => {
             progress(Progress::started(format!("{key}: creating...")));
             let prepared = prepare(change, client, connections.cluster_values(), state, options).await?;
-            let (id, outputs) = create(change, &prepared, client, state, options).await?;
+            let (id, outputs, note) = create(change, &prepared, client, state, options).await?;
             written = outputs;
-            progress(Progress::finished(format!("{key}: created (id {id})")));
+            let how = note.map(|n| format!("; {n}")).unwrap_or_default();
+            progress(Progress::finished(format!("{key}: created (id {id}){how}")));
         }
         Action::Adopt => {
             let id = change.id.clone().unwrap_or_default();
@@ -403,7 +406,7 @@ async fn apply_change(
             };
             if client.facts().create_before_delete {
                 state.record(mark_deposed).await.map_err(save)?;
-                let (id, outputs) = create(change, &prepared, client, state, options).await?;
+                let (id, outputs, _) = create(change, &prepared, client, state, options).await?;
                 written = outputs;
                 client.delete(&old).await.map_err(fail)?;
                 state.record(|s| clear_deposed(s, key, &old)).await.map_err(save)?;
@@ -412,7 +415,7 @@ async fn apply_change(
                 state.record(mark_deposed).await.map_err(save)?;
                 client.delete(&old).await.map_err(fail)?;
                 state.record(|s| clear_deposed(s, key, &old)).await.map_err(save)?;
-                let (id, outputs) = create(change, &prepared, client, state, options).await?;
+                let (id, outputs, _) = create(change, &prepared, client, state, options).await?;
                 written = outputs;
                 progress(Progress::finished(format!("{key}: replaced ({old} -> {id})")));
             }
@@ -496,7 +499,7 @@ async fn create(
     client: &dyn ExternalClient,
     state: &StateWriter,
     options: ApplyOptions,
-) -> Result<(String, Written), String> {
+) -> Result<(String, Written, Option<String>), String> {
     let key = &change.key;
     let save = |error: StateError| format!("{key}: state could not be saved: {error}");
     let previous = state.snapshot().await.resources.get(key).cloned();
@@ -506,7 +509,7 @@ async fn create(
         })
         .await
         .map_err(save)?;
-    let created = match client.create(&prepared.desired, &prepared.sources).await {
+    let created = match send_create(client, prepared).await {
         Ok(created) => created,
         Err(error) if error.is_unanswered() => {
             let found =
@@ -582,7 +585,24 @@ async fn create(
         after_create.observed = applied;
         update(&after_create, &rest, &id, client, state).await?;
     }
-    Ok((id, written))
+    Ok((id, written, created.note))
+}
+
+/// Sends a create. A kind whose create is idempotent is sent again when
+/// its answer is lost: the answer is recovered with no guess from a list.
+async fn send_create(client: &dyn ExternalClient, prepared: &Prepared) -> Result<Created, ProviderError> {
+    let mut result = client.create(&prepared.desired, &prepared.sources).await;
+    if client.facts().idempotent_create {
+        for _ in 0..2 {
+            match &result {
+                Err(error) if error.is_unanswered() => {
+                    result = client.create(&prepared.desired, &prepared.sources).await;
+                }
+                _ => break,
+            }
+        }
+    }
+    result
 }
 
 /// After a create without an answer: the one object that has its name and
@@ -596,7 +616,10 @@ async fn find_unanswered(
 ) -> Result<Option<String>, String> {
     let key = &change.key;
     let managed = state.snapshot().await.managed_ids(&change.provider, &key.kind);
-    let found = client.list().await.map_err(|e| format!("looking it up failed too: {e}"))?;
+    let found = client
+        .list(&ListScope::Specs(vec![&change.spec]))
+        .await
+        .map_err(|e| format!("looking it up failed too: {e}"))?;
     let matches: Vec<_> = found
         .into_iter()
         .filter(|s| {

@@ -5,30 +5,21 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::EngineError;
-use crate::providers::sources::ClusterValues;
-use crate::providers::{self, Account, ExternalClient};
+use crate::external::sources::ClusterValues;
+pub use crate::external::AccountUsage;
+use crate::external::{Clients, ExternalClient};
 
 pub struct Connections {
-    accounts: BTreeMap<String, Arc<Account>>,
+    accounts: Arc<dyn Clients>,
     clients: Mutex<BTreeMap<(String, String), Arc<dyn ExternalClient>>>,
     /// Kubernetes Secret values `secretKeyRef` sources read from.
     cluster_values: ClusterValues,
 }
 
-/// What one account spent in this run, and what it has left.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
-pub struct AccountUsage {
-    pub account: String,
-    pub requests: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remaining: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u32>,
-}
-
 impl Connections {
-    pub fn new(accounts: impl IntoIterator<Item = Arc<Account>>) -> Self {
-        let accounts = accounts.into_iter().map(|a| (a.settings.name.clone(), a)).collect();
+    /// A run over the accounts `accounts` reaches (the providers' registry,
+    /// handed in as a value: the engine names no provider).
+    pub fn new(accounts: Arc<dyn Clients>) -> Self {
         Self { accounts, clients: Mutex::new(BTreeMap::new()), cluster_values: ClusterValues::default() }
     }
 
@@ -48,29 +39,12 @@ impl Connections {
         if let Some(client) = clients.get(&slot) {
             return Ok(client.clone());
         }
-        let account = self
-            .accounts
-            .get(provider)
-            .ok_or_else(|| EngineError::Connection(format!("no Provider named `{provider}` is configured")))?;
-        let client = providers::client_for(account, key_kind).ok_or_else(|| {
-            EngineError::Connection(format!(
-                "provider `{}` does not manage {key_kind}",
-                account.settings.provider_type.as_str()
-            ))
-        })?;
+        let client = self.accounts.client(provider, key_kind).map_err(EngineError::Connection)?;
         clients.insert(slot, client.clone());
         Ok(client)
     }
 
     pub fn usage(&self) -> Vec<AccountUsage> {
-        self.accounts
-            .values()
-            .map(|a| AccountUsage {
-                account: a.label(),
-                requests: a.usage.made(),
-                remaining: a.limiter.remaining(),
-                limit: a.limiter.limit().or_else(|| a.limiter.server_limit()),
-            })
-            .collect()
+        self.accounts.usage()
     }
 }

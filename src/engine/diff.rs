@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::providers::{sources, Fields, KindFacts};
+use crate::external::{sources, Fields, KindFacts};
 
 /// One field's change, for people: `path` may reach into lists and objects
 /// (`flow[0].content`). `None` means absent.
@@ -205,6 +205,7 @@ mod tests {
         summary_fields: &[],
         deletable: true,
         create_before_delete: true,
+        ..KindFacts::CRUD
     };
 
     fn fields(value: Value) -> Fields {

@@ -8,8 +8,8 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::state::{now_rfc3339, Entry, State};
 use super::{digest, Connections, EngineError};
+use crate::external::{DesiredContext, ListScope, ProviderError};
 use crate::manifest::ResourceKey;
-use crate::providers::{DesiredContext, ProviderError};
 
 /// One exported object.
 #[derive(Debug)]
@@ -35,8 +35,13 @@ pub async fn export(
     let (api_version, kind_name, key_kind) = kind;
     let client = connections.client(provider, key_kind)?;
     let managed = state.managed_ids(provider, key_kind);
-    let summaries: Vec<_> =
-        client.list().await.map_err(provider_error)?.into_iter().filter(|s| !managed.contains(&s.id)).collect();
+    let summaries: Vec<_> = client
+        .list(&ListScope::All)
+        .await
+        .map_err(provider_error)?
+        .into_iter()
+        .filter(|s| !managed.contains(&s.id))
+        .collect();
     let client = &client;
     let observed: Vec<_> = stream::iter(summaries)
         .map(|summary| async move { Ok::<_, ProviderError>((client.observe(&summary.id).await?, summary)) })

@@ -1,5 +1,5 @@
 //! The engine: diff, plan and apply, knowing nothing about any vendor. It
-//! sees providers only through [`crate::providers::ExternalClient`].
+//! sees providers only through [`crate::external::ExternalClient`].
 
 pub mod apply;
 pub mod connections;

@@ -14,9 +14,9 @@ use super::connections::AccountUsage;
 use super::diff::{self, FieldChange};
 use super::state::{Entry, State};
 use super::{digest, Connections, EngineError};
+use crate::external::sources::{ClusterValues, SourceReader};
+use crate::external::{DesiredContext, ExternalClient, Fields, ListScope, ProviderError, RemoteSummary, WhenGone};
 use crate::manifest::{annotations, Manifests, Resource, ResourceKey};
-use crate::providers::sources::{ClusterValues, SourceReader};
-use crate::providers::{DesiredContext, ExternalClient, Fields, ProviderError, RemoteSummary};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -433,7 +433,8 @@ impl Group<'_> {
             || orphans.iter().any(|(_, e)| e.id.is_none());
         let listing = if needs_listing {
             let managed = self.state.managed_ids(self.provider, self.client.facts().key_kind);
-            Some(Listing::new(self.client.list().await?, managed))
+            let specs = resources.iter().map(|r| &r.spec).chain(orphans.iter().map(|(_, e)| &e.applied_spec));
+            Some(Listing::new(self.client.list(&ListScope::Specs(specs.collect())).await?, managed))
         } else {
             None
         };
@@ -563,7 +564,7 @@ impl Group<'_> {
         warnings: &mut Vec<String>,
     ) -> Result<Outcome, ProviderError> {
         match self.state.resources.get(&resource.key) {
-            Some(entry) if entry.id.is_some() => self.plan_existing(resource, entry, listing).await,
+            Some(entry) if entry.id.is_some() => self.plan_existing(resource, entry, listing, warnings).await,
             Some(entry) => self.plan_pending(resource, entry, listing).await,
             None => self.plan_new(resource, listing, warnings).await,
         }
@@ -574,6 +575,7 @@ impl Group<'_> {
         resource: &Resource,
         entry: &Entry,
         listing: Option<&Listing>,
+        warnings: &mut Vec<String>,
     ) -> Result<Outcome, ProviderError> {
         let id = entry.id.clone().unwrap_or_default();
         let manifest_changed = digest(&resource.spec) != entry.manifest_digest;
@@ -585,7 +587,15 @@ impl Group<'_> {
             }
         };
         let observed = if read { self.client.observe(&id).await? } else { Some(entry.observed.clone()) };
+        let facts = self.client.facts();
         let Some(observed) = observed else {
+            if facts.when_gone == WhenGone::Report {
+                warnings.push(format!(
+                    "{}: {id} is gone remotely; it is not created again, since it should happen once. Remove the manifest, or `seqops state rm {}` to let it be made anew",
+                    resource.key, resource.key
+                ));
+                return Ok(Outcome::Unchanged);
+            }
             let mut change = self.plan_create(resource).await?;
             change.reasons.push(format!("{id} was deleted outside seqops; it will be created again"));
             return Ok(Outcome::Change(Box::new(change)));
@@ -594,7 +604,7 @@ impl Group<'_> {
         // last time; otherwise it is resolved again, reusing the ids its
         // unchanged lookups resolved to, and reading its sources (a secret
         // rotated at its source changes only its digest).
-        let resolve_again = crate::providers::sources::has_sources(&resource.spec)
+        let resolve_again = crate::external::sources::has_sources(&resource.spec)
             || resource.references.iter().any(|(_, key)| self.recreated.contains(key));
         let desired = if manifest_changed || resolve_again {
             self.desired(resource, Some(entry)).await?
@@ -605,7 +615,7 @@ impl Group<'_> {
         let mut compared = observed.clone();
         if self.options.rotate.contains(&resource.key) {
             for value in last_applied.values_mut().chain(compared.values_mut()) {
-                crate::providers::sources::forget_digests(value);
+                crate::external::sources::forget_digests(value);
             }
         }
         // An entry whose manifest digest is empty (imported, or bound after
@@ -624,19 +634,42 @@ impl Group<'_> {
             }
             return Ok(Outcome::Unchanged);
         }
-        let action = if found.replace_reasons.is_empty() { Action::Update } else { Action::Replace };
+        if let Some(status) = (facts.terminal)(&observed) {
+            return Err(ProviderError::Invalid(format!(
+                "{} is {status} remotely, which is final: it cannot change any more ({}); {}",
+                resource.key,
+                field_list(&found.updates),
+                facts.unchangeable_hint
+            )));
+        }
+        let must_replace = !found.replace_reasons.is_empty() || !facts.updatable;
+        if must_replace && !(facts.creatable && facts.deletable) {
+            return Err(ProviderError::Invalid(format!(
+                "{}: {} cannot change: the API can neither update nor replace a {}; {}",
+                resource.key,
+                field_list(&found.updates),
+                resource.key.kind,
+                facts.unchangeable_hint
+            )));
+        }
+        let action = if must_replace { Action::Replace } else { Action::Update };
         let mut change = self.base_change(resource, action, Some(id));
+        let reasons = if found.replace_reasons.is_empty() && !facts.updatable {
+            vec![format!("the API cannot change a {} in place ({})", resource.key.kind, field_list(&found.updates))]
+        } else {
+            found.replace_reasons
+        };
         if action == Action::Replace && change.prevent_destroy {
             return Err(ProviderError::Invalid(format!(
                 "{} must be replaced ({}), but it has seqops.dev/prevent-destroy: \"true\"",
                 resource.key,
-                found.replace_reasons.join("; ")
+                reasons.join("; ")
             )));
         }
         if action == Action::Replace {
             change.preexisting = self.preexisting(resource, listing);
         }
-        change.reasons = found.replace_reasons;
+        change.reasons = reasons;
         change.fields = found.changes;
         change.drift = found.drift;
         change.updates = found.updates;
@@ -659,9 +692,19 @@ impl Group<'_> {
         entry: &Entry,
         listing: Option<&Listing>,
     ) -> Result<Outcome, ProviderError> {
+        let desired = self.desired(resource, None).await?;
+        if let Some(found) = self.by_natural_key(&desired, listing)? {
+            let reason =
+                "an earlier create got no answer; the object its natural key names is adopted, not created twice";
+            return self.plan_adopt(resource, &found.id, reason).await;
+        }
+        if self.client.facts().natural_key_of(&desired).is_some() {
+            let mut change = self.plan_create(resource).await?;
+            change.reasons.push("an earlier create got no answer and made nothing; it is sent again".into());
+            return Ok(Outcome::Change(Box::new(change)));
+        }
         // What the lost create made has its name and the summary fields it
         // asked for (schedules, for one, share names).
-        let desired = self.desired(resource, None).await?;
         let candidates: Vec<&RemoteSummary> = listing
             .map(|l| l.unmanaged_named(&entry.display_name))
             .unwrap_or_default()
@@ -704,6 +747,16 @@ impl Group<'_> {
             }
             return self.plan_adopt(resource, id, "seqops.dev/external-id names it").await;
         }
+        let facts = self.client.facts();
+        if !facts.creatable {
+            return Err(ProviderError::Invalid(format!(
+                "{}: the API cannot create a {}; name an existing one with seqops.dev/external-id",
+                resource.key, resource.key.kind
+            )));
+        }
+        if facts.natural_key_of(&self.desired(resource, None).await?).is_some() {
+            return self.plan_new_by_natural_key(resource, listing).await;
+        }
         let name = self.client.display_name(&resource.spec);
         let candidates = listing.map(|l| l.unmanaged_named(&name)).unwrap_or_default();
         let ids = || candidates.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ");
@@ -731,6 +784,67 @@ impl Group<'_> {
         let mut change = self.plan_create(resource).await?;
         change.preexisting = candidates.iter().map(|s| s.id.clone()).collect();
         Ok(Outcome::Change(Box::new(change)))
+    }
+
+    /// A kind with a natural key: the remote object with the same key is
+    /// this manifest's (adopted where the create is idempotent or the
+    /// manifest asks to adopt); one in a terminal state is bound as it is
+    /// and never made again.
+    async fn plan_new_by_natural_key(
+        &self,
+        resource: &Resource,
+        listing: Option<&Listing>,
+    ) -> Result<Outcome, ProviderError> {
+        let desired = self.desired(resource, None).await?;
+        let Some(found) = self.by_natural_key(&desired, listing)? else {
+            return Ok(Outcome::Change(Box::new(self.plan_create(resource).await?)));
+        };
+        let facts = self.client.facts();
+        let key = facts.natural_key.join(" and ");
+        if let Some(status) = (facts.terminal)(&found.fields) {
+            let reason = format!(
+                "{} already exists with this {key} and is {status}: it is bound as it is and not made again",
+                found.id
+            );
+            return self.plan_adopt(resource, &found.id, &reason).await;
+        }
+        if facts.idempotent_create || resource.annotation_is_true(annotations::ADOPT) {
+            let reason = format!("{} already exists with this {key}: it is adopted, not made twice", found.id);
+            return self.plan_adopt(resource, &found.id, &reason).await;
+        }
+        Err(ProviderError::Invalid(format!(
+            "{}: {} already exists with this {key} and no state entry manages it; adopt it with seqops.dev/adopt: \"true\"",
+            resource.key, found.id
+        )))
+    }
+
+    /// The unmanaged remote object whose natural key equals the desired
+    /// one's: the live one if there is one, else the newest (listings come
+    /// oldest first). Several live ones are an error, never a guess.
+    fn by_natural_key<'l>(
+        &self,
+        desired: &Fields,
+        listing: Option<&'l Listing>,
+    ) -> Result<Option<&'l RemoteSummary>, ProviderError> {
+        let facts = self.client.facts();
+        let (Some(wanted), Some(listing)) = (facts.natural_key_of(desired), listing) else { return Ok(None) };
+        let same: Vec<&RemoteSummary> = listing
+            .summaries
+            .iter()
+            .filter(|s| !listing.managed.contains(&s.id) && facts.natural_key_of(&s.fields).as_ref() == Some(&wanted))
+            .collect();
+        let live: Vec<&RemoteSummary> =
+            same.iter().copied().filter(|s| (facts.terminal)(&s.fields).is_none()).collect();
+        match live.as_slice() {
+            [] => Ok(same.last().copied()),
+            [one] => Ok(Some(one)),
+            several => Err(ProviderError::Invalid(format!(
+                "{} live remote objects share the natural key {} (ids {}); choose one with seqops.dev/external-id",
+                several.len(),
+                facts.natural_key.join(" and "),
+                several.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+            ))),
+        }
     }
 
     async fn plan_create(&self, resource: &Resource) -> Result<Change, ProviderError> {
@@ -761,6 +875,14 @@ impl Group<'_> {
                 "{}: cannot adopt {id}: {}; make the manifest match it, or drop the adoption to create a new object",
                 resource.key,
                 found.replace_reasons.join("; ")
+            )));
+        }
+        if !self.client.facts().updatable && !found.updates.is_empty() {
+            return Err(ProviderError::Invalid(format!(
+                "{}: {id} differs from the manifest in {}, and the API cannot change it; {}",
+                resource.key,
+                field_list(&found.updates),
+                self.client.facts().unchangeable_hint
             )));
         }
         let mut change = self.base_change(resource, Action::Adopt, Some(id.to_string()));
@@ -831,6 +953,11 @@ impl Group<'_> {
             prevent_destroy: entry.prevent_destroy,
         }))
     }
+}
+
+/// `metadata, contactId`: the fields of a change, for messages.
+fn field_list(fields: &Fields) -> String {
+    fields.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
 }
 
 /// Notes on the fields whose new value is an id: the lookup or the manifest

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::connections::AccountUsage;
 use super::plan::{Action, Change, Plan, Refresh, StateSync};
 use super::state::State;
+use crate::external::Fields;
 use crate::manifest::{Manifests, ResourceKey};
-use crate::providers::Fields;
 
 /// The version of the plan document's format. A reader refuses a version it
 /// does not know.

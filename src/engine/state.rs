@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::provider::ProviderType;
+pub use crate::clock::now_rfc3339;
+use crate::external::Fields;
+pub use crate::files::write_atomically;
+use crate::manifest::provider::{ProviderSpec, ProviderType, Rate, RateLimit};
 use crate::manifest::ResourceKey;
-use crate::providers::Fields;
 
 pub const STATE_VERSION: u32 = 1;
 
@@ -55,7 +57,34 @@ pub struct ProviderRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_env: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+    /// The older record of `rateLimit.requestsPerHour`, read from state
+    /// written before `rateLimit` was recorded whole.
+    #[serde(default, skip_serializing)]
     pub requests_per_hour: Option<u32>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl ProviderRecord {
+    /// What a Provider manifest's spec says of its account (never its key).
+    pub fn of(spec: &ProviderSpec) -> Self {
+        Self {
+            provider_type: spec.provider_type,
+            base_url: spec.base_url.clone(),
+            credentials_env: spec.credentials.env.clone(),
+            rate_limit: spec.rate_limit.clone(),
+            requests_per_hour: None,
+            headers: spec.headers.clone(),
+        }
+    }
+
+    /// The pacing the Provider asks for: `Some(None)` turns pacing off,
+    /// `None` leaves the vendor's.
+    pub fn pacing(&self) -> Option<Option<Rate>> {
+        let limit = self.rate_limit.clone().or_else(|| self.requests_per_hour.map(RateLimit::per_hour))?;
+        Some(limit.rate())
+    }
 }
 
 /// One managed object.
@@ -290,39 +319,12 @@ fn lock_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Writes a file so that a reader sees the old content or the new, never a
-/// mix: a temporary file beside it, fsync, rename, fsync of the folder.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
-    let temporary = parent.join(format!(".{name}.{}.{}.tmp", std::process::id(), rand::random::<u32>()));
-    let result = (|| {
-        let mut file = File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)?;
-        if let Ok(folder) = File::open(parent) {
-            let _ = folder.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
-}
-
 /// This machine's name, for saying who holds a lock.
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_else(|_| "unknown host".into())
-}
-
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub struct Reference {
 }
 
 /// Everything seqops knows about one kind of manifest.
+#[derive(Clone, Copy)]
 pub struct KindSpec {
     pub api_version: &'static str,
     pub kind: &'static str,

@@ -4,6 +4,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::duration::Duration;
 use super::kind::{self, KindSpec};
 
 /// A configured account of one provider.
@@ -27,7 +28,33 @@ pub struct ProviderSpec {
     pub credentials: Credentials,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// Headers sent with every request to this account that are not
+    /// credentials, such as Gary Club's `X-Gary-Client-Id` (an agency key
+    /// acting for one client). `Authorization`, `Host`, `Cookie` and
+    /// hop-by-hop headers may not be set this way.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
 }
+
+/// Headers a Provider may not set: the credential, the target, cookies and
+/// what only a connection's hops may say.
+const RESERVED_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "host",
+    "cookie",
+    "set-cookie",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "content-type",
+    "x-api-key",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -73,9 +100,69 @@ pub struct SecretKeyRef {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateLimit {
-    /// Requests per rolling hour seqops allows itself on this account; `0`
-    /// turns pacing off.
-    pub requests_per_hour: u32,
+    /// Requests seqops allows itself on this account in any window of
+    /// `per`; `0` turns pacing off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u32>,
+    /// The length of the sliding window `requests` counts in: `1m`, `1h`
+    /// (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per: Option<Duration>,
+    /// `requests` per rolling hour: the older spelling of
+    /// `{requests: N, per: 1h}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_hour: Option<u32>,
+}
+
+impl RateLimit {
+    pub fn per_hour(requests: u32) -> Self {
+        Self { requests: Some(requests), per: None, requests_per_hour: None }
+    }
+
+    /// The pacing this asks for; `None` when it turns pacing off.
+    pub fn rate(&self) -> Option<Rate> {
+        let requests = self.requests.or(self.requests_per_hour).filter(|r| *r > 0)?;
+        let window = self.per.map_or(3600, Duration::as_secs).max(1);
+        Some(Rate { requests, window: std::time::Duration::from_secs(window) })
+    }
+}
+
+/// At most `requests` in any sliding window of `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Rate {
+    pub requests: u32,
+    pub window: std::time::Duration,
+}
+
+impl Rate {
+    pub const fn per_hour(requests: u32) -> Self {
+        Self { requests, window: std::time::Duration::from_secs(3600) }
+    }
+
+    pub const fn per_minute(requests: u32) -> Self {
+        Self { requests, window: std::time::Duration::from_secs(60) }
+    }
+
+    /// The same pace counted over an hour, for budgets spread over time.
+    pub fn hourly(self) -> u64 {
+        u64::from(self.requests) * 3600 / self.window.as_secs().max(1)
+    }
+
+    /// `per hour`, `per minute`, `per 30s`: what a budget line says.
+    pub fn window_text(self) -> String {
+        match self.window.as_secs() {
+            3600 => "per hour".into(),
+            60 => "per minute".into(),
+            1 => "per second".into(),
+            other => format!("per {}", Duration::from_secs(other)),
+        }
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} requests {}", self.requests, self.window_text())
+    }
 }
 
 pub const PROVIDER_KIND: KindSpec = KindSpec {
@@ -102,6 +189,34 @@ fn check_provider(spec: &serde_json::Value) -> Vec<(String, String)> {
     if let Some(url) = spec.get("baseUrl").and_then(|u| u.as_str()) {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             problems.push(("spec.baseUrl".into(), format!("`{url}` is not an http(s) URL")));
+        }
+    }
+    for name in spec.get("headers").and_then(|h| h.as_object()).map(|h| h.keys()).into_iter().flatten() {
+        let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            problems.push((format!("spec.headers.{name}"), "not a header name (letters, digits, `-`, `_`)".into()));
+        } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            problems.push((
+                format!("spec.headers.{name}"),
+                "seqops sets this header itself; credentials come from `credentials`, never from `headers`".into(),
+            ));
+        }
+    }
+    if let Some(limit) = spec.get("rateLimit") {
+        let has = |field: &str| limit.get(field).is_some();
+        if has("requests") == has("requestsPerHour") {
+            problems.push((
+                "spec.rateLimit".into(),
+                "give `requests` (with `per`, default `1h`) or the older `requestsPerHour`, not both".into(),
+            ));
+        }
+        if has("per") && !has("requests") {
+            problems.push(("spec.rateLimit.per".into(), "`per` goes with `requests`".into()));
+        }
+        if limit.get("per").and_then(|p| p.as_str()).and_then(|p| Duration::parse(p).ok())
+            == Some(Duration::from_secs(0))
+        {
+            problems.push(("spec.rateLimit.per".into(), "a window must be longer than 0s".into()));
         }
     }
     problems

@@ -2,34 +2,14 @@
 //! and what it has spent of its request budget.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::http::{Dialect, HttpClient, Notifier};
 use super::ratelimit::RateLimiter;
-use crate::manifest::provider::ProviderType;
-
-/// A credential: kept out of `Debug` and `Display` so it cannot reach a log.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("(sensitive)")
-    }
-}
+pub use crate::external::Secret;
+use crate::manifest::provider::{ProviderType, Rate};
 
 /// Everything needed to talk to one account.
 #[derive(Clone, Debug)]
@@ -41,8 +21,11 @@ pub struct AccountSettings {
     pub credential: Secret,
     /// Where the credential came from, for error messages (`$ORSAY_API_KEY`).
     pub credential_source: String,
-    /// Requests per rolling hour seqops allows itself; `None` for no pacing.
-    pub requests_per_hour: Option<u32>,
+    /// The pace seqops allows itself; `None` for no pacing.
+    pub rate: Option<Rate>,
+    /// Headers sent with every request that are not credentials
+    /// (`X-Gary-Client-Id`).
+    pub headers: BTreeMap<String, String>,
     /// Where the budget spent is remembered across runs.
     pub budget_file: Option<PathBuf>,
 }
@@ -104,8 +87,7 @@ pub struct Account {
 impl Account {
     pub fn connect(settings: AccountSettings, dialect: Dialect, notify: Notifier) -> Arc<Self> {
         let limiter = Arc::new(RateLimiter::new(
-            settings.requests_per_hour,
-            std::time::Duration::from_secs(3600),
+            settings.rate,
             settings.budget_file.clone().map(|file| (file, settings.budget_id())),
         ));
         Self::connect_sharing(settings, dialect, notify, limiter)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -80,6 +80,13 @@ impl HttpClient {
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
+        // Checked when the manifest was loaded: names that are not headers
+        // or that seqops sets itself never get here.
+        for (name, value) in &settings.headers {
+            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                headers.insert(name, value);
+            }
+        }
         let client = reqwest::Client::builder()
             .user_agent(concat!("seqops/", env!("CARGO_PKG_VERSION")))
             .timeout(Duration::from_secs(60))
@@ -131,12 +138,8 @@ impl HttpClient {
             let account = &self.account;
             self.limiter
                 .acquire(|wait| {
-                    if wait >= Duration::from_secs(1) {
-                        (self.notify)(format!(
-                            "{account}: waiting {} for the hourly request budget ({} requests an hour)",
-                            human(wait),
-                            self.limiter.limit().unwrap_or_default()
-                        ))
+                    if let Some(rate) = self.limiter.rate().filter(|_| wait >= Duration::from_secs(1)) {
+                        (self.notify)(format!("{account}: waiting {} for the request budget ({rate})", human(wait)))
                     }
                 })
                 .await;

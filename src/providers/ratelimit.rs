@@ -4,7 +4,11 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use crate::manifest::provider::Rate;
+
+pub use crate::clock::now_ms;
 
 /// A rolling-window limiter: at most `limit` requests in any `window`.
 pub struct RateLimiter {
@@ -28,14 +32,11 @@ struct Window {
 /// Serializes writers of budget files within this process.
 static BUDGET_FILE_LOCK: Mutex<()> = Mutex::new(());
 
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 impl RateLimiter {
-    /// `limit` of `None` or `Some(0)` turns pacing off.
-    pub fn new(limit: Option<u32>, window: Duration, store: Option<(PathBuf, String)>) -> Self {
-        let limit = limit.filter(|l| *l > 0);
+    /// A rate of `None` (or of 0 requests) turns pacing off.
+    pub fn new(rate: Option<Rate>, store: Option<(PathBuf, String)>) -> Self {
+        let limit = rate.map(|r| r.requests).filter(|l| *l > 0);
+        let window = rate.map_or(Duration::from_secs(3600), |r| r.window);
         let store = store.filter(|_| limit.is_some());
         let mut window_state = Window::default();
         if let Some((file, id)) = &store {
@@ -46,6 +47,11 @@ impl RateLimiter {
 
     pub fn limit(&self) -> Option<u32> {
         self.limit
+    }
+
+    /// The pace this limiter keeps, if any.
+    pub fn rate(&self) -> Option<Rate> {
+        self.limit.map(|requests| Rate { requests, window: Duration::from_millis(self.window_ms) })
     }
 
     /// How long a request sent at `now` must wait; `None` if it may go now.
@@ -83,7 +89,7 @@ impl RateLimiter {
                 }
             };
             on_wait(wait);
-            tokio::time::sleep(wait).await;
+            crate::clock::sleep(wait).await;
         }
     }
 
@@ -134,7 +140,7 @@ impl RateLimiter {
         // The budget file is an optimisation: failing to write it only
         // means a later run learns the spent budget from the API's 429s.
         if let Ok(text) = serde_json::to_vec(&budgets) {
-            let _ = crate::engine::state::write_atomically(file, &text);
+            let _ = crate::files::write_atomically(file, &text);
         }
     }
 }
@@ -149,7 +155,7 @@ mod tests {
 
     #[test]
     fn requests_within_the_limit_go_at_once_and_the_next_waits_for_the_oldest_to_expire() {
-        let limiter = RateLimiter::new(Some(3), Duration::from_secs(3600), None);
+        let limiter = RateLimiter::new(Some(Rate::per_hour(3)), None);
         let mut window = Window::default();
         for sent in [1_000, 2_000, 3_000] {
             assert_eq!(limiter.delay_at(&mut window, sent), None);
@@ -161,7 +167,7 @@ mod tests {
 
     #[test]
     fn a_retry_after_holds_requests_back_even_with_budget_left() {
-        let limiter = RateLimiter::new(Some(200), Duration::from_secs(3600), None);
+        let limiter = RateLimiter::new(Some(Rate::per_hour(200)), None);
         limiter.block_until(now_ms() + 60_000);
         let mut window = limiter.inner.lock().unwrap_or_else(|e| e.into_inner());
         let wait = limiter.delay_at(&mut window, now_ms());
@@ -173,12 +179,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let file = dir.path().join("budget.json");
         let store = || Some((file.clone(), "orsay:abc".to_string()));
-        let first = RateLimiter::new(Some(5), Duration::from_secs(3600), store());
+        let first = RateLimiter::new(Some(Rate::per_hour(5)), store());
         futures::executor::block_on(async {
             first.acquire(|_| {}).await;
             first.acquire(|_| {}).await;
         });
-        let second = RateLimiter::new(Some(5), Duration::from_secs(3600), store());
+        let second = RateLimiter::new(Some(Rate::per_hour(5)), store());
         assert_eq!(second.remaining(), Some(3));
     }
 }

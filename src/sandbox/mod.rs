@@ -14,10 +14,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::Value;
 
-use crate::providers::orchagent::emulator::OrchagentEmulator;
-use crate::providers::orqis::emulator::OrqisEmulator;
-use crate::providers::orsay::emulator::OrsayEmulator;
-
 /// How an emulator behaves, the same for all of them.
 #[derive(Clone, Debug)]
 pub struct EmulatorConfig {
@@ -88,14 +84,10 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Builds every emulator; with a data file, their data is loaded from
-    /// it and saved to it after every change.
-    pub fn new(config: EmulatorConfig, data_file: Option<PathBuf>) -> Result<Arc<Self>, SandboxError> {
-        let emulators: Vec<Arc<dyn Emulator>> = vec![
-            OrsayEmulator::new(config.clone()),
-            OrqisEmulator::new(config.clone()),
-            OrchagentEmulator::new(config),
-        ];
+    /// Serves `emulators` (every provider's: `providers::emulators`); with a
+    /// data file, their data is loaded from it and saved to it after every
+    /// change.
+    pub fn new(emulators: Vec<Arc<dyn Emulator>>, data_file: Option<PathBuf>) -> Result<Arc<Self>, SandboxError> {
         if let Some(path) = &data_file {
             if let Ok(bytes) = std::fs::read(path) {
                 let error = |reason: String| SandboxError::Data { path: path.clone(), reason };
@@ -155,7 +147,7 @@ impl Sandbox {
         let snapshot = self.snapshot();
         match serde_json::to_vec(&snapshot) {
             Ok(bytes) => {
-                if let Err(error) = crate::engine::state::write_atomically(path, &bytes) {
+                if let Err(error) = crate::files::write_atomically(path, &bytes) {
                     tracing::warn!("cannot save the sandbox data to {}: {error}", path.display());
                 }
             }

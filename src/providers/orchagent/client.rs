@@ -11,7 +11,8 @@ use crate::providers::account::Secret;
 use crate::providers::error::{none_if_gone, ok_if_gone};
 use crate::providers::sources::{self, SourceValues, SENSITIVE};
 use crate::providers::{
-    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ProviderError, RemoteSummary, UpdateRequest,
+    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
+    UpdateRequest,
 };
 
 /// `error.message` (with its code) of an error body.
@@ -155,6 +156,7 @@ pub static WORKSPACE_FACTS: KindFacts = KindFacts {
     summary_fields: &["name", "slug"],
     deletable: false,
     create_before_delete: true,
+    ..KindFacts::CRUD
 };
 
 /// What orchagent derives a slug from a name with.
@@ -196,7 +198,7 @@ impl ExternalClient for WorkspaceClient {
         spec["slug"].as_str().map_or_else(|| slugify(spec["name"].as_str().unwrap_or_default()), str::to_string)
     }
 
-    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+    async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         self.0.summaries("/workspaces", "slug", workspace_fields).await
     }
 
@@ -236,6 +238,7 @@ pub static SECRET_FACTS: KindFacts = KindFacts {
     summary_fields: &["workspace", "name"],
     deletable: true,
     create_before_delete: false,
+    ..KindFacts::CRUD
 };
 
 #[async_trait]
@@ -252,7 +255,7 @@ impl ExternalClient for SecretClient {
         ]))
     }
 
-    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+    async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         Ok(self
             .0
             .in_workspaces("secrets")
@@ -337,6 +340,7 @@ pub static AGENT_FACTS: KindFacts = KindFacts {
     summary_fields: &["name", "version", "type", "runMode", "callable", "description", "isPublic"],
     deletable: true,
     create_before_delete: true,
+    ..KindFacts::CRUD
 };
 
 fn agent_fields(agent: &Value) -> Fields {
@@ -359,7 +363,7 @@ impl ExternalClient for AgentClient {
         Ok(Some(Value::Object(observed.clone())))
     }
 
-    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+    async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         self.0.summaries("/agents", "name", agent_fields).await
     }
 
@@ -375,7 +379,7 @@ impl ExternalClient for AgentClient {
         if let Some(key) = data["service_key"].as_str() {
             outputs.insert("service_key".to_string(), Secret::new(key));
         }
-        Ok(Created { id, outputs, unapplied: Fields::new() })
+        Ok(Created { id, outputs, ..Default::default() })
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
@@ -436,6 +440,7 @@ pub static SCHEDULE_FACTS: KindFacts = KindFacts {
     summary_fields: &["agent", "type", "cronExpression", "timezone", "enabled"],
     deletable: true,
     create_before_delete: true,
+    ..KindFacts::CRUD
 };
 
 fn schedule_fields(workspace: &str, schedule: &Value) -> Fields {
@@ -468,7 +473,7 @@ impl ExternalClient for ScheduleClient {
         schedule_name(spec)
     }
 
-    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+    async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         Ok(self
             .0
             .in_workspaces("schedules")
@@ -506,7 +511,7 @@ impl ExternalClient for ScheduleClient {
             .filter(|(k, _)| ["enabled", "alertWebhookUrl", "alertOnFailureCount"].contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        Ok(Created { id: format!("{workspace}/{id}"), outputs, unapplied })
+        Ok(Created { id: format!("{workspace}/{id}"), outputs, unapplied, note: None })
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
@@ -555,6 +560,7 @@ pub static SERVICE_FACTS: KindFacts = KindFacts {
     summary_fields: &["agent", "name", "minInstances", "maxInstances", "env", "secretNames", "maxRestartFailures"],
     deletable: true,
     create_before_delete: true,
+    ..KindFacts::CRUD
 };
 
 fn service_fields(workspace: &str, service: &Value) -> Fields {
@@ -578,7 +584,7 @@ impl ExternalClient for ServiceClient {
         Ok(fields)
     }
 
-    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+    async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         Ok(self
             .0
             .in_workspaces("services")
@@ -610,7 +616,7 @@ impl ExternalClient for ServiceClient {
             .filter(|(k, _)| ["alertWebhookUrl", "maxRestartFailures"].contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        Ok(Created { id: format!("{workspace}/{id}"), outputs: Default::default(), unapplied })
+        Ok(Created { id: format!("{workspace}/{id}"), unapplied, ..Default::default() })
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {

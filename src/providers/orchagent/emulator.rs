@@ -134,7 +134,7 @@ fn without_nulls(value: &mut Value) {
 type Answer = Result<Response, ApiError>;
 
 fn now() -> String {
-    crate::engine::state::now_rfc3339()
+    crate::clock::now_rfc3339()
 }
 
 fn new_id(prefix: &str) -> String {

@@ -87,6 +87,18 @@ pub const SERVICE_KIND: KindSpec = KindSpec {
     schema: || schemars::schema_for!(spec::ServiceSpec),
 };
 
+pub const PROVIDER: super::Provider = super::Provider {
+    provider_type: crate::manifest::provider::ProviderType::Orchagent,
+    kinds: &[WORKSPACE_KIND, SECRET_KIND, AGENT_KIND, SCHEDULE_KIND, SERVICE_KIND],
+    client_for,
+    emulator: |config| emulator::OrchagentEmulator::new(config),
+    dialect: DIALECT,
+    base_url: BASE_URL,
+    rate: None,
+    sandbox_path: emulator::BASE_PATH,
+    sandbox_key: "sk_sandbox_seqops",
+};
+
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
     let api = Arc::new(client::OrchagentApi::new(account.clone()));
     match key_kind {

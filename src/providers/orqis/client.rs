@@ -15,7 +15,8 @@ use crate::providers::account::Secret;
 use crate::providers::error::{none_if_gone, ok_if_gone};
 use crate::providers::sources::{self, SourceValues, DIGEST, SENSITIVE};
 use crate::providers::{
-    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ProviderError, RemoteSummary, UpdateRequest,
+    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
+    UpdateRequest,
 };
 
 /// One Orqis account. The agents and API keys lists are read at most once
@@ -97,6 +98,7 @@ pub static AGENT_FACTS: KindFacts = KindFacts {
     summary_fields: &["name", "description", "apiProvider", "model", "baseUrl", "defaultTools"],
     deletable: true,
     create_before_delete: true,
+    ..KindFacts::CRUD
 };
 
 fn agent_summary(agent: &wire::Agent) -> Fields {
@@ -144,7 +146,7 @@ impl ExternalClient for AgentClient {
         Ok(fields)
     }
 
-    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+    async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         let agents = self.0.agents().await?;
         Ok(agents
             .iter()
@@ -197,7 +199,7 @@ impl ExternalClient for AgentClient {
         if let Some(tools) = desired.get("defaultTools").filter(|t| t.as_array().is_some_and(|a| !a.is_empty())) {
             unapplied.insert("defaultTools".into(), tools.clone());
         }
-        Ok(Created { id, outputs: Default::default(), unapplied })
+        Ok(Created { id, unapplied, ..Default::default() })
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
@@ -296,6 +298,7 @@ pub static LLM_KEY_FACTS: KindFacts = KindFacts {
     summary_fields: &["provider"],
     deletable: true,
     create_before_delete: false,
+    ..KindFacts::CRUD
 };
 
 #[async_trait]
@@ -316,7 +319,7 @@ impl ExternalClient for LlmKeyClient {
     }
 
     /// One read per LLM provider: Orqis has no call that lists saved keys.
-    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+    async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         let mut found = Vec::new();
         for provider in LLM_PROVIDERS {
             if self.observe(provider).await?.is_some() {
@@ -362,6 +365,7 @@ pub static API_KEY_FACTS: KindFacts = KindFacts {
     deletable: true,
     // Orqis allows one active key per agent: the old one goes first.
     create_before_delete: false,
+    ..KindFacts::CRUD
 };
 
 fn api_key_fields(key: &wire::ApiKey) -> Fields {
@@ -381,7 +385,7 @@ impl ExternalClient for ApiKeyClient {
         Ok(fields)
     }
 
-    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+    async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         let keys = self.0.api_keys().await?;
         Ok(keys
             .iter()
@@ -433,7 +437,7 @@ impl ExternalClient for ApiKeyClient {
                 reason: "the new key is not in the list".into(),
             })?;
         let outputs = [("key".to_string(), Secret::new(created.key))].into_iter().collect();
-        Ok(Created { id, outputs, unapplied: Fields::new() })
+        Ok(Created { id, outputs, ..Default::default() })
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {

@@ -96,7 +96,7 @@ fn error(status: StatusCode, detail: impl Into<String>) -> ApiError {
 type Answer = Result<Response, ApiError>;
 
 fn now() -> String {
-    crate::engine::state::now_rfc3339()
+    crate::clock::now_rfc3339()
 }
 
 impl OrqisEmulator {

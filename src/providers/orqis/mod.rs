@@ -51,6 +51,18 @@ pub const API_KEY_KIND: KindSpec = KindSpec {
     schema: || schemars::schema_for!(spec::ApiKeySpec),
 };
 
+pub const PROVIDER: super::Provider = super::Provider {
+    provider_type: crate::manifest::provider::ProviderType::Orqis,
+    kinds: &[AGENT_KIND, LLM_KEY_KIND, API_KEY_KIND],
+    client_for,
+    emulator: |config| emulator::OrqisEmulator::new(config),
+    dialect: super::http::ORQIS_DIALECT,
+    base_url: BASE_URL,
+    rate: None,
+    sandbox_path: emulator::BASE_PATH,
+    sandbox_key: "orqis_sandbox_seqops",
+};
+
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
     let api = Arc::new(client::OrqisApi::new(account.clone()));
     match key_kind {

@@ -11,7 +11,8 @@ use tokio::sync::OnceCell;
 use super::{mapping, wire};
 use crate::providers::sources::SourceValues;
 use crate::providers::{
-    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ProviderError, RemoteSummary, UpdateRequest,
+    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
+    UpdateRequest,
 };
 
 /// One Orsay organization. Agents and profiles are listed at most once per
@@ -232,7 +233,7 @@ impl ExternalClient for SequenceClient {
         Ok(Some(Value::Object(spec)))
     }
 
-    async fn list(&self) -> Result<Vec<RemoteSummary>, ProviderError> {
+    async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         let sequences = self.api.sequences().await?;
         Ok(sequences
             .iter()

@@ -18,6 +18,7 @@ pub static SEQUENCE_FACTS: KindFacts = KindFacts {
     summary_fields: &["name", "trigger", "active"],
     deletable: true,
     create_before_delete: true,
+    ..KindFacts::CRUD
 };
 
 /// Orsay's documented defaults: what a field removed from a manifest is

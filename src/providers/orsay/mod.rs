@@ -29,6 +29,18 @@ pub const SEQUENCE_KIND: KindSpec = KindSpec {
     schema: || schemars::schema_for!(spec::SequenceSpec),
 };
 
+pub const PROVIDER: super::Provider = super::Provider {
+    provider_type: crate::manifest::provider::ProviderType::Orsay,
+    kinds: &[SEQUENCE_KIND],
+    client_for,
+    emulator: |config| emulator::OrsayEmulator::new(config),
+    dialect: super::http::DETAIL_DIALECT,
+    base_url: BASE_URL,
+    rate: Some(crate::manifest::provider::Rate::per_hour(REQUESTS_PER_HOUR)),
+    sandbox_path: emulator::BASE_PATH,
+    sandbox_key: "sk_sandbox_seqops",
+};
+
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
     (key_kind == SEQUENCE_KIND.key_kind).then(|| Arc::new(SequenceClient::new(OrsayApi::new(account.clone()))) as _)
 }

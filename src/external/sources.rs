@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use super::account::Secret;
+use super::Secret;
 
 pub const SENSITIVE: &str = "$sensitive";
 pub const DIGEST: &str = "$digest";

@@ -1,0 +1,85 @@
+//! Between Gary's enrollments and the fields the engine compares.
+//!
+//! Fields use the spec's names: `sequence` holds the sequence's id,
+//! `contactId` and `metadata` are as written. What Gary's worker moves by
+//! itself (`status`, `currentStep`, `nextRunAt`, `enrolledAt`) is observed,
+//! never compared.
+
+use serde_json::{json, Value};
+
+use super::wire;
+use crate::providers::{Fields, KindFacts, WhenGone};
+
+pub static ENROLLMENT_FACTS: KindFacts = KindFacts {
+    key_kind: "Enrollment",
+    immutable: &["sequence", "contactId", "metadata"],
+    // Gary's POST answer does not show metadata; a listing may. What is not
+    // shown is taken to be what seqops sent.
+    write_only: &["metadata"],
+    summary_fields: &["sequence", "contactId", "status", "currentStep", "nextRunAt"],
+    deletable: false,
+    create_before_delete: false,
+    updatable: false,
+    idempotent_create: true,
+    natural_key: &["sequence", "contactId"],
+    observations: &["status", "currentStep", "nextRunAt", "enrolledAt", "pausedReason"],
+    terminal,
+    when_gone: WhenGone::Report,
+    unchangeable_hint: "Gary can neither change nor cancel an enrollment: put the manifest back as it was, or remove it (Gary keeps the enrollment) and enroll anew under another manifest",
+    ..KindFacts::CRUD
+};
+
+/// A finished ladder, a cancelled one, or one paused (auto-paused when the
+/// contact replied): each is reported, and the contact is never enrolled
+/// again for it, which would send the whole ladder a second time.
+fn terminal(fields: &Fields) -> Option<String> {
+    match fields.get("status").and_then(Value::as_str)? {
+        "active" => None,
+        "paused" => Some(match fields.get("pausedReason").and_then(Value::as_str) {
+            Some("reply_received") => "paused (auto-paused: the contact replied)".into(),
+            Some(reason) => format!("paused ({reason})"),
+            None => "paused".into(),
+        }),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The remote id seqops keeps: Gary reads enrollments only through their
+/// sequence, so the id carries both (`seq_…/enr_…`).
+pub fn external_id(enrollment: &wire::Enrollment) -> String {
+    format!("{}/{}", enrollment.sequence_id, enrollment.id)
+}
+
+/// The sequence and enrollment ids of an external id.
+pub fn split_id(id: &str) -> Option<(&str, &str)> {
+    id.split_once('/').filter(|(sequence, enrollment)| !sequence.is_empty() && !enrollment.is_empty())
+}
+
+pub fn observed(enrollment: &wire::Enrollment) -> Fields {
+    let mut fields = Fields::new();
+    fields.insert("sequence".into(), json!(enrollment.sequence_id));
+    fields.insert("contactId".into(), json!(enrollment.contact_id));
+    if !enrollment.metadata.is_null() {
+        fields.insert("metadata".into(), enrollment.metadata.clone());
+    }
+    fields.insert("status".into(), json!(enrollment.status));
+    fields.insert("currentStep".into(), json!(enrollment.current_step));
+    fields.insert("nextRunAt".into(), json!(enrollment.next_run_at));
+    fields.insert("enrolledAt".into(), json!(enrollment.enrolled_at));
+    if let Some(reason) = &enrollment.paused_reason {
+        fields.insert("pausedReason".into(), json!(reason));
+    }
+    fields
+}
+
+/// What a listing row shows, for `--refresh changed`.
+pub fn summary(enrollment: &wire::Enrollment) -> Fields {
+    let mut fields = observed(enrollment);
+    fields.retain(|name, _| ENROLLMENT_FACTS.summary_fields.contains(&name.as_str()) || name == "pausedReason");
+    fields
+}
+
+/// `con_EXAMPLE_bbbb in seq_EXAMPLE_aaaa`: how plans name an enrollment.
+pub fn display_name(sequence: &str, contact: &str) -> String {
+    format!("{contact} in {sequence}")
+}

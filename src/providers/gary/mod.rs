@@ -1,0 +1,52 @@
+//! Gary Club: SMS and email ladders (shared/apis/gary.md). seqops manages
+//! enrollments: a contact enrolled in a sequence, which Gary can make
+//! (idempotently, while it is active) but never change or cancel.
+
+mod client;
+pub mod emulator;
+pub mod mapping;
+pub mod spec;
+pub mod wire;
+
+use std::sync::Arc;
+
+pub use client::{EnrollmentClient, GaryApi};
+
+use super::http::{Dialect, DETAIL_DIALECT};
+use super::{Account, ExternalClient};
+use crate::manifest::kind::{self, KindSpec};
+use crate::manifest::provider::{ProviderType, Rate};
+
+pub const BASE_URL: &str = "https://agency.gary.club/api/public/v1";
+
+pub const DIALECT: Dialect = Dialect { error_detail: client::error_detail, ..DETAIL_DIALECT };
+
+pub const ENROLLMENT_KIND: KindSpec = KindSpec {
+    api_version: "gary.seqops.dev/v1alpha1",
+    kind: "Enrollment",
+    key_kind: "Enrollment",
+    provider_type: Some("gary"),
+    parse: kind::parse_typed::<spec::EnrollmentSpec>,
+    references: kind::no_references,
+    check: spec::check,
+    crd: <spec::Enrollment as kube::CustomResourceExt>::crd,
+    schema: || schemars::schema_for!(spec::EnrollmentSpec),
+};
+
+pub const PROVIDER: super::Provider = super::Provider {
+    provider_type: ProviderType::Gary,
+    kinds: &[ENROLLMENT_KIND],
+    client_for,
+    emulator: |config| emulator::GaryEmulator::new(config),
+    dialect: DIALECT,
+    base_url: BASE_URL,
+    // 60 requests per minute per key, in a sliding window.
+    rate: Some(Rate::per_minute(60)),
+    sandbox_path: emulator::BASE_PATH,
+    sandbox_key: "gc_live_sandbox_seqops",
+};
+
+pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
+    let api = Arc::new(GaryApi::new(account.clone()));
+    (key_kind == ENROLLMENT_KIND.key_kind).then(|| Arc::new(EnrollmentClient(api)) as _)
+}
