@@ -16,7 +16,7 @@ use super::{graph, Connections, EngineError};
 use crate::external::sources::{ClusterValues, SourceReader, SourceValues};
 use crate::external::Secret;
 use crate::external::{
-    Created, DesiredContext, ExternalClient, Fields, ListScope, ProviderError, UpdateRequest, KNOWN_AFTER_APPLY,
+    Created, DesiredContext, ExternalClient, Fields, ListScope, ProviderError, Scoped, UpdateRequest, KNOWN_AFTER_APPLY,
 };
 use crate::manifest::ResourceKey;
 
@@ -617,7 +617,7 @@ async fn find_unanswered(
     let key = &change.key;
     let managed = state.snapshot().await.managed_ids(&change.provider, &key.kind);
     let found = client
-        .list(&ListScope::Specs(vec![&change.spec]))
+        .list(&ListScope::Specs(vec![Scoped { spec: &change.spec, previous: None }]))
         .await
         .map_err(|e| format!("looking it up failed too: {e}"))?;
     let matches: Vec<_> = found

@@ -15,7 +15,9 @@ use super::diff::{self, FieldChange};
 use super::state::{Entry, State};
 use super::{digest, Connections, EngineError};
 use crate::external::sources::{ClusterValues, SourceReader};
-use crate::external::{DesiredContext, ExternalClient, Fields, ListScope, ProviderError, RemoteSummary, WhenGone};
+use crate::external::{
+    DesiredContext, ExternalClient, Fields, ListScope, ProviderError, RemoteSummary, Scoped, WhenGone,
+};
 use crate::manifest::{annotations, Manifests, Resource, ResourceKey};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -433,8 +435,11 @@ impl Group<'_> {
             || orphans.iter().any(|(_, e)| e.id.is_none());
         let listing = if needs_listing {
             let managed = self.state.managed_ids(self.provider, self.client.facts().key_kind);
-            let specs = resources.iter().map(|r| &r.spec).chain(orphans.iter().map(|(_, e)| &e.applied_spec));
-            Some(Listing::new(self.client.list(&ListScope::Specs(specs.collect())).await?, managed))
+            let scope = resources
+                .iter()
+                .map(|r| Scoped { spec: &r.spec, previous: self.state.resources.get(&r.key).map(Entry::applied) })
+                .chain(orphans.iter().map(|(_, e)| Scoped { spec: &e.applied_spec, previous: Some(e.applied()) }));
+            Some(Listing::new(self.client.list(&ListScope::Specs(scope.collect())).await?, managed))
         } else {
             None
         };
@@ -546,7 +551,7 @@ impl Group<'_> {
             .collect();
         Ok(DesiredContext {
             refs,
-            previous: previous.map(|e| (&e.applied_spec, &e.last_applied)),
+            previous: previous.map(Entry::applied),
             sources,
             salt: self.state.salt_for(&resource.key).to_string(),
         })
@@ -796,10 +801,15 @@ impl Group<'_> {
         listing: Option<&Listing>,
     ) -> Result<Outcome, ProviderError> {
         let desired = self.desired(resource, None).await?;
+        let facts = self.client.facts();
+        // Two manifests with one natural key would both be bound to the one
+        // object the API makes for it.
+        if let Some(key) = facts.natural_key_of(&desired) {
+            self.claim(&format!("natural key {}", serde_json::Value::Array(key)), &resource.key)?;
+        }
         let Some(found) = self.by_natural_key(&desired, listing)? else {
             return Ok(Outcome::Change(Box::new(self.plan_create(resource).await?)));
         };
-        let facts = self.client.facts();
         let key = facts.natural_key.join(" and ");
         if let Some(status) = (facts.terminal)(&found.fields) {
             let reason = format!(
@@ -828,11 +838,20 @@ impl Group<'_> {
     ) -> Result<Option<&'l RemoteSummary>, ProviderError> {
         let facts = self.client.facts();
         let (Some(wanted), Some(listing)) = (facts.natural_key_of(desired), listing) else { return Ok(None) };
-        let same: Vec<&RemoteSummary> = listing
+        let (managed, same): (Vec<&RemoteSummary>, Vec<&RemoteSummary>) = listing
             .summaries
             .iter()
-            .filter(|s| !listing.managed.contains(&s.id) && facts.natural_key_of(&s.fields).as_ref() == Some(&wanted))
-            .collect();
+            .filter(|s| facts.natural_key_of(&s.fields).as_ref() == Some(&wanted))
+            .partition(|s| listing.managed.contains(&s.id));
+        if let Some(taken) = managed.iter().find(|s| (facts.terminal)(&s.fields).is_none()) {
+            let holder = self.state.resources.iter().find(|(_, e)| e.id.as_deref() == Some(taken.id.as_str()));
+            let holder = holder.map_or_else(|| "another manifest".to_string(), |(key, _)| key.to_string());
+            return Err(ProviderError::Invalid(format!(
+                "{} ({}) is already managed by {holder}: one remote object cannot be bound to two manifests",
+                taken.id,
+                facts.natural_key.join(" and ")
+            )));
+        }
         let live: Vec<&RemoteSummary> =
             same.iter().copied().filter(|s| (facts.terminal)(&s.fields).is_none()).collect();
         match live.as_slice() {

@@ -125,6 +125,13 @@ pub struct Entry {
     pub depends_on: Vec<ResourceKey>,
 }
 
+impl Entry {
+    /// The spec as last applied and the fields it resolved to.
+    pub fn applied(&self) -> (&serde_json::Value, &Fields) {
+        (&self.applied_spec, &self.last_applied)
+    }
+}
+
 impl State {
     pub fn new(sandbox: bool) -> Self {
         let salt: [u8; 16] = rand::random();

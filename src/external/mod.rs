@@ -166,8 +166,7 @@ impl DesiredContext<'_> {
     /// The value `field` resolved to last time, if the spec's `spec_field`
     /// is written as it was then.
     pub fn reusable(&self, spec: &Value, spec_field: &str, field: &str) -> Option<Value> {
-        let (previous_spec, previous_fields) = self.previous?;
-        (previous_spec.get(spec_field) == spec.get(spec_field)).then(|| previous_fields.get(field).cloned()).flatten()
+        Scoped { spec, previous: self.previous }.reusable(spec_field, field)
     }
 
     /// The marker standing for the secret at `path` (e.g. `value`).
@@ -196,7 +195,26 @@ pub enum ListScope<'a> {
     /// What these specs can touch: a kind whose objects live under parents
     /// (Gary's enrollments under sequences) lists only the parents they
     /// name; other kinds list their one collection.
-    Specs(Vec<&'a Value>),
+    Specs(Vec<Scoped<'a>>),
+}
+
+/// A spec a listing must cover, with what it resolved to when last applied
+/// (a parent named by lookup need not be looked up again).
+#[derive(Clone, Copy)]
+pub struct Scoped<'a> {
+    pub spec: &'a Value,
+    pub previous: Option<(&'a Value, &'a Fields)>,
+}
+
+impl Scoped<'_> {
+    /// The value `field` resolved to last time, if the spec's `spec_field`
+    /// is written as it was then.
+    pub fn reusable(&self, spec_field: &str, field: &str) -> Option<Value> {
+        let (previous_spec, previous_fields) = self.previous?;
+        (previous_spec.get(spec_field) == self.spec.get(spec_field))
+            .then(|| previous_fields.get(field).cloned())
+            .flatten()
+    }
 }
 
 /// What a create made.

@@ -95,7 +95,16 @@ pub fn requests_line(plan: &Plan) -> String {
         .iter()
         .map(|u| match (u.remaining, u.limit) {
             (Some(remaining), Some(limit)) => {
-                format!("{} made {} request{}, {remaining} of {limit} left", u.account, u.requests, plural(u.requests))
+                // An hourly budget is what every vendor but Gary counts in;
+                // any other window is named.
+                let window = u.window.as_deref().filter(|w| *w != "per hour").map(|w| format!(" ({w})"));
+                format!(
+                    "{} made {} request{}, {remaining} of {limit} left{}",
+                    u.account,
+                    u.requests,
+                    plural(u.requests),
+                    window.unwrap_or_default()
+                )
             }
             _ => format!("{} made {} request{}", u.account, u.requests, plural(u.requests)),
         })

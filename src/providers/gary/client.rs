@@ -130,10 +130,13 @@ impl EnrollmentClient {
                 ids.extend(sequences.iter().filter(|s| s.status == "active").map(|s| s.id.clone()));
             }
             ListScope::Specs(specs) => {
-                for spec in specs {
-                    if let Some(selector) = spec.get("sequence") {
-                        ids.insert(self.0.sequence_id(selector).await?);
-                    }
+                for scoped in specs {
+                    let known = scoped.reusable("sequence", "sequence").and_then(|id| id.as_str().map(String::from));
+                    match (known, scoped.spec.get("sequence")) {
+                        (Some(id), _) => ids.insert(id),
+                        (None, Some(selector)) => ids.insert(self.0.sequence_id(selector).await?),
+                        (None, None) => false,
+                    };
                 }
             }
         }

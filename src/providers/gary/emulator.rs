@@ -154,7 +154,7 @@ impl Tenant {
         ];
         let mut contacts: Vec<String> =
             ["con_EXAMPLE_bbbb", "con_EXAMPLE_cccc", "con_EXAMPLE_dddd"].iter().map(|c| c.to_string()).collect();
-        contacts.extend((1..=12).map(|n| format!("con_sandbox_{n:04}")));
+        contacts.extend((1..=200).map(|n| format!("con_sandbox_{n:04}")));
         Tenant { sequences, contacts, enrollments: Vec::new() }
     }
 

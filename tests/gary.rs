@@ -1,0 +1,268 @@
+//! Gary Club enrollments through the seqops binary, against the Gary
+//! emulator served in this process (so a test can lose an answer on the way
+//! back, or move an enrollment as Gary's worker and dashboard would).
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::IntoResponse;
+use common::{assert_contains, Workspace};
+use seqops::providers::gary::emulator::{GaryEmulator, BASE_PATH};
+use seqops::sandbox::{Emulator, EmulatorConfig};
+
+const TOKEN: &str = "gc_live_test_agency";
+const NURTURE: &str = "seq_EXAMPLE_aaaa";
+
+/// The Gary emulator on a loopback port, counting what it is asked.
+struct Gary {
+    origin: String,
+    emulator: Arc<GaryEmulator>,
+    posts: Arc<AtomicUsize>,
+    gets: Arc<AtomicUsize>,
+    /// The next enrollment is made, and its answer replaced by a gateway's
+    /// 502 page.
+    lose_next_answer: Arc<AtomicBool>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Gary {
+    fn start() -> Gary {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+        let emulator = GaryEmulator::new(EmulatorConfig { requests_per_hour: 0, ..Default::default() });
+        let (posts, gets, lose) =
+            (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+        let counted = (posts.clone(), gets.clone(), lose.clone());
+        let router = axum::Router::new().nest(BASE_PATH, emulator.clone().router()).layer(middleware::from_fn(
+            move |request: Request, next: Next| {
+                let (posts, gets, lose) = counted.clone();
+                async move {
+                    let post = request.method() == Method::POST;
+                    if post {
+                        posts.fetch_add(1, Ordering::SeqCst)
+                    } else {
+                        gets.fetch_add(1, Ordering::SeqCst)
+                    };
+                    let response = next.run(request).await;
+                    if post && lose.swap(false, Ordering::SeqCst) {
+                        return (StatusCode::BAD_GATEWAY, "<html><body>502 Bad Gateway</body></html>").into_response();
+                    }
+                    response
+                }
+            },
+        ));
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a port");
+        let origin = format!("http://{}", listener.local_addr().expect("an address"));
+        runtime.spawn(async move { axum::serve(listener, router).await });
+        Gary { origin, emulator, posts, gets, lose_next_answer: lose, runtime }
+    }
+
+    fn rows(&self, contact: &str) -> Vec<seqops::providers::gary::wire::Enrollment> {
+        self.emulator.enrollments_of(TOKEN, NURTURE).into_iter().filter(|e| e.contact_id == contact).collect()
+    }
+
+    fn requests(&self) -> (usize, usize) {
+        (self.gets.load(Ordering::SeqCst), self.posts.load(Ordering::SeqCst))
+    }
+}
+
+fn workspace(gary: &Gary) -> Workspace {
+    let work = Workspace::new();
+    work.write(
+        "provider.yaml",
+        &format!(
+            "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: gary\nspec:\n  type: gary\n  baseUrl: {}{BASE_PATH}\n  credentials:\n    env: GARY_API_KEY\n",
+            gary.origin
+        ),
+    );
+    work
+}
+
+fn enrollment(name: &str, contact: &str, metadata: &str) -> String {
+    format!(
+        "apiVersion: gary.seqops.dev/v1alpha1\nkind: Enrollment\nmetadata:\n  name: {name}\nspec:\n  sequence: {{lookup: Post-call nurture}}\n  contactId: {contact}\n  metadata: {metadata}\n"
+    )
+}
+
+fn run(work: &Workspace, args: &[&str]) -> common::Run {
+    work.command(args).env("GARY_API_KEY", TOKEN).stdin(std::process::Stdio::null()).output().expect("runs").into()
+}
+
+fn plan(work: &Workspace) -> common::Run {
+    run(work, &["plan", "-f", "manifests", "--detailed-exitcode"])
+}
+
+fn apply(work: &Workspace) -> common::Run {
+    let applied = run(work, &["apply", "-f", "manifests", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "apply failed:\n{}", applied.all());
+    applied
+}
+
+#[test]
+fn an_enrollment_is_made_once_and_the_next_plan_costs_one_list_per_sequence() {
+    let gary = Gary::start();
+    let work = workspace(&gary);
+    work.write("a.yaml", &enrollment("lead-b", "con_EXAMPLE_bbbb", "{source: call}"));
+    let applied = apply(&work);
+    assert_contains(&applied.stdout, "Enrollment/lead-b: created (id seq_EXAMPLE_aaaa/enr_");
+    assert_eq!(gary.rows("con_EXAMPLE_bbbb").len(), 1);
+    assert_eq!(gary.rows("con_EXAMPLE_bbbb")[0].metadata, serde_json::json!({"source": "call"}));
+    let before = gary.requests();
+    let again = plan(&work);
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_contains(&again.stdout, "No changes.");
+    assert_eq!(gary.requests(), (before.0 + 1, before.1), "one list of the one sequence named, no lookup, no POST");
+    assert_contains(&again.stdout, "gary/gary made 1 request, ");
+    assert_contains(&again.stdout, " of 60 left (per minute)");
+}
+
+#[test]
+fn a_second_manifest_for_a_contact_already_enrolled_is_refused_and_gary_holds_one_enrollment() {
+    let gary = Gary::start();
+    let work = workspace(&gary);
+    work.write("a.yaml", &enrollment("lead-b", "con_EXAMPLE_bbbb", "{source: call}"));
+    apply(&work);
+    work.write("b.yaml", &enrollment("lead-b-again", "con_EXAMPLE_bbbb", "{source: call}"));
+    let refused = plan(&work);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "is already managed by Enrollment/lead-b");
+    work.remove("a.yaml");
+    work.write(
+        "a.yaml",
+        &format!("{}---\n{}", enrollment("x", "con_EXAMPLE_cccc", "{}"), enrollment("y", "con_EXAMPLE_cccc", "{}")),
+    );
+    let twice = plan(&work);
+    assert_eq!(twice.code, 1, "{}", twice.all());
+    assert_contains(&twice.stderr, "is already bound to Enrollment/x in this plan");
+    assert_eq!(gary.rows("con_EXAMPLE_bbbb").len(), 1);
+    assert!(gary.rows("con_EXAMPLE_cccc").is_empty());
+}
+
+#[test]
+fn a_lost_answer_is_recovered_by_sending_the_enrollment_again_without_listing() {
+    let gary = Gary::start();
+    let work = workspace(&gary);
+    work.write("a.yaml", &enrollment("lead-b", "con_EXAMPLE_bbbb", "{source: call}"));
+    let planned = plan(&work);
+    assert_eq!(planned.code, 2, "{}", planned.all());
+    gary.lose_next_answer.store(true, Ordering::SeqCst);
+    let before = gary.requests();
+    let applied = apply(&work);
+    assert_contains(&applied.stdout, "already had con_EXAMPLE_bbbb actively enrolled");
+    let rows = gary.rows("con_EXAMPLE_bbbb");
+    assert_eq!(rows.len(), 1, "one enrollment, not two");
+    assert_eq!(work.state()["resources"]["Enrollment/lead-b"]["id"], format!("{NURTURE}/{}", rows[0].id));
+    let (gets, posts) = gary.requests();
+    assert_eq!(posts - before.1, 2, "the enrollment was sent twice");
+    assert_eq!(
+        gets - before.0,
+        2,
+        "the apply's own plan read the sequences and the enrollments once; no crawl after the lost answer"
+    );
+    assert_contains(&plan(&work).stdout, "No changes.");
+}
+
+#[test]
+fn an_enrollment_made_outside_seqops_is_adopted_by_sequence_and_contact() {
+    let gary = Gary::start();
+    let (status, _) = post_enrollment(&gary, "con_EXAMPLE_dddd");
+    assert_eq!(status, 201);
+    let work = workspace(&gary);
+    work.write("a.yaml", &enrollment("lead-d", "con_EXAMPLE_dddd", "{source: n8n}"));
+    let planned = plan(&work);
+    assert_contains(&planned.stdout, "<= Enrollment/lead-d");
+    assert_contains(&planned.stdout, "already exists with this sequence and contactId: it is adopted, not made twice");
+    apply(&work);
+    assert_eq!(gary.rows("con_EXAMPLE_dddd").len(), 1);
+}
+
+#[test]
+fn a_completed_enrollment_removed_and_added_again_is_not_enrolled_again() {
+    let gary = Gary::start();
+    let work = workspace(&gary);
+    let manifest = enrollment("lead-b", "con_EXAMPLE_bbbb", "{source: call}");
+    work.write("a.yaml", &manifest);
+    apply(&work);
+    work.remove("a.yaml");
+    let forget = plan(&work);
+    assert_contains(&forget.stdout, "forget Enrollment/lead-b");
+    assert_contains(&forget.stdout, "the API cannot delete it");
+    apply(&work);
+    let row = gary.rows("con_EXAMPLE_bbbb").remove(0);
+    assert_eq!(row.status, "active", "Gary keeps the enrollment running");
+    assert!(gary.emulator.set_status(TOKEN, &row.id, "completed", None));
+    work.write("a.yaml", &manifest);
+    let planned = plan(&work);
+    assert_contains(&planned.stdout, "<= Enrollment/lead-b");
+    assert_contains(&planned.stdout, "is completed: it is bound as it is and not made again");
+    apply(&work);
+    assert_eq!(gary.rows("con_EXAMPLE_bbbb").len(), 1, "the ladder is not sent a second time");
+    assert_contains(&plan(&work).stdout, "No changes.");
+}
+
+#[test]
+fn an_enrollment_that_finished_or_was_paused_by_a_reply_is_not_drift() {
+    let gary = Gary::start();
+    let work = workspace(&gary);
+    work.write("a.yaml", &enrollment("lead-b", "con_EXAMPLE_bbbb", "{source: call}"));
+    apply(&work);
+    let row = gary.rows("con_EXAMPLE_bbbb").remove(0);
+    assert!(gary.emulator.set_status(TOKEN, &row.id, "paused", Some("reply_received")));
+    let paused = run(&work, &["plan", "-f", "manifests", "--detailed-exitcode", "--refresh", "full"]);
+    assert_eq!(paused.code, 0, "only what Gary moves by itself moved:\n{}", paused.all());
+    assert_contains(&paused.stdout, "No changes.");
+}
+
+#[test]
+fn a_changed_contact_or_metadata_is_a_plan_error_naming_the_field_never_a_delete() {
+    let gary = Gary::start();
+    let work = workspace(&gary);
+    work.write("a.yaml", &enrollment("lead-b", "con_EXAMPLE_bbbb", "{source: call}"));
+    apply(&work);
+    work.write("a.yaml", &enrollment("lead-b", "con_EXAMPLE_bbbb", "{source: webinar}"));
+    let refused = plan(&work);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "Enrollment/lead-b: metadata cannot change");
+    assert_contains(&refused.stderr, "Gary can neither change nor cancel an enrollment");
+    let row = gary.rows("con_EXAMPLE_bbbb").remove(0);
+    assert!(gary.emulator.set_status(TOKEN, &row.id, "completed", None));
+    let finished = run(&work, &["plan", "-f", "manifests", "--refresh", "full"]);
+    assert_contains(&finished.stderr, "is completed remotely, which is final");
+    assert_eq!(gary.rows("con_EXAMPLE_bbbb").len(), 1);
+}
+
+#[test]
+fn gary_errors_say_what_to_do() {
+    let gary = Gary::start();
+    let work = workspace(&gary);
+    work.write("a.yaml", &enrollment("lead-x", "con_other_tenant", "{}"));
+    let refused = run(&work, &["apply", "-f", "manifests", "--auto-approve"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.all(), "unprocessable");
+    let broke =
+        work.command(&["plan", "-f", "manifests"]).env("GARY_API_KEY", "gc_live_nofuel_x").output().expect("runs");
+    let broke: common::Run = broke.into();
+    assert_contains(&broke.stderr, "fuel_exhausted");
+    assert_contains(&broke.stderr, "the account is out of credit");
+}
+
+/// Enrolls a contact directly, as n8n would.
+fn post_enrollment(gary: &Gary, contact: &str) -> (u16, serde_json::Value) {
+    let url = format!("{}{BASE_PATH}/sequences/{NURTURE}/enrollments", gary.origin);
+    let body = serde_json::json!({"contact_id": contact, "metadata": {"source": "n8n"}});
+    gary.runtime.block_on(async {
+        let response = reqwest::Client::new().post(url).bearer_auth(TOKEN).json(&body).send().await.expect("answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    })
+}
+
+#[test]
+fn the_emulator_is_served_under_gary_in_the_sandbox() {
+    let sandbox = seqops::providers::emulators(EmulatorConfig::default());
+    assert!(sandbox.iter().any(|e| e.id() == "gary" && e.base_path() == BASE_PATH));
+}
