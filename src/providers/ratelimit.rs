@@ -56,9 +56,13 @@ impl RateLimiter {
 
     /// How long a request sent at `now` must wait; `None` if it may go now.
     fn delay_at(&self, window: &mut Window, now: u64) -> Option<Duration> {
+        // A request is counted by the API when it arrives, a little after
+        // seqops sent it: each is kept a moment longer than the window, so
+        // that the slot it frees is taken only once the API let it go too.
+        let held = self.window_ms.saturating_add((self.window_ms / 50).min(1_000));
         // Entries are kept in order; a clock that stepped back must not make
         // an old entry look new, so anything after `now` is dropped too.
-        window.sent.retain(|sent| sent.saturating_add(self.window_ms) > now && *sent <= now);
+        window.sent.retain(|sent| sent.saturating_add(held) > now && *sent <= now);
         if window.blocked_until > now {
             return Some(Duration::from_millis(window.blocked_until - now));
         }
@@ -67,7 +71,7 @@ impl RateLimiter {
             return None;
         }
         let oldest = window.sent[window.sent.len() - limit];
-        Some(Duration::from_millis(oldest.saturating_add(self.window_ms).saturating_sub(now).max(1)))
+        Some(Duration::from_millis(oldest.saturating_add(held).saturating_sub(now).max(1)))
     }
 
     /// Waits until a request may be sent, then counts it. `on_wait` hears
@@ -161,8 +165,9 @@ mod tests {
             assert_eq!(limiter.delay_at(&mut window, sent), None);
             window.sent.push_back(sent);
         }
-        assert_eq!(limiter.delay_at(&mut window, 4_000), Some(Duration::from_millis(3_600_000 - 3_000)));
-        assert_eq!(limiter.delay_at(&mut window, 3_601_000), None);
+        let margin = 1_000;
+        assert_eq!(limiter.delay_at(&mut window, 4_000), Some(Duration::from_millis(3_600_000 - 3_000 + margin)));
+        assert_eq!(limiter.delay_at(&mut window, 3_601_000 + margin), None);
     }
 
     #[test]
