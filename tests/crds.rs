@@ -118,3 +118,68 @@ fn every_crd_is_structural_with_status_columns_short_names_and_the_seqops_catego
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+#[test]
+fn the_controllers_rbac_covers_the_group_of_every_kind() {
+    let rbac = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/rbac.yaml"))
+        .expect("manifests/rbac.yaml");
+    let rules: Vec<&str> = rbac.lines().filter(|l| l.trim_start().starts_with("- apiGroups: [seqops.dev")).collect();
+    assert_eq!(rules.len(), 2, "one rule for the objects, one for their status:\n{rbac}");
+    for kind in seqops::providers::kinds() {
+        let group = kind.api_version.split('/').next().unwrap_or_default();
+        for rule in &rules {
+            let listed = rule.split(['[', ']', ',']).map(str::trim).any(|g| g == group);
+            assert!(listed, "manifests/rbac.yaml does not grant {group} (kind {}): {rule}", kind.kind);
+        }
+    }
+}
+
+/// The `crate::…` modules a source file names.
+fn crate_modules_used(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).expect("a source file");
+    let mut used = Vec::new();
+    for (at, _) in text.match_indices("crate::") {
+        let rest = &text[at + "crate::".len()..];
+        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        used.push(name);
+    }
+    used
+}
+
+fn sources_under(folder: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut queue = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(folder)];
+    while let Some(dir) = queue.pop() {
+        for entry in std::fs::read_dir(&dir).expect("a source folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                queue.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_engine_names_no_provider_and_no_provider_names_the_engine() {
+    let rules = [
+        ("engine", &["providers", "sandbox", "controller", "cli"][..]),
+        ("external", &["engine", "providers", "sandbox", "controller"][..]),
+        ("providers", &["engine", "controller"][..]),
+        ("sandbox", &["engine", "providers", "controller"][..]),
+        ("manifest", &["engine", "providers", "sandbox", "controller"][..]),
+    ];
+    let mut problems = Vec::new();
+    for (folder, forbidden) in rules {
+        for file in sources_under(folder) {
+            for used in crate_modules_used(&file) {
+                if forbidden.contains(&used.as_str()) {
+                    problems.push(format!("{} uses crate::{used}", file.display()));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "module boundaries crossed:\n{}", problems.join("\n"));
+}

@@ -236,3 +236,39 @@ fn prevent_destroy_makes_a_planned_delete_an_error() {
     assert_eq!(apply.code, 1);
     assert_eq!(server.sequences_named("Guarded").len(), 1);
 }
+
+#[test]
+fn management_policies_without_update_or_delete_create_but_never_change_or_delete() {
+    let (server, work) = server_and_workspace(&[]);
+    let policies = "name: Guarded\ntrigger: WHATSAPP_MESSAGE\nactive: false\nmanagementPolicies: [Observe, Create]";
+    work.write("guarded.yaml", &sequence("guarded", policies));
+    work.apply();
+    assert_eq!(server.sequences_named("Guarded").len(), 1, "Create is allowed");
+    work.write("guarded.yaml", &sequence("guarded", &policies.replace("active: false", "active: true")));
+    let edited = work.plan();
+    assert_eq!(edited.code, 0, "{}", edited.all());
+    assert_contains(
+        &edited.all(),
+        "Sequence/guarded has managementPolicies without Update and differs remotely in active; left alone",
+    );
+    work.remove("guarded.yaml");
+    let removed = work.plan();
+    assert_contains(&removed.stdout, "forget Sequence/guarded");
+    assert_contains(&removed.stdout, "its managementPolicies did not allow Delete");
+    work.apply();
+    assert_eq!(server.sequences_named("Guarded").len(), 1, "Delete is not allowed");
+}
+
+#[test]
+fn management_policies_must_observe_and_not_be_given_twice() {
+    let (_server, work) = server_and_workspace(&[]);
+    let both = "name: A\ntrigger: WHATSAPP_MESSAGE\nmanagementPolicy: ObserveOnly\nmanagementPolicies: [\"*\"]";
+    work.write("a.yaml", &sequence("a", both));
+    work.write("b.yaml", &sequence("b", "name: B\ntrigger: WHATSAPP_MESSAGE\nmanagementPolicies: [Create]"));
+    let checked = work.run(&["validate", "-f", "manifests"]);
+    assert_eq!(checked.code, 1, "{}", checked.all());
+    assert_contains(&checked.stderr, "a.yaml:");
+    assert_contains(&checked.stderr, "give `managementPolicies` or the older `managementPolicy`, not both");
+    assert_contains(&checked.stderr, "b.yaml:");
+    assert_contains(&checked.stderr, "include `Observe` (or `*`)");
+}

@@ -32,6 +32,7 @@ pub fn manifest_text(object: &DynamicObject) -> String {
     let mut spec = object.data.get("spec").cloned().unwrap_or(json!({}));
     if let Some(map) = spec.as_object_mut() {
         map.remove("managementPolicy");
+        map.remove("managementPolicies");
     }
     let annotations: serde_json::Map<String, Value> = object
         .annotations()

@@ -321,25 +321,25 @@ async fn sync(
         .await
         .map_err(|e| ReconcileError::Failed(e.to_string()))?;
     let change = plan.changes.iter().find(|c| c.key == world.key);
-    let observe_only = policy::observe_only(&object.data["spec"]);
+    // What the policies do not allow is reported like drift under
+    // ObserveOnly, and not applied.
+    let refused = change.and_then(|c| engine::plan::refused_by_policy(&object.data["spec"], c));
+    let observe_only = policy::observe_only(&object.data["spec"]) || refused.is_some();
     let interval = context.shared.drift_interval.unwrap_or_else(|| drift_interval(limit, objects));
     if observe_only {
         let drift: Vec<DriftEntry> = change.map(|c| c.fields.iter().map(drift_entry).collect()).unwrap_or_default();
         let id = change
             .and_then(|c| c.id.clone())
             .or_else(|| world.state.resources.get(&world.key).and_then(|e| e.id.clone()));
+        let (reason, message) = match refused.filter(|_| !policy::observe_only(&object.data["spec"])) {
+            Some(policy) => ("PolicyForbids", format!("observed; managementPolicies do not allow {policy:?}")),
+            None => ("ObserveOnly", "observed; seqops changes nothing under ObserveOnly".to_string()),
+        };
         write_status(api, object, |status| {
             status.drift = drift.clone();
             status.external_id = id.clone();
             let ready = if id.is_some() { "True" } else { "False" };
-            set_condition(
-                status,
-                "Ready",
-                ready,
-                "ObserveOnly",
-                "observed; seqops changes nothing under ObserveOnly",
-                object,
-            );
+            set_condition(status, "Ready", ready, reason, &message, object);
             let synced = if drift.is_empty() {
                 ("True", "UpToDate", "matches the spec")
             } else {
@@ -408,9 +408,10 @@ async fn finalize(
     if !finalizers::has(object, FINALIZER) {
         return Ok(Action::await_change());
     }
-    // An observed object was never seqops's to delete.
+    // An observed object was never seqops's to delete, nor one whose
+    // policies leave out Delete.
     let orphan = annotation(object, annotations::DELETION_POLICY) == Some("orphan")
-        || policy::observe_only(&object.data["spec"]);
+        || !policy::allows(&object.data["spec"], policy::Policy::Delete);
     let id = cluster::status_of(object).external_id;
     if let (false, Some(id)) = (orphan, id) {
         let kind = context.kind();
@@ -421,8 +422,13 @@ async fn finalize(
             context.connect(&world, object, namespace).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
         let provider = world.manifests.get(&world.key).and_then(|r| r.provider.clone()).unwrap_or_default();
         let client = connections.client(&provider, kind.key_kind).map_err(|e| ReconcileError::Failed(e.to_string()))?;
-        client.delete(&id).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
-        record(context, object, false, "Deleted", format!("deleted the remote object {id}")).await;
+        if client.facts().deletable {
+            client.delete(&id).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
+            record(context, object, false, "Deleted", format!("deleted the remote object {id}")).await;
+        } else {
+            let note = format!("the API cannot delete a {}: kept the remote object {id}", kind.kind);
+            record(context, object, false, "Orphaned", note).await;
+        }
     }
     if let (true, Some(id)) = (orphan, cluster::status_of(object).external_id) {
         record(context, object, false, "Orphaned", format!("kept the remote object {id}")).await;

@@ -300,7 +300,8 @@ async fn prepare(
         sources,
         salt: snapshot.salt_for(key).to_string(),
     };
-    let fresh = client.desired(&change.spec, &context).await.map_err(|e| format!("{key}: {e}"))?;
+    let spec = crate::manifest::policy::without_policies(&change.spec);
+    let fresh = client.desired(&spec, &context).await.map_err(|e| format!("{key}: {e}"))?;
     for (field, planned) in &change.desired {
         if !has_placeholder(planned) && fresh.get(field) != Some(planned) {
             return Err(format!(

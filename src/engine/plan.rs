@@ -18,6 +18,7 @@ use crate::external::sources::{ClusterValues, SourceReader};
 use crate::external::{
     DesiredContext, ExternalClient, Fields, ListScope, ProviderError, RemoteSummary, Scoped, WhenGone,
 };
+use crate::manifest::policy::Policy;
 use crate::manifest::{annotations, Manifests, Resource, ResourceKey};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -265,10 +266,13 @@ fn leave_alone_what_may_not_change(manifests: &Manifests, changes: Vec<Change>) 
             kept.push(change);
             continue;
         };
+        let refused = refused_by_policy(&resource.spec, &change);
         let why = if crate::manifest::policy::observe_only(&resource.spec) {
-            "is ObserveOnly"
+            "is ObserveOnly".to_string()
         } else if resource.annotation_is_true(annotations::PAUSED) {
-            "is paused"
+            "is paused".to_string()
+        } else if let Some(policy) = refused {
+            format!("has managementPolicies without {policy:?}")
         } else {
             kept.push(change);
             continue;
@@ -309,6 +313,22 @@ fn leave_alone_what_may_not_change(manifests: &Manifests, changes: Vec<Change>) 
         }
     }
     (kept, warnings)
+}
+
+/// The policy a change needs that the manifest's `managementPolicies` does
+/// not allow, if any: creating (and adopting) needs `Create`, an update
+/// `Update`, a replace `Create` and `Delete`.
+pub fn refused_by_policy(spec: &serde_json::Value, change: &Change) -> Option<Policy> {
+    let needs: &[Policy] = match change.action {
+        Action::Create => &[Policy::Create],
+        Action::Adopt if change.updates.is_empty() => &[],
+        Action::Adopt | Action::Update => &[Policy::Update],
+        Action::Replace => &[Policy::Create, Policy::Delete],
+        Action::Delete => &[Policy::Delete],
+        Action::Forget => &[],
+    };
+    let allowed = crate::manifest::policy::allowed(spec);
+    needs.iter().copied().find(|p| !allowed.contains(p))
 }
 
 /// Plans every group once; `recreated` are the objects whose remote id
@@ -559,7 +579,7 @@ impl Group<'_> {
 
     async fn desired(&self, resource: &Resource, previous: Option<&Entry>) -> Result<Fields, ProviderError> {
         let context = self.context(resource, previous)?;
-        self.client.desired(&resource.spec, &context).await
+        self.client.desired(&crate::manifest::policy::without_policies(&resource.spec), &context).await
     }
 
     async fn plan_resource(
@@ -934,7 +954,12 @@ impl Group<'_> {
             }
         }
         let deletable = self.client.facts().deletable;
-        let action = if id.is_none() || (entry.deposed_id.is_none() && (entry.orphan_on_delete || !deletable)) {
+        let policy_keeps = !crate::manifest::policy::allows(&entry.applied_spec, Policy::Delete);
+        let keeps = entry.orphan_on_delete || !deletable || policy_keeps;
+        let action = if id.is_none() || (entry.deposed_id.is_none() && keeps) {
+            if policy_keeps && !entry.orphan_on_delete {
+                reasons.push("its managementPolicies did not allow Delete: the remote object is kept".into());
+            }
             if entry.orphan_on_delete {
                 reasons.push("seqops.dev/deletion-policy: orphan keeps the remote object".into());
             } else if !deletable {

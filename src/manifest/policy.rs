@@ -1,10 +1,15 @@
-//! `spec.managementPolicy`: whether seqops may change an object or only
-//! watch it, the same for the CLI and the controller.
+//! What the user allows seqops to do to one object: Crossplane's
+//! `spec.managementPolicies` (a set of `Observe`, `Create`, `Update`,
+//! `Delete`, `LateInitialize`, or `*`), with `managementPolicy:
+//! ObserveOnly` kept as the alias of `[Observe]`. The same for the CLI and
+//! the controller.
+
+use std::collections::BTreeSet;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// What seqops may do to the remote object.
+/// What seqops may do to the remote object (the older, single field).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum ManagementPolicy {
     /// Create, update and delete it to match the spec.
@@ -14,7 +19,84 @@ pub enum ManagementPolicy {
     ObserveOnly,
 }
 
-/// Whether a spec says `managementPolicy: ObserveOnly`.
+/// One thing the user allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub enum Policy {
+    Observe,
+    Create,
+    Update,
+    Delete,
+    LateInitialize,
+    /// Everything.
+    #[serde(rename = "*")]
+    All,
+}
+
+/// The policies a spec allows: `managementPolicies` when given (`[]`
+/// allows nothing, which pauses), `[Observe]` under `managementPolicy:
+/// ObserveOnly`, everything otherwise.
+pub fn allowed(spec: &serde_json::Value) -> BTreeSet<Policy> {
+    if let Some(list) = spec.get("managementPolicies").and_then(|p| p.as_array()) {
+        let policies: BTreeSet<Policy> = list.iter().filter_map(|p| serde_json::from_value(p.clone()).ok()).collect();
+        if policies.contains(&Policy::All) {
+            return everything();
+        }
+        return policies;
+    }
+    if spec.get("managementPolicy").and_then(|p| p.as_str()) == Some("ObserveOnly") {
+        return BTreeSet::from([Policy::Observe]);
+    }
+    everything()
+}
+
+fn everything() -> BTreeSet<Policy> {
+    BTreeSet::from([Policy::Observe, Policy::Create, Policy::Update, Policy::Delete, Policy::LateInitialize])
+}
+
+/// The spec a provider is given: what seqops may do is the engine's
+/// business, never a field to send.
+pub fn without_policies(spec: &serde_json::Value) -> std::borrow::Cow<'_, serde_json::Value> {
+    let has = |field: &str| spec.get(field).is_some();
+    if !has("managementPolicy") && !has("managementPolicies") {
+        return std::borrow::Cow::Borrowed(spec);
+    }
+    let mut stripped = spec.clone();
+    if let Some(map) = stripped.as_object_mut() {
+        map.remove("managementPolicy");
+        map.remove("managementPolicies");
+    }
+    std::borrow::Cow::Owned(stripped)
+}
+
+/// Whether the spec allows `policy`.
+pub fn allows(spec: &serde_json::Value, policy: Policy) -> bool {
+    allowed(spec).contains(&policy)
+}
+
+/// Whether a spec only observes: `managementPolicy: ObserveOnly` or
+/// `managementPolicies: [Observe]`.
 pub fn observe_only(spec: &serde_json::Value) -> bool {
-    spec.get("managementPolicy").and_then(|p| p.as_str()) == Some("ObserveOnly")
+    allowed(spec) == BTreeSet::from([Policy::Observe])
+}
+
+/// Checks a spec's policies: both spellings at once, or a set without
+/// `Observe` (seqops must read an object to manage it), are errors.
+pub fn check(spec: &serde_json::Value) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    if spec.get("managementPolicies").is_some() && spec.get("managementPolicy").is_some() {
+        problems.push((
+            "spec.managementPolicy".into(),
+            "give `managementPolicies` or the older `managementPolicy`, not both".into(),
+        ));
+    }
+    if let Some(list) = spec.get("managementPolicies").and_then(|p| p.as_array()) {
+        let policies = allowed(spec);
+        if !list.is_empty() && !policies.contains(&Policy::Observe) {
+            problems.push((
+                "spec.managementPolicies".into(),
+                "include `Observe` (or `*`): seqops reads an object before it changes it; `[]` pauses".into(),
+            ));
+        }
+    }
+    problems
 }

@@ -26,6 +26,11 @@ pub struct EnrollmentSpec {
     /// `ObserveOnly`: read the remote object and report drift; change nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
+    /// What seqops may do (Crossplane's set): `Observe`, `Create`,
+    /// `Update`, `Delete`, `LateInitialize`, or `*` (the default); `[]`
+    /// pauses. `[Observe]` is `managementPolicy: ObserveOnly`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policies: Option<Vec<crate::manifest::policy::Policy>>,
     /// The sequence: `{lookup: "Post-call nurture"}` by name or `{id: seq_…}`.
     pub sequence: Selector,
     /// The contact to enroll; it must belong to the same tenant.

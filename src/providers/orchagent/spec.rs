@@ -29,6 +29,11 @@ pub struct WorkspaceSpec {
     /// `ObserveOnly`: read the remote object and report drift; change nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
+    /// What seqops may do (Crossplane's set): `Observe`, `Create`,
+    /// `Update`, `Delete`, `LateInitialize`, or `*` (the default); `[]`
+    /// pauses. `[Observe]` is `managementPolicy: ObserveOnly`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policies: Option<Vec<crate::manifest::policy::Policy>>,
     pub name: String,
     /// The URL-safe identifier; an existing workspace is adopted by it
     /// (`seqops.dev/adopt: "true"`). Derived from the name when absent.
@@ -53,6 +58,11 @@ pub struct WorkspaceSecretSpec {
     /// `ObserveOnly`: read the remote object and report drift; change nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
+    /// What seqops may do (Crossplane's set): `Observe`, `Create`,
+    /// `Update`, `Delete`, `LateInitialize`, or `*` (the default); `[]`
+    /// pauses. `[Observe]` is `managementPolicy: ObserveOnly`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policies: Option<Vec<crate::manifest::policy::Policy>>,
     pub workspace_ref: NameRef,
     /// The secret's name, e.g. `ANTHROPIC_API_KEY`.
     pub name: String,
@@ -105,6 +115,11 @@ pub struct AgentSpec {
     /// `ObserveOnly`: read the remote object and report drift; change nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
+    /// What seqops may do (Crossplane's set): `Observe`, `Create`,
+    /// `Update`, `Delete`, `LateInitialize`, or `*` (the default); `[]`
+    /// pauses. `[Observe]` is `managementPolicy: ObserveOnly`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policies: Option<Vec<crate::manifest::policy::Policy>>,
     pub name: String,
     pub version: String,
     #[serde(rename = "type")]
@@ -159,6 +174,11 @@ pub struct ScheduleSpec {
     /// `ObserveOnly`: read the remote object and report drift; change nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
+    /// What seqops may do (Crossplane's set): `Observe`, `Create`,
+    /// `Update`, `Delete`, `LateInitialize`, or `*` (the default); `[]`
+    /// pauses. `[Observe]` is `managementPolicy: ObserveOnly`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policies: Option<Vec<crate::manifest::policy::Policy>>,
     pub workspace_ref: NameRef,
     /// The orchagent `Agent` manifest to run.
     pub agent_ref: NameRef,
@@ -204,6 +224,11 @@ pub struct ServiceSpec {
     /// `ObserveOnly`: read the remote object and report drift; change nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
+    /// What seqops may do (Crossplane's set): `Observe`, `Create`,
+    /// `Update`, `Delete`, `LateInitialize`, or `*` (the default); `[]`
+    /// pauses. `[Observe]` is `managementPolicy: ObserveOnly`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policies: Option<Vec<crate::manifest::policy::Policy>>,
     pub workspace_ref: NameRef,
     pub agent_ref: NameRef,
     pub name: String,

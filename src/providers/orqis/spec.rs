@@ -40,6 +40,11 @@ pub struct AgentSpec {
     /// `ObserveOnly`: read the remote object and report drift; change nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
+    /// What seqops may do (Crossplane's set): `Observe`, `Create`,
+    /// `Update`, `Delete`, `LateInitialize`, or `*` (the default); `[]`
+    /// pauses. `[Observe]` is `managementPolicy: ObserveOnly`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policies: Option<Vec<crate::manifest::policy::Policy>>,
     /// The agent's display name (in place).
     pub name: String,
     /// What the agent does (in place).
@@ -84,6 +89,11 @@ pub struct LlmKeySpec {
     /// `ObserveOnly`: read the remote object and report drift; change nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
+    /// What seqops may do (Crossplane's set): `Observe`, `Create`,
+    /// `Update`, `Delete`, `LateInitialize`, or `*` (the default); `[]`
+    /// pauses. `[Observe]` is `managementPolicy: ObserveOnly`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policies: Option<Vec<crate::manifest::policy::Policy>>,
     /// Which LLM provider the key is for; one key per provider.
     pub provider: LlmProvider,
     /// The key; written, never read back.
@@ -107,6 +117,11 @@ pub struct ApiKeySpec {
     /// `ObserveOnly`: read the remote object and report drift; change nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
+    /// What seqops may do (Crossplane's set): `Observe`, `Create`,
+    /// `Update`, `Delete`, `LateInitialize`, or `*` (the default); `[]`
+    /// pauses. `[Observe]` is `managementPolicy: ObserveOnly`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policies: Option<Vec<crate::manifest::policy::Policy>>,
     /// A label for the key. A change replaces (revokes and re-creates) it.
     pub name: String,
     /// The Orqis `Agent` manifest the key is scoped to.

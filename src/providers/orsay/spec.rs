@@ -25,6 +25,11 @@ pub struct SequenceSpec {
     /// `ObserveOnly`: read the remote object and report drift; change nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_policy: Option<crate::manifest::policy::ManagementPolicy>,
+    /// What seqops may do (Crossplane's set): `Observe`, `Create`,
+    /// `Update`, `Delete`, `LateInitialize`, or `*` (the default); `[]`
+    /// pauses. `[Observe]` is `managementPolicy: ObserveOnly`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policies: Option<Vec<crate::manifest::policy::Policy>>,
     /// The sequence's display name in Orsay.
     pub name: String,
     /// What starts the sequence; it also fixes the channel and direction.
