@@ -266,3 +266,49 @@ fn the_emulator_is_served_under_gary_in_the_sandbox() {
     let sandbox = seqops::providers::emulators(EmulatorConfig::default());
     assert!(sandbox.iter().any(|e| e.id() == "gary" && e.base_path() == BASE_PATH));
 }
+
+#[test]
+fn export_writes_an_enrollment_manifest_per_row_selected_and_the_next_plan_has_no_changes() {
+    let gary = Gary::start();
+    for contact in ["con_EXAMPLE_bbbb", "con_EXAMPLE_cccc", "con_EXAMPLE_dddd"] {
+        assert_eq!(post_enrollment(&gary, contact).0, 201);
+    }
+    let done = gary.rows("con_EXAMPLE_dddd").remove(0);
+    assert!(gary.emulator.set_status(TOKEN, &done.id, "completed", None));
+    let work = workspace(&gary);
+    let exported =
+        run(&work, &["export", "--provider", "gary", "-f", "manifests", "--out", "onboarded", "--status", "active"]);
+    assert_eq!(exported.code, 0, "{}", exported.all());
+    assert_contains(&exported.stdout, "Exported 2 objects of gary");
+    let files: Vec<String> = std::fs::read_dir(work.path().join("onboarded"))
+        .expect("written")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).expect("a manifest"))
+        .collect();
+    let enrollments: Vec<&String> = files.iter().filter(|f| f.contains("kind: Enrollment")).collect();
+    assert_eq!(enrollments.len(), 2, "{files:?}");
+    assert!(
+        enrollments.iter().all(|f| f.contains("lookup: Post-call nurture") && f.contains("source: n8n")),
+        "{enrollments:?}"
+    );
+    assert!(!enrollments.iter().any(|f| f.contains("con_EXAMPLE_dddd")), "a completed row is not selected");
+    let replanned = run(&work, &["plan", "-f", "onboarded", "--detailed-exitcode"]);
+    assert_eq!(replanned.code, 0, "{}", replanned.all());
+    assert_contains(&replanned.stdout, "No changes.");
+}
+
+#[test]
+fn an_export_filter_a_provider_does_not_take_is_refused_before_any_request() {
+    let gary = Gary::start();
+    let work = workspace(&gary);
+    work.write(
+        "orsay.yaml",
+        "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: orsay\nspec:\n  type: orsay\n  baseUrl: http://127.0.0.1:9/orsay\n  credentials:\n    env: ORSAY_API_KEY\n",
+    );
+    let refused = run(&work, &["export", "--provider", "orsay", "-f", "manifests", "--status", "active"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(
+        &refused.stderr,
+        "--status: exports of orsay objects take no such filter; nothing was sent to any API",
+    );
+}

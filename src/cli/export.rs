@@ -1,13 +1,13 @@
 //! `seqops export --provider NAME`: manifests and state entries for every
 //! remote object of an account that seqops does not manage yet.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
 use clap::Args;
-use seqops::engine::export::export;
+use seqops::engine::export::export_selected;
 use seqops::manifest::{manifest_document, ResourceKey};
 
 use super::{context, Common};
@@ -20,6 +20,14 @@ pub struct ExportArgs {
     /// Where to write the manifests.
     #[arg(long, default_value = "exported")]
     out: PathBuf,
+    /// Gary: the sequences (id or name) whose enrollments to export;
+    /// default every active sequence. Repeatable.
+    #[arg(long = "sequence", value_name = "SEQUENCE")]
+    sequences: Vec<String>,
+    /// Only objects in this status (Gary: `active`, `paused`, `completed`,
+    /// `cancelled`). Repeatable.
+    #[arg(long = "status", value_name = "STATUS")]
+    statuses: Vec<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -32,6 +40,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| anyhow!("no Provider named `{}` in the manifests", args.provider))?
         .clone();
     let provider_type = provider.spec["type"].as_str().unwrap_or_default().to_string();
+    let filters = filters(&args, &provider_type)?;
     let mut session = context::open_with(&args.common, "seqops export", manifests, &[&args.provider]).await?;
     let mut taken: BTreeSet<ResourceKey> = session
         .manifests
@@ -42,13 +51,14 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let mut written = Vec::new();
     for kind in seqops::providers::kinds().iter().filter(|k| k.provider_type == Some(provider_type.as_str())) {
-        let objects = export(
+        let objects = export_selected(
             &session.connections,
             &args.provider,
             (kind.api_version, kind.kind, kind.key_kind),
             &session.state,
             &mut taken,
             8,
+            &filters,
         )
         .await?;
         written.extend(objects);
@@ -77,6 +87,26 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The export filters asked for, checked against what the provider takes
+/// before any request is made.
+fn filters(args: &ExportArgs, provider_type: &str) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+    let asked = [("sequence", &args.sequences), ("status", &args.statuses)];
+    let taken = seqops::providers::PROVIDERS
+        .iter()
+        .find(|p| p.provider_type.as_str() == provider_type)
+        .map_or(&[][..], |p| p.export_filters);
+    let mut filters = BTreeMap::new();
+    for (name, values) in asked.into_iter().filter(|(_, values)| !values.is_empty()) {
+        if !taken.contains(&name) {
+            anyhow::bail!(
+                "--{name}: exports of {provider_type} objects take no such filter; nothing was sent to any API"
+            );
+        }
+        filters.insert(name.to_string(), values.clone());
+    }
+    Ok(filters)
 }
 
 fn write_yaml(path: &std::path::Path, doc: &serde_json::Value) -> anyhow::Result<()> {

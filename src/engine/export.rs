@@ -32,11 +32,24 @@ pub async fn export(
     taken: &mut BTreeSet<ResourceKey>,
     parallelism: usize,
 ) -> Result<Vec<Exported>, EngineError> {
+    export_selected(connections, provider, kind, state, taken, parallelism, &Default::default()).await
+}
+
+/// [`export`] of the objects `filters` select (`--sequence`, `--status`).
+pub async fn export_selected(
+    connections: &Connections,
+    provider: &str,
+    kind: (&str, &str, &str),
+    state: &State,
+    taken: &mut BTreeSet<ResourceKey>,
+    parallelism: usize,
+    filters: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<Vec<Exported>, EngineError> {
     let (api_version, kind_name, key_kind) = kind;
     let client = connections.client(provider, key_kind)?;
     let managed = state.managed_ids(provider, key_kind);
     let summaries: Vec<_> = client
-        .list(&ListScope::All)
+        .list(&if filters.is_empty() { ListScope::All } else { ListScope::Export(filters) })
         .await
         .map_err(provider_error)?
         .into_iter()

@@ -190,8 +190,12 @@ impl DesiredContext<'_> {
 
 /// What a listing must cover.
 pub enum ListScope<'a> {
-    /// Every object of the kind in the account (`seqops export`).
+    /// Every object of the kind in the account.
     All,
+    /// What `seqops export` selects: filters by name (`sequence`,
+    /// `status`), each with the values asked for. Only the filters a
+    /// provider declares reach it.
+    Export(&'a std::collections::BTreeMap<String, Vec<String>>),
     /// What these specs can touch: a kind whose objects live under parents
     /// (Gary's enrollments under sequences) lists only the parents they
     /// name; other kinds list their one collection.

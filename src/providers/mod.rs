@@ -44,6 +44,9 @@ pub struct Provider {
     pub sandbox_path: &'static str,
     /// The key the CLI uses under `--sandbox` when none is set.
     pub sandbox_key: &'static str,
+    /// The filters `seqops export` takes for this provider (`sequence`,
+    /// `status`).
+    pub export_filters: &'static [&'static str],
 }
 
 /// Every provider seqops speaks. Adding one is its folder plus a line here.

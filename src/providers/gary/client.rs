@@ -125,7 +125,18 @@ impl EnrollmentClient {
     async fn sequences_of(&self, scope: &ListScope<'_>) -> Result<Vec<String>, ProviderError> {
         let mut ids = std::collections::BTreeSet::new();
         match scope {
-            ListScope::All => {
+            ListScope::Export(filters) if filters.contains_key("sequence") => {
+                for named in &filters["sequence"] {
+                    let sequences = self.0.sequences().await?;
+                    let found = sequences.iter().find(|s| &s.id == named).map(|s| s.id.clone());
+                    let selector = json!({ "lookup": named });
+                    ids.insert(match found {
+                        Some(id) => id,
+                        None => self.0.sequence_id(&selector).await?,
+                    });
+                }
+            }
+            ListScope::All | ListScope::Export(_) => {
                 let sequences = self.0.sequences().await?;
                 ids.extend(sequences.iter().filter(|s| s.status == "active").map(|s| s.id.clone()));
             }
@@ -192,9 +203,16 @@ impl ExternalClient for EnrollmentClient {
     }
 
     async fn list(&self, scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
+        let statuses = match scope {
+            ListScope::Export(filters) => filters.get("status").cloned().unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let mut summaries = Vec::new();
         for sequence in self.sequences_of(scope).await? {
-            for enrollment in self.0.enrollments(&sequence).await?.unwrap_or_default() {
+            let rows = self.0.enrollments(&sequence).await?.unwrap_or_default();
+            // Filtered here rather than with Gary's `status=`: the rows are
+            // read once for the listing and again from it for each export.
+            for enrollment in rows.into_iter().filter(|e| statuses.is_empty() || statuses.contains(&e.status)) {
                 summaries.push(RemoteSummary {
                     id: mapping::external_id(&enrollment),
                     display_name: mapping::display_name(&enrollment.sequence_id, &enrollment.contact_id),

@@ -44,6 +44,7 @@ pub const PROVIDER: super::Provider = super::Provider {
     rate: Some(Rate::per_minute(60)),
     sandbox_path: emulator::BASE_PATH,
     sandbox_key: "gc_live_sandbox_seqops",
+    export_filters: &["sequence", "status"],
 };
 
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {

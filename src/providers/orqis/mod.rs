@@ -60,6 +60,7 @@ pub const PROVIDER: super::Provider = super::Provider {
     base_url: BASE_URL,
     rate: None,
     sandbox_path: emulator::BASE_PATH,
+    export_filters: &[],
     sandbox_key: "orqis_sandbox_seqops",
 };
 

@@ -38,6 +38,7 @@ pub const PROVIDER: super::Provider = super::Provider {
     base_url: BASE_URL,
     rate: Some(crate::manifest::provider::Rate::per_hour(REQUESTS_PER_HOUR)),
     sandbox_path: emulator::BASE_PATH,
+    export_filters: &[],
     sandbox_key: "sk_sandbox_seqops",
 };
 
