@@ -501,6 +501,32 @@ fn of_two_controllers_only_the_leader_reconciles(mut env: Env) {
     env.finish();
 }
 
+/// A Gary enrollment: made once, and kept at Gary when its object is
+/// deleted, since Gary cannot cancel one.
+fn an_enrollment_is_made_once_and_kept_when_its_object_is_deleted(mut env: Env) {
+    const GARY_KEY: &str = "gc_live_e2e_agency";
+    env.put_secret("gary-key", "apiKey", GARY_KEY);
+    let provider = json!({"type": "gary", "credentials": {"secretRef": {"name": "gary-key", "key": "apiKey"}}});
+    env.create("Provider", "gary", json!({}), provider);
+    env.start_controller("seqops-e2e", None);
+    let spec = json!({"sequence": {"lookup": "Post-call nurture"}, "contactId": "con_EXAMPLE_bbbb", "metadata": {"source": "e2e"}});
+    env.create("Enrollment", "lead-b", json!({}), spec);
+    env.wait_until("the Enrollment is Ready", |env| env.ready_id("Enrollment", "lead-b").is_some());
+    let id = env.ready_id("Enrollment", "lead-b").unwrap_or_default();
+    assert!(id.starts_with("seq_EXAMPLE_aaaa/enr_"), "{id}");
+    let rows = || {
+        let url = format!("{}/gary/api/public/v1/sequences/seq_EXAMPLE_aaaa/enrollments", env.sandbox.origin);
+        let (_, body) = env.sandbox.call("GET", &url, None, GARY_KEY);
+        body["data"].as_array().cloned().unwrap_or_default()
+    };
+    assert_eq!(rows().len(), 1, "one enrollment");
+    env.delete("Enrollment", "lead-b");
+    env.wait_until("the deleted Enrollment is gone", |env| env.get("Enrollment", "lead-b").is_none());
+    assert_eq!(rows().len(), 1, "Gary keeps the enrollment");
+    assert!(env.event_reasons("lead-b").contains(&"Orphaned".to_string()), "{:?}", env.event_reasons("lead-b"));
+    env.finish();
+}
+
 /// Each scenario against the in-memory API server, and against the real
 /// cluster `KUBECONFIG` names when asked for with `--ignored`.
 macro_rules! on_both_clusters {
@@ -528,4 +554,5 @@ on_both_clusters!(
     a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret,
     a_provider_outlives_the_objects_that_use_it,
     of_two_controllers_only_the_leader_reconciles,
+    an_enrollment_is_made_once_and_kept_when_its_object_is_deleted,
 );

@@ -312,3 +312,36 @@ fn an_export_filter_a_provider_does_not_take_is_refused_before_any_request() {
         "--status: exports of orsay objects take no such filter; nothing was sent to any API",
     );
 }
+
+#[test]
+fn clients_of_one_account_share_one_listing_as_the_controllers_reconciles_do() {
+    let gary = Gary::start();
+    let (status, body) = post_enrollment(&gary, "con_EXAMPLE_bbbb");
+    assert_eq!(status, 201);
+    let id = format!("{NURTURE}/{}", body["enrollment"]["id"].as_str().expect("an id"));
+    let settings = seqops::providers::AccountSettings {
+        name: "gary".into(),
+        provider_type: seqops::manifest::provider::ProviderType::Gary,
+        base_url: format!("{}{BASE_PATH}", gary.origin),
+        credential: seqops::providers::Secret::new(TOKEN),
+        credential_source: "the test".into(),
+        rate: None,
+        headers: Default::default(),
+        budget_file: None,
+    };
+    let account = seqops::providers::Account::connect(
+        settings,
+        seqops::providers::dialect(seqops::manifest::provider::ProviderType::Gary),
+        Arc::new(|_| {}),
+    );
+    let before = gary.requests().0;
+    gary.runtime.block_on(async {
+        for _ in 0..3 {
+            // A client per reconcile, as the controller makes them.
+            let client = seqops::providers::client_for(&account, "Enrollment").expect("a Gary client");
+            let seen = client.observe(&id).await.expect("observed").expect("the enrollment exists");
+            assert_eq!(seen["contactId"], "con_EXAMPLE_bbbb");
+        }
+    });
+    assert_eq!(gary.requests().0 - before, 1, "three reads, one listing");
+}

@@ -82,6 +82,9 @@ pub struct Account {
     pub http: HttpClient,
     pub usage: Arc<Usage>,
     pub limiter: Arc<RateLimiter>,
+    /// What a provider keeps per account across clients (the controller
+    /// makes a client per reconcile), by name.
+    shared: Mutex<BTreeMap<&'static str, Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 impl Account {
@@ -103,7 +106,19 @@ impl Account {
     ) -> Arc<Self> {
         let usage = Arc::new(Usage::default());
         let http = HttpClient::new(&settings, limiter.clone(), usage.clone(), dialect, notify);
-        Arc::new(Self { settings, http, usage, limiter })
+        Arc::new(Self { settings, http, usage, limiter, shared: Mutex::new(BTreeMap::new()) })
+    }
+
+    /// The value kept under `name` for this account, made by `make` the
+    /// first time: a listing cache every client of the account shares.
+    pub fn shared<T: Send + Sync + 'static>(&self, name: &'static str, make: impl FnOnce() -> T) -> Arc<T> {
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = shared.get(name).and_then(|v| v.clone().downcast::<T>().ok()) {
+            return found;
+        }
+        let made = Arc::new(make());
+        shared.insert(name, made.clone());
+        made
     }
 
     pub fn label(&self) -> String {

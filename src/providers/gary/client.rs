@@ -20,18 +20,33 @@ use crate::providers::{
 /// The most rows Gary gives in one page.
 const PAGE: u32 = 200;
 
-/// One Gary tenant. Sequences are listed at most once per run, and each
-/// sequence's enrollments once until seqops enrolls someone in it: Gary has
-/// no read of one enrollment, so every read is served from these listings.
+/// How long a listing of a sequence's enrollments serves reads: every
+/// reconcile of a burst shares one, and a run's plan and apply share it.
+const LISTING_TTL_MS: u64 = 30_000;
+
+/// A sequence's enrollments as listed, and when.
+type Listed = Arc<OnceCell<(u64, Vec<wire::Enrollment>)>>;
+
+/// The listings of one Gary key, shared by every client of the account.
+#[derive(Default)]
+pub struct Listings {
+    enrollments: Mutex<BTreeMap<String, Listed>>,
+}
+
+/// One Gary tenant. Sequences are listed at most once per client, and each
+/// sequence's enrollments once per account until they are 30 s old or
+/// seqops enrolls someone in it: Gary has no read of one enrollment, so
+/// every read is served from these listings.
 pub struct GaryApi {
     account: Arc<Account>,
     sequences: OnceCell<Vec<wire::Sequence>>,
-    enrollments: Mutex<BTreeMap<String, Arc<OnceCell<Vec<wire::Enrollment>>>>>,
+    listings: Arc<Listings>,
 }
 
 impl GaryApi {
     pub fn new(account: Arc<Account>) -> Self {
-        Self { account, sequences: OnceCell::new(), enrollments: Mutex::new(BTreeMap::new()) }
+        let listings = account.shared("gary listings", Listings::default);
+        Self { account, sequences: OnceCell::new(), listings }
     }
 
     pub async fn sequences(&self) -> Result<&[wire::Sequence], ProviderError> {
@@ -49,23 +64,30 @@ impl GaryApi {
     /// gone (or belongs to another tenant, which Gary answers alike).
     pub async fn enrollments(&self, sequence: &str) -> Result<Option<Vec<wire::Enrollment>>, ProviderError> {
         let cell = {
-            let mut cells = self.enrollments.lock().unwrap_or_else(|e| e.into_inner());
+            let mut cells = self.listings.enrollments.lock().unwrap_or_else(|e| e.into_inner());
+            let fresh = |cell: &Listed| {
+                cell.get().is_none_or(|(at, _)| crate::clock::now_ms().saturating_sub(*at) < LISTING_TTL_MS)
+            };
+            if cells.get(sequence).is_some_and(|cell| !fresh(cell)) {
+                cells.remove(sequence);
+            }
             cells.entry(sequence.to_string()).or_default().clone()
         };
         let http = &self.account.http;
         let path = format!("/sequences/{}/enrollments", encode(sequence));
         let listed = cell
             .get_or_try_init(|| {
-                all_pages(|cursor| {
+                let rows = all_pages(|cursor| {
                     let path = page_path(&path, cursor);
                     async move {
                         let page: wire::Page<wire::Enrollment> = http.get(&path).await?;
                         Ok((page.data, page.next_page_token))
                     }
-                })
+                });
+                async move { Ok::<_, ProviderError>((crate::clock::now_ms(), rows.await?)) }
             })
             .await;
-        crate::providers::error::none_if_gone(listed.cloned())
+        crate::providers::error::none_if_gone(listed.map(|(_, rows)| rows.clone()))
     }
 
     /// Enrolls a contact; `idempotent` says Gary returned a live row instead.
@@ -75,7 +97,7 @@ impl GaryApi {
         let http = &self.account.http;
         let response = http.send(Method::POST, &path, Some(&body)).await;
         // Whatever the answer, the listing no longer says what is there.
-        self.enrollments.lock().unwrap_or_else(|e| e.into_inner()).remove(sequence);
+        self.listings.enrollments.lock().unwrap_or_else(|e| e.into_inner()).remove(sequence);
         http.decode(&Method::POST, &path, &response?)
     }
 
