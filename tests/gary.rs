@@ -191,6 +191,7 @@ fn a_completed_enrollment_removed_and_added_again_is_not_enrolled_again() {
     let forget = plan(&work);
     assert_contains(&forget.stdout, "forget Enrollment/lead-b");
     assert_contains(&forget.stdout, "the API cannot delete it");
+    assert_contains(&forget.stdout, "remotely: status active, currentStep ");
     apply(&work);
     let row = gary.rows("con_EXAMPLE_bbbb").remove(0);
     assert_eq!(row.status, "active", "Gary keeps the enrollment running");
@@ -215,6 +216,11 @@ fn an_enrollment_that_finished_or_was_paused_by_a_reply_is_not_drift() {
     let paused = run(&work, &["plan", "-f", "manifests", "--detailed-exitcode", "--refresh", "full"]);
     assert_eq!(paused.code, 0, "only what Gary moves by itself moved:\n{}", paused.all());
     assert_contains(&paused.stdout, "No changes.");
+    apply(&work);
+    let shown = run(&work, &["state", "show", "Enrollment/lead-b"]);
+    let entry: serde_json::Value = serde_json::from_str(&shown.stdout).expect("an entry as JSON");
+    assert_eq!(entry["observed"]["status"], "paused", "state keeps the latest reading: {entry}");
+    assert_eq!(entry["observed"]["pausedReason"], "reply_received");
 }
 
 #[test]
@@ -344,4 +350,34 @@ fn clients_of_one_account_share_one_listing_as_the_controllers_reconciles_do() {
         }
     });
     assert_eq!(gary.requests().0 - before, 1, "three reads, one listing");
+}
+
+#[test]
+fn a_new_re_enroll_token_enrolls_a_finished_contact_once_more_and_only_once() {
+    let gary = Gary::start();
+    let work = workspace(&gary);
+    let manifest = enrollment("lead-b", "con_EXAMPLE_bbbb", "{source: call}");
+    work.write("a.yaml", &manifest);
+    apply(&work);
+    let first = gary.rows("con_EXAMPLE_bbbb").remove(0);
+    assert!(gary.emulator.set_status(TOKEN, &first.id, "completed", None));
+    let with_token = |token: &str| {
+        manifest.replace(
+            "  name: lead-b\n",
+            &format!("  name: lead-b\n  annotations:\n    gary.seqops.dev/re-enroll: \"{token}\"\n"),
+        )
+    };
+    work.write("a.yaml", &with_token("2026-12-spring"));
+    let planned = plan(&work);
+    assert_eq!(planned.code, 2, "{}", planned.all());
+    assert_contains(&planned.stdout, "gary.seqops.dev/re-enroll is now \"2026-12-spring\": one new Enrollment is made");
+    apply(&work);
+    let rows = gary.rows("con_EXAMPLE_bbbb");
+    assert_eq!(rows.len(), 2, "one new enrollment");
+    let newest = rows.iter().find(|r| r.status == "active").expect("the new one is active");
+    assert_eq!(work.state()["resources"]["Enrollment/lead-b"]["id"], format!("{NURTURE}/{}", newest.id));
+    assert_contains(&plan(&work).stdout, "No changes.");
+    work.write("a.yaml", &with_token("typo-fix"));
+    apply(&work);
+    assert_eq!(gary.rows("con_EXAMPLE_bbbb").len(), 2, "a live enrollment is not doubled by a new token");
 }

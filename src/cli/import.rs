@@ -56,6 +56,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         orphan_on_delete: resource.annotation(annotations::DELETION_POLICY) == Some("orphan"),
         prevent_destroy: resource.annotation_is_true(annotations::PREVENT_DESTROY),
         depends_on: Vec::new(),
+        renew_token: None,
     };
     for provider in session.manifests.providers() {
         session.state.providers.insert(provider.metadata.name.clone(), context::record_of(provider)?);

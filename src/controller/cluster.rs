@@ -89,6 +89,7 @@ pub fn entry_of(object: &DynamicObject, provider: &str) -> Option<Entry> {
             .is_some_and(|p| p == "orphan"),
         prevent_destroy: false,
         depends_on: Vec::new(),
+        renew_token: None,
     })
 }
 

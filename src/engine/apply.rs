@@ -344,6 +344,7 @@ fn upsert(state: &mut State, change: &Change, id: Option<String>, fill: impl FnO
         orphan_on_delete: change.orphan_on_delete,
         prevent_destroy: change.prevent_destroy,
         depends_on: change.depends_on.clone(),
+        renew_token: change.renew_token.clone(),
     };
     fill(&mut entry);
     state.resources.insert(change.key.clone(), entry);
@@ -566,11 +567,13 @@ async fn create(
     } else {
         Ok(Written { file: None, values: created.outputs.clone() })
     };
+    let mut observed = applied.clone();
+    observed.extend(created.observed.clone());
     state
         .record(|s| {
             upsert(s, change, Some(id.clone()), |e| {
                 e.last_applied = applied.clone();
-                e.observed = applied.clone();
+                e.observed = observed;
             })
         })
         .await

@@ -90,6 +90,7 @@ pub async fn export_selected(
             orphan_on_delete: false,
             prevent_destroy: false,
             depends_on: Vec::new(),
+            renew_token: None,
         };
         exported.push(Exported { key, api_version: api_version.to_string(), kind: kind_name.to_string(), spec, entry });
     }

@@ -146,6 +146,10 @@ pub struct Change {
     pub orphan_on_delete: bool,
     #[serde(default)]
     pub prevent_destroy: bool,
+    /// The kind's renew annotation's token on the manifest, recorded with
+    /// the object once made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_token: Option<String>,
 }
 
 /// What a plan learnt that changes nothing remotely: a manifest edited to
@@ -542,7 +546,13 @@ impl Group<'_> {
             preexisting: Vec::new(),
             orphan_on_delete: resource.annotation(annotations::DELETION_POLICY) == Some("orphan"),
             prevent_destroy: resource.annotation_is_true(annotations::PREVENT_DESTROY),
+            renew_token: self.renew_token(resource),
         }
+    }
+
+    /// The token of the kind's renew annotation on the manifest, if any.
+    fn renew_token(&self, resource: &Resource) -> Option<String> {
+        resource.annotation(self.client.facts().renew_annotation?).map(String::from)
     }
 
     /// What the provider needs to resolve a spec: its sources read, its
@@ -613,6 +623,13 @@ impl Group<'_> {
         };
         let observed = if read { self.client.observe(&id).await? } else { Some(entry.observed.clone()) };
         let facts = self.client.facts();
+        if let (Some(token), Some(annotation)) = (self.renew_token(resource), facts.renew_annotation) {
+            if entry.renew_token.as_ref() != Some(&token) {
+                let mut change = self.plan_create(resource).await?;
+                change.reasons.push(format!("{annotation} is now {token:?}: one new {} is made", resource.key.kind));
+                return Ok(Outcome::Change(Box::new(change)));
+            }
+        }
         let Some(observed) = observed else {
             if facts.when_gone == WhenGone::Report {
                 warnings.push(format!(
@@ -648,7 +665,10 @@ impl Group<'_> {
         let base = (!entry.manifest_digest.is_empty()).then_some(&last_applied);
         let found = diff::diff(&desired, base, &compared, self.client.facts());
         if found.updates.is_empty() {
-            if desired != entry.last_applied || manifest_changed {
+            // What the vendor moved by itself is no change, but state keeps
+            // the latest reading of it (`seqops state show`).
+            let moved = facts.observations.iter().any(|f| observed.get(*f) != entry.observed.get(*f));
+            if desired != entry.last_applied || manifest_changed || moved {
                 return Ok(Outcome::Sync(Box::new(StateSync {
                     key: resource.key.clone(),
                     manifest_digest: digest(&resource.spec),
@@ -831,12 +851,19 @@ impl Group<'_> {
             return Ok(Outcome::Change(Box::new(self.plan_create(resource).await?)));
         };
         let key = facts.natural_key.join(" and ");
-        if let Some(status) = (facts.terminal)(&found.fields) {
+        let renewing = self.renew_token(resource).is_some();
+        if let Some(status) = (facts.terminal)(&found.fields).filter(|_| !renewing) {
             let reason = format!(
                 "{} already exists with this {key} and is {status}: it is bound as it is and not made again",
                 found.id
             );
             return self.plan_adopt(resource, &found.id, &reason).await;
+        }
+        if (facts.terminal)(&found.fields).is_some() {
+            let mut change = self.plan_create(resource).await?;
+            let annotation = facts.renew_annotation.unwrap_or_default();
+            change.reasons.push(format!("{} is finished and {annotation} asks for a new one", found.id));
+            return Ok(Outcome::Change(Box::new(change)));
         }
         if facts.idempotent_create || resource.annotation_is_true(annotations::ADOPT) {
             let reason = format!("{} already exists with this {key}: it is adopted, not made twice", found.id);
@@ -926,6 +953,7 @@ impl Group<'_> {
         }
         let mut change = self.base_change(resource, Action::Adopt, Some(id.to_string()));
         change.reasons.push(reason.to_string());
+        change.reasons.extend(observations_text(self.client.facts(), &observed));
         change.fields = found.changes;
         change.updates = found.updates;
         change.desired = desired;
@@ -953,6 +981,7 @@ impl Group<'_> {
                 ));
             }
         }
+        reasons.extend(observations_text(self.client.facts(), &entry.observed));
         let deletable = self.client.facts().deletable;
         let policy_keeps = !crate::manifest::policy::allows(&entry.applied_spec, Policy::Delete);
         let keeps = entry.orphan_on_delete || !deletable || policy_keeps;
@@ -995,8 +1024,24 @@ impl Group<'_> {
             preexisting: Vec::new(),
             orphan_on_delete: entry.orphan_on_delete,
             prevent_destroy: entry.prevent_destroy,
+            renew_token: entry.renew_token.clone(),
         }))
     }
+}
+
+/// `remotely: status active, currentStep 1, nextRunAt …`: what the vendor
+/// moves by itself, as last seen.
+fn observations_text(facts: &crate::external::KindFacts, observed: &Fields) -> Option<String> {
+    let seen: Vec<String> = facts
+        .observations
+        .iter()
+        .filter_map(|f| observed.get(*f).filter(|v| !v.is_null()).map(|v| format!("{f} {}", plain(v))))
+        .collect();
+    (!seen.is_empty()).then(|| format!("remotely: {}", seen.join(", ")))
+}
+
+fn plain(value: &serde_json::Value) -> String {
+    value.as_str().map_or_else(|| value.to_string(), str::to_string)
 }
 
 /// `metadata, contactId`: the fields of a change, for messages.

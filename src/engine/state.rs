@@ -123,6 +123,11 @@ pub struct Entry {
     pub prevent_destroy: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<ResourceKey>,
+    /// The token of the kind's renew annotation (Gary's
+    /// `gary.seqops.dev/re-enroll`) the object was made for: a new token
+    /// asks for one new object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_token: Option<String>,
 }
 
 impl Entry {

@@ -67,6 +67,9 @@ pub struct KindFacts {
     /// What to do instead of a change the API cannot make, for the plan's
     /// error.
     pub unchangeable_hint: &'static str,
+    /// An annotation whose token asks for the object to be made anew: a new
+    /// token means one new object (Gary's `gary.seqops.dev/re-enroll`).
+    pub renew_annotation: Option<&'static str>,
 }
 
 /// What a plan does with a managed object that is gone remotely.
@@ -108,6 +111,7 @@ impl KindFacts {
         terminal: never_terminal,
         when_gone: WhenGone::Recreate,
         unchangeable_hint: "",
+        renew_annotation: None,
     };
 
     pub fn is_observation(&self, field: &str) -> bool {
@@ -234,6 +238,9 @@ pub struct Created {
     /// What the create turned out to be, when not a plain create (Gary
     /// answering with a live enrollment it already had).
     pub note: Option<String>,
+    /// What the answer showed of the object beyond what was sent (the
+    /// fields the vendor moves by itself), for state.
+    pub observed: Fields,
 }
 
 impl Created {

@@ -263,6 +263,9 @@ impl ExternalClient for EnrollmentClient {
         };
         let enrolled = self.0.enroll(sequence, &request).await?;
         let mut created = Created::id(mapping::external_id(&enrolled.enrollment));
+        created.observed = mapping::observed(&enrolled.enrollment);
+        // The answer does not show metadata: what was sent stands.
+        created.observed.remove("metadata");
         if enrolled.idempotent {
             created.note = Some(format!(
                 "Gary already had {} actively enrolled: its enrollment {} is adopted",

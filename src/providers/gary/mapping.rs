@@ -25,9 +25,13 @@ pub static ENROLLMENT_FACTS: KindFacts = KindFacts {
     observations: &["status", "currentStep", "nextRunAt", "enrolledAt", "pausedReason"],
     terminal,
     when_gone: WhenGone::Report,
-    unchangeable_hint: "Gary can neither change nor cancel an enrollment: put the manifest back as it was, or remove it (Gary keeps the enrollment) and enroll anew under another manifest",
+    unchangeable_hint: "Gary can neither change nor cancel an enrollment: put the manifest back as it was; to enroll the contact again on purpose, set gary.seqops.dev/re-enroll: \"<a new token>\"",
+    renew_annotation: Some(RE_ENROLL),
     ..KindFacts::CRUD
 };
+
+/// A new token enrolls the contact again on purpose.
+pub const RE_ENROLL: &str = "gary.seqops.dev/re-enroll";
 
 /// A finished ladder, a cancelled one, or one paused (auto-paused when the
 /// contact replied): each is reported, and the contact is never enrolled

@@ -511,7 +511,7 @@ impl ExternalClient for ScheduleClient {
             .filter(|(k, _)| ["enabled", "alertWebhookUrl", "alertOnFailureCount"].contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        Ok(Created { id: format!("{workspace}/{id}"), outputs, unapplied, note: None })
+        Ok(Created { id: format!("{workspace}/{id}"), outputs, unapplied, ..Default::default() })
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
