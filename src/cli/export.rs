@@ -24,8 +24,11 @@ pub struct ExportArgs {
     /// default every active sequence. Repeatable.
     #[arg(long = "sequence", value_name = "SEQUENCE")]
     sequences: Vec<String>,
+    /// Topo: the templates whose runs to export. Repeatable.
+    #[arg(long = "template", value_name = "TEMPLATE_ID")]
+    templates: Vec<String>,
     /// Only objects in this status (Gary: `active`, `paused`, `completed`,
-    /// `cancelled`). Repeatable.
+    /// `cancelled`; Topo: `ACTIVE`, `WAITING_FOR_LEAD`, …). Repeatable.
     #[arg(long = "status", value_name = "STATUS")]
     statuses: Vec<String>,
     #[command(flatten)]
@@ -92,7 +95,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
 /// The export filters asked for, checked against what the provider takes
 /// before any request is made.
 fn filters(args: &ExportArgs, provider_type: &str) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
-    let asked = [("sequence", &args.sequences), ("status", &args.statuses)];
+    let asked = [("sequence", &args.sequences), ("template", &args.templates), ("status", &args.statuses)];
     let taken = seqops::providers::PROVIDERS
         .iter()
         .find(|p| p.provider_type.as_str() == provider_type)

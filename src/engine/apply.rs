@@ -152,23 +152,35 @@ pub async fn apply(
     reverse.reverse();
     phases.extend(reverse);
     let failed_keys: Arc<std::sync::Mutex<BTreeSet<ResourceKey>>> = Default::default();
+    // Accounts whose first write of this apply has been tried.
+    let mut proven: BTreeSet<String> = BTreeSet::new();
     for layer in phases {
         let blocked: Vec<bool> = {
             let failed = failed_keys.lock().unwrap_or_else(|e| e.into_inner());
             layer.iter().map(|change| blocked_by(change, &plan.changes, &failed)).collect()
         };
-        // The futures are made first and boxed, not made by a closure inside
-        // the stream: that keeps the whole apply `Send` for every lifetime,
-        // as the controller's runtime needs.
-        let runs: Vec<BoxFuture<'_, (ResourceKey, Action, Outcome)>> = layer
-            .into_iter()
-            .zip(blocked)
-            .map(|(change, blocked)| -> BoxFuture<'_, _> {
-                Box::pin(run_change(change, blocked, connections, state, options, progress))
+        // An account's first write goes alone: a key that may not write is
+        // refused once, and its other writes are then not tried.
+        let (first, rest): (Vec<_>, Vec<_>) = {
+            let mut seen = BTreeSet::new();
+            layer.into_iter().zip(blocked).partition(|(change, _)| {
+                change.action != Action::Forget && !proven.contains(&change.provider) && seen.insert(&change.provider)
             })
-            .collect();
-        let results: Vec<(ResourceKey, Action, Outcome)> =
-            stream::iter(runs).buffer_unordered(options.parallelism.max(1)).collect().await;
+        };
+        let mut results = Vec::new();
+        for batch in [first, rest] {
+            proven.extend(batch.iter().map(|(change, _)| change.provider.clone()));
+            // The futures are made first and boxed, not made by a closure
+            // inside the stream: that keeps the whole apply `Send` for every
+            // lifetime, as the controller's runtime needs.
+            let runs: Vec<BoxFuture<'_, (ResourceKey, Action, Outcome)>> = batch
+                .into_iter()
+                .map(|(change, blocked)| -> BoxFuture<'_, _> {
+                    Box::pin(run_change(change, blocked, connections, state, options, progress))
+                })
+                .collect();
+            results.extend(stream::iter(runs).buffer_unordered(options.parallelism.max(1)).collect::<Vec<_>>().await);
+        }
         for (key, action, outcome) in results {
             if !matches!(outcome, Outcome::Done(_)) {
                 failed_keys.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone());
@@ -203,8 +215,11 @@ async fn run_change(
     options: ApplyOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> (ResourceKey, Action, Outcome) {
+    let refused = connections.refusal(&change.provider).filter(|_| change.action != Action::Forget);
     let outcome = if blocked {
         Outcome::Skipped
+    } else if let Some(why) = refused {
+        Outcome::Failed(format!("{}: not tried, since {why}", change.key))
     } else {
         match verify(change, connections, options).await {
             Some(reason) => Outcome::Untouched(reason),
@@ -299,6 +314,7 @@ async fn prepare(
         previous: Some((&change.spec, &change.desired)),
         sources,
         salt: snapshot.salt_for(key).to_string(),
+        annotations: change.annotations.clone(),
     };
     let spec = crate::manifest::policy::without_policies(&change.spec);
     let fresh = client.desired(&spec, &context).await.map_err(|e| format!("{key}: {e}"))?;

@@ -44,6 +44,11 @@ impl Connections {
         Ok(client)
     }
 
+    /// Why an account refused a write in this run, if it did.
+    pub fn refusal(&self, provider: &str) -> Option<String> {
+        self.accounts.refusal(provider)
+    }
+
     pub fn usage(&self) -> Vec<AccountUsage> {
         self.accounts.usage()
     }

@@ -55,6 +55,7 @@ pub struct Diff {
 ///   API's default;
 /// - any other remote field is not managed and left alone.
 pub fn diff(desired: &Fields, last_applied: Option<&Fields>, observed: &Fields, facts: &KindFacts) -> Diff {
+    let observed = &only_managed_keys(observed, desired, last_applied, facts);
     let mut result = Diff::default();
     // A value the API keeps but never returns is taken to be what seqops
     // last wrote: drift in it cannot be seen.
@@ -85,7 +86,7 @@ pub fn diff(desired: &Fields, last_applied: Option<&Fields>, observed: &Fields, 
     if let Some(last_applied) = last_applied {
         for (field, applied) in last_applied {
             let current = remote(field);
-            if !desired.contains_key(field) {
+            if !desired.contains_key(field) && !facts.sticky.contains(&field.as_str()) {
                 let default = (facts.default)(field);
                 if !same(facts, field, &default, &current) {
                     result.updates.insert(field.clone(), default.clone());
@@ -100,7 +101,48 @@ pub fn diff(desired: &Fields, last_applied: Option<&Fields>, observed: &Fields, 
             }
         }
     }
+    for field in facts.merged_maps {
+        if let Some(update) = result.updates.get_mut(*field) {
+            *update = merge_patch(desired.get(*field), observed.get(*field));
+        }
+    }
     result
+}
+
+/// The observed fields with each merged map cut down to the keys seqops
+/// manages: those the manifest asks for and those it set before.
+fn only_managed_keys(observed: &Fields, desired: &Fields, last_applied: Option<&Fields>, facts: &KindFacts) -> Fields {
+    let mut observed = observed.clone();
+    for field in facts.merged_maps {
+        let managed: std::collections::BTreeSet<String> = [Some(desired), last_applied]
+            .into_iter()
+            .flatten()
+            .filter_map(|fields| fields.get(*field).and_then(Value::as_object))
+            .flat_map(|map| map.keys().cloned())
+            .collect();
+        if let Some(Value::Object(map)) = observed.get_mut(*field) {
+            map.retain(|key, _| managed.contains(key));
+        }
+    }
+    observed
+}
+
+/// What a merged map's update sends: the keys whose value changes, and
+/// `null` for each managed key the manifest no longer has.
+fn merge_patch(wanted: Option<&Value>, current: Option<&Value>) -> Value {
+    let empty = serde_json::Map::new();
+    let wanted = wanted.and_then(Value::as_object).unwrap_or(&empty);
+    let current = current.and_then(Value::as_object).unwrap_or(&empty);
+    let mut patch = serde_json::Map::new();
+    for (key, value) in wanted {
+        if current.get(key) != Some(value) {
+            patch.insert(key.clone(), value.clone());
+        }
+    }
+    for key in current.keys().filter(|k| !wanted.contains_key(*k)) {
+        patch.insert(key.clone(), Value::Null);
+    }
+    Value::Object(patch)
 }
 
 /// Every field of a new object, as additions; lists of objects are spelled
@@ -207,6 +249,22 @@ mod tests {
         create_before_delete: true,
         ..KindFacts::CRUD
     };
+
+    static MERGED: KindFacts = KindFacts { key_kind: "Run", merged_maps: &["variables"], ..KindFacts::CRUD };
+
+    #[test]
+    fn a_merged_map_manages_only_the_keys_seqops_set_and_clears_one_it_no_longer_asks_for() {
+        let desired = fields(json!({"variables": {"first_name": "Amélie"}}));
+        let applied = fields(json!({"variables": {"first_name": "Ana", "company": "Acme"}}));
+        let observed = fields(json!({"variables": {"first_name": "Ana", "company": "Acme", "set_by_rep": "x"}}));
+        let found = diff(&desired, Some(&applied), &observed, &MERGED);
+        assert_eq!(found.updates["variables"], json!({"first_name": "Amélie", "company": null}));
+        let paths: Vec<&str> = found.changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["variables.first_name", "variables.company"]);
+        assert!(found.drift.is_empty(), "a key set by someone else is not drift: {:?}", found.drift);
+        let same = diff(&applied, Some(&applied), &observed, &MERGED);
+        assert!(same.updates.is_empty(), "{:?}", same.updates);
+    }
 
     fn fields(value: Value) -> Fields {
         value.as_object().cloned().unwrap_or_default()

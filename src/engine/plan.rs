@@ -150,6 +150,10 @@ pub struct Change {
     /// the object once made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renew_token: Option<String>,
+    /// The manifest's annotations, which a provider may read (a
+    /// confirmation it asks for).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// What a plan learnt that changes nothing remotely: a manifest edited to
@@ -498,7 +502,9 @@ impl Group<'_> {
     }
 
     async fn plan_one(&self, resource: &Resource, listing: Option<&Listing>) -> (Outcome, Vec<String>) {
-        let mut notes = Vec::new();
+        let spec = crate::manifest::policy::without_policies(&resource.spec);
+        let mut notes: Vec<String> =
+            self.client.notes(&spec).into_iter().map(|note| format!("{}: {note}", resource.key)).collect();
         let outcome = match self.plan_resource(resource, listing, &mut notes).await {
             Ok(outcome) => outcome,
             Err(error) => Outcome::Failed(located(resource, error)),
@@ -547,6 +553,7 @@ impl Group<'_> {
             orphan_on_delete: resource.annotation(annotations::DELETION_POLICY) == Some("orphan"),
             prevent_destroy: resource.annotation_is_true(annotations::PREVENT_DESTROY),
             renew_token: self.renew_token(resource),
+            annotations: resource.metadata.annotations.clone(),
         }
     }
 
@@ -584,6 +591,7 @@ impl Group<'_> {
             previous: previous.map(Entry::applied),
             sources,
             salt: self.state.salt_for(&resource.key).to_string(),
+            annotations: resource.metadata.annotations.clone(),
         })
     }
 
@@ -621,8 +629,14 @@ impl Group<'_> {
                 manifest_changed || listing.is_none_or(|l| summary_differs(l.get(&id), &entry.observed))
             }
         };
-        let observed = if read { self.client.observe(&id).await? } else { Some(entry.observed.clone()) };
         let facts = self.client.facts();
+        // A listing that shows objects whole is as good as a read.
+        let listed = listing.and_then(|l| l.get(&id)).filter(|_| facts.full_listing && read);
+        let observed = match listed {
+            Some(summary) => Some(summary.fields.clone()),
+            None if read => self.client.observe(&id).await?,
+            None => Some(entry.observed.clone()),
+        };
         if let (Some(token), Some(annotation)) = (self.renew_token(resource), facts.renew_annotation) {
             if entry.renew_token.as_ref() != Some(&token) {
                 let mut change = self.plan_create(resource).await?;
@@ -667,7 +681,8 @@ impl Group<'_> {
         if found.updates.is_empty() {
             // What the vendor moved by itself is no change, but state keeps
             // the latest reading of it (`seqops state show`).
-            let moved = facts.observations.iter().any(|f| observed.get(*f) != entry.observed.get(*f));
+            let moved =
+                facts.observations.iter().chain(facts.merged_maps).any(|f| observed.get(*f) != entry.observed.get(*f));
             if desired != entry.last_applied || manifest_changed || moved {
                 return Ok(Outcome::Sync(Box::new(StateSync {
                     key: resource.key.clone(),
@@ -680,6 +695,14 @@ impl Group<'_> {
             return Ok(Outcome::Unchanged);
         }
         if let Some(status) = (facts.terminal)(&observed) {
+            if !manifest_changed {
+                // It ended by itself: reported, not fought.
+                warnings.push(format!(
+                    "{}: {id} is {status} remotely, which is final; nothing is planned for it",
+                    resource.key
+                ));
+                return Ok(Outcome::Unchanged);
+            }
             return Err(ProviderError::Invalid(format!(
                 "{} is {status} remotely, which is final: it cannot change any more ({}); {}",
                 resource.key,
@@ -698,7 +721,16 @@ impl Group<'_> {
             )));
         }
         let action = if must_replace { Action::Replace } else { Action::Update };
+        let ends = (facts.ends)(&found.updates, &desired);
         let mut change = self.base_change(resource, action, Some(id));
+        if let Some(how) = &ends {
+            if change.prevent_destroy {
+                return Err(ProviderError::Invalid(format!(
+                    "{}: this change ends it ({how}), but it has seqops.dev/prevent-destroy: \"true\"",
+                    resource.key
+                )));
+            }
+        }
         let reasons = if found.replace_reasons.is_empty() && !facts.updatable {
             vec![format!("the API cannot change a {} in place ({})", resource.key.kind, field_list(&found.updates))]
         } else {
@@ -715,6 +747,8 @@ impl Group<'_> {
             change.preexisting = self.preexisting(resource, listing);
         }
         change.reasons = reasons;
+        change.reasons.extend(ends.map(|how| format!("this ends it: {how}; it cannot be undone")));
+        change.reasons.extend(observations_text(facts, &observed));
         change.fields = found.changes;
         change.drift = found.drift;
         change.updates = found.updates;
@@ -741,7 +775,7 @@ impl Group<'_> {
         if let Some(found) = self.by_natural_key(&desired, listing)? {
             let reason =
                 "an earlier create got no answer; the object its natural key names is adopted, not created twice";
-            return self.plan_adopt(resource, &found.id, reason).await;
+            return self.plan_adopt(resource, &found.id, reason, listing).await;
         }
         if self.client.facts().natural_key_of(&desired).is_some() {
             let mut change = self.plan_create(resource).await?;
@@ -764,7 +798,7 @@ impl Group<'_> {
             }
             [found] => {
                 let reason = "an earlier create got no answer but made this object: it is adopted, not created twice";
-                self.plan_adopt(resource, &found.id, reason).await
+                self.plan_adopt(resource, &found.id, reason, listing).await
             }
             several => Err(ProviderError::Invalid(format!(
                 "{}: an earlier create got no answer, and {} unmanaged objects are named {:?} (ids {}); adopt one with `seqops import {} ID`",
@@ -790,24 +824,33 @@ impl Group<'_> {
                     resource.key
                 )));
             }
-            return self.plan_adopt(resource, id, "seqops.dev/external-id names it").await;
+            return self.plan_adopt(resource, id, "seqops.dev/external-id names it", listing).await;
         }
         let facts = self.client.facts();
+        if let Some(id) = facts.id_field.and_then(|f| resource.spec.get(f)).and_then(|v| v.as_str()) {
+            if self.state.managed_ids(self.provider, facts.key_kind).contains(id) {
+                return Err(ProviderError::Invalid(format!(
+                    "{}: spec.id names {id}, which another manifest already manages",
+                    resource.key
+                )));
+            }
+            return self.plan_adopt(resource, id, "spec.id names it", listing).await;
+        }
+        if facts.natural_key_of(&self.desired(resource, None).await?).is_some() {
+            return self.plan_new_by_natural_key(resource, listing).await;
+        }
         if !facts.creatable {
             return Err(ProviderError::Invalid(format!(
                 "{}: the API cannot create a {}; name an existing one with seqops.dev/external-id",
                 resource.key, resource.key.kind
             )));
         }
-        if facts.natural_key_of(&self.desired(resource, None).await?).is_some() {
-            return self.plan_new_by_natural_key(resource, listing).await;
-        }
         let name = self.client.display_name(&resource.spec);
         let candidates = listing.map(|l| l.unmanaged_named(&name)).unwrap_or_default();
         let ids = || candidates.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ");
         if resource.annotation_is_true(annotations::ADOPT) {
             match candidates.as_slice() {
-                [found] => return self.plan_adopt(resource, &found.id, "seqops.dev/adopt: an unmanaged object has its name").await,
+                [found] => return self.plan_adopt(resource, &found.id, "seqops.dev/adopt: an unmanaged object has its name", listing).await,
                 [] => {}
                 several => {
                     return Err(ProviderError::Invalid(format!(
@@ -847,7 +890,11 @@ impl Group<'_> {
         if let Some(key) = facts.natural_key_of(&desired) {
             self.claim(&format!("natural key {}", serde_json::Value::Array(key)), &resource.key)?;
         }
-        let Some(found) = self.by_natural_key(&desired, listing)? else {
+        let found = self.by_natural_key(&desired, listing)?;
+        if !facts.creatable {
+            return self.adopt_only(resource, found, listing).await;
+        }
+        let Some(found) = found else {
             return Ok(Outcome::Change(Box::new(self.plan_create(resource).await?)));
         };
         let key = facts.natural_key.join(" and ");
@@ -857,7 +904,7 @@ impl Group<'_> {
                 "{} already exists with this {key} and is {status}: it is bound as it is and not made again",
                 found.id
             );
-            return self.plan_adopt(resource, &found.id, &reason).await;
+            return self.plan_adopt(resource, &found.id, &reason, listing).await;
         }
         if (facts.terminal)(&found.fields).is_some() {
             let mut change = self.plan_create(resource).await?;
@@ -867,12 +914,52 @@ impl Group<'_> {
         }
         if facts.idempotent_create || resource.annotation_is_true(annotations::ADOPT) {
             let reason = format!("{} already exists with this {key}: it is adopted, not made twice", found.id);
-            return self.plan_adopt(resource, &found.id, &reason).await;
+            return self.plan_adopt(resource, &found.id, &reason, listing).await;
         }
         Err(ProviderError::Invalid(format!(
             "{}: {} already exists with this {key} and no state entry manages it; adopt it with seqops.dev/adopt: \"true\"",
             resource.key, found.id
         )))
+    }
+
+    /// A kind the API cannot create adopts the one live object its natural
+    /// key names; none, or only finished ones, is a plan error naming them.
+    async fn adopt_only(
+        &self,
+        resource: &Resource,
+        found: Option<&RemoteSummary>,
+        listing: Option<&Listing>,
+    ) -> Result<Outcome, ProviderError> {
+        let facts = self.client.facts();
+        let key = facts.natural_key.join(" and ");
+        match found {
+            Some(found) if (facts.terminal)(&found.fields).is_none() => {
+                let reason = format!("the one live {} with this {key}", resource.key.kind);
+                self.plan_adopt(resource, &found.id, &reason, listing).await
+            }
+            _ => {
+                let desired = self.desired(resource, None).await?;
+                let wanted = facts.natural_key_of(&desired);
+                let candidates: Vec<String> = listing
+                    .map(|l| l.summaries.iter())
+                    .into_iter()
+                    .flatten()
+                    .filter(|s| facts.natural_key_of(&s.fields) == wanted)
+                    .map(|s| {
+                        format!("{} ({})", s.id, plain(s.fields.get("status").unwrap_or(&serde_json::Value::Null)))
+                    })
+                    .collect();
+                let found = if candidates.is_empty() {
+                    "there is none".to_string()
+                } else {
+                    format!("there are only finished ones: {}", candidates.join(", "))
+                };
+                Err(ProviderError::Invalid(format!(
+                    "{}: the API cannot create a {}, and no live one has this {key}; {found}. Name one with spec.id",
+                    resource.key, resource.key.kind
+                )))
+            }
+        }
     }
 
     /// The unmanaged remote object whose natural key equals the desired
@@ -905,10 +992,14 @@ impl Group<'_> {
             [] => Ok(same.last().copied()),
             [one] => Ok(Some(one)),
             several => Err(ProviderError::Invalid(format!(
-                "{} live remote objects share the natural key {} (ids {}); choose one with seqops.dev/external-id",
+                "{} live remote objects share the natural key {} ({}); choose one by id",
                 several.len(),
                 facts.natural_key.join(" and "),
-                several.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+                several
+                    .iter()
+                    .map(|s| format!("{} {}", s.id, plain(s.fields.get("status").unwrap_or(&serde_json::Value::Null))))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     }
@@ -929,9 +1020,21 @@ impl Group<'_> {
         Ok(change)
     }
 
-    async fn plan_adopt(&self, resource: &Resource, id: &str, reason: &str) -> Result<Outcome, ProviderError> {
+    async fn plan_adopt(
+        &self,
+        resource: &Resource,
+        id: &str,
+        reason: &str,
+        listing: Option<&Listing>,
+    ) -> Result<Outcome, ProviderError> {
         self.claim(id, &resource.key)?;
-        let observed = self.client.observe(id).await?.ok_or_else(|| {
+        // A listing that shows objects whole is as good as a read.
+        let listed = listing.and_then(|l| l.get(id)).filter(|_| self.client.facts().full_listing);
+        let observed = match listed {
+            Some(summary) => Some(summary.fields.clone()),
+            None => self.client.observe(id).await?,
+        };
+        let observed = observed.ok_or_else(|| {
             ProviderError::Invalid(format!("{}: there is no remote object with id {id} to adopt", resource.key))
         })?;
         let desired = self.desired(resource, None).await?;
@@ -952,6 +1055,15 @@ impl Group<'_> {
             )));
         }
         let mut change = self.base_change(resource, Action::Adopt, Some(id.to_string()));
+        if let Some(how) = (self.client.facts().ends)(&found.updates, &desired) {
+            if change.prevent_destroy {
+                return Err(ProviderError::Invalid(format!(
+                    "{}: adopting {id} ends it ({how}), but it has seqops.dev/prevent-destroy: \"true\"",
+                    resource.key
+                )));
+            }
+            change.reasons.push(format!("this ends it: {how}; it cannot be undone"));
+        }
         change.reasons.push(reason.to_string());
         change.reasons.extend(observations_text(self.client.facts(), &observed));
         change.fields = found.changes;
@@ -1025,6 +1137,7 @@ impl Group<'_> {
             orphan_on_delete: entry.orphan_on_delete,
             prevent_destroy: entry.prevent_destroy,
             renew_token: entry.renew_token.clone(),
+            annotations: BTreeMap::new(),
         }))
     }
 }

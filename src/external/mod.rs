@@ -70,6 +70,23 @@ pub struct KindFacts {
     /// An annotation whose token asks for the object to be made anew: a new
     /// token means one new object (Gary's `gary.seqops.dev/re-enroll`).
     pub renew_annotation: Option<&'static str>,
+    /// Map fields the API merges key by key (Topo's `variables`): only the
+    /// keys seqops set are managed, a key removed from the manifest is sent
+    /// as `null`, and keys set by others are neither shown nor changed.
+    pub merged_maps: &'static [&'static str],
+    /// Fields with no documented default: removed from the manifest, they
+    /// are left as they are rather than reset (a Topo run's state).
+    pub sticky: &'static [&'static str],
+    /// The spec field that names an existing object by id (a Topo run's
+    /// `spec.id`), for kinds that adopt rather than create.
+    pub id_field: Option<&'static str>,
+    /// Whether applying the updates (then the desired fields) ends the
+    /// object (a Topo stop), and how: such a change is planned like a
+    /// delete, and prevent-destroy blocks it.
+    pub ends: fn(&Fields, &Fields) -> Option<String>,
+    /// Whether a listing shows each object whole (every field `observe`
+    /// would): a plan then reads no object one by one.
+    pub full_listing: bool,
 }
 
 /// What a plan does with a managed object that is gone remotely.
@@ -112,6 +129,11 @@ impl KindFacts {
         when_gone: WhenGone::Recreate,
         unchangeable_hint: "",
         renew_annotation: None,
+        merged_maps: &[],
+        sticky: &[],
+        id_field: None,
+        ends: |_, _| None,
+        full_listing: false,
     };
 
     pub fn is_observation(&self, field: &str) -> bool {
@@ -164,6 +186,8 @@ pub struct DesiredContext<'a> {
     pub sources: sources::SourceValues,
     /// The state's salt for secret digests.
     pub salt: String,
+    /// The manifest's annotations (a confirmation a kind asks for).
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 impl DesiredContext<'_> {
@@ -290,6 +314,12 @@ pub trait ExternalClient: Send + Sync {
         std::collections::BTreeMap::new()
     }
 
+    /// What a plan should tell about a spec that is no change (a pause
+    /// whose time has passed, and so is satisfied).
+    fn notes(&self, _spec: &Value) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The display name a manifest's spec gives its object: its `name`
     /// unless the kind names objects otherwise.
     fn display_name(&self, spec: &Value) -> String {
@@ -323,6 +353,12 @@ pub trait Clients: Send + Sync {
 
     /// What each account spent in this run.
     fn usage(&self) -> Vec<AccountUsage>;
+
+    /// Why `account` refused a write in this run (its key may not write),
+    /// if it did: its other writes are not tried.
+    fn refusal(&self, _account: &str) -> Option<String> {
+        None
+    }
 }
 
 /// What one account spent in this run, and what it has left.

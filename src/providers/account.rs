@@ -52,6 +52,8 @@ impl AccountSettings {
 pub struct Usage {
     made: AtomicU64,
     answers: Mutex<BTreeMap<String, u64>>,
+    /// Why the API refused a write (401, 403), once it has.
+    refused: Mutex<Option<String>>,
 }
 
 impl Usage {
@@ -64,6 +66,15 @@ impl Usage {
     pub fn record_answer(&self, status: Option<u16>) {
         let code = status.map_or_else(|| "none".to_string(), |s| s.to_string());
         *self.answers.lock().unwrap_or_else(|e| e.into_inner()).entry(code).or_default() += 1;
+    }
+
+    /// Records the first write the API refused for want of permission.
+    pub fn refuse(&self, why: String) {
+        self.refused.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(why);
+    }
+
+    pub fn refusal(&self) -> Option<String> {
+        self.refused.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn made(&self) -> u64 {

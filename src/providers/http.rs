@@ -245,6 +245,11 @@ impl HttpClient {
 
     fn error_for(&self, method: &Method, path: &str, status: StatusCode, body: &[u8]) -> ProviderError {
         let detail = (self.dialect.error_detail)(body);
+        if matches!(status.as_u16(), 401 | 403) && method != Method::GET {
+            // A key that may read but not write: the other writes of this
+            // account in the run are not tried (the API said why).
+            self.usage.refuse(format!("{} refused {method} {path} ({status}: {detail})", self.account));
+        }
         let (account, method, path) = (self.account.clone(), method.to_string(), path.to_string());
         match status.as_u16() {
             400 | 422 => ProviderError::BadRequest { account, method, path, detail },

@@ -9,6 +9,7 @@ pub mod orqis;
 pub mod orsay;
 pub mod paging;
 pub mod ratelimit;
+pub mod topo;
 
 pub use crate::external::{error, sources, *};
 pub use account::{Account, AccountSettings, Usage};
@@ -50,7 +51,8 @@ pub struct Provider {
 }
 
 /// Every provider seqops speaks. Adding one is its folder plus a line here.
-pub static PROVIDERS: &[&Provider] = &[&orsay::PROVIDER, &orqis::PROVIDER, &gary::PROVIDER, &orchagent::PROVIDER];
+pub static PROVIDERS: &[&Provider] =
+    &[&orsay::PROVIDER, &orqis::PROVIDER, &gary::PROVIDER, &orchagent::PROVIDER, &topo::PROVIDER];
 
 /// The provider of a type, when seqops speaks it.
 pub fn descriptor(provider_type: ProviderType) -> Option<&'static Provider> {
@@ -118,6 +120,10 @@ impl Clients for Accounts {
         let account = self.0.get(account).ok_or_else(|| format!("no Provider named `{account}` is configured"))?;
         client_for(account, key_kind)
             .ok_or_else(|| format!("provider `{}` does not manage {key_kind}", account.settings.provider_type.as_str()))
+    }
+
+    fn refusal(&self, account: &str) -> Option<String> {
+        self.0.get(account)?.usage.refusal()
     }
 
     fn usage(&self) -> Vec<AccountUsage> {

@@ -238,7 +238,7 @@ impl ExternalClient for EnrollmentClient {
                 summaries.push(RemoteSummary {
                     id: mapping::external_id(&enrollment),
                     display_name: mapping::display_name(&enrollment.sequence_id, &enrollment.contact_id),
-                    fields: mapping::summary(&enrollment),
+                    fields: mapping::observed(&enrollment),
                 });
             }
         }

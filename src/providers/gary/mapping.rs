@@ -27,6 +27,7 @@ pub static ENROLLMENT_FACTS: KindFacts = KindFacts {
     when_gone: WhenGone::Report,
     unchangeable_hint: "Gary can neither change nor cancel an enrollment: put the manifest back as it was; to enroll the contact again on purpose, set gary.seqops.dev/re-enroll: \"<a new token>\"",
     renew_annotation: Some(RE_ENROLL),
+    full_listing: true,
     ..KindFacts::CRUD
 };
 
@@ -73,13 +74,6 @@ pub fn observed(enrollment: &wire::Enrollment) -> Fields {
     if let Some(reason) = &enrollment.paused_reason {
         fields.insert("pausedReason".into(), json!(reason));
     }
-    fields
-}
-
-/// What a listing row shows, for `--refresh changed`.
-pub fn summary(enrollment: &wire::Enrollment) -> Fields {
-    let mut fields = observed(enrollment);
-    fields.retain(|name, _| ENROLLMENT_FACTS.summary_fields.contains(&name.as_str()) || name == "pausedReason");
     fields
 }
 

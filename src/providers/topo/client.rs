@@ -1,0 +1,265 @@
+//! Topo's API over the shared HTTP layer, and the SequenceRun client the
+//! engine drives.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::{mapping, spec, wire};
+use crate::providers::paging::{all_pages, encode};
+use crate::providers::sources::SourceValues;
+use crate::providers::{
+    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
+    UpdateRequest,
+};
+
+/// The most runs Topo gives in one page.
+const PAGE: u32 = 100;
+
+/// One Topo workspace.
+pub struct TopoApi {
+    account: Arc<Account>,
+}
+
+impl TopoApi {
+    pub fn new(account: Arc<Account>) -> Self {
+        Self { account }
+    }
+
+    /// Every run the query selects, page after page.
+    async fn runs(&self, query: &[(&str, &str)]) -> Result<Vec<wire::SequenceRun>, ProviderError> {
+        let http = &self.account.http;
+        let filters: String = query.iter().map(|(k, v)| format!("&{k}={}", encode(v))).collect();
+        all_pages(|cursor| {
+            let page: u64 = cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1);
+            let path = format!("/v1/sequences?size={PAGE}&page={page}{filters}");
+            async move {
+                let answer: wire::RunPage = http.get(&path).await?;
+                Ok((answer.items, answer.has_more.then(|| (page + 1).to_string())))
+            }
+        })
+        .await
+    }
+
+    async fn run(&self, id: &str) -> Result<Option<wire::SequenceRun>, ProviderError> {
+        crate::providers::error::none_if_gone(self.account.http.get(&run_path(id, "")).await)
+    }
+
+    async fn post(&self, id: &str, action: &str, body: Option<Value>) -> Result<(), ProviderError> {
+        self.account.http.send(Method::POST, &run_path(id, action), body.as_ref()).await.map(|_| ())
+    }
+}
+
+fn run_path(id: &str, action: &str) -> String {
+    format!("/v1/sequences/{}{action}", encode(id))
+}
+
+/// Topo sequence runs, as the engine sees them.
+pub struct SequenceRunClient(pub Arc<TopoApi>);
+
+#[async_trait]
+impl ExternalClient for SequenceRunClient {
+    fn facts(&self) -> &'static KindFacts {
+        &mapping::RUN_FACTS
+    }
+
+    fn display_name(&self, spec: &Value) -> String {
+        match (spec["id"].as_str(), spec["selector"].as_object()) {
+            (Some(id), _) => id.to_string(),
+            (None, Some(selector)) => format!(
+                "{} in {}",
+                selector.get("contactId").and_then(Value::as_str).unwrap_or_default(),
+                selector.get("templateId").and_then(Value::as_str).unwrap_or_default()
+            ),
+            _ => String::new(),
+        }
+    }
+
+    fn labels(&self, spec: &Value) -> BTreeMap<String, String> {
+        let state = &spec["state"];
+        let note = match state["phase"].as_str() {
+            Some("Paused") => format!("pause until {}", state["pausedUntil"].as_str().unwrap_or_default()),
+            Some("Active") => "resume".to_string(),
+            Some("Stopped") => format!(
+                "stop: {}, {}",
+                state["reason"].as_str().unwrap_or_default(),
+                state["scope"].as_str().unwrap_or_default()
+            ),
+            _ => return BTreeMap::new(),
+        };
+        BTreeMap::from([("phase".to_string(), note)])
+    }
+
+    fn notes(&self, spec: &Value) -> Vec<String> {
+        match elapsed_pause(spec) {
+            Some(until) => vec![format!("the pause until {until} has passed, so it is satisfied; nothing is sent")],
+            None => Vec::new(),
+        }
+    }
+
+    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        let mut fields = Fields::new();
+        if let Some(selector) = spec.get("selector") {
+            fields.insert("templateId".into(), selector["templateId"].clone());
+            fields.insert("contactId".into(), selector["contactId"].clone());
+        }
+        if let Some(variables) = spec.get("variables") {
+            fields.insert("variables".into(), variables.clone());
+        }
+        let state = &spec["state"];
+        match state["phase"].as_str() {
+            Some("Paused") if elapsed_pause(spec).is_none() => {
+                fields.insert("phase".into(), json!("Paused"));
+                fields.insert("pausedUntil".into(), state["pausedUntil"].clone());
+            }
+            Some("Active") => {
+                fields.insert("phase".into(), json!("Active"));
+            }
+            Some("Stopped") => {
+                let company = state["scope"].as_str() == Some("COMPANY");
+                let confirmed = context.annotations.get(mapping::CONFIRM_COMPANY_STOP).map(String::as_str);
+                if company && confirmed != Some("true") {
+                    return Err(ProviderError::Lookup {
+                        field: "spec.state.scope".into(),
+                        message: format!(
+                            "a COMPANY stop also stops every other live run of this template at the contact's company, which Topo gives no way to list; confirm it with {}: \"true\"",
+                            mapping::CONFIRM_COMPANY_STOP
+                        ),
+                    });
+                }
+                fields.insert("phase".into(), json!("Stopped"));
+                fields.insert("stop".into(), json!({"reason": state["reason"], "scope": state["scope"]}));
+            }
+            _ => {}
+        }
+        Ok(fields)
+    }
+
+    /// The run by id, with its overrides; its state is left to the team to
+    /// write, since Topo does not say how long a pause lasts.
+    async fn export(&self, observed: &Fields) -> Result<Option<Value>, ProviderError> {
+        let Some(id) = observed.get("id").and_then(Value::as_str) else { return Ok(None) };
+        let mut spec = json!({ "id": id });
+        if let Some(variables) = observed.get("variables").filter(|v| v.as_object().is_some_and(|m| !m.is_empty())) {
+            spec["variables"] = variables.clone();
+        }
+        Ok(Some(spec))
+    }
+
+    async fn list(&self, scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
+        let runs = match scope {
+            ListScope::Specs(specs) => {
+                let templates: Option<std::collections::BTreeSet<&str>> =
+                    specs.iter().map(|s| s.spec["selector"]["templateId"].as_str()).collect();
+                match templates {
+                    // Every run is named by selector: only their templates.
+                    Some(templates) => {
+                        let mut runs = Vec::new();
+                        for template in templates {
+                            runs.extend(self.0.runs(&[("sequence_template_id", template)]).await?);
+                        }
+                        runs
+                    }
+                    None => self.0.runs(&[]).await?,
+                }
+            }
+            ListScope::Export(filters) => export_runs(&self.0, filters).await?,
+            ListScope::All => self.0.runs(&[]).await?,
+        };
+        Ok(runs
+            .iter()
+            .map(|run| RemoteSummary {
+                id: run.id.clone(),
+                display_name: mapping::display_name(run),
+                fields: mapping::observed(run),
+            })
+            .collect())
+    }
+
+    async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
+        Ok(self.0.run(id).await?.as_ref().map(mapping::observed))
+    }
+
+    async fn create(&self, _desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
+        Err(ProviderError::Invalid("Topo makes sequence runs itself; seqops cannot create one".into()))
+    }
+
+    async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
+        let (id, changes, desired) = (request.id, request.changes, request.desired);
+        if let Some(variables) = changes.get("variables") {
+            let body = json!({ "variables": variables });
+            self.0.account.http.send(Method::PATCH, &run_path(id, ""), Some(&body)).await?;
+        }
+        if !["phase", "pausedUntil", "stop"].iter().any(|f| changes.contains_key(*f)) {
+            return Ok(());
+        }
+        match desired.get("phase").and_then(Value::as_str) {
+            Some("Paused") => {
+                let body = json!({ "paused_until": desired.get("pausedUntil") });
+                self.0.post(id, "/pause", Some(body)).await
+            }
+            Some("Active") if request.observed.get("phase").and_then(Value::as_str) == Some("Paused") => {
+                self.0.post(id, "/resume", None).await
+            }
+            Some("Stopped") => {
+                let stop = desired.get("stop").cloned().unwrap_or(Value::Null);
+                self.0.post(id, "/stop", Some(json!({"reason": stop["reason"], "scope": stop["scope"]}))).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), ProviderError> {
+        Err(ProviderError::Invalid(format!("Topo cannot delete sequence run {id}")))
+    }
+}
+
+/// The runs an export selects, with Topo's own filters: a request set per
+/// template and status asked for.
+async fn export_runs(
+    api: &TopoApi,
+    filters: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<wire::SequenceRun>, ProviderError> {
+    let templates = filters.get("template").cloned().unwrap_or_default();
+    let statuses = filters.get("status").cloned().unwrap_or_default();
+    let templates: Vec<Option<&str>> =
+        if templates.is_empty() { vec![None] } else { templates.iter().map(|t| Some(t.as_str())).collect() };
+    let statuses: Vec<Option<&str>> =
+        if statuses.is_empty() { vec![None] } else { statuses.iter().map(|s| Some(s.as_str())).collect() };
+    let mut runs = Vec::new();
+    for template in &templates {
+        for status in &statuses {
+            let mut query = Vec::new();
+            query.extend(template.map(|t| ("sequence_template_id", t)));
+            query.extend(status.map(|s| ("status", s)));
+            runs.extend(api.runs(&query).await?);
+        }
+    }
+    Ok(runs)
+}
+
+/// The end of a pause the spec asks for that has already passed.
+fn elapsed_pause(spec: &Value) -> Option<&str> {
+    let state = &spec["state"];
+    let until = state["pausedUntil"].as_str().filter(|_| state["phase"].as_str() == Some("Paused"))?;
+    spec::parse_time(until).filter(|at| *at <= crate::clock::now_ms()).map(|_| until)
+}
+
+/// Topo's `{status_code, type, message, data, request_id}`, with the
+/// request id a support ticket needs.
+pub fn error_detail(body: &[u8]) -> String {
+    match serde_json::from_slice::<wire::ErrorBody>(body) {
+        Ok(error) => {
+            let data = if error.data.is_null() || error.data == json!({}) {
+                String::new()
+            } else {
+                format!(" {}", error.data)
+            };
+            format!("{}: {}{data} (request_id {})", error.kind, error.message, error.request_id)
+        }
+        Err(_) => String::from_utf8_lossy(body).chars().take(200).collect(),
+    }
+}
