@@ -527,6 +527,39 @@ fn an_enrollment_is_made_once_and_kept_when_its_object_is_deleted(mut env: Env) 
     env.finish();
 }
 
+/// A Topo run: adopted by id, its variables and a pause reach Topo once,
+/// status shows what Topo says of it, and a run stopped in Topo's dashboard
+/// is reported as final, not fought.
+fn a_topo_run_is_paused_once_and_reported_when_it_ends_elsewhere(mut env: Env) {
+    const TOPO_KEY: &str = "topo_e2e_workspace";
+    env.put_secret("topo-key", "apiKey", TOPO_KEY);
+    let provider = json!({"type": "topo", "credentials": {"secretRef": {"name": "topo-key", "key": "apiKey"}}});
+    env.create("Provider", "topo", json!({}), provider);
+    env.start_controller("seqops-e2e", Some("2s"));
+    let spec = json!({
+        "id": "seq_run_0001",
+        "variables": {"owner": "sam"},
+        "state": {"phase": "Paused", "pausedUntil": "2099-01-04T09:00:00Z"},
+    });
+    env.create("SequenceRun", "anna", json!({}), spec);
+    env.wait_until("the SequenceRun is Ready", |env| env.ready_id("SequenceRun", "anna").is_some());
+    let run_url = format!("{}/topo/v1/sequences/seq_run_0001", env.sandbox.origin);
+    let (_, run) = env.sandbox.call("GET", &run_url, None, TOPO_KEY);
+    assert_eq!(run["status"], "WAITING_FOR_LEAD");
+    assert_eq!(run["variables"]["owner"], "sam");
+    assert_eq!(env.status("SequenceRun", "anna")["lastApplied"]["pausedUntil"], "2099-01-04T09:00:00Z");
+    let stop = json!({"reason": "LOSE", "scope": "CONTACT"});
+    let (code, _) = env.sandbox.call("POST", &format!("{run_url}/stop"), Some(stop), TOPO_KEY);
+    assert_eq!(code, 200, "a rep stops the run in Topo");
+    env.wait_until("the run is reported as final", |env| {
+        env.condition("SequenceRun", "anna", "Ready")["reason"] == "Terminal"
+    });
+    assert_eq!(env.status("SequenceRun", "anna")["atProvider"]["status"], "STOPPED_EARLY");
+    let (_, run) = env.sandbox.call("GET", &run_url, None, TOPO_KEY);
+    assert_eq!(run["status"], "STOPPED_EARLY", "not resumed or paused again");
+    env.finish();
+}
+
 /// Each scenario against the in-memory API server, and against the real
 /// cluster `KUBECONFIG` names when asked for with `--ignored`.
 macro_rules! on_both_clusters {
@@ -555,4 +588,5 @@ on_both_clusters!(
     a_provider_outlives_the_objects_that_use_it,
     of_two_controllers_only_the_leader_reconciles,
     an_enrollment_is_made_once_and_kept_when_its_object_is_deleted,
+    a_topo_run_is_paused_once_and_reported_when_it_ends_elsewhere,
 );

@@ -369,6 +369,9 @@ async fn sync(
     }
     let state = writer.snapshot().await;
     let entry = state.resources.get(&world.key).cloned();
+    let provider = world.manifests.get(&world.key).and_then(|r| r.provider.clone()).unwrap_or_default();
+    let facts = connections.client(&provider, &world.key.kind).ok().map(|c| c.facts());
+    let terminal = facts.zip(entry.as_ref()).and_then(|(facts, e)| (facts.terminal)(&e.observed));
     write_status(api, object, |status| {
         status.pending_since = None;
         status.external_id = entry.as_ref().and_then(|e| e.id.clone());
@@ -381,7 +384,13 @@ async fn sync(
             Some(action) => format!("{action:?} applied").to_lowercase(),
             None => "the remote object matches the spec".to_string(),
         };
-        set_condition(status, "Ready", "True", "Available", "the remote object exists", object);
+        match &terminal {
+            Some(state) => {
+                let message = format!("the remote object is {state}, which is final: nothing more is done to it");
+                set_condition(status, "Ready", "True", "Terminal", &message, object);
+            }
+            None => set_condition(status, "Ready", "True", "Available", "the remote object exists", object),
+        }
         set_condition(status, "Synced", "True", "ReconcileSuccess", &what, object);
     })
     .await?;

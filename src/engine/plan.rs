@@ -701,7 +701,16 @@ impl Group<'_> {
                     "{}: {id} is {status} remotely, which is final; nothing is planned for it",
                     resource.key
                 ));
-                return Ok(Outcome::Unchanged);
+                if observed == entry.observed {
+                    return Ok(Outcome::Unchanged);
+                }
+                return Ok(Outcome::Sync(Box::new(StateSync {
+                    key: resource.key.clone(),
+                    manifest_digest: entry.manifest_digest.clone(),
+                    applied_spec: entry.applied_spec.clone(),
+                    last_applied: entry.last_applied.clone(),
+                    observed,
+                })));
             }
             return Err(ProviderError::Invalid(format!(
                 "{} is {status} remotely, which is final: it cannot change any more ({}); {}",
