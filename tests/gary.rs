@@ -381,3 +381,35 @@ fn a_new_re_enroll_token_enrolls_a_finished_contact_once_more_and_only_once() {
     apply(&work);
     assert_eq!(gary.rows("con_EXAMPLE_bbbb").len(), 2, "a live enrollment is not doubled by a new token");
 }
+
+#[test]
+fn an_agency_key_acts_for_one_client_through_the_providers_header() {
+    let gary = Gary::start();
+    let work = workspace(&gary);
+    let provider = std::fs::read_to_string(work.manifests().join("provider.yaml")).expect("the provider");
+    work.write("provider.yaml", &format!("{provider}  headers:\n    X-Gary-Client-Id: acme-dental\n"));
+    work.write("a.yaml", &enrollment("lead-b", "con_EXAMPLE_bbbb", "{source: call}"));
+    apply(&work);
+    assert!(gary.rows("con_EXAMPLE_bbbb").is_empty(), "not in the agency's own data");
+    let url = format!("{}{BASE_PATH}/sequences/{NURTURE}/enrollments", gary.origin);
+    let rows: serde_json::Value = gary.runtime.block_on(async {
+        let response = reqwest::Client::new().get(url).bearer_auth(TOKEN).header("X-Gary-Client-Id", "acme-dental");
+        response.send().await.expect("answers").json().await.expect("JSON")
+    });
+    assert_eq!(rows["total"], 1, "in the client's: {rows}");
+}
+
+#[test]
+fn a_provider_may_not_set_credentials_or_hop_by_hop_headers() {
+    let gary = Gary::start();
+    let work = workspace(&gary);
+    let provider = std::fs::read_to_string(work.manifests().join("provider.yaml")).expect("the provider");
+    work.write(
+        "provider.yaml",
+        &format!("{provider}  headers:\n    Authorization: Bearer stolen\n    Connection: close\n"),
+    );
+    let refused = run(&work, &["validate", "-f", "manifests"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "spec.headers.Authorization: seqops sets this header itself");
+    assert_contains(&refused.stderr, "spec.headers.Connection: seqops sets this header itself");
+}
