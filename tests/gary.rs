@@ -32,7 +32,6 @@ struct Gary {
 
 impl Gary {
     fn start() -> Gary {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
         let emulator = GaryEmulator::new(EmulatorConfig { requests_per_hour: 0, ..Default::default() });
         let (posts, gets, lose) =
             (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
@@ -55,9 +54,7 @@ impl Gary {
                 }
             },
         ));
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a port");
-        let origin = format!("http://{}", listener.local_addr().expect("an address"));
-        runtime.spawn(async move { axum::serve(listener, router).await });
+        let common::InProcess { origin, runtime } = common::InProcess::serve(router);
         Gary { origin, emulator, posts, gets, lose_next_answer: lose, runtime }
     }
 

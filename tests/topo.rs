@@ -29,7 +29,6 @@ struct Topo {
 
 impl Topo {
     fn start() -> Topo {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
         let emulator = TopoEmulator::new(EmulatorConfig::default());
         let (reads, writes) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let counted = (reads.clone(), writes.clone());
@@ -43,9 +42,7 @@ impl Topo {
                 }
             },
         ));
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a port");
-        let origin = format!("http://{}", listener.local_addr().expect("an address"));
-        runtime.spawn(async move { axum::serve(listener, router).await });
+        let common::InProcess { origin, runtime } = common::InProcess::serve(router);
         Topo { origin, emulator, reads, writes, _runtime: runtime }
     }
 

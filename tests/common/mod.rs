@@ -283,3 +283,20 @@ pub fn sequence(name: &str, spec: &str) -> String {
     let spec: String = spec.lines().map(|l| format!("  {l}\n")).collect();
     format!("apiVersion: orsay.seqops.dev/v1alpha1\nkind: Sequence\nmetadata:\n  name: {name}\nspec:\n{spec}")
 }
+
+/// A router served by this test process on a loopback port, for emulators
+/// a test wraps (to count requests or lose answers) or moves by hand.
+pub struct InProcess {
+    pub origin: String,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl InProcess {
+    pub fn serve(router: axum::Router) -> InProcess {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a port");
+        let origin = format!("http://{}", listener.local_addr().expect("an address"));
+        runtime.spawn(async move { axum::serve(listener, router).await });
+        InProcess { origin, runtime }
+    }
+}
