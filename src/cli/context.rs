@@ -100,7 +100,8 @@ pub async fn open_with(common: &Common, command: &str, manifests: Manifests, als
     } else {
         (None, None)
     };
-    let accounts = connect(&manifests, also, &state, origin.as_deref(), &dir.join("budget.json"))?;
+    let accounts =
+        connect(&manifests, also, &state, origin.as_deref(), &dir.join("budget.json"), &common.allow_base_url)?;
     Ok(Session {
         manifests,
         store,
@@ -119,6 +120,7 @@ fn connect(
     state: &State,
     sandbox: Option<&str>,
     budget_file: &Path,
+    allowed: &[String],
 ) -> anyhow::Result<Vec<Arc<Account>>> {
     let mut records: BTreeMap<String, ProviderRecord> = BTreeMap::new();
     for provider in manifests.providers() {
@@ -139,7 +141,7 @@ fn connect(
             ));
             continue;
         };
-        match settings_for(name, record, sandbox, budget_file) {
+        match settings_for(name, record, sandbox, budget_file, allowed) {
             Ok(settings) => accounts.push(Account::connect(
                 settings,
                 providers::dialect(record.provider_type),
@@ -164,9 +166,21 @@ fn settings_for(
     record: &ProviderRecord,
     sandbox: Option<&str>,
     budget_file: &Path,
+    allowed: &[String],
 ) -> Result<AccountSettings, String> {
     let variable = record.credentials_env.clone();
-    let value = variable.as_deref().and_then(|v| std::env::var(v).ok()).filter(|v| !v.is_empty());
+    // A key from a file or a `$(cat …)` often ends in a newline: it is
+    // trimmed, and a key that still cannot be a header is refused, never
+    // sent without its header.
+    let value = variable.as_deref().and_then(|v| std::env::var(v).ok()).map(|v| v.trim().to_string());
+    let value = value.filter(|v| !v.is_empty());
+    if let (Some(key), Some(variable)) = (&value, &variable) {
+        if key.chars().any(char::is_control) {
+            return Err(format!(
+                "Provider `{name}`: ${variable} holds control characters (a line break inside the key?): it cannot be sent as a header"
+            ));
+        }
+    }
     let (credential, source) = match (value, sandbox, variable) {
         (Some(value), _, Some(variable)) => (value, format!("${variable}")),
         (_, Some(_), variable) => {
@@ -189,7 +203,8 @@ fn settings_for(
         }
     };
     let (base_url, rate) =
-        providers::endpoint(record.provider_type, record.base_url.as_deref(), record.pacing(), sandbox);
+        providers::endpoint(record.provider_type, record.base_url.as_deref(), record.pacing(), sandbox, allowed)
+            .map_err(|e| format!("Provider `{name}`: {e}"))?;
     Ok(AccountSettings {
         name: name.to_string(),
         provider_type: record.provider_type,

@@ -28,6 +28,11 @@ pub struct ControllerArgs {
     /// requests: meant for trying the controller out against the sandbox.
     #[arg(long, value_parser = parse_interval)]
     drift_interval: Option<std::time::Duration>,
+    /// A host other than the vendors' that Providers' API keys may be sent
+    /// to (a proxy, a regional endpoint); repeatable. Manifests cannot
+    /// allow one.
+    #[arg(long = "allow-base-url", value_name = "HOST", env = "SEQOPS_ALLOWED_HOSTS", value_delimiter = ',')]
+    allow_base_url: Vec<String>,
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
@@ -47,6 +52,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
         lease_namespace: args.lease_namespace,
         lease_name: args.lease_name,
         drift_interval: args.drift_interval,
+        allowed_hosts: args.allow_base_url,
         identity,
     };
     seqops::controller::run_elected(client, options).await;

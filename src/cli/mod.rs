@@ -72,6 +72,11 @@ pub struct Common {
     /// How long to wait for another seqops holding the state lock.
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
     lock_timeout: std::time::Duration,
+    /// A host other than the vendor's that a Provider's API key may be sent
+    /// to (a proxy, a regional endpoint); repeatable. A manifest cannot
+    /// allow one: a pull request editing `baseUrl` must not get the key.
+    #[arg(long = "allow-base-url", value_name = "HOST", env = "SEQOPS_ALLOWED_HOSTS", value_delimiter = ',')]
+    allow_base_url: Vec<String>,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

@@ -167,6 +167,7 @@ async fn plan_cluster(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         &manifests,
         &kinds,
         args.cluster.sandbox_origin.as_deref(),
+        &args.common.allow_base_url,
     )
     .await
     .with_context(|| format!("reading namespace {namespace} of the cluster"))?;

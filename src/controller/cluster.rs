@@ -270,13 +270,16 @@ pub async fn account_settings(
     namespace: &str,
     provider: &crate::manifest::Resource,
     base_url_override: Option<&str>,
+    allowed: &[String],
 ) -> Result<AccountSettings, ClusterError> {
     let name = &provider.metadata.name;
     let spec: crate::manifest::ProviderSpec =
         serde_json::from_value(provider.spec.clone()).map_err(|e| ClusterError::Invalid(e.to_string()))?;
     let credential = credential(client, namespace, provider).await?;
     let pacing = spec.rate_limit.as_ref().map(crate::manifest::provider::RateLimit::rate);
-    let (base_url, rate) = providers::endpoint(spec.provider_type, spec.base_url.as_deref(), pacing, base_url_override);
+    let (base_url, rate) =
+        providers::endpoint(spec.provider_type, spec.base_url.as_deref(), pacing, base_url_override, allowed)
+            .map_err(|e| ClusterError::Invalid(format!("Provider {namespace}/{name}: {e}")))?;
     Ok(AccountSettings {
         name: name.clone(),
         provider_type: spec.provider_type,

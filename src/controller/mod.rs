@@ -39,6 +39,9 @@ pub struct Options {
     /// Re-reads every object this often instead of the interval computed
     /// from the request budget (for trying drift correction out).
     pub drift_interval: Option<std::time::Duration>,
+    /// Hosts other than the vendors' that Providers' keys may be sent to
+    /// (`--allow-base-url`): the operator's, never a manifest's.
+    pub allowed_hosts: Vec<String>,
     /// The Lease that elects the one replica that reconciles.
     pub lease_namespace: String,
     pub lease_name: String,
@@ -75,6 +78,7 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
     let mut shared = reconcile::Shared::new(client.clone(), options.base_url_override);
     shared.metrics = metrics;
     shared.drift_interval = options.drift_interval;
+    shared.allowed_hosts = options.allowed_hosts;
     let shared = Arc::new(shared);
     let mut senders = HashMap::new();
     let mut runs = Vec::new();

@@ -31,6 +31,7 @@ pub async fn view(
     manifests: &Manifests,
     kinds: &[KindSpec],
     base_url_override: Option<&str>,
+    allowed: &[String],
 ) -> Result<ClusterView, ClusterError> {
     let mut state = State::new(false);
     let mut being_deleted = Vec::new();
@@ -56,7 +57,7 @@ pub async fn view(
         if !manifests.managed().any(|r| r.provider.as_deref() == Some(&name)) {
             continue;
         }
-        let settings = cluster::account_settings(client, namespace, provider, base_url_override).await?;
+        let settings = cluster::account_settings(client, namespace, provider, base_url_override, allowed).await?;
         let dialect = providers::dialect(settings.provider_type);
         accounts.push(Account::connect(settings, dialect, Arc::new(|m| eprintln!("{m}"))));
     }

@@ -70,6 +70,8 @@ pub struct Shared {
     pub metrics: Arc<super::metrics::Metrics>,
     /// Replaces the drift interval computed from the budget.
     pub drift_interval: Option<Duration>,
+    /// Hosts beside the vendors' that keys may go to (the operator's).
+    pub allowed_hosts: Vec<String>,
     /// Kubernetes Events about the objects (repeats become a series).
     recorder: Recorder,
 }
@@ -88,6 +90,7 @@ impl Shared {
             base_url_override,
             metrics: Arc::default(),
             drift_interval: None,
+            allowed_hosts: Vec::new(),
             recorder: Recorder::new(
                 client.clone(),
                 Reporter { controller: "seqops-controller".into(), instance: std::env::var("POD_NAME").ok() },
@@ -190,6 +193,7 @@ impl Context {
             namespace,
             provider,
             self.shared.base_url_override.as_deref(),
+            &self.shared.allowed_hosts,
         )
         .await?;
         // The vendor's budget is per key, not per Provider object: Providers

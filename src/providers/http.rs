@@ -91,6 +91,7 @@ impl HttpClient {
             .user_agent(concat!("seqops/", env!("CARGO_PKG_VERSION")))
             .timeout(Duration::from_secs(60))
             .connect_timeout(Duration::from_secs(10))
+            .redirect(super::destination::same_origin_redirects())
             .build()
             .unwrap_or_default();
         Self {
@@ -154,7 +155,7 @@ impl HttpClient {
                 Ok(response) => response,
                 Err(error) => {
                     self.usage.record_answer(None);
-                    let reason = error.to_string();
+                    let reason = with_causes(&error);
                     if idempotent && attempt < MAX_ATTEMPTS {
                         self.back_off(attempt, &method, path, &reason).await;
                         continue;
@@ -263,6 +264,18 @@ impl HttpClient {
     }
 }
 
+/// An error and what caused it, in one line: reqwest puts what matters (a
+/// refused redirect, a TLS failure) in the causes.
+fn with_causes(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        text.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    text
+}
+
 /// `Retry-After` is either delta-seconds or an HTTP date.
 fn parse_retry_after(value: &str) -> Duration {
     if let Ok(seconds) = value.trim().parse::<u64>() {
@@ -272,6 +285,17 @@ fn parse_retry_after(value: &str) -> Duration {
         .ok()
         .map(|at| (at - time::OffsetDateTime::now_utc()).whole_seconds().max(1) as u64)
         .map_or(Duration::from_secs(60), Duration::from_secs)
+}
+
+/// `a%20b`: a value as one path segment or query value.
+pub fn segment(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 /// `1h2m`, `3m5s`, `12s`: for messages.
@@ -303,6 +327,12 @@ mod tests {
         assert_eq!(parse_retry_after("30"), Duration::from_secs(30));
         assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Duration::from_secs(1));
         assert_eq!(parse_retry_after("soon"), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn ids_from_servers_are_one_path_segment_whatever_they_hold() {
+        assert_eq!(segment("seq_run_0001"), "seq_run_0001");
+        assert_eq!(segment("../admin?x=1"), "..%2Fadmin%3Fx%3D1");
     }
 
     #[test]

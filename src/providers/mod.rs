@@ -2,6 +2,7 @@
 //! per vendor API. The contract they implement is [`crate::external`].
 
 pub mod account;
+pub mod destination;
 pub mod gary;
 pub mod http;
 pub mod orchagent;
@@ -90,19 +91,24 @@ pub fn dialect(provider_type: ProviderType) -> http::Dialect {
 /// there: the sandbox's emulator when an origin is given, else the
 /// Provider's base URL, else the vendor's; the Provider's pacing (which may
 /// turn pacing off), else the vendor's documented limit.
+/// The URL is checked before any request: a key goes only to the vendor's
+/// host, a loopback address, or a host in `allowed` (the operator's).
 pub fn endpoint(
     provider_type: ProviderType,
     base_url: Option<&str>,
     pacing: Option<Option<Rate>>,
     sandbox_origin: Option<&str>,
-) -> (String, Option<Rate>) {
+    allowed: &[String],
+) -> Result<(String, Option<Rate>), String> {
     let provider = descriptor(provider_type);
+    let vendor_url = provider.map_or("", |p| p.base_url);
     let url = match (sandbox_origin, base_url) {
         (Some(origin), _) => sandbox_base_url(provider_type, origin),
         (None, Some(url)) => url.to_string(),
-        (None, None) => provider.map_or("", |p| p.base_url).to_string(),
+        (None, None) => vendor_url.to_string(),
     };
-    (url, pacing.unwrap_or_else(|| provider.and_then(|p| p.rate)))
+    destination::check(provider_type.as_str(), vendor_url, &url, allowed)?;
+    Ok((url, pacing.unwrap_or_else(|| provider.and_then(|p| p.rate))))
 }
 
 /// The accounts of a run, by Provider name: what the engine is handed to

@@ -293,8 +293,14 @@ pub struct InProcess {
 
 impl InProcess {
     pub fn serve(router: axum::Router) -> InProcess {
+        Self::serve_on("127.0.0.1:0", router)
+    }
+
+    /// On another loopback address (`127.0.0.2:0`): another host, as far
+    /// as a URL can tell.
+    pub fn serve_on(addr: &str, router: axum::Router) -> InProcess {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("a port");
+        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).expect("a port");
         let origin = format!("http://{}", listener.local_addr().expect("an address"));
         runtime.spawn(async move { axum::serve(listener, router).await });
         InProcess { origin, runtime }

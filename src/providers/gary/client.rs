@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
 use super::{mapping, wire};
-use crate::providers::paging::{all_pages, encode};
+use crate::providers::http::segment;
+use crate::providers::paging::all_pages;
 use crate::providers::sources::SourceValues;
 use crate::providers::{
     Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
@@ -74,7 +75,7 @@ impl GaryApi {
             cells.entry(sequence.to_string()).or_default().clone()
         };
         let http = &self.account.http;
-        let path = format!("/sequences/{}/enrollments", encode(sequence));
+        let path = format!("/sequences/{}/enrollments", segment(sequence));
         let listed = cell
             .get_or_try_init(|| {
                 let rows = all_pages(|cursor| {
@@ -92,7 +93,7 @@ impl GaryApi {
 
     /// Enrolls a contact; `idempotent` says Gary returned a live row instead.
     async fn enroll(&self, sequence: &str, request: &wire::EnrollRequest) -> Result<wire::Enrolled, ProviderError> {
-        let path = format!("/sequences/{}/enrollments", encode(sequence));
+        let path = format!("/sequences/{}/enrollments", segment(sequence));
         let body = serde_json::to_value(request).map_err(|e| ProviderError::Invalid(e.to_string()))?;
         let http = &self.account.http;
         let response = http.send(Method::POST, &path, Some(&body)).await;
@@ -133,7 +134,7 @@ impl GaryApi {
 
 fn page_path(path: &str, cursor: Option<String>) -> String {
     match cursor {
-        Some(cursor) => format!("{path}?limit={PAGE}&page_token={}", encode(&cursor)),
+        Some(cursor) => format!("{path}?limit={PAGE}&page_token={}", segment(&cursor)),
         None => format!("{path}?limit={PAGE}"),
     }
 }

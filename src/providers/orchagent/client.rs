@@ -4,6 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+
+use crate::providers::http::segment;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
@@ -98,7 +100,7 @@ impl OrchagentApi {
     async fn in_workspaces(&self, collection: &str) -> Result<Vec<(String, Value)>, ProviderError> {
         let mut found = Vec::new();
         for workspace in self.workspace_ids().await? {
-            for item in self.list(&format!("/workspaces/{workspace}/{collection}")).await? {
+            for item in self.list(&format!("/workspaces/{}/{}", segment(&workspace), segment(collection))).await? {
                 found.push((workspace.clone(), item));
             }
         }
@@ -272,7 +274,8 @@ impl ExternalClient for SecretClient {
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
         let (workspace, name) = split(id)?;
-        let Some(secrets) = none_if_gone(self.0.list(&format!("/workspaces/{workspace}/secrets")).await)? else {
+        let Some(secrets) = none_if_gone(self.0.list(&format!("/workspaces/{}/secrets", segment(workspace))).await)?
+        else {
             return Ok(None);
         };
         Ok(secrets.iter().any(|s| s["name"] == name).then(|| {
@@ -291,7 +294,7 @@ impl ExternalClient for SecretClient {
             .get("value")
             .ok_or_else(|| ProviderError::Invalid(format!("{}: no value was read for spec.value", self.0.label())))?;
         let body = json!({ "name": name, "value": value.expose() });
-        self.0.call(Method::PUT, &format!("/workspaces/{workspace}/secrets"), Some(&body)).await?;
+        self.0.call(Method::PUT, &format!("/workspaces/{}/secrets", segment(workspace)), Some(&body)).await?;
         Ok(Created::id(format!("{workspace}/{name}")))
     }
 
@@ -301,7 +304,11 @@ impl ExternalClient for SecretClient {
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
         let (workspace, name) = split(id)?;
-        ok_if_gone(self.0.call(Method::DELETE, &format!("/workspaces/{workspace}/secrets/{name}"), None).await)
+        ok_if_gone(
+            self.0
+                .call(Method::DELETE, &format!("/workspaces/{}/secrets/{}", segment(workspace), segment(name)), None)
+                .await,
+        )
     }
 }
 
@@ -384,30 +391,22 @@ impl ExternalClient for AgentClient {
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
         let body = Value::Object(pick(&Value::Object(request.changes.clone()), &AGENT_FIELDS, true));
-        self.0.call(Method::PATCH, &format!("/agents/{}", request.id), Some(&body)).await.map(|_| ())
+        self.0.call(Method::PATCH, &format!("/agents/{}", segment(request.id)), Some(&body)).await.map(|_| ())
     }
 
     /// Asks what confirmation the delete needs, and gives it.
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
-        let Some(check) = none_if_gone(self.0.call(Method::GET, &format!("/agents/{id}/delete-check"), None).await)?
+        let Some(check) =
+            none_if_gone(self.0.call(Method::GET, &format!("/agents/{}/delete-check", segment(id)), None).await)?
         else {
             return Ok(());
         };
         let path = match (check["requires_confirmation"].as_bool(), check["agent_name"].as_str()) {
-            (Some(true), Some(name)) => format!("/agents/{id}?confirmation_name={}", encode(name)),
-            _ => format!("/agents/{id}"),
+            (Some(true), Some(name)) => format!("/agents/{}?confirmation_name={}", segment(id), segment(name)),
+            _ => format!("/agents/{}", segment(id)),
         };
         ok_if_gone(self.0.call(Method::DELETE, &path, None).await)
     }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 // ---- Schedule ------------------------------------------------------------------
@@ -489,7 +488,10 @@ impl ExternalClient for ScheduleClient {
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
         let (workspace, schedule) = split(id)?;
-        let found = self.0.call(Method::GET, &format!("/workspaces/{workspace}/schedules/{schedule}"), None).await;
+        let found = self
+            .0
+            .call(Method::GET, &format!("/workspaces/{}/schedules/{}", segment(workspace), segment(schedule)), None)
+            .await;
         Ok(none_if_gone(found)?.map(|data| schedule_fields(workspace, &data)))
     }
 
@@ -498,7 +500,7 @@ impl ExternalClient for ScheduleClient {
         let mut body = pick(&Value::Object(desired.clone()), &SCHEDULE_FIELDS[..6], true);
         body.remove("enabled");
         body.insert("agent_id".into(), desired.get("agent").cloned().unwrap_or_default());
-        let path = format!("/workspaces/{workspace}/schedules");
+        let path = format!("/workspaces/{}/schedules", segment(&workspace));
         let data = self.0.call(Method::POST, &path, Some(&Value::Object(body))).await?;
         let id = data["id"].as_str().ok_or_else(|| no_id(self.0.label(), &path))?;
         let mut outputs = std::collections::BTreeMap::new();
@@ -518,14 +520,26 @@ impl ExternalClient for ScheduleClient {
         let (workspace, schedule) = split(request.id)?;
         let body = Value::Object(pick(&Value::Object(request.changes.clone()), &SCHEDULE_FIELDS[1..], true));
         self.0
-            .call(Method::PATCH, &format!("/workspaces/{workspace}/schedules/{schedule}"), Some(&body))
+            .call(
+                Method::PATCH,
+                &format!("/workspaces/{}/schedules/{}", segment(workspace), segment(schedule)),
+                Some(&body),
+            )
             .await
             .map(|_| ())
     }
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
         let (workspace, schedule) = split(id)?;
-        ok_if_gone(self.0.call(Method::DELETE, &format!("/workspaces/{workspace}/schedules/{schedule}"), None).await)
+        ok_if_gone(
+            self.0
+                .call(
+                    Method::DELETE,
+                    &format!("/workspaces/{}/schedules/{}", segment(workspace), segment(schedule)),
+                    None,
+                )
+                .await,
+        )
     }
 }
 
@@ -600,7 +614,10 @@ impl ExternalClient for ServiceClient {
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
         let (workspace, service) = split(id)?;
-        let found = self.0.call(Method::GET, &format!("/workspaces/{workspace}/services/{service}"), None).await;
+        let found = self
+            .0
+            .call(Method::GET, &format!("/workspaces/{}/services/{}", segment(workspace), segment(service)), None)
+            .await;
         Ok(none_if_gone(found)?.map(|data| service_fields(workspace, &data)))
     }
 
@@ -608,7 +625,7 @@ impl ExternalClient for ServiceClient {
         let workspace = desired.get("workspace").and_then(Value::as_str).unwrap_or_default().to_string();
         let mut body = pick(&Value::Object(desired.clone()), &SERVICE_FIELDS[..7], true);
         body.insert("agent_id".into(), desired.get("agent").cloned().unwrap_or_default());
-        let path = format!("/workspaces/{workspace}/services");
+        let path = format!("/workspaces/{}/services", segment(&workspace));
         let data = self.0.call(Method::POST, &path, Some(&Value::Object(body))).await?;
         let id = data["id"].as_str().ok_or_else(|| no_id(self.0.label(), &path))?;
         let unapplied: Fields = desired
@@ -624,13 +641,25 @@ impl ExternalClient for ServiceClient {
         let patchable = [SERVICE_FIELDS[3], SERVICE_FIELDS[4], SERVICE_FIELDS[7], SERVICE_FIELDS[8]];
         let body = Value::Object(pick(&Value::Object(request.changes.clone()), &patchable, true));
         self.0
-            .call(Method::PATCH, &format!("/workspaces/{workspace}/services/{service}"), Some(&body))
+            .call(
+                Method::PATCH,
+                &format!("/workspaces/{}/services/{}", segment(workspace), segment(service)),
+                Some(&body),
+            )
             .await
             .map(|_| ())
     }
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
         let (workspace, service) = split(id)?;
-        ok_if_gone(self.0.call(Method::DELETE, &format!("/workspaces/{workspace}/services/{service}"), None).await)
+        ok_if_gone(
+            self.0
+                .call(
+                    Method::DELETE,
+                    &format!("/workspaces/{}/services/{}", segment(workspace), segment(service)),
+                    None,
+                )
+                .await,
+        )
     }
 }

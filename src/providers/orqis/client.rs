@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+
+use crate::providers::http::segment;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
@@ -159,7 +161,9 @@ impl ExternalClient for AgentClient {
         let Some(agent) = agents.iter().find(|a| a.id == id) else { return Ok(None) };
         let mut fields = agent_summary(agent);
         fields.insert("openapiSpec".into(), sources::unknown(DIGEST));
-        let Some(headers) = none_if_gone::<wire::Headers>(self.0.get(&format!("/agents/{id}/headers")).await)? else {
+        let Some(headers) =
+            none_if_gone::<wire::Headers>(self.0.get(&format!("/agents/{}/headers", segment(id))).await)?
+        else {
             return Ok(None);
         };
         let names: Map<String, Value> =
@@ -211,7 +215,7 @@ impl ExternalClient for AgentClient {
     }
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
-        let result = self.0.send(Method::DELETE, &format!("/agents/{id}"), None).await;
+        let result = self.0.send(Method::DELETE, &format!("/agents/{}", segment(id)), None).await;
         self.0.changed();
         ok_if_gone(result)
     }
@@ -255,16 +259,16 @@ impl AgentClient {
             }
         }
         if !renamed.is_empty() {
-            self.0.send(Method::PUT, &format!("/agents/{id}"), Some(&Value::Object(renamed))).await?;
+            self.0.send(Method::PUT, &format!("/agents/{}", segment(id)), Some(&Value::Object(renamed))).await?;
         }
         if let Some(headers) = changes.get("headers").and_then(Value::as_object) {
             // The API replaces all headers at once: send every one the
             // manifest has, or remove them all.
             if headers.is_empty() {
-                self.0.send(Method::DELETE, &format!("/agents/{id}/headers"), None).await?;
+                self.0.send(Method::DELETE, &format!("/agents/{}/headers", segment(id)), None).await?;
             } else {
                 let body = json!({ "headers": self.header_values(headers.keys(), request.sources)? });
-                self.0.send(Method::PUT, &format!("/agents/{id}/headers"), Some(&body)).await?;
+                self.0.send(Method::PUT, &format!("/agents/{}/headers", segment(id)), Some(&body)).await?;
             }
         }
         if let Some(tools) = changes.get("defaultTools") {
@@ -273,10 +277,14 @@ impl AgentClient {
             let provider = request.desired.get("apiProvider").cloned().unwrap_or(json!("google"));
             for tool in wanted.difference(&present) {
                 let body = json!({ "tool_name": tool, "api_provider": provider });
-                self.0.send(Method::POST, &format!("/agents/{id}/tools"), Some(&body)).await?;
+                self.0.send(Method::POST, &format!("/agents/{}/tools", segment(id)), Some(&body)).await?;
             }
             for tool in present.difference(&wanted) {
-                ok_if_gone(self.0.send(Method::DELETE, &format!("/v3/agents/{id}/tools/{tool}"), None).await)?;
+                ok_if_gone(
+                    self.0
+                        .send(Method::DELETE, &format!("/v3/agents/{}/tools/{}", segment(id), segment(tool)), None)
+                        .await,
+                )?;
             }
         }
         Ok(())
@@ -331,7 +339,7 @@ impl ExternalClient for LlmKeyClient {
     }
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
-        let status: wire::LlmKeyStatus = self.0.get(&format!("/users/me/llm-key?provider={id}")).await?;
+        let status: wire::LlmKeyStatus = self.0.get(&format!("/users/me/llm-key?provider={}", segment(id))).await?;
         Ok(status.has_key.then(|| {
             Map::from_iter([("provider".to_string(), json!(id)), ("value".to_string(), sources::unknown(SENSITIVE))])
         }))
@@ -349,7 +357,7 @@ impl ExternalClient for LlmKeyClient {
     }
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
-        ok_if_gone(self.0.send(Method::DELETE, &format!("/users/me/llm-key?provider={id}"), None).await)
+        ok_if_gone(self.0.send(Method::DELETE, &format!("/users/me/llm-key?provider={}", segment(id)), None).await)
     }
 }
 
@@ -445,7 +453,7 @@ impl ExternalClient for ApiKeyClient {
     }
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
-        let result = self.0.send(Method::DELETE, &format!("/users/me/api-keys/{id}"), None).await;
+        let result = self.0.send(Method::DELETE, &format!("/users/me/api-keys/{}", segment(id)), None).await;
         self.0.changed();
         ok_if_gone(result)
     }

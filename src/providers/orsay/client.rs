@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
+use crate::providers::http::segment;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
@@ -140,17 +142,7 @@ fn one_match<'a>(
 }
 
 fn sequence_path(id: &str) -> String {
-    format!("/sequences/{}", urlencode(id))
-}
-
-fn urlencode(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    format!("/sequences/{}", segment(id))
 }
 
 /// Fields whose ids come from lookups: reused while their selector is unchanged.

@@ -9,7 +9,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::{mapping, spec, wire};
-use crate::providers::paging::{all_pages, encode};
+use crate::providers::http::segment;
+use crate::providers::paging::all_pages;
 use crate::providers::sources::SourceValues;
 use crate::providers::{
     Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
@@ -32,7 +33,7 @@ impl TopoApi {
     /// Every run the query selects, page after page.
     async fn runs(&self, query: &[(&str, &str)]) -> Result<Vec<wire::SequenceRun>, ProviderError> {
         let http = &self.account.http;
-        let filters: String = query.iter().map(|(k, v)| format!("&{k}={}", encode(v))).collect();
+        let filters: String = query.iter().map(|(k, v)| format!("&{k}={}", segment(v))).collect();
         all_pages(|cursor| {
             let page: u64 = cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1);
             let path = format!("/v1/sequences?size={PAGE}&page={page}{filters}");
@@ -54,7 +55,7 @@ impl TopoApi {
 }
 
 fn run_path(id: &str, action: &str) -> String {
-    format!("/v1/sequences/{}{action}", encode(id))
+    format!("/v1/sequences/{}{action}", segment(id))
 }
 
 /// Topo sequence runs, as the engine sees them.

@@ -1,0 +1,102 @@
+//! Credentials and secrets go only where they belong: what a manifest
+//! author can make seqops do with the keys and files of whoever runs it.
+
+mod common;
+
+use common::{assert_contains, Workspace};
+
+fn provider_at(work: &Workspace, base_url: &str) {
+    work.write(
+        "provider.yaml",
+        &format!(
+            "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: main\nspec:\n  type: orsay\n  baseUrl: {base_url}\n  credentials:\n    env: ORSAY_API_KEY\n"
+        ),
+    );
+    work.write("a.yaml", &common::sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"));
+}
+
+#[test]
+fn a_base_url_on_another_host_is_refused_before_the_key_is_sent_and_the_refusal_says_how_to_allow_it() {
+    let work = Workspace::new();
+    provider_at(&work, "https://collector.example.net/api/v1");
+    let refused = work.plan();
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "collector.example.net");
+    assert_contains(&refused.stderr, "client.api.prod.orsay.ai");
+    assert_contains(&refused.stderr, "--allow-base-url collector.example.net");
+    assert_contains(&refused.stderr, "SEQOPS_ALLOWED_HOSTS");
+    assert_contains(&refused.stderr, "nothing was sent to any API");
+}
+
+#[test]
+fn plain_http_is_refused_except_to_a_loopback_address() {
+    let work = Workspace::new();
+    provider_at(&work, "http://client.api.prod.orsay.ai/api/v1");
+    let refused = work.plan();
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "http:// only reaches a loopback address");
+    let allowed = work.command(&["plan", "-f", "manifests", "--allow-base-url", "client.api.prod.orsay.ai"]).output();
+    let allowed: common::Run = allowed.expect("runs").into();
+    assert_contains(&allowed.stderr, "http:// only reaches a loopback address");
+}
+
+#[test]
+fn an_operator_allows_another_host_with_a_flag_or_the_environment_not_the_manifest() {
+    let work = Workspace::new();
+    provider_at(&work, "https://proxy.invalid/orsay/api/v1");
+    for run in [work.command(&["plan", "-f", "manifests", "--allow-base-url", "proxy.invalid"]), {
+        let mut command = work.command(&["plan", "-f", "manifests"]);
+        command.env("SEQOPS_ALLOWED_HOSTS", "other.invalid, proxy.invalid");
+        command
+    }] {
+        let mut run = run;
+        let ran: common::Run = run.output().expect("runs").into();
+        assert!(!ran.stderr.contains("--allow-base-url"), "allowed, so the host is tried:\n{}", ran.all());
+        assert_contains(&ran.stderr, "proxy.invalid");
+    }
+}
+
+#[test]
+fn a_redirect_to_another_host_is_refused_and_the_key_never_reaches_it() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let reached = Arc::new(AtomicUsize::new(0));
+    let counted = reached.clone();
+    let elsewhere = common::InProcess::serve_on(
+        "127.0.0.2:0",
+        axum::Router::new().fallback(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { "[]" }
+        }),
+    );
+    let target = format!("{}/orsay/api/v1/sequences", elsewhere.origin);
+    let redirecting = common::InProcess::serve(axum::Router::new().fallback(move || {
+        let target = target.clone();
+        async move { axum::response::Redirect::temporary(&target) }
+    }));
+    let work = Workspace::new();
+    provider_at(&work, &format!("{}/orsay/api/v1", redirecting.origin));
+    let refused = work.plan();
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "refused a redirect to another host (127.0.0.2)");
+    assert_eq!(reached.load(Ordering::SeqCst), 0, "nothing reached the other host");
+}
+
+#[test]
+fn a_key_ending_in_a_newline_is_trimmed_and_one_with_a_line_break_inside_is_refused() {
+    let (server, work) = common::server_and_workspace(&[]);
+    work.write("a.yaml", &common::sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"));
+    let trimmed: common::Run = work
+        .command(&["apply", "-f", "manifests", "--auto-approve"])
+        .env("ORSAY_API_KEY", format!("{}\n", common::KEY))
+        .output()
+        .expect("runs")
+        .into();
+    assert_eq!(trimmed.code, 0, "{}", trimmed.all());
+    assert_eq!(server.sequences_named("A").len(), 1, "sent with its header");
+    let broken: common::Run =
+        work.command(&["plan", "-f", "manifests"]).env("ORSAY_API_KEY", "sk_a\nsk_b").output().expect("runs").into();
+    assert_eq!(broken.code, 1, "{}", broken.all());
+    assert_contains(&broken.stderr, "$ORSAY_API_KEY holds control characters");
+    assert!(!broken.all().contains("sk_a"), "the key is not shown:\n{}", broken.all());
+}
