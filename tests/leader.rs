@@ -95,3 +95,18 @@ async fn losing_the_race_for_an_expired_lease_means_following() {
     answer(&mut handle, "PUT", LEASE, StatusCode::CONFLICT, conflict).await;
     assert!(matches!(attempt.await.expect("ran").expect("no error"), Attempt::HeldBy(_)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_lease_duration_written_by_someone_else_lasts_an_hour_at_most() {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let attempt = tokio::spawn(async move { lock(Client::new(service, "default")).try_lead().await });
+    let mut edited = lease("replica-b", rfc3339(-7200));
+    // What an API server can hold: 68 years, and the most transitions.
+    edited["spec"]["leaseDurationSeconds"] = json!(i32::MAX);
+    edited["spec"]["leaseTransitions"] = json!(i32::MAX);
+    answer(&mut handle, "GET", LEASE, StatusCode::OK, edited).await;
+    // Renewed two hours ago: past the hour a Lease is taken to last at most.
+    let replaced = answer(&mut handle, "PUT", LEASE, StatusCode::OK, lease("replica-a", rfc3339(0))).await;
+    assert_eq!(replaced["spec"]["leaseTransitions"], json!(i32::MAX));
+    assert_eq!(attempt.await.expect("ran").expect("no error"), Attempt::Leading);
+}

@@ -100,3 +100,17 @@ fn a_key_ending_in_a_newline_is_trimmed_and_one_with_a_line_break_inside_is_refu
     assert_contains(&broken.stderr, "$ORSAY_API_KEY holds control characters");
     assert!(!broken.all().contains("sk_a"), "the key is not shown:\n{}", broken.all());
 }
+
+#[test]
+fn an_absurd_duration_on_the_command_line_is_refused_not_a_panic() {
+    let work = Workspace::new();
+    for args in [
+        &["controller", "--drift-interval", "99999999999h"][..],
+        &["plan", "-f", "manifests", "--lock-timeout", "99999999999h"][..],
+    ] {
+        let refused = work.run(args);
+        assert_eq!(refused.code, 2, "{}", refused.all());
+        assert_contains(&refused.stderr, "longer than a week (168h)");
+        assert!(!refused.stderr.contains("panicked"), "{}", refused.stderr);
+    }
+}

@@ -36,7 +36,7 @@ pub struct ControllerArgs {
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
-    seqops::manifest::duration::Duration::parse(text).map(|d| std::time::Duration::from_secs(d.as_secs().max(1)))
+    super::parse_duration(text).map(|d| d.max(std::time::Duration::from_secs(1)))
 }
 
 pub async fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {

@@ -79,8 +79,16 @@ pub struct Common {
     allow_base_url: Vec<String>,
 }
 
+/// The longest wait a flag takes: a week. Longer ones are mistakes, and
+/// would overflow the clock arithmetic they feed.
+pub const MAX_FLAG_DURATION: u64 = 7 * 24 * 3600;
+
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    seqops::manifest::duration::Duration::parse(text).map(|d| std::time::Duration::from_secs(d.as_secs()))
+    let seconds = seqops::manifest::duration::Duration::parse(text)?.as_secs();
+    if seconds > MAX_FLAG_DURATION {
+        return Err(format!("`{text}` is longer than a week (168h), the most this flag takes"));
+    }
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -9,6 +9,10 @@ use kube::api::{Api, PostParams};
 use serde_json::json;
 
 /// One replica's claim on the Lease.
+/// The longest a Lease written by someone else is taken to last: an hour,
+/// whatever it says.
+const MAX_LEASE_SECONDS: i64 = 3600;
+
 pub struct LeaseLock {
     api: Api<Lease>,
     name: String,
@@ -80,11 +84,14 @@ impl LeaseLock {
             let renewed = spec["renewTime"]
                 .as_str()
                 .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok());
-            let duration = spec["leaseDurationSeconds"].as_i64().unwrap_or(15);
-            if !holder.is_empty() && renewed.is_some_and(|at| at + time::Duration::seconds(duration) > now()) {
+            // Anyone who can edit the Lease can write any number here: it
+            // is bounded before it meets the clock.
+            let duration = spec["leaseDurationSeconds"].as_i64().unwrap_or(15).clamp(1, MAX_LEASE_SECONDS);
+            let expires = renewed.and_then(|at| at.checked_add(time::Duration::seconds(duration)));
+            if !holder.is_empty() && expires.is_some_and(|at| at > now()) {
                 return Ok(Attempt::HeldBy(holder));
             }
-            self.lease(version, micro(now()), transitions + 1)?
+            self.lease(version, micro(now()), transitions.saturating_add(1).min(i64::from(i32::MAX)))?
         };
         match self.api.replace(&self.name, &PostParams::default(), &lease).await {
             Ok(_) => Ok(Attempt::Leading),

@@ -137,7 +137,8 @@ impl HttpClient {
         loop {
             attempt += 1;
             let account = &self.account;
-            self.limiter
+            let counted = self
+                .limiter
                 .acquire(|wait| {
                     if let Some(rate) = self.limiter.rate().filter(|_| wait >= Duration::from_secs(1)) {
                         (self.notify)(format!("{account}: waiting {} for the request budget ({rate})", human(wait)))
@@ -151,6 +152,7 @@ impl HttpClient {
             self.usage.record();
             tracing::debug!(account = %self.account, %method, path, "request");
             let outcome = request.send().await;
+            self.limiter.settle(counted);
             let response = match outcome {
                 Ok(response) => response,
                 Err(error) => {

@@ -74,9 +74,10 @@ impl RateLimiter {
         Some(Duration::from_millis(oldest.saturating_add(held).saturating_sub(now).max(1)))
     }
 
-    /// Waits until a request may be sent, then counts it. `on_wait` hears
-    /// of every wait before it starts.
-    pub async fn acquire(&self, on_wait: impl Fn(Duration)) {
+    /// Waits until a request may be sent, then counts it, and returns when
+    /// it was counted (for [`RateLimiter::settle`]). `on_wait` hears of
+    /// every wait before it starts.
+    pub async fn acquire(&self, on_wait: impl Fn(Duration)) -> u64 {
         loop {
             let wait = {
                 let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -88,12 +89,27 @@ impl RateLimiter {
                             window.sent.push_back(now);
                         }
                         self.persist(&window);
-                        return;
+                        return now;
                     }
                 }
             };
             on_wait(wait);
             crate::clock::sleep(wait).await;
+        }
+    }
+
+    /// Moves a request counted at `sent` to now, once its answer is in: the
+    /// API counted it when it arrived, which may be well after it was sent
+    /// (a slow answer), and never after the answer came back.
+    pub fn settle(&self, sent: u64) {
+        if self.limit.is_none() {
+            return;
+        }
+        let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let now = now_ms();
+        if let Some(entry) = window.sent.iter_mut().rev().find(|at| **at == sent) {
+            *entry = now.max(sent);
+            window.sent.make_contiguous().sort_unstable();
         }
     }
 
