@@ -114,3 +114,33 @@ fn an_absurd_duration_on_the_command_line_is_refused_not_a_panic() {
         assert!(!refused.stderr.contains("panicked"), "{}", refused.stderr);
     }
 }
+
+const LLM_KEY: &str = "apiVersion: orqis.seqops.dev/v1alpha1\nkind: LlmKey\nmetadata:\n  name: google\nspec:\n  provider: google\n  value: {fromEnv: VARIABLE}\n";
+
+#[test]
+fn a_manifest_may_not_read_a_providers_key_to_send_it_elsewhere() {
+    let (server, work) = common::server_and_workspace(&[]);
+    work.orqis_provider(&server);
+    work.write("llm.yaml", &LLM_KEY.replace("VARIABLE", "ORSAY_API_KEY"));
+    let refused = work.plan();
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "llm.yaml:7:");
+    assert_contains(&refused.stderr, "spec.value: reads $ORSAY_API_KEY, the API key of Provider `main`");
+    assert_eq!(server.orqis_requests(), 0, "nothing was sent");
+}
+
+#[test]
+fn the_plan_names_where_each_secret_comes_from_and_never_its_value() {
+    let (server, work) = common::server_and_workspace(&[]);
+    work.orqis_provider(&server);
+    work.write("llm.yaml", &LLM_KEY.replace("VARIABLE", "GOOGLE_KEY"));
+    let planned: common::Run = work
+        .command(&["plan", "-f", "manifests", "--detailed-exitcode"])
+        .env("GOOGLE_KEY", "AIza-canary-value")
+        .output()
+        .expect("runs")
+        .into();
+    assert_eq!(planned.code, 2, "{}", planned.all());
+    assert_contains(&planned.stdout, "from $GOOGLE_KEY");
+    assert!(!planned.all().contains("AIza-canary-value"), "{}", planned.all());
+}

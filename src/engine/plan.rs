@@ -204,6 +204,10 @@ pub async fn plan(
     connections: &Connections,
     options: &PlanOptions,
 ) -> Result<Plan, EngineError> {
+    let refused = credential_reads(manifests);
+    if !refused.is_empty() {
+        return Err(EngineError::Plan(refused));
+    }
     let selected = select_targets(manifests, state, &options.targets)?;
     let wanted = |key: &ResourceKey| selected.as_ref().is_none_or(|s| s.contains(key));
     let mut groups: Groups = BTreeMap::new();
@@ -259,6 +263,29 @@ pub async fn plan(
     } else {
         Err(EngineError::Plan(errors))
     }
+}
+
+/// Sources that read a variable some Provider takes its API key from: a
+/// manifest could send one vendor's key to another (as a header of an
+/// Orqis agent, say), so such a read is refused before any request.
+fn credential_reads(manifests: &Manifests) -> Vec<String> {
+    let credentials: BTreeMap<&str, &str> = manifests
+        .providers()
+        .filter_map(|p| Some((p.spec["credentials"]["env"].as_str()?, p.metadata.name.as_str())))
+        .collect();
+    let mut refused = Vec::new();
+    for resource in manifests.managed() {
+        for (path, variable) in crate::external::sources::env_reads(&resource.spec) {
+            if let Some(provider) = credentials.get(variable.as_str()) {
+                let field = format!("spec.{path}");
+                refused.push(format!(
+                    "{}: {field}: reads ${variable}, the API key of Provider `{provider}`; a manifest may not send a Provider's key anywhere else",
+                    resource.document.locate(&field)
+                ));
+            }
+        }
+    }
+    refused
 }
 
 /// Takes out the changes to objects that are `ObserveOnly` or paused, each
@@ -1180,8 +1207,12 @@ fn annotate(change: &mut Change, resource: &Resource, client: &dyn ExternalClien
             labels.insert(name.to_string(), key.to_string());
         }
     }
+    let sources: BTreeMap<String, String> = crate::external::sources::described(&resource.spec).into_iter().collect();
     for field in &mut change.fields {
-        if field.after.is_some() {
+        if field.sensitive {
+            // A reviewer sees what the manifest reads, never the value.
+            field.note = sources.get(&field.path).map(|source| format!("from {source}"));
+        } else if field.after.is_some() {
             field.note = labels.get(&field.path).cloned();
         }
     }

@@ -202,6 +202,39 @@ pub fn has_sources(spec: &Value) -> bool {
     !found.is_empty()
 }
 
+/// Every source a spec names, by field path (`headers.Authorization`),
+/// described for a reviewer (`$GOOGLE_API_KEY`, `file secrets/token`,
+/// `Secret llm/google`): what the manifest reads, never the value.
+pub fn described(spec: &Value) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    collect(spec, "", &mut found);
+    found.into_iter().map(|(path, source)| (path, describe(source))).collect()
+}
+
+/// The environment variables a spec reads, by field path.
+pub fn env_reads(spec: &Value) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    collect(spec, "", &mut found);
+    found.into_iter().filter_map(|(path, source)| Some((path, source.get("fromEnv")?.as_str()?.to_string()))).collect()
+}
+
+fn describe(source: &serde_json::Map<String, Value>) -> String {
+    let text = |key: &str| source.get(key).and_then(Value::as_str).map(str::to_string);
+    let object = |key: &str| {
+        let reference = source.get(key)?;
+        Some(format!("{}/{}", reference["name"].as_str()?, reference["key"].as_str()?))
+    };
+    if let Some(variable) = text("fromEnv") {
+        format!("${variable}")
+    } else if let Some(file) = text("fromFile") {
+        format!("file {file}")
+    } else if let Some(secret) = object("secretKeyRef") {
+        format!("Secret {secret}")
+    } else {
+        object("configMapKeyRef").map_or_else(|| "a source".to_string(), |map| format!("ConfigMap {map}"))
+    }
+}
+
 /// Finds every `{fromEnv}`/`{fromFile}`/`{secretKeyRef}`/`{configMapKeyRef}`
 /// object in a spec.
 fn collect<'a>(value: &'a Value, path: &str, found: &mut Vec<(String, &'a serde_json::Map<String, Value>)>) {
