@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Writes a file so that a reader sees the old content or the new, never a
 /// mix: a temporary file beside it, fsync, rename, fsync of the folder.
@@ -26,4 +26,98 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temporary);
     }
     result
+}
+
+/// The folders a manifest's `fromFile` and `writeSecretTo.file` may reach:
+/// the project's (the current folder, and the folders given with `-f`),
+/// set once by whoever runs seqops; the current folder until then.
+static ROOTS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+
+/// The most a `fromFile` source may hold.
+pub const MAX_SOURCE_BYTES: u64 = 1 << 20;
+
+/// Sets the folders manifests' files are confined to (the operator's
+/// choice: the current folder, `-f` folders, `--allow-path`).
+pub fn confine_to(roots: Vec<PathBuf>) {
+    let roots = roots.into_iter().filter_map(|r| r.canonicalize().ok()).collect();
+    let _ = ROOTS.set(roots);
+}
+
+fn roots() -> Vec<PathBuf> {
+    ROOTS
+        .get()
+        .cloned()
+        .unwrap_or_else(|| std::env::current_dir().into_iter().filter_map(|d| d.canonicalize().ok()).collect())
+}
+
+/// Where a manifest's relative `path` (from the folder `base`) lands, if
+/// it stays inside the project: absolute paths, a way out through `..` or
+/// a link, and anything under `.git` or `.seqops` are refused. The file
+/// itself may not exist yet (a file to write).
+pub fn confined(base: &Path, path: &str) -> Result<PathBuf, String> {
+    let written = Path::new(path);
+    if written.is_absolute() {
+        return Err(format!(
+            "{path} is an absolute path: files are named relative to the manifest, inside the project"
+        ));
+    }
+    let full = resolved(&base.join(written)).map_err(|e| format!("cannot reach {path}: {e}"))?;
+    if !roots().iter().any(|root| full.starts_with(root)) {
+        return Err(format!(
+            "{path} resolves to {}, outside the project: files a manifest names stay inside it",
+            full.display()
+        ));
+    }
+    if full.components().any(|c| matches!(c.as_os_str().to_str(), Some(".git" | ".seqops"))) {
+        return Err(format!("{path} is inside .git or .seqops, which manifests may not read or write"));
+    }
+    Ok(full)
+}
+
+/// A path with its links and `..` resolved, as far as it exists; what does
+/// not exist yet (a file to write, its new folders) is appended as written,
+/// and may not climb with `..`.
+fn resolved(path: &Path) -> std::io::Result<PathBuf> {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        let Some(name) = existing.file_name().map(|n| n.to_os_string()) else { break };
+        rest.push(name);
+        if !existing.pop() {
+            break;
+        }
+    }
+    let mut full = if existing.as_os_str().is_empty() { std::env::current_dir()? } else { existing.canonicalize()? };
+    for name in rest.into_iter().rev() {
+        full.push(name);
+    }
+    if path.components().any(|c| c == std::path::Component::ParentDir) && !path.exists() {
+        // `..` inside what does not exist cannot be resolved by the file
+        // system: taken as written would leave the project unseen.
+        let climbs = full.components().any(|c| c == std::path::Component::ParentDir);
+        if climbs {
+            return Err(std::io::Error::other("a path that climbs with `..` through folders that do not exist"));
+        }
+    }
+    Ok(full)
+}
+
+/// Reads a manifest's `fromFile` source: a regular file inside the
+/// project, at most [`MAX_SOURCE_BYTES`].
+pub fn read_source(base: &Path, path: &str) -> Result<String, String> {
+    use std::io::Read;
+    let full = confined(base, path)?;
+    let metadata = std::fs::metadata(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+    if !metadata.is_file() {
+        return Err(format!("{} is not a regular file (a device, a pipe or a folder)", full.display()));
+    }
+    let mut text = String::new();
+    let file = File::open(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+    file.take(MAX_SOURCE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+    if text.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(format!("{} is larger than 1 MiB, the most a source may hold", full.display()));
+    }
+    Ok(text)
 }

@@ -144,3 +144,63 @@ fn the_plan_names_where_each_secret_comes_from_and_never_its_value() {
     assert_contains(&planned.stdout, "from $GOOGLE_KEY");
     assert!(!planned.all().contains("AIza-canary-value"), "{}", planned.all());
 }
+
+fn llm_key_from_file(work: &Workspace, server: &common::Server, path: &str) -> common::Run {
+    work.orqis_provider(server);
+    work.write("llm.yaml", &LLM_KEY.replace("{fromEnv: VARIABLE}", &format!("{{fromFile: \"{path}\"}}")));
+    work.plan()
+}
+
+#[test]
+fn a_file_source_stays_inside_the_project_and_is_a_bounded_regular_file() {
+    let (server, work) = common::server_and_workspace(&[]);
+    let outside = tempfile::tempdir().expect("a folder outside");
+    std::fs::write(outside.path().join("stolen"), "secret").expect("written");
+    // The work folder and this one are both in the system's temporary folder.
+    let sibling = outside.path().file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let escape = format!("../../{sibling}/stolen");
+    for (path, why) in [
+        ("/etc/hostname", "is an absolute path"),
+        ("/dev/zero", "is an absolute path"),
+        (escape.as_str(), "outside the project"),
+        ("../.git/config", "inside .git or .seqops"),
+    ] {
+        if path.contains(".git") {
+            std::fs::create_dir_all(work.path().join(".git")).expect("a .git");
+            std::fs::write(work.path().join(".git/config"), "[core]").expect("written");
+        }
+        let refused = llm_key_from_file(&work, &server, path);
+        assert_eq!(refused.code, 1, "{path}: {}", refused.all());
+        assert_contains(&refused.stderr, why);
+    }
+    let fifo = work.manifests().join("pipe");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let refused = llm_key_from_file(&work, &server, "pipe");
+    assert_contains(&refused.stderr, "is not a regular file");
+    std::fs::write(work.manifests().join("big"), vec![b'a'; 2 << 20]).expect("written");
+    let refused = llm_key_from_file(&work, &server, "big");
+    assert_contains(&refused.stderr, "larger than 1 MiB");
+    assert_eq!(server.orqis_requests(), 0, "nothing was sent");
+}
+
+#[test]
+fn a_value_shown_once_is_written_only_inside_the_project_and_that_is_checked_before_the_create() {
+    let (server, work) = common::server_and_workspace(&[]);
+    work.provider(&server);
+    let provider = format!(
+        "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: oa\nspec:\n  type: orchagent\n  baseUrl: {}/orchagent\n  credentials:\n    env: ORCHAGENT_KEY\n",
+        server.origin
+    );
+    let hook = "---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: Workspace\nmetadata:\n  name: team\nspec:\n  name: Team\n---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: Agent\nmetadata:\n  name: writer\nspec:\n  name: writer\n  version: v1\n  type: agent\n---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: Schedule\nmetadata:\n  name: hook\nspec:\n  workspaceRef: {name: team}\n  agentRef: {name: writer}\n  type: webhook\n  writeSecretTo: {file: ../../hook-url}\n";
+    work.write("oa.yaml", &format!("{provider}{hook}"));
+    let refused: common::Run = work
+        .command(&["apply", "-f", "manifests", "--auto-approve"])
+        .env("ORCHAGENT_KEY", common::KEY)
+        .output()
+        .expect("runs")
+        .into();
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "spec.writeSecretTo.file");
+    assert_contains(&refused.stderr, "outside the project");
+    assert!(!refused.stdout.contains("Schedule/hook: created"), "{}", refused.stdout);
+}

@@ -70,6 +70,10 @@ pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
 /// Loads manifests, noting on stderr the YAML documents that are not
 /// manifests and were passed over.
 pub fn load_from(files: &[PathBuf]) -> anyhow::Result<Manifests> {
+    // Files the manifests name stay inside the current folder and the
+    // folders given with `-f`.
+    let folders = files.iter().map(|f| if f.is_dir() { f.clone() } else { f.parent().unwrap_or(f).to_path_buf() });
+    seqops::files::confine_to(std::iter::once(PathBuf::from(".")).chain(folders).collect());
     let manifests = seqops::manifest::load(files, &providers::kinds())?;
     for location in &manifests.skipped {
         eprintln!("note: {location}: not a manifest (no apiVersion, kind, metadata or spec); passed over");

@@ -670,7 +670,8 @@ fn write_outputs(change: &Change, outputs: &BTreeMap<String, Secret>) -> Result<
     let Some(file) = change.spec.get("writeSecretTo").and_then(|w| w.get("file")).and_then(|f| f.as_str()) else {
         return Ok(None);
     };
-    let path = Path::new(&change.source_dir).join(file);
+    let path = crate::files::confined(Path::new(&change.source_dir), file)
+        .map_err(|e| format!("{key}: writeSecretTo.file: {e}"))?;
     let text = match outputs.values().collect::<Vec<_>>().as_slice() {
         [one] => format!("{}\n", one.expose()),
         _ => outputs.iter().map(|(k, v)| format!("{k}={}\n", v.expose())).collect(),

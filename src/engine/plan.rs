@@ -204,7 +204,9 @@ pub async fn plan(
     connections: &Connections,
     options: &PlanOptions,
 ) -> Result<Plan, EngineError> {
-    let refused = credential_reads(manifests);
+    // Checks that can fail run before the first request.
+    let mut refused = credential_reads(manifests);
+    refused.extend(unreadable_sources(manifests, options, connections.cluster_values()));
     if !refused.is_empty() {
         return Err(EngineError::Plan(refused));
     }
@@ -286,6 +288,25 @@ fn credential_reads(manifests: &Manifests) -> Vec<String> {
         }
     }
     refused
+}
+
+/// Every source a manifest names that cannot be read (a missing variable
+/// or file, a path outside the project), each at its file and line.
+fn unreadable_sources(manifests: &Manifests, options: &PlanOptions, cluster: &ClusterValues) -> Vec<String> {
+    manifests
+        .managed()
+        .filter_map(|resource| {
+            let reader = SourceReader {
+                base_dir: Path::new(&source_dir(resource)).to_path_buf(),
+                sandbox: options.sandbox,
+                cluster,
+            };
+            reader.read_all(&resource.spec).err().map(|(field, message)| {
+                let error = ProviderError::Lookup { field, message };
+                located(resource, error)
+            })
+        })
+        .collect()
 }
 
 /// Takes out the changes to objects that are `ObserveOnly` or paused, each
@@ -1048,6 +1069,14 @@ impl Group<'_> {
                 message: "the CLI writes values shown once to a file: add `file: PATH` (secretRef is the controller's)"
                     .into(),
             });
+        }
+        // Checked now: once the object is made, its value has nowhere else
+        // to go.
+        if let Some(file) =
+            target.and_then(|t| t.get("file")).and_then(|f| f.as_str()).filter(|_| self.options.outputs_to_files)
+        {
+            crate::files::confined(Path::new(&source_dir(resource)), file)
+                .map_err(|message| ProviderError::Lookup { field: "spec.writeSecretTo.file".into(), message })?;
         }
         let mut change = self.base_change(resource, Action::Create, None);
         change.desired = self.desired(resource, None).await?;

@@ -10,7 +10,7 @@
 //! value exists but never returns it.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
@@ -165,10 +165,8 @@ impl SourceReader<'_> {
             };
         }
         if let Some(path) = source.get("fromFile").and_then(Value::as_str) {
-            let full = resolve(&self.base_dir, path);
-            return std::fs::read_to_string(&full)
-                .map(|text| Secret::new(text.strip_suffix('\n').unwrap_or(&text).to_string()))
-                .map_err(|e| format!("cannot read {}: {e}", full.display()));
+            return crate::files::read_source(&self.base_dir, path)
+                .map(|text| Secret::new(text.strip_suffix('\n').unwrap_or(&text).to_string()));
         }
         let Some(reference) = in_cluster else {
             return Err("set one of fromEnv, fromFile, secretKeyRef and configMapKeyRef".into());
@@ -183,15 +181,6 @@ impl SourceReader<'_> {
         self.cluster.values.get(&reference).cloned().ok_or_else(|| {
             format!("{} `{}` does not exist or has no key `{}`", reference.kind.as_str(), reference.name, reference.key)
         })
-    }
-}
-
-fn resolve(base: &Path, path: &str) -> PathBuf {
-    let path = Path::new(path);
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
     }
 }
 
@@ -318,7 +307,8 @@ mod tests {
 
     #[test]
     fn sources_anywhere_in_a_spec_are_found_and_read() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir =
+            tempfile::tempdir_in(concat!(env!("CARGO_MANIFEST_DIR"), "/target")).unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.path().join("token"), "s3cret\n").unwrap_or_else(|e| panic!("{e}"));
         let reader = SourceReader { base_dir: dir.path().to_path_buf(), sandbox: false, cluster: &Default::default() };
         let spec = json!({"name": "x", "headers": {"Authorization": {"fromFile": "token"}}});
