@@ -204,3 +204,38 @@ fn a_value_shown_once_is_written_only_inside_the_project_and_that_is_checked_bef
     assert_contains(&refused.stderr, "outside the project");
     assert!(!refused.stdout.contains("Schedule/hook: created"), "{}", refused.stdout);
 }
+
+#[test]
+fn an_api_that_echoes_the_request_in_its_error_never_shows_the_key_or_a_secret() {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::get;
+    let echo = |headers: HeaderMap, body: String| async move {
+        let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let detail = format!("bad request; you sent Authorization: {authorization} and {body}");
+        (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "detail": detail })))
+    };
+    let status = || async { axum::Json(serde_json::json!({"has_key": false, "provider": "google"})) };
+    let gateway = common::InProcess::serve(axum::Router::new().route("/users/me/llm-key", get(status).put(echo)));
+    let work = Workspace::new();
+    work.write(
+        "provider.yaml",
+        &format!(
+            "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: orqis\nspec:\n  type: orqis\n  baseUrl: {}\n  credentials:\n    env: ORQIS_TOKEN\n",
+            gateway.origin
+        ),
+    );
+    work.write("llm.yaml", &LLM_KEY.replace("VARIABLE", "CANARY_KEY"));
+    let canary = "canary-7f3a9c-do-not-leak";
+    let failed: common::Run = work
+        .command(&["apply", "-f", "manifests", "--auto-approve"])
+        .env("CANARY_KEY", canary)
+        .env("SEQOPS_LOG", "trace")
+        .output()
+        .expect("runs")
+        .into();
+    assert_eq!(failed.code, 1, "{}", failed.all());
+    assert_contains(&failed.all(), "you sent Authorization: Bearer (sensitive)");
+    assert_contains(&failed.all(), r#""api_key":"(sensitive)""#);
+    assert!(!failed.all().contains(canary), "{}", failed.all());
+    assert!(!failed.all().contains(common::ORQIS_TOKEN), "{}", failed.all());
+}

@@ -225,11 +225,24 @@ async fn run_change(
             Some(reason) => Outcome::Untouched(reason),
             None => match apply_change(change, connections, state, options, progress).await {
                 Ok(written) => Outcome::Done(written),
-                Err(message) => Outcome::Failed(message),
+                Err(message) => Outcome::Failed(scrubbed(&message, change, connections, options)),
             },
         }
     };
     (change.key.clone(), change.action, outcome)
+}
+
+/// An error with every value the change's sources hold taken out: an API
+/// may echo what it was sent, and errors reach the terminal, status and
+/// Events.
+fn scrubbed(message: &str, change: &Change, connections: &Connections, options: ApplyOptions) -> String {
+    let reader = SourceReader {
+        base_dir: PathBuf::from(&change.source_dir),
+        sandbox: options.sandbox,
+        cluster: connections.cluster_values(),
+    };
+    let values = reader.read_all(&change.spec).unwrap_or_default();
+    crate::external::sources::scrub(message, &values, None)
 }
 
 /// Whether a change must wait for something that failed: a create or update

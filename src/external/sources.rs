@@ -240,6 +240,20 @@ fn collect<'a>(value: &'a Value, path: &str, found: &mut Vec<(String, &'a serde_
     }
 }
 
+/// `text` with every one of `values` (and the key `also`) replaced by
+/// `(sensitive)`: a vendor's error may echo what it was sent.
+pub fn scrub(text: &str, values: &SourceValues, also: Option<&Secret>) -> String {
+    let mut scrubbed = text.to_string();
+    let secrets = values.values.values().chain(also);
+    // Longest first, so a value that contains another is hidden whole.
+    let mut secrets: Vec<&str> = secrets.map(Secret::expose).filter(|s| s.len() >= 4).collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for secret in secrets {
+        scrubbed = scrubbed.replace(secret, "(sensitive)");
+    }
+    scrubbed
+}
+
 /// The salted digest that stands for a secret value in fields and state.
 pub fn sensitive(value: &Secret, salt: &str) -> Value {
     json!({ SENSITIVE: hash(&format!("{salt}:{}", value.expose())) })

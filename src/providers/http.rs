@@ -45,6 +45,8 @@ const MAX_ATTEMPTS: u32 = 5;
 
 pub struct HttpClient {
     client: reqwest::Client,
+    /// Kept to take it out of whatever an API answers.
+    credential: super::Secret,
     account: String,
     credential_source: String,
     base_url: String,
@@ -96,6 +98,7 @@ impl HttpClient {
             .unwrap_or_default();
         Self {
             client,
+            credential: settings.credential.clone(),
             account: settings.label(),
             credential_source: settings.credential_source.clone(),
             base_url: settings.base_url.trim_end_matches('/').to_string(),
@@ -247,7 +250,9 @@ impl HttpClient {
     }
 
     fn error_for(&self, method: &Method, path: &str, status: StatusCode, body: &[u8]) -> ProviderError {
+        // An API (or a gateway before it) may echo the request's headers.
         let detail = (self.dialect.error_detail)(body);
+        let detail = super::sources::scrub(&detail, &Default::default(), Some(&self.credential));
         if matches!(status.as_u16(), 401 | 403) && method != Method::GET {
             // A key that may read but not write: the other writes of this
             // account in the run are not tried (the API said why).
