@@ -462,6 +462,30 @@ fn a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret(mut env: Env)
     env.finish();
 }
 
+/// A key whose value would land in a Secret the object does not own (here
+/// the Provider's own credential) is not made, and the Secret is untouched.
+fn a_value_shown_once_never_takes_over_a_secret_it_does_not_own(mut env: Env) {
+    env.put_secret("orqis-token", "token", common::ORQIS_TOKEN);
+    let provider = json!({"type": "orqis", "credentials": {"secretRef": {"name": "orqis-token", "key": "token"}}});
+    env.create("Provider", "orqis", json!({}), provider);
+    env.start_controller("seqops-e2e", None);
+    env.put_config_map("store-api", "openapi.yaml", "openapi: 3.0.0\ninfo: {title: Store, version: '1'}\npaths: {}\n");
+    let agent = json!({"name": "Store Agent", "openapiSpec": {"configMapKeyRef": {"name": "store-api", "key": "openapi.yaml"}}});
+    env.create("Agent", "store", json!({}), agent);
+    env.wait_until("the agent is Ready", |env| env.condition("Agent", "store", "Ready")["status"] == "True");
+    let key = json!({"name": "widget", "agentRef": {"name": "store"}, "writeSecretTo": {"secretRef": {"name": "orqis-token", "key": "token"}}});
+    env.create("ApiKey", "widget", json!({}), key);
+    env.wait_until("the key is refused", |env| {
+        env.condition("ApiKey", "widget", "Synced")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("is not this object's"))
+    });
+    assert_eq!(env.secret_value("orqis-token", "token").as_deref(), Some(common::ORQIS_TOKEN), "untouched");
+    let (_, keys) = env.sandbox.orqis("GET", "/users/me/api-keys", None);
+    assert_eq!(keys.as_array().map(Vec::len), Some(0), "no key was made: {keys}");
+    env.finish();
+}
+
 /// A Provider deleted with its objects (as deleting their namespace does)
 /// stays until their remote objects are deleted with its credentials.
 fn a_provider_outlives_the_objects_that_use_it(mut env: Env) {
@@ -589,4 +613,5 @@ on_both_clusters!(
     of_two_controllers_only_the_leader_reconciles,
     an_enrollment_is_made_once_and_kept_when_its_object_is_deleted,
     a_topo_run_is_paused_once_and_reported_when_it_ends_elsewhere,
+    a_value_shown_once_never_takes_over_a_secret_it_does_not_own,
 );

@@ -354,6 +354,11 @@ async fn sync(
         .await?;
         return Ok(Action::requeue(interval));
     }
+    if change.is_some_and(|c| matches!(c.action, engine::Action::Create | engine::Action::Replace)) {
+        // Before anything is made: the value it returns once must have a
+        // Secret of this object's to go to.
+        output_secret_is_ours(context, object, namespace).await?;
+    }
     if change.is_some_and(|c| c.action == engine::Action::Create) {
         // Recorded before the create is sent: a reconcile that finds it
         // looks the object up instead of creating it twice.
@@ -569,6 +574,33 @@ async fn write_status(
 
 /// Values the API returned once go to the Secret `writeSecretTo.secretRef`
 /// names, owned by the object so that it goes with it.
+/// Whether the Secret `writeSecretTo.secretRef` names is free for this
+/// object: missing (it will be made), or already owned by it. The
+/// controller never takes over a Secret someone else made, such as a
+/// Provider's credential.
+async fn output_secret_is_ours(
+    context: &Context,
+    object: &DynamicObject,
+    namespace: &str,
+) -> Result<(), ReconcileError> {
+    let Some(name) = object.data["spec"]["writeSecretTo"]["secretRef"]["name"].as_str() else { return Ok(()) };
+    let secrets: Api<KubeSecret> = Api::namespaced(context.shared.client.clone(), namespace);
+    let Some(existing) = secrets.get_opt(name).await? else { return Ok(()) };
+    let uid = object.uid().unwrap_or_default();
+    let owned = existing
+        .metadata
+        .owner_references
+        .unwrap_or_default()
+        .iter()
+        .any(|o| o.uid == uid && o.controller == Some(true));
+    if owned {
+        return Ok(());
+    }
+    Err(ReconcileError::Failed(format!(
+        "writeSecretTo.secretRef names Secret {namespace}/{name}, which exists and is not this object's: seqops writes only Secrets it made for the object; name another Secret"
+    )))
+}
+
 async fn write_outputs(
     context: &Context,
     object: &DynamicObject,
@@ -579,6 +611,7 @@ async fn write_outputs(
     let (Some(name), Some(key)) = (target["name"].as_str(), target["key"].as_str()) else {
         return Ok(());
     };
+    output_secret_is_ours(context, object, namespace).await?;
     let Some(value) = values.values().next() else { return Ok(()) };
     let types = object.types.clone().unwrap_or_default();
     let owner = OwnerReference {
