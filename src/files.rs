@@ -61,7 +61,13 @@ pub fn confined(base: &Path, path: &str) -> Result<PathBuf, String> {
             "{path} is an absolute path: files are named relative to the manifest, inside the project"
         ));
     }
+    if written.file_name().is_none() {
+        return Err(format!("{path:?} names no file"));
+    }
     let full = resolved(&base.join(written)).map_err(|e| format!("cannot reach {path}: {e}"))?;
+    if full.is_dir() {
+        return Err(format!("{path} is a folder, not a file"));
+    }
     if !roots().iter().any(|root| full.starts_with(root)) {
         return Err(format!(
             "{path} resolves to {}, outside the project: files a manifest names stay inside it",

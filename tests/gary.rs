@@ -27,6 +27,8 @@ struct Gary {
     /// The next enrollment is made, and its answer replaced by a gateway's
     /// 502 page.
     lose_next_answer: Arc<AtomicBool>,
+    /// This many enrollments are refused with a 503 before Gary makes them.
+    refuse_next: Arc<AtomicUsize>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -35,10 +37,11 @@ impl Gary {
         let emulator = GaryEmulator::new(EmulatorConfig { requests_per_hour: 0, ..Default::default() });
         let (posts, gets, lose) =
             (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
-        let counted = (posts.clone(), gets.clone(), lose.clone());
+        let refuse = Arc::new(AtomicUsize::new(0));
+        let counted = (posts.clone(), gets.clone(), lose.clone(), refuse.clone());
         let router = axum::Router::new().nest(BASE_PATH, emulator.clone().router()).layer(middleware::from_fn(
             move |request: Request, next: Next| {
-                let (posts, gets, lose) = counted.clone();
+                let (posts, gets, lose, refuse) = counted.clone();
                 async move {
                     let post = request.method() == Method::POST;
                     if post {
@@ -46,6 +49,12 @@ impl Gary {
                     } else {
                         gets.fetch_add(1, Ordering::SeqCst)
                     };
+                    let refused =
+                        post && refuse.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+                    if refused {
+                        return (StatusCode::SERVICE_UNAVAILABLE, "<html>503 Service Unavailable</html>")
+                            .into_response();
+                    }
                     let response = next.run(request).await;
                     if post && lose.swap(false, Ordering::SeqCst) {
                         return (StatusCode::BAD_GATEWAY, "<html><body>502 Bad Gateway</body></html>").into_response();
@@ -55,7 +64,7 @@ impl Gary {
             },
         ));
         let common::InProcess { origin, runtime } = common::InProcess::serve(router);
-        Gary { origin, emulator, posts, gets, lose_next_answer: lose, runtime }
+        Gary { origin, emulator, posts, gets, lose_next_answer: lose, refuse_next: refuse, runtime }
     }
 
     fn rows(&self, contact: &str) -> Vec<seqops::providers::gary::wire::Enrollment> {
@@ -409,4 +418,27 @@ fn a_provider_may_not_set_credentials_or_hop_by_hop_headers() {
     assert_eq!(refused.code, 1, "{}", refused.all());
     assert_contains(&refused.stderr, "spec.headers.Authorization: seqops sets this header itself");
     assert_contains(&refused.stderr, "spec.headers.Connection: seqops sets this header itself");
+}
+
+#[test]
+fn a_re_enrollment_whose_answers_were_lost_is_made_anew_not_taken_for_the_finished_one() {
+    let gary = Gary::start();
+    let work = workspace(&gary);
+    let manifest = enrollment("lead-b", "con_EXAMPLE_bbbb", "{source: call}");
+    work.write("a.yaml", &manifest);
+    apply(&work);
+    let first = gary.rows("con_EXAMPLE_bbbb").remove(0);
+    assert!(gary.emulator.set_status(TOKEN, &first.id, "completed", None));
+    let renewed =
+        manifest.replace("  name: lead-b\n", "  name: lead-b\n  annotations:\n    gary.seqops.dev/re-enroll: \"2\"\n");
+    work.write("a.yaml", &renewed);
+    gary.refuse_next.store(3, Ordering::SeqCst);
+    let failed = run(&work, &["apply", "-f", "manifests", "--auto-approve"]);
+    assert_eq!(failed.code, 1, "{}", failed.all());
+    assert_eq!(gary.rows("con_EXAMPLE_bbbb").len(), 1, "Gary made nothing");
+    apply(&work);
+    let rows = gary.rows("con_EXAMPLE_bbbb");
+    assert_eq!(rows.len(), 2, "the contact is enrolled anew");
+    let live = rows.iter().find(|r| r.status == "active").expect("a live row");
+    assert_eq!(work.state()["resources"]["Enrollment/lead-b"]["id"], format!("{NURTURE}/{}", live.id));
 }

@@ -192,17 +192,20 @@ fn a_value_shown_once_is_written_only_inside_the_project_and_that_is_checked_bef
         server.origin
     );
     let hook = "---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: Workspace\nmetadata:\n  name: team\nspec:\n  name: Team\n---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: Agent\nmetadata:\n  name: writer\nspec:\n  name: writer\n  version: v1\n  type: agent\n---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: Schedule\nmetadata:\n  name: hook\nspec:\n  workspaceRef: {name: team}\n  agentRef: {name: writer}\n  type: webhook\n  writeSecretTo: {file: ../../hook-url}\n";
-    work.write("oa.yaml", &format!("{provider}{hook}"));
-    let refused: common::Run = work
-        .command(&["apply", "-f", "manifests", "--auto-approve"])
-        .env("ORCHAGENT_KEY", common::KEY)
-        .output()
-        .expect("runs")
-        .into();
-    assert_eq!(refused.code, 1, "{}", refused.all());
-    assert_contains(&refused.stderr, "spec.writeSecretTo.file");
-    assert_contains(&refused.stderr, "outside the project");
-    assert!(!refused.stdout.contains("Schedule/hook: created"), "{}", refused.stdout);
+    for (file, why) in [("../../hook-url", "outside the project"), (".", "names no file"), ("out/..", "names no file")]
+    {
+        work.write("oa.yaml", &format!("{provider}{}", hook.replace("../../hook-url", file)));
+        let refused: common::Run = work
+            .command(&["apply", "-f", "manifests", "--auto-approve"])
+            .env("ORCHAGENT_KEY", common::KEY)
+            .output()
+            .expect("runs")
+            .into();
+        assert_eq!(refused.code, 1, "{file}: {}", refused.all());
+        assert_contains(&refused.stderr, "spec.writeSecretTo.file");
+        assert_contains(&refused.stderr, why);
+        assert!(!refused.stdout.contains("Schedule/hook: created"), "{}", refused.stdout);
+    }
 }
 
 #[test]

@@ -325,3 +325,16 @@ fn the_emulator_is_served_under_topo_in_the_sandbox() {
     let sandbox = seqops::providers::emulators(EmulatorConfig::default());
     assert!(sandbox.iter().any(|e| e.id() == "topo" && e.base_path() == BASE_PATH));
 }
+
+#[test]
+fn a_stop_needs_the_delete_policy_since_it_ends_the_run() {
+    let topo = Topo::start();
+    let work = workspace(&topo);
+    let stop = "id: seq_run_0001\nmanagementPolicies: [Observe, Create, Update]\nstate: {phase: Stopped, reason: WIN, scope: CONTACT}";
+    work.write("a.yaml", &run_manifest("anna", "", stop));
+    let planned = plan(&work);
+    assert_eq!(planned.code, 0, "{}", planned.all());
+    assert_contains(&planned.all(), "SequenceRun/anna has managementPolicies without Delete");
+    apply(&work);
+    assert_eq!(topo.run("seq_run_0001").status, "ACTIVE", "not stopped");
+}

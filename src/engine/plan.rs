@@ -154,6 +154,9 @@ pub struct Change {
     /// confirmation it asks for).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// The change ends the object (a Topo stop): planned like a delete.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ends: bool,
 }
 
 /// What a plan learnt that changes nothing remotely: a manifest edited to
@@ -376,6 +379,8 @@ fn leave_alone_what_may_not_change(manifests: &Manifests, changes: Vec<Change>) 
 /// `Update`, a replace `Create` and `Delete`.
 pub fn refused_by_policy(spec: &serde_json::Value, change: &Change) -> Option<Policy> {
     let needs: &[Policy] = match change.action {
+        // Ending an object is a delete, whatever call makes it.
+        Action::Adopt | Action::Update if change.ends => &[Policy::Update, Policy::Delete],
         Action::Create => &[Policy::Create],
         Action::Adopt if change.updates.is_empty() => &[],
         Action::Adopt | Action::Update => &[Policy::Update],
@@ -602,6 +607,7 @@ impl Group<'_> {
             prevent_destroy: resource.annotation_is_true(annotations::PREVENT_DESTROY),
             renew_token: self.renew_token(resource),
             annotations: resource.metadata.annotations.clone(),
+            ends: false,
         }
     }
 
@@ -689,6 +695,8 @@ impl Group<'_> {
             if entry.renew_token.as_ref() != Some(&token) {
                 let mut change = self.plan_create(resource).await?;
                 change.reasons.push(format!("{annotation} is now {token:?}: one new {} is made", resource.key.kind));
+                // A lost answer must not take the old one for the new.
+                change.preexisting = vec![id];
                 return Ok(Outcome::Change(Box::new(change)));
             }
         }
@@ -804,6 +812,7 @@ impl Group<'_> {
             change.preexisting = self.preexisting(resource, listing);
         }
         change.reasons = reasons;
+        change.ends = ends.is_some();
         change.reasons.extend(ends.map(|how| format!("this ends it: {how}; it cannot be undone")));
         change.reasons.extend(observations_text(facts, &observed));
         change.fields = found.changes;
@@ -829,7 +838,11 @@ impl Group<'_> {
         listing: Option<&Listing>,
     ) -> Result<Outcome, ProviderError> {
         let desired = self.desired(resource, None).await?;
-        if let Some(found) = self.by_natural_key(&desired, listing)? {
+        let renewing = self.renew_token(resource).is_some();
+        let found = self.by_natural_key(&desired, listing)?;
+        // Renewing, a finished object is the old one, not what was asked for.
+        let found = found.filter(|f| !(renewing && (self.client.facts().terminal)(&f.fields).is_some()));
+        if let Some(found) = found {
             let reason =
                 "an earlier create got no answer; the object its natural key names is adopted, not created twice";
             return self.plan_adopt(resource, &found.id, reason, listing).await;
@@ -1128,6 +1141,7 @@ impl Group<'_> {
                 )));
             }
             change.reasons.push(format!("this ends it: {how}; it cannot be undone"));
+            change.ends = true;
         }
         change.reasons.push(reason.to_string());
         change.reasons.extend(observations_text(self.client.facts(), &observed));
@@ -1203,6 +1217,7 @@ impl Group<'_> {
             prevent_destroy: entry.prevent_destroy,
             renew_token: entry.renew_token.clone(),
             annotations: BTreeMap::new(),
+            ends: false,
         }))
     }
 }

@@ -110,6 +110,7 @@ impl RateLimiter {
         if let Some(entry) = window.sent.iter_mut().rev().find(|at| **at == sent) {
             *entry = now.max(sent);
             window.sent.make_contiguous().sort_unstable();
+            self.persist(&window);
         }
     }
 

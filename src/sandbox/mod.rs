@@ -81,6 +81,9 @@ pub struct Sandbox {
     emulators: Vec<Arc<dyn Emulator>>,
     counts: Mutex<BTreeMap<&'static str, u64>>,
     data_file: Option<PathBuf>,
+    /// Held from a snapshot to its write: two changes saved at once must
+    /// not let the older snapshot be written last.
+    saving: Mutex<()>,
 }
 
 impl Sandbox {
@@ -101,7 +104,7 @@ impl Sandbox {
             }
         }
         let counts = emulators.iter().map(|e| (e.id(), 0)).collect();
-        Ok(Arc::new(Self { emulators, counts: Mutex::new(counts), data_file }))
+        Ok(Arc::new(Self { emulators, counts: Mutex::new(counts), data_file, saving: Mutex::new(()) }))
     }
 
     pub fn router(self: &Arc<Self>) -> Router {
@@ -144,6 +147,7 @@ impl Sandbox {
 
     fn save(&self) {
         let Some(path) = &self.data_file else { return };
+        let _saving = self.saving.lock().unwrap_or_else(|e| e.into_inner());
         let snapshot = self.snapshot();
         match serde_json::to_vec(&snapshot) {
             Ok(bytes) => {
