@@ -526,7 +526,7 @@ fn of_two_controllers_only_the_leader_reconciles(mut env: Env) {
 }
 
 /// A Gary enrollment: made once, and kept at Gary when its object is
-/// deleted, since Gary cannot cancel one.
+/// deleted, since Gary cannot cancel one, even once its key is gone.
 fn an_enrollment_is_made_once_and_kept_when_its_object_is_deleted(mut env: Env) {
     const GARY_KEY: &str = "gc_live_e2e_agency";
     env.put_secret("gary-key", "apiKey", GARY_KEY);
@@ -544,6 +544,10 @@ fn an_enrollment_is_made_once_and_kept_when_its_object_is_deleted(mut env: Env) 
         body["data"].as_array().cloned().unwrap_or_default()
     };
     assert_eq!(rows().len(), 1, "one enrollment");
+    // Nothing is deleted at Gary, so even a Provider whose key is gone
+    // does not hold the object in deletion.
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &env.namespace);
+    env.block(secrets.delete("gary-key", &DeleteParams::default())).expect("the key's Secret is deleted");
     env.delete("Enrollment", "lead-b");
     env.wait_until("the deleted Enrollment is gone", |env| env.get("Enrollment", "lead-b").is_none());
     assert_eq!(rows().len(), 1, "Gary keeps the enrollment");

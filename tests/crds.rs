@@ -183,3 +183,13 @@ fn the_engine_names_no_provider_and_no_provider_names_the_engine() {
     }
     assert!(problems.is_empty(), "module boundaries crossed:\n{}", problems.join("\n"));
 }
+
+#[test]
+fn every_kind_says_what_it_allows_without_an_account() {
+    for kind in seqops::providers::kinds().iter().filter(|k| k.provider_type.is_some()) {
+        let facts = seqops::providers::facts_for(kind.key_kind);
+        assert!(facts.is_some(), "{} has no facts in its provider's table", kind.key_kind);
+    }
+    assert!(seqops::providers::facts_for("Enrollment").is_some_and(|f| !f.deletable && f.idempotent_create));
+    assert!(seqops::providers::facts_for("SequenceRun").is_some_and(|f| !f.creatable && !f.deletable));
+}

@@ -427,9 +427,13 @@ async fn finalize(
         return Ok(Action::await_change());
     }
     // An observed object was never seqops's to delete, nor one whose
-    // policies leave out Delete.
+    // policies leave out Delete, nor one the API cannot delete: decided
+    // before connecting, so a broken Provider does not hold such an object
+    // in deletion.
+    let undeletable = providers::facts_for(context.kind().key_kind).is_some_and(|f| !f.deletable);
     let orphan = annotation(object, annotations::DELETION_POLICY) == Some("orphan")
-        || !policy::allows(&object.data["spec"], policy::Policy::Delete);
+        || !policy::allows(&object.data["spec"], policy::Policy::Delete)
+        || undeletable;
     let id = cluster::status_of(object).external_id;
     if let (false, Some(id)) = (orphan, id) {
         let kind = context.kind();
@@ -440,16 +444,16 @@ async fn finalize(
             context.connect(&world, object, namespace).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
         let provider = world.manifests.get(&world.key).and_then(|r| r.provider.clone()).unwrap_or_default();
         let client = connections.client(&provider, kind.key_kind).map_err(|e| ReconcileError::Failed(e.to_string()))?;
-        if client.facts().deletable {
-            client.delete(&id).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
-            record(context, object, false, "Deleted", format!("deleted the remote object {id}")).await;
-        } else {
-            let note = format!("the API cannot delete a {}: kept the remote object {id}", kind.kind);
-            record(context, object, false, "Orphaned", note).await;
-        }
+        client.delete(&id).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
+        record(context, object, false, "Deleted", format!("deleted the remote object {id}")).await;
     }
     if let (true, Some(id)) = (orphan, cluster::status_of(object).external_id) {
-        record(context, object, false, "Orphaned", format!("kept the remote object {id}")).await;
+        let note = if undeletable {
+            format!("the API cannot delete a {}: kept the remote object {id}", context.kind().kind)
+        } else {
+            format!("kept the remote object {id}")
+        };
+        record(context, object, false, "Orphaned", note).await;
     }
     context.shared.forget(context.kind, object);
     finalizers::remove(api, object, FINALIZER).await?;

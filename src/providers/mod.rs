@@ -30,6 +30,8 @@ pub struct Provider {
     pub provider_type: ProviderType,
     /// The kinds its Provider manages.
     pub kinds: &'static [KindSpec],
+    /// What each of those kinds allows, known without an account.
+    pub facts: &'static [&'static KindFacts],
     /// The client of one kind in one account.
     pub client_for: ClientFactory,
     /// Its sandbox emulator.
@@ -58,6 +60,11 @@ pub static PROVIDERS: &[&Provider] =
 /// The provider of a type, when seqops speaks it.
 pub fn descriptor(provider_type: ProviderType) -> Option<&'static Provider> {
     PROVIDERS.iter().copied().find(|p| p.provider_type == provider_type)
+}
+
+/// What a kind (by key kind) allows, known without connecting anywhere.
+pub fn facts_for(key_kind: &str) -> Option<&'static KindFacts> {
+    PROVIDERS.iter().flat_map(|p| p.facts.iter().copied()).find(|f| f.key_kind == key_kind)
 }
 
 /// Every kind seqops knows, the Provider kind first.

@@ -36,6 +36,7 @@ pub const ENROLLMENT_KIND: KindSpec = KindSpec {
 pub const PROVIDER: super::Provider = super::Provider {
     provider_type: ProviderType::Gary,
     kinds: &[ENROLLMENT_KIND],
+    facts: &[&mapping::ENROLLMENT_FACTS],
     client_for,
     emulator: |config| emulator::GaryEmulator::new(config),
     dialect: DIALECT,

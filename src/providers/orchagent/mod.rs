@@ -90,6 +90,13 @@ pub const SERVICE_KIND: KindSpec = KindSpec {
 pub const PROVIDER: super::Provider = super::Provider {
     provider_type: crate::manifest::provider::ProviderType::Orchagent,
     kinds: &[WORKSPACE_KIND, SECRET_KIND, AGENT_KIND, SCHEDULE_KIND, SERVICE_KIND],
+    facts: &[
+        &client::WORKSPACE_FACTS,
+        &client::SECRET_FACTS,
+        &client::AGENT_FACTS,
+        &client::SCHEDULE_FACTS,
+        &client::SERVICE_FACTS,
+    ],
     client_for,
     emulator: |config| emulator::OrchagentEmulator::new(config),
     dialect: DIALECT,

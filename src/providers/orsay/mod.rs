@@ -32,6 +32,7 @@ pub const SEQUENCE_KIND: KindSpec = KindSpec {
 pub const PROVIDER: super::Provider = super::Provider {
     provider_type: crate::manifest::provider::ProviderType::Orsay,
     kinds: &[SEQUENCE_KIND],
+    facts: &[&mapping::SEQUENCE_FACTS],
     client_for,
     emulator: |config| emulator::OrsayEmulator::new(config),
     dialect: super::http::DETAIL_DIALECT,

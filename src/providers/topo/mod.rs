@@ -37,6 +37,7 @@ pub const RUN_KIND: KindSpec = KindSpec {
 pub const PROVIDER: super::Provider = super::Provider {
     provider_type: ProviderType::Topo,
     kinds: &[RUN_KIND],
+    facts: &[&mapping::RUN_FACTS],
     client_for,
     emulator: |config| emulator::TopoEmulator::new(config),
     dialect: DIALECT,
