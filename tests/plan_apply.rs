@@ -272,3 +272,15 @@ fn management_policies_must_observe_and_not_be_given_twice() {
     assert_contains(&checked.stderr, "b.yaml:");
     assert_contains(&checked.stderr, "include `Observe` (or `*`)");
 }
+
+#[test]
+fn a_path_with_no_manifest_at_all_is_an_error_not_a_plan_that_deletes_everything() {
+    let (server, work) = applied_welcome();
+    std::fs::create_dir_all(work.path().join("typo")).expect("an empty folder");
+    let refused = work.run(&["plan", "-f", "typo"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "no manifest in typo: check the -f path");
+    let applied = work.run(&["apply", "-f", "typo", "--auto-approve"]);
+    assert_eq!(applied.code, 1, "{}", applied.all());
+    assert_eq!(server.sequences_named("Welcome DM").len(), 1, "nothing was deleted");
+}

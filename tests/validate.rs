@@ -143,3 +143,19 @@ fn yaml_that_is_no_manifest_is_passed_over_with_a_note_but_a_broken_manifest_is_
     assert_eq!(broken.code, 1);
     assert_contains(&broken.stderr, "broken.yaml:1:1: apiVersion: every manifest needs `apiVersion`");
 }
+
+#[test]
+fn version_names_every_provider_api_and_kind_it_speaks() {
+    let work = common::Workspace::new();
+    let shown = work.run(&["version"]);
+    assert_eq!(shown.code, 0, "{}", shown.all());
+    assert_contains(&shown.stdout, concat!("seqops ", env!("CARGO_PKG_VERSION")));
+    for line in [
+        "orsay: https://client.api.prod.orsay.ai/api/v1 (orsay.seqops.dev/v1alpha1 Sequence)",
+        "gary: https://agency.gary.club/api/public/v1 (gary.seqops.dev/v1alpha1 Enrollment)",
+        "topo: https://api.topo.io (topo.seqops.dev/v1alpha1 SequenceRun)",
+    ] {
+        assert_contains(&shown.stdout, line);
+    }
+    assert_contains(&work.run(&["--version"]).stdout, "seqops ");
+}

@@ -78,6 +78,12 @@ pub fn load_from(files: &[PathBuf]) -> anyhow::Result<Manifests> {
     for location in &manifests.skipped {
         eprintln!("note: {location}: not a manifest (no apiVersion, kind, metadata or spec); passed over");
     }
+    if manifests.resources.is_empty() {
+        // A mistyped path would otherwise plan to delete all that state
+        // holds.
+        let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        bail!("no manifest in {}: check the -f path (nothing was planned or sent)", paths.join(", "));
+    }
     Ok(manifests)
 }
 

@@ -53,6 +53,8 @@ enum Command {
     /// Local emulators of every provider API.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
+    /// The version, and the provider APIs and kinds it speaks.
+    Version,
 }
 
 /// Where manifests and state are.
@@ -105,7 +107,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions(args) => schema::completions(args),
         Command::State(command) => state::run(command).await,
         Command::Sandbox(command) => sandbox::run(command).await,
+        Command::Version => Ok(version()),
     }
+}
+
+/// `seqops version`: what this build speaks, a line per provider.
+fn version() -> ExitCode {
+    println!("seqops {}", env!("CARGO_PKG_VERSION"));
+    for provider in seqops::providers::PROVIDERS {
+        let kinds: Vec<String> = provider.kinds.iter().map(|k| format!("{} {}", k.api_version, k.kind)).collect();
+        println!("  {}: {} ({})", provider.provider_type.as_str(), provider.base_url, kinds.join(", "));
+    }
+    ExitCode::SUCCESS
 }
 
 /// The error as the user reads it: manifest diagnostics as they are, other
