@@ -242,3 +242,18 @@ fn an_api_that_echoes_the_request_in_its_error_never_shows_the_key_or_a_secret()
     assert!(!failed.all().contains(canary), "{}", failed.all());
     assert!(!failed.all().contains(common::ORQIS_TOKEN), "{}", failed.all());
 }
+
+#[test]
+fn a_literal_url_with_credentials_or_a_query_is_refused_at_its_line() {
+    let (server, work) = common::server_and_workspace(&[]);
+    let schedule = format!(
+        "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: oa\nspec:\n  type: orchagent\n  baseUrl: {}/orchagent\n  credentials:\n    env: ORCHAGENT_KEY\n---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: Schedule\nmetadata:\n  name: daily\nspec:\n  workspaceRef: {{name: team}}\n  agentRef: {{name: writer}}\n  type: cron\n  cronExpression: \"0 9 * * 1-5\"\n  alertWebhookUrl: https://hooks.example.com/alerts?token=s3cr3t-in-query\n",
+        server.origin
+    );
+    work.write("oa.yaml", &schedule);
+    let refused = work.run(&["validate", "-f", "manifests"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "oa.yaml:20:3");
+    assert_contains(&refused.stderr, "spec.alertWebhookUrl: this URL carries a query string");
+    assert!(!refused.all().contains("s3cr3t-in-query"), "{}", refused.all());
+}

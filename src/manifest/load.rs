@@ -128,7 +128,10 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resou
     };
     let de = serde_yaml::Deserializer::from_str(&document.text);
     let parsed = (spec_kind.parse)(de).map_err(|error| vec![serde_diagnostic(&document, &error)])?;
-    let checks = (spec_kind.check)(&parsed.spec).into_iter().chain(super::policy::check(&parsed.spec));
+    let checks = (spec_kind.check)(&parsed.spec)
+        .into_iter()
+        .chain(super::policy::check(&parsed.spec))
+        .chain(super::urls::check(&parsed.spec));
     let mut problems: Vec<Diagnostic> = checks.map(|(field, message)| at(&field, message)).collect();
     if let Some(message) = check_name(&parsed.metadata.name) {
         problems.push(at("metadata.name", message));

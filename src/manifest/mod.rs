@@ -14,6 +14,7 @@ pub mod policy;
 pub mod provider;
 pub mod secret;
 pub mod selector;
+pub mod urls;
 
 use std::collections::BTreeMap;
 use std::fmt;
