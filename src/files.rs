@@ -81,8 +81,10 @@ pub fn confined(base: &Path, path: &str) -> Result<PathBuf, String> {
 }
 
 /// A path with its links and `..` resolved, as far as it exists; what does
-/// not exist yet (a file to write, its new folders) is appended as written,
-/// and may not climb with `..`.
+/// not exist yet (a file to write, its new folders) is appended as written.
+/// A `..` inside what does not exist has no file name, so the walk stops
+/// there and the canonicalization that follows fails: it never climbs
+/// unseen.
 fn resolved(path: &Path) -> std::io::Result<PathBuf> {
     let mut existing = path.to_path_buf();
     let mut rest = Vec::new();
@@ -96,14 +98,6 @@ fn resolved(path: &Path) -> std::io::Result<PathBuf> {
     let mut full = if existing.as_os_str().is_empty() { std::env::current_dir()? } else { existing.canonicalize()? };
     for name in rest.into_iter().rev() {
         full.push(name);
-    }
-    if path.components().any(|c| c == std::path::Component::ParentDir) && !path.exists() {
-        // `..` inside what does not exist cannot be resolved by the file
-        // system: taken as written would leave the project unseen.
-        let climbs = full.components().any(|c| c == std::path::Component::ParentDir);
-        if climbs {
-            return Err(std::io::Error::other("a path that climbs with `..` through folders that do not exist"));
-        }
     }
     Ok(full)
 }

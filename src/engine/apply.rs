@@ -236,13 +236,13 @@ async fn run_change(
 /// may echo what it was sent, and errors reach the terminal, status and
 /// Events.
 fn scrubbed(message: &str, change: &Change, connections: &Connections, options: ApplyOptions) -> String {
-    let reader = SourceReader {
-        base_dir: PathBuf::from(&change.source_dir),
-        sandbox: options.sandbox,
-        cluster: connections.cluster_values(),
-    };
-    let values = reader.read_all(&change.spec).unwrap_or_default();
+    let values = reader_for(change, options, connections.cluster_values()).read_all(&change.spec).unwrap_or_default();
     crate::external::sources::scrub(message, &values, None)
+}
+
+/// What reads a change's sources, as the plan read them.
+fn reader_for<'c>(change: &Change, options: ApplyOptions, cluster: &'c ClusterValues) -> SourceReader<'c> {
+    SourceReader { base_dir: PathBuf::from(&change.source_dir), sandbox: options.sandbox, cluster }
 }
 
 /// Whether a change must wait for something that failed: a create or update
@@ -314,8 +314,9 @@ async fn prepare(
             sources: SourceValues::default(),
         });
     }
-    let reader = SourceReader { base_dir: PathBuf::from(&change.source_dir), sandbox: options.sandbox, cluster };
-    let sources = reader.read_all(&change.spec).map_err(|(field, message)| format!("{key}: {field}: {message}"))?;
+    let sources = reader_for(change, options, cluster)
+        .read_all(&change.spec)
+        .map_err(|(field, message)| format!("{key}: {field}: {message}"))?;
     let snapshot = state.snapshot().await;
     let refs = change
         .references

@@ -299,12 +299,7 @@ fn unreadable_sources(manifests: &Manifests, options: &PlanOptions, cluster: &Cl
     manifests
         .managed()
         .filter_map(|resource| {
-            let reader = SourceReader {
-                base_dir: Path::new(&source_dir(resource)).to_path_buf(),
-                sandbox: options.sandbox,
-                cluster,
-            };
-            reader.read_all(&resource.spec).err().map(|(field, message)| {
+            reader_for(resource, options, cluster).read_all(&resource.spec).err().map(|(field, message)| {
                 let error = ProviderError::Lookup { field, message };
                 located(resource, error)
             })
@@ -611,6 +606,35 @@ impl Group<'_> {
         }
     }
 
+    /// The object's current fields: from a listing that shows objects whole
+    /// (as good as a read, and free), else read.
+    async fn read(&self, id: &str, listing: Option<&Listing>) -> Result<Option<Fields>, ProviderError> {
+        let listed = listing.and_then(|l| l.get(id)).filter(|_| self.client.facts().full_listing);
+        match listed {
+            Some(summary) => Ok(Some(summary.fields.clone())),
+            None => self.client.observe(id).await,
+        }
+    }
+
+    /// How the updates would end the object (a Topo stop), if they would;
+    /// an error under prevent-destroy, as a delete would be.
+    fn ending(
+        &self,
+        change: &Change,
+        updates: &Fields,
+        desired: &Fields,
+        doing: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let Some(how) = (self.client.facts().ends)(updates, desired) else { return Ok(None) };
+        if change.prevent_destroy {
+            return Err(ProviderError::Invalid(format!(
+                "{}: {doing} ends it ({how}), but it has seqops.dev/prevent-destroy: \"true\"",
+                change.key
+            )));
+        }
+        Ok(Some(how))
+    }
+
     /// The token of the kind's renew annotation on the manifest, if any.
     fn renew_token(&self, resource: &Resource) -> Option<String> {
         resource.annotation(self.client.facts().renew_annotation?).map(String::from)
@@ -624,13 +648,9 @@ impl Group<'_> {
         resource: &Resource,
         previous: Option<&'e Entry>,
     ) -> Result<DesiredContext<'e>, ProviderError> {
-        let reader = SourceReader {
-            base_dir: Path::new(&source_dir(resource)).to_path_buf(),
-            sandbox: self.options.sandbox,
-            cluster: self.cluster_values,
-        };
-        let sources =
-            reader.read_all(&resource.spec).map_err(|(field, message)| ProviderError::Lookup { field, message })?;
+        let sources = reader_for(resource, self.options, self.cluster_values)
+            .read_all(&resource.spec)
+            .map_err(|(field, message)| ProviderError::Lookup { field, message })?;
         let refs = resource
             .references
             .iter()
@@ -684,13 +704,7 @@ impl Group<'_> {
             }
         };
         let facts = self.client.facts();
-        // A listing that shows objects whole is as good as a read.
-        let listed = listing.and_then(|l| l.get(&id)).filter(|_| facts.full_listing && read);
-        let observed = match listed {
-            Some(summary) => Some(summary.fields.clone()),
-            None if read => self.client.observe(&id).await?,
-            None => Some(entry.observed.clone()),
-        };
+        let observed = if read { self.read(&id, listing).await? } else { Some(entry.observed.clone()) };
         if let (Some(token), Some(annotation)) = (self.renew_token(resource), facts.renew_annotation) {
             if entry.renew_token.as_ref() != Some(&token) {
                 let mut change = self.plan_create(resource).await?;
@@ -786,16 +800,8 @@ impl Group<'_> {
             )));
         }
         let action = if must_replace { Action::Replace } else { Action::Update };
-        let ends = (facts.ends)(&found.updates, &desired);
         let mut change = self.base_change(resource, action, Some(id));
-        if let Some(how) = &ends {
-            if change.prevent_destroy {
-                return Err(ProviderError::Invalid(format!(
-                    "{}: this change ends it ({how}), but it has seqops.dev/prevent-destroy: \"true\"",
-                    resource.key
-                )));
-            }
-        }
+        let ends = self.ending(&change, &found.updates, &desired, "this change")?;
         let reasons = if found.replace_reasons.is_empty() && !facts.updatable {
             vec![format!("the API cannot change a {} in place ({})", resource.key.kind, field_list(&found.updates))]
         } else {
@@ -1106,13 +1112,7 @@ impl Group<'_> {
         listing: Option<&Listing>,
     ) -> Result<Outcome, ProviderError> {
         self.claim(id, &resource.key)?;
-        // A listing that shows objects whole is as good as a read.
-        let listed = listing.and_then(|l| l.get(id)).filter(|_| self.client.facts().full_listing);
-        let observed = match listed {
-            Some(summary) => Some(summary.fields.clone()),
-            None => self.client.observe(id).await?,
-        };
-        let observed = observed.ok_or_else(|| {
+        let observed = self.read(id, listing).await?.ok_or_else(|| {
             ProviderError::Invalid(format!("{}: there is no remote object with id {id} to adopt", resource.key))
         })?;
         let desired = self.desired(resource, None).await?;
@@ -1133,13 +1133,7 @@ impl Group<'_> {
             )));
         }
         let mut change = self.base_change(resource, Action::Adopt, Some(id.to_string()));
-        if let Some(how) = (self.client.facts().ends)(&found.updates, &desired) {
-            if change.prevent_destroy {
-                return Err(ProviderError::Invalid(format!(
-                    "{}: adopting {id} ends it ({how}), but it has seqops.dev/prevent-destroy: \"true\"",
-                    resource.key
-                )));
-            }
+        if let Some(how) = self.ending(&change, &found.updates, &desired, &format!("adopting {id}"))? {
             change.reasons.push(format!("this ends it: {how}; it cannot be undone"));
             change.ends = true;
         }
@@ -1260,6 +1254,12 @@ fn annotate(change: &mut Change, resource: &Resource, client: &dyn ExternalClien
             field.note = labels.get(&field.path).cloned();
         }
     }
+}
+
+/// What reads a manifest's sources: from its folder, for the sandbox or
+/// not, with the cluster's values when there are any.
+fn reader_for<'c>(resource: &Resource, options: &PlanOptions, cluster: &'c ClusterValues) -> SourceReader<'c> {
+    SourceReader { base_dir: Path::new(&source_dir(resource)).to_path_buf(), sandbox: options.sandbox, cluster }
 }
 
 /// The folder of the manifest's file: where its relative paths start.
