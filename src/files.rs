@@ -6,17 +6,24 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Writes a file so that a reader sees the old content or the new, never a
-/// mix: a temporary file beside it, fsync, rename, fsync of the folder.
+/// mix, and only its owner can read it (state, plans, one-time values): a
+/// new temporary file made 0600 beside it (never an existing file's mode,
+/// or a link), fsync, rename, fsync of the folder. The temporary name is
+/// random, so a crash that left one behind cannot collide with the next
+/// run (in a container, every run has the same pid).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
-    let temporary = parent.join(format!(".{name}.{}.{}.tmp", std::process::id(), rand::random::<u32>()));
+    let temporary = parent.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
     let result = (|| {
-        let mut file = File::create(&temporary)?;
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)?;
+        // The rename is done; a folder that cannot be synced (some file
+        // systems refuse) leaves it as durable as the system makes it.
         if let Ok(folder) = File::open(parent) {
             let _ = folder.sync_all();
         }
@@ -43,6 +50,15 @@ pub fn confine_to(roots: Vec<PathBuf>) {
     let _ = ROOTS.set(roots);
 }
 
+/// Files no manifest may read or write, wherever they are: the digest
+/// key.
+static PROTECTED: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+
+/// Sets the files no manifest may reach.
+pub fn protect(paths: Vec<PathBuf>) {
+    let _ = PROTECTED.set(paths.iter().filter_map(|p| resolved(p).ok()).collect());
+}
+
 fn roots() -> Vec<PathBuf> {
     ROOTS
         .get()
@@ -56,11 +72,6 @@ fn roots() -> Vec<PathBuf> {
 /// itself may not exist yet (a file to write).
 pub fn confined(base: &Path, path: &str) -> Result<PathBuf, String> {
     let written = Path::new(path);
-    if written.is_absolute() {
-        return Err(format!(
-            "{path} is an absolute path: files are named relative to the manifest, inside the project"
-        ));
-    }
     if written.file_name().is_none() {
         return Err(format!("{path:?} names no file"));
     }
@@ -70,9 +81,12 @@ pub fn confined(base: &Path, path: &str) -> Result<PathBuf, String> {
     }
     if !roots().iter().any(|root| full.starts_with(root)) {
         return Err(format!(
-            "{path} resolves to {}, outside the project: files a manifest names stay inside it",
+            "{path} resolves to {}, outside the project: files a manifest names stay inside it, unless the operator allows the folder with --allow-path",
             full.display()
         ));
+    }
+    if PROTECTED.get().is_some_and(|protected| protected.contains(&full)) {
+        return Err(format!("{path} is seqops's digest key, which manifests may not read or write"));
     }
     if full.components().any(|c| matches!(c.as_os_str().to_str(), Some(".git" | ".seqops"))) {
         return Err(format!("{path} is inside .git or .seqops, which manifests may not read or write"));

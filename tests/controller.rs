@@ -458,6 +458,13 @@ fn orqis_providers() -> Value {
     }]})
 }
 
+const DIGEST_KEY: &str = "/api/v1/namespaces/default/secrets/seqops-digest-key";
+
+/// The controller's digest key Secret.
+fn digest_key() -> Value {
+    kube_secret("seqops-digest-key", "key", "a digest key of at least sixteen bytes")
+}
+
 fn kube_secret(name: &str, key: &str, value: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "default"}, "data": {key: base64_encode(value)}})
 }
@@ -485,13 +492,19 @@ async fn a_secret_key_ref_is_read_from_its_secret_and_a_new_value_is_written_aga
     const KEY_PATH: &str = "/apis/orqis.seqops.dev/v1alpha1/namespaces/default/llmkeys/google/status";
     let mut api = Scenario { handle, bodies: Vec::new() };
     let mut object = key.clone();
-    for (value, written) in [("AIza-first", true), ("AIza-first", false), ("AIza-rotated", true)] {
+    for (round, (value, written)) in
+        [("AIza-first", true), ("AIza-first", false), ("AIza-rotated", true)].into_iter().enumerate()
+    {
         let before = sandbox.request_counts().get("orqis").copied().unwrap_or_default();
         let task = tokio::spawn(reconcile(Arc::new(object.clone()), context.clone()));
         api.expect("GET", PROVIDERS, orqis_providers()).await;
         api.expect("GET", "/api/v1/namespaces/default/secrets/llm", kube_secret("llm", "google", value)).await;
         api.expect("GET", "/api/v1/namespaces/default/secrets/orqis-token", kube_secret("orqis-token", "token", KEY))
             .await;
+        if round == 0 {
+            // The digest key is read once, by the first object with a secret.
+            api.expect("GET", DIGEST_KEY, digest_key()).await;
+        }
         let mut status = api.expect("PATCH", KEY_PATH, json!({})).await;
         if status["status"]["pendingSince"].is_string() {
             status = api.expect("PATCH", KEY_PATH, json!({})).await;
@@ -542,6 +555,7 @@ async fn an_orqis_agent_takes_its_openapi_document_from_a_config_map_and_its_hea
     let token = kube_secret("store-token", "token", "Bearer store-canary");
     api.expect("GET", "/api/v1/namespaces/default/secrets/store-token", token).await;
     api.expect("GET", "/api/v1/namespaces/default/secrets/orqis-token", kube_secret("orqis-token", "token", KEY)).await;
+    api.expect("GET", DIGEST_KEY, digest_key()).await;
     const STATUS: &str = "/apis/orqis.seqops.dev/v1alpha1/namespaces/default/agents/store/status";
     api.expect("PATCH", STATUS, json!({})).await;
     let status = api.expect("PATCH", STATUS, json!({})).await;

@@ -425,6 +425,10 @@ fn a_changed_secret_is_written_again_at_once(mut env: Env) {
     assert_eq!(env.sandbox.orqis("GET", "/users/me/llm-key?provider=google", None).1["has_key"], true);
     let status = env.status("LlmKey", "google").to_string();
     assert!(!status.contains("AIza-first"), "the value stays out of status: {status}");
+    let digest = env.status("LlmKey", "google")["lastApplied"]["value"]["$sensitive"].as_str().map(String::from);
+    assert!(digest.as_deref().is_some_and(|d| d.starts_with("hmac-sha256:")), "a keyed digest: {status}");
+    let key = env.secret_value("seqops-digest-key", "key").expect("the controller made its digest key Secret");
+    assert!(key.len() >= 16 && !status.contains(&key));
 
     env.put_secret("llm", "google", "AIza-rotated");
     env.wait_until("the new value is written (an Updated event)", |env| {

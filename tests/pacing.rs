@@ -50,7 +50,13 @@ async fn applying_150_enrollments_under_60_a_minute_gets_no_429_and_takes_no_lon
     let plan = engine::plan(&loaded, &state, &connections, &PlanOptions::new(Refresh::Full)).await.expect("a plan");
     assert_eq!(plan.changes.len(), ENROLLMENTS);
     let writer = StateWriter::new(StateStore::in_memory(), state);
-    let options = ApplyOptions { parallelism: 4, verify_observed: false, sandbox: true, outputs_to_files: true };
+    let options = ApplyOptions {
+        parallelism: 4,
+        verify_observed: false,
+        sandbox: true,
+        outputs_to_files: true,
+        digests: Default::default(),
+    };
     let report = engine::apply(&plan, &connections, &writer, options, &|_| {}).await.expect("applied");
     let elapsed_ms = seqops::clock::now_ms() - started;
 

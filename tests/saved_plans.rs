@@ -121,7 +121,7 @@ fn the_json_plan_follows_the_checked_in_schema() {
     let errors: Vec<String> =
         validator.iter_errors(&document).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "{errors:#?}");
-    assert_eq!(document["format_version"], "1");
+    assert_eq!(document["format_version"], "2");
     assert_eq!(
         document["summary"],
         json!({"create": 1, "update": 1, "replace": 0, "delete": 1, "adopt": 0, "forget": 0})

@@ -10,9 +10,10 @@ use clap::Args;
 use seqops::engine::apply::StateWriter;
 use seqops::engine::planfile::PlanDocument;
 use seqops::engine::{self, Action, ApplyOptions};
+use seqops::external::digest::Digests;
 use seqops::render::text::{self, Style};
 
-use super::{context, plan, Common};
+use super::{context, digest_key, plan, Common};
 
 #[derive(Args)]
 pub struct ApplyArgs {
@@ -31,24 +32,23 @@ pub struct ApplyArgs {
 }
 
 pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let (session, document, saved) = match &args.planfile {
+    let (session, document, digests, saved) = match &args.planfile {
         Some(path) => {
             let document = PlanDocument::read(path)?;
+            // The key that signed the plan, never a new one.
+            let key = digest_key::load(digest_key::Use::Compare)?;
+            document.verify(key.as_deref())?;
             let manifests = context::load_manifests(&args.common)?;
             let session = context::open(&args.common, "seqops apply", manifests).await?;
             document.check(session.state_existed.then_some(&session.state), &session.manifests, args.common.sandbox)?;
-            let mut session = session;
-            if !session.state_existed {
-                // The plan's digests were made with its salt.
-                session.state.salt = document.salt.clone();
-            }
             print!("{}", text::render(&document.plan(), Style::detect(std::io::stdout().is_terminal())));
-            (session, document, true)
+            (session, document, Digests::keyed(key), true)
         }
         None => {
-            let (session, document) = plan::make_plan(&args.common, &args.scope, "seqops apply").await?;
+            let (session, document, digests) =
+                plan::make_plan(&args.common, &args.scope, "seqops apply", digest_key::Use::Write).await?;
             plan::print(&document, plan::Format::Text)?;
-            (session, document, false)
+            (session, document, digests, false)
         }
     };
     if document.changes.is_empty() {
@@ -77,6 +77,7 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         verify_observed: saved,
         sandbox: args.common.sandbox,
         outputs_to_files: true,
+        digests,
     };
     let plan = document.plan();
     let progress = super::progress::ApplyProgress::start(plan.changes.len());

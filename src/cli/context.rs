@@ -64,16 +64,19 @@ pub async fn open_store(state: &Path, command: Option<&str>, wait: std::time::Du
 }
 
 pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
-    load_from(&common.files)
+    load_from(&common.files, &common.allow_path)
 }
 
 /// Loads manifests, noting on stderr the YAML documents that are not
 /// manifests and were passed over.
-pub fn load_from(files: &[PathBuf]) -> anyhow::Result<Manifests> {
-    // Files the manifests name stay inside the current folder and the
-    // folders given with `-f`.
+pub fn load_from(files: &[PathBuf], allowed: &[PathBuf]) -> anyhow::Result<Manifests> {
+    // Files the manifests name stay inside the current folder, the folders
+    // given with `-f` and those the operator allows, and never reach the
+    // digest key.
     let folders = files.iter().map(|f| if f.is_dir() { f.clone() } else { f.parent().unwrap_or(f).to_path_buf() });
-    seqops::files::confine_to(std::iter::once(PathBuf::from(".")).chain(folders).collect());
+    let roots = std::iter::once(PathBuf::from(".")).chain(folders).chain(allowed.iter().cloned());
+    seqops::files::confine_to(roots.collect());
+    seqops::files::protect(super::digest_key::key_file().into_iter().collect());
     let manifests = seqops::manifest::load(files, &providers::kinds())?;
     for location in &manifests.skipped {
         eprintln!("note: {location}: not a manifest (no apiVersion, kind, metadata or spec); passed over");

@@ -3,6 +3,7 @@
 mod apply;
 mod context;
 mod controller;
+mod digest_key;
 mod export;
 mod import;
 mod plan;
@@ -79,6 +80,11 @@ pub struct Common {
     /// allow one: a pull request editing `baseUrl` must not get the key.
     #[arg(long = "allow-base-url", value_name = "HOST", env = "SEQOPS_ALLOWED_HOSTS", value_delimiter = ',')]
     allow_base_url: Vec<String>,
+    /// A folder outside the project that manifests' `fromFile` and
+    /// `writeSecretTo.file` may reach (repeatable). A manifest cannot allow
+    /// one.
+    #[arg(long = "allow-path", value_name = "DIR")]
+    allow_path: Vec<PathBuf>,
 }
 
 /// The longest wait a flag takes: a week. Longer ones are mistakes, and

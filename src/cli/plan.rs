@@ -9,11 +9,12 @@ use anyhow::{anyhow, Context};
 use clap::{Args, ValueEnum};
 use seqops::engine::planfile::PlanDocument;
 use seqops::engine::{self, PlanOptions, Refresh};
+use seqops::external::digest::Digests;
 use seqops::manifest::ResourceKey;
 use seqops::render::markdown;
 use seqops::render::text::{self, Style};
 
-use super::{context, Common};
+use super::{context, digest_key, Common};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -100,23 +101,31 @@ pub async fn make_plan(
     common: &Common,
     scope: &Scope,
     command: &str,
-) -> anyhow::Result<(context::Session, PlanDocument)> {
+    key_use: digest_key::Use,
+) -> anyhow::Result<(context::Session, PlanDocument, Digests)> {
     let manifests = context::load_manifests(common)?;
     let session = context::open(common, command, manifests).await?;
+    let key_use = match key_use {
+        digest_key::Use::Sign { .. } => digest_key::Use::Sign { state_has_digests: holds_digests(&session.state) },
+        other => other,
+    };
+    let digests = Digests::keyed(digest_key::load(key_use)?);
     let refresh = scope.refresh.unwrap_or(if session.state_existed { Refresh::Changed } else { Refresh::Full });
-    let options = PlanOptions { sandbox: common.sandbox, ..scope.options(refresh) };
+    let options = PlanOptions { sandbox: common.sandbox, digests: digests.clone(), ..scope.options(refresh) };
     let plan = engine::plan(&session.manifests, &session.state, &session.connections, &options).await?;
     let state = session.state_existed.then_some(&session.state);
-    let document = PlanDocument::new(
-        &plan,
-        state,
-        &session.state.salt,
-        &session.manifests,
-        common.sandbox,
-        refresh,
-        scope.targets.clone(),
-    );
-    Ok((session, document))
+    let mut document =
+        PlanDocument::new(&plan, state, &session.manifests, common.sandbox, refresh, scope.targets.clone());
+    if let Some(key) = digests.key() {
+        document.sign(key);
+    }
+    Ok((session, document, digests))
+}
+
+/// Whether any object in `state` has a secret digest a new key would not
+/// match.
+fn holds_digests(state: &seqops::engine::state::State) -> bool {
+    state.resources.values().any(|entry| entry.last_applied.values().any(seqops::external::digest::holds_digest))
 }
 
 /// Prints a plan document in `format`.
@@ -139,10 +148,21 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if args.cluster.cluster {
         return plan_cluster(&args).await;
     }
-    let (_session, document) = make_plan(&args.common, &args.scope, "seqops plan").await?;
+    // A plan to apply later is signed, so it needs a key; one only shown
+    // does not make one (a fork's pull request has none).
+    let key_use =
+        if args.out.is_some() { digest_key::Use::Sign { state_has_digests: true } } else { digest_key::Use::Compare };
+    let (_session, document, _) = make_plan(&args.common, &args.scope, "seqops plan", key_use).await?;
     print(&document, args.format)?;
     if let Some(out) = &args.out {
         save(&document, out)?;
+        if document.signature.is_none() {
+            eprintln!(
+                "note: no digest key is at hand, so {} is saved unsigned: `seqops apply` refuses it (set {} to sign plans)",
+                out.display(),
+                digest_key::ENV
+            );
+        }
         if args.format == Format::Text {
             println!(
                 "\nSaved the plan to {}: apply exactly this with `seqops apply {}`.",
@@ -178,8 +198,7 @@ async fn plan_cluster(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     for key in &view.being_deleted {
         plan.warnings.push(format!("{key} is being deleted in the cluster: the controller finishes that first"));
     }
-    let document =
-        PlanDocument::new(&plan, None, &view.state.salt, &manifests, false, refresh, args.scope.targets.clone());
+    let document = PlanDocument::new(&plan, None, &manifests, false, refresh, args.scope.targets.clone());
     if args.format == Format::Text {
         println!("Namespace {namespace}: what the controller will do once these manifests are applied.\n");
     }

@@ -3,6 +3,7 @@
 //! file, the controller keeps in each object's status.
 
 pub mod cluster;
+pub mod digest_key;
 mod finalizers;
 pub mod leader;
 pub mod metrics;
@@ -79,6 +80,7 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
     shared.metrics = metrics;
     shared.drift_interval = options.drift_interval;
     shared.allowed_hosts = options.allowed_hosts;
+    shared.key_namespace = options.lease_namespace;
     let shared = Arc::new(shared);
     let mut senders = HashMap::new();
     let mut runs = Vec::new();

@@ -19,10 +19,12 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::cluster::{self, ClusterError, World};
+use super::digest_key::DigestKeyError;
 use super::finalizers;
 use crate::engine::apply::StateWriter;
 use crate::engine::state::{now_rfc3339, StateStore};
 use crate::engine::{self, ApplyOptions, Connections, PlanOptions, Refresh};
+use crate::external::digest::{DigestKey, Digests};
 use crate::manifest::crd::{Condition, DriftEntry, ResourceStatus};
 use crate::manifest::KindSpec;
 use crate::manifest::{annotations, policy};
@@ -74,6 +76,9 @@ pub struct Shared {
     pub allowed_hosts: Vec<String>,
     /// Kubernetes Events about the objects (repeats become a series).
     recorder: Recorder,
+    /// Where the digest key's Secret is: the controller's namespace.
+    pub key_namespace: String,
+    digest_key: tokio::sync::OnceCell<Arc<DigestKey>>,
 }
 
 impl Shared {
@@ -91,6 +96,8 @@ impl Shared {
             metrics: Arc::default(),
             drift_interval: None,
             allowed_hosts: Vec::new(),
+            key_namespace: "default".into(),
+            digest_key: tokio::sync::OnceCell::new(),
             recorder: Recorder::new(
                 client.clone(),
                 Reporter { controller: "seqops-controller".into(), instance: std::env::var("POD_NAME").ok() },
@@ -128,6 +135,16 @@ impl Shared {
                 let _ = sender.send(ObjectRef::new_with(&name, resource.clone()).within(namespace));
             }
         }
+    }
+
+    /// How secrets are digested: under the key of the controller's
+    /// Secret, read (or made) once.
+    pub async fn digests(&self) -> Result<Digests, DigestKeyError> {
+        let key = self
+            .digest_key
+            .get_or_try_init(|| super::digest_key::load_or_create(&self.client, &self.key_namespace))
+            .await?;
+        Ok(Digests::keyed(Some(key.clone())))
     }
 
     /// Drops what is kept about an object once it is gone.
@@ -315,7 +332,14 @@ async fn sync(
     };
     let (connections, limit, objects) =
         context.connect(&world, object, namespace).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
+    // Only an object with secrets needs the key (one read, once).
+    let digests = if crate::external::sources::has_sources(&object.data["spec"]) {
+        context.shared.digests().await.map_err(|e| ReconcileError::Failed(e.to_string()))?
+    } else {
+        Digests::default()
+    };
     let options = PlanOptions {
+        digests: digests.clone(),
         targets: vec![world.key.clone()],
         list_only_for_new: true,
         outputs_to_files: false,
@@ -366,7 +390,7 @@ async fn sync(
     }
     let writer = StateWriter::new(StateStore::in_memory(), world.state.clone());
     let apply_options =
-        ApplyOptions { parallelism: 1, verify_observed: false, sandbox: false, outputs_to_files: false };
+        ApplyOptions { parallelism: 1, verify_observed: false, sandbox: false, outputs_to_files: false, digests };
     let report = engine::apply(&plan, &connections, &writer, apply_options, &|_| {})
         .await
         .map_err(|e| ReconcileError::Failed(e.to_string()))?;

@@ -84,7 +84,7 @@ impl ApplyReport {
 }
 
 /// How to apply.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ApplyOptions {
     /// Changes made at once.
     pub parallelism: usize,
@@ -96,6 +96,8 @@ pub struct ApplyOptions {
     /// Values an API returns once go to `writeSecretTo.file`; otherwise
     /// they are handed back in [`ApplyReport::outputs`].
     pub outputs_to_files: bool,
+    /// The key secret digests are made with (the plan's).
+    pub digests: crate::external::digest::Digests,
 }
 
 /// Where a change's one-time values went.
@@ -143,6 +145,7 @@ pub async fn apply(
     options: ApplyOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ApplyReport, EngineError> {
+    let options = &options;
     record_syncs(&plan.syncs, state).await?;
     let mut report = ApplyReport::default();
     let (removals, others): (Vec<&Change>, Vec<&Change>) =
@@ -212,7 +215,7 @@ async fn run_change(
     blocked: bool,
     connections: &Connections,
     state: &StateWriter,
-    options: ApplyOptions,
+    options: &ApplyOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> (ResourceKey, Action, Outcome) {
     let refused = connections.refusal(&change.provider).filter(|_| change.action != Action::Forget);
@@ -235,13 +238,13 @@ async fn run_change(
 /// An error with every value the change's sources hold taken out: an API
 /// may echo what it was sent, and errors reach the terminal, status and
 /// Events.
-fn scrubbed(message: &str, change: &Change, connections: &Connections, options: ApplyOptions) -> String {
+fn scrubbed(message: &str, change: &Change, connections: &Connections, options: &ApplyOptions) -> String {
     let values = reader_for(change, options, connections.cluster_values()).read_all(&change.spec).unwrap_or_default();
     crate::external::sources::scrub(message, &values, None)
 }
 
 /// What reads a change's sources, as the plan read them.
-fn reader_for<'c>(change: &Change, options: ApplyOptions, cluster: &'c ClusterValues) -> SourceReader<'c> {
+fn reader_for<'c>(change: &Change, options: &ApplyOptions, cluster: &'c ClusterValues) -> SourceReader<'c> {
     SourceReader { base_dir: PathBuf::from(&change.source_dir), sandbox: options.sandbox, cluster }
 }
 
@@ -257,7 +260,7 @@ fn blocked_by(change: &Change, all: &[Change], failed: &BTreeSet<ResourceKey>) -
 
 /// For a saved plan: why the object must be left alone, if it changed
 /// remotely since the plan observed it.
-async fn verify(change: &Change, connections: &Connections, options: ApplyOptions) -> Option<String> {
+async fn verify(change: &Change, connections: &Connections, options: &ApplyOptions) -> Option<String> {
     let acts_on_remote = matches!(change.action, Action::Update | Action::Replace | Action::Delete | Action::Adopt);
     let id = change.id.as_deref().filter(|_| options.verify_observed && acts_on_remote)?;
     let client = match connections.client(&change.provider, &change.key.kind) {
@@ -302,7 +305,7 @@ async fn prepare(
     client: &dyn ExternalClient,
     cluster: &ClusterValues,
     state: &StateWriter,
-    options: ApplyOptions,
+    options: &ApplyOptions,
 ) -> Result<Prepared, String> {
     let key = &change.key;
     let unresolved = change.desired.values().any(has_placeholder);
@@ -327,7 +330,7 @@ async fn prepare(
         refs,
         previous: Some((&change.spec, &change.desired)),
         sources,
-        salt: snapshot.salt_for(key).to_string(),
+        digests: snapshot.digests_for(key, &options.digests),
         annotations: change.annotations.clone(),
     };
     let spec = crate::manifest::policy::without_policies(&change.spec);
@@ -384,7 +387,7 @@ async fn apply_change(
     change: &Change,
     connections: &Connections,
     state: &StateWriter,
-    options: ApplyOptions,
+    options: &ApplyOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Written, String> {
     let key = &change.key;
@@ -530,7 +533,7 @@ async fn create(
     prepared: &Prepared,
     client: &dyn ExternalClient,
     state: &StateWriter,
-    options: ApplyOptions,
+    options: &ApplyOptions,
 ) -> Result<(String, Written, Option<String>), String> {
     let key = &change.key;
     let save = |error: StateError| format!("{key}: state could not be saved: {error}");
@@ -690,30 +693,9 @@ fn write_outputs(change: &Change, outputs: &BTreeMap<String, Secret>) -> Result<
         [one] => format!("{}\n", one.expose()),
         _ => outputs.iter().map(|(k, v)| format!("{k}={}\n", v.expose())).collect(),
     };
-    write_private(&path, text.as_bytes())
+    crate::files::write_atomically(&path, text.as_bytes())
         .map_err(|e| format!("{key}: the object was made, but writing {} failed: {e}", path.display()))?;
     Ok(Some(path))
-}
-
-/// Writes a file only its owner can read: a new file made 0600 and renamed
-/// over the old, so an existing file's mode, or a link, is never used.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("secret");
-    let temporary = parent.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
 }
 
 fn merged(observed: &Fields, updates: &Fields) -> Fields {

@@ -178,7 +178,7 @@ pub fn same(facts: &KindFacts, field: &str, a: &Value, b: &Value) -> bool {
     if facts.is_set(field) {
         return sorted_items(a) == sorted_items(b);
     }
-    a == b
+    a == b || crate::external::digest::matches(a, b)
 }
 
 fn sorted_items(value: &Value) -> Vec<String> {
@@ -186,6 +186,14 @@ fn sorted_items(value: &Value) -> Vec<String> {
     items.sort();
     items.dedup();
     items
+}
+
+fn sensitive_text(value: &Value) -> &'static str {
+    if crate::external::digest::not_comparable(value) {
+        "(sensitive: not comparable)"
+    } else {
+        "(sensitive)"
+    }
 }
 
 /// Breaks a change down to the fields that differ inside objects and
@@ -199,7 +207,10 @@ fn describe(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut
             changed: Some(true),
             note: None,
             before: before.map(|_| Value::String("(sensitive)".into())),
-            after: after.map(|_| Value::String("(sensitive)".into())),
+            // A new value is simply sent; only one that replaces another
+            // could have been compared.
+            after: after
+                .map(|v| Value::String(if before.is_some() { sensitive_text(v) } else { "(sensitive)" }.into())),
         });
         return;
     }

@@ -14,6 +14,7 @@ use super::connections::AccountUsage;
 use super::diff::{self, FieldChange};
 use super::state::{Entry, State};
 use super::{digest, Connections, EngineError};
+use crate::external::digest::Digests;
 use crate::external::sources::{ClusterValues, SourceReader};
 use crate::external::{
     DesiredContext, ExternalClient, Fields, ListScope, ProviderError, RemoteSummary, Scoped, WhenGone,
@@ -76,6 +77,9 @@ pub struct PlanOptions {
     /// List a collection only to place new objects; objects with known ids
     /// are read directly (the controller reconciles one object at a time).
     pub list_only_for_new: bool,
+    /// The key secret digests are made with; without one, secrets are
+    /// not comparable.
+    pub digests: Digests,
 }
 
 impl PlanOptions {
@@ -88,6 +92,7 @@ impl PlanOptions {
             parallelism: 8,
             outputs_to_files: true,
             list_only_for_new: false,
+            digests: Digests::default(),
         }
     }
 }
@@ -226,6 +231,11 @@ pub async fn plan(
         }
     }
     let mut plan = Plan::default();
+    if options.digests.key().is_none() && manifests.managed().any(|r| crate::external::sources::has_sources(&r.spec)) {
+        plan.warnings.push(
+            "no digest key is at hand (SEQOPS_DIGEST_KEY, or the key file `seqops apply` makes): secrets cannot be compared, and show as (sensitive: not comparable)".into(),
+        );
+    }
     if let Some(selected) = &selected {
         let names: Vec<String> = selected.iter().map(ToString::to_string).collect();
         plan.warnings.push(format!(
@@ -641,8 +651,8 @@ impl Group<'_> {
     }
 
     /// What the provider needs to resolve a spec: its sources read, its
-    /// references' remote ids, the state's salt, and what it resolved to
-    /// last time.
+    /// references' remote ids, how secrets are digested, and what it
+    /// resolved to last time.
     fn context<'e>(
         &self,
         resource: &Resource,
@@ -664,14 +674,26 @@ impl Group<'_> {
             refs,
             previous: previous.map(Entry::applied),
             sources,
-            salt: self.state.salt_for(&resource.key).to_string(),
+            digests: self.state.digests_for(&resource.key, &self.options.digests),
             annotations: resource.metadata.annotations.clone(),
         })
     }
 
     async fn desired(&self, resource: &Resource, previous: Option<&Entry>) -> Result<Fields, ProviderError> {
+        Ok(self.desired_and_rekeying(resource, previous).await?.0)
+    }
+
+    /// The desired fields, and which old digests of the values in hand
+    /// become which digests under the key.
+    async fn desired_and_rekeying(
+        &self,
+        resource: &Resource,
+        previous: Option<&Entry>,
+    ) -> Result<(Fields, BTreeMap<String, String>), ProviderError> {
         let context = self.context(resource, previous)?;
-        self.client.desired(&crate::manifest::policy::without_policies(&resource.spec), &context).await
+        let rekeying = context.digests.rekeying(&context.sources);
+        let desired = self.client.desired(&crate::manifest::policy::without_policies(&resource.spec), &context).await?;
+        Ok((desired, rekeying))
     }
 
     async fn plan_resource(
@@ -732,12 +754,18 @@ impl Group<'_> {
         // rotated at its source changes only its digest).
         let resolve_again = crate::external::sources::has_sources(&resource.spec)
             || resource.references.iter().any(|(_, key)| self.recreated.contains(key));
-        let desired = if manifest_changed || resolve_again {
-            self.desired(resource, Some(entry)).await?
+        let (desired, rekeying) = if manifest_changed || resolve_again {
+            self.desired_and_rekeying(resource, Some(entry)).await?
         } else {
-            entry.last_applied.clone()
+            (entry.last_applied.clone(), BTreeMap::new())
         };
         let mut last_applied = entry.last_applied.clone();
+        let mut observed = observed;
+        // Digests an older seqops salted are re-keyed from the values in
+        // hand: the same value is no change, and needs no request.
+        for value in last_applied.values_mut().chain(observed.values_mut()) {
+            crate::external::digest::rekey(value, &rekeying);
+        }
         let mut compared = observed.clone();
         if self.options.rotate.contains(&resource.key) {
             for value in last_applied.values_mut().chain(compared.values_mut()) {
@@ -818,6 +846,14 @@ impl Group<'_> {
             change.preexisting = self.preexisting(resource, listing);
         }
         change.reasons = reasons;
+        if let Some(key) = self.options.digests.key() {
+            if last_applied.values().any(|v| crate::external::digest::holds_foreign_digest(v, key)) {
+                change.reasons.push(format!(
+                    "its secrets were digested under another key than this one ({}), lost or rotated: they cannot be compared, and are sent again once",
+                    key.id()
+                ));
+            }
+        }
         change.ends = ends.is_some();
         change.reasons.extend(ends.map(|how| format!("this ends it: {how}; it cannot be undone")));
         change.reasons.extend(observations_text(facts, &observed));

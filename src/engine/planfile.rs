@@ -13,17 +13,18 @@ use serde::{Deserialize, Serialize};
 use super::connections::AccountUsage;
 use super::plan::{Action, Change, Plan, Refresh, StateSync};
 use super::state::State;
+use crate::external::digest::DigestKey;
 use crate::external::Fields;
 use crate::manifest::{Manifests, ResourceKey};
 
 /// The version of the plan document's format. A reader refuses a version it
 /// does not know.
-pub const FORMAT_VERSION: &str = "1";
+pub const FORMAT_VERSION: &str = "2";
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct PlanDocument {
-    /// `"1"`; a reader refuses a version it does not know.
-    #[schemars(extend("const" = "1"))]
+    /// `"2"`; a reader refuses a version it does not know.
+    #[schemars(extend("const" = "2"))]
     pub format_version: String,
     pub seqops_version: String,
     /// Identifies this plan; state remembers the last plan applied.
@@ -33,9 +34,6 @@ pub struct PlanDocument {
     pub state_lineage: Option<String>,
     pub state_serial: Option<u64>,
     pub sandbox: bool,
-    /// The salt of the secret digests in this plan: a plan made with no
-    /// state gives its salt to the state its apply creates.
-    pub salt: String,
     pub manifests_digest: String,
     pub refresh: Refresh,
     /// When not empty, the plan covers only these objects and what they
@@ -49,6 +47,10 @@ pub struct PlanDocument {
     pub syncs: Vec<StateSync>,
     pub warnings: Vec<String>,
     pub requests: Vec<AccountUsage>,
+    /// `hmac-sha256:KEYID:HEX` of the rest of the document under the
+    /// digest key: apply refuses a plan edited since it was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -99,6 +101,14 @@ pub enum PlanFileError {
     StateMoved { planned: u64, actual: u64 },
     #[error("the manifests have changed since this plan was made; run `seqops plan` again")]
     ManifestsChanged,
+    #[error("this plan carries no signature: it was made without a digest key, and may have been edited; run `seqops plan --out` where the key is")]
+    Unsigned,
+    #[error("this plan was signed with digest key {planned}, and this apply has {actual}: set SEQOPS_DIGEST_KEY to the same secret where the plan is made and where it is applied")]
+    OtherKey { planned: String, actual: String },
+    #[error(
+        "this plan was edited after it was made (its signature does not match its content); run `seqops plan` again"
+    )]
+    Tampered,
     #[error("this plan was made {planned} the sandbox; run apply {hint}")]
     SandboxMismatch { planned: &'static str, hint: &'static str },
 }
@@ -107,7 +117,6 @@ impl PlanDocument {
     pub fn new(
         plan: &Plan,
         state: Option<&State>,
-        salt: &str,
         manifests: &Manifests,
         sandbox: bool,
         refresh: Refresh,
@@ -121,7 +130,6 @@ impl PlanDocument {
             state_lineage: state.map(|s| s.lineage.clone()),
             state_serial: state.map(|s| s.serial),
             sandbox,
-            salt: salt.to_string(),
             manifests_digest: manifests_digest(manifests),
             refresh,
             targets,
@@ -130,7 +138,33 @@ impl PlanDocument {
             syncs: plan.syncs.clone(),
             warnings: plan.warnings.clone(),
             requests: plan.usage.clone(),
+            signature: None,
         }
+    }
+
+    /// What the signature covers: the document without it.
+    fn signed_bytes(&self) -> Vec<u8> {
+        let unsigned = Self { signature: None, ..self.clone() };
+        serde_json::to_vec(&unsigned).unwrap_or_default()
+    }
+
+    /// Signs the document with `key`.
+    pub fn sign(&mut self, key: &DigestKey) {
+        self.signature = Some(key.sign(&self.signed_bytes()));
+    }
+
+    /// Refuses a document `key` did not sign as it is now.
+    pub fn verify(&self, key: Option<&DigestKey>) -> Result<(), PlanFileError> {
+        let Some(signature) = &self.signature else { return Err(PlanFileError::Unsigned) };
+        let planned = crate::external::digest::key_id_of(signature).unwrap_or("(none)").to_string();
+        let Some(key) = key else { return Err(PlanFileError::OtherKey { planned, actual: "none".into() }) };
+        if planned != key.id() {
+            return Err(PlanFileError::OtherKey { planned, actual: key.id().to_string() });
+        }
+        if !key.verifies(&self.signed_bytes(), signature) {
+            return Err(PlanFileError::Tampered);
+        }
+        Ok(())
     }
 
     pub fn plan(&self) -> Plan {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use crate::clock::now_rfc3339;
+use crate::external::digest::Digests;
 use crate::external::Fields;
 pub use crate::files::write_atomically;
 use crate::manifest::provider::{ProviderSpec, ProviderType, Rate, RateLimit};
@@ -30,10 +31,12 @@ pub struct State {
     /// Whether the remote ids are the sandbox's rather than the vendors'.
     #[serde(default)]
     pub sandbox: bool,
-    /// Random per state; salts the digests that stand in for secret values.
+    /// The salt of the digests an older seqops made (a SHA-256 salted per
+    /// state): kept until every such digest is re-keyed, then dropped.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub salt: String,
-    /// Objects salted otherwise: the controller keeps each object's digests
-    /// in its own status, salted by the object's uid.
+    /// Objects salted otherwise: the controller salted each object's
+    /// digests in its own status by the object's uid.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub salts: BTreeMap<ResourceKey, String>,
     /// How to reach each account, kept so that objects whose Provider
@@ -139,13 +142,12 @@ impl Entry {
 
 impl State {
     pub fn new(sandbox: bool) -> Self {
-        let salt: [u8; 16] = rand::random();
         Self {
             version: STATE_VERSION,
             lineage: uuid::Uuid::new_v4().to_string(),
             serial: 0,
             sandbox,
-            salt: salt.iter().map(|b| format!("{b:02x}")).collect(),
+            salt: String::new(),
             salts: BTreeMap::new(),
             providers: BTreeMap::new(),
             resources: BTreeMap::new(),
@@ -153,9 +155,26 @@ impl State {
         }
     }
 
-    /// The salt of an object's secret digests.
-    pub fn salt_for(&self, key: &ResourceKey) -> &str {
-        self.salts.get(key).unwrap_or(&self.salt)
+    /// How an object's secret digests are made: under `digests`' key,
+    /// re-keying those the state's old salt made.
+    pub fn digests_for(&self, key: &ResourceKey, digests: &Digests) -> Digests {
+        digests.with_legacy_salt(self.salts.get(key).unwrap_or(&self.salt))
+    }
+
+    /// Forgets the old salt once no digest it made is left: it would only
+    /// help whoever reads the state test a guess.
+    fn drop_spent_salt(&mut self) {
+        if self.salt.is_empty() {
+            return;
+        }
+        let legacy = self
+            .resources
+            .values()
+            .flat_map(|entry| entry.last_applied.values().chain(entry.observed.values()))
+            .any(crate::external::digest::holds_legacy_digest);
+        if !legacy {
+            self.salt.clear();
+        }
     }
 
     /// Remote ids already managed for one provider and kind.
@@ -313,6 +332,7 @@ impl StateStore {
     /// Writes `state` with its serial incremented.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
         state.serial += 1;
+        state.drop_spent_salt();
         if self.memory {
             return Ok(());
         }

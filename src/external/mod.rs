@@ -9,6 +9,7 @@
 //! resolved to remote ids and durations in canonical form. Each provider maps
 //! between its API's wire format and these fields.
 
+pub mod digest;
 pub mod error;
 mod secret;
 pub mod sources;
@@ -184,8 +185,8 @@ pub struct DesiredContext<'a> {
     pub previous: Option<(&'a Value, &'a Fields)>,
     /// The values of the spec's sources (`fromEnv`, `fromFile`), in memory.
     pub sources: sources::SourceValues,
-    /// The state's salt for secret digests.
-    pub salt: String,
+    /// How secret values become digests.
+    pub digests: digest::Digests,
     /// The manifest's annotations (a confirmation a kind asks for).
     pub annotations: std::collections::BTreeMap<String, String>,
 }
@@ -201,7 +202,7 @@ impl DesiredContext<'_> {
     pub fn secret(&self, path: &str) -> Result<Value, ProviderError> {
         self.sources
             .get(path)
-            .map(|value| sources::sensitive(value, &self.salt))
+            .map(|value| self.digests.marker(value))
             .ok_or_else(|| ProviderError::Invalid(format!("spec.{path}: no value was read for this secret")))
     }
 

@@ -4,7 +4,7 @@
 //! them in fields, plans and state.
 //!
 //! A marker is an object with one `$`-key: `{"$sensitive": DIGEST}` for a
-//! secret (a SHA-256 of the value salted per state), `{"$digest": DIGEST}`
+//! secret (an HMAC of the value, see [`super::digest`]), `{"$digest": DIGEST}`
 //! for a write-only value that is no secret (a file's content). A marker
 //! whose digest is `null` is what an observation shows where the API says a
 //! value exists but never returns it.
@@ -37,6 +37,10 @@ impl SourceValues {
 
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Secret> {
+        self.values.values()
     }
 }
 
@@ -254,11 +258,6 @@ pub fn scrub(text: &str, values: &SourceValues, also: Option<&Secret>) -> String
     scrubbed
 }
 
-/// The salted digest that stands for a secret value in fields and state.
-pub fn sensitive(value: &Secret, salt: &str) -> Value {
-    json!({ SENSITIVE: hash(&format!("{salt}:{}", value.expose())) })
-}
-
 /// The digest that stands for a write-only value that is no secret.
 pub fn content_digest(value: &str) -> Value {
     json!({ DIGEST: format!("sha256:{}", hash(value)) })
@@ -366,10 +365,10 @@ mod tests {
     }
 
     #[test]
-    fn digests_are_salted_and_unknown_values_take_what_was_applied() {
-        let secret = Secret::new("v");
-        assert_ne!(sensitive(&secret, "a"), sensitive(&secret, "b"));
-        let applied = json!({"Authorization": sensitive(&secret, "a")});
+    fn unknown_values_take_what_was_applied() {
+        let key = super::super::digest::DigestKey::new(b"a key of sixteen bytes");
+        let digests = super::super::digest::Digests::keyed(Some(std::sync::Arc::new(key)));
+        let applied = json!({"Authorization": digests.marker(&Secret::new("v"))});
         let mut observed = json!({"Authorization": unknown(SENSITIVE)});
         fill_unknown(&mut observed, Some(&applied));
         assert_eq!(observed, applied);

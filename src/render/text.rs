@@ -217,9 +217,10 @@ fn note_text(field: &FieldChange) -> String {
 pub fn value_text(value: Option<&Value>) -> String {
     match value {
         None => "(absent)".into(),
-        Some(Value::String(text)) if text == "(sensitive)" => text.clone(),
+        Some(Value::String(text)) if text.starts_with("(sensitive") => text.clone(),
         Some(value) => match crate::providers::sources::marker(value) {
             Some((_, None)) => "(not readable)".into(),
+            _ if crate::external::digest::not_comparable(value) => "(sensitive: not comparable)".into(),
             Some((kind, Some(_))) if kind == crate::providers::sources::SENSITIVE => "(sensitive)".into(),
             Some((_, Some(digest))) => format!("(content {})", digest.chars().take(19).collect::<String>()),
             None => value.to_string(),

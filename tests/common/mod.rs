@@ -239,8 +239,16 @@ impl Workspace {
             .env("ORSAY_API_KEY", KEY)
             .env("ORQIS_TOKEN", ORQIS_TOKEN)
             .env("NO_COLOR", "1")
+            .env("XDG_CONFIG_HOME", self.config_home())
+            .env_remove(DIGEST_KEY_ENV)
             .env_remove("SEQOPS_LOG");
         command
+    }
+
+    /// The user's config folder for this workspace's runs: where the
+    /// digest key file is made.
+    pub fn config_home(&self) -> PathBuf {
+        self.path().join(".config")
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
@@ -264,6 +272,8 @@ impl Workspace {
 }
 
 /// A sandbox server and a work folder whose Provider points at it.
+pub const DIGEST_KEY_ENV: &str = "SEQOPS_DIGEST_KEY";
+
 pub fn server_and_workspace(extra: &[&str]) -> (Server, Workspace) {
     let server = Server::start(extra);
     let work = Workspace::new();
