@@ -184,6 +184,35 @@ fn a_file_source_stays_inside_the_project_and_is_a_bounded_regular_file() {
 }
 
 #[test]
+fn the_operator_allows_a_folder_outside_the_project_with_a_flag_and_the_digest_key_stays_unreadable() {
+    let (server, work) = common::server_and_workspace(&[]);
+    let outside = tempfile::tempdir().expect("a folder outside");
+    std::fs::write(outside.path().join("token"), "AIza-from-outside\n").expect("written");
+    let path = outside.path().join("token").display().to_string();
+    let refused = llm_key_from_file(&work, &server, &path);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "unless the operator allows the folder with --allow-path");
+    let allowed = work.run(&["plan", "-f", "manifests", "--allow-path", &outside.path().display().to_string()]);
+    assert_eq!(allowed.code, 0, "{}", allowed.all());
+    assert_contains(&allowed.stdout, "+ LlmKey/google");
+    // The digest key, made by a first apply, is never a source, even in a
+    // folder the manifests may read.
+    work.write("llm.yaml", &LLM_KEY.replace("VARIABLE", "GOOGLE_KEY"));
+    let applied: common::Run = work
+        .command(&["apply", "-f", "manifests", "--auto-approve"])
+        .env("GOOGLE_KEY", "AIza")
+        .output()
+        .expect("runs")
+        .into();
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let key = work.config_home().join("seqops/digest-key").display().to_string();
+    work.write("llm.yaml", &LLM_KEY.replace("{fromEnv: VARIABLE}", &format!("{{fromFile: \"{key}\"}}")));
+    let refused = work.run(&["plan", "-f", "manifests", "--allow-path", &work.config_home().display().to_string()]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "is seqops's digest key");
+}
+
+#[test]
 fn a_value_shown_once_is_written_only_inside_the_project_and_that_is_checked_before_the_create() {
     let (server, work) = common::server_and_workspace(&[]);
     work.provider(&server);
