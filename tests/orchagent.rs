@@ -355,3 +355,60 @@ fn an_observe_only_workspace_is_left_alone_and_so_is_what_needs_its_id() {
     assert_contains(&apply.stdout, "No changes.");
     assert_eq!(data(&server, "/workspaces").as_array().map(Vec::len), Some(0), "nothing was created");
 }
+
+#[test]
+fn an_alert_url_and_a_service_env_value_come_from_sources_and_never_reach_a_plan_or_state() {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    provider(&work, &server);
+    work.write("llm.txt", "first-llm-key\n");
+    let schedules = SCHEDULES
+        .replace("  alertOnFailureCount: 2\n", "  alertOnFailureCount: 2\n  alertWebhookUrl: {fromEnv: ALERT_URL}\n");
+    let service =
+        SERVICE.replace("  env: {LEVEL: info}\n", "  env:\n    LEVEL: info\n    API_TOKEN: {fromEnv: SERVICE_TOKEN}\n");
+    work.write("all.yaml", &format!("{WORKSPACE}{SECRET}{}{schedules}{service}", agent("")));
+    let run = |args: &[&str], token: &str| -> common::Run {
+        work.command(args)
+            .env("ALERT_URL", "https://hooks.example.com/alerts?token=alert-canary")
+            .env("SERVICE_TOKEN", token)
+            .output()
+            .expect("runs")
+            .into()
+    };
+
+    let applied = run(&["apply", "-f", "manifests", "--auto-approve"], "env-canary-1");
+
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let ws = data(&server, "/workspaces")[0]["id"].as_str().unwrap_or_default().to_string();
+    let services = data(&server, &format!("/workspaces/{ws}/services"));
+    assert_eq!(services[0]["env"], json!({"LEVEL": "info", "API_TOKEN": "env-canary-1"}), "the value reached the API");
+    let state = std::fs::read_to_string(work.path().join(".seqops/state.json")).expect("state");
+    let planned = run(&["plan", "-f", "manifests", "--detailed-exitcode", "--format", "json"], "env-canary-1");
+    assert_eq!(planned.code, 0, "the service returns its env, and the same value is no change:\n{}", planned.all());
+    let rotated = run(&["plan", "-f", "manifests", "--detailed-exitcode"], "env-canary-2");
+    assert_eq!(rotated.code, 2, "{}", rotated.all());
+    assert_contains(&rotated.stdout, "env.API_TOKEN: (sensitive value changed)");
+    for (what, text) in
+        [("apply", applied.all()), ("state", state), ("plan", planned.all()), ("rotation", rotated.all())]
+    {
+        assert!(!text.contains("alert-canary"), "the alert URL leaked into {what}");
+        assert!(!text.contains("env-canary"), "the env value leaked into {what}");
+    }
+}
+
+#[test]
+fn an_alert_url_written_in_the_manifest_is_refused_at_its_line() {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    provider(&work, &server);
+    work.write("llm.txt", "first-llm-key\n");
+    let schedules = SCHEDULES.replace(
+        "  alertOnFailureCount: 2\n",
+        "  alertOnFailureCount: 2\n  alertWebhookUrl: https://hooks.example.com/alerts\n",
+    );
+    work.write("all.yaml", &format!("{WORKSPACE}{SECRET}{}{schedules}", agent("")));
+    let refused = work.plan();
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "alertWebhookUrl");
+    assert_contains(&refused.stderr, "a value is never written in a manifest");
+}

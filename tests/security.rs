@@ -282,7 +282,14 @@ fn a_literal_url_with_credentials_or_a_query_is_refused_at_its_line() {
     work.write("oa.yaml", &schedule);
     let refused = work.run(&["validate", "-f", "manifests"]);
     assert_eq!(refused.code, 1, "{}", refused.all());
-    assert_contains(&refused.stderr, "oa.yaml:20:3");
-    assert_contains(&refused.stderr, "spec.alertWebhookUrl: this URL carries a query string");
+    assert_contains(&refused.stderr, "oa.yaml:20:");
+    assert_contains(&refused.stderr, "spec.alertWebhookUrl: a value is never written in a manifest");
     assert!(!refused.all().contains("s3cr3t-in-query"), "{}", refused.all());
+    let provider = schedule.replace("  alertWebhookUrl: https://hooks.example.com/alerts?token=s3cr3t-in-query\n", "");
+    let provider = provider.replace(&format!("{}/orchagent", server.origin), "https://proxy:s3cr3t-pass@127.0.0.1/x");
+    work.write("oa.yaml", &provider);
+    let refused = work.run(&["validate", "-f", "manifests"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "spec.baseUrl: this URL carries credentials");
+    assert!(!refused.all().contains("s3cr3t-pass"), "{}", refused.all());
 }

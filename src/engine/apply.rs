@@ -270,7 +270,8 @@ async fn verify(change: &Change, connections: &Connections, options: &ApplyOptio
     match client.observe(id).await {
         Ok(None) if change.action == Action::Delete => None,
         Ok(None) => Some(format!("{id} was deleted remotely since the plan was made")),
-        Ok(Some(now)) => {
+        Ok(Some(mut now)) => {
+            crate::external::digest::conceal_fields(&mut now, &[&change.desired], &options.digests);
             let changed = super::planfile::changed_since(&change.observed, &now);
             (!changed.is_empty()).then(|| format!("changed remotely since the plan was made ({})", changed.join(", ")))
         }

@@ -722,7 +722,8 @@ impl Group<'_> {
             Refresh::Full => true,
             Refresh::None => false,
             Refresh::Changed => {
-                manifest_changed || listing.is_none_or(|l| summary_differs(l.get(&id), &entry.observed))
+                let digests = &self.options.digests;
+                manifest_changed || listing.is_none_or(|l| summary_differs(l.get(&id), entry, digests))
             }
         };
         let facts = self.client.facts();
@@ -761,6 +762,8 @@ impl Group<'_> {
         };
         let mut last_applied = entry.last_applied.clone();
         let mut observed = observed;
+        let digests = self.state.digests_for(&resource.key, &self.options.digests);
+        crate::external::digest::conceal_fields(&mut observed, &[&desired, &entry.last_applied], &digests);
         // Digests an older seqops salted are re-keyed from the values in
         // hand: the same value is no change, and needs no request.
         for value in last_applied.values_mut().chain(observed.values_mut()) {
@@ -1148,10 +1151,12 @@ impl Group<'_> {
         listing: Option<&Listing>,
     ) -> Result<Outcome, ProviderError> {
         self.claim(id, &resource.key)?;
-        let observed = self.read(id, listing).await?.ok_or_else(|| {
+        let mut observed = self.read(id, listing).await?.ok_or_else(|| {
             ProviderError::Invalid(format!("{}: there is no remote object with id {id} to adopt", resource.key))
         })?;
         let desired = self.desired(resource, None).await?;
+        let digests = self.state.digests_for(&resource.key, &self.options.digests);
+        crate::external::digest::conceal_fields(&mut observed, &[&desired], &digests);
         let found = diff::diff(&desired, None, &observed, self.client.facts());
         if !found.replace_reasons.is_empty() {
             return Err(ProviderError::Invalid(format!(
@@ -1305,9 +1310,14 @@ fn source_dir(resource: &Resource) -> String {
 
 /// Whether a listing's summary shows a change since state last saw the
 /// object (or the object is missing from the listing).
-fn summary_differs(summary: Option<&RemoteSummary>, observed: &Fields) -> bool {
+fn summary_differs(summary: Option<&RemoteSummary>, entry: &Entry, digests: &Digests) -> bool {
     let Some(summary) = summary else { return true };
-    summary.fields.iter().any(|(field, value)| observed.get(field).is_some_and(|seen| seen != value))
+    let mut fields = std::borrow::Cow::Borrowed(&summary.fields);
+    if entry.last_applied.values().any(crate::external::digest::holds_digest) {
+        // A secret the listing returns in clear is compared as its digest.
+        crate::external::digest::conceal_fields(fields.to_mut(), &[&entry.last_applied], digests);
+    }
+    fields.iter().any(|(field, value)| entry.observed.get(field).is_some_and(|seen| seen != value))
 }
 
 /// Puts a provider's error in the manifest's terms: a lookup points at the

@@ -154,10 +154,50 @@ pub fn holds_foreign_digest(value: &Value, key: &DigestKey) -> bool {
     }
 }
 
-/// Whether `value` holds any secret digest.
+/// Replaces, inside what an API returned, each plain value standing where
+/// `mask` (what was asked for, or applied) has a secret with that secret's
+/// digest: an API that returns a secret it was given (an orchagent
+/// Service's `env`) never puts it in state or a plan, and drift in it can
+/// still be seen.
+pub fn conceal(observed: &mut Value, mask: &Value, digests: &Digests) {
+    if let Some((SENSITIVE, _)) = sources::marker(mask) {
+        if let Value::String(plain) = observed {
+            *observed = digests.marker(&Secret::new(std::mem::take(plain)));
+        }
+        return;
+    }
+    match (observed, mask) {
+        (Value::Object(seen), Value::Object(asked)) => {
+            for (key, inner) in seen.iter_mut() {
+                if let Some(mask) = asked.get(key) {
+                    conceal(inner, mask, digests);
+                }
+            }
+        }
+        (Value::Array(seen), Value::Array(asked)) => {
+            for (inner, mask) in seen.iter_mut().zip(asked) {
+                conceal(inner, mask, digests);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// [`conceal`] for every field, under each of `masks` in turn.
+pub fn conceal_fields(observed: &mut super::Fields, masks: &[&super::Fields], digests: &Digests) {
+    for mask in masks {
+        for (field, value) in observed.iter_mut() {
+            if let Some(mask) = mask.get(field).filter(|m| holds_digest(m)) {
+                conceal(value, mask, digests);
+            }
+        }
+    }
+}
+
+/// Whether `value` holds any secret marker.
 pub fn holds_digest(value: &Value) -> bool {
-    if let Some((SENSITIVE, Some(digest))) = sources::marker(value) {
-        return digest != NOT_COMPARABLE;
+    if let Some((SENSITIVE, Some(_))) = sources::marker(value) {
+        return true;
     }
     match value {
         Value::Object(map) => map.values().any(holds_digest),
@@ -249,6 +289,18 @@ mod tests {
         let keyed = Digests::keyed(Some(key("one key of sixteen bytes"))).marker(&Secret::new("x"));
         assert!(matches(&json!({"h": {"A": unkeyed.clone()}, "n": 1}), &json!({"h": {"A": keyed.clone()}, "n": 1})));
         assert!(!matches(&json!({"h": {"A": unkeyed}, "n": 1}), &json!({"h": {"A": keyed}, "n": 2})));
+    }
+
+    #[test]
+    fn a_secret_an_api_returns_is_kept_as_its_digest() {
+        let digests = Digests::keyed(Some(key("one key of sixteen bytes")));
+        let asked = json!({"LOG_LEVEL": "info", "TOKEN": digests.marker(&Secret::new("t0ken"))});
+        let mut returned = json!({"LOG_LEVEL": "info", "TOKEN": "t0ken", "OTHER": "x"});
+        conceal(&mut returned, &asked, &digests);
+        assert_eq!(
+            returned,
+            json!({"LOG_LEVEL": "info", "TOKEN": digests.marker(&Secret::new("t0ken")), "OTHER": "x"})
+        );
     }
 
     #[test]

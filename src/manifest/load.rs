@@ -290,11 +290,21 @@ fn serde_diagnostic(document: &Document, error: &super::kind::ParseError) -> Dia
         }
     }
     message = add_suggestion(&message);
+    // serde_yaml's position is where its reader stood: past the value for
+    // a check made after reading it whole (a source written as a literal),
+    // so the field's own position wins when it comes later.
+    let by_path = document.locate(&path);
     let location = match inner.location() {
         Some(l) => {
-            Location { file: document.file.clone(), line: l.line() + document.first_line - 1, column: l.column() }
+            let read =
+                Location { file: document.file.clone(), line: l.line() + document.first_line - 1, column: l.column() };
+            if (by_path.line, by_path.column) > (read.line, read.column) {
+                by_path
+            } else {
+                read
+            }
         }
-        None => document.locate(&path),
+        None => by_path,
     };
     let field = if path == "." { String::new() } else { path };
     Diagnostic { location, field, message }

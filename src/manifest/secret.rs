@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 /// or, in a cluster, `{secretKeyRef: {name, key}}` (a Kubernetes Secret) or
 /// `{configMapKeyRef: {name, key}}` (a ConfigMap, for documents that are no
 /// secret).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "SourceFields", into = "SourceFields")]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(into = "SourceFields")]
 pub enum ValueSource {
     FromEnv(String),
     FromFile(String),
@@ -46,6 +46,21 @@ impl TryFrom<SourceFields> for ValueSource {
             (None, None, None, Some(r)) => Ok(ValueSource::ConfigMapKeyRef { name: r.name, key: r.key }),
             _ => Err("set exactly one of `fromEnv: VARIABLE`, `fromFile: PATH`, `secretKeyRef: {name, key}` and `configMapKeyRef: {name, key}`; values are never written in manifests".into()),
         }
+    }
+}
+
+/// What a literal value in place of a source is told.
+pub const LITERAL_REFUSED: &str = "a value is never written in a manifest: read it from a source, `{fromEnv: VARIABLE}`, `{fromFile: PATH}`, `{secretKeyRef: {name, key}}` or `{configMapKeyRef: {name, key}}`";
+
+impl<'de> Deserialize<'de> for ValueSource {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let written = serde_json::Value::deserialize(deserializer)?;
+        if !written.is_object() {
+            return Err(D::Error::custom(LITERAL_REFUSED));
+        }
+        let fields: SourceFields = serde_json::from_value(written).map_err(D::Error::custom)?;
+        ValueSource::try_from(fields).map_err(D::Error::custom)
     }
 }
 

@@ -123,6 +123,43 @@ fn spec_fields(spec: &Value, names: &[(&str, &str)]) -> Map<String, Value> {
 }
 
 /// Copies `fields` (spec name → wire name) from `source` where present.
+/// The secrets a Schedule's or Service's spec reads (`alertWebhookUrl`,
+/// `env` values from sources) as markers in its fields.
+fn with_secrets(fields: &mut Fields, context: &DesiredContext<'_>) -> Result<(), ProviderError> {
+    if fields.contains_key("alertWebhookUrl") {
+        fields.insert("alertWebhookUrl".into(), context.secret("alertWebhookUrl")?);
+    }
+    if let Some(Value::Object(env)) = fields.get_mut("env") {
+        for (name, value) in env.iter_mut() {
+            if value.is_object() {
+                *value = context.secret(&format!("env.{name}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A request body with each secret marker replaced by the value behind it.
+fn reveal(body: &mut Map<String, Value>, sources: &SourceValues) -> Result<(), ProviderError> {
+    let value_of = |path: &str| {
+        sources
+            .get(path)
+            .map(|secret| Value::String(secret.expose().to_string()))
+            .ok_or_else(|| ProviderError::Invalid(format!("spec.{path}: no value was read for this secret")))
+    };
+    if body.get("alert_webhook_url").and_then(sources::marker).is_some() {
+        body.insert("alert_webhook_url".into(), value_of("alertWebhookUrl")?);
+    }
+    if let Some(Value::Object(env)) = body.get_mut("env") {
+        for (name, value) in env.iter_mut() {
+            if sources::marker(value).is_some() {
+                *value = value_of(&format!("env.{name}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn pick(source: &Value, names: &[(&str, &str)], to_wire: bool) -> Map<String, Value> {
     let mut out = Map::new();
     for (spec, wire) in names {
@@ -463,6 +500,7 @@ impl ExternalClient for ScheduleClient {
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
         let mut fields = spec_fields(spec, &SCHEDULE_FIELDS);
+        with_secrets(&mut fields, context)?;
         fields.insert("workspace".into(), context.reference("spec.workspaceRef.name"));
         fields.insert("agent".into(), context.reference("spec.agentRef.name"));
         Ok(fields)
@@ -495,10 +533,11 @@ impl ExternalClient for ScheduleClient {
         Ok(none_if_gone(found)?.map(|data| schedule_fields(workspace, &data)))
     }
 
-    async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
+    async fn create(&self, desired: &Fields, sources: &SourceValues) -> Result<Created, ProviderError> {
         let workspace = desired.get("workspace").and_then(Value::as_str).unwrap_or_default().to_string();
         let mut body = pick(&Value::Object(desired.clone()), &SCHEDULE_FIELDS[..6], true);
         body.remove("enabled");
+        reveal(&mut body, sources)?;
         body.insert("agent_id".into(), desired.get("agent").cloned().unwrap_or_default());
         let path = format!("/workspaces/{}/schedules", segment(&workspace));
         let data = self.0.call(Method::POST, &path, Some(&Value::Object(body))).await?;
@@ -518,7 +557,9 @@ impl ExternalClient for ScheduleClient {
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
         let (workspace, schedule) = split(request.id)?;
-        let body = Value::Object(pick(&Value::Object(request.changes.clone()), &SCHEDULE_FIELDS[1..], true));
+        let mut body = pick(&Value::Object(request.changes.clone()), &SCHEDULE_FIELDS[1..], true);
+        reveal(&mut body, request.sources)?;
+        let body = Value::Object(body);
         self.0
             .call(
                 Method::PATCH,
@@ -593,6 +634,7 @@ impl ExternalClient for ServiceClient {
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
         let mut fields = spec_fields(spec, &SERVICE_FIELDS);
+        with_secrets(&mut fields, context)?;
         fields.insert("workspace".into(), context.reference("spec.workspaceRef.name"));
         fields.insert("agent".into(), context.reference("spec.agentRef.name"));
         Ok(fields)
@@ -621,9 +663,10 @@ impl ExternalClient for ServiceClient {
         Ok(none_if_gone(found)?.map(|data| service_fields(workspace, &data)))
     }
 
-    async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
+    async fn create(&self, desired: &Fields, sources: &SourceValues) -> Result<Created, ProviderError> {
         let workspace = desired.get("workspace").and_then(Value::as_str).unwrap_or_default().to_string();
         let mut body = pick(&Value::Object(desired.clone()), &SERVICE_FIELDS[..7], true);
+        reveal(&mut body, sources)?;
         body.insert("agent_id".into(), desired.get("agent").cloned().unwrap_or_default());
         let path = format!("/workspaces/{}/services", segment(&workspace));
         let data = self.0.call(Method::POST, &path, Some(&Value::Object(body))).await?;
@@ -639,7 +682,9 @@ impl ExternalClient for ServiceClient {
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
         let (workspace, service) = split(request.id)?;
         let patchable = [SERVICE_FIELDS[3], SERVICE_FIELDS[4], SERVICE_FIELDS[7], SERVICE_FIELDS[8]];
-        let body = Value::Object(pick(&Value::Object(request.changes.clone()), &patchable, true));
+        let mut body = pick(&Value::Object(request.changes.clone()), &patchable, true);
+        reveal(&mut body, request.sources)?;
+        let body = Value::Object(body);
         self.0
             .call(
                 Method::PATCH,

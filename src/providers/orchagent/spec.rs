@@ -197,8 +197,10 @@ pub struct ScheduleSpec {
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_version: Option<bool>,
+    /// Where failures are posted: a URL that often carries a token, so it
+    /// is read from a source, never written in the manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_webhook_url: Option<String>,
+    pub alert_webhook_url: Option<ValueSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_on_failure_count: Option<u32>,
     /// Where a webhook schedule's URL (it holds the webhook's secret),
@@ -236,9 +238,11 @@ pub struct ServiceSpec {
     pub min_instances: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_instances: Option<u32>,
-    /// Plain environment variables (in place); secrets go in `secretNames`.
+    /// Environment variables (in place): each a plain string, or a value
+    /// read from a source (`{fromEnv: …}`), kept out of plans and state.
+    /// Workspace secrets the service reads go in `secretNames`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub env: Option<BTreeMap<String, String>>,
+    pub env: Option<BTreeMap<String, EnvValue>>,
     /// Names of workspace secrets the service reads (in place; a set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_names: Option<Vec<String>>,
@@ -246,10 +250,47 @@ pub struct ServiceSpec {
     pub command: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Vec<String>>,
+    /// Where failures are posted, read from a source like a Schedule's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_webhook_url: Option<String>,
+    pub alert_webhook_url: Option<ValueSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_restart_failures: Option<u32>,
+}
+
+/// An environment variable's value: plain, or read from a source.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum EnvValue {
+    Plain(String),
+    Source(ValueSource),
+}
+
+impl<'de> Deserialize<'de> for EnvValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(plain) => Ok(EnvValue::Plain(plain)),
+            source @ serde_json::Value::Object(_) => {
+                serde_json::from_value(source).map(EnvValue::Source).map_err(D::Error::custom)
+            }
+            _ => Err(D::Error::custom("an environment value is a string, or a source such as `{fromEnv: VARIABLE}`")),
+        }
+    }
+}
+
+/// A string or a source object: written without `anyOf` of two types,
+/// which a CRD's structural schema does not allow; seqops checks the value
+/// itself when it loads the manifest.
+impl JsonSchema for EnvValue {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EnvValue".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A plain string, or a source: `{fromEnv: VARIABLE}`, `{fromFile: PATH}`, `{secretKeyRef: {name, key}}`.",
+            "x-kubernetes-preserve-unknown-fields": true
+        })
+    }
 }
 
 fn reference(spec: &serde_json::Value, field: &str, kind: &'static str) -> Option<Reference> {
