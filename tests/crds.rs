@@ -119,19 +119,57 @@ fn every_crd_is_structural_with_status_columns_short_names_and_the_seqops_catego
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
+fn yaml_documents(path: &str) -> Vec<serde_json::Value> {
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).expect(path);
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|document| serde_json::Value::deserialize(document).expect("a YAML document"))
+        .collect()
+}
+
+fn rules_of(documents: &[serde_json::Value], kind: &str, name: &str) -> serde_json::Value {
+    documents
+        .iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .map(|d| d["rules"].clone())
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
 #[test]
 fn the_controllers_rbac_covers_the_group_of_every_kind() {
-    let rbac = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/rbac.yaml"))
-        .expect("manifests/rbac.yaml");
-    let rules: Vec<&str> = rbac.lines().filter(|l| l.trim_start().starts_with("- apiGroups: [seqops.dev")).collect();
-    assert_eq!(rules.len(), 2, "one rule for the objects, one for their status:\n{rbac}");
+    let cluster = rules_of(&yaml_documents("manifests/base/rbac.yaml"), "ClusterRole", "seqops-controller");
+    let groups: Vec<&serde_json::Value> =
+        cluster.as_array().expect("rules").iter().filter(|r| r["apiGroups"][0] == "seqops.dev").collect();
+    assert_eq!(groups.len(), 2, "one rule for the objects, one for their status: {cluster}");
     for kind in seqops::providers::kinds() {
         let group = kind.api_version.split('/').next().unwrap_or_default();
-        for rule in &rules {
-            let listed = rule.split(['[', ']', ',']).map(str::trim).any(|g| g == group);
-            assert!(listed, "manifests/rbac.yaml does not grant {group} (kind {}): {rule}", kind.kind);
+        for rule in &groups {
+            let listed = rule["apiGroups"].as_array().is_some_and(|g| g.iter().any(|g| g == group));
+            assert!(listed, "manifests/base/rbac.yaml does not grant {group} (kind {}): {rule}", kind.kind);
         }
     }
+}
+
+#[test]
+fn the_namespaced_install_grants_the_same_rules_in_one_namespace_and_nothing_cluster_wide() {
+    let cluster = rules_of(&yaml_documents("manifests/base/rbac.yaml"), "ClusterRole", "seqops-controller");
+    let namespaced = yaml_documents("manifests/namespaced/rbac.yaml");
+    assert_eq!(rules_of(&namespaced, "Role", "seqops-controller"), cluster, "the Role mirrors the ClusterRole");
+    assert!(namespaced.iter().all(|d| !d["kind"].as_str().unwrap_or_default().starts_with("Cluster")));
+    let key = rules_of(&namespaced, "Role", "seqops-controller-digest-key");
+    assert_eq!(key[0]["resourceNames"], serde_json::json!([seqops::controller::digest_key::SECRET_NAME]));
+    let overlay = &yaml_documents("manifests/namespaced/kustomization.yaml")[0];
+    let patches: Vec<&str> =
+        overlay["patches"].as_array().expect("patches").iter().filter_map(|p| p["patch"].as_str()).collect();
+    for removed in ["ClusterRoleBinding", "ClusterRole"] {
+        let deleted =
+            patches.iter().any(|p| p.contains("$patch: delete") && p.lines().any(|l| l == format!("kind: {removed}")));
+        assert!(deleted, "the overlay deletes the {removed}: {patches:?}");
+    }
+    let watched = namespaced.iter().find(|d| d["kind"] == "Namespace").map(|d| d["metadata"]["name"].clone());
+    let watched = watched.and_then(|n| n.as_str().map(String::from)).expect("the watched namespace");
+    let flag = format!("--namespace={watched}");
+    assert!(patches.iter().any(|p| p.contains(&flag)), "the controller watches {watched}: {patches:?}");
 }
 
 /// The `crate::…` modules a source file names.

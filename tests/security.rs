@@ -130,6 +130,38 @@ fn a_manifest_may_not_read_a_providers_key_to_send_it_elsewhere() {
 }
 
 #[test]
+fn the_operator_restricts_which_variables_manifests_may_read() {
+    let (server, work) = common::server_and_workspace(&[]);
+    work.orqis_provider(&server);
+    work.write("llm.yaml", &LLM_KEY.replace("VARIABLE", "HOME"));
+    let before = server.orqis_requests();
+    let refused = work.run(&["plan", "-f", "manifests", "--allow-env", "GOOGLE_*", "--allow-env", "ORQIS_*"]);
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "llm.yaml:7:");
+    assert_contains(&refused.stderr, "$HOME is not among the variables the operator allows");
+    assert_eq!(server.orqis_requests(), before, "nothing was sent");
+    work.write("llm.yaml", &LLM_KEY.replace("VARIABLE", "GOOGLE_KEY"));
+    let key_refused: common::Run = work
+        .command(&["plan", "-f", "manifests"])
+        .env("SEQOPS_ALLOWED_ENV", "GOOGLE_*")
+        .env("GOOGLE_KEY", "AIza")
+        .output()
+        .expect("runs")
+        .into();
+    assert_eq!(key_refused.code, 1, "{}", key_refused.all());
+    assert_contains(&key_refused.stderr, "Provider `orqis`: credentials.env: $ORQIS_TOKEN is not among");
+    let allowed: common::Run = work
+        .command(&["plan", "-f", "manifests"])
+        .env("SEQOPS_ALLOWED_ENV", "GOOGLE_*,ORQIS_*")
+        .env("GOOGLE_KEY", "AIza")
+        .output()
+        .expect("runs")
+        .into();
+    assert_eq!(allowed.code, 0, "{}", allowed.all());
+    assert_contains(&allowed.stdout, "+ LlmKey/google");
+}
+
+#[test]
 fn the_plan_names_where_each_secret_comes_from_and_never_its_value() {
     let (server, work) = common::server_and_workspace(&[]);
     work.orqis_provider(&server);

@@ -64,6 +64,7 @@ pub async fn open_store(state: &Path, command: Option<&str>, wait: std::time::Du
 }
 
 pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
+    seqops::external::sources::allow_env(common.allow_env.clone());
     load_from(&common.files, &common.allow_path)
 }
 
@@ -182,6 +183,10 @@ fn settings_for(
     allowed: &[String],
 ) -> Result<AccountSettings, String> {
     let variable = record.credentials_env.clone();
+    if let Some(variable) = &variable {
+        seqops::external::sources::env_allowed(variable)
+            .map_err(|e| format!("Provider `{name}`: credentials.env: {e}"))?;
+    }
     // A key from a file or a `$(cat …)` often ends in a newline: it is
     // trimmed, and a key that still cannot be a header is refused, never
     // sent without its header.

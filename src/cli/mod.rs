@@ -85,6 +85,11 @@ pub struct Common {
     /// one.
     #[arg(long = "allow-path", value_name = "DIR")]
     allow_path: Vec<PathBuf>,
+    /// Only environment variables matching one of these patterns (`*` for
+    /// any run of characters; repeatable) may be read by manifests, as
+    /// sources or as a Provider's key.
+    #[arg(long = "allow-env", value_name = "PATTERN", env = "SEQOPS_ALLOWED_ENV", value_delimiter = ',')]
+    allow_env: Vec<String>,
 }
 
 /// The longest wait a flag takes: a week. Longer ones are mistakes, and

@@ -124,6 +124,45 @@ fn cluster_ref(source: &serde_json::Map<String, Value>) -> Option<ClusterRef> {
     Some(ClusterRef { kind, name: text("name")?, key: text("key")? })
 }
 
+/// The environment variables manifests may read (`--allow-env`), set once
+/// by whoever runs seqops; any until then.
+static ALLOWED_ENV: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Restricts the variables manifests may read to those matching one of
+/// `patterns` (`*` stands for any run of characters). No pattern allows all.
+pub fn allow_env(patterns: Vec<String>) {
+    let _ = ALLOWED_ENV.set(patterns);
+}
+
+/// Whether a manifest may read `$variable`; the refusal says how to allow it.
+pub fn env_allowed(variable: &str) -> Result<(), String> {
+    let Some(patterns) = ALLOWED_ENV.get().filter(|p| !p.is_empty()) else { return Ok(()) };
+    if patterns.iter().any(|pattern| wildcard_match(pattern, variable)) {
+        return Ok(());
+    }
+    Err(format!(
+        "${variable} is not among the variables the operator allows manifests to read ({}); allow it with --allow-env {variable}",
+        patterns.join(", ")
+    ))
+}
+
+/// `pattern` with `*` for any run of characters, matched against all of
+/// `text`.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else { return false };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
 /// Reads sources: environment and files for the CLI, Kubernetes Secrets
 /// read ahead for the controller; under the sandbox an unset variable gets
 /// a fake value.
@@ -155,6 +194,7 @@ impl SourceReader<'_> {
             return Err("in a cluster values come from `secretKeyRef` or `configMapKeyRef` only: the controller does not read its own environment or files".into());
         }
         if let Some(name) = source.get("fromEnv").and_then(Value::as_str) {
+            env_allowed(name)?;
             return match std::env::var(name) {
                 Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
                 _ if self.sandbox => {
@@ -362,6 +402,17 @@ mod tests {
         let own_environment = json!({"value": {"fromEnv": "HOME"}});
         let error = cluster.read_all(&own_environment).err().map(|(_, message)| message).unwrap_or_default();
         assert!(error.contains("`secretKeyRef` or `configMapKeyRef` only"), "{error}");
+    }
+
+    #[test]
+    fn a_wildcard_matches_any_run_of_characters() {
+        assert!(wildcard_match("SEQOPS_*", "SEQOPS_GOOGLE"));
+        assert!(wildcard_match("*_TOKEN", "CRM_TOKEN"));
+        assert!(wildcard_match("A*B*C", "AxxBxxC"));
+        assert!(wildcard_match("EXACT", "EXACT"));
+        assert!(!wildcard_match("EXACT", "EXACTLY"));
+        assert!(!wildcard_match("SEQOPS_*", "HOME"));
+        assert!(!wildcard_match("A*BA", "ABA"));
     }
 
     #[test]
