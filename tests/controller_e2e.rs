@@ -122,6 +122,13 @@ impl Env {
     /// Starts `seqops controller` for this namespace; it waits for the
     /// Lease `lease` before it reconciles.
     fn start_controller(&mut self, lease: &str, drift_interval: Option<&str>) {
+        let origin = self.sandbox.origin.clone();
+        self.start_controller_with(lease, drift_interval, &origin, "info");
+    }
+
+    /// Starts `seqops controller` talking to the vendors at `origin`,
+    /// logging at `log`.
+    fn start_controller_with(&mut self, lease: &str, drift_interval: Option<&str>, origin: &str, log_level: &str) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -130,10 +137,10 @@ impl Env {
         let log = self.work.path().join(format!("controller-{}.log", self.controllers.len()));
         let mut command = Command::new(env!("CARGO_BIN_EXE_seqops"));
         command
-            .args(["controller", "--namespace", &self.namespace, "--sandbox-origin", &self.sandbox.origin])
+            .args(["controller", "--namespace", &self.namespace, "--sandbox-origin", origin])
             .args(["--metrics-addr", &metrics, "--lease-namespace", &self.namespace, "--lease-name", lease])
             .env("KUBECONFIG", &self.kubeconfig)
-            .env("SEQOPS_LOG", "info")
+            .env("SEQOPS_LOG", log_level)
             .env("POD_NAME", format!("controller-{}", self.controllers.len()))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("a log file"));
@@ -254,6 +261,35 @@ impl Env {
             .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
             .filter_map(|e| e.reason)
             .collect()
+    }
+
+    /// Everything the controller shows of the scenario's objects: their
+    /// statuses, the namespace's Events, its metrics and its logs.
+    fn everything_shown(&self) -> Vec<(String, String)> {
+        let mut shown = Vec::new();
+        for kind in KINDS {
+            let list = self.block(self.api(kind).list(&ListParams::default())).expect("listed");
+            for object in list.items {
+                shown.push((format!("{kind} status"), object.data["status"].to_string()));
+            }
+        }
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        let events = self.block(events.list(&ListParams::default())).expect("events are listed");
+        shown.push(("Events".into(), serde_json::to_string(&events.items).unwrap_or_default()));
+        for controller in &self.controllers {
+            let (_, metrics) = self.sandbox.call_text(&format!("http://{}/metrics", controller.metrics));
+            shown.push(("metrics".into(), metrics));
+            shown.push(("log".into(), std::fs::read_to_string(&controller.log).unwrap_or_default()));
+        }
+        shown
+    }
+
+    fn assert_shown_nowhere(&self, secrets: &[&str]) {
+        for (place, text) in self.everything_shown() {
+            for secret in secrets.iter().filter(|s| !s.is_empty()) {
+                assert!(!text.contains(secret), "{secret:?} reached {place}:\n{text}");
+            }
+        }
     }
 
     /// The reconciles a controller has counted.
@@ -466,6 +502,89 @@ fn a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret(mut env: Env)
     env.finish();
 }
 
+const HEADER_CANARY: &str = "Bearer canary-header-5c1a";
+const LLM_CANARY: &str = "AIza-canary-llm-5c1b";
+
+/// An Orqis agent with a header, its LLM key and a platform key, each
+/// secret from a Secret.
+fn secret_bearing_orqis_objects(env: &Env) {
+    env.put_secret("orqis-token", "token", common::ORQIS_TOKEN);
+    env.put_secret("store-token", "token", HEADER_CANARY);
+    env.put_secret("llm", "google", LLM_CANARY);
+    env.put_config_map("store-api", "openapi.yaml", "openapi: 3.0.0\ninfo: {title: Store, version: '1'}\npaths: {}\n");
+    let provider = json!({"type": "orqis", "credentials": {"secretRef": {"name": "orqis-token", "key": "token"}}});
+    env.create("Provider", "orqis", json!({}), provider);
+    let agent = json!({
+        "name": "Store Agent",
+        "openapiSpec": {"configMapKeyRef": {"name": "store-api", "key": "openapi.yaml"}},
+        "headers": {"Authorization": {"secretKeyRef": {"name": "store-token", "key": "token"}}},
+    });
+    env.create("Agent", "store", json!({}), agent);
+    let llm = json!({"provider": "google", "value": {"secretKeyRef": {"name": "llm", "key": "google"}}});
+    env.create("LlmKey", "google", json!({}), llm);
+    let key = json!({"name": "widget", "agentRef": {"name": "store"}, "writeSecretTo": {"secretRef": {"name": "widget-key", "key": "key"}}});
+    env.create("ApiKey", "widget", json!({}), key);
+}
+
+/// At trace level, with every object made: no secret in a status, an
+/// Event, the metrics or the log.
+fn no_secret_reaches_a_status_an_event_the_metrics_or_the_log(mut env: Env) {
+    secret_bearing_orqis_objects(&env);
+    let origin = env.sandbox.origin.clone();
+    env.start_controller_with("seqops-e2e", None, &origin, "trace");
+    for (kind, name) in [("Agent", "store"), ("LlmKey", "google"), ("ApiKey", "widget")] {
+        env.wait_until(&format!("{kind}/{name} is Ready"), |env| {
+            env.condition(kind, name, "Ready")["status"] == "True"
+        });
+    }
+    let shown_once = env.secret_value("widget-key", "key").unwrap_or_default();
+    assert!(shown_once.starts_with("oq_"), "{shown_once:?}");
+    env.assert_shown_nowhere(&[HEADER_CANARY, LLM_CANARY, common::ORQIS_TOKEN, &shown_once]);
+    env.finish();
+}
+
+/// A vendor (or a gateway before it) that answers every write with an
+/// error echoing the request: what reaches status and Events is scrubbed.
+fn no_secret_reaches_a_status_or_an_event_when_the_vendor_echoes_it(mut env: Env) {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let upstream = env.sandbox.origin.clone();
+    let client = reqwest::Client::new();
+    let echo = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (client, upstream) = (client.clone(), upstream.clone());
+        async move {
+            if method != Method::GET {
+                let text = format!("rejected: you sent {headers:?} and {}", String::from_utf8_lossy(&body));
+                return (StatusCode::BAD_REQUEST, axum::Json(json!({"detail": text}))).into_response();
+            }
+            let url = format!("{upstream}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+            let mut request = client.get(url);
+            if let Some(auth) = headers.get("authorization") {
+                request = request.header("authorization", auth.as_bytes());
+            }
+            match request.send().await {
+                Ok(answer) => {
+                    let code = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+                    (code, [("content-type", "application/json")], answer.bytes().await.unwrap_or_default())
+                        .into_response()
+                }
+                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+            }
+        }
+    };
+    let gateway = common::InProcess::serve(axum::Router::new().fallback(echo));
+    secret_bearing_orqis_objects(&env);
+    env.start_controller_with("seqops-e2e", None, &gateway.origin, "trace");
+    env.wait_until("the LLM key's write failed", |env| {
+        env.condition("LlmKey", "google", "Synced")["message"].as_str().is_some_and(|m| m.contains("rejected"))
+    });
+    let message = env.condition("LlmKey", "google", "Synced")["message"].to_string();
+    assert!(message.contains("(sensitive)"), "what the vendor echoed is scrubbed: {message}");
+    env.assert_shown_nowhere(&[HEADER_CANARY, LLM_CANARY, common::ORQIS_TOKEN]);
+    env.finish();
+}
+
 /// A key whose value would land in a Secret the object does not own (here
 /// the Provider's own credential) is not made, and the Secret is untouched.
 fn a_value_shown_once_never_takes_over_a_secret_it_does_not_own(mut env: Env) {
@@ -622,4 +741,6 @@ on_both_clusters!(
     an_enrollment_is_made_once_and_kept_when_its_object_is_deleted,
     a_topo_run_is_paused_once_and_reported_when_it_ends_elsewhere,
     a_value_shown_once_never_takes_over_a_secret_it_does_not_own,
+    no_secret_reaches_a_status_an_event_the_metrics_or_the_log,
+    no_secret_reaches_a_status_or_an_event_when_the_vendor_echoes_it,
 );

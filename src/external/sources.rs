@@ -412,7 +412,8 @@ mod tests {
         assert!(wildcard_match("EXACT", "EXACT"));
         assert!(!wildcard_match("EXACT", "EXACTLY"));
         assert!(!wildcard_match("SEQOPS_*", "HOME"));
-        assert!(!wildcard_match("A*BA", "ABA"));
+        assert!(wildcard_match("A*BA", "ABA"));
+        assert!(!wildcard_match("AB*BA", "ABA"), "the two ends may not overlap");
     }
 
     #[test]
