@@ -65,27 +65,38 @@ pub async fn open_store(state: &Path, command: Option<&str>, wait: std::time::Du
 
 pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
     seqops::external::sources::allow_env(common.allow_env.clone());
-    load_from(&common.files, &common.allow_path)
+    load_from(&common.files, &common.base_dir, &common.allow_path)
 }
 
 /// Loads manifests, noting on stderr the YAML documents that are not
 /// manifests and were passed over.
-pub fn load_from(files: &[PathBuf], allowed: &[PathBuf]) -> anyhow::Result<Manifests> {
+pub fn load_from(files: &[PathBuf], base_dir: &Path, allowed: &[PathBuf]) -> anyhow::Result<Manifests> {
     // Files the manifests name stay inside the current folder, the folders
-    // given with `-f` and those the operator allows, and never reach the
-    // digest key.
-    let folders = files.iter().map(|f| if f.is_dir() { f.clone() } else { f.parent().unwrap_or(f).to_path_buf() });
+    // given with `-f` (`--base-dir` for standard input) and those the
+    // operator allows, and never reach the digest key.
+    let folders = files.iter().map(|f| match f {
+        _ if f.as_os_str() == seqops::manifest::STDIN => base_dir.to_path_buf(),
+        _ if f.is_dir() => f.clone(),
+        _ => f.parent().unwrap_or(f).to_path_buf(),
+    });
     let roots = std::iter::once(PathBuf::from(".")).chain(folders).chain(allowed.iter().cloned());
     seqops::files::confine_to(roots.collect());
     seqops::files::protect(super::digest_key::key_file().into_iter().collect());
-    let manifests = seqops::manifest::load(files, &providers::kinds())?;
+    let manifests = seqops::manifest::load_with_stdin(files, base_dir, &providers::kinds())?;
     for location in &manifests.skipped {
         eprintln!("note: {location}: not a manifest (no apiVersion, kind, metadata or spec); passed over");
     }
     if manifests.resources.is_empty() {
         // A mistyped path would otherwise plan to delete all that state
         // holds.
-        let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        let shown = |f: &PathBuf| {
+            if f.as_os_str() == seqops::manifest::STDIN {
+                "<stdin>".into()
+            } else {
+                f.display().to_string()
+            }
+        };
+        let paths: Vec<String> = files.iter().map(shown).collect();
         bail!("no manifest in {}: check the -f path (nothing was planned or sent)", paths.join(", "));
     }
     Ok(manifests)

@@ -12,7 +12,7 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let manifests = super::context::load_from(&args.files, &[])?;
+    let manifests = super::context::load_from(&args.files, std::path::Path::new("."), &[])?;
     let count = manifests.resources.len();
     println!("{count} manifest{} valid.", if count == 1 { " is" } else { "s are" });
     Ok(ExitCode::SUCCESS)

@@ -1305,7 +1305,7 @@ fn reader_for<'c>(resource: &Resource, options: &PlanOptions, cluster: &'c Clust
 
 /// The folder of the manifest's file: where its relative paths start.
 fn source_dir(resource: &Resource) -> String {
-    resource.document.file.parent().map(|p| p.display().to_string()).unwrap_or_default()
+    resource.document.dir.display().to_string()
 }
 
 /// Whether a listing's summary shows a change since state last saw the

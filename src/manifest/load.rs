@@ -7,31 +7,66 @@ use std::sync::Arc;
 
 use super::{annotations, Diagnostic, Document, KindSpec, Location, ManifestError, Manifests, Resource, ResourceKey};
 
+/// The `-f` path that stands for standard input.
+pub const STDIN: &str = "-";
+
 /// Loads every manifest under `paths` (files, or directories searched
 /// recursively for `*.yaml` and `*.yml`) and checks them against `kinds`.
 /// Either every manifest is valid, or every problem found is returned.
 pub fn load(paths: &[PathBuf], kinds: &[KindSpec]) -> Result<Manifests, ManifestError> {
+    load_with_stdin(paths, Path::new("."), kinds)
+}
+
+/// Like [`load`], where a path `-` is a stream of documents on standard
+/// input (`kustomize build … | seqops plan -f -`), named `<stdin>` in
+/// messages, whose relative paths are read from `stdin_dir`.
+pub fn load_with_stdin(paths: &[PathBuf], stdin_dir: &Path, kinds: &[KindSpec]) -> Result<Manifests, ManifestError> {
     let mut files = Vec::new();
-    for path in paths {
-        collect_files(path, &mut files)?;
-    }
     let mut texts = Vec::new();
+    for path in paths {
+        if path.as_os_str() == STDIN {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|source| ManifestError::Read { path: PathBuf::from("<stdin>"), source })?;
+            texts.push(Text { file: PathBuf::from("<stdin>"), dir: stdin_dir.to_path_buf(), text });
+        } else {
+            collect_files(path, &mut files)?;
+        }
+    }
     for file in files {
         let text =
             std::fs::read_to_string(&file).map_err(|source| ManifestError::Read { path: file.clone(), source })?;
-        texts.push((file, text));
+        texts.push(Text::of_file(file, text));
     }
-    load_texts(&texts, kinds)
+    check_texts(texts, kinds)
+}
+
+/// A text to read manifests from, and where its relative paths start.
+struct Text {
+    file: PathBuf,
+    dir: PathBuf,
+    text: String,
+}
+
+impl Text {
+    fn of_file(file: PathBuf, text: String) -> Self {
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        Text { file, dir, text }
+    }
 }
 
 /// Checks manifests given as texts, each named as a file would be (the
 /// controller names an object `namespace/Kind/name`).
 pub fn load_texts(texts: &[(PathBuf, String)], kinds: &[KindSpec]) -> Result<Manifests, ManifestError> {
+    check_texts(texts.iter().map(|(file, text)| Text::of_file(file.clone(), text.clone())).collect(), kinds)
+}
+
+fn check_texts(texts: Vec<Text>, kinds: &[KindSpec]) -> Result<Manifests, ManifestError> {
     let mut diagnostics = Vec::new();
     let mut resources = Vec::new();
     let mut skipped = Vec::new();
-    for (file, text) in texts {
-        for document in split_documents(file, text) {
+    for text in &texts {
+        for document in split_documents(text) {
             let start = Location { file: document.file.clone(), line: document.first_line, column: 1 };
             match parse_document(document, kinds) {
                 Ok(Some(resource)) => resources.push(resource),
@@ -77,27 +112,31 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), ManifestEr
 
 /// Splits a file at `---` lines, keeping each document's first line number.
 /// Documents holding only comments or blank lines are dropped.
-fn split_documents(file: &Path, text: &str) -> Vec<Document> {
+fn split_documents(source: &Text) -> Vec<Document> {
     let mut documents = Vec::new();
     let mut current = String::new();
     let mut first_line = 1;
-    for (index, line) in text.lines().enumerate() {
+    for (index, line) in source.text.lines().enumerate() {
         if line == "---" || line.starts_with("--- ") || line == "..." {
-            push_document(&mut documents, file, std::mem::take(&mut current), first_line);
+            push_document(&mut documents, source, std::mem::take(&mut current), first_line);
             first_line = index + 2;
             continue;
         }
         current.push_str(line);
         current.push('\n');
     }
-    push_document(&mut documents, file, current, first_line);
+    push_document(&mut documents, source, current, first_line);
     documents
 }
 
-fn push_document(documents: &mut Vec<Document>, file: &Path, text: String, first_line: usize) {
+fn push_document(documents: &mut Vec<Document>, source: &Text, text: String, first_line: usize) {
     let has_content = text.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
     if has_content {
-        documents.push(Document { file: file.to_path_buf(), text, first_line });
+        let document = Document { file: source.file.clone(), dir: source.dir.clone(), text, first_line, indent: 0 };
+        match super::list::items(&document) {
+            Some(items) => documents.extend(items),
+            None => documents.push(document),
+        }
     }
 }
 
@@ -110,7 +149,11 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resou
     let header: serde_yaml::Value = serde_yaml::from_str(&document.text).map_err(|error| {
         let (line, column) = error.location().map_or((1, 1), |l| (l.line(), l.column()));
         vec![Diagnostic {
-            location: Location { file: document.file.clone(), line: line + document.first_line - 1, column },
+            location: Location {
+                file: document.file.clone(),
+                line: line + document.first_line - 1,
+                column: column + document.indent,
+            },
             field: String::new(),
             message: format!("not valid YAML: {}", strip_location(&error.to_string())),
         }]
@@ -296,8 +339,11 @@ fn serde_diagnostic(document: &Document, error: &super::kind::ParseError) -> Dia
     let by_path = document.locate(&path);
     let location = match inner.location() {
         Some(l) => {
-            let read =
-                Location { file: document.file.clone(), line: l.line() + document.first_line - 1, column: l.column() };
+            let read = Location {
+                file: document.file.clone(),
+                line: l.line() + document.first_line - 1,
+                column: l.column() + document.indent,
+            };
             if (by_path.line, by_path.column) > (read.line, read.column) {
                 by_path
             } else {
@@ -352,8 +398,8 @@ mod tests {
 
     #[test]
     fn documents_are_split_with_their_starting_lines() {
-        let docs =
-            split_documents(Path::new("a.yaml"), "# header\n---\nkind: A\n---\n# only a comment\n---\nkind: B\n");
+        let text = "# header\n---\nkind: A\n---\n# only a comment\n---\nkind: B\n".to_string();
+        let docs = split_documents(&Text::of_file("a.yaml".into(), text));
         let starts: Vec<usize> = docs.iter().map(|d| d.first_line).collect();
         assert_eq!(starts, vec![3, 7]);
     }

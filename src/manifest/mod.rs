@@ -8,6 +8,7 @@ pub mod annotations;
 pub mod crd;
 pub mod duration;
 pub mod kind;
+mod list;
 mod load;
 pub mod locate;
 pub mod policy;
@@ -25,7 +26,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use kind::{KindSpec, Reference};
-pub use load::{load, load_texts};
+pub use load::{load, load_texts, load_with_stdin, STDIN};
 pub use provider::{ProviderSpec, PROVIDER_KIND};
 
 /// Where something stands in the manifests.
@@ -149,10 +150,16 @@ pub fn manifest_document(api_version: &str, kind: &str, name: &str, spec: &serde
 /// checks can point at a field.
 #[derive(Debug)]
 pub struct Document {
+    /// The file it came from, as messages name it (`<stdin>` for `-f -`).
     pub file: PathBuf,
+    /// The folder its relative paths (`fromFile`) are read from: the
+    /// file's, or `--base-dir` for standard input.
+    pub dir: PathBuf,
     pub text: String,
     /// The 1-based line of the file on which the document's text starts.
     pub first_line: usize,
+    /// Columns the text was shifted left by (an item cut out of a List).
+    pub indent: usize,
 }
 
 impl Document {
@@ -160,7 +167,7 @@ impl Document {
     /// that exists, or the document's start.
     pub fn locate(&self, path: &str) -> Location {
         let (line, column) = locate::locate(&self.text, &locate::parse_path(path)).unwrap_or((1, 1));
-        Location { file: self.file.clone(), line: line + self.first_line - 1, column }
+        Location { file: self.file.clone(), line: line + self.first_line - 1, column: column + self.indent }
     }
 }
 
