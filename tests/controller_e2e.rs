@@ -473,6 +473,41 @@ fn a_changed_secret_is_written_again_at_once(mut env: Env) {
     env.finish();
 }
 
+/// A status an older controller wrote holds a SHA-256 salted by the
+/// object's uid: the next reconcile re-keys it from the value in hand,
+/// without writing the secret again.
+fn a_digest_an_older_controller_salted_is_rekeyed_without_a_write(mut env: Env) {
+    use sha2::Digest;
+    env.put_secret("orqis-token", "token", common::ORQIS_TOKEN);
+    env.put_secret("llm", "google", "AIza-legacy");
+    let provider = json!({"type": "orqis", "credentials": {"secretRef": {"name": "orqis-token", "key": "token"}}});
+    env.create("Provider", "orqis", json!({}), provider);
+    env.start_controller("seqops-e2e", None);
+    let spec = json!({"provider": "google", "value": {"secretKeyRef": {"name": "llm", "key": "google"}}});
+    env.create("LlmKey", "google", json!({}), spec);
+    env.wait_until("the key is Ready", |env| env.condition("LlmKey", "google", "Ready")["status"] == "True");
+    let object = env.get("LlmKey", "google").expect("the key");
+    let uid = object.metadata.uid.clone().unwrap_or_default();
+    let legacy: String =
+        sha2::Sha256::digest(format!("{uid}:AIza-legacy").as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let mut status = object.data["status"].clone();
+    status["lastApplied"]["value"] = json!({"$sensitive": legacy});
+    let patch = json!({"status": status});
+    env.block(env.api("LlmKey").patch_status("google", &PatchParams::default(), &Patch::Merge(&patch)))
+        .expect("patched");
+    let writes = env.event_reasons("google").len();
+
+    let touch = json!({"metadata": {"annotations": {"example.com/touched": "1"}}});
+    env.block(env.api("LlmKey").patch("google", &PatchParams::default(), &Patch::Merge(&touch))).expect("touched");
+
+    env.wait_until("the digest is re-keyed", |env| {
+        let digest = env.status("LlmKey", "google")["lastApplied"]["value"]["$sensitive"].clone();
+        digest.as_str().is_some_and(|d| d.starts_with("hmac-sha256:"))
+    });
+    assert_eq!(env.event_reasons("google").len(), writes, "no Updated event: the secret was not written again");
+    env.finish();
+}
+
 /// A key made before its agent waits for it, follows it as soon as the
 /// agent has an id (not at its next retry), and its value, shown once by
 /// the vendor, lands in a Secret the key owns.
@@ -743,4 +778,5 @@ on_both_clusters!(
     a_value_shown_once_never_takes_over_a_secret_it_does_not_own,
     no_secret_reaches_a_status_an_event_the_metrics_or_the_log,
     no_secret_reaches_a_status_or_an_event_when_the_vendor_echoes_it,
+    a_digest_an_older_controller_salted_is_rekeyed_without_a_write,
 );
