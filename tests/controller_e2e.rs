@@ -508,6 +508,40 @@ fn a_digest_an_older_controller_salted_is_rekeyed_without_a_write(mut env: Env) 
     env.finish();
 }
 
+/// A burst of deletions (a namespace deleted, a GitOps prune) deletes at
+/// most ten of an account's objects a minute; the rest wait, with an Event
+/// saying why, until the Provider allows a mass delete.
+fn a_burst_of_deletions_waits_for_the_provider_to_allow_a_mass_delete(mut env: Env) {
+    env.put_secret("orsay-key", "apiKey", KEY);
+    let provider = json!({"type": "orsay", "credentials": {"secretRef": {"name": "orsay-key", "key": "apiKey"}}, "rateLimit": {"requests": 0, "per": "1h"}});
+    env.create("Provider", "orsay", json!({}), provider);
+    env.start_controller("seqops-e2e", None);
+    let names: Vec<String> = (0..11).map(|i| format!("s{i}")).collect();
+    for name in &names {
+        env.create("Sequence", name, json!({}), welcome_spec(&format!("Burst {name}")));
+    }
+    env.wait_until("all eleven are Ready", |env| names.iter().all(|n| env.ready_id("Sequence", n).is_some()));
+    let ids: Vec<String> = names.iter().filter_map(|n| env.ready_id("Sequence", n)).collect();
+
+    for name in &names {
+        env.delete("Sequence", name);
+    }
+
+    env.wait_until("ten are deleted remotely and one is held", |env| {
+        let gone = ids.iter().filter(|id| env.remote(id).is_none()).count();
+        let held = names.iter().any(|n| env.event_reasons(n).iter().any(|r| r == "MassDeleteHeld"));
+        gone == 10 && held
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(ids.iter().filter(|id| env.remote(id).is_none()).count(), 10, "the eleventh stays");
+    let allow = json!({"metadata": {"annotations": {"seqops.dev/allow-mass-delete": "true"}}});
+    env.block(env.api("Provider").patch("orsay", &PatchParams::default(), &Patch::Merge(&allow))).expect("annotated");
+    env.wait_until("the held one goes once the Provider allows it", |env| {
+        ids.iter().all(|id| env.remote(id).is_none())
+    });
+    env.finish();
+}
+
 /// A key made before its agent waits for it, follows it as soon as the
 /// agent has an id (not at its next retry), and its value, shown once by
 /// the vendor, lands in a Secret the key owns.
@@ -779,4 +813,5 @@ on_both_clusters!(
     no_secret_reaches_a_status_an_event_the_metrics_or_the_log,
     no_secret_reaches_a_status_or_an_event_when_the_vendor_echoes_it,
     a_digest_an_older_controller_salted_is_rekeyed_without_a_write,
+    a_burst_of_deletions_waits_for_the_provider_to_allow_a_mass_delete,
 );

@@ -127,7 +127,7 @@ fn deleting_a_starred_agent_passes_the_confirmation_delete_check_asks_for() {
     let id = data(&server, "/agents")[0]["id"].as_str().expect("id").to_string();
     assert_eq!(data(&server, &format!("/agents/{id}/delete-check"))["requires_confirmation"], true);
     work.remove("agent.yaml");
-    let apply = work.run(&["apply", "-f", "manifests", "--auto-approve"]);
+    let apply = work.run(&["apply", "-f", "manifests", "--auto-approve", "--allow-delete-all"]);
     assert_eq!(apply.code, 0, "{}", apply.all());
     assert_eq!(data(&server, "/agents"), json!([]));
 }

@@ -41,6 +41,8 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             let manifests = context::load_manifests(&args.common)?;
             let session = context::open(&args.common, "seqops apply", manifests).await?;
             document.check(session.state_existed.then_some(&session.state), &session.manifests, args.common.sandbox)?;
+            seqops::engine::guard::check_deletes(&document.plan(), &session.state, args.scope.delete_limits())
+                .map_err(|e| anyhow::anyhow!(e))?;
             print!("{}", text::render(&document.plan(), Style::detect(std::io::stdout().is_terminal())));
             (session, document, Digests::keyed(key), true)
         }
@@ -48,6 +50,8 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             let (session, document, digests) =
                 plan::make_plan(&args.common, &args.scope, "seqops apply", digest_key::Use::Write).await?;
             plan::print(&document, plan::Format::Text)?;
+            seqops::engine::guard::check_deletes(&document.plan(), &session.state, args.scope.delete_limits())
+                .map_err(|e| anyhow::anyhow!(e))?;
             (session, document, digests, false)
         }
     };

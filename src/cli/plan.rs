@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
 use clap::{Args, ValueEnum};
+use seqops::engine::guard::DeleteLimits;
 use seqops::engine::planfile::PlanDocument;
 use seqops::engine::{self, PlanOptions, Refresh};
 use seqops::external::digest::Digests;
@@ -74,9 +75,21 @@ pub struct Scope {
     /// change (repeatable): their remote values cannot be read to compare.
     #[arg(long = "rotate", value_parser = parse_key)]
     pub rotate: Vec<ResourceKey>,
+    /// The most remote objects the plan may delete, replacements counted;
+    /// a plan that deletes more stops, changing nothing.
+    #[arg(long, value_name = "N", default_value_t = seqops::engine::guard::DEFAULT_MAX_DELETES)]
+    pub max_deletes: usize,
+    /// Let the plan delete every object seqops manages in an account
+    /// (otherwise it stops: an empty or mistyped -f path does that).
+    #[arg(long)]
+    pub allow_delete_all: bool,
 }
 
 impl Scope {
+    pub fn delete_limits(&self) -> DeleteLimits {
+        DeleteLimits { max_deletes: self.max_deletes, allow_delete_all: self.allow_delete_all }
+    }
+
     /// Plan options for this scope, the rest as `PlanOptions::new` has it.
     fn options(&self, refresh: Refresh) -> PlanOptions {
         PlanOptions { targets: self.targets.clone(), rotate: self.rotate.clone(), ..PlanOptions::new(refresh) }
@@ -152,8 +165,11 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     // does not make one (a fork's pull request has none).
     let key_use =
         if args.out.is_some() { digest_key::Use::Sign { state_has_digests: true } } else { digest_key::Use::Compare };
-    let (_session, document, _) = make_plan(&args.common, &args.scope, "seqops plan", key_use).await?;
+    let (session, document, _) = make_plan(&args.common, &args.scope, "seqops plan", key_use).await?;
     print(&document, args.format)?;
+    // Shown first, so the reviewer sees what would have been deleted.
+    seqops::engine::guard::check_deletes(&document.plan(), &session.state, args.scope.delete_limits())
+        .map_err(|e| anyhow!(e))?;
     if let Some(out) = &args.out {
         save(&document, out)?;
         if document.signature.is_none() {

@@ -76,6 +76,10 @@ pub struct Shared {
     pub allowed_hosts: Vec<String>,
     /// Kubernetes Events about the objects (repeats become a series).
     recorder: Recorder,
+    /// When each account's objects were last deleted remotely: a burst
+    /// (a namespace deleted, a GitOps prune) waits for the Provider's
+    /// `seqops.dev/allow-mass-delete`.
+    deletions: Mutex<HashMap<String, std::collections::VecDeque<std::time::Instant>>>,
     /// Where the digest key's Secret is: the controller's namespace.
     pub key_namespace: String,
     digest_key: tokio::sync::OnceCell<Arc<DigestKey>>,
@@ -96,6 +100,7 @@ impl Shared {
             metrics: Arc::default(),
             drift_interval: None,
             allowed_hosts: Vec::new(),
+            deletions: Mutex::default(),
             key_namespace: "default".into(),
             digest_key: tokio::sync::OnceCell::new(),
             recorder: Recorder::new(
@@ -135,6 +140,22 @@ impl Shared {
                 let _ = sender.send(ObjectRef::new_with(&name, resource.clone()).within(namespace));
             }
         }
+    }
+
+    /// Whether one more remote delete in `account` may go now: at most
+    /// [`MASS_DELETE_LIMIT`] a minute, unless the Provider allows more.
+    fn admit_delete(&self, account: &str, allowed: bool) -> bool {
+        let now = std::time::Instant::now();
+        let mut deletions = self.deletions.lock().unwrap_or_else(|e| e.into_inner());
+        let recent = deletions.entry(account.to_string()).or_default();
+        while recent.front().is_some_and(|t| now.duration_since(*t) > MASS_DELETE_WINDOW) {
+            recent.pop_front();
+        }
+        if !allowed && recent.len() >= MASS_DELETE_LIMIT {
+            return false;
+        }
+        recent.push_back(now);
+        true
     }
 
     /// How secrets are digested: under the key of the controller's
@@ -439,6 +460,11 @@ async fn sync(
     Ok(Action::requeue(interval))
 }
 
+/// The most remote deletes an account sees a minute before the rest wait
+/// for the Provider's `seqops.dev/allow-mass-delete`.
+pub const MASS_DELETE_LIMIT: usize = 10;
+const MASS_DELETE_WINDOW: Duration = Duration::from_secs(60);
+
 /// On deletion: the remote object goes (unless orphaned), then the
 /// finalizer; never the finalizer first.
 async fn finalize(
@@ -468,6 +494,19 @@ async fn finalize(
             context.connect(&world, object, namespace).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
         let provider = world.manifests.get(&world.key).and_then(|r| r.provider.clone()).unwrap_or_default();
         let client = connections.client(&provider, kind.key_kind).map_err(|e| ReconcileError::Failed(e.to_string()))?;
+        let allowed = world
+            .manifests
+            .providers()
+            .find(|p| p.metadata.name == provider)
+            .is_some_and(|p| p.annotation_is_true(annotations::ALLOW_MASS_DELETE));
+        if !context.shared.admit_delete(&format!("{namespace}/{provider}"), allowed) {
+            let note = format!(
+                "held: more than {MASS_DELETE_LIMIT} objects of Provider {provider} were deleted within a minute; annotate the Provider {}: \"true\" to let the deletions go on",
+                annotations::ALLOW_MASS_DELETE
+            );
+            record(context, object, true, "MassDeleteHeld", note).await;
+            return Ok(Action::requeue(Duration::from_secs(30)));
+        }
         client.delete(&id).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
         record(context, object, false, "Deleted", format!("deleted the remote object {id}")).await;
     }

@@ -6,6 +6,7 @@ pub mod connections;
 pub mod diff;
 pub mod export;
 pub mod graph;
+pub mod guard;
 pub mod plan;
 pub mod planfile;
 pub mod state;

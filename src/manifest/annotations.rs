@@ -11,13 +11,16 @@ pub const PREVENT_DESTROY: &str = "seqops.dev/prevent-destroy";
 pub const PAUSED: &str = "seqops.dev/paused";
 /// Adopts the remote object with this id.
 pub const EXTERNAL_ID: &str = "seqops.dev/external-id";
+/// On a Provider, in a cluster: lets the controller delete more than
+/// [`crate::controller`]'s burst limit of the account's objects a minute.
+pub const ALLOW_MASS_DELETE: &str = "seqops.dev/allow-mass-delete";
 
-pub const KNOWN: [&str; 5] = [ADOPT, DELETION_POLICY, PREVENT_DESTROY, PAUSED, EXTERNAL_ID];
+pub const KNOWN: [&str; 6] = [ADOPT, DELETION_POLICY, PREVENT_DESTROY, PAUSED, EXTERNAL_ID, ALLOW_MASS_DELETE];
 
 /// Checks one annotation's value; `None` when it is fine.
 pub fn check(name: &str, value: &str) -> Option<String> {
     match name {
-        ADOPT | PREVENT_DESTROY | PAUSED => {
+        ADOPT | PREVENT_DESTROY | PAUSED | ALLOW_MASS_DELETE => {
             (value != "true" && value != "false").then(|| format!("must be \"true\" or \"false\", not {value:?}"))
         }
         DELETION_POLICY => {
