@@ -12,7 +12,7 @@ pub const PAUSED: &str = "seqops.dev/paused";
 /// Adopts the remote object with this id.
 pub const EXTERNAL_ID: &str = "seqops.dev/external-id";
 /// On a Provider, in a cluster: lets the controller delete more than
-/// [`crate::controller`]'s burst limit of the account's objects a minute.
+/// the controller's burst limit of the account's objects a minute.
 pub const ALLOW_MASS_DELETE: &str = "seqops.dev/allow-mass-delete";
 
 pub const KNOWN: [&str; 6] = [ADOPT, DELETION_POLICY, PREVENT_DESTROY, PAUSED, EXTERNAL_ID, ALLOW_MASS_DELETE];
