@@ -357,7 +357,7 @@ async fn install_crds(client: &kube::Client) {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("crds/ exists") {
         let path = entry.expect("an entry").path();
-        if path.file_name().is_some_and(|n| n == "kustomization.yaml") {
+        if path.extension().is_none_or(|e| e != "yaml") {
             continue;
         }
         let text = std::fs::read_to_string(&path).expect("a CRD file");

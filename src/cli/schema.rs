@@ -101,11 +101,20 @@ pub fn crds(args: CrdsArgs) -> anyhow::Result<ExitCode> {
     match args.out {
         Some(dir) => {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            for kind in &kinds {
-                let path = dir.join(crd_file_name(kind));
+            let mut names: Vec<String> = kinds.iter().map(crd_file_name).collect();
+            for (kind, name) in kinds.iter().zip(&names) {
+                let path = dir.join(name);
                 std::fs::write(&path, crd_yaml(kind)).with_context(|| format!("writing {}", path.display()))?;
                 println!("{}", path.display());
             }
+            // `Kustomization`, not `kustomization.yaml`: `kubectl apply -f`
+            // reads every .yaml in the folder, and this is no object.
+            names.sort();
+            let resources: String = names.iter().map(|n| format!("  - {n}\n")).collect();
+            let path = dir.join("Kustomization");
+            let text =
+                format!("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n{resources}");
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         }
         None => {
             let documents: Vec<String> = kinds.iter().map(crd_yaml).collect();
