@@ -157,5 +157,6 @@ fn version_names_every_provider_api_and_kind_it_speaks() {
     ] {
         assert_contains(&shown.stdout, line);
     }
-    assert_contains(&work.run(&["--version"]).stdout, "seqops ");
+    let flag = work.run(&["--version"]);
+    assert_eq!(flag.stdout, shown.stdout, "--version says the same");
 }

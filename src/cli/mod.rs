@@ -129,12 +129,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// `seqops version`: what this build speaks, a line per provider.
 fn version() -> ExitCode {
-    println!("seqops {}", env!("CARGO_PKG_VERSION"));
+    println!("seqops {}", version_text());
+    ExitCode::SUCCESS
+}
+
+/// The version, and a line per provider: its API and kinds (what
+/// `--version` prints after the name too).
+pub fn version_text() -> String {
+    let mut text = env!("CARGO_PKG_VERSION").to_string();
     for provider in seqops::providers::PROVIDERS {
         let kinds: Vec<String> = provider.kinds.iter().map(|k| format!("{} {}", k.api_version, k.kind)).collect();
-        println!("  {}: {} ({})", provider.provider_type.as_str(), provider.base_url, kinds.join(", "));
+        text.push_str(&format!("\n  {}: {} ({})", provider.provider_type.as_str(), provider.base_url, kinds.join(", ")));
     }
-    ExitCode::SUCCESS
+    text
 }
 
 /// The error as the user reads it: manifest diagnostics as they are, other
