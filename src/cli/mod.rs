@@ -5,6 +5,7 @@ mod context;
 mod controller;
 mod digest_key;
 mod export;
+mod graph;
 mod import;
 mod plan;
 mod progress;
@@ -36,6 +37,8 @@ enum Command {
     Apply(apply::ApplyArgs),
     /// Print a saved plan.
     Show(plan::ShowArgs),
+    /// The manifests' dependency graph, as Mermaid or Graphviz dot.
+    Graph(graph::GraphArgs),
     /// Adopt an existing remote object into state as KIND/NAME.
     Import(import::ImportArgs),
     /// Write manifests and state entries for every unmanaged object of an account.
@@ -115,6 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run(args).await,
         Command::Apply(args) => apply::run(args).await,
         Command::Show(args) => plan::show(args),
+        Command::Graph(args) => graph::run(args),
         Command::Import(args) => import::run(args).await,
         Command::Export(args) => export::run(args).await,
         Command::Schema(args) => schema::run(args),
@@ -139,7 +143,12 @@ pub fn version_text() -> String {
     let mut text = env!("CARGO_PKG_VERSION").to_string();
     for provider in seqops::providers::PROVIDERS {
         let kinds: Vec<String> = provider.kinds.iter().map(|k| format!("{} {}", k.api_version, k.kind)).collect();
-        text.push_str(&format!("\n  {}: {} ({})", provider.provider_type.as_str(), provider.base_url, kinds.join(", ")));
+        text.push_str(&format!(
+            "\n  {}: {} ({})",
+            provider.provider_type.as_str(),
+            provider.base_url,
+            kinds.join(", ")
+        ));
     }
     text
 }

@@ -33,6 +33,9 @@ pub fn render(plan: &Plan, cap: usize) -> String {
     if !plan.is_empty() {
         head.push_str(&table(plan));
     }
+    if let Some(chart) = super::graph::plan_mermaid(plan) {
+        let _ = writeln!(head, "```mermaid\n{chart}```\n");
+    }
     let tail = format!("\n{}\n", requests_line(plan));
     let mut body = String::new();
     let mut left_out: Vec<&Change> = Vec::new();

@@ -1,5 +1,6 @@
 //! Plans rendered for people (text, Markdown for pull requests) and for
 //! machines (the JSON plan document).
 
+pub mod graph;
 pub mod markdown;
 pub mod text;
