@@ -542,6 +542,37 @@ fn a_burst_of_deletions_waits_for_the_provider_to_allow_a_mass_delete(mut env: E
     env.finish();
 }
 
+/// A Provider's status says whether its key can be read, whether its API
+/// answers, and the budget left; a fixed Secret shows at once.
+fn a_provider_reports_its_credentials_its_api_and_its_budget(mut env: Env) {
+    let provider = json!({"type": "orsay", "credentials": {"secretRef": {"name": "orsay-key", "key": "apiKey"}}});
+    env.create("Provider", "orsay", json!({}), provider);
+    env.start_controller("seqops-e2e", None);
+    env.wait_until("the Provider says its key cannot be read", |env| {
+        let ready = env.condition("Provider", "orsay", "Ready");
+        ready["reason"] == "CredentialsUnreadable" && ready["message"].as_str().is_some_and(|m| m.contains("orsay-key"))
+    });
+
+    env.put_secret("orsay-key", "apiKey", KEY);
+    env.wait_until("the fixed Secret is seen at once", |env| {
+        env.condition("Provider", "orsay", "Ready")["status"] == "True"
+    });
+    assert_eq!(env.condition("Provider", "orsay", "Synced")["reason"], "NotContactedYet");
+    assert!(!env.status("Provider", "orsay").to_string().contains(KEY), "the key stays out of status");
+
+    env.create("Sequence", "welcome", json!({}), welcome_spec("Welcome DM"));
+    env.wait_until("the Sequence is Ready", |env| env.ready_id("Sequence", "welcome").is_some());
+    let touch = json!({"metadata": {"annotations": {"example.com/touched": "1"}}});
+    env.block(env.api("Provider").patch("orsay", &PatchParams::default(), &Patch::Merge(&touch))).expect("touched");
+    env.wait_until("the Provider says its API answers", |env| {
+        env.condition("Provider", "orsay", "Synced")["status"] == "True"
+    });
+    let status = env.status("Provider", "orsay");
+    assert!(status["atProvider"]["requestsMade"].as_u64().is_some_and(|n| n > 0), "{status}");
+    assert!(status["atProvider"]["budgetLimit"].as_u64().is_some(), "the budget is shown: {status}");
+    env.finish();
+}
+
 /// A key made before its agent waits for it, follows it as soon as the
 /// agent has an id (not at its next retry), and its value, shown once by
 /// the vendor, lands in a Secret the key owns.
@@ -814,4 +845,5 @@ on_both_clusters!(
     no_secret_reaches_a_status_or_an_event_when_the_vendor_echoes_it,
     a_digest_an_older_controller_salted_is_rekeyed_without_a_write,
     a_burst_of_deletions_waits_for_the_provider_to_allow_a_mass_delete,
+    a_provider_reports_its_credentials_its_api_and_its_budget,
 );

@@ -9,6 +9,7 @@ pub mod leader;
 pub mod metrics;
 pub mod preview;
 pub mod provider_guard;
+mod provider_health;
 pub mod reconcile;
 
 use std::collections::HashMap;
@@ -104,24 +105,51 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
             .run(reconcile::reconcile, reconcile::error_policy, context)
             .for_each(|result| async move {
                 if let Err(error) = result {
-                    tracing::warn!("reconcile failed: {error}");
+                    tracing::warn!("reconcile failed: {}", with_causes(&error));
                 }
             });
         runs.push(controller);
     }
-    let guard = guard_providers(client.clone(), namespace.clone(), shared.clone());
+    // Providers are woken, like objects, by a change to the Secret they read.
+    let provider_index = shared.kinds.iter().position(|k| k.provider_type.is_none()).unwrap_or_default();
+    let (sender, receiver) = mpsc::unbounded_channel();
+    senders.insert(provider_index, (sender, reconcile::Context::new(shared.clone(), provider_index).resource.clone()));
+    let guard = guard_providers(client.clone(), namespace.clone(), shared.clone(), receiver);
     shared.set_triggers(senders);
     tokio::spawn(watch_sources(client, namespace, shared));
     futures::future::join(futures::future::join_all(runs), guard).await;
 }
 
+/// An error and what caused it, on one line: the runtime's own error says
+/// only which object failed.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    text
+}
+
 /// Keeps each Provider while objects use it.
-async fn guard_providers(client: Client, namespace: Option<String>, shared: Arc<reconcile::Shared>) {
+async fn guard_providers(
+    client: Client,
+    namespace: Option<String>,
+    shared: Arc<reconcile::Shared>,
+    woken: mpsc::UnboundedReceiver<kube::runtime::reflector::ObjectRef<DynamicObject>>,
+) {
     let index = shared.kinds.iter().position(|k| k.provider_type.is_none()).unwrap_or_default();
     let context = Arc::new(Context::new(shared, index));
     let resource = context.resource.clone();
     let api = dynamic_api(&client, &namespace, &resource);
-    Controller::new_with(api, watcher::Config::default(), resource)
+    // Its own status writes must not reconcile it again.
+    let writer = reflector::store::Writer::new(resource.clone());
+    let reader = writer.as_reader();
+    let changes =
+        watcher(api, watcher::Config::default()).default_backoff().reflect(writer).filter_map(changed_by_user());
+    Controller::for_stream_with(changes, reader, resource)
+        .reconcile_on(futures::stream::unfold(woken, |mut r| async move { r.recv().await.map(|o| (o, r)) }))
         .shutdown_on_signal()
         .run(provider_guard::reconcile, reconcile::error_policy, context)
         .for_each(|result| async move {
@@ -168,9 +196,11 @@ fn changed_by_user<E>() -> impl FnMut(WatchEvent<E>) -> std::future::Ready<Optio
 async fn watch_sources(client: Client, namespace: Option<String>, shared: Arc<reconcile::Shared>) {
     let providers = dynamic_api(&client, &namespace, &cluster::api_resource(&crate::manifest::PROVIDER_KIND));
     let changes = futures::stream::select_all([
-        changed_objects(typed_api::<KubeSecret>(&client, &namespace), "Secret").boxed(),
-        changed_objects(typed_api::<ConfigMap>(&client, &namespace), "ConfigMap").boxed(),
-        changed_objects(providers, "Provider").boxed(),
+        changed_objects(typed_api::<KubeSecret>(&client, &namespace), "Secret", any_change).boxed(),
+        changed_objects(typed_api::<ConfigMap>(&client, &namespace), "ConfigMap", any_change).boxed(),
+        // A Provider's status (which the controller writes) is no change
+        // its objects need to hear of: each would spend a read.
+        changed_objects(providers, "Provider", user_change).boxed(),
     ]);
     futures::pin_mut!(changes);
     while let Some((object_namespace, read)) = changes.next().await {
@@ -196,10 +226,32 @@ where
     }
 }
 
+/// What tells one version of an object from another: any write.
+fn any_change(object: &kube::core::PartialObjectMeta<impl kube::Resource>) -> String {
+    object.resource_version().unwrap_or_default()
+}
+
+/// What tells one version of an object from another: what a user changes
+/// (the spec, annotations, finalizers, a delete), not its status.
+fn user_change(object: &kube::core::PartialObjectMeta<impl kube::Resource>) -> String {
+    format!(
+        "{:?}/{:?}/{:?}/{}",
+        object.metadata.generation,
+        object.annotations(),
+        object.finalizers(),
+        object.metadata.deletion_timestamp.is_some()
+    )
+}
+
 /// The objects of one kind that change, as (namespace, `Kind/name`): a new
-/// resourceVersion or a delete, not the same object listed again when the
-/// watch restarts (that would reconcile every reader for nothing).
-fn changed_objects<K>(api: Api<K>, kind: &'static str) -> impl futures::Stream<Item = (String, String)> + Send
+/// version (as `version` tells them apart) or a delete, not the same object
+/// listed again when the watch restarts (that would reconcile every reader
+/// for nothing).
+fn changed_objects<K>(
+    api: Api<K>,
+    kind: &'static str,
+    version: fn(&kube::core::PartialObjectMeta<K>) -> String,
+) -> impl futures::Stream<Item = (String, String)> + Send
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
@@ -208,7 +260,7 @@ where
         let changed = match event {
             Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
                 let at = (object.namespace().unwrap_or_default(), format!("{kind}/{}", object.name_any()));
-                let version = object.resource_version().unwrap_or_default();
+                let version = version(&object);
                 (versions.insert(at.clone(), version.clone()) != Some(version)).then_some(at)
             }
             Ok(watcher::Event::Delete(object)) => {

@@ -35,7 +35,8 @@ pub async fn reconcile(provider: Arc<DynamicObject>, context: Arc<Context>) -> R
         if !held {
             finalizers::add(&api, &provider, IN_USE).await?;
         }
-        return Ok(Action::await_change());
+        super::provider_health::report(&context, &api, &provider, &namespace).await?;
+        return Ok(Action::requeue(super::provider_health::EVERY));
     }
     if !held {
         return Ok(Action::await_change());

@@ -158,6 +158,28 @@ impl Shared {
         true
     }
 
+    /// The base URL every Provider is sent to instead of its own (tests
+    /// and the sandbox).
+    pub fn base_url_override(&self) -> Option<&str> {
+        self.base_url_override.as_deref()
+    }
+
+    /// What the accounts of Provider `namespace/name` have seen of its
+    /// API since the controller started: requests made, answers by status
+    /// code, a refusal, the budget left and the limit.
+    pub fn account_health(&self, namespace: &str, name: &str) -> Option<AccountHealth> {
+        let prefix = format!("{namespace}/{name}/");
+        let accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        let account = accounts.iter().find(|(id, _)| id.starts_with(&prefix)).map(|(_, a)| a.clone())?;
+        Some(AccountHealth {
+            made: account.usage.made(),
+            answers: account.usage.answers(),
+            refusal: account.usage.refusal(),
+            remaining: account.limiter.remaining(),
+            limit: account.limiter.limit(),
+        })
+    }
+
     /// How secrets are digested: under the key of the controller's
     /// Secret, read (or made) once.
     pub async fn digests(&self) -> Result<Digests, DigestKeyError> {
@@ -184,6 +206,15 @@ impl Shared {
         let readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
         readers.get(&(namespace.to_string(), read.to_string())).map(|u| u.iter().cloned().collect()).unwrap_or_default()
     }
+}
+
+/// What a Provider's accounts have seen of its API.
+pub struct AccountHealth {
+    pub made: u64,
+    pub answers: BTreeMap<String, u64>,
+    pub refusal: Option<String>,
+    pub remaining: Option<u32>,
+    pub limit: Option<u32>,
 }
 
 /// One kind's controller.
@@ -593,7 +624,7 @@ fn without_secrets(fields: &crate::providers::Fields) -> crate::providers::Field
 }
 
 /// Sets a condition, keeping its transition time when its status stays.
-fn set_condition(
+pub(super) fn set_condition(
     status: &mut ResourceStatus,
     kind: &str,
     value: &str,
@@ -625,7 +656,7 @@ fn set_condition(
 }
 
 /// Server-side applies the object's status, as field manager `seqops`.
-async fn write_status(
+pub(super) async fn write_status(
     api: &Api<DynamicObject>,
     object: &DynamicObject,
     change: impl FnOnce(&mut ResourceStatus),

@@ -1,0 +1,93 @@
+//! A Provider's status: whether its credentials can be read (and may go
+//! to its base URL), whether its API answers, and the budget left, so
+//! `kubectl get seqops` shows a broken Provider before its objects fail.
+//! Judged from what the controller already knows: no request is spent on
+//! it.
+
+use std::time::Duration;
+
+use kube::api::{Api, DynamicObject};
+use kube::ResourceExt;
+use serde_json::json;
+
+use super::cluster;
+use super::reconcile::{set_condition, write_status, AccountHealth, Context};
+
+/// How often a Provider's status is refreshed when nothing wakes it.
+pub const EVERY: Duration = Duration::from_secs(300);
+
+/// Writes the Provider's `Ready` (credentials), `Synced` (the API) and
+/// `atProvider` (requests and budget).
+pub async fn report(
+    context: &Context,
+    api: &Api<DynamicObject>,
+    provider: &DynamicObject,
+    namespace: &str,
+) -> Result<(), kube::Error> {
+    // A change to the credential's Secret reports again at once.
+    let secret = provider.data["spec"]["credentials"]["secretRef"]["name"].as_str().map(|n| format!("Secret/{n}"));
+    context.shared.note_reads(context.kind, namespace, &provider.name_any(), &secret.into_iter().collect());
+    let credentials = credentials(context, provider, namespace).await;
+    let health = context.shared.account_health(namespace, &provider.name_any());
+    let (synced, reason, message) = api_verdict(health.as_ref());
+    let at_provider = health.as_ref().map(|h| {
+        json!({"requestsMade": h.made, "answers": h.answers, "budgetRemaining": h.remaining, "budgetLimit": h.limit})
+    });
+    write_status(api, provider, |status| {
+        match &credentials {
+            Ok(host) => set_condition(
+                status,
+                "Ready",
+                "True",
+                "CredentialsReadable",
+                &format!("the key is readable and goes to {host}"),
+                provider,
+            ),
+            Err(why) => set_condition(status, "Ready", "False", "CredentialsUnreadable", why, provider),
+        }
+        set_condition(status, "Synced", synced, reason, &message, provider);
+        status.at_provider = at_provider.clone();
+    })
+    .await
+}
+
+/// The host the key goes to, or why it cannot be read or sent.
+async fn credentials(context: &Context, provider: &DynamicObject, namespace: &str) -> Result<String, String> {
+    let texts = [(cluster::label(provider), cluster::manifest_text(provider))];
+    let manifests = crate::manifest::load_texts(&texts, &context.shared.kinds).map_err(|e| e.to_string())?;
+    let resource = manifests.providers().next().ok_or("the Provider did not load")?;
+    let settings = cluster::account_settings(
+        &context.shared.client,
+        namespace,
+        resource,
+        context.shared.base_url_override(),
+        &context.shared.allowed_hosts,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(reqwest::Url::parse(&settings.base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(String::from))
+        .unwrap_or(settings.base_url))
+}
+
+/// `Synced` from what the Provider's accounts have seen.
+fn api_verdict(health: Option<&AccountHealth>) -> (&'static str, &'static str, String) {
+    let Some(health) = health.filter(|h| h.made > 0) else {
+        return ("Unknown", "NotContactedYet", "no object has used this Provider since the controller started".into());
+    };
+    if let Some(refusal) = &health.refusal {
+        return ("False", "Refused", refusal.clone());
+    }
+    let answered: u64 = health.answers.iter().filter(|(code, _)| code.starts_with('2')).map(|(_, n)| n).sum();
+    let codes: Vec<String> = health.answers.iter().map(|(code, n)| format!("{n}× {code}")).collect();
+    let budget = match (health.remaining, health.limit) {
+        (Some(left), Some(limit)) => format!("; {left} of {limit} requests left"),
+        (Some(left), None) => format!("; {left} requests left"),
+        _ => String::new(),
+    };
+    if answered == 0 {
+        return ("False", "NotAnswering", format!("no request was answered ({}){budget}", codes.join(", ")));
+    }
+    ("True", "Answering", format!("{} requests made, answers {}{budget}", health.made, codes.join(", ")))
+}
