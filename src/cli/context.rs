@@ -84,7 +84,16 @@ pub fn load_from(files: &[PathBuf], base_dir: &Path, allowed: &[PathBuf]) -> any
     seqops::files::protect(super::digest_key::key_file().into_iter().collect());
     let manifests = seqops::manifest::load_with_stdin(files, base_dir, &providers::kinds())?;
     for location in &manifests.skipped {
-        eprintln!("note: {location}: not a manifest (no apiVersion, kind, metadata or spec); passed over");
+        eprintln!(
+            "note: {location}: not a manifest (a kustomization, or no apiVersion, kind, metadata or spec); passed over"
+        );
+    }
+    for folder in &manifests.kustomize_folders {
+        eprintln!(
+            "note: {}: a kustomize folder, passed over; render it: kustomize build {} | seqops plan -f -",
+            folder.display(),
+            folder.display()
+        );
     }
     if manifests.resources.is_empty() {
         // A mistyped path would otherwise plan to delete all that state

@@ -23,6 +23,7 @@ pub fn load(paths: &[PathBuf], kinds: &[KindSpec]) -> Result<Manifests, Manifest
 pub fn load_with_stdin(paths: &[PathBuf], stdin_dir: &Path, kinds: &[KindSpec]) -> Result<Manifests, ManifestError> {
     let mut files = Vec::new();
     let mut texts = Vec::new();
+    let mut kustomize_folders = Vec::new();
     for path in paths {
         if path.as_os_str() == STDIN {
             let mut text = String::new();
@@ -30,7 +31,7 @@ pub fn load_with_stdin(paths: &[PathBuf], stdin_dir: &Path, kinds: &[KindSpec]) 
                 .map_err(|source| ManifestError::Read { path: PathBuf::from("<stdin>"), source })?;
             texts.push(Text { file: PathBuf::from("<stdin>"), dir: stdin_dir.to_path_buf(), text });
         } else {
-            collect_files(path, &mut files)?;
+            collect_files(path, &mut files, &mut kustomize_folders)?;
         }
     }
     for file in files {
@@ -38,8 +39,13 @@ pub fn load_with_stdin(paths: &[PathBuf], stdin_dir: &Path, kinds: &[KindSpec]) 
             std::fs::read_to_string(&file).map_err(|source| ManifestError::Read { path: file.clone(), source })?;
         texts.push(Text::of_file(file, text));
     }
-    check_texts(texts, kinds)
+    let mut manifests = check_texts(texts, kinds)?;
+    manifests.kustomize_folders = kustomize_folders;
+    Ok(manifests)
 }
+
+/// The names kustomize takes for the file that makes a folder its root.
+const KUSTOMIZATIONS: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// A text to read manifests from, and where its relative paths start.
 struct Text {
@@ -85,7 +91,10 @@ fn check_texts(texts: Vec<Text>, kinds: &[KindSpec]) -> Result<Manifests, Manife
     }
 }
 
-fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
+/// The manifest files under `path`. A folder met on the way that is a
+/// kustomize root is passed over (and noted): its files are a base or an
+/// overlay to render, and read as they are they would clash.
+fn collect_files(path: &Path, files: &mut Vec<PathBuf>, kustomize: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
     let metadata =
         std::fs::metadata(path).map_err(|source| ManifestError::Read { path: path.to_path_buf(), source })?;
     if metadata.is_file() {
@@ -102,7 +111,11 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), ManifestEr
             continue;
         }
         if entry.is_dir() {
-            collect_files(&entry, files)?;
+            if KUSTOMIZATIONS.iter().any(|name| entry.join(name).is_file()) {
+                kustomize.push(entry);
+            } else {
+                collect_files(&entry, files, kustomize)?;
+            }
         } else if entry.extension().and_then(|e| e.to_str()).is_some_and(|e| e == "yaml" || e == "yml") {
             files.push(entry);
         }
@@ -160,6 +173,10 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resou
     })?;
     let text_of = |field: &str| header.get(field).and_then(|v| v.as_str()).map(str::to_string);
     if ["apiVersion", "kind", "metadata", "spec"].iter().all(|field| header.get(field).is_none()) {
+        return Ok(None);
+    }
+    // A kustomization beside the manifests it renders is no manifest.
+    if text_of("apiVersion").is_some_and(|v| v.starts_with("kustomize.config.k8s.io/")) {
         return Ok(None);
     }
     let (Some(api_version), Some(kind)) = (text_of("apiVersion"), text_of("kind")) else {

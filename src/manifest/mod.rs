@@ -214,12 +214,16 @@ pub struct Manifests {
     /// YAML documents that are not manifests (no apiVersion, kind, metadata
     /// or spec), passed over.
     pub skipped: Vec<Location>,
+    /// Folders found inside a `-f` folder that are kustomize roots (they
+    /// hold a kustomization): meant to be rendered, not read, so passed
+    /// over.
+    pub kustomize_folders: Vec<PathBuf>,
 }
 
 impl Manifests {
     pub fn new(resources: Vec<Resource>) -> Self {
         let index = resources.iter().enumerate().map(|(i, r)| (r.key.clone(), i)).collect();
-        Self { resources, index, skipped: Vec::new() }
+        Self { resources, index, skipped: Vec::new(), kustomize_folders: Vec::new() }
     }
 
     pub fn providers(&self) -> impl Iterator<Item = &Resource> {

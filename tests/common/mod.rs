@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fake_cluster;
+pub mod python_tools;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
