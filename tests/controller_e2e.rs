@@ -292,6 +292,16 @@ impl Env {
         }
     }
 
+    fn event_notes(&self, name: &str) -> Vec<String> {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
+        let list = self.block(events.list(&ListParams::default())).expect("events are listed");
+        list.items
+            .into_iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .filter_map(|e| e.note)
+            .collect()
+    }
+
     /// The reconciles a controller has counted.
     fn reconciles(&self, index: usize) -> u64 {
         let url = format!("http://{}/metrics", self.controllers[index].metrics);
@@ -392,7 +402,8 @@ fn welcome_spec(name: &str) -> Value {
 fn a_sequence_lives_through_the_controller(mut env: Env) {
     env.orsay_provider();
     env.start_controller("seqops-e2e", Some("2s"));
-    env.create("Sequence", "welcome", json!({}), welcome_spec("Welcome DM"));
+    let cause = json!({"kubernetes.io/change-cause": "launch the welcome flow (OPS-42)"});
+    env.create("Sequence", "welcome", cause, welcome_spec("Welcome DM"));
 
     env.wait_until("the Sequence is Ready with an external id", |env| env.ready_id("Sequence", "welcome").is_some());
     let id = env.ready_id("Sequence", "welcome").unwrap_or_default();
@@ -401,6 +412,10 @@ fn a_sequence_lives_through_the_controller(mut env: Env) {
     let finalizers = env.get("Sequence", "welcome").map(|o| o.metadata.finalizers.unwrap_or_default());
     assert_eq!(finalizers, Some(vec!["seqops.dev/finalizer".to_string()]));
     env.wait_until("a Created event is recorded", |env| env.event_reasons("welcome").contains(&"Created".into()));
+    assert!(
+        env.event_notes("welcome").iter().any(|n| n.contains("launch the welcome flow (OPS-42)")),
+        "why, in the Event"
+    );
 
     env.patch_spec("Sequence", "welcome", json!({"name": "Welcome DM v2"}));
     env.wait_until("the spec edit reaches the vendor", |env| {

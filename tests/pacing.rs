@@ -56,6 +56,8 @@ async fn applying_150_enrollments_under_60_a_minute_gets_no_429_and_takes_no_lon
         sandbox: true,
         outputs_to_files: true,
         digests: Default::default(),
+        provenance: Default::default(),
+        plan_id: None,
     };
     let report = engine::apply(&plan, &connections, &writer, options, &|_| {}).await.expect("applied");
     let elapsed_ms = seqops::clock::now_ms() - started;

@@ -82,6 +82,8 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         sandbox: args.common.sandbox,
         outputs_to_files: true,
         digests,
+        provenance: applied_by(&document, &args),
+        plan_id: saved.then(|| document.plan_id.clone()),
     };
     let plan = document.plan();
     let progress = super::progress::ApplyProgress::start(plan.changes.len());
@@ -126,6 +128,19 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     final_plan.usage = session.connections.usage();
     println!("{}", text::requests_line(&final_plan));
     Ok(if complete { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Who applies and why: the reviewed plan's commit and message, this run's
+/// CI job, and this run's `--message` when it gives one.
+fn applied_by(document: &PlanDocument, args: &ApplyArgs) -> seqops::engine::history::Provenance {
+    let now = super::provenance::gather(&plan::manifests_folder(&args.common), args.scope.message.as_deref());
+    let planned = &document.provenance;
+    seqops::engine::history::Provenance {
+        commit: planned.commit.clone().or(now.commit),
+        author: planned.author.clone().or(now.author),
+        ci_run: now.ci_run.or_else(|| planned.ci_run.clone()),
+        message: now.message.or_else(|| planned.message.clone()),
+    }
 }
 
 /// Asks on a terminal; refuses to guess when there is none.

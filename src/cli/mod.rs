@@ -9,6 +9,7 @@ mod graph;
 mod import;
 mod plan;
 mod progress;
+mod provenance;
 mod sandbox;
 mod schema;
 mod state;
@@ -67,11 +68,11 @@ pub struct Common {
     /// Manifest files or directories (searched recursively for *.yaml and
     /// *.yml), or `-` for a stream of documents on standard input.
     #[arg(short = 'f', long = "filename", default_value = ".")]
-    files: Vec<PathBuf>,
+    pub files: Vec<PathBuf>,
     /// With `-f -`: the folder the manifests' relative paths (`fromFile`,
     /// `writeSecretTo.file`) start from, and stay inside.
     #[arg(long, value_name = "DIR", default_value = ".")]
-    base_dir: PathBuf,
+    pub base_dir: PathBuf,
     /// The state file, or `k8s://NAMESPACE/NAME` for state kept in a
     /// Kubernetes Secret and locked by a Lease (KUBECONFIG).
     #[arg(long, default_value = ".seqops/state.json")]

@@ -83,6 +83,10 @@ pub struct Scope {
     /// (otherwise it stops: an empty or mistyped -f path does that).
     #[arg(long)]
     pub allow_delete_all: bool,
+    /// Why: recorded with the plan and with every change in state's
+    /// history, beside the commit and the CI run.
+    #[arg(long, short = 'm')]
+    pub message: Option<String>,
 }
 
 impl Scope {
@@ -129,10 +133,21 @@ pub async fn make_plan(
     let state = session.state_existed.then_some(&session.state);
     let mut document =
         PlanDocument::new(&plan, state, &session.manifests, common.sandbox, refresh, scope.targets.clone());
+    document.provenance = super::provenance::gather(&manifests_folder(common), scope.message.as_deref());
     if let Some(key) = digests.key() {
         document.sign(key);
     }
     Ok((session, document, digests))
+}
+
+/// The folder whose repository the manifests are in: the first `-f`'s.
+pub fn manifests_folder(common: &Common) -> std::path::PathBuf {
+    let first = common.files.first().cloned().unwrap_or_else(|| ".".into());
+    match first {
+        _ if first.as_os_str() == seqops::manifest::STDIN => common.base_dir.clone(),
+        _ if first.is_dir() => first,
+        _ => first.parent().map(std::path::Path::to_path_buf).unwrap_or_else(|| ".".into()),
+    }
 }
 
 /// Whether any object in `state` has a secret digest a new key would not

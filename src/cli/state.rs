@@ -23,6 +23,13 @@ pub enum StateCommand {
         #[arg(long, default_value = ".seqops/state.json")]
         state: PathBuf,
     },
+    /// Who changed an object, when and why, oldest first (also after it was
+    /// deleted).
+    History {
+        key: String,
+        #[arg(long, default_value = ".seqops/state.json")]
+        state: PathBuf,
+    },
     /// Stops managing an object; the remote object is not touched.
     Rm {
         key: String,
@@ -59,6 +66,26 @@ pub async fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
                 .ok_or_else(|| anyhow!("no state at {}", path.display()))?;
             let entry = state.resources.get(&key).ok_or_else(|| anyhow!("{key} is not in state {}", path.display()))?;
             println!("{}", serde_json::to_string_pretty(entry)?);
+        }
+        StateCommand::History { key, state: path } => {
+            let key = parse_key(&key)?;
+            let state = open_store(&path, None, Duration::ZERO)
+                .await?
+                .load()?
+                .ok_or_else(|| anyhow!("no state at {}", path.display()))?;
+            let records: Vec<_> = state.history.iter().filter(|r| r.key == key).collect();
+            if records.is_empty() {
+                println!("No change to {key} is recorded in {}.", path.display());
+            }
+            for record in records {
+                let id = record.id.as_deref().map(|id| format!(" {id}")).unwrap_or_default();
+                let fields =
+                    if record.fields.is_empty() { String::new() } else { format!(" ({})", record.fields.join(", ")) };
+                let by = record.by.describe();
+                let by = if by.is_empty() { String::new() } else { format!(" {by}") };
+                let action = format!("{:?}", record.action).to_lowercase();
+                println!("{}  {action}{id}{fields}{by}", record.at);
+            }
         }
         StateCommand::Rm { key, state: path } => {
             let key = parse_key(&key)?;

@@ -22,6 +22,7 @@ use super::cluster::{self, ClusterError, World};
 use super::digest_key::DigestKeyError;
 use super::finalizers;
 use crate::engine::apply::StateWriter;
+use crate::engine::history::Provenance;
 use crate::engine::state::{now_rfc3339, StateStore};
 use crate::engine::{self, ApplyOptions, Connections, PlanOptions, Refresh};
 use crate::external::digest::{DigestKey, Digests};
@@ -441,8 +442,16 @@ async fn sync(
         write_status(api, object, |status| status.pending_since = Some(now_rfc3339())).await?;
     }
     let writer = StateWriter::new(StateStore::in_memory(), world.state.clone());
-    let apply_options =
-        ApplyOptions { parallelism: 1, verify_observed: false, sandbox: false, outputs_to_files: false, digests };
+    let provenance = provenance_of(object);
+    let apply_options = ApplyOptions {
+        parallelism: 1,
+        verify_observed: false,
+        sandbox: false,
+        outputs_to_files: false,
+        digests,
+        provenance: provenance.clone(),
+        plan_id: None,
+    };
     let report = engine::apply(&plan, &connections, &writer, apply_options, &|_| {})
         .await
         .map_err(|e| ReconcileError::Failed(e.to_string()))?;
@@ -481,7 +490,10 @@ async fn sync(
     .await?;
     if let Some(change) = change {
         let id = entry.as_ref().and_then(|e| e.id.clone()).unwrap_or_default();
-        let (reason, note) = event_of(change, &id);
+        let (reason, mut note) = event_of(change, &id);
+        if !provenance.is_empty() {
+            note.push_str(&format!("; {}", provenance.describe()));
+        }
         record(context, object, false, reason, note).await;
         if matches!(change.action, engine::Action::Create | engine::Action::Adopt | engine::Action::Replace) {
             // What refers to this object has its (new) id to use now.
@@ -552,6 +564,21 @@ async fn finalize(
     context.shared.forget(context.kind, object);
     finalizers::remove(api, object, FINALIZER).await?;
     Ok(Action::await_change())
+}
+
+/// Who changed the object and why, as far as the cluster says: the field
+/// manager of its latest change that was not the controller's own (kubectl,
+/// a GitOps tool), and `kubernetes.io/change-cause`.
+fn provenance_of(object: &DynamicObject) -> Provenance {
+    let managers = object.metadata.managed_fields.iter().flatten();
+    let latest = managers
+        .filter(|m| m.manager.as_deref() != Some(MANAGER) && m.subresource.is_none())
+        .max_by_key(|m| m.time.clone());
+    Provenance {
+        author: latest.and_then(|m| m.manager.clone()),
+        message: annotation(object, "kubernetes.io/change-cause").map(String::from),
+        ..Provenance::default()
+    }
 }
 
 /// The Event a change applied makes: its reason and what it says.

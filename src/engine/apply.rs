@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
 use tokio::sync::Mutex;
 
+use super::history::{self, HistoryRecord, Provenance};
 use super::plan::{Action, Change, Plan, StateSync};
 use super::state::{now_rfc3339, Entry, State, StateError, StateStore};
 use super::{graph, Connections, EngineError};
@@ -98,6 +99,10 @@ pub struct ApplyOptions {
     pub outputs_to_files: bool,
     /// The key secret digests are made with (the plan's).
     pub digests: crate::external::digest::Digests,
+    /// Who applies and why, recorded in state's history.
+    pub provenance: Provenance,
+    /// The saved plan applied, if one is.
+    pub plan_id: Option<String>,
 }
 
 /// Where a change's one-time values went.
@@ -184,7 +189,11 @@ pub async fn apply(
                 .collect();
             results.extend(stream::iter(runs).buffer_unordered(options.parallelism.max(1)).collect::<Vec<_>>().await);
         }
+        let mut made = Vec::new();
         for (key, action, outcome) in results {
+            if matches!(outcome, Outcome::Done(_)) {
+                made.push(key.clone());
+            }
             if !matches!(outcome, Outcome::Done(_)) {
                 failed_keys.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone());
             }
@@ -203,8 +212,42 @@ pub async fn apply(
                 Outcome::Untouched(reason) => report.untouched.push((key, reason)),
             }
         }
+        record_history(&plan.changes, &made, state, options).await?;
     }
     Ok(report)
+}
+
+/// Who made the layer's changes and why, in state's history: one write per
+/// layer, so a killed apply loses at most the history of the layer it was
+/// in (never an id).
+async fn record_history(
+    changes: &[Change],
+    made: &[ResourceKey],
+    state: &StateWriter,
+    options: &ApplyOptions,
+) -> Result<(), StateError> {
+    if made.is_empty() {
+        return Ok(());
+    }
+    let at = now_rfc3339();
+    state
+        .record(|s| {
+            let records: Vec<HistoryRecord> = changes
+                .iter()
+                .filter(|c| made.contains(&c.key))
+                .map(|change| HistoryRecord {
+                    at: at.clone(),
+                    key: change.key.clone(),
+                    action: change.action,
+                    id: s.resources.get(&change.key).and_then(|e| e.id.clone()).or_else(|| change.id.clone()),
+                    fields: change.fields.iter().map(|f| f.path.clone()).collect(),
+                    plan_id: options.plan_id.clone(),
+                    by: options.provenance.clone(),
+                })
+                .collect();
+            history::append(&mut s.history, records);
+        })
+        .await
 }
 
 /// One change of a layer, unless something it waits for failed. (A named

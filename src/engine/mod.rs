@@ -7,6 +7,7 @@ pub mod diff;
 pub mod export;
 pub mod graph;
 pub mod guard;
+pub mod history;
 pub mod plan;
 pub mod planfile;
 pub mod state;

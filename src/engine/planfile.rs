@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::connections::AccountUsage;
+use super::history::Provenance;
 use super::plan::{Action, Change, Plan, Refresh, StateSync};
 use super::state::State;
 use crate::external::digest::DigestKey;
@@ -47,6 +48,9 @@ pub struct PlanDocument {
     pub syncs: Vec<StateSync>,
     pub warnings: Vec<String>,
     pub requests: Vec<AccountUsage>,
+    /// Who made the plan and why: commit, author, CI run, `--message`.
+    #[serde(default, skip_serializing_if = "Provenance::is_empty")]
+    pub provenance: Provenance,
     /// `hmac-sha256:KEYID:HEX` of the rest of the document under the
     /// digest key: apply refuses a plan edited since it was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,6 +142,7 @@ impl PlanDocument {
             syncs: plan.syncs.clone(),
             warnings: plan.warnings.clone(),
             requests: plan.usage.clone(),
+            provenance: Provenance::default(),
             signature: None,
         }
     }

@@ -45,6 +45,10 @@ pub struct State {
     pub providers: BTreeMap<String, ProviderRecord>,
     #[serde(default)]
     pub resources: BTreeMap<ResourceKey, Entry>,
+    /// Who changed what and why, newest last (the latest
+    /// [`super::history::KEPT`] changes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<super::history::HistoryRecord>,
     /// The id of the last saved plan applied, so it is not applied twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_plan_applied: Option<String>,
@@ -151,6 +155,7 @@ impl State {
             salts: BTreeMap::new(),
             providers: BTreeMap::new(),
             resources: BTreeMap::new(),
+            history: Vec::new(),
             last_plan_applied: None,
         }
     }
