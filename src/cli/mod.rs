@@ -4,6 +4,7 @@ mod apply;
 mod context;
 mod controller;
 mod digest_key;
+mod drift;
 mod export;
 mod graph;
 mod import;
@@ -36,6 +37,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Plan, confirm, and change the remote objects to match the manifests.
     Apply(apply::ApplyArgs),
+    /// What changed remotely since the last apply, within a request budget.
+    Drift(drift::DriftArgs),
     /// Print a saved plan.
     Show(plan::ShowArgs),
     /// The manifests' dependency graph, as Mermaid or Graphviz dot.
@@ -118,6 +121,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args).await,
         Command::Apply(args) => apply::run(args).await,
+        Command::Drift(args) => drift::run(args).await,
         Command::Show(args) => plan::show(args),
         Command::Graph(args) => graph::run(args),
         Command::Import(args) => import::run(args).await,

@@ -80,6 +80,9 @@ pub struct PlanOptions {
     /// The key secret digests are made with; without one, secrets are
     /// not comparable.
     pub digests: Digests,
+    /// When set, only these objects are read; the others are taken as
+    /// state last observed them (a drift check in rolling slices).
+    pub read_only: Option<BTreeSet<ResourceKey>>,
 }
 
 impl PlanOptions {
@@ -93,6 +96,7 @@ impl PlanOptions {
             outputs_to_files: true,
             list_only_for_new: false,
             digests: Digests::default(),
+            read_only: None,
         }
     }
 }
@@ -718,10 +722,11 @@ impl Group<'_> {
     ) -> Result<Outcome, ProviderError> {
         let id = entry.id.clone().unwrap_or_default();
         let manifest_changed = digest(&resource.spec) != entry.manifest_digest;
-        let read = match self.options.refresh {
-            Refresh::Full => true,
-            Refresh::None => false,
-            Refresh::Changed => {
+        let read = match (&self.options.read_only, self.options.refresh) {
+            (Some(slice), _) => slice.contains(&resource.key),
+            (None, Refresh::Full) => true,
+            (None, Refresh::None) => false,
+            (None, Refresh::Changed) => {
                 let digests = &self.options.digests;
                 manifest_changed || listing.is_none_or(|l| summary_differs(l.get(&id), entry, digests))
             }
