@@ -31,7 +31,7 @@ fn drift_lists_only_what_changed_remotely_not_what_the_manifests_change() {
     let drift = work.run(&["drift", "-f", "manifests", "--detailed-exitcode"]);
 
     assert_eq!(drift.code, 2, "{}", drift.all());
-    assert_contains(&drift.stdout, &format!("Sequence/s0 ({}) changed outside seqops:", ids[0]));
+    assert_contains(&drift.stdout, format!("Sequence/s0 ({}) changed outside seqops:", ids[0]));
     assert_contains(&drift.stdout, "! name: \"S0\" -> \"Edited by hand\"");
     assert!(!drift.stdout.contains("Sequence/s1"), "a manifest edit is no drift:\n{}", drift.stdout);
     let json = work.run(&["drift", "-f", "manifests", "--format", "json"]);
