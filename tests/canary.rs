@@ -107,45 +107,11 @@ fn no_secret_reaches_output_a_plan_file_or_state_when_everything_succeeds() {
     assert_nowhere(&work, &[("markdown plan", &markdown), ("plan", &planned), ("apply", &applied), ("plan", &again)]);
 }
 
-/// A gateway before the vendors that passes reads on and answers every
-/// write with `status`, echoing the request's headers and body.
-fn echoing_gateway(upstream: String, status: u16) -> common::InProcess {
-    use axum::body::Bytes;
-    use axum::http::{HeaderMap, Method, StatusCode, Uri};
-    let client = reqwest::Client::new();
-    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-        let (client, upstream) = (client.clone(), upstream.clone());
-        async move {
-            if method != Method::GET {
-                let echo = format!("rejected: you sent {headers:?} and {}", String::from_utf8_lossy(&body));
-                let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-                let body = serde_json::json!({"detail": echo, "message": echo, "error": {"message": echo}});
-                return (code, axum::Json(body)).into_response();
-            }
-            let url = format!("{upstream}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-            let mut request = client.get(url);
-            if let Some(auth) = headers.get("authorization") {
-                request = request.header("authorization", auth.as_bytes());
-            }
-            match request.send().await {
-                Ok(answer) => {
-                    let code = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-                    let bytes = answer.bytes().await.unwrap_or_default();
-                    (code, [("content-type", "application/json")], bytes).into_response()
-                }
-                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-            }
-        }
-    };
-    use axum::response::IntoResponse;
-    common::InProcess::serve(axum::Router::new().fallback(handler))
-}
-
 #[test]
 fn no_secret_reaches_output_or_state_when_the_vendor_echoes_it_in_an_error() {
     let server = Server::start(&[]);
     for status in [400, 409, 422, 500] {
-        let gateway = echoing_gateway(server.origin.clone(), status);
+        let gateway = common::echoing_gateway(server.origin.clone(), status);
         let work = Workspace::new();
         examples_at(&work, &gateway.origin);
 

@@ -661,34 +661,7 @@ fn no_secret_reaches_a_status_an_event_the_metrics_or_the_log(mut env: Env) {
 /// A vendor (or a gateway before it) that answers every write with an
 /// error echoing the request: what reaches status and Events is scrubbed.
 fn no_secret_reaches_a_status_or_an_event_when_the_vendor_echoes_it(mut env: Env) {
-    use axum::body::Bytes;
-    use axum::http::{HeaderMap, Method, StatusCode, Uri};
-    use axum::response::IntoResponse;
-    let upstream = env.sandbox.origin.clone();
-    let client = reqwest::Client::new();
-    let echo = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-        let (client, upstream) = (client.clone(), upstream.clone());
-        async move {
-            if method != Method::GET {
-                let text = format!("rejected: you sent {headers:?} and {}", String::from_utf8_lossy(&body));
-                return (StatusCode::BAD_REQUEST, axum::Json(json!({"detail": text}))).into_response();
-            }
-            let url = format!("{upstream}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-            let mut request = client.get(url);
-            if let Some(auth) = headers.get("authorization") {
-                request = request.header("authorization", auth.as_bytes());
-            }
-            match request.send().await {
-                Ok(answer) => {
-                    let code = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-                    (code, [("content-type", "application/json")], answer.bytes().await.unwrap_or_default())
-                        .into_response()
-                }
-                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-            }
-        }
-    };
-    let gateway = common::InProcess::serve(axum::Router::new().fallback(echo));
+    let gateway = common::echoing_gateway(env.sandbox.origin.clone(), 400);
     secret_bearing_orqis_objects(&env);
     env.start_controller_with("seqops-e2e", None, &gateway.origin, "trace");
     env.wait_until("the LLM key's write failed", |env| {

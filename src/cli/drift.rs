@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use seqops::engine::apply::StateWriter;
 use seqops::engine::diff::FieldChange;
 use seqops::engine::state::{now_rfc3339, State};
@@ -17,14 +17,8 @@ use seqops::manifest::ResourceKey;
 use seqops::render::text::value_text;
 use serde::Serialize;
 
+use super::plan::Format;
 use super::{context, digest_key, Common};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-    Markdown,
-}
 
 #[derive(Args)]
 pub struct DriftArgs {

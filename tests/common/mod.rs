@@ -317,3 +317,37 @@ impl InProcess {
         InProcess { origin, runtime }
     }
 }
+
+/// A gateway before the vendors that passes reads on and answers every
+/// write with `status`, echoing the request's headers and body.
+pub fn echoing_gateway(upstream: String, status: u16) -> InProcess {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    let client = reqwest::Client::new();
+    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (client, upstream) = (client.clone(), upstream.clone());
+        async move {
+            if method != Method::GET {
+                let echo = format!("rejected: you sent {headers:?} and {}", String::from_utf8_lossy(&body));
+                let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                let body = serde_json::json!({"detail": echo, "message": echo, "error": {"message": echo}});
+                return (code, axum::Json(body)).into_response();
+            }
+            let url = format!("{upstream}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+            let mut request = client.get(url);
+            if let Some(auth) = headers.get("authorization") {
+                request = request.header("authorization", auth.as_bytes());
+            }
+            match request.send().await {
+                Ok(answer) => {
+                    let code = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+                    let bytes = answer.bytes().await.unwrap_or_default();
+                    (code, [("content-type", "application/json")], bytes).into_response()
+                }
+                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+            }
+        }
+    };
+    use axum::response::IntoResponse;
+    InProcess::serve(axum::Router::new().fallback(handler))
+}
