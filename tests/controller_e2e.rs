@@ -461,16 +461,22 @@ fn orphan_and_observe_only_leave_the_vendor_alone(mut env: Env) {
     env.finish();
 }
 
-/// A Secret a `secretKeyRef` names: a new value reaches the vendor at once
-/// (the drift interval here is the default five minutes).
-fn a_changed_secret_is_written_again_at_once(mut env: Env) {
+/// An Orqis Provider, the controller, and an LlmKey whose value is `value`
+/// in the Secret `llm`.
+fn llm_key_from_a_secret(env: &mut Env, value: &str) {
     env.put_secret("orqis-token", "token", common::ORQIS_TOKEN);
-    env.put_secret("llm", "google", "AIza-first");
+    env.put_secret("llm", "google", value);
     let provider = json!({"type": "orqis", "credentials": {"secretRef": {"name": "orqis-token", "key": "token"}}});
     env.create("Provider", "orqis", json!({}), provider);
     env.start_controller("seqops-e2e", None);
     let spec = json!({"provider": "google", "value": {"secretKeyRef": {"name": "llm", "key": "google"}}});
     env.create("LlmKey", "google", json!({}), spec);
+}
+
+/// A Secret a `secretKeyRef` names: a new value reaches the vendor at once
+/// (the drift interval here is the default five minutes).
+fn a_changed_secret_is_written_again_at_once(mut env: Env) {
+    llm_key_from_a_secret(&mut env, "AIza-first");
 
     env.wait_until("the key is Ready", |env| env.condition("LlmKey", "google", "Ready")["status"] == "True");
     assert_eq!(env.sandbox.orqis("GET", "/users/me/llm-key?provider=google", None).1["has_key"], true);
@@ -493,13 +499,7 @@ fn a_changed_secret_is_written_again_at_once(mut env: Env) {
 /// without writing the secret again.
 fn a_digest_an_older_controller_salted_is_rekeyed_without_a_write(mut env: Env) {
     use sha2::Digest;
-    env.put_secret("orqis-token", "token", common::ORQIS_TOKEN);
-    env.put_secret("llm", "google", "AIza-legacy");
-    let provider = json!({"type": "orqis", "credentials": {"secretRef": {"name": "orqis-token", "key": "token"}}});
-    env.create("Provider", "orqis", json!({}), provider);
-    env.start_controller("seqops-e2e", None);
-    let spec = json!({"provider": "google", "value": {"secretKeyRef": {"name": "llm", "key": "google"}}});
-    env.create("LlmKey", "google", json!({}), spec);
+    llm_key_from_a_secret(&mut env, "AIza-legacy");
     env.wait_until("the key is Ready", |env| env.condition("LlmKey", "google", "Ready")["status"] == "True");
     let object = env.get("LlmKey", "google").expect("the key");
     let uid = object.metadata.uid.clone().unwrap_or_default();

@@ -42,6 +42,11 @@ fn parse_key(text: &str) -> anyhow::Result<ResourceKey> {
     ResourceKey::parse(text).ok_or_else(|| anyhow!("`{text}` is not a key: write Kind/name, e.g. Sequence/welcome-dm"))
 }
 
+/// The state at `path`, read without its lock; an error when there is none.
+async fn existing(path: &std::path::Path) -> anyhow::Result<seqops::engine::state::State> {
+    open_store(path, None, Duration::ZERO).await?.load()?.ok_or_else(|| anyhow!("no state at {}", path.display()))
+}
+
 pub async fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
     match command {
         StateCommand::List { state } => {
@@ -60,19 +65,13 @@ pub async fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
         }
         StateCommand::Show { key, state: path } => {
             let key = parse_key(&key)?;
-            let state = open_store(&path, None, Duration::ZERO)
-                .await?
-                .load()?
-                .ok_or_else(|| anyhow!("no state at {}", path.display()))?;
+            let state = existing(&path).await?;
             let entry = state.resources.get(&key).ok_or_else(|| anyhow!("{key} is not in state {}", path.display()))?;
             println!("{}", serde_json::to_string_pretty(entry)?);
         }
         StateCommand::History { key, state: path } => {
             let key = parse_key(&key)?;
-            let state = open_store(&path, None, Duration::ZERO)
-                .await?
-                .load()?
-                .ok_or_else(|| anyhow!("no state at {}", path.display()))?;
+            let state = existing(&path).await?;
             let records: Vec<_> = state.history.iter().filter(|r| r.key == key).collect();
             if records.is_empty() {
                 println!("No change to {key} is recorded in {}.", path.display());
