@@ -98,3 +98,119 @@ fn plan_cluster_names_a_missing_credential_secret_and_sends_nothing() {
     assert_contains(&plan.stderr, "Secret team/orsay-key has no key `apiKey` for Provider orsay");
     assert_eq!(server.orsay_requests(), before, "no request to the vendor");
 }
+
+/// A Sequence Flux applied from Kustomization `flux-system/apps`.
+fn flux_owned(mut object: serde_json::Value, kustomization: &str) -> serde_json::Value {
+    object["metadata"]["labels"] = json!({
+        "kustomize.toolkit.fluxcd.io/name": kustomization,
+        "kustomize.toolkit.fluxcd.io/namespace": "flux-system",
+    });
+    object
+}
+
+/// Three Sequences applied from one Kustomization (`welcome`, `old`,
+/// `kept`, the last orphaned on delete), one from another; the pull
+/// request keeps only `welcome`.
+fn cluster_after_a_pull_request_removes_two(server: &Server) -> (FakeCluster, Workspace, Vec<String>) {
+    let ids = server.seed(4, |i| json!({"name": format!("Seq {i}"), "trigger": "WHATSAPP_MESSAGE"}));
+    let cluster = FakeCluster::start();
+    cluster.put(secret("team", "orsay-key", "apiKey", KEY));
+    cluster.put(flux_owned(applied_sequence("welcome", &ids[0], "Seq 0"), "apps"));
+    cluster.put(flux_owned(applied_sequence("old", &ids[1], "Seq 1"), "apps"));
+    let mut kept = flux_owned(applied_sequence("kept", &ids[2], "Seq 2"), "apps");
+    kept["metadata"]["annotations"] = json!({"seqops.dev/deletion-policy": "orphan"});
+    cluster.put(kept);
+    cluster.put(flux_owned(applied_sequence("other-team", &ids[3], "Seq 3"), "marketing"));
+    let work = Workspace::new();
+    work.write("provider.yaml", PROVIDER);
+    work.write("welcome.yaml", &sequence("welcome", "name: Seq 0\ntrigger: WHATSAPP_MESSAGE"));
+    (cluster, work, ids)
+}
+
+fn plan_with(cluster: &FakeCluster, server: &Server, work: &Workspace, extra: &[&str]) -> common::Run {
+    let kubeconfig = cluster.kubeconfig(work.path(), "team");
+    let mut args = vec!["plan", "-f", "manifests", "--cluster", "--sandbox-origin", &server.origin];
+    args.extend_from_slice(extra);
+    let mut command = work.command(&args);
+    command.env("KUBECONFIG", kubeconfig).env_remove("ORSAY_API_KEY");
+    command.output().expect("seqops runs").into()
+}
+
+#[test]
+fn plan_cluster_lists_what_the_pull_request_removes_as_left_in_the_cluster() {
+    let server = Server::start(&[]);
+    let (cluster, work, _) = cluster_after_a_pull_request_removes_two(&server);
+
+    let plan = plan_with(&cluster, &server, &work, &[]);
+
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert_contains(&plan.all(), "left in the cluster, not in these manifests");
+    assert_contains(&plan.all(), "--prune plans that): Sequence/kept, Sequence/old");
+    assert!(
+        !plan.all().contains("other-team"),
+        "another Kustomization's object is not this pull request's:\n{}",
+        plan.all()
+    );
+    assert_contains(&plan.stdout, "No changes.");
+}
+
+#[test]
+fn plan_cluster_prune_plans_the_deletes_a_gitops_prune_leads_to_within_the_owner_and_reads_only() {
+    let server = Server::start(&[]);
+    let (cluster, work, ids) = cluster_after_a_pull_request_removes_two(&server);
+    let before = server.orsay_requests();
+
+    let plan = plan_with(&cluster, &server, &work, &["--prune"]);
+
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert_contains(&plan.all(), "--prune plans deletes for the objects owned by flux:flux-system/apps");
+    assert_contains(&plan.stdout, format!("# Sequence/old (orsay, id {}) will be deleted", ids[1]));
+    assert_contains(&plan.stdout, "seqops.dev/deletion-policy: orphan keeps the remote object");
+    assert!(!plan.all().contains("other-team"), "{}", plan.all());
+    assert_contains(&plan.stdout, "1 to delete");
+    assert!(cluster.requests().iter().all(|(method, _)| method == "GET"), "only reads");
+    assert_eq!(server.orsay_requests() - before, 1, "one read of the kept object; a delete needs no read");
+    assert_eq!(server.sequences_named("Seq 1").len(), 1, "nothing deleted");
+}
+
+#[test]
+fn plan_cluster_prune_by_selector_and_prevent_destroy_stops_the_plan() {
+    let server = Server::start(&[]);
+    let (cluster, work, _) = cluster_after_a_pull_request_removes_two(&server);
+    let mut guarded = applied_sequence("guarded", "seq_guarded", "Guarded");
+    guarded["metadata"]["labels"] = json!({"team": "growth"});
+    guarded["metadata"]["annotations"] = json!({"seqops.dev/prevent-destroy": "true"});
+    cluster.put(guarded);
+
+    let plan = plan_with(&cluster, &server, &work, &["--prune", "--selector", "team=growth"]);
+
+    assert_eq!(plan.code, 1, "{}", plan.all());
+    assert_contains(
+        &plan.all(),
+        "Sequence/guarded: its manifest is gone, so it would be deleted, but it has seqops.dev/prevent-destroy",
+    );
+    assert!(!plan.all().contains("Sequence/old"), "outside the selector:\n{}", plan.all());
+}
+
+#[test]
+fn plan_cluster_prune_with_nothing_to_scope_it_is_refused_before_any_vendor_request() {
+    let server = Server::start(&[]);
+    let ids = server.seed(1, |_| json!({"name": "Welcome DM", "trigger": "WHATSAPP_MESSAGE"}));
+    let cluster = FakeCluster::start();
+    cluster.put(secret("team", "orsay-key", "apiKey", KEY));
+    cluster.put(applied_sequence("welcome", &ids[0], "Welcome DM"));
+    let work = Workspace::new();
+    work.write("provider.yaml", PROVIDER);
+    work.write("welcome.yaml", &sequence("welcome", "name: Welcome DM\ntrigger: WHATSAPP_MESSAGE"));
+    let before = server.orsay_requests();
+
+    let plan = plan_with(&cluster, &server, &work, &["--prune"]);
+    let bad_selector = plan_with(&cluster, &server, &work, &["--prune", "--selector", "tier in (a"]);
+
+    assert_eq!(plan.code, 1, "{}", plan.all());
+    assert_contains(&plan.stderr, "--prune needs to know which objects your GitOps tool prunes");
+    assert_contains(&plan.stderr, "name them with --selector");
+    assert_eq!(bad_selector.code, 2, "{}", bad_selector.all());
+    assert_contains(&bad_selector.stderr, "--selector `tier in (a`: a parenthesis is not closed");
+    assert_eq!(server.orsay_requests(), before, "no request to the vendor");
+}

@@ -59,6 +59,20 @@ pub struct ClusterArgs {
     /// (`seqops controller --sandbox-origin`).
     #[arg(long, requires = "cluster")]
     sandbox_origin: Option<String>,
+    /// With --cluster: plan deletes for the objects in the namespace these
+    /// manifests no longer hold, as a GitOps tool that prunes (Flux, Argo
+    /// CD) and then the controller will; scoped by --selector, or else by
+    /// the GitOps tool's ownership labels on the manifests' objects.
+    #[arg(long, requires = "cluster")]
+    prune: bool,
+    /// With --cluster: the label selector (as kubectl's -l) that picks the
+    /// objects a prune deletes, e.g. app.kubernetes.io/part-of=outreach.
+    #[arg(long, short = 'l', requires = "cluster", value_parser = parse_selector)]
+    selector: Option<kube::core::Selector>,
+}
+
+fn parse_selector(text: &str) -> Result<kube::core::Selector, String> {
+    seqops::controller::prune::parse_selector(text).map_err(|e| e.to_string())
 }
 
 /// What a plan reads and covers; shared by plan and apply.
@@ -219,6 +233,7 @@ async fn plan_cluster(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         &kinds,
         args.cluster.sandbox_origin.as_deref(),
         &args.common.allow_base_url,
+        &prune_options(&args.cluster),
     )
     .await
     .with_context(|| format!("reading namespace {namespace} of the cluster"))?;
@@ -229,12 +244,45 @@ async fn plan_cluster(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     for key in &view.being_deleted {
         plan.warnings.push(format!("{key} is being deleted in the cluster: the controller finishes that first"));
     }
+    plan.warnings.extend(removal_notes(&view, args.cluster.prune));
     let document = PlanDocument::new(&plan, None, &manifests, false, refresh, args.scope.targets.clone());
     if args.format == Format::Text {
         println!("Namespace {namespace}: what the controller will do once these manifests are applied.\n");
     }
     print(&document, args.format)?;
+    if args.cluster.prune {
+        seqops::engine::guard::check_deletes(&document.plan(), &view.state, args.scope.delete_limits())
+            .map_err(|e| anyhow!(e))?;
+    }
     Ok(exit_code(&document, args.detailed_exitcode))
+}
+
+fn prune_options(args: &ClusterArgs) -> seqops::controller::preview::PruneOptions {
+    use seqops::controller::prune::Scope;
+    let scope = args.selector.clone().map_or(Scope::Owners, Scope::Selector);
+    seqops::controller::preview::PruneOptions { prune: args.prune, scope }
+}
+
+/// What the plan says of the objects the manifests no longer hold.
+fn removal_notes(view: &seqops::controller::preview::ClusterView, prune: bool) -> Vec<String> {
+    let removed = &view.removed;
+    let mut notes = Vec::new();
+    if let (true, Some(scope)) = (prune, &removed.scope) {
+        notes.push(format!("--prune plans deletes for the {scope} that these manifests no longer hold"));
+    }
+    for object in removed.pruned.iter().filter(|o| !view.state.resources.contains_key(&o.key)) {
+        notes.push(format!("{}: pruned from the cluster; it has no remote object", object.key));
+    }
+    if !removed.left.is_empty() {
+        let keys: Vec<String> = removed.left.iter().map(ToString::to_string).collect();
+        let why = if prune {
+            "their Provider is not in these manifests, so the controller cannot delete their remote objects"
+        } else {
+            "a GitOps tool that prunes deletes them, and the controller then deletes their remote objects: --prune plans that"
+        };
+        notes.push(format!("left in the cluster, not in these manifests ({why}): {}", keys.join(", ")));
+    }
+    notes
 }
 
 /// `seqops show PLANFILE`: prints a saved plan.

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod preview;
 pub mod provider_guard;
 mod provider_health;
+pub mod prune;
 pub mod reconcile;
 
 use std::collections::HashMap;

@@ -4,14 +4,17 @@
 //! Provider credentials and `secretKeyRef`/`configMapKeyRef` values come
 //! from the cluster's Secrets and ConfigMaps. Only reads are made, to the cluster and to the vendors.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kube::api::{Api, DynamicObject};
+use kube::ResourceExt;
 
 use super::cluster::{self, ClusterError};
+use super::prune::{self, Findings, Scope};
 use crate::engine::state::State;
 use crate::engine::Connections;
-use crate::manifest::{KindSpec, Manifests};
+use crate::manifest::{annotations, KindSpec, Manifests};
 use crate::providers::sources::ClusterValues;
 use crate::providers::{self, Account};
 
@@ -22,6 +25,16 @@ pub struct ClusterView {
     /// Manifests whose object is being deleted in the cluster: the
     /// controller finishes the delete, whatever the manifests say.
     pub being_deleted: Vec<String>,
+    /// Objects in the cluster the manifests no longer hold, a prune's and
+    /// those left alone.
+    pub removed: Findings,
+}
+
+/// Whether the plan deletes what the manifests no longer hold, and which.
+#[derive(Clone, Debug, Default)]
+pub struct PruneOptions {
+    pub prune: bool,
+    pub scope: Scope,
 }
 
 /// Reads the state and the credentials for `manifests` from `namespace`.
@@ -32,9 +45,11 @@ pub async fn view(
     kinds: &[KindSpec],
     base_url_override: Option<&str>,
     allowed: &[String],
+    prune: &PruneOptions,
 ) -> Result<ClusterView, ClusterError> {
     let mut state = State::new(false);
     let mut being_deleted = Vec::new();
+    let mut present = Vec::new();
     let mut values = ClusterValues::from_cluster();
     for resource in manifests.managed() {
         let Some(kind) = kinds.iter().find(|k| k.key_kind == resource.key.kind) else { continue };
@@ -48,13 +63,17 @@ pub async fn view(
             if let Some(entry) = cluster::entry_of(&object, &provider) {
                 state.resources.insert(resource.key.clone(), entry);
             }
+            present.push(object);
         }
         cluster::read_sources(client, namespace, &resource.spec, &mut values).await?;
     }
+    let mut removed = prune::find(client, namespace, manifests, kinds, &present, &prune.scope, prune.prune).await?;
+    let pruned_providers = insert_pruned(&mut state, &mut removed, manifests);
     let mut accounts = Vec::new();
     for provider in manifests.providers() {
         let name = provider.metadata.name.clone();
-        if !manifests.managed().any(|r| r.provider.as_deref() == Some(&name)) {
+        let used = manifests.managed().any(|r| r.provider.as_deref() == Some(&name));
+        if !used && !pruned_providers.contains(&name) {
             continue;
         }
         let settings = cluster::account_settings(client, namespace, provider, base_url_override, allowed).await?;
@@ -62,5 +81,34 @@ pub async fn view(
         accounts.push(Account::connect(settings, dialect, Arc::new(|m| eprintln!("{m}"))));
     }
     let connections = Connections::new(crate::providers::Accounts::new(accounts)).with_cluster_values(values);
-    Ok(ClusterView { state, connections, being_deleted })
+    Ok(ClusterView { state, connections, being_deleted, removed })
+}
+
+/// Puts each object a prune deletes into `state`, as the controller's
+/// finalizer will see it, so the plan shows its delete (or why it is kept).
+/// One whose Provider is not in the manifests cannot be planned and is
+/// left. Returns the Providers they use.
+fn insert_pruned(state: &mut State, removed: &mut Findings, manifests: &Manifests) -> BTreeSet<String> {
+    let providers: BTreeMap<String, String> = manifests
+        .providers()
+        .map(|p| (p.metadata.name.clone(), p.spec["type"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    let mut used = BTreeSet::new();
+    for object in std::mem::take(&mut removed.pruned) {
+        let provider = prune::provider_of(&object, &providers).filter(|p| providers.contains_key(p));
+        let Some(provider) = provider else {
+            removed.left.push(object.key);
+            continue;
+        };
+        if let Some(mut entry) = cluster::entry_of(&object.object, &provider) {
+            entry.applied_spec = object.object.data.get("spec").cloned().unwrap_or_default();
+            entry.prevent_destroy =
+                object.object.annotations().get(annotations::PREVENT_DESTROY).is_some_and(|v| v == "true");
+            state.salts.insert(object.key.clone(), cluster::salt_of(&object.object));
+            state.resources.insert(object.key.clone(), entry);
+            used.insert(provider);
+        }
+        removed.pruned.push(object);
+    }
+    used
 }
