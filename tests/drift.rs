@@ -40,6 +40,11 @@ fn drift_lists_only_what_changed_remotely_not_what_the_manifests_change() {
     let markdown = work.run(&["drift", "-f", "manifests", "--format", "markdown"]);
     assert_contains(&markdown.stdout, "| `Sequence/s0` | `name` | \"S0\" | \"Edited by hand\" |");
 
+    let alias = work.run(&["plan", "-f", "manifests", "--drift-only", "--detailed-exitcode"]);
+    assert_eq!(alias.code, 2, "plan --drift-only is seqops drift: {}", alias.all());
+    assert_contains(&alias.stdout, "! name: \"S0\" -> \"Edited by hand\"");
+    assert!(!alias.stdout.contains("Sequence/s1"), "{}", alias.stdout);
+
     work.write("s1.yaml", &common::sequence("s1", "name: S1\ntrigger: WHATSAPP_MESSAGE"));
     work.apply();
     assert_eq!(work.run(&["drift", "-f", "manifests", "--detailed-exitcode"]).code, 0, "drift set back is gone");

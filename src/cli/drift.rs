@@ -23,16 +23,16 @@ use super::{context, digest_key, Common};
 #[derive(Args)]
 pub struct DriftArgs {
     #[command(flatten)]
-    common: Common,
+    pub common: Common,
     /// Read at most this many objects (one request each), those read longest
     /// ago first; by default every managed object.
     #[arg(long, value_name = "N")]
-    refresh_budget: Option<usize>,
+    pub refresh_budget: Option<usize>,
     #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    pub format: Format,
     /// Exit 0 when nothing drifted, 2 when something did, 1 on error.
     #[arg(long)]
-    detailed_exitcode: bool,
+    pub detailed_exitcode: bool,
 }
 
 /// What a drift check found.

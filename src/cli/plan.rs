@@ -41,6 +41,13 @@ pub struct PlanArgs {
     detailed_exitcode: bool,
     #[command(flatten)]
     cluster: ClusterArgs,
+    /// Only what changed remotely since the last apply: `seqops drift`.
+    #[arg(long, conflicts_with_all = ["out", "cluster", "targets", "rotate"])]
+    drift_only: bool,
+    /// With --drift-only: read at most this many objects, those read
+    /// longest ago first.
+    #[arg(long, value_name = "N", requires = "drift_only")]
+    refresh_budget: Option<usize>,
 }
 
 /// Planning against a cluster the controller runs in.
@@ -187,6 +194,10 @@ pub fn save(document: &PlanDocument, path: &std::path::Path) -> anyhow::Result<(
 }
 
 pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    if args.drift_only {
+        let PlanArgs { common, refresh_budget, format, detailed_exitcode, .. } = args;
+        return super::drift::run(super::drift::DriftArgs { common, refresh_budget, format, detailed_exitcode }).await;
+    }
     if args.cluster.cluster {
         return plan_cluster(&args).await;
     }
