@@ -127,13 +127,7 @@ pub async fn open_with(common: &Common, command: &str, manifests: Manifests, als
         bail!("state {} holds objects of {was}; {flag}, or use another --state", common.state.display());
     }
     let dir = work_dir(&common.state);
-    let (origin, sandbox) = if common.sandbox {
-        let sandbox = Sandbox::new(providers::emulators(EmulatorConfig::default()), Some(dir.join("sandbox.json")))?;
-        let (addr, task) = sandbox.serve("127.0.0.1:0").await?;
-        (Some(format!("http://{addr}")), Some(SandboxTask(task)))
-    } else {
-        (None, None)
-    };
+    let (origin, sandbox) = start_sandbox(common, &dir).await?;
     let accounts =
         connect(&manifests, also, &state, origin.as_deref(), &dir.join("budget.json"), &common.allow_base_url)?;
     Ok(Session {
@@ -144,6 +138,38 @@ pub async fn open_with(common: &Common, command: &str, manifests: Manifests, als
         connections: Connections::new(providers::Accounts::new(accounts)),
         _sandbox: sandbox,
     })
+}
+
+/// With `--sandbox`: the in-process sandbox's origin, serving until the
+/// task is dropped.
+async fn start_sandbox(common: &Common, dir: &Path) -> anyhow::Result<(Option<String>, Option<SandboxTask>)> {
+    if !common.sandbox {
+        return Ok((None, None));
+    }
+    let sandbox = Sandbox::new(providers::emulators(EmulatorConfig::default()), Some(dir.join("sandbox.json")))?;
+    let (addr, task) = sandbox.serve("127.0.0.1:0").await?;
+    Ok((Some(format!("http://{addr}")), Some(SandboxTask(task))))
+}
+
+/// One account on its own, without state or its lock (`seqops check`).
+pub struct Alone {
+    pub account: Arc<Account>,
+    _sandbox: Option<SandboxTask>,
+}
+
+/// Connects the Provider `name` of `manifests` alone.
+pub async fn connect_alone(common: &Common, manifests: &Manifests, name: &str) -> anyhow::Result<Alone> {
+    let names: Vec<&str> = manifests.providers().map(|p| p.metadata.name.as_str()).collect();
+    let Some(provider) = manifests.providers().find(|p| p.metadata.name == name) else {
+        bail!("no Provider named `{name}` in the manifests (there are: {})", names.join(", "));
+    };
+    let record = record_of(provider)?;
+    let dir = work_dir(&common.state);
+    let (origin, sandbox) = start_sandbox(common, &dir).await?;
+    let settings = settings_for(name, &record, origin.as_deref(), &dir.join("budget.json"), &common.allow_base_url)
+        .map_err(|problem| anyhow::anyhow!("{problem}\nnothing was sent to any API"))?;
+    let account = Account::connect(settings, providers::dialect(record.provider_type), super::progress::notifier());
+    Ok(Alone { account, _sandbox: sandbox })
 }
 
 /// Connects every account that has manifests or state entries, checking

@@ -1,6 +1,7 @@
 //! Subcommands, one file each, over the library.
 
 mod apply;
+mod check;
 mod context;
 mod controller;
 mod digest_key;
@@ -41,6 +42,9 @@ enum Command {
     Drift(drift::DriftArgs),
     /// Print a saved plan.
     Show(plan::ShowArgs),
+    /// Read each endpoint a Provider's account is read at, once: does it
+    /// answer as seqops expects? Nothing is written.
+    Check(check::CheckArgs),
     /// The manifests' dependency graph, as Mermaid or Graphviz dot.
     Graph(graph::GraphArgs),
     /// Adopt an existing remote object into state as KIND/NAME.
@@ -122,6 +126,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run(args).await,
         Command::Apply(args) => apply::run(args).await,
         Command::Drift(args) => drift::run(args).await,
+        Command::Check(args) => check::run(args).await,
         Command::Show(args) => plan::show(args),
         Command::Graph(args) => graph::run(args),
         Command::Import(args) => import::run(args).await,

@@ -9,6 +9,7 @@ pub mod orchagent;
 pub mod orqis;
 pub mod orsay;
 pub mod paging;
+pub mod probe;
 pub mod ratelimit;
 pub mod topo;
 
@@ -51,6 +52,8 @@ pub struct Provider {
     /// The filters `seqops export` takes for this provider (`sequence`,
     /// `status`).
     pub export_filters: &'static [&'static str],
+    /// The endpoints its clients read, for `seqops check`.
+    pub probes: &'static [probe::Probe],
 }
 
 /// Every provider seqops speaks. Adding one is its folder plus a line here.

@@ -12,6 +12,7 @@ use tokio::sync::OnceCell;
 use super::{mapping, wire};
 use crate::providers::http::segment;
 use crate::providers::paging::all_pages;
+use crate::providers::probe::{self, Probe, ProbePath};
 use crate::providers::sources::SourceValues;
 use crate::providers::{
     Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
@@ -312,3 +313,24 @@ pub fn error_detail(body: &[u8]) -> String {
     }
     text
 }
+
+/// The endpoints this client reads, for `seqops check`.
+pub const PROBES: &[Probe] = &[
+    Probe {
+        endpoint: "GET /sequences",
+        path: ProbePath::Fixed("/sequences?limit=100"),
+        expect: |body| {
+            probe::ids::<wire::Page<wire::Sequence>>(body, |page| page.data.iter().map(|s| s.id.clone()).collect())
+        },
+    },
+    Probe {
+        endpoint: "GET /sequences/{id}/enrollments",
+        path: ProbePath::Under {
+            parent: "GET /sequences",
+            path: |id| format!("/sequences/{}/enrollments?limit=100", segment(id)),
+        },
+        expect: |body| {
+            probe::ids::<wire::Page<wire::Enrollment>>(body, |page| page.data.iter().map(|e| e.id.clone()).collect())
+        },
+    },
+];

@@ -46,6 +46,7 @@ pub const PROVIDER: super::Provider = super::Provider {
     sandbox_path: emulator::BASE_PATH,
     sandbox_key: "gc_live_sandbox_seqops",
     export_filters: &["sequence", "status"],
+    probes: client::PROBES,
 };
 
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {

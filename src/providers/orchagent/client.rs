@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use crate::providers::http::segment;
+use crate::providers::probe::{self, Probe, ProbePath};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
@@ -708,3 +709,43 @@ impl ExternalClient for ServiceClient {
         )
     }
 }
+
+/// The endpoints this client reads, for `seqops check`.
+pub const PROBES: &[Probe] = &[
+    Probe {
+        endpoint: "GET /workspaces",
+        path: ProbePath::Fixed("/workspaces"),
+        expect: |body| probe::enveloped(body, &["id", "name", "slug"]),
+    },
+    Probe {
+        endpoint: "GET /workspaces/{id}/secrets",
+        path: ProbePath::Under { parent: "GET /workspaces", path: |id| format!("/workspaces/{}/secrets", segment(id)) },
+        expect: |body| probe::enveloped(body, &["name"]),
+    },
+    Probe {
+        endpoint: "GET /workspaces/{id}/schedules",
+        path: ProbePath::Under {
+            parent: "GET /workspaces",
+            path: |id| format!("/workspaces/{}/schedules", segment(id)),
+        },
+        expect: |body| probe::enveloped(body, &["id"]),
+    },
+    Probe {
+        endpoint: "GET /workspaces/{id}/services",
+        path: ProbePath::Under {
+            parent: "GET /workspaces",
+            path: |id| format!("/workspaces/{}/services", segment(id)),
+        },
+        expect: |body| probe::enveloped(body, &["id", "name"]),
+    },
+    Probe {
+        endpoint: "GET /agents",
+        path: ProbePath::Fixed("/agents"),
+        expect: |body| probe::enveloped(body, &["id", "name"]),
+    },
+    Probe {
+        endpoint: "GET /agents/{id}/delete-check",
+        path: ProbePath::Under { parent: "GET /agents", path: |id| format!("/agents/{}/delete-check", segment(id)) },
+        expect: probe::shape::<Value>,
+    },
+];

@@ -104,6 +104,7 @@ pub const PROVIDER: super::Provider = super::Provider {
     rate: None,
     sandbox_path: emulator::BASE_PATH,
     export_filters: &[],
+    probes: client::PROBES,
     sandbox_key: "sk_sandbox_seqops",
 };
 

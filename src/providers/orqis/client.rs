@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use crate::providers::http::segment;
+use crate::providers::probe::{self, Probe, ProbePath};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
@@ -458,3 +459,32 @@ impl ExternalClient for ApiKeyClient {
         ok_if_gone(result)
     }
 }
+
+/// The endpoints this client reads, for `seqops check`.
+pub const PROBES: &[Probe] = &[
+    Probe {
+        endpoint: "GET /v3/agents",
+        path: ProbePath::Fixed("/v3/agents"),
+        expect: |body| probe::ids::<Vec<wire::Agent>>(body, |agents| agents.iter().map(|a| a.id.clone()).collect()),
+    },
+    Probe {
+        endpoint: "GET /agents/{id}/headers",
+        path: ProbePath::Under { parent: "GET /v3/agents", path: |id| format!("/agents/{}/headers", segment(id)) },
+        expect: probe::shape::<wire::Headers>,
+    },
+    Probe {
+        endpoint: "GET /users/me/api-keys",
+        path: ProbePath::Fixed("/users/me/api-keys"),
+        expect: |body| probe::ids::<Vec<wire::ApiKey>>(body, |keys| keys.iter().map(|k| k.id.clone()).collect()),
+    },
+    Probe {
+        endpoint: "GET /users/me/plan",
+        path: ProbePath::Fixed("/users/me/plan"),
+        expect: probe::shape::<wire::Plan>,
+    },
+    Probe {
+        endpoint: "GET /users/me/llm-key?provider={provider}",
+        path: ProbePath::Fixed("/users/me/llm-key?provider=google"),
+        expect: probe::shape::<wire::LlmKeyStatus>,
+    },
+];

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::providers::http::segment;
+use crate::providers::probe::{self, Probe, ProbePath};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
@@ -256,3 +257,25 @@ impl ExternalClient for SequenceClient {
         crate::providers::error::ok_if_gone(self.api.account.http.send(Method::DELETE, &sequence_path(id), None).await)
     }
 }
+
+/// The endpoints this client reads, for `seqops check`.
+pub const PROBES: &[Probe] = &[
+    Probe {
+        endpoint: "GET /agents",
+        path: ProbePath::Fixed("/agents"),
+        expect: |body| probe::ids::<Vec<wire::Agent>>(body, |agents| agents.iter().map(|a| a.id.clone()).collect()),
+    },
+    Probe { endpoint: "GET /profiles", path: ProbePath::Fixed("/profiles"), expect: probe::shape::<wire::Profiles> },
+    Probe {
+        endpoint: "GET /sequences",
+        path: ProbePath::Fixed("/sequences"),
+        expect: |body| {
+            probe::ids::<Vec<wire::SequenceSummary>>(body, |list| list.iter().map(|s| s.id.clone()).collect())
+        },
+    },
+    Probe {
+        endpoint: "GET /sequences/{id}",
+        path: ProbePath::Under { parent: "GET /sequences", path: sequence_path },
+        expect: probe::shape::<wire::Sequence>,
+    },
+];

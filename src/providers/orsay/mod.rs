@@ -40,6 +40,7 @@ pub const PROVIDER: super::Provider = super::Provider {
     rate: Some(crate::manifest::provider::Rate::per_hour(REQUESTS_PER_HOUR)),
     sandbox_path: emulator::BASE_PATH,
     export_filters: &[],
+    probes: client::PROBES,
     sandbox_key: "sk_sandbox_seqops",
 };
 

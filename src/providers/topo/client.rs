@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::{mapping, spec, wire};
 use crate::providers::http::segment;
 use crate::providers::paging::all_pages;
+use crate::providers::probe::{self, Probe, ProbePath};
 use crate::providers::sources::SourceValues;
 use crate::providers::{
     Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
@@ -264,3 +265,17 @@ pub fn error_detail(body: &[u8]) -> String {
         Err(_) => String::from_utf8_lossy(body).chars().take(200).collect(),
     }
 }
+
+/// The endpoints this client reads, for `seqops check`.
+pub const PROBES: &[Probe] = &[
+    Probe {
+        endpoint: "GET /v1/sequences",
+        path: ProbePath::Fixed("/v1/sequences?size=100&page=1"),
+        expect: |body| probe::ids::<wire::RunPage>(body, |page| page.items.iter().map(|r| r.id.clone()).collect()),
+    },
+    Probe {
+        endpoint: "GET /v1/sequences/{id}",
+        path: ProbePath::Under { parent: "GET /v1/sequences", path: |id| run_path(id, "") },
+        expect: probe::shape::<wire::SequenceRun>,
+    },
+];
