@@ -175,6 +175,11 @@ impl Env {
         self.block(self.api(kind).patch(name, &PatchParams::default(), &Patch::Merge(&patch))).expect("patched");
     }
 
+    fn label(&self, kind: &str, name: &str, labels: Value) {
+        let patch = json!({"metadata": {"labels": labels}});
+        self.block(self.api(kind).patch(name, &PatchParams::default(), &Patch::Merge(&patch))).expect("labelled");
+    }
+
     fn get(&self, kind: &str, name: &str) -> Option<DynamicObject> {
         self.block(self.api(kind).get_opt(name)).expect("the API answers")
     }
@@ -396,6 +401,46 @@ async fn install_crds(client: &kube::Client) {
 
 fn welcome_spec(name: &str) -> Value {
     json!({"name": name, "trigger": "WHATSAPP_MESSAGE"})
+}
+
+/// A GitOps pull request that removes a manifest: `plan --cluster` lists
+/// its object as left in the cluster, and with `--prune` plans the delete
+/// the controller will make once Flux prunes it, changing nothing.
+fn a_pull_request_that_removes_a_manifest_plans_its_delete_with_prune(mut env: Env) {
+    env.orsay_provider();
+    env.start_controller("seqops-e2e", None);
+    let flux =
+        json!({"kustomize.toolkit.fluxcd.io/name": "apps", "kustomize.toolkit.fluxcd.io/namespace": "flux-system"});
+    for (name, display) in [("welcome", "Welcome DM"), ("old", "Old DM")] {
+        env.create("Sequence", name, json!({}), welcome_spec(display));
+        env.label("Sequence", name, flux.clone());
+    }
+    env.wait_until("both Sequences are Ready", |env| {
+        env.ready_id("Sequence", "welcome").is_some() && env.ready_id("Sequence", "old").is_some()
+    });
+    let old = env.ready_id("Sequence", "old").unwrap_or_default();
+    env.work.write("provider.yaml", "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: orsay\nspec:\n  type: orsay\n  credentials:\n    secretRef: {name: orsay-key, key: apiKey}\n");
+    env.work.write("welcome.yaml", &common::sequence("welcome", "name: Welcome DM\ntrigger: WHATSAPP_MESSAGE"));
+    let plan = |extra: &[&str]| -> common::Run {
+        let mut args = vec!["plan", "-f", "manifests", "--cluster", "--namespace", &env.namespace];
+        args.extend_from_slice(&["--sandbox-origin", &env.sandbox.origin]);
+        args.extend_from_slice(extra);
+        let mut command = env.work.command(&args);
+        command.env("KUBECONFIG", &env.kubeconfig).env_remove("ORSAY_API_KEY");
+        command.output().expect("seqops runs").into()
+    };
+
+    let listed = plan(&[]);
+    let pruned = plan(&["--prune"]);
+
+    assert_eq!(listed.code, 0, "{}", listed.all());
+    common::assert_contains(&listed.all(), "--prune plans that): Sequence/old");
+    assert_eq!(pruned.code, 0, "{}", pruned.all());
+    common::assert_contains(&pruned.stdout, format!("# Sequence/old (orsay, id {old}) will be deleted"));
+    common::assert_contains(&pruned.stdout, "0 to create, 0 to update, 0 to replace, 1 to delete.");
+    assert!(env.remote(&old).is_some(), "a plan deletes nothing");
+    assert!(env.get("Sequence", "old").is_some());
+    env.finish();
 }
 
 /// Create, edit, drift, delete: the life of one Sequence.
@@ -834,4 +879,5 @@ on_both_clusters!(
     a_digest_an_older_controller_salted_is_rekeyed_without_a_write,
     a_burst_of_deletions_waits_for_the_provider_to_allow_a_mass_delete,
     a_provider_reports_its_credentials_its_api_and_its_budget,
+    a_pull_request_that_removes_a_manifest_plans_its_delete_with_prune,
 );
