@@ -5,6 +5,7 @@ pub mod account;
 pub mod destination;
 pub mod gary;
 pub mod http;
+pub mod listings;
 pub mod orchagent;
 pub mod orqis;
 pub mod orsay;

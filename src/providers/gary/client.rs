@@ -2,7 +2,7 @@
 //! engine drives.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -11,6 +11,7 @@ use tokio::sync::OnceCell;
 
 use super::{mapping, wire};
 use crate::providers::http::segment;
+use crate::providers::listings::Listings;
 use crate::providers::paging::all_pages;
 use crate::providers::probe::{self, Probe, ProbePath};
 use crate::providers::sources::SourceValues;
@@ -22,32 +23,20 @@ use crate::providers::{
 /// The most rows Gary gives in one page.
 const PAGE: u32 = 200;
 
-/// How long a listing of a sequence's enrollments serves reads: every
-/// reconcile of a burst shares one, and a run's plan and apply share it.
-const LISTING_TTL_MS: u64 = 30_000;
-
-/// A sequence's enrollments as listed, and when.
-type Listed = Arc<OnceCell<(u64, Vec<wire::Enrollment>)>>;
-
-/// The listings of one Gary key, shared by every client of the account.
-#[derive(Default)]
-pub struct Listings {
-    enrollments: Mutex<BTreeMap<String, Listed>>,
-}
-
 /// One Gary tenant. Sequences are listed at most once per client, and each
-/// sequence's enrollments once per account until they are 30 s old or
-/// seqops enrolls someone in it: Gary has no read of one enrollment, so
+/// sequence's enrollments once per account until they are 30 s old
+/// ([`crate::providers::listings::TTL_MS`]) or seqops enrolls someone in it: Gary has no read of one enrollment, so
 /// every read is served from these listings.
 pub struct GaryApi {
     account: Arc<Account>,
     sequences: OnceCell<Vec<wire::Sequence>>,
-    listings: Arc<Listings>,
+    /// Each sequence's enrollments, shared by every client of the account.
+    listings: Arc<Listings<Vec<wire::Enrollment>>>,
 }
 
 impl GaryApi {
     pub fn new(account: Arc<Account>) -> Self {
-        let listings = account.shared("gary listings", Listings::default);
+        let listings = account.shared("gary enrollments", Listings::default);
         Self { account, sequences: OnceCell::new(), listings }
     }
 
@@ -65,31 +54,21 @@ impl GaryApi {
     /// A sequence's enrollments, every page; `None` when the sequence is
     /// gone (or belongs to another tenant, which Gary answers alike).
     pub async fn enrollments(&self, sequence: &str) -> Result<Option<Vec<wire::Enrollment>>, ProviderError> {
-        let cell = {
-            let mut cells = self.listings.enrollments.lock().unwrap_or_else(|e| e.into_inner());
-            let fresh = |cell: &Listed| {
-                cell.get().is_none_or(|(at, _)| crate::clock::now_ms().saturating_sub(*at) < LISTING_TTL_MS)
-            };
-            if cells.get(sequence).is_some_and(|cell| !fresh(cell)) {
-                cells.remove(sequence);
-            }
-            cells.entry(sequence.to_string()).or_default().clone()
-        };
         let http = &self.account.http;
         let path = format!("/sequences/{}/enrollments", segment(sequence));
-        let listed = cell
-            .get_or_try_init(|| {
-                let rows = all_pages(|cursor| {
+        let listed = self
+            .listings
+            .get(sequence, || {
+                all_pages(|cursor| {
                     let path = page_path(&path, cursor);
                     async move {
                         let page: wire::Page<wire::Enrollment> = http.get(&path).await?;
                         Ok((page.data, page.next_page_token))
                     }
-                });
-                async move { Ok::<_, ProviderError>((crate::clock::now_ms(), rows.await?)) }
+                })
             })
             .await;
-        crate::providers::error::none_if_gone(listed.map(|(_, rows)| rows.clone()))
+        crate::providers::error::none_if_gone(listed)
     }
 
     /// Enrolls a contact; `idempotent` says Gary returned a live row instead.
@@ -99,7 +78,7 @@ impl GaryApi {
         let http = &self.account.http;
         let response = http.send(Method::POST, &path, Some(&body)).await;
         // Whatever the answer, the listing no longer says what is there.
-        self.listings.enrollments.lock().unwrap_or_else(|e| e.into_inner()).remove(sequence);
+        self.listings.forget(sequence);
         http.decode(&Method::POST, &path, &response?)
     }
 

@@ -1,11 +1,12 @@
 //! orchagent's API over the shared HTTP layer (`{data, metadata}` bodies),
 //! and the clients of its five kinds.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::providers::http::segment;
+use crate::providers::listings::Listings;
 use crate::providers::probe::{self, Probe, ProbePath};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
@@ -33,21 +34,24 @@ pub fn is_retryable(body: &[u8]) -> Option<bool> {
     serde_json::from_slice::<Value>(body).ok()?.get("error")?.get("is_retryable")?.as_bool()
 }
 
-/// One orchagent account. Lists are read at most once between changes.
+/// One orchagent account. Lists are read at most once between changes,
+/// shared by every kind's client: workspaces are listed once, not once per
+/// kind that lives in them.
 pub struct OrchagentApi {
     account: Arc<Account>,
-    cache: Mutex<std::collections::BTreeMap<String, Value>>,
+    lists: Arc<Listings<Vec<Value>>>,
 }
 
 impl OrchagentApi {
     pub fn new(account: Arc<Account>) -> Self {
-        Self { account, cache: Mutex::new(Default::default()) }
+        let lists = account.shared("orchagent lists", Listings::default);
+        Self { account, lists }
     }
 
     /// Sends a call and returns its `data`.
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ProviderError> {
         if method != Method::GET {
-            self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            self.lists.clear();
         }
         let response = self.account.http.send(method.clone(), path, body).await?;
         if response.body.is_empty() {
@@ -57,14 +61,10 @@ impl OrchagentApi {
         Ok(envelope.get("data").cloned().unwrap_or(Value::Null))
     }
 
-    /// A list, cached until the next change.
+    /// A list, kept until the next change.
     async fn list(&self, path: &str) -> Result<Vec<Value>, ProviderError> {
-        if let Some(cached) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(path).cloned() {
-            return Ok(cached.as_array().cloned().unwrap_or_default());
-        }
-        let data = self.call(Method::GET, path, None).await?;
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_string(), data.clone());
-        Ok(data.as_array().cloned().unwrap_or_default())
+        let read = || async { Ok(self.call(Method::GET, path, None).await?.as_array().cloned().unwrap_or_default()) };
+        self.lists.get(path, read).await
     }
 
     /// A top-level collection as summaries, each named by `name_field`.

@@ -328,9 +328,15 @@ impl ExternalClient for LlmKeyClient {
     }
 
     /// One read per LLM provider: Orqis has no call that lists saved keys.
-    async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
+    /// A plan reads only the providers its manifests name; an export reads
+    /// all five.
+    async fn list(&self, scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
+        let named: BTreeSet<&str> = match scope {
+            ListScope::Specs(specs) => specs.iter().filter_map(|s| s.spec["provider"].as_str()).collect(),
+            ListScope::All | ListScope::Export(_) => LLM_PROVIDERS.into_iter().collect(),
+        };
         let mut found = Vec::new();
-        for provider in LLM_PROVIDERS {
+        for provider in LLM_PROVIDERS.into_iter().filter(|p| named.contains(p)) {
             if self.observe(provider).await?.is_some() {
                 let fields = Map::from_iter([("provider".to_string(), json!(provider))]);
                 found.push(RemoteSummary { id: provider.into(), display_name: provider.into(), fields });
