@@ -17,7 +17,7 @@ use super::{digest, Connections, EngineError};
 use crate::external::digest::Digests;
 use crate::external::sources::{ClusterValues, SourceReader};
 use crate::external::{
-    DesiredContext, ExternalClient, Fields, ListScope, ProviderError, RemoteSummary, Scoped, WhenGone,
+    DesiredContext, ExternalClient, Fields, ListScope, ProviderError, RemoteSummary, Scoped, WhenGone, Write,
 };
 use crate::manifest::policy::Policy;
 use crate::manifest::{annotations, Manifests, Resource, ResourceKey};
@@ -166,6 +166,9 @@ pub struct Change {
     /// The change ends the object (a Topo stop): planned like a delete.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ends: bool,
+    /// The requests applying it is expected to make.
+    #[serde(default)]
+    pub requests: u64,
 }
 
 /// What a plan learnt that changes nothing remotely: a manifest edited to
@@ -549,6 +552,11 @@ impl Group<'_> {
         for (key, entry) in orphans {
             outcomes.push(self.plan_removal(key, entry, listing));
         }
+        for outcome in &mut outcomes {
+            if let Outcome::Change(change) = outcome {
+                change.requests = requests_of(self.client.as_ref(), change);
+            }
+        }
         let facts = self.client.facts();
         let creates = outcomes
             .iter()
@@ -617,6 +625,7 @@ impl Group<'_> {
             renew_token: self.renew_token(resource),
             annotations: resource.metadata.annotations.clone(),
             ends: false,
+            requests: 0,
         }
     }
 
@@ -1258,7 +1267,22 @@ impl Group<'_> {
             renew_token: entry.renew_token.clone(),
             annotations: BTreeMap::new(),
             ends: false,
+            requests: 0,
         }))
+    }
+}
+
+/// The requests applying `change` is expected to make.
+fn requests_of(client: &dyn ExternalClient, change: &Change) -> u64 {
+    let create = || client.requests(Write::Create { desired: &change.desired });
+    let update = || client.requests(Write::Update { changes: &change.updates, observed: &change.observed });
+    match change.action {
+        Action::Create => create(),
+        Action::Update => update(),
+        Action::Replace => create() + client.requests(Write::Delete),
+        Action::Delete => client.requests(Write::Delete),
+        Action::Adopt if !change.updates.is_empty() => update(),
+        Action::Adopt | Action::Forget => 0,
     }
 }
 

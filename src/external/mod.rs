@@ -284,6 +284,14 @@ pub struct UpdateRequest<'a> {
     pub sources: &'a sources::SourceValues,
 }
 
+/// A write a plan expects the apply to make, for its estimate of the
+/// requests an apply costs.
+pub enum Write<'a> {
+    Create { desired: &'a Fields },
+    Update { changes: &'a Fields, observed: &'a Fields },
+    Delete,
+}
+
 /// The engine's view of one kind in one account, shaped after
 /// crossplane-runtime's ExternalClient. Every call is idempotent: deleting
 /// what is gone succeeds, and observing what is gone says so.
@@ -329,6 +337,13 @@ pub trait ExternalClient: Send + Sync {
 
     /// The objects of this kind in the account that `scope` can touch, as
     /// summaries: one request per page where the API allows it.
+    /// The requests one write costs, for the plan's estimate of the apply:
+    /// one call each, unless the client makes more (a follow-up call for
+    /// what a create cannot set, a check before a delete).
+    fn requests(&self, _write: Write<'_>) -> u64 {
+        1
+    }
+
     async fn list(&self, scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError>;
 
     /// The object's current fields, or `None` when it no longer exists.
@@ -374,4 +389,7 @@ pub struct AccountUsage {
     /// What `limit` counts in: `per hour`, `per minute`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<String>,
+    /// The same, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_seconds: Option<u64>,
 }

@@ -152,6 +152,7 @@ impl Clients for Accounts {
                 remaining: a.limiter.remaining(),
                 limit: a.limiter.limit().or_else(|| a.limiter.server_limit()),
                 window: a.limiter.rate().map(|r| r.window_text()),
+                window_seconds: a.limiter.rate().map(|r| r.window.as_secs()),
             })
             .collect()
     }

@@ -30,6 +30,9 @@ pub fn render(plan: &Plan, cap: usize) -> String {
         let _ = writeln!(head, "> **Warning:** {}\n", escape(warning));
     }
     let _ = writeln!(head, "**{}**\n", summary(plan));
+    if let Some(cost) = super::cost::line(plan) {
+        let _ = writeln!(head, "{}\n", escape(&cost));
+    }
     if !plan.is_empty() {
         head.push_str(&table(plan));
     }

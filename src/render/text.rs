@@ -63,6 +63,9 @@ pub fn render(plan: &Plan, style: Style) -> String {
         }
     }
     let _ = writeln!(out, "{}", summary(plan));
+    if let Some(cost) = super::cost::line(plan) {
+        let _ = writeln!(out, "{cost}");
+    }
     let _ = writeln!(out, "{}", requests_line(plan));
     out
 }

@@ -16,7 +16,7 @@ use crate::providers::error::{none_if_gone, ok_if_gone};
 use crate::providers::sources::{self, SourceValues, SENSITIVE};
 use crate::providers::{
     Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
-    UpdateRequest,
+    UpdateRequest, Write,
 };
 
 /// `error.message` (with its code) of an error body.
@@ -400,6 +400,14 @@ impl ExternalClient for AgentClient {
         &AGENT_FACTS
     }
 
+    /// A delete asks what confirmation it needs first.
+    fn requests(&self, write: Write<'_>) -> u64 {
+        match write {
+            Write::Delete => 2,
+            _ => 1,
+        }
+    }
+
     async fn desired(&self, spec: &Value, _context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
         Ok(spec_fields(spec, &AGENT_FIELDS))
     }
@@ -444,6 +452,14 @@ impl ExternalClient for AgentClient {
             _ => format!("/agents/{}", segment(id)),
         };
         ok_if_gone(self.0.call(Method::DELETE, &path, None).await)
+    }
+}
+
+/// One call, and a second after a create that sets one of `later`.
+fn follow_up(write: Write<'_>, later: &[&str]) -> u64 {
+    match write {
+        Write::Create { desired } => 1 + u64::from(later.iter().any(|f| desired.contains_key(*f))),
+        _ => 1,
     }
 }
 
@@ -497,6 +513,11 @@ fn schedule_name(fields: &Value) -> String {
 impl ExternalClient for ScheduleClient {
     fn facts(&self) -> &'static KindFacts {
         &SCHEDULE_FACTS
+    }
+
+    /// What the create call cannot take is set by a second call.
+    fn requests(&self, write: Write<'_>) -> u64 {
+        follow_up(write, &["enabled", "alertWebhookUrl", "alertOnFailureCount"])
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
@@ -631,6 +652,11 @@ fn service_fields(workspace: &str, service: &Value) -> Fields {
 impl ExternalClient for ServiceClient {
     fn facts(&self) -> &'static KindFacts {
         &SERVICE_FACTS
+    }
+
+    /// What the create call cannot take is set by a second call.
+    fn requests(&self, write: Write<'_>) -> u64 {
+        follow_up(write, &["alertWebhookUrl", "maxRestartFailures"])
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {

@@ -19,7 +19,7 @@ use crate::providers::error::{none_if_gone, ok_if_gone};
 use crate::providers::sources::{self, SourceValues, DIGEST, SENSITIVE};
 use crate::providers::{
     Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
-    UpdateRequest,
+    UpdateRequest, Write,
 };
 
 /// One Orqis account. The agents and API keys lists are read at most once
@@ -128,6 +128,23 @@ fn agent_summary(agent: &wire::Agent) -> Fields {
 impl ExternalClient for AgentClient {
     fn facts(&self) -> &'static KindFacts {
         &AGENT_FACTS
+    }
+
+    /// Default tools are added and removed one call each; name and
+    /// description, and the headers, are one call each.
+    fn requests(&self, write: Write<'_>) -> u64 {
+        let tools = |fields: &Fields| names(fields.get("defaultTools").unwrap_or(&Value::Null));
+        match write {
+            Write::Create { desired } => 1 + tools(desired).len() as u64,
+            Write::Update { changes, observed } => {
+                let renamed = ["name", "description"].iter().any(|f| changes.contains_key(*f));
+                let tools_changed = changes.contains_key("defaultTools");
+                let moved =
+                    if tools_changed { tools(changes).symmetric_difference(&tools(observed)).count() } else { 0 };
+                u64::from(renamed) + u64::from(changes.contains_key("headers")) + moved as u64
+            }
+            Write::Delete => 1,
+        }
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
@@ -391,6 +408,14 @@ fn api_key_fields(key: &wire::ApiKey) -> Fields {
 impl ExternalClient for ApiKeyClient {
     fn facts(&self) -> &'static KindFacts {
         &API_KEY_FACTS
+    }
+
+    /// A create is followed by a list: the answer has the key, not its id.
+    fn requests(&self, write: Write<'_>) -> u64 {
+        match write {
+            Write::Create { .. } => 2,
+            _ => 1,
+        }
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {

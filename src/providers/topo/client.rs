@@ -15,7 +15,7 @@ use crate::providers::probe::{self, Probe, ProbePath};
 use crate::providers::sources::SourceValues;
 use crate::providers::{
     Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
-    UpdateRequest,
+    UpdateRequest, Write,
 };
 
 /// The most runs Topo gives in one page.
@@ -66,6 +66,17 @@ pub struct SequenceRunClient(pub Arc<TopoApi>);
 impl ExternalClient for SequenceRunClient {
     fn facts(&self) -> &'static KindFacts {
         &mapping::RUN_FACTS
+    }
+
+    /// Variables are one call, a pause, resume or stop another.
+    fn requests(&self, write: Write<'_>) -> u64 {
+        match write {
+            Write::Update { changes, .. } => {
+                let moves = ["phase", "pausedUntil", "stop"].iter().any(|f| changes.contains_key(*f));
+                u64::from(changes.contains_key("variables")) + u64::from(moves)
+            }
+            _ => 0,
+        }
     }
 
     fn display_name(&self, spec: &Value) -> String {
