@@ -89,9 +89,16 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let progress = super::progress::ApplyProgress::start(plan.changes.len());
     let report = engine::apply(&plan, &session.connections, &writer, options, &|event| progress.report(event)).await?;
     drop(progress);
-    if saved {
-        writer.record(|s| s.last_plan_applied = Some(document.plan_id.clone())).await?;
-    }
+    // Folds the run's journal into the state file: one reviewable document.
+    writer
+        .record(|s| {
+            if saved {
+                s.last_plan_applied = Some(document.plan_id.clone());
+            }
+        })
+        .await?;
+    let (bytes, writes) = writer.writes();
+    tracing::info!(bytes, writes, "state written");
     println!();
     for (_, message) in &report.failed {
         eprintln!("error: {message}");

@@ -49,11 +49,35 @@ impl StateWriter {
         Self { store, state: Mutex::new(state) }
     }
 
-    /// Applies `change` to state and saves it before returning.
+    /// Applies `change` to state and saves it whole before returning.
     pub async fn record<R>(&self, change: impl FnOnce(&mut State) -> R) -> Result<(), StateError> {
         let mut state = self.state.lock().await;
         change(&mut state);
         self.store.save(&mut state)
+    }
+
+    /// Applies `change`, which touches only the entries `keys` and the
+    /// history, and journals it before returning: one remote change costs
+    /// one appended record, not a rewrite of the whole state.
+    pub async fn record_entries<R>(
+        &self,
+        keys: &[ResourceKey],
+        change: impl FnOnce(&mut State) -> R,
+    ) -> Result<(), StateError> {
+        let mut state = self.state.lock().await;
+        let before = state.history.last().cloned();
+        change(&mut state);
+        self.store.append(&mut state, keys, before.as_ref())
+    }
+
+    /// Bytes written to state and its journal so far, and in how many writes.
+    pub fn writes(&self) -> (u64, u64) {
+        *self.store.writes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads state as it is now.
+    pub async fn read<R>(&self, read: impl FnOnce(&State) -> R) -> R {
+        read(&*self.state.lock().await)
     }
 
     pub async fn snapshot(&self) -> State {
@@ -231,7 +255,7 @@ async fn record_history(
     }
     let at = now_rfc3339();
     state
-        .record(|s| {
+        .record_entries(&[], |s| {
             let records: Vec<HistoryRecord> = changes
                 .iter()
                 .filter(|c| made.contains(&c.key))
@@ -364,17 +388,21 @@ async fn prepare(
     let sources = reader_for(change, options, cluster)
         .read_all(&change.spec)
         .map_err(|(field, message)| format!("{key}: {field}: {message}"))?;
-    let snapshot = state.snapshot().await;
-    let refs = change
-        .references
-        .iter()
-        .map(|r| (r.field.clone(), snapshot.resources.get(&r.key).and_then(|e| e.id.clone())))
-        .collect();
+    let (refs, digests) = state
+        .read(|s| {
+            let refs = change
+                .references
+                .iter()
+                .map(|r| (r.field.clone(), s.resources.get(&r.key).and_then(|e| e.id.clone())))
+                .collect();
+            (refs, s.digests_for(key, &options.digests))
+        })
+        .await;
     let context = DesiredContext {
         refs,
         previous: Some((&change.spec, &change.desired)),
         sources,
-        digests: snapshot.digests_for(key, &options.digests),
+        digests,
         annotations: change.annotations.clone(),
     };
     let spec = crate::manifest::policy::without_policies(&change.spec);
@@ -456,7 +484,7 @@ async fn apply_change(
             // Until the update is confirmed, state knows the id but not what
             // was applied, so an interrupted adopt is planned again in full.
             state
-                .record(|s| {
+                .record_entries(std::slice::from_ref(key), |s| {
                     upsert(s, change, Some(id.clone()), |e| {
                         e.manifest_digest = String::new();
                         e.observed = change.observed.clone();
@@ -484,16 +512,16 @@ async fn apply_change(
                 }
             };
             if client.facts().create_before_delete {
-                state.record(mark_deposed).await.map_err(save)?;
+                state.record_entries(std::slice::from_ref(key), mark_deposed).await.map_err(save)?;
                 let (id, outputs, _) = create(change, &prepared, client, state, options).await?;
                 written = outputs;
                 client.delete(&old).await.map_err(fail)?;
-                state.record(|s| clear_deposed(s, key, &old)).await.map_err(save)?;
+                state.record_entries(std::slice::from_ref(key), |s| clear_deposed(s, key, &old)).await.map_err(save)?;
                 progress(Progress::finished(format!("{key}: replaced ({old} -> {id})")));
             } else {
-                state.record(mark_deposed).await.map_err(save)?;
+                state.record_entries(std::slice::from_ref(key), mark_deposed).await.map_err(save)?;
                 client.delete(&old).await.map_err(fail)?;
-                state.record(|s| clear_deposed(s, key, &old)).await.map_err(save)?;
+                state.record_entries(std::slice::from_ref(key), |s| clear_deposed(s, key, &old)).await.map_err(save)?;
                 let (id, outputs, _) = create(change, &prepared, client, state, options).await?;
                 written = outputs;
                 progress(Progress::finished(format!("{key}: replaced ({old} -> {id})")));
@@ -504,7 +532,7 @@ async fn apply_change(
             progress(Progress::started(format!("{key}: deleting {id}...")));
             client.delete(&id).await.map_err(fail)?;
             state
-                .record(|s| {
+                .record_entries(std::slice::from_ref(key), |s| {
                     let entry = s.resources.get(key);
                     if entry.is_some_and(|e| e.deposed_id.as_deref() == Some(id.as_str())) {
                         clear_deposed(s, key, &id);
@@ -518,7 +546,7 @@ async fn apply_change(
         }
         Action::Forget => {
             state
-                .record(|s| {
+                .record_entries(std::slice::from_ref(key), |s| {
                     s.resources.remove(key);
                 })
                 .await
@@ -558,7 +586,7 @@ async fn update(
     }
     let observed = merged(&change.observed, &prepared.updates);
     state
-        .record(|s| {
+        .record_entries(std::slice::from_ref(key), |s| {
             upsert(s, change, Some(id.to_string()), |e| {
                 e.last_applied = prepared.desired.clone();
                 e.observed = observed;
@@ -581,9 +609,9 @@ async fn create(
 ) -> Result<(String, Written, Option<String>), String> {
     let key = &change.key;
     let save = |error: StateError| format!("{key}: state could not be saved: {error}");
-    let previous = state.snapshot().await.resources.get(key).cloned();
+    let previous = state.read(|s| s.resources.get(key).cloned()).await;
     state
-        .record(|s| {
+        .record_entries(std::slice::from_ref(key), |s| {
             upsert(s, change, None, |e| e.pending_since = Some(now_rfc3339()));
         })
         .await
@@ -602,7 +630,7 @@ async fn create(
             // lost: state binds the id and knows nothing applied, so the next
             // plan finishes the object.
             state
-                .record(|s| {
+                .record_entries(std::slice::from_ref(key), |s| {
                     upsert(s, change, Some(id.clone()), |e| e.manifest_digest = String::new());
                 })
                 .await
@@ -615,7 +643,7 @@ async fn create(
             // The API answered no: nothing was made, so state goes back to
             // what it was (a replaced object keeps its old id).
             state
-                .record(|s| match previous {
+                .record_entries(std::slice::from_ref(key), |s| match previous {
                     Some(mut entry) => {
                         entry.deposed_id = None;
                         entry.pending_since = None;
@@ -647,7 +675,7 @@ async fn create(
     let mut observed = applied.clone();
     observed.extend(created.observed.clone());
     state
-        .record(|s| {
+        .record_entries(std::slice::from_ref(key), |s| {
             upsert(s, change, Some(id.clone()), |e| {
                 e.last_applied = applied.clone();
                 e.observed = observed;
@@ -696,7 +724,7 @@ async fn find_unanswered(
     state: &StateWriter,
 ) -> Result<Option<String>, String> {
     let key = &change.key;
-    let managed = state.snapshot().await.managed_ids(&change.provider, &key.kind);
+    let managed = state.read(|s| s.managed_ids(&change.provider, &key.kind)).await;
     let found = client
         .list(&ListScope::Specs(vec![Scoped { spec: &change.spec, previous: None }]))
         .await

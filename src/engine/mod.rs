@@ -8,6 +8,7 @@ pub mod export;
 pub mod graph;
 pub mod guard;
 pub mod history;
+pub mod journal;
 pub mod plan;
 pub mod planfile;
 pub mod state;

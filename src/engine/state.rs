@@ -1,6 +1,7 @@
 //! State: what seqops manages, under which remote id, and what it last
-//! applied. Written atomically after every remote change and guarded by an
-//! exclusive lock.
+//! applied. Each remote change is appended to a journal beside it as it
+//! happens (see [`super::journal`]); the whole document is written
+//! atomically when the journal is folded in. Guarded by an exclusive lock.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -17,11 +18,16 @@ pub use crate::files::write_atomically;
 use crate::manifest::provider::{ProviderSpec, ProviderType, Rate, RateLimit};
 use crate::manifest::ResourceKey;
 
-pub const STATE_VERSION: u32 = 1;
+use super::journal::{self, Journal};
+
+/// The state format: 2 keeps a journal beside the file. State of format 1
+/// is read as it is and written as 2 on its first write.
+pub const STATE_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct State {
+    #[serde(rename = "format_version", alias = "version")]
     pub version: u32,
     /// Fixed when the state is created: a plan or a copy made from another
     /// state is recognised as foreign.
@@ -206,6 +212,8 @@ pub enum StateError {
     TooNew { path: PathBuf, version: u32 },
     #[error("state {path}: {reason}")]
     Remote { path: PathBuf, reason: String },
+    #[error("state's journal {0}")]
+    Journal(#[from] journal::JournalError),
 }
 
 /// State kept elsewhere than in a file (a Kubernetes Secret), locked for as
@@ -249,7 +257,19 @@ pub struct StateStore {
     /// object's status.
     memory: bool,
     remote: Option<Box<dyn RemoteState>>,
+    /// The journal, for a state file held under its lock.
+    journal: Option<std::sync::Mutex<Journal>>,
+    /// The size of the state file as last written: the journal is folded
+    /// in once it grows past it.
+    written: std::sync::atomic::AtomicU64,
+    /// Bytes written to state and its journal by this store, and in how
+    /// many writes: what a benchmark of an apply reports.
+    pub writes: std::sync::Mutex<(u64, u64)>,
 }
+
+/// The journal is folded into state once it is larger than this or than
+/// the state file, whichever is larger.
+const JOURNAL_MIN_COMPACTION: u64 = 1 << 20;
 
 impl StateStore {
     /// Opens the state at `path`, taking its exclusive lock: when another
@@ -288,22 +308,32 @@ impl StateStore {
         file.set_len(0).map_err(write_error)?;
         file.write_all(serde_json::to_string(&holder).unwrap_or_default().as_bytes()).map_err(write_error)?;
         file.flush().map_err(write_error)?;
-        Ok(Self { path: path.to_path_buf(), _lock: Some(file), memory: false, remote: None })
+        let journal = Some(std::sync::Mutex::new(Journal::new(journal::path_for(path))));
+        Ok(Self { journal, _lock: Some(file), ..Self::read_only(path) })
     }
 
     /// Opens the state for reading only, without its lock.
     pub fn read_only(path: &Path) -> Self {
-        Self { path: path.to_path_buf(), _lock: None, memory: false, remote: None }
+        Self {
+            path: path.to_path_buf(),
+            _lock: None,
+            memory: false,
+            remote: None,
+            journal: None,
+            written: Default::default(),
+            writes: Default::default(),
+        }
     }
 
     /// A store that keeps nothing on disk.
     pub fn in_memory() -> Self {
-        Self { path: PathBuf::from("(in memory)"), _lock: None, memory: true, remote: None }
+        Self { memory: true, ..Self::read_only(Path::new("(in memory)")) }
     }
 
     /// State kept by `remote` (which holds its own lock, if any).
     pub fn remote(remote: Box<dyn RemoteState>) -> Self {
-        Self { path: PathBuf::from(remote.label()), _lock: None, memory: false, remote: Some(remote) }
+        let path = PathBuf::from(remote.label());
+        Self { remote: Some(remote), ..Self::read_only(&path) }
     }
 
     pub fn path(&self) -> &Path {
@@ -326,27 +356,77 @@ impl StateStore {
                 Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),
             },
         };
-        let state: State = serde_json::from_slice(&bytes)
+        self.written.store(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let mut state: State = serde_json::from_slice(&bytes)
             .map_err(|e| StateError::Corrupt { path: self.path.clone(), reason: e.to_string() })?;
         if state.version > STATE_VERSION {
             return Err(StateError::TooNew { path: self.path.clone(), version: state.version });
         }
+        if self.remote.is_none() {
+            let replayed = journal::replay(&journal::path_for(&self.path), &mut state)?;
+            // A run that died left its journal: fold it in while holding
+            // the lock, so the state file says everything again.
+            if replayed && self.journal.is_some() {
+                self.write_whole(&mut state)?;
+            }
+        }
         Ok(Some(state))
     }
 
-    /// Writes `state` with its serial incremented.
+    /// Writes `state` whole, with its serial incremented; an older format
+    /// is written as the current one.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
         state.serial += 1;
         state.drop_spent_salt();
+        self.write_whole(state)
+    }
+
+    /// Records one remote change: the entries `keys` name as `state` now
+    /// holds them, and the history added after `before`. Appended to the
+    /// journal where there is one, else written whole.
+    pub fn append(
+        &self,
+        state: &mut State,
+        keys: &[ResourceKey],
+        before: Option<&super::history::HistoryRecord>,
+    ) -> Result<(), StateError> {
+        let Some(journal) = &self.journal else { return self.save(state) };
+        state.serial += 1;
+        let record = journal::Record::of(state, keys, before);
+        let mut journal = journal.lock().unwrap_or_else(|e| e.into_inner());
+        let size = journal.append(&record)?;
+        self.count(size);
+        let limit = self.written.load(std::sync::atomic::Ordering::Relaxed).max(JOURNAL_MIN_COMPACTION);
+        if journal.bytes > limit {
+            drop(journal);
+            self.write_whole(state)?;
+        }
+        Ok(())
+    }
+
+    fn count(&self, bytes: u64) {
+        let mut writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+        *writes = (writes.0 + bytes, writes.1 + 1);
+    }
+
+    /// Writes `state` as it is, then empties the journal it now holds.
+    fn write_whole(&self, state: &mut State) -> Result<(), StateError> {
         if self.memory {
             return Ok(());
         }
+        state.version = STATE_VERSION;
         let bytes = serde_json::to_vec_pretty(state)
             .map_err(|e| StateError::Corrupt { path: self.path.clone(), reason: e.to_string() })?;
         if let Some(remote) = &self.remote {
             return remote.save(&bytes).map_err(|reason| StateError::Remote { path: self.path.clone(), reason });
         }
-        write_atomically(&self.path, &bytes).map_err(|source| StateError::Write { path: self.path.clone(), source })
+        write_atomically(&self.path, &bytes).map_err(|source| StateError::Write { path: self.path.clone(), source })?;
+        self.count(bytes.len() as u64);
+        self.written.store(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        if let Some(journal) = &self.journal {
+            journal.lock().unwrap_or_else(|e| e.into_inner()).clear()?;
+        }
+        Ok(())
     }
 }
 
