@@ -3,6 +3,10 @@
 //! size, the wall time, the peak RSS, and the bytes written to state and
 //! its journal (linear in the number of creates: one journal record each).
 //!
+//! Then, as a user waits for it, a no-op `seqops plan` of what was applied,
+//! in `--refresh changed` and `none`: the median wall time and peak RSS of
+//! five runs of the whole process.
+//!
 //! `cargo bench --bench apply` (1,000, 4,000 and 10,000 creates);
 //! `SEQOPS_BENCH_CREATES=500,2000` for other sizes.
 
@@ -23,8 +27,9 @@ fn main() {
         "{:>8} {:>10} {:>12} {:>14} {:>10} {:>16}",
         "creates", "wall", "per create", "state bytes", "writes", "peak RSS"
     );
+    let mut plans = Vec::new();
     for count in sizes {
-        let figures = apply(count);
+        let (figures, no_op) = apply(count);
         println!(
             "{count:>8} {:>9.1}s {:>10.2}ms {:>14} {:>10} {:>13} MiB",
             figures.seconds,
@@ -33,7 +38,54 @@ fn main() {
             figures.writes,
             figures.peak_kib / 1024
         );
+        plans.push((count, no_op));
     }
+    println!();
+    println!("{:>8} {:>10} {:>12} {:>12}", "objects", "refresh", "no-op plan", "peak RSS");
+    for (count, no_op) in plans {
+        for (refresh, seconds, peak_kib) in no_op {
+            println!("{count:>8} {refresh:>10} {:>11.2}s {:>8} MiB", seconds, peak_kib / 1024);
+        }
+    }
+}
+
+/// Runs `seqops ARGS` in `dir` under /usr/bin/time: (wall seconds, what
+/// it printed).
+fn seqops(dir: &Path, args: &[&str]) -> (f64, String) {
+    let started = Instant::now();
+    let output = Command::new("/usr/bin/time")
+        .args(["-f", "peak_kib=%M", SEQOPS])
+        .args(args)
+        .current_dir(dir)
+        .env("ORSAY_API_KEY", KEY)
+        .env("SEQOPS_LOG", "seqops=info")
+        .env("NO_COLOR", "1")
+        .env("XDG_CONFIG_HOME", dir.join(".config"))
+        .output()
+        .expect("seqops runs");
+    let seconds = started.elapsed().as_secs_f64();
+    let all = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "seqops {args:?} failed:\n{all}");
+    (seconds, all)
+}
+
+/// Five no-op plans per refresh mode: the median wall time and the
+/// largest peak RSS.
+fn no_op_plans(dir: &Path) -> Vec<(&'static str, f64, u64)> {
+    ["changed", "none"]
+        .into_iter()
+        .map(|refresh| {
+            let mut runs: Vec<(f64, u64)> = (0..5)
+                .map(|_| {
+                    let (seconds, printed) = seqops(dir, &["plan", "-f", "m", "--refresh", refresh]);
+                    assert!(printed.contains("No changes."), "not a no-op plan:\n{printed}");
+                    (seconds, field(&printed, "peak_kib="))
+                })
+                .collect();
+            runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (refresh, runs[2].0, runs.iter().map(|r| r.1).max().unwrap_or(0))
+        })
+        .collect()
 }
 
 struct Figures {
@@ -43,7 +95,7 @@ struct Figures {
     peak_kib: u64,
 }
 
-fn apply(count: usize) -> Figures {
+fn apply(count: usize) -> (Figures, Vec<(&'static str, f64, u64)>) {
     let mut server = Command::new(SEQOPS)
         .args(["sandbox", "serve", "--addr", "127.0.0.1:0", "--requests-per-hour", "0"])
         .stdout(Stdio::piped())
@@ -51,32 +103,25 @@ fn apply(count: usize) -> Figures {
         .spawn()
         .expect("the sandbox starts");
     let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("piped")).read_line(&mut line).expect("its address");
+    // Kept open while the server runs: it must not write to a closed pipe.
+    let mut stdout = BufReader::new(server.stdout.take().expect("piped"));
+    stdout.read_line(&mut line).expect("its address");
     let origin = line.trim().rsplit(' ').next().expect("an address").to_string();
     let work = tempfile::tempdir().expect("a temporary folder");
     write_manifests(work.path(), &origin, count);
 
-    let started = Instant::now();
-    let output = Command::new("/usr/bin/time")
-        .args(["-f", "peak_kib=%M", SEQOPS, "apply", "-f", "m", "--auto-approve"])
-        .current_dir(work.path())
-        .env("ORSAY_API_KEY", KEY)
-        .env("SEQOPS_LOG", "seqops=info")
-        .env("NO_COLOR", "1")
-        .env("XDG_CONFIG_HOME", work.path().join(".config"))
-        .output()
-        .expect("seqops runs");
-    let seconds = started.elapsed().as_secs_f64();
-    let _ = server.kill();
-    let _ = server.wait();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the apply failed:\n{stderr}");
-    Figures {
+    let (seconds, stderr) = seqops(work.path(), &["apply", "-f", "m", "--auto-approve"]);
+    let figures = Figures {
         seconds,
         bytes: field(&stderr, "bytes="),
         writes: field(&stderr, "writes="),
         peak_kib: field(&stderr, "peak_kib="),
-    }
+    };
+    let no_op = no_op_plans(work.path());
+    let _ = server.kill();
+    let _ = server.wait();
+    drop(stdout);
+    (figures, no_op)
 }
 
 /// The number after `name` in the last line that has it.
@@ -94,8 +139,9 @@ fn write_manifests(dir: &Path, origin: &str, count: usize) {
     );
     std::fs::write(folder.join("provider.yaml"), provider).expect("written");
     for i in 0..count {
+        // As an exported sequence reads: lookups, keywords, a flow of steps.
         let text = format!(
-            "apiVersion: orsay.seqops.dev/v1alpha1\nkind: Sequence\nmetadata:\n  name: s{i}\nspec:\n  name: Sequence {i}\n  trigger: WHATSAPP_MESSAGE\n"
+            "apiVersion: orsay.seqops.dev/v1alpha1\nkind: Sequence\nmetadata:\n  name: s{i}\nspec:\n  name: Comment outreach {i}\n  trigger: INSTAGRAM_COMMENT\n  active: false\n  agent:\n    lookup: Sales Agent\n  profile:\n    instagram: mybusiness\n  keywords: [GUIDE, PRICE, INFO]\n  flow:\n    - delay: 0m\n      content: \"You asked for it: here is the link {i}. Reply if you have questions!\"\n      followupDelays: [1h, 24h]\n    - delay: 48h\n      content: Did the guide help? Happy to walk you through it.\n  requireManualApproval: true\n"
         );
         std::fs::write(folder.join(format!("s{i}.yaml")), text).expect("written");
     }

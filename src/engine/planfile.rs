@@ -226,13 +226,27 @@ impl PlanDocument {
 
 /// A digest of every manifest: its key, its annotations and its spec.
 pub fn manifests_digest(manifests: &Manifests) -> String {
-    let mut all: Vec<serde_json::Value> = manifests
-        .resources
-        .iter()
-        .map(|r| serde_json::json!([r.key.to_string(), r.api_version, r.metadata.annotations, r.spec]))
-        .collect();
-    all.sort_by_key(|v| v[0].as_str().unwrap_or_default().to_string());
-    super::digest(&serde_json::Value::Array(all))
+    // The digest of `[[key, apiVersion, annotations, spec], …]` sorted by
+    // key, fed as it is written rather than built.
+    let mut resources: Vec<(String, &crate::manifest::Resource)> =
+        manifests.resources.iter().map(|r| (r.key.to_string(), r)).collect();
+    resources.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut hasher = super::Canonical::default();
+    hasher.bytes(b"[");
+    for (index, (key, resource)) in resources.into_iter().enumerate() {
+        hasher.bytes(if index > 0 { b",[" } else { b"[" });
+        hasher.scalar(&key);
+        hasher.bytes(b",");
+        hasher.scalar(&resource.api_version);
+        hasher.bytes(b",");
+        // Annotations are a sorted map already: written as they are.
+        hasher.scalar(&resource.metadata.annotations);
+        hasher.bytes(b",");
+        hasher.value(&resource.spec);
+        hasher.bytes(b"]");
+    }
+    hasher.bytes(b"]");
+    hasher.finish()
 }
 
 /// The fields of `before` whose value is different, or gone, in `now`: what

@@ -344,21 +344,25 @@ impl StateStore {
         if self.memory {
             return Ok(None);
         }
-        let bytes = match &self.remote {
+        let corrupt = |e: serde_json::Error| StateError::Corrupt { path: self.path.clone(), reason: e.to_string() };
+        let mut state: State = match &self.remote {
             Some(remote) => match remote.load() {
-                Ok(Some(bytes)) => bytes,
+                Ok(Some(bytes)) => serde_json::from_slice(&bytes).map_err(corrupt)?,
                 Ok(None) => return Ok(None),
                 Err(reason) => return Err(StateError::Remote { path: self.path.clone(), reason }),
             },
-            None => match std::fs::read(&self.path) {
-                Ok(bytes) => bytes,
+            // Read as a stream: a large state is never held twice, as text
+            // and as values.
+            None => match File::open(&self.path) {
+                Ok(file) => {
+                    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                    self.written.store(size, std::sync::atomic::Ordering::Relaxed);
+                    serde_json::from_reader(std::io::BufReader::with_capacity(1 << 16, file)).map_err(corrupt)?
+                }
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),
             },
         };
-        self.written.store(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        let mut state: State = serde_json::from_slice(&bytes)
-            .map_err(|e| StateError::Corrupt { path: self.path.clone(), reason: e.to_string() })?;
         if state.version > STATE_VERSION {
             return Err(StateError::TooNew { path: self.path.clone(), version: state.version });
         }

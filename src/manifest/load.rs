@@ -155,11 +155,42 @@ fn push_document(documents: &mut Vec<Document>, source: &Text, text: String, fir
 
 /// Parses one document; `None` for YAML that is not a manifest at all (no
 /// apiVersion, kind, metadata or spec: a CI workflow kept beside them).
+/// What a document says it is, before it is read as its kind.
+#[derive(Default, serde::Deserialize)]
+struct Header {
+    #[serde(rename = "apiVersion", default)]
+    api_version: Option<serde_yaml::Value>,
+    #[serde(default)]
+    kind: Option<serde_yaml::Value>,
+    #[serde(default)]
+    metadata: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    spec: Option<serde::de::IgnoredAny>,
+}
+
+impl Header {
+    fn is_manifest(&self) -> bool {
+        self.api_version.is_some() || self.kind.is_some() || self.metadata.is_some() || self.spec.is_some()
+    }
+}
+
+/// Reads only the header of a mapping, skipping the rest without building
+/// it; a document that is no mapping (a list, a scalar) is no manifest.
+fn read_header(text: &str) -> Result<Header, serde_yaml::Error> {
+    match serde_yaml::from_str::<Header>(text) {
+        Ok(header) => Ok(header),
+        Err(error) => match serde_yaml::from_str::<serde_yaml::Value>(text) {
+            Ok(value) if !value.is_mapping() => Ok(Header::default()),
+            _ => Err(error),
+        },
+    }
+}
+
 fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resource>, Vec<Diagnostic>> {
     let document = Arc::new(document);
     let at =
         |field: &str, message: String| Diagnostic { location: document.locate(field), field: field.into(), message };
-    let header: serde_yaml::Value = serde_yaml::from_str(&document.text).map_err(|error| {
+    let header = read_header(&document.text).map_err(|error| {
         let (line, column) = error.location().map_or((1, 1), |l| (l.line(), l.column()));
         vec![Diagnostic {
             location: Location {
@@ -171,8 +202,11 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resou
             message: format!("not valid YAML: {}", strip_location(&error.to_string())),
         }]
     })?;
-    let text_of = |field: &str| header.get(field).and_then(|v| v.as_str()).map(str::to_string);
-    if ["apiVersion", "kind", "metadata", "spec"].iter().all(|field| header.get(field).is_none()) {
+    let text_of = |field: &str| {
+        let value = if field == "apiVersion" { &header.api_version } else { &header.kind };
+        value.as_ref().and_then(|v| v.as_str()).map(str::to_string)
+    };
+    if !header.is_manifest() {
         return Ok(None);
     }
     // A kustomization beside the manifests it renders is no manifest.
@@ -226,16 +260,18 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resou
 /// Checks that need every document: duplicates, each resource's Provider,
 /// and references between manifests.
 fn check_across_documents(resources: &mut [Resource], kinds: &[KindSpec], diagnostics: &mut Vec<Diagnostic>) {
-    let mut seen: BTreeMap<ResourceKey, Location> = BTreeMap::new();
+    // Locations are found only for the duplicates: finding one re-reads
+    // the document.
+    let mut seen: BTreeMap<&ResourceKey, &Resource> = BTreeMap::new();
     for resource in resources.iter() {
         if let Some(first) = seen.get(&resource.key) {
             diagnostics.push(Diagnostic {
                 location: resource.location(),
                 field: "metadata.name".into(),
-                message: format!("{} is defined twice; it was first defined at {first}", resource.key),
+                message: format!("{} is defined twice; it was first defined at {}", resource.key, first.location()),
             });
         } else {
-            seen.insert(resource.key.clone(), resource.location());
+            seen.insert(&resource.key, resource);
         }
     }
     let providers: Vec<(String, String)> = resources
@@ -243,7 +279,7 @@ fn check_across_documents(resources: &mut [Resource], kinds: &[KindSpec], diagno
         .filter(|r| r.key.kind == super::PROVIDER_KIND.key_kind)
         .map(|r| (r.metadata.name.clone(), r.spec["type"].as_str().unwrap_or_default().to_string()))
         .collect();
-    let keys: Vec<ResourceKey> = resources.iter().map(|r| r.key.clone()).collect();
+    let keys: std::collections::BTreeSet<ResourceKey> = resources.iter().map(|r| r.key.clone()).collect();
     for resource in resources.iter_mut() {
         let Some(kind) = kinds.iter().find(|k| k.matches(&resource.api_version, &resource.kind)) else {
             continue;
