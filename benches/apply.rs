@@ -8,7 +8,10 @@
 //! five runs of the whole process.
 //!
 //! `cargo bench --bench apply` (1,000, 4,000 and 10,000 creates);
-//! `SEQOPS_BENCH_CREATES=500,2000` for other sizes.
+//! `SEQOPS_BENCH_CREATES=500,2000` for other sizes. With
+//! `SEQOPS_BENCH_TERRAFORM=N` and a `terraform` on the PATH, Terraform does
+//! the same job beside it: N `terraform_data` resources holding the same
+//! fields, applied, then `terraform plan -refresh=false` timed alike.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -47,6 +50,44 @@ fn main() {
             println!("{count:>8} {refresh:>10} {:>11.2}s {:>8} MiB", seconds, peak_kib / 1024);
         }
     }
+    if let Some(count) = std::env::var("SEQOPS_BENCH_TERRAFORM").ok().and_then(|v| v.parse().ok()) {
+        let (seconds, peak_kib) = terraform_no_op_plan(count);
+        println!(
+            "{count:>8} {:>10} {seconds:>11.2}s {:>8} MiB  (terraform plan -refresh=false)",
+            "terraform",
+            peak_kib / 1024
+        );
+    }
+}
+
+/// Terraform's no-op `plan -refresh=false` of `count` `terraform_data`
+/// resources holding what a sequence holds: (wall seconds, peak KiB).
+fn terraform_no_op_plan(count: usize) -> (f64, u64) {
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let mut config = String::new();
+    for i in 0..count {
+        config.push_str(&format!(
+            "resource \"terraform_data\" \"s{i}\" {{\n  input = {{\n    name = \"Comment outreach {i}\"\n    trigger = \"INSTAGRAM_COMMENT\"\n    active = false\n    agent = {{ lookup = \"Sales Agent\" }}\n    profile = {{ instagram = \"mybusiness\" }}\n    keywords = [\"GUIDE\", \"PRICE\", \"INFO\"]\n    flow = [\n      {{ delay = \"0m\", content = \"You asked for it: here is the link {i}. Reply if you have questions!\", followupDelays = [\"1h\", \"24h\"] }},\n      {{ delay = \"48h\", content = \"Did the guide help? Happy to walk you through it.\" }},\n    ]\n    requireManualApproval = true\n  }}\n}}\n"
+        ));
+    }
+    std::fs::write(work.path().join("main.tf"), config).expect("written");
+    let terraform = |args: &[&str]| {
+        let started = Instant::now();
+        let output = Command::new("/usr/bin/time")
+            .args(["-f", "peak_kib=%M", "terraform"])
+            .args(args)
+            .current_dir(work.path())
+            .env("TF_IN_AUTOMATION", "1")
+            .stdout(Stdio::null())
+            .output()
+            .expect("terraform runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "terraform {args:?} failed:\n{stderr}");
+        (started.elapsed().as_secs_f64(), field(&stderr, "peak_kib="))
+    };
+    terraform(&["init", "-input=false"]);
+    terraform(&["apply", "-auto-approve", "-input=false"]);
+    terraform(&["plan", "-refresh=false", "-input=false", "-detailed-exitcode"])
 }
 
 /// Runs `seqops ARGS` in `dir` under /usr/bin/time: (wall seconds, what

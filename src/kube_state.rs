@@ -17,6 +17,14 @@ use crate::engine::state::{LockHolder, RemoteState, StateError};
 
 /// The Secret's key that holds the state document.
 const KEY: &str = "state.json";
+/// The key that holds it gzipped, once it is larger than [`COMPRESS_ABOVE`].
+const GZIP_KEY: &str = "state.json.gz";
+/// State larger than this is stored gzipped (a state of 10,000 sequences
+/// is about 27 MB of JSON and 1.5 MB gzipped; 1,000 fit easily).
+const COMPRESS_ABOVE: usize = 256 << 10;
+/// What a Secret's data may hold: the API server refuses more than 1 MiB,
+/// and its keys and metadata take a little.
+const SECRET_LIMIT: usize = (1 << 20) - (8 << 10);
 /// A lock not renewed for this long (its holder died) may be taken.
 const LOCK_DURATION: Duration = Duration::from_secs(60);
 
@@ -94,17 +102,44 @@ impl RemoteState for KubeState {
 
     fn load(&self) -> Result<Option<Vec<u8>>, String> {
         let secret = self.run(self.secrets.get_opt(&self.name))?.map_err(|e| e.to_string())?;
-        Ok(secret.and_then(|s| s.data).and_then(|mut d| d.remove(KEY)).map(|b| b.0))
+        let Some(mut data) = secret.and_then(|s| s.data) else { return Ok(None) };
+        if let Some(gzipped) = data.remove(GZIP_KEY) {
+            warn_when_nearly_full(&self.label(), gzipped.0.len());
+            return gunzip(&gzipped.0).map(Some);
+        }
+        Ok(data.remove(KEY).map(|b| b.0))
     }
 
     fn save(&self, bytes: &[u8]) -> Result<(), String> {
+        let (key, stored) = stored_form(bytes)?;
+        self.write(key, stored)
+    }
+}
+
+/// The key and bytes a state document is kept as: gzipped past
+/// [`COMPRESS_ABOVE`], refused past what a Secret holds.
+fn stored_form(bytes: &[u8]) -> Result<(&'static str, Vec<u8>), String> {
+    let (key, stored) = if bytes.len() > COMPRESS_ABOVE { (GZIP_KEY, gzip(bytes)?) } else { (KEY, bytes.to_vec()) };
+    if stored.len() > SECRET_LIMIT {
+        return Err(format!(
+            "state is {} KiB even gzipped, more than the 1 MiB a Secret holds, so this change is not recorded there: keep state in a file (--state PATH, on a volume or a git branch) or split the manifests into one state per account, then run again",
+            stored.len() >> 10
+        ));
+    }
+    Ok((key, stored))
+}
+
+impl KubeState {
+    /// Writes the Secret with `stored` under `key` alone: server-side
+    /// apply removes the other key if the last write used it.
+    fn write(&self, key: &str, stored: Vec<u8>) -> Result<(), String> {
         let secret = Secret {
             metadata: kube::api::ObjectMeta {
                 name: Some(self.name.clone()),
                 labels: Some(BTreeMap::from([("app.kubernetes.io/managed-by".into(), "seqops".into())])),
                 ..Default::default()
             },
-            data: Some(BTreeMap::from([(KEY.to_string(), ByteString(bytes.to_vec()))])),
+            data: Some(BTreeMap::from([(key.to_string(), ByteString(stored))])),
             ..Default::default()
         };
         let mut value = serde_json::to_value(&secret).map_err(|e| e.to_string())?;
@@ -141,5 +176,58 @@ mod tests {
         assert_eq!(parse("k8s://team"), None);
         assert_eq!(parse("k8s:///x"), None);
         assert_eq!(parse(".seqops/state.json"), None);
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).map_err(|e| e.to_string())?;
+    encoder.finish().map_err(|e| e.to_string())
+}
+
+fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut text).map_err(|e| format!("{GZIP_KEY} is not gzip: {e}"))?;
+    Ok(text)
+}
+
+/// Says so when state fills three quarters of what a Secret holds, before
+/// a write fails.
+fn warn_when_nearly_full(label: &str, stored: usize) {
+    if stored > SECRET_LIMIT / 4 * 3 {
+        eprintln!(
+            "warning: state {label} is {} KiB gzipped of the 1 MiB a Secret holds: move it to a file (--state PATH) before it fills",
+            stored >> 10
+        );
+    }
+}
+
+#[cfg(test)]
+mod stored_form_tests {
+    use super::*;
+
+    #[test]
+    fn small_state_is_kept_as_it_is_and_large_state_gzipped() {
+        let small = br#"{"format_version": 2}"#;
+        assert_eq!(stored_form(small).map(|(key, bytes)| (key, bytes.len())), Ok((KEY, small.len())));
+        let large = serde_json::to_vec_pretty(&vec![
+            serde_json::json!({"name": "Welcome DM", "trigger": "WHATSAPP_MESSAGE"});
+            10_000
+        ])
+        .unwrap_or_default();
+        let (key, stored) = stored_form(&large).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(key, GZIP_KEY);
+        assert!(stored.len() < large.len() / 10, "{} of {}", stored.len(), large.len());
+        assert_eq!(gunzip(&stored), Ok(large));
+    }
+
+    #[test]
+    fn state_a_secret_cannot_hold_is_refused_saying_what_to_do() {
+        let noise: Vec<u8> = (0..(2usize << 20)).map(|_| rand::random::<u8>()).collect();
+        let refused = stored_form(&noise).err().unwrap_or_default();
+        assert!(refused.contains("more than the 1 MiB a Secret holds"), "{refused}");
+        assert!(refused.contains("--state PATH"), "{refused}");
     }
 }

@@ -213,10 +213,10 @@ pub async fn apply(
                 .collect();
             results.extend(stream::iter(runs).buffer_unordered(options.parallelism.max(1)).collect::<Vec<_>>().await);
         }
-        let mut made = Vec::new();
+        let mut made = BTreeSet::new();
         for (key, action, outcome) in results {
             if matches!(outcome, Outcome::Done(_)) {
-                made.push(key.clone());
+                made.insert(key.clone());
             }
             if !matches!(outcome, Outcome::Done(_)) {
                 failed_keys.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone());
@@ -246,7 +246,7 @@ pub async fn apply(
 /// in (never an id).
 async fn record_history(
     changes: &[Change],
-    made: &[ResourceKey],
+    made: &BTreeSet<ResourceKey>,
     state: &StateWriter,
     options: &ApplyOptions,
 ) -> Result<(), StateError> {
