@@ -29,6 +29,11 @@ pub struct ApplyArgs {
     /// Changes made at once.
     #[arg(long, default_value_t = 4)]
     parallelism: usize,
+    /// Stop at a change boundary once this long has passed (e.g. 50m, for
+    /// an apply longer than a CI job): what is left is said, and the next
+    /// run continues. SIGTERM and Ctrl-C stop the same way.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
+    max_duration: Option<std::time::Duration>,
 }
 
 pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
@@ -84,6 +89,7 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         digests,
         provenance: applied_by(&document, &args),
         plan_id: saved.then(|| document.plan_id.clone()),
+        stop: stop_when_asked(args.max_duration),
     };
     let plan = document.plan();
     let progress = super::progress::ApplyProgress::start(plan.changes.len());
@@ -112,10 +118,24 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     for (key, reason) in &report.untouched {
         eprintln!("untouched: {key}: {reason}; run `seqops plan` again");
     }
+    if let Some(why) = &report.stopped {
+        let keys: Vec<String> = report.left.iter().take(10).map(ToString::to_string).collect();
+        let more = report.left.len().saturating_sub(keys.len());
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        println!(
+            "Stopped at a change boundary ({why}): {} changes not started ({}{more}). Every change sent was recorded; run `seqops apply` again to continue.",
+            report.left.len(),
+            keys.join(", ")
+        );
+    }
     let complete = report.failed.is_empty() && report.skipped.is_empty() && report.untouched.is_empty();
     let mut summary = format!(
         "{} Resources: {} created, {} updated, {} replaced, {} deleted.",
-        if complete { "Apply complete!" } else { "Apply incomplete." },
+        match (complete, report.stopped.is_some()) {
+            (true, false) => "Apply complete!",
+            (true, true) => "Apply stopped.",
+            (false, _) => "Apply incomplete.",
+        },
         report.count(Action::Create),
         report.count(Action::Update),
         report.count(Action::Replace),
@@ -134,7 +154,45 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let mut final_plan = plan;
     final_plan.usage = session.connections.usage();
     println!("{}", text::requests_line(&final_plan));
-    Ok(if complete { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(match (complete, report.stopped.is_some()) {
+        (false, _) => ExitCode::from(1),
+        // Stopped with changes left: run again to continue.
+        (true, true) => ExitCode::from(2),
+        (true, false) => ExitCode::SUCCESS,
+    })
+}
+
+/// A stop the apply heeds at its next change boundary: after
+/// `max_duration`, or on SIGTERM or Ctrl-C.
+fn stop_when_asked(max_duration: Option<std::time::Duration>) -> seqops::engine::apply::Stop {
+    use seqops::engine::apply::Stop;
+    let stop = match max_duration {
+        Some(limit) => Stop::after(limit, format!("--max-duration {} reached", seqops::providers::http::human(limit))),
+        None => Stop::default(),
+    };
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            return;
+        };
+        tokio::select! {
+            _ = terminate.recv() => on_signal.request("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => on_signal.request("interrupted"),
+        }
+    });
+    stop
+}
+
+/// Asks on a terminal; refuses to guess when there is none.
+fn confirmed() -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("apply needs confirmation, and standard input is not a terminal: pass --auto-approve");
+    }
+    print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
 }
 
 /// Who applies and why: the reviewed plan's commit and message, this run's
@@ -148,16 +206,4 @@ fn applied_by(document: &PlanDocument, args: &ApplyArgs) -> seqops::engine::hist
         ci_run: now.ci_run.or_else(|| planned.ci_run.clone()),
         message: now.message.or_else(|| planned.message.clone()),
     }
-}
-
-/// Asks on a terminal; refuses to guess when there is none.
-fn confirmed() -> anyhow::Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        bail!("apply needs confirmation, and standard input is not a terminal: pass --auto-approve");
-    }
-    print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(answer.trim() == "yes")
 }

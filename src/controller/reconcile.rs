@@ -451,6 +451,7 @@ async fn sync(
         digests,
         provenance: provenance.clone(),
         plan_id: None,
+        stop: Default::default(),
     };
     let report = engine::apply(&plan, &connections, &writer, apply_options, &|_| {})
         .await

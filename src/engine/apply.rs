@@ -100,6 +100,9 @@ pub struct ApplyReport {
     /// Values the API returned once, kept in memory for the caller to store
     /// (when `outputs_to_files` is off).
     pub outputs: Vec<(ResourceKey, BTreeMap<String, Secret>)>,
+    /// Changes not started because the apply was asked to stop, and why.
+    pub left: Vec<ResourceKey>,
+    pub stopped: Option<String>,
 }
 
 impl ApplyReport {
@@ -127,6 +130,41 @@ pub struct ApplyOptions {
     pub provenance: Provenance,
     /// The saved plan applied, if one is.
     pub plan_id: Option<String>,
+    /// Asked to stop at the next change boundary (`--max-duration`, SIGTERM).
+    pub stop: Stop,
+}
+
+/// Asks a running apply to stop at the next change boundary: changes
+/// already started finish and are recorded (one waiting for budget waits
+/// for it), the rest are not started and are left for the next run.
+#[derive(Clone, Debug, Default)]
+pub struct Stop {
+    reason: Arc<std::sync::Mutex<Option<String>>>,
+    /// When to stop by itself, and what it then says.
+    deadline: Option<(std::time::Instant, String)>,
+}
+
+impl Stop {
+    /// A stop that comes by itself once `after` has passed.
+    pub fn after(after: std::time::Duration, why: impl Into<String>) -> Self {
+        Self { deadline: Some((std::time::Instant::now() + after, why.into())), ..Self::default() }
+    }
+
+    /// Asks to stop, saying why; the first reason given is kept.
+    pub fn request(&self, why: impl Into<String>) {
+        let mut reason = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if reason.is_none() {
+            *reason = Some(why.into());
+        }
+    }
+
+    pub fn requested(&self) -> Option<String> {
+        if let Some(reason) = self.reason.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Some(reason);
+        }
+        let (at, why) = self.deadline.as_ref()?;
+        (std::time::Instant::now() >= *at).then(|| why.clone())
+    }
 }
 
 /// Where a change's one-time values went.
@@ -142,6 +180,8 @@ enum Outcome {
     /// Not attempted: something it depends on did not happen.
     Skipped,
     Untouched(String),
+    /// Not started: the apply was asked to stop.
+    Stopped(String),
 }
 
 /// Records what a plan learnt without changing anything remotely: objects
@@ -234,6 +274,10 @@ pub async fn apply(
                 Outcome::Skipped => report.skipped.push(key),
                 Outcome::Failed(message) => report.failed.push((key, message)),
                 Outcome::Untouched(reason) => report.untouched.push((key, reason)),
+                Outcome::Stopped(why) => {
+                    report.left.push(key);
+                    report.stopped = Some(why);
+                }
             }
         }
         record_history(&plan.changes, &made, state, options).await?;
@@ -286,7 +330,9 @@ async fn run_change(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> (ResourceKey, Action, Outcome) {
     let refused = connections.refusal(&change.provider).filter(|_| change.action != Action::Forget);
-    let outcome = if blocked {
+    let outcome = if let Some(why) = options.stop.requested() {
+        Outcome::Stopped(why)
+    } else if blocked {
         Outcome::Skipped
     } else if let Some(why) = refused {
         Outcome::Failed(format!("{}: not tried, since {why}", change.key))
