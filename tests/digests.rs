@@ -113,6 +113,9 @@ fn a_digest_an_older_seqops_salted_is_rekeyed_from_the_value_in_hand_without_a_w
     let path = work.path().join(".seqops/state.json");
     let mut state: Value = serde_json::from_slice(&std::fs::read(&path).expect("state")).expect("JSON");
     state["salt"] = Value::String("abcd".into());
+    // It kept what it observed beside what it applied, even when equal.
+    let entry = &mut state["resources"]["LlmKey/google"];
+    entry["observed"] = entry["lastApplied"].clone();
     for side in ["lastApplied", "observed"] {
         state["resources"]["LlmKey/google"][side]["value"]["$sensitive"] = Value::String(legacy.clone());
     }

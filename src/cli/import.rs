@@ -51,7 +51,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         manifest_digest: String::new(),
         applied_spec: serde_json::Value::Null,
         last_applied: Fields::new(),
-        observed,
+        observed: Some(observed),
         observed_at: now_rfc3339(),
         orphan_on_delete: resource.annotation(annotations::DELETION_POLICY) == Some("orphan"),
         prevent_destroy: resource.annotation_is_true(annotations::PREVENT_DESTROY),

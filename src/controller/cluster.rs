@@ -81,7 +81,7 @@ pub fn entry_of(object: &DynamicObject, provider: &str) -> Option<Entry> {
         manifest_digest: status.last_applied_digest.unwrap_or_default(),
         applied_spec: Value::Null,
         last_applied: status.last_applied.and_then(|v| v.as_object().cloned()).unwrap_or_default(),
-        observed: status.at_provider.and_then(|v| v.as_object().cloned()).unwrap_or_default(),
+        observed: Some(status.at_provider.and_then(|v| v.as_object().cloned()).unwrap_or_default()),
         observed_at: now_rfc3339(),
         orphan_on_delete: object
             .annotations()

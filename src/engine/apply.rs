@@ -196,8 +196,7 @@ pub async fn record_syncs(syncs: &[StateSync], state: &StateWriter) -> Result<()
                 if let Some(entry) = s.resources.get_mut(&sync.key) {
                     entry.manifest_digest = sync.manifest_digest.clone();
                     entry.applied_spec = sync.applied_spec.clone();
-                    entry.last_applied = sync.last_applied.clone();
-                    entry.observed = sync.observed.clone();
+                    entry.set_applied(sync.last_applied.clone(), sync.observed.clone());
                     entry.observed_at = now_rfc3339();
                 }
             }
@@ -490,7 +489,7 @@ fn upsert(state: &mut State, change: &Change, id: Option<String>, fill: impl FnO
         manifest_digest: change.manifest_digest.clone(),
         applied_spec: change.spec.clone(),
         last_applied: Fields::new(),
-        observed: Fields::new(),
+        observed: None,
         observed_at: now_rfc3339(),
         orphan_on_delete: change.orphan_on_delete,
         prevent_destroy: change.prevent_destroy,
@@ -533,7 +532,7 @@ async fn apply_change(
                 .record_entries(std::slice::from_ref(key), |s| {
                     upsert(s, change, Some(id.clone()), |e| {
                         e.manifest_digest = String::new();
-                        e.observed = change.observed.clone();
+                        e.set_observed(change.observed.clone());
                     })
                 })
                 .await
@@ -633,10 +632,7 @@ async fn update(
     let observed = merged(&change.observed, &prepared.updates);
     state
         .record_entries(std::slice::from_ref(key), |s| {
-            upsert(s, change, Some(id.to_string()), |e| {
-                e.last_applied = prepared.desired.clone();
-                e.observed = observed;
-            })
+            upsert(s, change, Some(id.to_string()), |e| e.set_applied(prepared.desired.clone(), observed))
         })
         .await
         .map_err(|e| format!("{key}: the remote change was made but state could not be saved: {e}"))
@@ -722,10 +718,7 @@ async fn create(
     observed.extend(created.observed.clone());
     state
         .record_entries(std::slice::from_ref(key), |s| {
-            upsert(s, change, Some(id.clone()), |e| {
-                e.last_applied = applied.clone();
-                e.observed = observed;
-            })
+            upsert(s, change, Some(id.clone()), |e| e.set_applied(applied.clone(), observed))
         })
         .await
         .map_err(save)?;

@@ -85,7 +85,7 @@ pub async fn export_selected(
             manifest_digest: digest(&spec),
             applied_spec: spec.clone(),
             last_applied: desired,
-            observed: fields,
+            observed: Some(fields),
             observed_at: now_rfc3339(),
             orphan_on_delete: false,
             prevent_destroy: false,

@@ -741,7 +741,7 @@ impl Group<'_> {
             }
         };
         let facts = self.client.facts();
-        let observed = if read { self.read(&id, listing).await? } else { Some(entry.observed.clone()) };
+        let observed = if read { self.read(&id, listing).await? } else { Some(entry.observed().clone()) };
         if let (Some(token), Some(annotation)) = (self.renew_token(resource), facts.renew_annotation) {
             if entry.renew_token.as_ref() != Some(&token) {
                 let mut change = self.plan_create(resource).await?;
@@ -796,8 +796,11 @@ impl Group<'_> {
         if found.updates.is_empty() {
             // What the vendor moved by itself is no change, but state keeps
             // the latest reading of it (`seqops state show`).
-            let moved =
-                facts.observations.iter().chain(facts.merged_maps).any(|f| observed.get(*f) != entry.observed.get(*f));
+            let moved = facts
+                .observations
+                .iter()
+                .chain(facts.merged_maps)
+                .any(|f| observed.get(*f) != entry.observed().get(*f));
             if desired != entry.last_applied || manifest_changed || moved {
                 return Ok(Outcome::Sync(Box::new(StateSync {
                     key: resource.key.clone(),
@@ -816,7 +819,7 @@ impl Group<'_> {
                     "{}: {id} is {status} remotely, which is final; nothing is planned for it",
                     resource.key
                 ));
-                if observed == entry.observed {
+                if &observed == entry.observed() {
                     return Ok(Outcome::Unchanged);
                 }
                 return Ok(Outcome::Sync(Box::new(StateSync {
@@ -1221,7 +1224,7 @@ impl Group<'_> {
                 ));
             }
         }
-        reasons.extend(observations_text(self.client.facts(), &entry.observed));
+        reasons.extend(observations_text(self.client.facts(), entry.observed()));
         let deletable = self.client.facts().deletable;
         let policy_keeps = !crate::manifest::policy::allows(&entry.applied_spec, Policy::Delete);
         let keeps = entry.orphan_on_delete || !deletable || policy_keeps;
@@ -1258,7 +1261,7 @@ impl Group<'_> {
             manifest_digest: entry.manifest_digest.clone(),
             spec: entry.applied_spec.clone(),
             source_dir: String::new(),
-            observed: entry.observed.clone(),
+            observed: entry.observed().clone(),
             depends_on: entry.depends_on.clone(),
             references: Vec::new(),
             preexisting: Vec::new(),
@@ -1346,7 +1349,7 @@ fn summary_differs(summary: Option<&RemoteSummary>, entry: &Entry, digests: &Dig
         // A secret the listing returns in clear is compared as its digest.
         crate::external::digest::conceal_fields(fields.to_mut(), &[&entry.last_applied], digests);
     }
-    fields.iter().any(|(field, value)| entry.observed.get(field).is_some_and(|seen| seen != value))
+    fields.iter().any(|(field, value)| entry.observed().get(field).is_some_and(|seen| seen != value))
 }
 
 /// Puts a provider's error in the manifest's terms: a lookup points at the

@@ -127,8 +127,12 @@ pub struct Entry {
     pub applied_spec: serde_json::Value,
     /// The fields seqops last wrote: the base of the three-way diff.
     pub last_applied: Fields,
-    /// The fields as last observed (or as written, after an apply).
-    pub observed: Fields,
+    /// The fields as last observed (or as written, after an apply), kept
+    /// only where they differ from `last_applied` (`None`: the same), so a
+    /// state of thousands of objects holds each object's fields once. Read
+    /// it with [`Entry::observed`], set it with [`Entry::set_observed`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Fields>,
     pub observed_at: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub orphan_on_delete: bool,
@@ -144,6 +148,31 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The fields as last observed.
+    pub fn observed(&self) -> &Fields {
+        self.observed.as_ref().unwrap_or(&self.last_applied)
+    }
+
+    /// Records what was observed, kept apart only if it differs from what
+    /// was last applied.
+    pub fn set_observed(&mut self, observed: Fields) {
+        self.observed = (observed != self.last_applied).then_some(observed);
+    }
+
+    /// Records what was applied and then observed.
+    pub fn set_applied(&mut self, last_applied: Fields, observed: Fields) {
+        self.last_applied = last_applied;
+        self.set_observed(observed);
+    }
+
+    /// Drops a kept observation equal to what was applied (state written
+    /// before observations were kept apart).
+    pub fn compact(&mut self) {
+        if self.observed.as_ref() == Some(&self.last_applied) {
+            self.observed = None;
+        }
+    }
+
     /// The spec as last applied and the fields it resolved to.
     pub fn applied(&self) -> (&serde_json::Value, &Fields) {
         (&self.applied_spec, &self.last_applied)
@@ -181,7 +210,7 @@ impl State {
         let legacy = self
             .resources
             .values()
-            .flat_map(|entry| entry.last_applied.values().chain(entry.observed.values()))
+            .flat_map(|entry| entry.last_applied.values().chain(entry.observed().values()))
             .any(crate::external::digest::holds_legacy_digest);
         if !legacy {
             self.salt.clear();
@@ -366,6 +395,7 @@ impl StateStore {
         if state.version > STATE_VERSION {
             return Err(StateError::TooNew { path: self.path.clone(), version: state.version });
         }
+        state.resources.values_mut().for_each(Entry::compact);
         if self.remote.is_none() {
             let replayed = journal::replay(&journal::path_for(&self.path), &mut state)?;
             // A run that died left its journal: fold it in while holding
