@@ -160,3 +160,53 @@ fn version_names_every_provider_api_and_kind_it_speaks() {
     let flag = work.run(&["--version"]);
     assert_eq!(flag.stdout, shown.stdout, "--version says the same");
 }
+
+#[test]
+fn a_null_where_a_string_belongs_is_refused_not_sent_as_the_text_null() {
+    let run = refused(&sequence("a", "name: null\ntrigger: WHATSAPP_MESSAGE"));
+    assert_contains(
+        &run.stderr,
+        "manifests/bad.yaml:6:3: spec.name: a value is missing: `null` here would be sent as the text \"null\"",
+    );
+}
+
+#[test]
+fn an_annotation_value_that_is_not_a_string_is_refused() {
+    let manifest = "apiVersion: orsay.seqops.dev/v1alpha1\nkind: Sequence\nmetadata:\n  name: a\n  annotations:\n    seqops.dev/prevent-destroy: true\nspec:\n  name: A\n  trigger: WHATSAPP_MESSAGE\n";
+    let run = refused(manifest);
+    assert_contains(
+        &run.stderr,
+        "metadata.annotations.seqops.dev/prevent-destroy: annotation values are strings: write \"true\" in quotes",
+    );
+}
+
+#[test]
+fn a_document_that_is_neither_a_manifest_nor_a_list_of_them_is_an_error_not_passed_over() {
+    let run = refused("---\njust a sentence\n");
+    assert_contains(&run.stderr, "manifests/bad.yaml:2:1: a document must be a manifest");
+}
+
+#[test]
+fn a_document_that_is_a_list_of_manifests_is_loaded_item_by_item() {
+    let (_server, work) = server_and_workspace(&[]);
+    work.write(
+        "list.yaml",
+        "- apiVersion: orsay.seqops.dev/v1alpha1\n  kind: Sequence\n  metadata:\n    name: a\n  spec:\n    name: A\n    trigger: WHATSAPP_MESSAGE\n- apiVersion: orsay.seqops.dev/v1alpha1\n  kind: Sequence\n  metadata:\n    name: b\n  spec:\n    name: B\n    triger: WHATSAPP_MESSAGE\n",
+    );
+    let run = work.run(&["validate", "-f", "manifests"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_contains(&run.stderr, "manifests/list.yaml:14:5: spec.triger: unknown field `triger`");
+}
+
+#[test]
+fn a_file_that_is_not_utf8_names_the_line_and_the_byte() {
+    let (server, work) = server_and_workspace(&[]);
+    // `sequence` ends the spec's line, so the byte opens line 7.
+    let mut bytes = sequence("a", "name: Caf").into_bytes();
+    bytes.extend_from_slice(b"\xe9\n");
+    std::fs::write(work.manifests().join("latin1.yaml"), bytes).expect("written");
+    let run = work.plan();
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_contains(&run.stderr, "manifests/latin1.yaml:7:1: not UTF-8: byte");
+    assert_eq!(server.orsay_requests(), 0);
+}

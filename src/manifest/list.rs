@@ -4,15 +4,26 @@
 
 use super::Document;
 
-/// The items of a `v1` `List` document, each a document; `None` for any
-/// other document.
+/// The items of a `v1` `List` document, or of a document that is a YAML
+/// list of manifests, each a document; `None` for any other document.
 pub fn items(document: &Document) -> Option<Vec<Document>> {
-    let header: serde_yaml::Value = serde_yaml::from_str(&document.text).ok()?;
-    if header.get("kind")?.as_str()? != "List" || header.get("apiVersion")?.as_str()? != "v1" {
+    // Most documents are neither: a look at the text spares reading them.
+    let first = document.text.lines().find(|l| !ignorable(l))?;
+    let sequence = first.starts_with('-') || first.starts_with('[');
+    if !sequence && !document.text.contains("List") {
         return None;
     }
-    let items = header.get("items")?.as_sequence()?;
-    Some(block_items(document).filter(|found| found.len() == items.len()).unwrap_or_else(|| {
+    let header: serde_yaml::Value = serde_yaml::from_str(&document.text).ok()?;
+    let (items, start) = match &header {
+        serde_yaml::Value::Sequence(items) => (items, 0),
+        _ if header.get("kind")?.as_str()? == "List" && header.get("apiVersion")?.as_str()? == "v1" => {
+            let items = header.get("items")?.as_sequence()?;
+            let lines = document.text.lines().position(|l| l.trim_end() == "items:");
+            (items, lines.map_or(usize::MAX, |at| at + 1))
+        }
+        _ => return None,
+    };
+    Some(block_items(document, start).filter(|found| found.len() == items.len()).unwrap_or_else(|| {
         // Written in flow style: each item as YAML of its own, its
         // positions those of the List.
         items
@@ -36,11 +47,11 @@ fn clone(document: &Document) -> Document {
     }
 }
 
-/// The items of a block-style `items:` sequence, cut out of the text.
-fn block_items(document: &Document) -> Option<Vec<Document>> {
+/// The items of a block-style sequence starting at line `start`, cut out
+/// of the text.
+fn block_items(document: &Document, start: usize) -> Option<Vec<Document>> {
     let lines: Vec<&str> = document.text.lines().collect();
-    let start = lines.iter().position(|l| l.trim_end() == "items:")? + 1;
-    let dash = lines[start..].iter().find(|l| !ignorable(l))?.find("- ")?;
+    let dash = lines.get(start..)?.iter().find(|l| !ignorable(l))?.find("- ")?;
     let mut found: Vec<usize> = Vec::new();
     let mut end = lines.len();
     for (index, line) in lines.iter().enumerate().skip(start) {
@@ -96,6 +107,15 @@ mod tests {
         assert_eq!((items[0].first_line, items[0].indent), (5, 2));
         assert_eq!(items[1].text, "apiVersion: b/v1\nkind: B\n");
         assert_eq!(items[1].first_line, 9);
+    }
+
+    #[test]
+    fn a_document_that_is_a_list_of_manifests_yields_each_keeping_its_lines() {
+        let list = document("# two\n- apiVersion: a/v1\n  kind: A\n- apiVersion: b/v1\n  kind: B\n");
+        let items = items(&list).expect("a list");
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].text, "apiVersion: b/v1\nkind: B\n");
+        assert_eq!((items[1].first_line, items[1].indent), (6, 2));
     }
 
     #[test]

@@ -26,22 +26,44 @@ pub fn load_with_stdin(paths: &[PathBuf], stdin_dir: &Path, kinds: &[KindSpec]) 
     let mut kustomize_folders = Vec::new();
     for path in paths {
         if path.as_os_str() == STDIN {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                .map_err(|source| ManifestError::Read { path: PathBuf::from("<stdin>"), source })?;
-            texts.push(Text { file: PathBuf::from("<stdin>"), dir: stdin_dir.to_path_buf(), text });
+            let stdin = PathBuf::from("<stdin>");
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+                .map_err(|source| ManifestError::Read { path: stdin.clone(), source })?;
+            let text = utf8(&stdin, bytes)?;
+            texts.push(Text { file: stdin, dir: stdin_dir.to_path_buf(), text });
         } else {
             collect_files(path, &mut files, &mut kustomize_folders)?;
         }
     }
     for file in files {
-        let text =
-            std::fs::read_to_string(&file).map_err(|source| ManifestError::Read { path: file.clone(), source })?;
+        let bytes = std::fs::read(&file).map_err(|source| ManifestError::Read { path: file.clone(), source })?;
+        let text = utf8(&file, bytes)?;
         texts.push(Text::of_file(file, text));
     }
     let mut manifests = check_texts(texts, kinds)?;
     manifests.kustomize_folders = kustomize_folders;
     Ok(manifests)
+}
+
+/// A manifest file's text; one that is not UTF-8 is an error naming the
+/// line, column and byte offset of the first byte that is not.
+fn utf8(file: &Path, bytes: Vec<u8>) -> Result<String, ManifestError> {
+    String::from_utf8(bytes).map_err(|error| {
+        let offset = error.utf8_error().valid_up_to();
+        let before = &error.as_bytes()[..offset];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |at| at + 1);
+        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        ManifestError::Invalid(vec![Diagnostic {
+            location: Location { file: file.to_path_buf(), line, column },
+            field: String::new(),
+            message: format!(
+                "not UTF-8: byte {offset} (0x{:02x}) is not valid UTF-8; save the file as UTF-8",
+                error.as_bytes()[offset]
+            ),
+        }])
+    })
 }
 
 /// The names kustomize takes for the file that makes a folder its root.
@@ -153,8 +175,6 @@ fn push_document(documents: &mut Vec<Document>, source: &Text, text: String, fir
     }
 }
 
-/// Parses one document; `None` for YAML that is not a manifest at all (no
-/// apiVersion, kind, metadata or spec: a CI workflow kept beside them).
 /// What a document says it is, before it is read as its kind.
 #[derive(Default, serde::Deserialize)]
 struct Header {
@@ -163,9 +183,9 @@ struct Header {
     #[serde(default)]
     kind: Option<serde_yaml::Value>,
     #[serde(default)]
-    metadata: Option<serde::de::IgnoredAny>,
+    metadata: Option<serde_yaml::Value>,
     #[serde(default)]
-    spec: Option<serde::de::IgnoredAny>,
+    spec: Option<serde_yaml::Value>,
 }
 
 impl Header {
@@ -174,24 +194,47 @@ impl Header {
     }
 }
 
-/// Reads only the header of a mapping, skipping the rest without building
-/// it; a document that is no mapping (a list, a scalar) is no manifest.
-fn read_header(text: &str) -> Result<Header, serde_yaml::Error> {
+/// Reads the header of a mapping, and its metadata and spec as YAML (for
+/// [`super::scalars`]). An empty document is no manifest; a scalar is an error, never passed
+/// over (a document skipped before a prune would delete its objects). A
+/// list of manifests was split into its items before.
+fn read_header(text: &str) -> Result<Header, ((usize, usize), String)> {
     match serde_yaml::from_str::<Header>(text) {
         Ok(header) => Ok(header),
         Err(error) => match serde_yaml::from_str::<serde_yaml::Value>(text) {
-            Ok(value) if !value.is_mapping() => Ok(Header::default()),
-            _ => Err(error),
+            Ok(serde_yaml::Value::Null) => Ok(Header::default()),
+            Ok(value) if !value.is_mapping() => Err((
+                (1, 1),
+                format!(
+                    "a document must be a manifest (a mapping with apiVersion, kind, metadata and spec) or a list of them, not {}",
+                    shape_of(&value)
+                ),
+            )),
+            _ => {
+                let at = error.location().map_or((1, 1), |l| (l.line(), l.column()));
+                Err((at, format!("not valid YAML: {}", strip_location(&error.to_string()))))
+            }
         },
     }
 }
 
+fn shape_of(value: &serde_yaml::Value) -> &'static str {
+    match value {
+        serde_yaml::Value::Bool(_) => "a boolean",
+        serde_yaml::Value::Number(_) => "a number",
+        serde_yaml::Value::String(_) => "a string",
+        serde_yaml::Value::Sequence(_) => "a list of something else",
+        _ => "a tagged value",
+    }
+}
+
+/// Parses one document; `None` for YAML that is not a manifest at all (no
+/// apiVersion, kind, metadata or spec: a CI workflow kept beside them).
 fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resource>, Vec<Diagnostic>> {
     let document = Arc::new(document);
     let at =
         |field: &str, message: String| Diagnostic { location: document.locate(field), field: field.into(), message };
-    let header = read_header(&document.text).map_err(|error| {
-        let (line, column) = error.location().map_or((1, 1), |l| (l.line(), l.column()));
+    let header = read_header(&document.text).map_err(|((line, column), message)| {
         vec![Diagnostic {
             location: Location {
                 file: document.file.clone(),
@@ -199,7 +242,7 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resou
                 column: column + document.indent,
             },
             field: String::new(),
-            message: format!("not valid YAML: {}", strip_location(&error.to_string())),
+            message,
         }]
     })?;
     let text_of = |field: &str| {
@@ -222,8 +265,11 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resou
     };
     let de = serde_yaml::Deserializer::from_str(&document.text);
     let parsed = (spec_kind.parse)(de).map_err(|error| vec![serde_diagnostic(&document, &error)])?;
+    let null = serde_yaml::Value::Null;
+    let yaml_spec = header.spec.as_ref().unwrap_or(&null);
     let checks = (spec_kind.check)(&parsed.spec)
         .into_iter()
+        .chain(super::scalars::check(yaml_spec, &parsed.spec, header.metadata.as_ref().unwrap_or(&null)))
         .chain(super::policy::check(&parsed.spec))
         .chain(super::urls::check(&parsed.spec));
     let mut problems: Vec<Diagnostic> = checks.map(|(field, message)| at(&field, message)).collect();

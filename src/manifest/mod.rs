@@ -13,6 +13,7 @@ mod load;
 pub mod locate;
 pub mod policy;
 pub mod provider;
+mod scalars;
 pub mod secret;
 pub mod selector;
 pub mod urls;
