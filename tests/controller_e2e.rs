@@ -175,6 +175,11 @@ impl Env {
         self.block(self.api(kind).patch(name, &PatchParams::default(), &Patch::Merge(&patch))).expect("patched");
     }
 
+    fn annotate(&self, kind: &str, name: &str, annotations: Value) {
+        let patch = json!({"metadata": {"annotations": annotations}});
+        self.block(self.api(kind).patch(name, &PatchParams::default(), &Patch::Merge(&patch))).expect("annotated");
+    }
+
     fn label(&self, kind: &str, name: &str, labels: Value) {
         let patch = json!({"metadata": {"labels": labels}});
         self.block(self.api(kind).patch(name, &PatchParams::default(), &Patch::Merge(&patch))).expect("labelled");
@@ -440,6 +445,29 @@ fn a_pull_request_that_removes_a_manifest_plans_its_delete_with_prune(mut env: E
     common::assert_contains(&pruned.stdout, "0 to create, 0 to update, 0 to replace, 1 to delete.");
     assert!(env.remote(&old).is_some(), "a plan deletes nothing");
     assert!(env.get("Sequence", "old").is_some());
+    env.finish();
+}
+
+/// `seqops.dev/prevent-destroy` holds a deleted object and its remote
+/// object, saying how to let it go, until the annotation is removed.
+fn prevent_destroy_holds_a_delete_until_the_annotation_is_removed(mut env: Env) {
+    env.orsay_provider();
+    env.start_controller("seqops-e2e", None);
+    env.create("Sequence", "guarded", json!({"seqops.dev/prevent-destroy": "true"}), welcome_spec("Guarded"));
+    env.wait_until("the Sequence is Ready", |env| env.ready_id("Sequence", "guarded").is_some());
+    let id = env.ready_id("Sequence", "guarded").unwrap_or_default();
+
+    env.delete("Sequence", "guarded");
+    env.wait_until("a DeleteBlocked event says why", |env| {
+        env.event_reasons("guarded").contains(&"DeleteBlocked".into())
+    });
+    assert!(env.get("Sequence", "guarded").is_some(), "held by its finalizer");
+    assert!(env.remote(&id).is_some(), "the remote sequence is kept");
+    assert!(env.event_notes("guarded").iter().any(|n| n.contains("remove the annotation")), "says how to let it go");
+
+    env.annotate("Sequence", "guarded", json!({"seqops.dev/prevent-destroy": null}));
+    env.wait_until("the object goes once the annotation is removed", |env| env.get("Sequence", "guarded").is_none());
+    assert!(env.remote(&id).is_none(), "the remote sequence was deleted");
     env.finish();
 }
 
@@ -880,4 +908,5 @@ on_both_clusters!(
     a_burst_of_deletions_waits_for_the_provider_to_allow_a_mass_delete,
     a_provider_reports_its_credentials_its_api_and_its_budget,
     a_pull_request_that_removes_a_manifest_plans_its_delete_with_prune,
+    prevent_destroy_holds_a_delete_until_the_annotation_is_removed,
 );

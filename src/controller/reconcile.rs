@@ -529,6 +529,15 @@ async fn finalize(
         || !policy::allows(&object.data["spec"], policy::Policy::Delete)
         || undeletable;
     let id = cluster::status_of(object).external_id;
+    if let (false, Some(id)) = (orphan, &id) {
+        if annotation(object, annotations::PREVENT_DESTROY) == Some("true") {
+            let note = format!(
+                "seqops.dev/prevent-destroy: \"true\" keeps the remote object {id} and this object with it: remove the annotation to let the delete go on, or set seqops.dev/deletion-policy: orphan to keep the remote object and let this one go"
+            );
+            record(context, object, true, "DeleteBlocked", note).await;
+            return Ok(Action::await_change());
+        }
+    }
     if let (false, Some(id)) = (orphan, id) {
         let kind = context.kind();
         let world = cluster::load(&context.shared.client, object, kind, &context.shared.kinds)
