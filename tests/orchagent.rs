@@ -412,3 +412,33 @@ fn an_alert_url_written_in_the_manifest_is_refused_at_its_line() {
     assert_contains(&refused.stderr, "alertWebhookUrl");
     assert_contains(&refused.stderr, "a value is never written in a manifest");
 }
+
+#[test]
+fn export_names_files_by_kind_where_two_kinds_share_a_name_and_never_overwrites_a_file() {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    provider(&work, &server);
+    let workspace =
+        "apiVersion: orchagent.seqops.dev/v1alpha1\nkind: Workspace\nmetadata:\n  name: team\nspec:\n  name: Writer\n";
+    work.write("all.yaml", &format!("{workspace}{}", agent("")));
+    work.apply();
+    std::fs::remove_file(work.path().join(".seqops/state.json")).expect("state removed");
+    let export = |out: &str| work.run(&["export", "--provider", "oa", "-f", "manifests/provider.yaml", "--out", out]);
+
+    let exported = export("exported");
+
+    assert_eq!(exported.code, 0, "{}", exported.all());
+    for file in ["workspace-writer.yaml", "agent-writer.yaml", "provider-oa.yaml"] {
+        assert!(work.path().join("exported").join(file).exists(), "{file}:\n{}", exported.all());
+    }
+    let plan = work.run(&["plan", "-f", "exported", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "both objects are exported and planned as they are:\n{}", plan.all());
+    let requests = || {
+        server.call("GET", &format!("{}/_sandbox/requests", server.origin), None, common::KEY).1["orchagent"].clone()
+    };
+    let before = requests();
+    let again = export("exported");
+    assert_eq!(again.code, 1, "{}", again.all());
+    assert_contains(&again.stderr, "exported already holds 3 entries: export writes only into a new or empty folder");
+    assert_eq!(requests(), before, "refused before any request");
+}

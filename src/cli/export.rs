@@ -44,6 +44,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         .clone();
     let provider_type = provider.spec["type"].as_str().unwrap_or_default().to_string();
     let filters = filters(&args, &provider_type)?;
+    refuse_a_folder_with_files(&args.out)?;
     let mut session = context::open_with(&args.common, "seqops export", manifests, &[&args.provider]).await?;
     let mut taken: BTreeSet<ResourceKey> = session
         .manifests
@@ -70,9 +71,10 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let provider_doc =
         manifest_document(&provider.api_version, &provider.kind, &provider.metadata.name, &provider.spec);
     write_yaml(&args.out.join(format!("provider-{}.yaml", provider.metadata.name)), &provider_doc)?;
-    for object in &written {
+    let names = file_names(&written);
+    for (object, name) in written.iter().zip(names) {
         let doc = manifest_document(&object.api_version, &object.kind, &object.key.name, &object.spec);
-        write_yaml(&args.out.join(format!("{}.yaml", object.key.name)), &doc)?;
+        write_yaml(&args.out.join(name), &doc)?;
     }
     session.state.providers.insert(provider.metadata.name.clone(), context::record_of(&provider)?);
     for object in written.iter() {
@@ -112,7 +114,48 @@ fn filters(args: &ExportArgs, provider_type: &str) -> anyhow::Result<BTreeMap<St
     Ok(filters)
 }
 
+/// `--out` must be new or empty: an export never overwrites a file, and
+/// this is known before any request.
+fn refuse_a_folder_with_files(out: &std::path::Path) -> anyhow::Result<()> {
+    let held = match std::fs::read_dir(out) {
+        Ok(entries) => entries.filter_map(Result::ok).count(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(error) => return Err(error).with_context(|| format!("reading {}", out.display())),
+    };
+    if held > 0 {
+        anyhow::bail!(
+            "{} already holds {held} entr{}: export writes only into a new or empty folder, so that nothing is overwritten; nothing was sent to any API",
+            out.display(),
+            if held == 1 { "y" } else { "ies" }
+        );
+    }
+    Ok(())
+}
+
+/// Each exported object's file: `NAME.yaml`, or `KIND-NAME.yaml` where
+/// objects of two kinds share a name (an orchagent Workspace and Agent).
+fn file_names(written: &[seqops::engine::export::Exported]) -> Vec<String> {
+    let mut kinds_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for object in written {
+        kinds_of.entry(object.key.name.as_str()).or_default().insert(object.kind.as_str());
+    }
+    written
+        .iter()
+        .map(|object| match kinds_of.get(object.key.name.as_str()) {
+            Some(kinds) if kinds.len() > 1 => format!("{}-{}.yaml", object.kind.to_lowercase(), object.key.name),
+            _ => format!("{}.yaml", object.key.name),
+        })
+        .collect()
+}
+
+/// Writes a new file; one already there is an error, never overwritten.
 fn write_yaml(path: &std::path::Path, doc: &serde_json::Value) -> anyhow::Result<()> {
+    use std::io::Write;
     let text = serde_yaml::to_string(doc)?;
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("writing {} (export never overwrites a file)", path.display()))?;
+    file.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
