@@ -313,3 +313,71 @@ fn replacing_an_agent_replaces_the_key_scoped_to_it() {
     assert_eq!(keys[0]["agent_id"], remote_agents(&server)[0]["id"]);
     assert_eq!(work.plan().code, 0);
 }
+
+/// A proxy to the sandbox's Orqis that refuses to list API keys once one
+/// has been created: the create's answer (the key) arrives, its id never.
+fn key_list_fails_after_a_create(upstream: String) -> common::InProcess {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let created = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let client = reqwest::Client::new();
+    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (client, upstream, created) = (client.clone(), upstream.clone(), created.clone());
+        async move {
+            let listing_keys = method == Method::GET && uri.path() == "/users/me/api-keys";
+            if listing_keys && created.load(std::sync::atomic::Ordering::SeqCst) {
+                return (StatusCode::BAD_REQUEST, axum::Json(json!({"detail": "listing is down"}))).into_response();
+            }
+            if method == Method::POST && uri.path() == "/users/me/api-keys" {
+                created.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            let url = format!("{upstream}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+            let mut request = client.request(method, url).body(body.to_vec());
+            for name in ["authorization", "content-type"] {
+                if let Some(value) = headers.get(name) {
+                    request = request.header(name, value.as_bytes());
+                }
+            }
+            match request.send().await {
+                Ok(answer) => {
+                    let code = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+                    (code, [("content-type", "application/json")], answer.bytes().await.unwrap_or_default())
+                        .into_response()
+                }
+                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+            }
+        }
+    };
+    common::InProcess::serve(axum::Router::new().fallback(handler))
+}
+
+#[test]
+fn a_key_whose_id_could_not_be_learnt_is_kept_and_the_next_run_adopts_it_once() {
+    let server = Server::start(&[]);
+    let proxy = key_list_fails_after_a_create(format!("{}/orqis", server.origin));
+    let work = Workspace::new();
+    work.write(
+        "orqis-provider.yaml",
+        &format!("apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: orqis\nspec:\n  type: orqis\n  baseUrl: {}\n  credentials:\n    env: ORQIS_TOKEN\n", proxy.origin),
+    );
+    agent(&work, "");
+    work.write("key.yaml", API_KEY);
+
+    let failed = work.run(&["apply", "-f", "manifests", "--auto-approve"]);
+
+    assert_eq!(failed.code, 1, "{}", failed.all());
+    assert_contains(&failed.stderr, "made the object, but its id could not be learnt");
+    let file = work.manifests().join("out/widget.key");
+    let key = std::fs::read_to_string(&file).expect("the key was written where it belongs").trim().to_string();
+    assert!(key.starts_with("oq_"), "{key}");
+    assert_contains(&failed.stderr, format!("the value shown once is in {}", file.display()));
+    assert!(!failed.all().contains(&key), "the key is not shown");
+    // The list answers again (the Provider now points at the sandbox).
+    work.orqis_provider(&server);
+    let again = work.run(&["apply", "-f", "manifests", "--auto-approve"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    let keys = server.orqis("GET", "/users/me/api-keys", None).1;
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "one key, adopted, not a second one: {keys}");
+    assert_eq!(std::fs::read_to_string(&file).expect("the key file").trim(), key, "the kept value stands");
+}

@@ -59,6 +59,7 @@ async fn applying_150_enrollments_under_60_a_minute_gets_no_429_and_takes_no_lon
         provenance: Default::default(),
         plan_id: None,
         stop: Default::default(),
+        rescue_dir: None,
     };
     let report = engine::apply(&plan, &connections, &writer, options, &|_| {}).await.expect("applied");
     let elapsed_ms = seqops::clock::now_ms() - started;

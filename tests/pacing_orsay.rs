@@ -60,6 +60,7 @@ async fn applying_1000_orsay_creates_under_200_an_hour_gets_no_429_and_takes_no_
         provenance: Default::default(),
         plan_id: None,
         stop: Default::default(),
+        rescue_dir: None,
     };
     let report = engine::apply(&plan, &connections, &writer, options, &|_| {}).await.expect("applied");
     let elapsed_ms = seqops::clock::now_ms() - started;

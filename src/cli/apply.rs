@@ -90,6 +90,7 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         provenance: applied_by(&document, &args),
         plan_id: saved.then(|| document.plan_id.clone()),
         stop: stop_when_asked(args.max_duration),
+        rescue_dir: Some(context::work_dir(&args.common.state)),
     };
     let plan = document.plan();
     let progress = super::progress::ApplyProgress::start(plan.changes.len());

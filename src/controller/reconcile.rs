@@ -452,6 +452,7 @@ async fn sync(
         provenance: provenance.clone(),
         plan_id: None,
         stop: Default::default(),
+        rescue_dir: None,
     };
     let report = engine::apply(&plan, &connections, &writer, apply_options, &|_| {})
         .await

@@ -132,6 +132,9 @@ pub struct ApplyOptions {
     pub plan_id: Option<String>,
     /// Asked to stop at the next change boundary (`--max-duration`, SIGTERM).
     pub stop: Stop,
+    /// Where a value shown once goes when its `writeSecretTo` cannot be
+    /// written (beside state); `None` to have none.
+    pub rescue_dir: Option<PathBuf>,
 }
 
 /// Asks a running apply to stop at the next change boundary: changes
@@ -661,6 +664,17 @@ async fn create(
     let created = match send_create(client, prepared).await {
         Ok(created) => created,
         Err(error) if error.is_unanswered() => {
+            // Values shown once that came with it go where they belong
+            // first: whatever the lookup finds, they are not lost.
+            let kept = match error.outputs() {
+                Some(outputs) if options.outputs_to_files => match write_outputs(change, outputs, options) {
+                    Ok(Some(path)) => format!("; the value shown once is in {}", path.display()),
+                    Ok(None) => String::new(),
+                    Err(message) => format!("; {message}"),
+                },
+                _ => String::new(),
+            };
+            let error = format!("{error}{kept}");
             let found =
                 find_unanswered(change, prepared, client, state).await.map_err(|e| format!("{key}: {error}; {e}"))?;
             let Some(id) = found else {
@@ -710,7 +724,7 @@ async fn create(
     // The one-time values first: once state says the object exists, nothing
     // would ask for them again.
     let written = if options.outputs_to_files {
-        write_outputs(change, &created.outputs).map(|file| Written { file, values: BTreeMap::new() })
+        write_outputs(change, &created.outputs, options).map(|file| Written { file, values: BTreeMap::new() })
     } else {
         Ok(Written { file: None, values: created.outputs.clone() })
     };
@@ -786,8 +800,14 @@ async fn find_unanswered(
 }
 
 /// Writes what the API returned once to where the spec's `writeSecretTo`
-/// says, readable by its owner only.
-fn write_outputs(change: &Change, outputs: &BTreeMap<String, Secret>) -> Result<Option<PathBuf>, String> {
+/// says, readable by its owner only. When that cannot be written, the value
+/// goes to a file of its own beside state (`options.rescue_dir`), and the
+/// error says where: it is never thrown away.
+fn write_outputs(
+    change: &Change,
+    outputs: &BTreeMap<String, Secret>,
+    options: &ApplyOptions,
+) -> Result<Option<PathBuf>, String> {
     if outputs.is_empty() {
         return Ok(None);
     }
@@ -798,15 +818,35 @@ fn write_outputs(change: &Change, outputs: &BTreeMap<String, Secret>) -> Result<
     let Some(file) = change.spec.get("writeSecretTo").and_then(|w| w.get("file")).and_then(|f| f.as_str()) else {
         return Ok(None);
     };
-    let path = crate::files::confined(Path::new(&change.source_dir), file)
-        .map_err(|e| format!("{key}: writeSecretTo.file: {e}"))?;
     let text = match outputs.values().collect::<Vec<_>>().as_slice() {
         [one] => format!("{}\n", one.expose()),
         _ => outputs.iter().map(|(k, v)| format!("{k}={}\n", v.expose())).collect(),
     };
-    crate::files::write_atomically(&path, text.as_bytes())
-        .map_err(|e| format!("{key}: the object was made, but writing {} failed: {e}", path.display()))?;
-    Ok(Some(path))
+    let written = crate::files::confined(Path::new(&change.source_dir), file)
+        .map_err(|e| format!("writeSecretTo.file: {e}"))
+        .and_then(|path| {
+            crate::files::write_atomically(&path, text.as_bytes())
+                .map(|()| path.clone())
+                .map_err(|e| format!("writing {} failed: {e}", path.display()))
+        });
+    match written {
+        Ok(path) => Ok(Some(path)),
+        Err(why) => Err(match rescue(options.rescue_dir.as_deref(), key, &text) {
+            Some(kept) => format!(
+                "{key}: the object was made, but {why}; the value it was shown once is kept in {} (readable by you only): move it where it belongs",
+                kept.display()
+            ),
+            None => format!("{key}: the object was made, but {why}"),
+        }),
+    }
+}
+
+/// Keeps a value shown once in a new owner-only file in `dir`.
+fn rescue(dir: Option<&Path>, key: &ResourceKey, text: &str) -> Option<PathBuf> {
+    let dir = dir?.join("rescued");
+    let name = format!("{}-{}-{}.value", key.kind, key.name, now_rfc3339().replace(':', ""));
+    let path = dir.join(name.replace('/', "_"));
+    crate::files::write_atomically(&path, text.as_bytes()).ok().map(|()| path)
 }
 
 fn merged(observed: &Fields, updates: &Fields) -> Fields {
@@ -819,4 +859,54 @@ fn merged(observed: &Fields, updates: &Fields) -> Fields {
 
 fn field_names(fields: &Fields) -> String {
     fields.keys().cloned().collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_key_writing_to(dir: &str, file: &str) -> Change {
+        serde_json::from_value(serde_json::json!({
+            "key": "ApiKey/widget", "api_version": "orqis.seqops.dev/v1alpha1", "provider": "orqis",
+            "action": "create", "display_name": "widget", "fields": [],
+            "spec": {"name": "widget", "writeSecretTo": {"file": file}}, "source_dir": dir,
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn options(rescue_dir: &Path) -> ApplyOptions {
+        ApplyOptions {
+            parallelism: 1,
+            verify_observed: false,
+            sandbox: true,
+            outputs_to_files: true,
+            digests: Default::default(),
+            provenance: Default::default(),
+            plan_id: None,
+            stop: Default::default(),
+            rescue_dir: Some(rescue_dir.to_path_buf()),
+        }
+    }
+
+    #[test]
+    fn a_value_shown_once_that_cannot_go_where_it_should_is_kept_beside_state() {
+        let state_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        // Outside the project: refused, as any write that fails after the create.
+        let change = api_key_writing_to("/proc", "no-such/widget.key");
+        let outputs = BTreeMap::from([("key".to_string(), Secret::new("oq_shown_once"))]);
+
+        let error = write_outputs(&change, &outputs, &options(state_dir.path())).err().unwrap_or_default();
+
+        assert!(error.contains("the value it was shown once is kept in"), "{error}");
+        let kept: Vec<PathBuf> = std::fs::read_dir(state_dir.path().join("rescued"))
+            .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert_eq!(kept.len(), 1);
+        assert!(error.contains(&kept[0].display().to_string()), "{error}");
+        assert_eq!(std::fs::read_to_string(&kept[0]).ok().as_deref(), Some("oq_shown_once\n"));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&kept[0]).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+        assert_eq!(mode, 0o600);
+        assert!(!error.contains("oq_shown_once"), "the value is never in the message");
+    }
 }

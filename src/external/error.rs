@@ -17,6 +17,17 @@ pub enum ProviderError {
     /// effect. A create that ends this way must be looked up, not retried.
     #[error("{account}: {method} {path} got no answer ({reason}); it may or may not have taken effect")]
     Unanswered { account: String, method: String, path: String, reason: String },
+    /// A create that was made and answered with values the API shows only
+    /// once, but whose id could not be learnt: looked up like an unanswered
+    /// create, and its values are kept rather than lost.
+    #[error("{account}: {method} {path} made the object, but its id could not be learnt ({reason})")]
+    Unidentified {
+        account: String,
+        method: String,
+        path: String,
+        reason: String,
+        outputs: std::collections::BTreeMap<String, super::secret::Secret>,
+    },
     #[error("{account}: could not reach the API ({method} {path}): {reason}")]
     Network { account: String, method: String, path: String, reason: String },
     #[error("{account}: the API answered {method} {path} with a body seqops cannot read: {reason}")]
@@ -52,6 +63,17 @@ impl ProviderError {
     /// Whether a call may have taken effect without seqops knowing what it
     /// made: no answer, or a success answer that could not be read.
     pub fn is_unanswered(&self) -> bool {
-        matches!(self, ProviderError::Unanswered { .. } | ProviderError::Decode { .. })
+        matches!(
+            self,
+            ProviderError::Unanswered { .. } | ProviderError::Decode { .. } | ProviderError::Unidentified { .. }
+        )
+    }
+
+    /// The values shown once that came with a create whose id is unknown.
+    pub fn outputs(&self) -> Option<&std::collections::BTreeMap<String, super::secret::Secret>> {
+        match self {
+            ProviderError::Unidentified { outputs, .. } => Some(outputs),
+            _ => None,
+        }
     }
 }

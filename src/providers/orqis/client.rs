@@ -459,24 +459,22 @@ impl ExternalClient for ApiKeyClient {
         };
         // The answer has the key but not its id: the list has both. If the
         // list cannot be read, the key exists without seqops knowing its
-        // id: that is a create without an answer.
-        let keys = self.0.api_keys().await.map_err(|e| ProviderError::Unanswered {
+        // id: a create without an answer, whose key is kept all the same.
+        let outputs: std::collections::BTreeMap<String, Secret> =
+            [("key".to_string(), Secret::new(created.key))].into_iter().collect();
+        let unidentified = |reason: String| ProviderError::Unidentified {
             account: self.0.account.label(),
             method: "POST".into(),
             path: "/users/me/api-keys".into(),
-            reason: format!("the new key's id could not be read: {e}"),
-        })?;
+            reason,
+            outputs: outputs.clone(),
+        };
+        let keys = self.0.api_keys().await.map_err(|e| unidentified(format!("the list of keys failed: {e}")))?;
         let id = keys
             .iter()
             .find(|k| k.prefix == created.prefix && k.agent_id == created.agent_id)
             .map(|k| k.id.clone())
-            .ok_or_else(|| ProviderError::Unanswered {
-                account: self.0.account.label(),
-                method: "POST".into(),
-                path: "/users/me/api-keys".into(),
-                reason: "the new key is not in the list".into(),
-            })?;
-        let outputs = [("key".to_string(), Secret::new(created.key))].into_iter().collect();
+            .ok_or_else(|| unidentified("the new key is not in the list".into()))?;
         Ok(Created { id, outputs, ..Default::default() })
     }
 
