@@ -204,3 +204,68 @@ fn the_client_waits_out_a_429_with_retry_after() {
         assert_eq!(sandbox.request_counts()["orsay"], 4, "three lists and one refused attempt");
     });
 }
+
+/// A gateway to the sandbox's Orsay that passes the first create, makes
+/// the second but loses its answer (502 after the upstream made it), and
+/// refuses the third with a 502 before it reaches the upstream: two
+/// unanswered creates, one object.
+fn one_of_two_creates_made_both_unanswered(upstream: String) -> common::InProcess {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let posts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let client = reqwest::Client::new();
+    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (client, upstream, posts) = (client.clone(), upstream.clone(), posts.clone());
+        async move {
+            let post = method == Method::POST;
+            let nth = if post { posts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) } else { 0 };
+            if post && nth == 2 {
+                return (StatusCode::BAD_GATEWAY, "<html>bad gateway</html>").into_response();
+            }
+            let url = format!("{upstream}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+            let mut request = client.request(method, url).body(body.to_vec());
+            for name in ["authorization", "content-type"] {
+                if let Some(value) = headers.get(name) {
+                    request = request.header(name, value.as_bytes());
+                }
+            }
+            let Ok(answer) = request.send().await else { return StatusCode::BAD_GATEWAY.into_response() };
+            let code = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let bytes = answer.bytes().await.unwrap_or_default();
+            if post && nth == 1 {
+                return (StatusCode::BAD_GATEWAY, "<html>bad gateway</html>").into_response();
+            }
+            (code, [("content-type", "application/json")], bytes).into_response()
+        }
+    };
+    common::InProcess::serve(axum::Router::new().fallback(handler))
+}
+
+#[test]
+fn two_unanswered_creates_in_one_apply_never_bind_the_same_remote_object() {
+    let server = Server::start(&[]);
+    let gateway = one_of_two_creates_made_both_unanswered(server.orsay_url());
+    let work = Workspace::new();
+    work.write(
+        "provider.yaml",
+        &format!("apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: main\nspec:\n  type: orsay\n  baseUrl: {}\n  credentials:\n    env: ORSAY_API_KEY\n  rateLimit:\n    requests: 0\n", gateway.origin),
+    );
+    // The account's first write goes alone; the twins then go at once.
+    work.write("first.yaml", &sequence("first", "name: First\ntrigger: WHATSAPP_MESSAGE"));
+    for name in ["twin-a", "twin-b"] {
+        work.write(&format!("{name}.yaml"), &sequence(name, "name: Twin\ntrigger: WHATSAPP_MESSAGE"));
+    }
+
+    let apply = work.run(&["apply", "-f", "manifests", "--auto-approve", "--parallelism", "2"]);
+
+    assert_eq!(apply.code, 1, "{}", apply.all());
+    let twins = server.sequences_named("Twin");
+    assert_eq!(twins.len(), 1, "one create was made");
+    let state = work.state();
+    let bound: Vec<&str> = ["Sequence/twin-a", "Sequence/twin-b"]
+        .iter()
+        .filter_map(|key| state["resources"][*key]["id"].as_str())
+        .collect();
+    assert_eq!(bound, vec![twins[0]["id"].as_str().unwrap_or_default()], "exactly one binds it: {state}");
+}

@@ -42,11 +42,14 @@ impl Progress {
 pub struct StateWriter {
     store: StateStore,
     state: Mutex<State>,
+    /// Held while a create whose answer was lost is looked up and bound:
+    /// two such creates never take the same remote object for their own.
+    recovery: Mutex<()>,
 }
 
 impl StateWriter {
     pub fn new(store: StateStore, state: State) -> Self {
-        Self { store, state: Mutex::new(state) }
+        Self { store, state: Mutex::new(state), recovery: Mutex::new(()) }
     }
 
     /// Applies `change` to state and saves it whole before returning.
@@ -675,6 +678,7 @@ async fn create(
                 _ => String::new(),
             };
             let error = format!("{error}{kept}");
+            let _one_at_a_time = state.recovery.lock().await;
             let found =
                 find_unanswered(change, prepared, client, state).await.map_err(|e| format!("{key}: {error}; {e}"))?;
             let Some(id) = found else {
