@@ -269,3 +269,49 @@ fn two_unanswered_creates_in_one_apply_never_bind_the_same_remote_object() {
         .collect();
     assert_eq!(bound, vec![twins[0]["id"].as_str().unwrap_or_default()], "exactly one binds it: {state}");
 }
+
+/// A gateway to the sandbox's Orsay whose reads of one sequence answer 404
+/// while its list still has it (a flaky read, a proxy that drops a path).
+fn reads_answer_404(upstream: String) -> common::InProcess {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let client = reqwest::Client::new();
+    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (client, upstream) = (client.clone(), upstream.clone());
+        async move {
+            if method == Method::GET && uri.path().starts_with("/sequences/") {
+                return (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Not Found"}))).into_response();
+            }
+            let url = format!("{upstream}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+            let mut request = client.request(method, url).body(body.to_vec());
+            for name in ["authorization", "content-type"] {
+                if let Some(value) = headers.get(name) {
+                    request = request.header(name, value.as_bytes());
+                }
+            }
+            let Ok(answer) = request.send().await else { return StatusCode::BAD_GATEWAY.into_response() };
+            let code = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            (code, [("content-type", "application/json")], answer.bytes().await.unwrap_or_default()).into_response()
+        }
+    };
+    common::InProcess::serve(axum::Router::new().fallback(handler))
+}
+
+#[test]
+fn a_404_for_a_managed_object_the_list_still_has_plans_no_duplicate() {
+    let (server, work) = server_and_workspace(&[]);
+    work.write("welcome.yaml", &sequence("welcome", "name: Welcome DM\ntrigger: WHATSAPP_MESSAGE"));
+    work.apply();
+    let gateway = reads_answer_404(server.orsay_url());
+    let provider = std::fs::read_to_string(work.manifests().join("provider.yaml")).expect("the provider");
+    work.write("provider.yaml", &provider.replace(&server.orsay_url(), &gateway.origin));
+
+    let plan = work.run(&["plan", "-f", "manifests", "--refresh", "full"]);
+
+    assert_eq!(plan.code, 1, "{}", plan.all());
+    assert_contains(&plan.stderr, "answered that it is gone, but the list of the account's objects still has it");
+    let apply = work.run(&["apply", "-f", "manifests", "--auto-approve", "--refresh", "full"]);
+    assert_eq!(apply.code, 1, "{}", apply.all());
+    assert_eq!(server.sequences_named("Welcome DM").len(), 1, "no duplicate");
+}

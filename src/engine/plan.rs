@@ -759,6 +759,7 @@ impl Group<'_> {
                 ));
                 return Ok(Outcome::Unchanged);
             }
+            self.confirm_gone(resource, entry, &id, listing).await?;
             let mut change = self.plan_create(resource).await?;
             change.reasons.push(format!("{id} was deleted outside seqops; it will be created again"));
             return Ok(Outcome::Change(Box::new(change)));
@@ -1203,6 +1204,31 @@ impl Group<'_> {
         change.observed = observed;
         annotate(&mut change, resource, self.client.as_ref());
         Ok(Outcome::Change(Box::new(change)))
+    }
+
+    /// Before an object a read says is gone is created again, the listing
+    /// must agree: a read that answers 404 for an object the list still
+    /// has (a flaky read, a wrong base path) must not plan a duplicate.
+    async fn confirm_gone(
+        &self,
+        resource: &Resource,
+        entry: &Entry,
+        id: &str,
+        listing: Option<&Listing>,
+    ) -> Result<(), ProviderError> {
+        let listed = match listing {
+            Some(listing) => listing.get(id).is_some(),
+            None => {
+                let scope = Scoped { spec: &resource.spec, previous: Some(entry.applied()) };
+                self.client.list(&ListScope::Specs(vec![scope])).await?.iter().any(|s| s.id == id)
+            }
+        };
+        if listed {
+            return Err(ProviderError::Invalid(format!(
+                "reading {id} answered that it is gone, but the list of the account's objects still has it: it is not created again; run again, or check the Provider's baseUrl"
+            )));
+        }
+        Ok(())
     }
 
     /// A state entry whose manifest is gone, or a replaced object's old id.
