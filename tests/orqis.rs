@@ -317,39 +317,18 @@ fn replacing_an_agent_replaces_the_key_scoped_to_it() {
 /// A proxy to the sandbox's Orqis that refuses to list API keys once one
 /// has been created: the create's answer (the key) arrives, its id never.
 fn key_list_fails_after_a_create(upstream: String) -> common::InProcess {
-    use axum::body::Bytes;
-    use axum::http::{HeaderMap, Method, StatusCode, Uri};
-    use axum::response::IntoResponse;
     let created = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let client = reqwest::Client::new();
-    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-        let (client, upstream, created) = (client.clone(), upstream.clone(), created.clone());
-        async move {
-            let listing_keys = method == Method::GET && uri.path() == "/users/me/api-keys";
-            if listing_keys && created.load(std::sync::atomic::Ordering::SeqCst) {
-                return (StatusCode::BAD_REQUEST, axum::Json(json!({"detail": "listing is down"}))).into_response();
-            }
-            if method == Method::POST && uri.path() == "/users/me/api-keys" {
+    common::faulty_gateway(upstream, move |method, path| {
+        let keys = path == "/users/me/api-keys";
+        match method {
+            "POST" if keys => {
                 created.store(true, std::sync::atomic::Ordering::SeqCst);
+                common::Fault::Pass
             }
-            let url = format!("{upstream}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-            let mut request = client.request(method, url).body(body.to_vec());
-            for name in ["authorization", "content-type"] {
-                if let Some(value) = headers.get(name) {
-                    request = request.header(name, value.as_bytes());
-                }
-            }
-            match request.send().await {
-                Ok(answer) => {
-                    let code = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-                    (code, [("content-type", "application/json")], answer.bytes().await.unwrap_or_default())
-                        .into_response()
-                }
-                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-            }
+            "GET" if keys && created.load(std::sync::atomic::Ordering::SeqCst) => common::Fault::Refuse(400),
+            _ => common::Fault::Pass,
         }
-    };
-    common::InProcess::serve(axum::Router::new().fallback(handler))
+    })
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_contains, sequence, server_and_workspace, Server, Workspace, KEY};
+use common::{assert_contains, sequence, server_and_workspace, Fault, Server, Workspace, KEY};
 use serde_json::json;
 
 fn many_sequences(work: &Workspace, count: usize) {
@@ -210,36 +210,15 @@ fn the_client_waits_out_a_429_with_retry_after() {
 /// refuses the third with a 502 before it reaches the upstream: two
 /// unanswered creates, one object.
 fn one_of_two_creates_made_both_unanswered(upstream: String) -> common::InProcess {
-    use axum::body::Bytes;
-    use axum::http::{HeaderMap, Method, StatusCode, Uri};
-    use axum::response::IntoResponse;
     let posts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let client = reqwest::Client::new();
-    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-        let (client, upstream, posts) = (client.clone(), upstream.clone(), posts.clone());
-        async move {
-            let post = method == Method::POST;
-            let nth = if post { posts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) } else { 0 };
-            if post && nth == 2 {
-                return (StatusCode::BAD_GATEWAY, "<html>bad gateway</html>").into_response();
-            }
-            let url = format!("{upstream}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-            let mut request = client.request(method, url).body(body.to_vec());
-            for name in ["authorization", "content-type"] {
-                if let Some(value) = headers.get(name) {
-                    request = request.header(name, value.as_bytes());
-                }
-            }
-            let Ok(answer) = request.send().await else { return StatusCode::BAD_GATEWAY.into_response() };
-            let code = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            let bytes = answer.bytes().await.unwrap_or_default();
-            if post && nth == 1 {
-                return (StatusCode::BAD_GATEWAY, "<html>bad gateway</html>").into_response();
-            }
-            (code, [("content-type", "application/json")], bytes).into_response()
-        }
-    };
-    common::InProcess::serve(axum::Router::new().fallback(handler))
+    common::faulty_gateway(upstream, move |method, _| match method {
+        "POST" => match posts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0 => Fault::Pass,
+            1 => Fault::LoseAnswer(502),
+            _ => Fault::Refuse(502),
+        },
+        _ => Fault::Pass,
+    })
 }
 
 #[test]
@@ -273,29 +252,10 @@ fn two_unanswered_creates_in_one_apply_never_bind_the_same_remote_object() {
 /// A gateway to the sandbox's Orsay whose reads of one sequence answer 404
 /// while its list still has it (a flaky read, a proxy that drops a path).
 fn reads_answer_404(upstream: String) -> common::InProcess {
-    use axum::body::Bytes;
-    use axum::http::{HeaderMap, Method, StatusCode, Uri};
-    use axum::response::IntoResponse;
-    let client = reqwest::Client::new();
-    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-        let (client, upstream) = (client.clone(), upstream.clone());
-        async move {
-            if method == Method::GET && uri.path().starts_with("/sequences/") {
-                return (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Not Found"}))).into_response();
-            }
-            let url = format!("{upstream}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-            let mut request = client.request(method, url).body(body.to_vec());
-            for name in ["authorization", "content-type"] {
-                if let Some(value) = headers.get(name) {
-                    request = request.header(name, value.as_bytes());
-                }
-            }
-            let Ok(answer) = request.send().await else { return StatusCode::BAD_GATEWAY.into_response() };
-            let code = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            (code, [("content-type", "application/json")], answer.bytes().await.unwrap_or_default()).into_response()
-        }
-    };
-    common::InProcess::serve(axum::Router::new().fallback(handler))
+    common::faulty_gateway(upstream, |method, path| match (method, path.starts_with("/sequences/")) {
+        ("GET", true) => Fault::Refuse(404),
+        _ => Fault::Pass,
+    })
 }
 
 #[test]

@@ -445,14 +445,10 @@ async fn sync(
     let provenance = provenance_of(object);
     let apply_options = ApplyOptions {
         parallelism: 1,
-        verify_observed: false,
-        sandbox: false,
         outputs_to_files: false,
         digests,
         provenance: provenance.clone(),
-        plan_id: None,
-        stop: Default::default(),
-        rescue_dir: None,
+        ..ApplyOptions::default()
     };
     let report = engine::apply(&plan, &connections, &writer, apply_options, &|_| {})
         .await

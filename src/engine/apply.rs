@@ -140,6 +140,24 @@ pub struct ApplyOptions {
     pub rescue_dir: Option<PathBuf>,
 }
 
+impl Default for ApplyOptions {
+    /// Four changes at once against real accounts, one-time values to their
+    /// files, nothing else asked for.
+    fn default() -> Self {
+        Self {
+            parallelism: 4,
+            verify_observed: false,
+            sandbox: false,
+            outputs_to_files: true,
+            digests: Default::default(),
+            provenance: Provenance::default(),
+            plan_id: None,
+            stop: Stop::default(),
+            rescue_dir: None,
+        }
+    }
+}
+
 /// Asks a running apply to stop at the next change boundary: changes
 /// already started finish and are recorded (one waiting for budget waits
 /// for it), the rest are not started and are left for the next run.
@@ -879,17 +897,7 @@ mod tests {
     }
 
     fn options(rescue_dir: &Path) -> ApplyOptions {
-        ApplyOptions {
-            parallelism: 1,
-            verify_observed: false,
-            sandbox: true,
-            outputs_to_files: true,
-            digests: Default::default(),
-            provenance: Default::default(),
-            plan_id: None,
-            stop: Default::default(),
-            rescue_dir: Some(rescue_dir.to_path_buf()),
-        }
+        ApplyOptions { sandbox: true, rescue_dir: Some(rescue_dir.to_path_buf()), ..ApplyOptions::default() }
     }
 
     #[test]

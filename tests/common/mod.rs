@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fake_cluster;
+pub mod paced;
 pub mod python_tools;
 
 use std::io::{BufRead, BufReader};
@@ -349,5 +350,61 @@ pub fn echoing_gateway(upstream: String, status: u16) -> InProcess {
         }
     };
     use axum::response::IntoResponse;
+    InProcess::serve(axum::Router::new().fallback(handler))
+}
+
+/// What a faulty gateway does with one request.
+pub enum Fault {
+    /// Passes it on and returns the answer.
+    Pass,
+    /// Answers with this status without passing it on.
+    Refuse(u16),
+    /// Passes it on (the upstream does the work), then answers with this
+    /// status instead: an answer lost after the change was made.
+    LoseAnswer(u16),
+}
+
+/// A gateway before `upstream` that asks `rule` what to do with each
+/// request, by method and path. Refusals of 5xx come as a proxy's HTML
+/// page, others as a JSON `detail`.
+pub fn faulty_gateway(
+    upstream: String,
+    rule: impl Fn(&str, &str) -> Fault + Clone + Send + Sync + 'static,
+) -> InProcess {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let failed = |status: u16| {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+        if code.is_server_error() {
+            (code, "<html><body>bad gateway</body></html>").into_response()
+        } else {
+            (code, axum::Json(serde_json::json!({"detail": "refused by the gateway"}))).into_response()
+        }
+    };
+    let client = reqwest::Client::new();
+    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (client, upstream, rule) = (client.clone(), upstream.clone(), rule.clone());
+        async move {
+            let fault = rule(method.as_str(), uri.path());
+            if let Fault::Refuse(status) = fault {
+                return failed(status);
+            }
+            let url = format!("{upstream}{}", uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+            let mut request = client.request(method, url).body(body.to_vec());
+            for name in ["authorization", "content-type"] {
+                if let Some(value) = headers.get(name) {
+                    request = request.header(name, value.as_bytes());
+                }
+            }
+            let Ok(answer) = request.send().await else { return StatusCode::BAD_GATEWAY.into_response() };
+            let code = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let bytes = answer.bytes().await.unwrap_or_default();
+            match fault {
+                Fault::LoseAnswer(status) => failed(status),
+                _ => (code, [("content-type", "application/json")], bytes).into_response(),
+            }
+        }
+    };
     InProcess::serve(axum::Router::new().fallback(handler))
 }
