@@ -22,10 +22,7 @@ fn applied_sequence(name: &str, id: &str, applied_name: &str) -> serde_json::Val
 }
 
 fn plan_against(cluster: &FakeCluster, server: &Server, work: &Workspace) -> common::Run {
-    let kubeconfig = cluster.kubeconfig(work.path(), "team");
-    let mut command = work.command(&["plan", "-f", "manifests", "--cluster", "--sandbox-origin", &server.origin]);
-    command.env("KUBECONFIG", kubeconfig).env_remove("ORSAY_API_KEY");
-    command.output().expect("seqops runs").into()
+    plan_with(cluster, server, work, &[])
 }
 
 #[test]
