@@ -21,6 +21,19 @@ fn applied_sequence(name: &str, id: &str, applied_name: &str) -> serde_json::Val
     })
 }
 
+/// A cluster holding the Provider's key and `welcome`, applied as "Welcome
+/// DM", and a workspace with the Provider and `welcome` named `name`.
+fn welcome_applied_as_before(server: &Server, name: &str) -> (FakeCluster, Workspace, Vec<String>) {
+    let ids = server.seed(1, |_| json!({"name": "Welcome DM", "trigger": "WHATSAPP_MESSAGE"}));
+    let cluster = FakeCluster::start();
+    cluster.put(secret("team", "orsay-key", "apiKey", KEY));
+    cluster.put(applied_sequence("welcome", &ids[0], "Welcome DM"));
+    let work = Workspace::new();
+    work.write("provider.yaml", PROVIDER);
+    work.write("welcome.yaml", &sequence("welcome", &format!("name: {name}\ntrigger: WHATSAPP_MESSAGE")));
+    (cluster, work, ids)
+}
+
 fn plan_against(cluster: &FakeCluster, server: &Server, work: &Workspace) -> common::Run {
     plan_with(cluster, server, work, &[])
 }
@@ -28,13 +41,7 @@ fn plan_against(cluster: &FakeCluster, server: &Server, work: &Workspace) -> com
 #[test]
 fn plan_cluster_shows_what_the_controller_will_do_and_changes_nothing() {
     let server = Server::start(&[]);
-    let ids = server.seed(1, |_| json!({"name": "Welcome DM", "trigger": "WHATSAPP_MESSAGE"}));
-    let cluster = FakeCluster::start();
-    cluster.put(secret("team", "orsay-key", "apiKey", KEY));
-    cluster.put(applied_sequence("welcome", &ids[0], "Welcome DM"));
-    let work = Workspace::new();
-    work.write("provider.yaml", PROVIDER);
-    work.write("welcome.yaml", &sequence("welcome", "name: Welcome DM v2\ntrigger: WHATSAPP_MESSAGE"));
+    let (cluster, work, ids) = welcome_applied_as_before(&server, "Welcome DM v2");
     work.write("new.yaml", &sequence("follow-up", "name: Follow up\ntrigger: WHATSAPP_MESSAGE"));
     work.write(
         "watched.yaml",
@@ -192,13 +199,7 @@ fn plan_cluster_prune_by_selector_and_prevent_destroy_stops_the_plan() {
 #[test]
 fn plan_cluster_prune_with_nothing_to_scope_it_is_refused_before_any_vendor_request() {
     let server = Server::start(&[]);
-    let ids = server.seed(1, |_| json!({"name": "Welcome DM", "trigger": "WHATSAPP_MESSAGE"}));
-    let cluster = FakeCluster::start();
-    cluster.put(secret("team", "orsay-key", "apiKey", KEY));
-    cluster.put(applied_sequence("welcome", &ids[0], "Welcome DM"));
-    let work = Workspace::new();
-    work.write("provider.yaml", PROVIDER);
-    work.write("welcome.yaml", &sequence("welcome", "name: Welcome DM\ntrigger: WHATSAPP_MESSAGE"));
+    let (cluster, work, _) = welcome_applied_as_before(&server, "Welcome DM");
     let before = server.orsay_requests();
 
     let plan = plan_with(&cluster, &server, &work, &["--prune"]);
