@@ -138,9 +138,9 @@ fn note_readings(state: &mut State, plan: &Plan, read: &BTreeSet<ResourceKey>) {
         let Some(entry) = state.resources.get_mut(key) else { continue };
         entry.observed_at = now.clone();
         if let Some(change) = plan.changes.iter().find(|c| &c.key == key && !c.observed.is_empty()) {
-            entry.set_observed(change.observed.clone());
+            entry.set_observed(&change.observed);
         } else if let Some(sync) = plan.syncs.iter().find(|s| &s.key == key) {
-            entry.set_observed(sync.observed.clone());
+            entry.set_observed(&sync.observed);
         }
     }
 }

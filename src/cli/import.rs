@@ -6,7 +6,7 @@ use anyhow::{anyhow, bail};
 use clap::Args;
 use seqops::engine::state::{now_rfc3339, Entry};
 use seqops::manifest::{annotations, ResourceKey};
-use seqops::providers::Fields;
+use seqops::providers::{Fields, Stored};
 
 use super::{context, Common};
 
@@ -49,9 +49,9 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         // No digest and nothing last applied: the next plan resolves the
         // manifest and shows what differs.
         manifest_digest: String::new(),
-        applied_spec: serde_json::Value::Null,
-        last_applied: Fields::new(),
-        observed: Some(observed),
+        applied_spec: Stored::default(),
+        last_applied: Stored::of(&Fields::new()),
+        observed: Some(Stored::of(&observed)),
         observed_at: now_rfc3339(),
         orphan_on_delete: resource.annotation(annotations::DELETION_POLICY) == Some("orphan"),
         prevent_destroy: resource.annotation_is_true(annotations::PREVENT_DESTROY),

@@ -174,7 +174,10 @@ pub fn manifests_folder(common: &Common) -> std::path::PathBuf {
 /// Whether any object in `state` has a secret digest a new key would not
 /// match.
 fn holds_digests(state: &seqops::engine::state::State) -> bool {
-    state.resources.values().any(|entry| entry.last_applied.values().any(seqops::external::digest::holds_digest))
+    state
+        .resources
+        .values()
+        .any(|entry| entry.holds(seqops::external::sources::SENSITIVE, seqops::external::digest::holds_digest))
 }
 
 /// Prints a plan document in `format`.

@@ -12,6 +12,7 @@ use kube::ResourceExt;
 use serde_json::{json, Value};
 
 use crate::engine::state::{now_rfc3339, Entry, State};
+use crate::external::Stored;
 use crate::manifest::crd::ResourceStatus;
 use crate::manifest::{KindSpec, Manifests, ResourceKey};
 use crate::providers::account::Secret;
@@ -79,9 +80,9 @@ pub fn entry_of(object: &DynamicObject, provider: &str) -> Option<Entry> {
         pending_since: status.pending_since,
         deposed_id: None,
         manifest_digest: status.last_applied_digest.unwrap_or_default(),
-        applied_spec: Value::Null,
-        last_applied: status.last_applied.and_then(|v| v.as_object().cloned()).unwrap_or_default(),
-        observed: Some(status.at_provider.and_then(|v| v.as_object().cloned()).unwrap_or_default()),
+        applied_spec: Stored::default(),
+        last_applied: Stored::of(&status.last_applied.and_then(|v| v.as_object().cloned()).unwrap_or_default()),
+        observed: Some(Stored::of(&status.at_provider.and_then(|v| v.as_object().cloned()).unwrap_or_default())),
         observed_at: now_rfc3339(),
         orphan_on_delete: object
             .annotations()

@@ -14,6 +14,7 @@ use super::cluster::{self, ClusterError};
 use super::prune::{self, Findings, Scope};
 use crate::engine::state::State;
 use crate::engine::Connections;
+use crate::external::Stored;
 use crate::manifest::{annotations, KindSpec, Manifests};
 use crate::providers::sources::ClusterValues;
 use crate::providers::{self, Account};
@@ -101,7 +102,7 @@ fn insert_pruned(state: &mut State, removed: &mut Findings, manifests: &Manifest
             continue;
         };
         if let Some(mut entry) = cluster::entry_of(&object.object, &provider) {
-            entry.applied_spec = object.object.data.get("spec").cloned().unwrap_or_default();
+            entry.applied_spec = Stored::of(&object.object.data.get("spec").cloned().unwrap_or_default());
             entry.prevent_destroy =
                 object.object.annotations().get(annotations::PREVENT_DESTROY).is_some_and(|v| v == "true");
             state.salts.insert(object.key.clone(), cluster::salt_of(&object.object));

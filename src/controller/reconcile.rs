@@ -463,13 +463,13 @@ async fn sync(
     let entry = state.resources.get(&world.key).cloned();
     let provider = world.manifests.get(&world.key).and_then(|r| r.provider.clone()).unwrap_or_default();
     let facts = connections.client(&provider, &world.key.kind).ok().map(|c| c.facts());
-    let terminal = facts.zip(entry.as_ref()).and_then(|(facts, e)| (facts.terminal)(e.observed()));
+    let terminal = facts.zip(entry.as_ref()).and_then(|(facts, e)| (facts.terminal)(&e.observed()));
     write_status(api, object, |status| {
         status.pending_since = None;
         status.external_id = entry.as_ref().and_then(|e| e.id.clone());
         status.last_applied_digest = entry.as_ref().map(|e| e.manifest_digest.clone());
-        status.last_applied = entry.as_ref().map(|e| Value::Object(e.last_applied.clone()));
-        status.at_provider = entry.as_ref().map(|e| Value::Object(without_secrets(e.observed())));
+        status.last_applied = entry.as_ref().map(|e| Value::Object(e.last_applied()));
+        status.at_provider = entry.as_ref().map(|e| Value::Object(without_secrets(&e.observed())));
         // Drift found was just set back (the Event names it): none is left.
         status.drift = Vec::new();
         let what = match change.map(|c| c.action) {

@@ -17,7 +17,8 @@ use super::{graph, Connections, EngineError};
 use crate::external::sources::{ClusterValues, SourceReader, SourceValues};
 use crate::external::Secret;
 use crate::external::{
-    Created, DesiredContext, ExternalClient, Fields, ListScope, ProviderError, Scoped, UpdateRequest, KNOWN_AFTER_APPLY,
+    Created, DesiredContext, ExternalClient, Fields, ListScope, ProviderError, Scoped, Stored, UpdateRequest,
+    KNOWN_AFTER_APPLY,
 };
 use crate::manifest::ResourceKey;
 
@@ -219,8 +220,8 @@ pub async fn record_syncs(syncs: &[StateSync], state: &StateWriter) -> Result<()
             for sync in syncs {
                 if let Some(entry) = s.resources.get_mut(&sync.key) {
                     entry.manifest_digest = sync.manifest_digest.clone();
-                    entry.applied_spec = sync.applied_spec.clone();
-                    entry.set_applied(sync.last_applied.clone(), sync.observed.clone());
+                    entry.applied_spec = Stored::of(&sync.applied_spec);
+                    entry.set_applied(&sync.last_applied, &sync.observed);
                     entry.observed_at = now_rfc3339();
                 }
             }
@@ -467,9 +468,10 @@ async fn prepare(
             (refs, s.digests_for(key, &options.digests))
         })
         .await;
+    let previous = (Stored::of(&change.spec), Stored::of(&change.desired));
     let context = DesiredContext {
         refs,
-        previous: Some((&change.spec, &change.desired)),
+        previous: Some((&previous.0, &previous.1)),
         sources,
         digests,
         annotations: change.annotations.clone(),
@@ -511,8 +513,8 @@ fn upsert(state: &mut State, change: &Change, id: Option<String>, fill: impl FnO
         pending_since: None,
         deposed_id: deposed,
         manifest_digest: change.manifest_digest.clone(),
-        applied_spec: change.spec.clone(),
-        last_applied: Fields::new(),
+        applied_spec: Stored::of(&change.spec),
+        last_applied: Stored::of(&Fields::new()),
         observed: None,
         observed_at: now_rfc3339(),
         orphan_on_delete: change.orphan_on_delete,
@@ -556,7 +558,7 @@ async fn apply_change(
                 .record_entries(std::slice::from_ref(key), |s| {
                     upsert(s, change, Some(id.clone()), |e| {
                         e.manifest_digest = String::new();
-                        e.set_observed(change.observed.clone());
+                        e.set_observed(&change.observed);
                     })
                 })
                 .await
@@ -656,7 +658,7 @@ async fn update(
     let observed = merged(&change.observed, &prepared.updates);
     state
         .record_entries(std::slice::from_ref(key), |s| {
-            upsert(s, change, Some(id.to_string()), |e| e.set_applied(prepared.desired.clone(), observed))
+            upsert(s, change, Some(id.to_string()), |e| e.set_applied(&prepared.desired, &observed))
         })
         .await
         .map_err(|e| format!("{key}: the remote change was made but state could not be saved: {e}"))
@@ -754,7 +756,7 @@ async fn create(
     observed.extend(created.observed.clone());
     state
         .record_entries(std::slice::from_ref(key), |s| {
-            upsert(s, change, Some(id.clone()), |e| e.set_applied(applied.clone(), observed))
+            upsert(s, change, Some(id.clone()), |e| e.set_applied(&applied, &observed))
         })
         .await
         .map_err(save)?;

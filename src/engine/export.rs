@@ -8,7 +8,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::state::{now_rfc3339, Entry, State};
 use super::{digest, Connections, EngineError};
-use crate::external::{DesiredContext, ListScope, ProviderError};
+use crate::external::{DesiredContext, ListScope, ProviderError, Stored};
 use crate::manifest::ResourceKey;
 
 /// One exported object.
@@ -83,9 +83,9 @@ pub async fn export_selected(
             pending_since: None,
             deposed_id: None,
             manifest_digest: digest(&spec),
-            applied_spec: spec.clone(),
-            last_applied: desired,
-            observed: Some(fields),
+            applied_spec: Stored::of(&spec),
+            last_applied: Stored::of(&desired),
+            observed: Some(Stored::of(&fields)),
             observed_at: now_rfc3339(),
             orphan_on_delete: false,
             prevent_destroy: false,

@@ -528,10 +528,16 @@ impl Group<'_> {
             || orphans.iter().any(|(_, e)| e.id.is_none());
         let listing = if needs_listing {
             let managed = self.state.managed_ids(self.provider, self.client.facts().key_kind);
+            let orphan_specs: Vec<serde_json::Value> = orphans.iter().map(|(_, e)| e.applied_spec()).collect();
             let scope = resources
                 .iter()
                 .map(|r| Scoped { spec: &r.spec, previous: self.state.resources.get(&r.key).map(Entry::applied) })
-                .chain(orphans.iter().map(|(_, e)| Scoped { spec: &e.applied_spec, previous: Some(e.applied()) }));
+                .chain(
+                    orphans
+                        .iter()
+                        .zip(&orphan_specs)
+                        .map(|((_, e), spec)| Scoped { spec, previous: Some(e.applied()) }),
+                );
             Some(Listing::new(self.client.list(&ListScope::Specs(scope.collect())).await?, managed))
         } else {
             None
@@ -731,17 +737,27 @@ impl Group<'_> {
     ) -> Result<Outcome, ProviderError> {
         let id = entry.id.clone().unwrap_or_default();
         let manifest_changed = digest(&resource.spec) != entry.manifest_digest;
+        // State keeps fields as text: parsed once, and only when needed.
+        let mut recorded = None;
         let read = match (&self.options.read_only, self.options.refresh) {
             (Some(slice), _) => slice.contains(&resource.key),
             (None, Refresh::Full) => true,
             (None, Refresh::None) => false,
             (None, Refresh::Changed) => {
                 let digests = &self.options.digests;
-                manifest_changed || listing.is_none_or(|l| summary_differs(l.get(&id), entry, digests))
+                manifest_changed
+                    || listing.is_none_or(|l| {
+                        let (applied, observed) = recorded.insert(recorded_fields(entry));
+                        summary_differs(l.get(&id), applied, observed, digests)
+                    })
             }
         };
+        if !read && self.unchanged_as_recorded(resource, entry, manifest_changed) {
+            return Ok(Outcome::Unchanged);
+        }
+        let (applied_before, observed_before) = recorded.unwrap_or_else(|| recorded_fields(entry));
         let facts = self.client.facts();
-        let observed = if read { self.read(&id, listing).await? } else { Some(entry.observed().clone()) };
+        let observed = if read { self.read(&id, listing).await? } else { Some(observed_before.clone()) };
         if let (Some(token), Some(annotation)) = (self.renew_token(resource), facts.renew_annotation) {
             if entry.renew_token.as_ref() != Some(&token) {
                 let mut change = self.plan_create(resource).await?;
@@ -773,12 +789,12 @@ impl Group<'_> {
         let (desired, rekeying) = if manifest_changed || resolve_again {
             self.desired_and_rekeying(resource, Some(entry)).await?
         } else {
-            (entry.last_applied.clone(), BTreeMap::new())
+            (applied_before.clone(), BTreeMap::new())
         };
-        let mut last_applied = entry.last_applied.clone();
+        let mut last_applied = applied_before.clone();
         let mut observed = observed;
         let digests = self.state.digests_for(&resource.key, &self.options.digests);
-        crate::external::digest::conceal_fields(&mut observed, &[&desired, &entry.last_applied], &digests);
+        crate::external::digest::conceal_fields(&mut observed, &[&desired, &applied_before], &digests);
         // Digests an older seqops salted are re-keyed from the values in
         // hand: the same value is no change, and needs no request.
         for value in last_applied.values_mut().chain(observed.values_mut()) {
@@ -797,12 +813,9 @@ impl Group<'_> {
         if found.updates.is_empty() {
             // What the vendor moved by itself is no change, but state keeps
             // the latest reading of it (`seqops state show`).
-            let moved = facts
-                .observations
-                .iter()
-                .chain(facts.merged_maps)
-                .any(|f| observed.get(*f) != entry.observed().get(*f));
-            if desired != entry.last_applied || manifest_changed || moved {
+            let moved =
+                facts.observations.iter().chain(facts.merged_maps).any(|f| observed.get(*f) != observed_before.get(*f));
+            if desired != applied_before || manifest_changed || moved {
                 return Ok(Outcome::Sync(Box::new(StateSync {
                     key: resource.key.clone(),
                     manifest_digest: digest(&resource.spec),
@@ -820,14 +833,14 @@ impl Group<'_> {
                     "{}: {id} is {status} remotely, which is final; nothing is planned for it",
                     resource.key
                 ));
-                if &observed == entry.observed() {
+                if observed == observed_before {
                     return Ok(Outcome::Unchanged);
                 }
                 return Ok(Outcome::Sync(Box::new(StateSync {
                     key: resource.key.clone(),
                     manifest_digest: entry.manifest_digest.clone(),
-                    applied_spec: entry.applied_spec.clone(),
-                    last_applied: entry.last_applied.clone(),
+                    applied_spec: entry.applied_spec(),
+                    last_applied: applied_before,
                     observed,
                 })));
             }
@@ -885,6 +898,19 @@ impl Group<'_> {
         change.observed = observed;
         annotate(&mut change, resource, self.client.as_ref());
         Ok(Outcome::Change(Box::new(change)))
+    }
+
+    /// Whether an object not read this time can be passed over unparsed:
+    /// its manifest, sources and references are as applied, and it was
+    /// last seen as applied, so desired, base and observed are one.
+    fn unchanged_as_recorded(&self, resource: &Resource, entry: &Entry, manifest_changed: bool) -> bool {
+        !manifest_changed
+            && entry.observed.is_none()
+            && !entry.manifest_digest.is_empty()
+            && !self.options.rotate.contains(&resource.key)
+            && !crate::external::sources::has_sources(&resource.spec)
+            && !resource.references.iter().any(|(_, key)| self.recreated.contains(key))
+            && self.renew_token(resource).is_none_or(|token| entry.renew_token.as_ref() == Some(&token))
     }
 
     fn preexisting(&self, resource: &Resource, listing: Option<&Listing>) -> Vec<String> {
@@ -1250,9 +1276,9 @@ impl Group<'_> {
                 ));
             }
         }
-        reasons.extend(observations_text(self.client.facts(), entry.observed()));
+        reasons.extend(observations_text(self.client.facts(), &entry.observed()));
         let deletable = self.client.facts().deletable;
-        let policy_keeps = !crate::manifest::policy::allows(&entry.applied_spec, Policy::Delete);
+        let policy_keeps = !crate::manifest::policy::allows(&entry.applied_spec(), Policy::Delete);
         let keeps = entry.orphan_on_delete || !deletable || policy_keeps;
         let action = if id.is_none() || (entry.deposed_id.is_none() && keeps) {
             if policy_keeps && !entry.orphan_on_delete {
@@ -1285,9 +1311,9 @@ impl Group<'_> {
             desired: Fields::new(),
             updates: Fields::new(),
             manifest_digest: entry.manifest_digest.clone(),
-            spec: entry.applied_spec.clone(),
+            spec: entry.applied_spec(),
             source_dir: String::new(),
-            observed: entry.observed().clone(),
+            observed: entry.observed(),
             depends_on: entry.depends_on.clone(),
             references: Vec::new(),
             preexisting: Vec::new(),
@@ -1368,14 +1394,25 @@ fn source_dir(resource: &Resource) -> String {
 
 /// Whether a listing's summary shows a change since state last saw the
 /// object (or the object is missing from the listing).
-fn summary_differs(summary: Option<&RemoteSummary>, entry: &Entry, digests: &Digests) -> bool {
+/// What state recorded of an object: the fields last applied and last
+/// observed.
+fn recorded_fields(entry: &Entry) -> (Fields, Fields) {
+    let applied = entry.last_applied();
+    let observed = match &entry.observed {
+        Some(observed) => observed.fields(),
+        None => applied.clone(),
+    };
+    (applied, observed)
+}
+
+fn summary_differs(summary: Option<&RemoteSummary>, applied: &Fields, observed: &Fields, digests: &Digests) -> bool {
     let Some(summary) = summary else { return true };
     let mut fields = std::borrow::Cow::Borrowed(&summary.fields);
-    if entry.last_applied.values().any(crate::external::digest::holds_digest) {
+    if applied.values().any(crate::external::digest::holds_digest) {
         // A secret the listing returns in clear is compared as its digest.
-        crate::external::digest::conceal_fields(fields.to_mut(), &[&entry.last_applied], digests);
+        crate::external::digest::conceal_fields(fields.to_mut(), &[applied], digests);
     }
-    fields.iter().any(|(field, value)| entry.observed().get(field).is_some_and(|seen| seen != value))
+    fields.iter().any(|(field, value)| observed.get(field).is_some_and(|seen| seen != value))
 }
 
 /// Puts a provider's error in the manifest's terms: a lookup points at the

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::clock::now_rfc3339;
 use crate::external::digest::Digests;
-use crate::external::Fields;
+use crate::external::{Fields, Stored};
 pub use crate::files::write_atomically;
 use crate::manifest::provider::{ProviderSpec, ProviderType, Rate, RateLimit};
 use crate::manifest::ResourceKey;
@@ -123,16 +123,16 @@ pub struct Entry {
     pub manifest_digest: String,
     /// The manifest's spec as last applied (it holds no secret values:
     /// those are references to their sources).
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    pub applied_spec: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Stored::is_null")]
+    pub applied_spec: Stored,
     /// The fields seqops last wrote: the base of the three-way diff.
-    pub last_applied: Fields,
+    pub last_applied: Stored,
     /// The fields as last observed (or as written, after an apply), kept
     /// only where they differ from `last_applied` (`None`: the same), so a
     /// state of thousands of objects holds each object's fields once. Read
     /// it with [`Entry::observed`], set it with [`Entry::set_observed`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed: Option<Fields>,
+    pub observed: Option<Stored>,
     pub observed_at: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub orphan_on_delete: bool,
@@ -148,20 +148,31 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The fields seqops last wrote.
+    pub fn last_applied(&self) -> Fields {
+        self.last_applied.fields()
+    }
+
     /// The fields as last observed.
-    pub fn observed(&self) -> &Fields {
-        self.observed.as_ref().unwrap_or(&self.last_applied)
+    pub fn observed(&self) -> Fields {
+        self.observed.as_ref().unwrap_or(&self.last_applied).fields()
+    }
+
+    /// The manifest's spec as last applied.
+    pub fn applied_spec(&self) -> serde_json::Value {
+        self.applied_spec.value()
     }
 
     /// Records what was observed, kept apart only if it differs from what
     /// was last applied.
-    pub fn set_observed(&mut self, observed: Fields) {
+    pub fn set_observed(&mut self, observed: &Fields) {
+        let observed = Stored::of(observed);
         self.observed = (observed != self.last_applied).then_some(observed);
     }
 
     /// Records what was applied and then observed.
-    pub fn set_applied(&mut self, last_applied: Fields, observed: Fields) {
-        self.last_applied = last_applied;
+    pub fn set_applied(&mut self, last_applied: &Fields, observed: &Fields) {
+        self.last_applied = Stored::of(last_applied);
         self.set_observed(observed);
     }
 
@@ -174,8 +185,18 @@ impl Entry {
     }
 
     /// The spec as last applied and the fields it resolved to.
-    pub fn applied(&self) -> (&serde_json::Value, &Fields) {
+    pub fn applied(&self) -> (&Stored, &Stored) {
         (&self.applied_spec, &self.last_applied)
+    }
+
+    /// Whether what it wrote or saw holds a marker `needle` (`$sensitive`)
+    /// for which `found` holds.
+    pub fn holds(&self, needle: &str, found: impl Fn(&serde_json::Value) -> bool) -> bool {
+        [Some(&self.last_applied), self.observed.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter(|stored| stored.mentions(needle))
+            .any(|stored| stored.fields().values().any(&found))
     }
 }
 
@@ -207,11 +228,9 @@ impl State {
         if self.salt.is_empty() {
             return;
         }
-        let legacy = self
-            .resources
-            .values()
-            .flat_map(|entry| entry.last_applied.values().chain(entry.observed().values()))
-            .any(crate::external::digest::holds_legacy_digest);
+        let legacy = self.resources.values().any(|entry| {
+            entry.holds(crate::external::sources::SENSITIVE, crate::external::digest::holds_legacy_digest)
+        });
         if !legacy {
             self.salt.clear();
         }
@@ -380,13 +399,13 @@ impl StateStore {
                 Ok(None) => return Ok(None),
                 Err(reason) => return Err(StateError::Remote { path: self.path.clone(), reason }),
             },
-            // Read as a stream: a large state is never held twice, as text
-            // and as values.
-            None => match File::open(&self.path) {
-                Ok(file) => {
-                    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-                    self.written.store(size, std::sync::atomic::Ordering::Relaxed);
-                    serde_json::from_reader(std::io::BufReader::with_capacity(1 << 16, file)).map_err(corrupt)?
+            // Read whole, then parsed: parsing from memory is twice as fast
+            // as from a stream, and the text is dropped once read (what state
+            // keeps of each object is text too, see `Stored`).
+            None => match std::fs::read(&self.path) {
+                Ok(bytes) => {
+                    self.written.store(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    serde_json::from_slice(&bytes).map_err(corrupt)?
                 }
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),

@@ -13,9 +13,11 @@ pub mod digest;
 pub mod error;
 mod secret;
 pub mod sources;
+mod stored;
 
 pub use error::ProviderError;
 pub use secret::Secret;
+pub use stored::Stored;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -182,7 +184,7 @@ pub struct DesiredContext<'a> {
     pub refs: ResolvedRefs,
     /// The spec as last applied and the fields it resolved to: a lookup
     /// whose selector has not changed may reuse its id and save a request.
-    pub previous: Option<(&'a Value, &'a Fields)>,
+    pub previous: Option<(&'a Stored, &'a Stored)>,
     /// The values of the spec's sources (`fromEnv`, `fromFile`), in memory.
     pub sources: sources::SourceValues,
     /// How secret values become digests.
@@ -236,7 +238,7 @@ pub enum ListScope<'a> {
 #[derive(Clone, Copy)]
 pub struct Scoped<'a> {
     pub spec: &'a Value,
-    pub previous: Option<(&'a Value, &'a Fields)>,
+    pub previous: Option<(&'a Stored, &'a Stored)>,
 }
 
 impl Scoped<'_> {
@@ -244,8 +246,8 @@ impl Scoped<'_> {
     /// is written as it was then.
     pub fn reusable(&self, spec_field: &str, field: &str) -> Option<Value> {
         let (previous_spec, previous_fields) = self.previous?;
-        (previous_spec.get(spec_field) == self.spec.get(spec_field))
-            .then(|| previous_fields.get(field).cloned())
+        (previous_spec.value().get(spec_field) == self.spec.get(spec_field))
+            .then(|| previous_fields.fields().remove(field))
             .flatten()
     }
 }

@@ -36,7 +36,7 @@ pub struct KindSpec {
     /// The provider type whose Provider manages objects of this kind; `None`
     /// for the Provider kind itself.
     pub provider_type: Option<&'static str>,
-    pub parse: fn(serde_yaml::Deserializer<'_>) -> Result<ParsedDoc, ParseError>,
+    pub parse: fn(Yaml<'_>) -> Result<ParsedDoc, ParseError>,
     /// The references a spec makes to other manifests.
     pub references: fn(&serde_json::Value) -> Vec<Reference>,
     /// Checks serde cannot express: `(field path, message)` for each problem.
@@ -62,10 +62,21 @@ struct Envelope<S> {
     spec: S,
 }
 
-/// Parses a whole document with `S` as its spec type, keeping the path of
-/// the field at fault in any error.
-pub fn parse_typed<S: DeserializeOwned + Serialize>(de: serde_yaml::Deserializer<'_>) -> Result<ParsedDoc, ParseError> {
-    let envelope: Envelope<S> = serde_path_to_error::deserialize(de)?;
+/// A document as text and as the YAML it was read to.
+#[derive(Clone, Copy)]
+pub struct Yaml<'a> {
+    pub text: &'a str,
+    pub value: &'a serde_yaml::Value,
+}
+
+/// Parses a whole document with `S` as its spec type. It is read from the
+/// YAML already in hand; a document that does not fit is read again
+/// from its text, which keeps the line and the path of the field at fault.
+pub fn parse_typed<S: DeserializeOwned + Serialize>(yaml: Yaml<'_>) -> Result<ParsedDoc, ParseError> {
+    let envelope: Envelope<S> = match Envelope::deserialize(yaml.value) {
+        Ok(envelope) => envelope,
+        Err(_) => serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(yaml.text))?,
+    };
     // Serializing a value that was just deserialized cannot fail for the
     // plain data types specs are made of.
     let spec = serde_json::to_value(&envelope.spec).unwrap_or(serde_json::Value::Null);

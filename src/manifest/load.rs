@@ -175,46 +175,40 @@ fn push_document(documents: &mut Vec<Document>, source: &Text, text: String, fir
     }
 }
 
-/// What a document says it is, before it is read as its kind.
-#[derive(Default, serde::Deserialize)]
-struct Header {
-    #[serde(rename = "apiVersion", default)]
-    api_version: Option<serde_yaml::Value>,
-    #[serde(default)]
-    kind: Option<serde_yaml::Value>,
-    #[serde(default)]
-    metadata: Option<serde_yaml::Value>,
-    #[serde(default)]
-    spec: Option<serde_yaml::Value>,
-}
+/// A document read once as YAML: what it says it is, and the whole of it
+/// to be read as its kind.
+#[derive(Default)]
+struct Header(serde_yaml::Value);
 
 impl Header {
+    fn get(&self, field: &str) -> Option<&serde_yaml::Value> {
+        self.0.as_mapping()?.get(field)
+    }
+
     fn is_manifest(&self) -> bool {
-        self.api_version.is_some() || self.kind.is_some() || self.metadata.is_some() || self.spec.is_some()
+        ["apiVersion", "kind", "metadata", "spec"].iter().any(|field| self.get(field).is_some())
     }
 }
 
-/// Reads the header of a mapping, and its metadata and spec as YAML (for
-/// [`super::scalars`]). An empty document is no manifest; a scalar is an error, never passed
-/// over (a document skipped before a prune would delete its objects). A
-/// list of manifests was split into its items before.
+/// Reads a document as a YAML mapping. An empty document is no manifest; a
+/// scalar is an error, never passed over (a document skipped before a
+/// prune would delete its objects). A list of manifests was split into its
+/// items before.
 fn read_header(text: &str) -> Result<Header, ((usize, usize), String)> {
-    match serde_yaml::from_str::<Header>(text) {
-        Ok(header) => Ok(header),
-        Err(error) => match serde_yaml::from_str::<serde_yaml::Value>(text) {
-            Ok(serde_yaml::Value::Null) => Ok(Header::default()),
-            Ok(value) if !value.is_mapping() => Err((
-                (1, 1),
-                format!(
-                    "a document must be a manifest (a mapping with apiVersion, kind, metadata and spec) or a list of them, not {}",
-                    shape_of(&value)
-                ),
-            )),
-            _ => {
-                let at = error.location().map_or((1, 1), |l| (l.line(), l.column()));
-                Err((at, format!("not valid YAML: {}", strip_location(&error.to_string()))))
-            }
-        },
+    match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        Ok(serde_yaml::Value::Null) => Ok(Header::default()),
+        Ok(value) if value.is_mapping() => Ok(Header(value)),
+        Ok(value) => Err((
+            (1, 1),
+            format!(
+                "a document must be a manifest (a mapping with apiVersion, kind, metadata and spec) or a list of them, not {}",
+                shape_of(&value)
+            ),
+        )),
+        Err(error) => {
+            let at = error.location().map_or((1, 1), |l| (l.line(), l.column()));
+            Err((at, format!("not valid YAML: {}", strip_location(&error.to_string()))))
+        }
     }
 }
 
@@ -245,10 +239,7 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resou
             message,
         }]
     })?;
-    let text_of = |field: &str| {
-        let value = if field == "apiVersion" { &header.api_version } else { &header.kind };
-        value.as_ref().and_then(|v| v.as_str()).map(str::to_string)
-    };
+    let text_of = |field: &str| header.get(field).and_then(|v| v.as_str()).map(str::to_string);
     if !header.is_manifest() {
         return Ok(None);
     }
@@ -263,13 +254,13 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resou
     let Some(spec_kind) = kinds.iter().find(|k| k.matches(&api_version, &kind)) else {
         return Err(vec![unknown_kind(&document, &api_version, &kind, kinds)]);
     };
-    let de = serde_yaml::Deserializer::from_str(&document.text);
-    let parsed = (spec_kind.parse)(de).map_err(|error| vec![serde_diagnostic(&document, &error)])?;
+    let yaml = super::kind::Yaml { text: &document.text, value: &header.0 };
+    let parsed = (spec_kind.parse)(yaml).map_err(|error| vec![serde_diagnostic(&document, &error)])?;
     let null = serde_yaml::Value::Null;
-    let yaml_spec = header.spec.as_ref().unwrap_or(&null);
+    let yaml_spec = header.get("spec").unwrap_or(&null);
     let checks = (spec_kind.check)(&parsed.spec)
         .into_iter()
-        .chain(super::scalars::check(yaml_spec, &parsed.spec, header.metadata.as_ref().unwrap_or(&null)))
+        .chain(super::scalars::check(yaml_spec, &parsed.spec, header.get("metadata").unwrap_or(&null)))
         .chain(super::policy::check(&parsed.spec))
         .chain(super::urls::check(&parsed.spec));
     let mut problems: Vec<Diagnostic> = checks.map(|(field, message)| at(&field, message)).collect();
