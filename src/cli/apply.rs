@@ -39,14 +39,14 @@ pub struct ApplyArgs {
 pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let (session, document, digests, saved) = match &args.planfile {
         Some(path) => {
-            let document = PlanDocument::read(path)?;
+            let mut document = PlanDocument::read(path)?;
             // The key that signed the plan, never a new one.
             let key = digest_key::load(digest_key::Use::Compare)?;
             document.verify(key.as_deref())?;
             let manifests = context::load_manifests(&args.common)?;
             let session = context::open(&args.common, "seqops apply", manifests).await?;
             document.check(session.state_existed.then_some(&session.state), &session.manifests, args.common.sandbox)?;
-            seqops::engine::guard::check_deletes(&document.plan(), &session.state, args.scope.delete_limits())
+            seqops::engine::guard::check_deletes(&document.changes, &session.state, args.scope.delete_limits())
                 .map_err(|e| anyhow::anyhow!(e))?;
             print!("{}", text::render(&document.plan(), Style::detect(std::io::stdout().is_terminal())));
             (session, document, Digests::keyed(key), true)
@@ -55,7 +55,7 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             let (session, document, digests) =
                 plan::make_plan(&args.common, &args.scope, "seqops apply", digest_key::Use::Write).await?;
             plan::print(&document, plan::Format::Text)?;
-            seqops::engine::guard::check_deletes(&document.plan(), &session.state, args.scope.delete_limits())
+            seqops::engine::guard::check_deletes(&document.changes, &session.state, args.scope.delete_limits())
                 .map_err(|e| anyhow::anyhow!(e))?;
             (session, document, digests, false)
         }
@@ -92,7 +92,8 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         stop: stop_when_asked(args.max_duration),
         rescue_dir: Some(context::work_dir(&args.common.state)),
     };
-    let plan = document.plan();
+    let plan_id = document.plan_id.clone();
+    let plan = document.into_plan();
     let progress = super::progress::ApplyProgress::start(plan.changes.len());
     let report = engine::apply(&plan, &session.connections, &writer, options, &|event| progress.report(event)).await?;
     drop(progress);
@@ -100,7 +101,7 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     writer
         .record(|s| {
             if saved {
-                s.last_plan_applied = Some(document.plan_id.clone());
+                s.last_plan_applied = Some(plan_id.clone());
             }
         })
         .await?;

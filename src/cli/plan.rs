@@ -153,7 +153,7 @@ pub async fn make_plan(
     let plan = engine::plan(&session.manifests, &session.state, &session.connections, &options).await?;
     let state = session.state_existed.then_some(&session.state);
     let mut document =
-        PlanDocument::new(&plan, state, &session.manifests, common.sandbox, refresh, scope.targets.clone());
+        PlanDocument::new(plan, state, &session.manifests, common.sandbox, refresh, scope.targets.clone());
     document.provenance = super::provenance::gather(&manifests_folder(common), scope.message.as_deref());
     if let Some(key) = digests.key() {
         document.sign(key);
@@ -211,7 +211,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let (session, document, _) = make_plan(&args.common, &args.scope, "seqops plan", key_use).await?;
     print(&document, args.format)?;
     // Shown first, so the reviewer sees what would have been deleted.
-    seqops::engine::guard::check_deletes(&document.plan(), &session.state, args.scope.delete_limits())
+    seqops::engine::guard::check_deletes(&document.changes, &session.state, args.scope.delete_limits())
         .map_err(|e| anyhow!(e))?;
     if let Some(out) = &args.out {
         save(&document, out)?;
@@ -259,13 +259,13 @@ async fn plan_cluster(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         plan.warnings.push(format!("{key} is being deleted in the cluster: the controller finishes that first"));
     }
     plan.warnings.extend(removal_notes(&view, args.cluster.prune));
-    let document = PlanDocument::new(&plan, None, &manifests, false, refresh, args.scope.targets.clone());
+    let document = PlanDocument::new(plan, None, &manifests, false, refresh, args.scope.targets.clone());
     if args.format == Format::Text {
         println!("Namespace {namespace}: what the controller will do once these manifests are applied.\n");
     }
     print(&document, args.format)?;
     if args.cluster.prune {
-        seqops::engine::guard::check_deletes(&document.plan(), &view.state, args.scope.delete_limits())
+        seqops::engine::guard::check_deletes(&document.changes, &view.state, args.scope.delete_limits())
             .map_err(|e| anyhow!(e))?;
     }
     Ok(exit_code(&document, args.detailed_exitcode))

@@ -30,7 +30,7 @@ use crate::manifest::crd::{Condition, DriftEntry, ResourceStatus};
 use crate::manifest::KindSpec;
 use crate::manifest::{annotations, policy};
 use crate::providers::account::Secret;
-use crate::providers::ratelimit::RateLimiter;
+use crate::providers::ratelimit::{Priority, RateLimiter};
 use crate::providers::{self, Account};
 
 /// The finalizer that keeps an object until its remote object is deleted.
@@ -244,7 +244,7 @@ impl Context {
         world: &World,
         object: &DynamicObject,
         namespace: &str,
-    ) -> Result<(Connections, Option<u32>, usize), ClusterError> {
+    ) -> Result<(Connections, Arc<RateLimiter>, usize), ClusterError> {
         let uid = object.uid().unwrap_or_default();
         let resource =
             world.manifests.get(&world.key).ok_or_else(|| ClusterError::Invalid("the object did not load".into()))?;
@@ -295,10 +295,10 @@ impl Context {
             seen.insert(uid);
             seen.len()
         };
-        let limit = account.limiter.limit();
+        let limiter = account.limiter.clone();
         Ok((
             Connections::new(providers::Accounts::new([account])).with_cluster_values(world.values.clone()),
-            limit,
+            limiter,
             objects,
         ))
     }
@@ -333,7 +333,13 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
         return Ok(Action::await_change());
     }
     let started = std::time::Instant::now();
-    let result = sync(&object, &context, &api, &namespace).await;
+    // A reconcile of an object already in sync only checks for drift: it
+    // leaves a share of the account's budget to the changes people make.
+    let result = if only_checks(&object) {
+        crate::providers::ratelimit::as_check(sync(&object, &context, &api, &namespace)).await
+    } else {
+        sync(&object, &context, &api, &namespace).await
+    };
     context.shared.metrics.record(context.kind().kind, if result.is_ok() { "success" } else { "error" });
     context.shared.metrics.record_duration(context.kind().kind, started.elapsed());
     let uid = object.uid().unwrap_or_default();
@@ -351,6 +357,18 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
         }
     }
     result
+}
+
+/// Whether the object's spec is the one last synced, and synced well: its
+/// reconcile is a drift check, not a change someone asked for.
+fn only_checks(object: &DynamicObject) -> bool {
+    let status = object.data.get("status");
+    let observed = status.and_then(|s| s.get("observedGeneration")).and_then(Value::as_i64);
+    let synced = status
+        .and_then(|s| s.get("conditions"))
+        .and_then(Value::as_array)
+        .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Synced" && c["status"] == "True"));
+    observed.is_some() && observed == object.metadata.generation && synced
 }
 
 /// Plans and applies the object, and reports what happened in its status.
@@ -383,8 +401,15 @@ async fn sync(
         Err(ClusterError::Kube(error)) => return Err(error.into()),
         Err(ClusterError::Invalid(message)) => return Err(ReconcileError::Failed(message)),
     };
-    let (connections, limit, objects) =
+    let (connections, limiter, objects) =
         context.connect(&world, object, namespace).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
+    let checking = crate::providers::ratelimit::current_priority() == Priority::Check;
+    if let Some(wait) = limiter.check_waits().filter(|_| checking) {
+        // A check whose turn has not come waits outside the controller's
+        // queue: an edit to this object is then not held behind it.
+        return Ok(Action::requeue(wait.max(Duration::from_secs(1))));
+    }
+    let limit = limiter.limit();
     // Only an object with secrets needs the key (one read, once).
     let digests = if crate::external::sources::has_sources(&object.data["spec"]) {
         context.shared.digests().await.map_err(|e| ReconcileError::Failed(e.to_string()))?

@@ -268,14 +268,18 @@ pub async fn apply(
             proven.extend(batch.iter().map(|(change, _)| change.provider.clone()));
             // The futures are made first and boxed, not made by a closure
             // inside the stream: that keeps the whole apply `Send` for every
-            // lifetime, as the controller's runtime needs.
-            let runs: Vec<BoxFuture<'_, (ResourceKey, Action, Outcome)>> = batch
-                .into_iter()
-                .map(|(change, blocked)| -> BoxFuture<'_, _> {
-                    Box::pin(run_change(change, blocked, connections, state, options, progress))
-                })
-                .collect();
-            results.extend(stream::iter(runs).buffer_unordered(options.parallelism.max(1)).collect::<Vec<_>>().await);
+            // lifetime, as the controller's runtime needs. A few hundred at
+            // a time: each holds room for its whole run, kilobytes.
+            let parallelism = options.parallelism.max(1);
+            for chunk in batch.chunks(FUTURES_AT_ONCE.max(parallelism)) {
+                let runs: Vec<BoxFuture<'_, (ResourceKey, Action, Outcome)>> = chunk
+                    .iter()
+                    .map(|&(change, blocked)| -> BoxFuture<'_, _> {
+                        Box::pin(run_change(change, blocked, connections, state, options, progress))
+                    })
+                    .collect();
+                results.extend(stream::iter(runs).buffer_unordered(parallelism).collect::<Vec<_>>().await);
+            }
         }
         let mut made = BTreeSet::new();
         for (key, action, outcome) in results {
@@ -341,6 +345,11 @@ async fn record_history(
         })
         .await
 }
+
+/// How many changes' futures are made at once: enough to keep every
+/// parallel slot busy, few enough that 100,000 changes do not hold 100,000
+/// futures.
+pub(super) const FUTURES_AT_ONCE: usize = 256;
 
 /// One change of a layer, unless something it waits for failed. (A named
 /// async fn, not a closure, so the future is `Send` for any lifetime, as
@@ -423,9 +432,13 @@ fn ordered<'a>(changes: &[&'a Change]) -> Result<Vec<Vec<&'a Change>>, EngineErr
         let names: Vec<String> = cycle.iter().map(ToString::to_string).collect();
         EngineError::Plan(vec![format!("these objects refer to each other in a cycle: {}", names.join(", "))])
     })?;
+    let mut by_key: BTreeMap<&ResourceKey, Vec<&'a Change>> = BTreeMap::new();
+    for change in changes {
+        by_key.entry(&change.key).or_default().push(change);
+    }
     Ok(layers
         .into_iter()
-        .map(|layer| layer.iter().flat_map(|key| changes.iter().filter(move |c| &c.key == key).copied()).collect())
+        .map(|layer| layer.iter().flat_map(|key| by_key.get(key).into_iter().flatten().copied()).collect())
         .collect())
 }
 

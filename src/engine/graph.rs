@@ -9,27 +9,41 @@ use crate::manifest::ResourceKey;
 /// `nodes` are ignored; a cycle is returned as an error naming its members.
 pub fn layers(nodes: &[(ResourceKey, Vec<ResourceKey>)]) -> Result<Vec<Vec<ResourceKey>>, Vec<ResourceKey>> {
     let present: BTreeSet<&ResourceKey> = nodes.iter().map(|(k, _)| k).collect();
-    let mut waiting: BTreeMap<&ResourceKey, BTreeSet<&ResourceKey>> = nodes
-        .iter()
-        .map(|(key, deps)| (key, deps.iter().filter(|d| present.contains(d) && *d != key).collect()))
-        .collect();
+    // Kahn's algorithm, layer by layer: linear in nodes and edges, so a
+    // plan of 100,000 objects is ordered at once.
+    let mut waiting_on: BTreeMap<&ResourceKey, usize> = BTreeMap::new();
+    let mut dependents: BTreeMap<&ResourceKey, Vec<&ResourceKey>> = BTreeMap::new();
+    for (key, deps) in nodes {
+        let deps: BTreeSet<&ResourceKey> = deps.iter().filter(|d| present.contains(d) && *d != key).collect();
+        waiting_on.insert(key, deps.len());
+        for dep in deps {
+            dependents.entry(dep).or_default().push(key);
+        }
+    }
+    let mut ready: Vec<&ResourceKey> = waiting_on.iter().filter(|(_, n)| **n == 0).map(|(k, _)| *k).collect();
     let mut result = Vec::new();
-    while !waiting.is_empty() {
-        let ready: Vec<&ResourceKey> = waiting.iter().filter(|(_, deps)| deps.is_empty()).map(|(k, _)| *k).collect();
-        if ready.is_empty() {
-            return Err(waiting.keys().map(|k| (*k).clone()).collect());
-        }
+    while !ready.is_empty() {
+        let mut next = Vec::new();
         for key in &ready {
-            waiting.remove(key);
-        }
-        for deps in waiting.values_mut() {
-            for key in &ready {
-                deps.remove(key);
+            for dependent in dependents.get(key).into_iter().flatten() {
+                if let Some(count) = waiting_on.get_mut(dependent) {
+                    *count -= 1;
+                    if *count == 0 {
+                        next.push(*dependent);
+                    }
+                }
             }
         }
+        next.sort();
         result.push(ready.into_iter().cloned().collect());
+        ready = next;
     }
-    Ok(result)
+    let cycle: Vec<ResourceKey> = waiting_on.into_iter().filter(|(_, n)| *n > 0).map(|(k, _)| k.clone()).collect();
+    if cycle.is_empty() {
+        Ok(result)
+    } else {
+        Err(cycle)
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::plan::{Action, Plan};
+use super::plan::{Action, Change};
 use super::state::State;
 
 /// The most deletions (replacements counted) a plan may hold unless the
@@ -27,10 +27,9 @@ impl Default for DeleteLimits {
 
 /// Refuses a plan that deletes more than `limits` allow, saying why and
 /// which flag allows it.
-pub fn check_deletes(plan: &Plan, state: &State, limits: DeleteLimits) -> Result<(), String> {
-    let deletes = |action: Action| {
-        plan.changes.iter().filter(|c| c.action == action || (c.ends && action == Action::Delete)).count()
-    };
+pub fn check_deletes(changes: &[Change], state: &State, limits: DeleteLimits) -> Result<(), String> {
+    let deletes =
+        |action: Action| changes.iter().filter(|c| c.action == action || (c.ends && action == Action::Delete)).count();
     let (deleted, replaced) = (deletes(Action::Delete), deletes(Action::Replace));
     if deleted + replaced > limits.max_deletes {
         return Err(format!(
@@ -44,7 +43,7 @@ pub fn check_deletes(plan: &Plan, state: &State, limits: DeleteLimits) -> Result
         return Ok(());
     }
     for (account, managed) in managed_per_account(state) {
-        let gone = plan.changes.iter().filter(|c| c.provider == account && c.action == Action::Delete).count();
+        let gone = changes.iter().filter(|c| c.provider == account && c.action == Action::Delete).count();
         if gone == managed {
             return Err(format!(
                 "this plan deletes every object seqops manages through Provider `{account}` ({managed}): an empty or mistyped -f path, or the wrong --state, does that; nothing was changed. If it is meant, pass --allow-delete-all"

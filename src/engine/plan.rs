@@ -543,13 +543,17 @@ impl Group<'_> {
             None
         };
         let listing = listing.as_ref();
-        // Boxed futures made before the stream: see `engine::apply`.
-        let plans: Vec<BoxFuture<'_, (Outcome, Vec<String>)>> = resources
-            .iter()
-            .map(|resource| -> BoxFuture<'_, _> { Box::pin(self.plan_one(resource, listing)) })
-            .collect();
-        let planned: Vec<(Outcome, Vec<String>)> =
-            stream::iter(plans).buffered(self.options.parallelism.max(1)).collect().await;
+        // Boxed futures made before the stream, a few hundred at a time:
+        // see `engine::apply`.
+        let parallelism = self.options.parallelism.max(1);
+        let mut planned: Vec<(Outcome, Vec<String>)> = Vec::with_capacity(resources.len());
+        for chunk in resources.chunks(super::apply::FUTURES_AT_ONCE.max(parallelism)) {
+            let plans: Vec<BoxFuture<'_, (Outcome, Vec<String>)>> = chunk
+                .iter()
+                .map(|resource| -> BoxFuture<'_, _> { Box::pin(self.plan_one(resource, listing)) })
+                .collect();
+            planned.extend(stream::iter(plans).buffered(parallelism).collect::<Vec<_>>().await);
+        }
         let mut outcomes = Vec::new();
         for (outcome, mut notes) in planned {
             outcomes.push(outcome);

@@ -119,7 +119,7 @@ pub enum PlanFileError {
 
 impl PlanDocument {
     pub fn new(
-        plan: &Plan,
+        plan: Plan,
         state: Option<&State>,
         manifests: &Manifests,
         sandbox: bool,
@@ -138,38 +138,45 @@ impl PlanDocument {
             refresh,
             targets,
             summary: Summary::of(&plan.changes),
-            changes: plan.changes.clone(),
-            syncs: plan.syncs.clone(),
-            warnings: plan.warnings.clone(),
-            requests: plan.usage.clone(),
+            changes: plan.changes,
+            syncs: plan.syncs,
+            warnings: plan.warnings,
+            requests: plan.usage,
             provenance: Provenance::default(),
             signature: None,
         }
     }
 
-    /// What the signature covers: the document without it.
-    fn signed_bytes(&self) -> Vec<u8> {
-        let unsigned = Self { signature: None, ..self.clone() };
-        serde_json::to_vec(&unsigned).unwrap_or_default()
-    }
-
-    /// Signs the document with `key`.
+    /// Signs the document with `key`: the signature covers the document
+    /// without it.
     pub fn sign(&mut self, key: &DigestKey) {
-        self.signature = Some(key.sign(&self.signed_bytes()));
+        self.signature = None;
+        self.signature = Some(key.sign_json(&*self));
     }
 
     /// Refuses a document `key` did not sign as it is now.
-    pub fn verify(&self, key: Option<&DigestKey>) -> Result<(), PlanFileError> {
-        let Some(signature) = &self.signature else { return Err(PlanFileError::Unsigned) };
+    pub fn verify(&mut self, key: Option<&DigestKey>) -> Result<(), PlanFileError> {
+        let Some(signature) = self.signature.take() else { return Err(PlanFileError::Unsigned) };
+        let verified = self.verify_signature(key, &signature);
+        self.signature = Some(signature);
+        verified
+    }
+
+    fn verify_signature(&self, key: Option<&DigestKey>, signature: &str) -> Result<(), PlanFileError> {
         let planned = crate::external::digest::key_id_of(signature).unwrap_or("(none)").to_string();
         let Some(key) = key else { return Err(PlanFileError::OtherKey { planned, actual: "none".into() }) };
         if planned != key.id() {
             return Err(PlanFileError::OtherKey { planned, actual: key.id().to_string() });
         }
-        if !key.verifies(&self.signed_bytes(), signature) {
+        if !key.verifies_json(self, signature) {
             return Err(PlanFileError::Tampered);
         }
         Ok(())
+    }
+
+    /// The plan, taken out of the document (not copied).
+    pub fn into_plan(self) -> Plan {
+        Plan { changes: self.changes, warnings: self.warnings, usage: self.requests, syncs: self.syncs }
     }
 
     pub fn plan(&self) -> Plan {

@@ -29,6 +29,42 @@ struct Window {
     server: Option<(u64, Option<u64>)>,
 }
 
+/// What a request is for: a change someone asked for goes before a check
+/// that nothing drifted, so checks leave a share of the budget unspent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// A change someone made (an edited manifest, a new object): may spend
+    /// the whole budget.
+    Change,
+    /// A background check (the controller's drift reads): may spend all but
+    /// [`reserved_for_changes`].
+    Check,
+}
+
+tokio::task_local! {
+    static PRIORITY: Priority;
+}
+
+/// Runs `work` with its requests counted as background checks.
+pub async fn as_check<F: std::future::Future>(work: F) -> F::Output {
+    PRIORITY.scope(Priority::Check, work).await
+}
+
+/// The priority of the requests the current task makes.
+pub fn current_priority() -> Priority {
+    PRIORITY.try_with(|p| *p).unwrap_or(Priority::Change)
+}
+
+/// The share of a budget of `limit` that checks leave to changes: a fifth,
+/// and at least one request where the budget has more than one.
+pub fn reserved_for_changes(limit: u32) -> u32 {
+    if limit < 2 {
+        0
+    } else {
+        (limit / 5).max(1)
+    }
+}
+
 /// Serializes writers of budget files within this process.
 static BUDGET_FILE_LOCK: Mutex<()> = Mutex::new(());
 
@@ -56,6 +92,11 @@ impl RateLimiter {
 
     /// How long a request sent at `now` must wait; `None` if it may go now.
     fn delay_at(&self, window: &mut Window, now: u64) -> Option<Duration> {
+        self.delay_for(window, now, Priority::Change)
+    }
+
+    /// How long a request of `priority` sent at `now` must wait.
+    fn delay_for(&self, window: &mut Window, now: u64, priority: Priority) -> Option<Duration> {
         // A request is counted by the API when it arrives, a little after
         // seqops sent it: each is kept a moment longer than the window, so
         // that the slot it frees is taken only once the API let it go too.
@@ -66,7 +107,11 @@ impl RateLimiter {
         if window.blocked_until > now {
             return Some(Duration::from_millis(window.blocked_until - now));
         }
-        let limit = self.limit? as usize;
+        let mut limit = self.limit?;
+        if priority == Priority::Check {
+            limit -= reserved_for_changes(limit);
+        }
+        let limit = limit as usize;
         if window.sent.len() < limit {
             return None;
         }
@@ -76,13 +121,15 @@ impl RateLimiter {
 
     /// Waits until a request may be sent, then counts it, and returns when
     /// it was counted (for [`RateLimiter::settle`]). `on_wait` hears of
-    /// every wait before it starts.
+    /// every wait before it starts. A request made under [`as_check`]
+    /// leaves the share [`reserved_for_changes`] unspent.
     pub async fn acquire(&self, on_wait: impl Fn(Duration)) -> u64 {
+        let priority = current_priority();
         loop {
             let wait = {
                 let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
                 let now = now_ms();
-                match self.delay_at(&mut window, now) {
+                match self.delay_for(&mut window, now, priority) {
                     Some(wait) => wait,
                     None => {
                         if self.limit.is_some() {
@@ -96,6 +143,13 @@ impl RateLimiter {
             on_wait(wait);
             crate::clock::sleep(wait).await;
         }
+    }
+
+    /// How long a check would wait for its share of the budget now, if it
+    /// would.
+    pub fn check_waits(&self) -> Option<Duration> {
+        let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        self.delay_for(&mut window, now_ms(), Priority::Check)
     }
 
     /// Moves a request counted at `sent` to now, once its answer is in: the
@@ -185,6 +239,29 @@ mod tests {
         let margin = 1_000;
         assert_eq!(limiter.delay_at(&mut window, 4_000), Some(Duration::from_millis(3_600_000 - 3_000 + margin)));
         assert_eq!(limiter.delay_at(&mut window, 3_601_000 + margin), None);
+    }
+
+    #[test]
+    fn checks_leave_a_fifth_of_the_budget_to_changes() {
+        let limiter = RateLimiter::new(Some(Rate::per_hour(10)), None);
+        let mut window = Window::default();
+        for sent in 1..=8 {
+            assert_eq!(limiter.delay_for(&mut window, sent, Priority::Check), None);
+            window.sent.push_back(sent);
+        }
+        assert!(limiter.delay_for(&mut window, 9, Priority::Check).is_some(), "checks stop at 8 of 10");
+        assert_eq!(limiter.delay_for(&mut window, 9, Priority::Change), None, "a change may still go");
+        window.sent.extend([9, 10]);
+        assert!(limiter.delay_for(&mut window, 11, Priority::Change).is_some(), "and the budget holds");
+    }
+
+    #[test]
+    fn requests_are_changes_unless_made_as_checks() {
+        let checked = futures::executor::block_on(as_check(async { current_priority() }));
+        assert_eq!(checked, Priority::Check);
+        assert_eq!(current_priority(), Priority::Change);
+        assert_eq!(reserved_for_changes(200), 40);
+        assert_eq!(reserved_for_changes(1), 0);
     }
 
     #[test]
