@@ -57,7 +57,7 @@ fn main() {
     let wait_until = |what: &str, done: &dyn Fn() -> bool| wait_until(what, done, &logs);
     wait_until("every object Ready", &|| (0..count).all(|n| ready(&fake, n)));
     let all_ready = created.elapsed();
-    let requests = vendor_requests(&origin);
+    let requests = vendor_requests(&fake, &origin);
     let peak_mib = peak_rss_kib(&first) / 1024;
     stop(&mut first);
     println!("{count} Sequences under one key, budget off:");
@@ -66,20 +66,20 @@ fn main() {
     println!("  controller peak RSS    {peak_mib:>8} MiB");
 
     send(&fake, reqwest::Method::PUT, &format!("{providers}/orsay"), &provider(BUDGET));
-    let before = vendor_requests(&origin);
+    let before = vendor_requests(&fake, &origin);
     let mut second = controller(&kubeconfig, &origin, "two", work.path());
     // Checks stop at four fifths of the budget, and stay stopped.
     let checks_share = u64::from(BUDGET - BUDGET / 5);
     // Each object is checked once at start: fewer than the share spend less.
     let expected = checks_share.min(count as u64);
-    wait_until("the checks' share spent", &|| vendor_requests(&origin) - before >= expected);
+    wait_until("the checks' share spent", &|| vendor_requests(&fake, &origin) - before >= expected);
     std::thread::sleep(Duration::from_secs(3));
-    let checked = vendor_requests(&origin) - before;
+    let checked = vendor_requests(&fake, &origin) - before;
     let edited = Instant::now();
     edit(&fake, 0);
     wait_until("the edit reconciled", &|| synced_generation(&fake, 0) == Some(2));
     let edit_took = edited.elapsed();
-    let total = vendor_requests(&origin) - before;
+    let total = vendor_requests(&fake, &origin) - before;
     let peak_mib = peak_rss_kib(&second) / 1024;
     stop(&mut second);
     let _ = sandbox.kill();
@@ -191,10 +191,9 @@ fn send(fake: &FakeCluster, method: reqwest::Method, path: &str, body: &Value) {
     });
 }
 
-fn vendor_requests(origin: &str) -> u64 {
+fn vendor_requests(fake: &FakeCluster, origin: &str) -> u64 {
     let url = format!("{origin}/_sandbox/requests");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    let counts: Value = runtime.block_on(async {
+    let counts: Value = fake.runtime().block_on(async {
         let answer = reqwest::Client::new().get(&url).bearer_auth(KEY).send().await.expect("the sandbox answers");
         answer.json().await.expect("counts")
     });

@@ -751,7 +751,7 @@ impl Group<'_> {
                 let digests = &self.options.digests;
                 manifest_changed
                     || listing.is_none_or(|l| {
-                        let (applied, observed) = recorded.insert(recorded_fields(entry));
+                        let (applied, observed) = recorded.insert(entry.recorded());
                         summary_differs(l.get(&id), applied, observed, digests)
                     })
             }
@@ -759,7 +759,7 @@ impl Group<'_> {
         if !read && self.unchanged_as_recorded(resource, entry, manifest_changed) {
             return Ok(Outcome::Unchanged);
         }
-        let (applied_before, observed_before) = recorded.unwrap_or_else(|| recorded_fields(entry));
+        let (applied_before, observed_before) = recorded.unwrap_or_else(|| entry.recorded());
         let facts = self.client.facts();
         let observed = if read { self.read(&id, listing).await? } else { Some(observed_before.clone()) };
         if let (Some(token), Some(annotation)) = (self.renew_token(resource), facts.renew_annotation) {
@@ -1398,17 +1398,6 @@ fn source_dir(resource: &Resource) -> String {
 
 /// Whether a listing's summary shows a change since state last saw the
 /// object (or the object is missing from the listing).
-/// What state recorded of an object: the fields last applied and last
-/// observed.
-fn recorded_fields(entry: &Entry) -> (Fields, Fields) {
-    let applied = entry.last_applied();
-    let observed = match &entry.observed {
-        Some(observed) => observed.fields(),
-        None => applied.clone(),
-    };
-    (applied, observed)
-}
-
 fn summary_differs(summary: Option<&RemoteSummary>, applied: &Fields, observed: &Fields, digests: &Digests) -> bool {
     let Some(summary) = summary else { return true };
     let mut fields = std::borrow::Cow::Borrowed(&summary.fields);

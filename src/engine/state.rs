@@ -158,6 +158,16 @@ impl Entry {
         self.observed.as_ref().unwrap_or(&self.last_applied).fields()
     }
 
+    /// The fields last applied and last observed, each parsed once.
+    pub fn recorded(&self) -> (Fields, Fields) {
+        let applied = self.last_applied();
+        let observed = match &self.observed {
+            Some(observed) => observed.fields(),
+            None => applied.clone(),
+        };
+        (applied, observed)
+    }
+
     /// The manifest's spec as last applied.
     pub fn applied_spec(&self) -> serde_json::Value {
         self.applied_spec.value()
