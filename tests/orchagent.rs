@@ -442,3 +442,87 @@ fn export_names_files_by_kind_where_two_kinds_share_a_name_and_never_overwrites_
     assert_contains(&again.stderr, "exported already holds 3 entries: export writes only into a new or empty folder");
     assert_eq!(requests(), before, "refused before any request");
 }
+
+/// The digest the emulator keeps of workspace `ws`'s secret `name`, from
+/// the sandbox's data file.
+fn kept_digest(data: &std::path::Path, ws: &str, name: &str) -> Option<String> {
+    let saved: Value = serde_json::from_slice(&std::fs::read(data).ok()?).ok()?;
+    let accounts = saved["orchagent"]["accounts"].as_object()?;
+    accounts.values().find_map(|a| a["secrets"][ws][name]["digest"].as_str().map(str::to_string))
+}
+
+fn put_secret(server: &Server, ws: &str, name: &str, value: &str) {
+    let url = format!("{}/orchagent/workspaces/{ws}/secrets", server.origin);
+    let (status, _) = server.call("PUT", &url, Some(json!({"name": name, "value": value})), common::KEY);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn a_workspace_secret_someone_else_set_is_not_overwritten_unless_the_manifest_says_adopt() {
+    let data = tempfile::tempdir().expect("a folder");
+    let file = data.path().join("sandbox.json");
+    let server = Server::start(&["--data", file.to_str().expect("a path")]);
+    let work = Workspace::new();
+    provider(&work, &server);
+    work.write("ws.yaml", WORKSPACE);
+    work.apply();
+    let ws = data_of_workspaces(&server);
+    put_secret(&server, &ws, "LLM_KEY", "their-value");
+    let theirs = kept_digest(&file, &ws, "LLM_KEY");
+    work.write("llm.txt", "first-llm-key\n");
+    work.write("secret.yaml", SECRET);
+
+    let refused = work.run(&["apply", "-f", "manifests", "--auto-approve"]);
+
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "already exists and no state entry manages it");
+    assert_contains(&refused.stderr, "seqops.dev/adopt");
+    assert_eq!(kept_digest(&file, &ws, "LLM_KEY"), theirs, "their value is untouched");
+
+    work.write(
+        "secret.yaml",
+        &SECRET.replace("  name: llm\n", "  name: llm\n  annotations:\n    seqops.dev/adopt: \"true\"\n"),
+    );
+    let plan = work.plan();
+    assert_contains(&plan.stdout, "<= WorkspaceSecret/llm");
+    work.apply();
+    assert_eq!(kept_digest(&file, &ws, "LLM_KEY"), Some(seqops::sandbox::digest("first-llm-key")));
+    assert_eq!(work.plan().code, 0);
+}
+
+fn data_of_workspaces(server: &Server) -> String {
+    data(server, "/workspaces")[0]["id"].as_str().expect("a workspace").to_string()
+}
+
+#[test]
+fn pruning_a_pending_secret_never_deletes_a_same_named_secret_of_another_workspace() {
+    let server = Server::start(&[]);
+    let work = Workspace::new();
+    provider(&work, &server);
+    let other = "---\napiVersion: orchagent.seqops.dev/v1alpha1\nkind: Workspace\nmetadata:\n  name: other\nspec:\n  name: Other\n";
+    work.write("llm.txt", "first-llm-key\n");
+    work.write("ws.yaml", &format!("{WORKSPACE}{other}"));
+    work.write("secret.yaml", SECRET);
+    work.apply();
+    let state = work.state();
+    let team = state["resources"]["Workspace/team"]["id"].as_str().expect("team").to_string();
+    let other = state["resources"]["Workspace/other"]["id"].as_str().expect("other").to_string();
+    put_secret(&server, &other, "LLM_KEY", "their-value");
+    // As if the create in `team` had been sent, made nothing, and its
+    // answer never came.
+    server.call("DELETE", &format!("{}/orchagent/workspaces/{team}/secrets/LLM_KEY", server.origin), None, common::KEY);
+    let mut state = state;
+    let entry = state["resources"]["WorkspaceSecret/llm"].as_object_mut().expect("an entry");
+    entry.remove("id");
+    entry.insert("pendingSince".into(), json!("2026-01-01T00:00:00Z"));
+    std::fs::write(work.path().join(".seqops/state.json"), serde_json::to_vec(&state).expect("json")).expect("state");
+    work.remove("secret.yaml");
+
+    let plan = work.plan();
+    work.apply();
+
+    assert!(!plan.stdout.contains("- WorkspaceSecret/llm"), "nothing is deleted:\n{}", plan.stdout);
+    let theirs = data(&server, &format!("/workspaces/{other}/secrets"));
+    assert_eq!(theirs.as_array().map(Vec::len), Some(1), "the other workspace's secret is kept: {theirs}");
+    assert!(work.state()["resources"].get("WorkspaceSecret/llm").is_none());
+}

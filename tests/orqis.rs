@@ -360,3 +360,37 @@ fn a_key_whose_id_could_not_be_learnt_is_kept_and_the_next_run_adopts_it_once() 
     assert_eq!(keys.as_array().map(Vec::len), Some(1), "one key, adopted, not a second one: {keys}");
     assert_eq!(std::fs::read_to_string(&file).expect("the key file").trim(), key, "the kept value stands");
 }
+
+#[test]
+fn an_llm_key_someone_else_saved_is_overwritten_only_when_the_manifest_says_adopt() {
+    let data = tempfile::tempdir().expect("a folder");
+    let file = data.path().join("sandbox.json");
+    let server = Server::start(&["--data", file.to_str().expect("a path")]);
+    let (status, _) =
+        server.orqis("PUT", "/users/me/llm-key", Some(json!({"provider": "google", "api_key": "their-key"})));
+    assert_eq!(status, 200);
+    let kept = || {
+        let saved: Value = serde_json::from_slice(&std::fs::read(&file).expect("the data file")).expect("json");
+        let accounts = saved["orqis"]["accounts"].as_object().cloned().unwrap_or_default();
+        accounts.values().find_map(|a| a["llm_keys"]["google"].as_str().map(str::to_string))
+    };
+    let theirs = kept();
+    let work = Workspace::new();
+    work.orqis_provider(&server);
+    work.write("key.txt", "our-key\n");
+    let manifest = "apiVersion: orqis.seqops.dev/v1alpha1\nkind: LlmKey\nmetadata:\n  name: google\nspec:\n  provider: google\n  value: {fromFile: key.txt}\n";
+    work.write("key.yaml", manifest);
+
+    let refused = work.run(&["apply", "-f", "manifests", "--auto-approve"]);
+
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "creating it would replace what it holds");
+    assert_eq!(kept(), theirs, "their key is untouched");
+    work.write(
+        "key.yaml",
+        &manifest.replace("  name: google\n", "  name: google\n  annotations:\n    seqops.dev/adopt: \"true\"\n"),
+    );
+    work.apply();
+    assert_eq!(kept(), Some(seqops::sandbox::digest("our-key")));
+    assert_eq!(work.plan().code, 0);
+}

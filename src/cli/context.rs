@@ -12,6 +12,7 @@ use seqops::manifest::provider::{ProviderSpec, ProviderType};
 use seqops::manifest::{Manifests, Resource};
 use seqops::providers::account::Secret;
 use seqops::providers::{self, Account, AccountSettings};
+use seqops::sandbox::faults::Faults;
 use seqops::sandbox::{EmulatorConfig, Sandbox};
 
 use super::Common;
@@ -146,7 +147,9 @@ async fn start_sandbox(common: &Common, dir: &Path) -> anyhow::Result<(Option<St
     if !common.sandbox {
         return Ok((None, None));
     }
-    let sandbox = Sandbox::new(providers::emulators(EmulatorConfig::default()), Some(dir.join("sandbox.json")))?;
+    let faults = common.sandbox_faults.as_deref().map(Faults::parse).transpose()?;
+    let emulators = providers::emulators(EmulatorConfig::default());
+    let sandbox = Sandbox::with_faults(emulators, Some(dir.join("sandbox.json")), faults)?;
     let (addr, task) = sandbox.serve("127.0.0.1:0").await?;
     Ok((Some(format!("http://{addr}")), Some(SandboxTask(task))))
 }

@@ -57,6 +57,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         prevent_destroy: resource.annotation_is_true(annotations::PREVENT_DESTROY),
         depends_on: Vec::new(),
         renew_token: None,
+        preexisting: Vec::new(),
     };
     for provider in session.manifests.providers() {
         session.state.providers.insert(provider.metadata.name.clone(), context::record_of(provider)?);

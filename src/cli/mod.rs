@@ -88,6 +88,10 @@ pub struct Common {
     /// (.seqops/sandbox.json): no account needed.
     #[arg(long)]
     sandbox: bool,
+    /// With --sandbox: faults the sandbox makes on purpose, as
+    /// `seqops sandbox serve --faults` takes them (e.g. `seed=7,*:write=drop@20%`).
+    #[arg(long, value_name = "SPEC", requires = "sandbox", value_parser = sandbox::parse_faults)]
+    sandbox_faults: Option<String>,
     /// How long to wait for another seqops holding the state lock.
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
     lock_timeout: std::time::Duration,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use seqops::sandbox::faults::Faults;
 use seqops::sandbox::{EmulatorConfig, Sandbox};
 
 use super::parse_duration;
@@ -32,6 +33,14 @@ pub struct ServeArgs {
     /// Delay every answer by this much after its work is done (to test lost answers).
     #[arg(long, default_value = "0s", value_parser = parse_latency, hide = true)]
     latency: std::time::Duration,
+    /// Faults to make on purpose, e.g. `seed=7,orchagent:POST=drop@35%,*=503@5%`
+    /// (see the README's "A sandbox that fails on purpose").
+    #[arg(long, value_name = "SPEC", value_parser = parse_faults)]
+    faults: Option<String>,
+}
+
+pub fn parse_faults(text: &str) -> Result<String, String> {
+    Faults::parse(text).map(|_| text.to_string()).map_err(|e| e.to_string())
 }
 
 fn parse_latency(text: &str) -> Result<std::time::Duration, String> {
@@ -45,7 +54,8 @@ pub async fn run(command: SandboxCommand) -> anyhow::Result<ExitCode> {
     let SandboxCommand::Serve(args) = command;
     let config =
         EmulatorConfig { requests_per_hour: args.requests_per_hour, window: args.rate_window, latency: args.latency };
-    let sandbox = Sandbox::new(seqops::providers::emulators(config), args.data)?;
+    let faults = args.faults.as_deref().map(Faults::parse).transpose()?;
+    let sandbox = Sandbox::with_faults(seqops::providers::emulators(config), args.data, faults)?;
     let (addr, task) = sandbox.serve(&args.addr).await?;
     println!("seqops sandbox listening on http://{addr}");
     for provider in seqops::providers::PROVIDERS {

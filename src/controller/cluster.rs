@@ -91,6 +91,7 @@ pub fn entry_of(object: &DynamicObject, provider: &str) -> Option<Entry> {
         prevent_destroy: false,
         depends_on: Vec::new(),
         renew_token: None,
+        preexisting: Vec::new(),
     })
 }
 

@@ -11,14 +11,15 @@ use futures::stream::{self, StreamExt};
 use tokio::sync::Mutex;
 
 use super::history::{self, HistoryRecord, Provenance};
+use super::lost::LostCreate;
 use super::plan::{Action, Change, Plan, StateSync};
 use super::state::{now_rfc3339, Entry, State, StateError, StateStore};
 use super::{graph, Connections, EngineError};
 use crate::external::sources::{ClusterValues, SourceReader, SourceValues};
 use crate::external::Secret;
 use crate::external::{
-    Created, DesiredContext, ExternalClient, Fields, ListScope, ProviderError, Scoped, Stored, UpdateRequest,
-    KNOWN_AFTER_APPLY,
+    Created, DesiredContext, ExternalClient, Fields, ListScope, ProviderError, RemoteSummary, Scoped, Stored,
+    UpdateRequest, KNOWN_AFTER_APPLY,
 };
 use crate::manifest::ResourceKey;
 
@@ -534,6 +535,7 @@ fn upsert(state: &mut State, change: &Change, id: Option<String>, fill: impl FnO
         prevent_destroy: change.prevent_destroy,
         depends_on: change.depends_on.clone(),
         renew_token: change.renew_token.clone(),
+        preexisting: Vec::new(),
     };
     fill(&mut entry);
     state.resources.insert(change.key.clone(), entry);
@@ -693,7 +695,11 @@ async fn create(
     let previous = state.read(|s| s.resources.get(key).cloned()).await;
     state
         .record_entries(std::slice::from_ref(key), |s| {
-            upsert(s, change, None, |e| e.pending_since = Some(now_rfc3339()));
+            upsert(s, change, None, |e| {
+                e.pending_since = Some(now_rfc3339());
+                e.preexisting = change.preexisting.clone();
+                e.last_applied = Stored::of(&client.facts().sent_by_create(&prepared.desired));
+            });
         })
         .await
         .map_err(save)?;
@@ -720,11 +726,15 @@ async fn create(
                 ));
             };
             // The object exists, but what the create would have answered is
-            // lost: state binds the id and knows nothing applied, so the next
-            // plan finishes the object.
+            // lost: state binds the id with what the create sent as applied,
+            // and no manifest digest, so the next plan finishes the object.
+            let sent = client.facts().sent_by_create(&prepared.desired);
             state
                 .record_entries(std::slice::from_ref(key), |s| {
-                    upsert(s, change, Some(id.clone()), |e| e.manifest_digest = String::new());
+                    upsert(s, change, Some(id.clone()), |e| {
+                        e.manifest_digest = String::new();
+                        e.set_applied(&sent, &sent);
+                    });
                 })
                 .await
                 .map_err(save)?;
@@ -804,9 +814,9 @@ async fn send_create(client: &dyn ExternalClient, prepared: &Prepared) -> Result
     result
 }
 
-/// After a create without an answer: the one object that has its name and
-/// the summary fields it was asked for, that no state entry manages and
-/// that was not there before.
+/// After a create without an answer: the one object it made, found by its
+/// natural key or by what the create sent ([`LostCreate`]), that no state
+/// entry manages and that was not there before. Several are no answer.
 async fn find_unanswered(
     change: &Change,
     prepared: &Prepared,
@@ -814,22 +824,27 @@ async fn find_unanswered(
     state: &StateWriter,
 ) -> Result<Option<String>, String> {
     let key = &change.key;
+    let facts = client.facts();
     let managed = state.read(|s| s.managed_ids(&change.provider, &key.kind)).await;
     let found = client
         .list(&ListScope::Specs(vec![Scoped { spec: &change.spec, previous: None }]))
         .await
         .map_err(|e| format!("looking it up failed too: {e}"))?;
-    let matches: Vec<_> = found
-        .into_iter()
-        .filter(|s| {
-            s.display_name == change.display_name
-                && !managed.contains(&s.id)
-                && !change.preexisting.contains(&s.id)
-                && s.fields
-                    .iter()
-                    .all(|(field, value)| prepared.desired.get(field).is_none_or(|wanted| wanted == value))
-        })
-        .collect();
+    let matches: Vec<&RemoteSummary> = match facts.natural_key_of(&prepared.desired) {
+        Some(wanted) => found
+            .iter()
+            .filter(|s| {
+                !managed.contains(&s.id)
+                    && facts.natural_key_of(&s.fields).as_ref() == Some(&wanted)
+                    && (facts.terminal)(&s.fields).is_none()
+            })
+            .collect(),
+        None => {
+            let sent = facts.sent_by_create(&prepared.desired);
+            let lost = LostCreate { display_name: &change.display_name, sent: &sent, preexisting: &change.preexisting };
+            lost.candidates(&found, &managed)
+        }
+    };
     Ok(match matches.as_slice() {
         [one] => Some(one.id.clone()),
         _ => None,

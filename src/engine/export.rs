@@ -91,6 +91,7 @@ pub async fn export_selected(
             prevent_destroy: false,
             depends_on: Vec::new(),
             renew_token: None,
+            preexisting: Vec::new(),
         };
         exported.push(Exported { key, api_version: api_version.to_string(), kind: kind_name.to_string(), spec, entry });
     }

@@ -9,6 +9,7 @@ pub mod graph;
 pub mod guard;
 pub mod history;
 pub mod journal;
+pub mod lost;
 pub mod plan;
 pub mod planfile;
 pub mod state;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::connections::AccountUsage;
 use super::diff::{self, FieldChange};
+use super::lost::LostCreate;
 use super::state::{Entry, State};
 use super::{digest, Connections, EngineError};
 use crate::external::digest::Digests;
@@ -810,9 +811,9 @@ impl Group<'_> {
                 crate::external::sources::forget_digests(value);
             }
         }
-        // An entry whose manifest digest is empty (imported, or bound after
-        // a lost answer) knows of nothing applied.
-        let base = (!entry.manifest_digest.is_empty()).then_some(&last_applied);
+        // An imported entry knows of nothing applied; one bound after a
+        // lost answer knows what its create sent.
+        let base = (!entry.manifest_digest.is_empty() || !last_applied.is_empty()).then_some(&last_applied);
         let found = diff::diff(&desired, base, &compared, self.client.facts());
         if found.updates.is_empty() {
             // What the vendor moved by itself is no change, but state keeps
@@ -931,6 +932,8 @@ impl Group<'_> {
         listing: Option<&Listing>,
     ) -> Result<Outcome, ProviderError> {
         let desired = self.desired(resource, None).await?;
+        let recorded = entry.last_applied();
+        let sent = if recorded.is_empty() { self.client.facts().sent_by_create(&desired) } else { recorded };
         let renewing = self.renew_token(resource).is_some();
         let found = self.by_natural_key(&desired, listing)?;
         // Renewing, a finished object is the old one, not what was asked for.
@@ -938,30 +941,28 @@ impl Group<'_> {
         if let Some(found) = found {
             let reason =
                 "an earlier create got no answer; the object its natural key names is adopted, not created twice";
-            return self.plan_adopt(resource, &found.id, reason, listing).await;
+            return self.adopt(resource, &found.id, reason, listing, Some(&sent)).await;
         }
         if self.client.facts().natural_key_of(&desired).is_some() {
             let mut change = self.plan_create(resource).await?;
             change.reasons.push("an earlier create got no answer and made nothing; it is sent again".into());
             return Ok(Outcome::Change(Box::new(change)));
         }
-        // What the lost create made has its name and the summary fields it
-        // asked for (schedules, for one, share names).
-        let candidates: Vec<&RemoteSummary> = listing
-            .map(|l| l.unmanaged_named(&entry.display_name))
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|s| s.fields.iter().all(|(field, value)| desired.get(field).is_none_or(|wanted| wanted == value)))
-            .collect();
+        // What the lost create made has its name and what the create sent
+        // (schedules, for one, share names), and was not there before.
+        let lost = LostCreate { display_name: &entry.display_name, sent: &sent, preexisting: &entry.preexisting };
+        let candidates = listing.map(|l| lost.candidates(&l.summaries, &l.managed)).unwrap_or_default();
         match candidates.as_slice() {
             [] => {
                 let mut change = self.plan_create(resource).await?;
                 change.reasons.push("an earlier create got no answer and made nothing; it is sent again".into());
+                // What has its name now was not made by that create.
+                change.preexisting = self.preexisting(resource, listing);
                 Ok(Outcome::Change(Box::new(change)))
             }
             [found] => {
                 let reason = "an earlier create got no answer but made this object: it is adopted, not created twice";
-                self.plan_adopt(resource, &found.id, reason, listing).await
+                self.adopt(resource, &found.id, reason, listing, Some(&sent)).await
             }
             several => Err(ProviderError::Invalid(format!(
                 "{}: an earlier create got no answer, and {} unmanaged objects are named {:?} (ids {}); adopt one with `seqops import {} ID`",
@@ -1074,6 +1075,12 @@ impl Group<'_> {
             let annotation = facts.renew_annotation.unwrap_or_default();
             change.reasons.push(format!("{} is finished and {annotation} asks for a new one", found.id));
             return Ok(Outcome::Change(Box::new(change)));
+        }
+        if facts.create_overwrites && !resource.annotation_is_true(annotations::ADOPT) {
+            return Err(ProviderError::Invalid(format!(
+                "{}: {} already exists and no state entry manages it; creating it would replace what it holds (the API's create is an upsert by {key}). Set seqops.dev/adopt: \"true\" to take it over and write this value over it, or remove the manifest",
+                resource.key, found.id
+            )));
         }
         if facts.idempotent_create || resource.annotation_is_true(annotations::ADOPT) {
             let reason = format!("{} already exists with this {key}: it is adopted, not made twice", found.id);
@@ -1198,6 +1205,21 @@ impl Group<'_> {
         reason: &str,
         listing: Option<&Listing>,
     ) -> Result<Outcome, ProviderError> {
+        self.adopt(resource, id, reason, listing, None).await
+    }
+
+    /// Adopts `id`. What a lost create made is adopted with what the create
+    /// sent as what was applied (`sent`): a field the API never returns
+    /// (an Orqis agent's `openapiSpec`) is then taken to be as sent, not
+    /// a difference that would force a replacement.
+    async fn adopt(
+        &self,
+        resource: &Resource,
+        id: &str,
+        reason: &str,
+        listing: Option<&Listing>,
+        sent: Option<&Fields>,
+    ) -> Result<Outcome, ProviderError> {
         self.claim(id, &resource.key)?;
         let mut observed = self.read(id, listing).await?.ok_or_else(|| {
             ProviderError::Invalid(format!("{}: there is no remote object with id {id} to adopt", resource.key))
@@ -1205,7 +1227,7 @@ impl Group<'_> {
         let desired = self.desired(resource, None).await?;
         let digests = self.state.digests_for(&resource.key, &self.options.digests);
         crate::external::digest::conceal_fields(&mut observed, &[&desired], &digests);
-        let found = diff::diff(&desired, None, &observed, self.client.facts());
+        let found = diff::diff(&desired, sent, &observed, self.client.facts());
         if !found.replace_reasons.is_empty() {
             return Err(ProviderError::Invalid(format!(
                 "{}: cannot adopt {id}: {}; make the manifest match it, or drop the adoption to create a new object",
@@ -1261,6 +1283,40 @@ impl Group<'_> {
         Ok(())
     }
 
+    /// The object a pending entry's lost create made, to delete with it:
+    /// only the one object that has its name and what the create sent,
+    /// and was not there before; never a guess by name alone.
+    fn made_by_lost_create(
+        &self,
+        entry: &Entry,
+        listing: Option<&Listing>,
+        reasons: &mut Vec<String>,
+    ) -> Option<String> {
+        let sent = entry.last_applied();
+        let lost = LostCreate { display_name: &entry.display_name, sent: &sent, preexisting: &entry.preexisting };
+        let candidates = listing.map(|l| lost.candidates(&l.summaries, &l.managed)).unwrap_or_default();
+        let ids = || candidates.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ");
+        match candidates.as_slice() {
+            [] => None,
+            [_] if !lost.knows_what_was_sent() => {
+                reasons.push(format!(
+                    "an earlier create got no answer, and state does not say what it sent: {} has its name but is not deleted on a guess; delete it yourself if it is the one",
+                    ids()
+                ));
+                None
+            }
+            [one] => Some(one.id.clone()),
+            several => {
+                reasons.push(format!(
+                    "an earlier create got no answer; {} unmanaged objects match what it sent ({}), so none is deleted",
+                    several.len(),
+                    ids()
+                ));
+                None
+            }
+        }
+    }
+
     /// A state entry whose manifest is gone, or a replaced object's old id.
     fn plan_removal(&self, key: &ResourceKey, entry: &Entry, listing: Option<&Listing>) -> Outcome {
         let mut id = entry.deposed_id.clone().or_else(|| entry.id.clone());
@@ -1268,17 +1324,7 @@ impl Group<'_> {
         if entry.deposed_id.is_some() {
             reasons.push("the object it was replaced by exists; the old one is still to be deleted".to_string());
         } else if id.is_none() {
-            // A create whose answer was lost: delete what it made only when
-            // exactly one unmanaged object has its name; never guess.
-            let candidates = listing.map(|l| l.unmanaged_named(&entry.display_name)).unwrap_or_default();
-            if let [one] = candidates.as_slice() {
-                id = Some(one.id.clone());
-            } else if candidates.len() > 1 {
-                reasons.push(format!(
-                    "an earlier create got no answer; {} unmanaged objects have its name, so none is deleted",
-                    candidates.len()
-                ));
-            }
+            id = self.made_by_lost_create(entry, listing, &mut reasons);
         }
         reasons.extend(observations_text(self.client.facts(), &entry.observed()));
         let deletable = self.client.facts().deletable;

@@ -115,6 +115,11 @@ pub struct Entry {
     /// next run looks the object up by name before creating anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_since: Option<String>,
+    /// While a create is pending: the ids of objects with its name that
+    /// existed before it was sent, never taken for what it made. (Its
+    /// `last_applied` is then what the create sent.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preexisting: Vec<String>,
     /// A replaced object's old id, recorded until its delete is confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deposed_id: Option<String>,

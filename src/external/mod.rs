@@ -55,6 +55,12 @@ pub struct KindFacts {
     /// live (Gary's enrollment): a lost answer is recovered by sending it
     /// again, not by a guess from a list.
     pub idempotent_create: bool,
+    /// Whether the create is an upsert keyed by the natural key (orchagent's
+    /// `PUT /workspaces/{id}/secrets`, Orqis's `PUT /users/me/llm-key`):
+    /// sent where an object has the key, it replaces what that object
+    /// holds. An unmanaged one is taken over only when the manifest says
+    /// `seqops.dev/adopt`, and its value is then rotated knowingly.
+    pub create_overwrites: bool,
     /// The fields that identify an object remotely (Gary: sequence and
     /// contact), matched in listings for adoption and recovery; empty when
     /// the kind has none and only its name and created fields can be used.
@@ -90,6 +96,10 @@ pub struct KindFacts {
     /// Whether a listing shows each object whole (every field `observe`
     /// would): a plan then reads no object one by one.
     pub full_listing: bool,
+    /// Fields the create call cannot take (an orchagent Schedule's
+    /// `enabled`): an update right after the create sets them, and what a
+    /// create whose answer was lost made is looked for without them.
+    pub set_after_create: &'static [&'static str],
 }
 
 /// What a plan does with a managed object that is gone remotely.
@@ -126,6 +136,7 @@ impl KindFacts {
         creatable: true,
         updatable: true,
         idempotent_create: false,
+        create_overwrites: false,
         natural_key: &[],
         observations: &[],
         terminal: never_terminal,
@@ -137,6 +148,7 @@ impl KindFacts {
         id_field: None,
         ends: |_, _| None,
         full_listing: false,
+        set_after_create: &[],
     };
 
     pub fn is_observation(&self, field: &str) -> bool {
@@ -149,7 +161,27 @@ impl KindFacts {
         if self.natural_key.is_empty() {
             return None;
         }
-        self.natural_key.iter().map(|f| fields.get(*f).filter(|v| !v.is_null()).cloned()).collect()
+        // A part that refers to an object not created yet is not known.
+        let known = |v: &&Value| !v.is_null() && v.as_str() != Some(KNOWN_AFTER_APPLY);
+        self.natural_key.iter().map(|f| fields.get(*f).filter(known).cloned()).collect()
+    }
+
+    /// The desired fields the create call cannot take.
+    pub fn after_create(&self, desired: &Fields) -> Fields {
+        desired
+            .iter()
+            .filter(|(f, _)| self.set_after_create.contains(&f.as_str()))
+            .map(|(f, v)| (f.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The desired fields the create call itself sends.
+    pub fn sent_by_create(&self, desired: &Fields) -> Fields {
+        desired
+            .iter()
+            .filter(|(f, _)| !self.set_after_create.contains(&f.as_str()))
+            .map(|(f, v)| (f.clone(), v.clone()))
+            .collect()
     }
 
     pub fn is_set(&self, field: &str) -> bool {

@@ -1,5 +1,8 @@
 //! The sandbox: every provider's emulator behind one loopback server, each
-//! under its own path prefix, with request counts for tests and benchmarks.
+//! under its own path prefix, with request counts for tests and benchmarks,
+//! and the faults a run asks for ([`faults`]).
+
+pub mod faults;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,6 +16,8 @@ use axum::middleware::{self, Next};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::Value;
+
+use faults::Faults;
 
 /// How an emulator behaves, the same for all of them.
 #[derive(Clone, Debug)]
@@ -42,6 +47,43 @@ pub trait Emulator: Send + Sync {
     /// Its data, to keep in the sandbox's file.
     fn snapshot(&self) -> Value;
     fn restore(&self, snapshot: Value) -> Result<(), String>;
+}
+
+/// The objects emulators hold, by `emulator collection` (`orchagent
+/// schedules`): each JSON object with an `id`, or a stored `digest` (as
+/// secrets are kept), counted under the nearest field above it that
+/// holds a list, or else the nearest lowercase field name (objects inside
+/// objects count too: a Topo workspace's runs). After a run
+/// through faults, these counts show whether anything was made twice.
+pub fn inventory(snapshot: &BTreeMap<&str, Value>) -> BTreeMap<String, usize> {
+    fn walk(
+        value: &Value,
+        list: Option<&str>,
+        field: Option<&str>,
+        emulator: &str,
+        counts: &mut BTreeMap<String, usize>,
+    ) {
+        match value {
+            Value::Object(map) => {
+                if map.contains_key("id") || map.contains_key("digest") {
+                    let collection = list.or(field).unwrap_or("objects");
+                    *counts.entry(format!("{emulator} {collection}")).or_default() += 1;
+                }
+                for (key, inner) in map {
+                    let named = key.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+                    let list = if inner.is_array() { Some(key.as_str()) } else { list };
+                    walk(inner, list, if named { Some(key) } else { field }, emulator, counts);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(item, list, field, emulator, counts)),
+            _ => {}
+        }
+    }
+    let mut counts = BTreeMap::new();
+    for (emulator, data) in snapshot {
+        walk(data, None, None, emulator, &mut counts);
+    }
+    counts
 }
 
 /// The token of an `Authorization: Bearer …` header.
@@ -84,6 +126,7 @@ pub struct Sandbox {
     /// Held from a snapshot to its write: two changes saved at once must
     /// not let the older snapshot be written last.
     saving: Mutex<()>,
+    faults: Option<Arc<Faults>>,
 }
 
 impl Sandbox {
@@ -91,6 +134,15 @@ impl Sandbox {
     /// data file, their data is loaded from it and saved to it after every
     /// change.
     pub fn new(emulators: Vec<Arc<dyn Emulator>>, data_file: Option<PathBuf>) -> Result<Arc<Self>, SandboxError> {
+        Self::with_faults(emulators, data_file, None)
+    }
+
+    /// As [`Sandbox::new`], making the faults `faults` asks for.
+    pub fn with_faults(
+        emulators: Vec<Arc<dyn Emulator>>,
+        data_file: Option<PathBuf>,
+        faults: Option<Faults>,
+    ) -> Result<Arc<Self>, SandboxError> {
         if let Some(path) = &data_file {
             if let Ok(bytes) = std::fs::read(path) {
                 let error = |reason: String| SandboxError::Data { path: path.clone(), reason };
@@ -104,17 +156,28 @@ impl Sandbox {
             }
         }
         let counts = emulators.iter().map(|e| (e.id(), 0)).collect();
-        Ok(Arc::new(Self { emulators, counts: Mutex::new(counts), data_file, saving: Mutex::new(()) }))
+        let faults = faults.map(Arc::new);
+        Ok(Arc::new(Self { emulators, counts: Mutex::new(counts), data_file, saving: Mutex::new(()), faults }))
     }
 
     pub fn router(self: &Arc<Self>) -> Router {
         let sandbox = self.clone();
-        let mut router =
-            Router::new().route("/_sandbox/requests", get(move || async move { Json(sandbox.request_counts()) }));
+        let (made, held) = (self.clone(), self.clone());
+        let mut router = Router::new()
+            .route("/_sandbox/requests", get(move || async move { Json(sandbox.request_counts()) }))
+            .route("/_sandbox/faults", get(move || async move { Json(made.faults_made()) }))
+            .route("/_sandbox/objects", get(move || async move { Json(inventory(&held.snapshot())) }));
         for emulator in &self.emulators {
             let sandbox = self.clone();
             let id = emulator.id();
-            let counted = emulator.clone().router().layer(middleware::from_fn(move |request: Request, next: Next| {
+            let mut served = emulator.clone().router();
+            if let Some(faults) = &self.faults {
+                let faults = faults.clone();
+                served = served.layer(middleware::from_fn(move |request: Request, next: Next| {
+                    faults.clone().around(id, request, next)
+                }));
+            }
+            let counted = served.layer(middleware::from_fn(move |request: Request, next: Next| {
                 let sandbox = sandbox.clone();
                 async move {
                     let changes = request.method() != Method::GET;
@@ -134,6 +197,11 @@ impl Sandbox {
     /// Requests each emulator has served, by provider id.
     pub fn request_counts(&self) -> BTreeMap<&'static str, u64> {
         self.counts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Faults made so far, by emulator and mode (`orchagent dropped`).
+    pub fn faults_made(&self) -> BTreeMap<String, u64> {
+        self.faults.as_ref().map(|f| f.made()).unwrap_or_default()
     }
 
     fn count(&self, id: &'static str) {

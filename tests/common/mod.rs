@@ -408,3 +408,21 @@ pub fn faulty_gateway(
     };
     InProcess::serve(axum::Router::new().fallback(handler))
 }
+
+/// Copies every example into the workspace's manifests.
+pub fn copy_examples(work: &Workspace) {
+    copy_folder(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), &work.manifests());
+}
+
+/// Copies a folder and everything in it.
+pub fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("a folder");
+    for entry in std::fs::read_dir(from).expect("a folder").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_folder(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copied");
+        }
+    }
+}

@@ -278,6 +278,10 @@ pub static SECRET_FACTS: KindFacts = KindFacts {
     summary_fields: &["workspace", "name"],
     deletable: true,
     create_before_delete: false,
+    // The create is `PUT /workspaces/{id}/secrets`, by name.
+    natural_key: &["workspace", "name"],
+    idempotent_create: true,
+    create_overwrites: true,
     ..KindFacts::CRUD
 };
 
@@ -456,9 +460,9 @@ impl ExternalClient for AgentClient {
 }
 
 /// One call, and a second after a create that sets one of `later`.
-fn follow_up(write: Write<'_>, later: &[&str]) -> u64 {
+fn follow_up(write: Write<'_>, facts: &KindFacts) -> u64 {
     match write {
-        Write::Create { desired } => 1 + u64::from(later.iter().any(|f| desired.contains_key(*f))),
+        Write::Create { desired } => 1 + u64::from(!facts.after_create(desired).is_empty()),
         _ => 1,
     }
 }
@@ -493,6 +497,8 @@ pub static SCHEDULE_FACTS: KindFacts = KindFacts {
     summary_fields: &["agent", "type", "cronExpression", "timezone", "enabled"],
     deletable: true,
     create_before_delete: true,
+    // The create call takes neither `enabled` nor the alert settings.
+    set_after_create: &["enabled", "alertWebhookUrl", "alertOnFailureCount"],
     ..KindFacts::CRUD
 };
 
@@ -517,7 +523,7 @@ impl ExternalClient for ScheduleClient {
 
     /// What the create call cannot take is set by a second call.
     fn requests(&self, write: Write<'_>) -> u64 {
-        follow_up(write, &["enabled", "alertWebhookUrl", "alertOnFailureCount"])
+        follow_up(write, &SCHEDULE_FACTS)
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
@@ -568,12 +574,7 @@ impl ExternalClient for ScheduleClient {
         if let Some(url) = data["webhook_url"].as_str() {
             outputs.insert("webhook_url".to_string(), Secret::new(url));
         }
-        // The create call takes neither `enabled` nor the alert settings.
-        let unapplied: Fields = desired
-            .iter()
-            .filter(|(k, _)| ["enabled", "alertWebhookUrl", "alertOnFailureCount"].contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let unapplied = SCHEDULE_FACTS.after_create(desired);
         Ok(Created { id: format!("{workspace}/{id}"), outputs, unapplied, ..Default::default() })
     }
 
@@ -637,6 +638,7 @@ pub static SERVICE_FACTS: KindFacts = KindFacts {
     summary_fields: &["agent", "name", "minInstances", "maxInstances", "env", "secretNames", "maxRestartFailures"],
     deletable: true,
     create_before_delete: true,
+    set_after_create: &["alertWebhookUrl", "maxRestartFailures"],
     ..KindFacts::CRUD
 };
 
@@ -656,7 +658,7 @@ impl ExternalClient for ServiceClient {
 
     /// What the create call cannot take is set by a second call.
     fn requests(&self, write: Write<'_>) -> u64 {
-        follow_up(write, &["alertWebhookUrl", "maxRestartFailures"])
+        follow_up(write, &SERVICE_FACTS)
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
@@ -698,11 +700,7 @@ impl ExternalClient for ServiceClient {
         let path = format!("/workspaces/{}/services", segment(&workspace));
         let data = self.0.call(Method::POST, &path, Some(&Value::Object(body))).await?;
         let id = data["id"].as_str().ok_or_else(|| no_id(self.0.label(), &path))?;
-        let unapplied: Fields = desired
-            .iter()
-            .filter(|(k, _)| ["alertWebhookUrl", "maxRestartFailures"].contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let unapplied = SERVICE_FACTS.after_create(desired);
         Ok(Created { id: format!("{workspace}/{id}"), unapplied, ..Default::default() })
     }
 

@@ -101,6 +101,8 @@ pub static AGENT_FACTS: KindFacts = KindFacts {
     summary_fields: &["name", "description", "apiProvider", "model", "baseUrl", "defaultTools"],
     deletable: true,
     create_before_delete: true,
+    // Default tools are added one call each once the agent exists.
+    set_after_create: &["defaultTools"],
     ..KindFacts::CRUD
 };
 
@@ -324,6 +326,10 @@ pub static LLM_KEY_FACTS: KindFacts = KindFacts {
     summary_fields: &["provider"],
     deletable: true,
     create_before_delete: false,
+    // The create is `PUT /users/me/llm-key`, one key per LLM provider.
+    natural_key: &["provider"],
+    idempotent_create: true,
+    create_overwrites: true,
     ..KindFacts::CRUD
 };
 
