@@ -526,3 +526,35 @@ fn pruning_a_pending_secret_never_deletes_a_same_named_secret_of_another_workspa
     assert_eq!(theirs.as_array().map(Vec::len), Some(1), "the other workspace's secret is kept: {theirs}");
     assert!(work.state()["resources"].get("WorkspaceSecret/llm").is_none());
 }
+
+#[test]
+fn import_refuses_an_object_whose_immutable_field_differs_and_records_display_name_and_dependencies() {
+    let (server, work, _) = setup();
+    let agent_id = data(&server, "/agents")[0]["id"].as_str().expect("an agent").to_string();
+    let schedule = work.state()["resources"]["Schedule/daily"]["id"].as_str().expect("a schedule").to_string();
+    for key in ["orchagent.Agent/writer", "Schedule/daily"] {
+        assert_eq!(work.run(&["state", "rm", key]).code, 0);
+    }
+    everything(&work, "");
+    let text = std::fs::read_to_string(work.manifests().join("all.yaml")).expect("manifests");
+    work.write("all.yaml", &text.replace("  version: v1\n", "  version: v2\n"));
+
+    let refused = work.run(&["import", "orchagent.Agent/writer", &agent_id, "-f", "manifests"]);
+
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert_contains(&refused.stderr, "cannot adopt");
+    assert_contains(&refused.stderr, "version");
+    assert!(work.state()["resources"].get("orchagent.Agent/writer").is_none(), "nothing is recorded");
+
+    work.write("all.yaml", &text);
+    let import = work.run(&["import", "orchagent.Agent/writer", &agent_id, "-f", "manifests"]);
+    assert_eq!(import.code, 0, "{}", import.all());
+    let import = work.run(&["import", "Schedule/daily", &schedule, "-f", "manifests"]);
+    assert_eq!(import.code, 0, "{}", import.all());
+    let state = work.state();
+    let entry = &state["resources"]["Schedule/daily"];
+    assert_eq!(entry["displayName"], "cron 0 9 * * 1-5", "the name schedules are listed by: {entry}");
+    let depends = entry["dependsOn"].to_string();
+    assert!(depends.contains("Workspace") && depends.contains("team") && depends.contains("writer"), "{entry}");
+    assert_eq!(work.plan().code, 0);
+}

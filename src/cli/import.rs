@@ -5,10 +5,12 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail};
 use clap::Args;
 use seqops::engine::state::{now_rfc3339, Entry};
-use seqops::manifest::{annotations, ResourceKey};
+use seqops::engine::{self, Action, Change, PlanOptions, Refresh};
+use seqops::external::digest::Digests;
+use seqops::manifest::{annotations, Manifests, ResourceKey};
 use seqops::providers::{Fields, Stored};
 
-use super::{context, Common};
+use super::{context, digest_key, Common};
 
 #[derive(Args)]
 pub struct ImportArgs {
@@ -22,9 +24,7 @@ pub struct ImportArgs {
 
 pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let key = ResourceKey::parse(&args.key).ok_or_else(|| anyhow!("`{}` is not a key: write Kind/name", args.key))?;
-    let manifests = context::load_manifests(&args.common)?;
-    let resource =
-        manifests.get(&key).ok_or_else(|| anyhow!("no manifest defines {key}: write it first, then import"))?.clone();
+    let manifests = adopting(context::load_manifests(&args.common)?, &key, &args.id)?;
     let mut session = context::open(&args.common, "seqops import", manifests).await?;
     if let Some(entry) = session.state.resources.get(&key) {
         bail!(
@@ -32,18 +32,13 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
             entry.id.as_deref().unwrap_or("pending")
         );
     }
-    let provider = resource.provider.clone().unwrap_or_default();
-    let client = session.connections.client(&provider, &key.kind)?;
-    if session.state.managed_ids(&provider, &key.kind).contains(&args.id) {
-        bail!("{} is already managed by another manifest", args.id);
-    }
-    let observed =
-        client.observe(&args.id).await?.ok_or_else(|| anyhow!("there is no remote object with id {}", args.id))?;
+    let change = planned_adoption(&args, &key, &session).await?;
+    let resource = session.manifests.get(&key).ok_or_else(|| anyhow!("no manifest defines {key}"))?;
     let entry = Entry {
-        api_version: resource.api_version.clone(),
-        provider: provider.clone(),
+        api_version: change.api_version.clone(),
+        provider: change.provider.clone(),
         id: Some(args.id.clone()),
-        display_name: observed.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_string(),
+        display_name: change.display_name.clone(),
         pending_since: None,
         deposed_id: None,
         // No digest and nothing last applied: the next plan resolves the
@@ -51,11 +46,11 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         manifest_digest: String::new(),
         applied_spec: Stored::default(),
         last_applied: Stored::of(&Fields::new()),
-        observed: Some(Stored::of(&observed)),
+        observed: Some(Stored::of(&change.observed)),
         observed_at: now_rfc3339(),
         orphan_on_delete: resource.annotation(annotations::DELETION_POLICY) == Some("orphan"),
         prevent_destroy: resource.annotation_is_true(annotations::PREVENT_DESTROY),
-        depends_on: Vec::new(),
+        depends_on: change.depends_on.clone(),
         renew_token: None,
         preexisting: Vec::new(),
     };
@@ -64,6 +59,46 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     }
     session.state.resources.insert(key.clone(), entry);
     session.store.save(&mut session.state)?;
-    println!("Imported {key} as {}. Run `seqops plan` to see what differs from the manifest.", args.id);
+    let differs = change.fields.iter().map(|f| f.path.as_str()).collect::<Vec<_>>();
+    match differs.as_slice() {
+        [] => println!("Imported {key} as {}; it matches the manifest.", args.id),
+        _ => println!(
+            "Imported {key} as {}; it differs from the manifest in {}: `seqops plan` shows how.",
+            args.id,
+            differs.join(", ")
+        ),
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The manifests with `key` naming `id` by `seqops.dev/external-id`, so
+/// that the import is planned as that adoption.
+fn adopting(manifests: Manifests, key: &ResourceKey, id: &str) -> anyhow::Result<Manifests> {
+    if manifests.get(key).is_none() {
+        bail!("no manifest defines {key}: write it first, then import");
+    }
+    let mut resources = manifests.resources;
+    for resource in resources.iter_mut().filter(|r| &r.key == key) {
+        resource.metadata.annotations.insert(annotations::EXTERNAL_ID.to_string(), id.to_string());
+    }
+    Ok(Manifests::new(resources))
+}
+
+/// The import planned as an adoption, reading the object: the checks
+/// adoption makes (an id another manifest manages, an immutable field that
+/// differs, a kind the API cannot change) fail it before state is touched,
+/// and the change carries the display name the kind uses and what the
+/// object depends on.
+async fn planned_adoption(args: &ImportArgs, key: &ResourceKey, session: &context::Session) -> anyhow::Result<Change> {
+    let options = PlanOptions {
+        sandbox: args.common.sandbox,
+        digests: Digests::keyed(digest_key::load(digest_key::Use::Compare)?),
+        targets: vec![key.clone()],
+        ..PlanOptions::new(Refresh::Full)
+    };
+    let plan = engine::plan(&session.manifests, &session.state, &session.connections, &options).await?;
+    plan.changes
+        .into_iter()
+        .find(|c| &c.key == key && c.action == Action::Adopt)
+        .ok_or_else(|| anyhow!("{key} cannot be imported as {}: the plan does not adopt it", args.id))
 }
