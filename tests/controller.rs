@@ -162,6 +162,8 @@ async fn created_sequence(origin: &str) -> DynamicObject {
     let mut api = Scenario { handle, bodies: Vec::new() };
     api.expect("GET", PROVIDERS, providers()).await;
     api.expect("GET", SECRET, secret()).await;
+    // The journal: pending, then the id; then the status in full.
+    api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
     api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
     let done = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
     api.expect("POST", EVENTS, json!({})).await;
@@ -202,6 +204,10 @@ async fn a_new_sequence_is_created_and_its_status_says_ready_with_the_external_i
     api.expect("GET", SECRET, secret()).await;
     let pending = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
     assert!(pending["status"]["pendingSince"].is_string(), "the create is recorded as pending first: {pending}");
+    assert_eq!(pending["status"]["lastApplied"]["name"], "Welcome DM", "with what the create sends: {pending}");
+    let made = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
+    assert!(made["status"]["externalId"].is_string(), "then the id, as soon as it is known: {made}");
+    assert!(made["status"].get("pendingSince").is_none(), "{made}");
     let done = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
     let event = api.expect("POST", EVENTS, json!({})).await;
     let action = task.await.expect("the reconcile ran").expect("the reconcile succeeded");
@@ -309,6 +315,8 @@ async fn an_external_id_annotation_adopts_the_remote_object_instead_of_creating_
     let mut api = Scenario { handle, bodies: Vec::new() };
     api.expect("GET", PROVIDERS, providers()).await;
     api.expect("GET", SECRET, secret()).await;
+    let bound = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
+    assert_eq!(bound["status"]["externalId"], json!(id), "the journal binds the id first: {bound}");
     let status = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
     let event = api.expect("POST", EVENTS, json!({})).await;
     task.await.expect("ran").expect("succeeded");
@@ -505,8 +513,9 @@ async fn a_secret_key_ref_is_read_from_its_secret_and_a_new_value_is_written_aga
             // The digest key is read once, by the first object with a secret.
             api.expect("GET", DIGEST_KEY, digest_key()).await;
         }
+        // A create is journaled (pending, then its id) before the status.
         let mut status = api.expect("PATCH", KEY_PATH, json!({})).await;
-        if status["status"]["pendingSince"].is_string() {
+        while status["status"]["pendingSince"].is_string() || condition(&status, "Synced").is_null() {
             status = api.expect("PATCH", KEY_PATH, json!({})).await;
         }
         if written {
@@ -557,6 +566,7 @@ async fn an_orqis_agent_takes_its_openapi_document_from_a_config_map_and_its_hea
     api.expect("GET", "/api/v1/namespaces/default/secrets/orqis-token", kube_secret("orqis-token", "token", KEY)).await;
     api.expect("GET", DIGEST_KEY, digest_key()).await;
     const STATUS: &str = "/apis/orqis.seqops.dev/v1alpha1/namespaces/default/agents/store/status";
+    api.expect("PATCH", STATUS, json!({})).await;
     api.expect("PATCH", STATUS, json!({})).await;
     let status = api.expect("PATCH", STATUS, json!({})).await;
     let event = api.expect("POST", EVENTS, json!({})).await;

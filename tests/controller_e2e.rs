@@ -151,6 +151,12 @@ impl Env {
         self.controllers.push(ControllerProcess { child, metrics, log });
     }
 
+    /// Kills a controller as a crash would (its log stays for messages).
+    fn kill_controller(&mut self, index: usize) {
+        let _ = self.controllers[index].child.kill();
+        let _ = self.controllers[index].child.wait();
+    }
+
     fn block<T>(&self, future: impl std::future::Future<Output = T>) -> T {
         self.runtime.block_on(future)
     }
@@ -872,6 +878,88 @@ fn a_topo_run_is_paused_once_and_reported_when_it_ends_elsewhere(mut env: Env) {
     env.finish();
 }
 
+/// The Orqis agents a sandbox holds, by id.
+fn agent_ids(server: &Server) -> Vec<String> {
+    let (_, agents) = server.orqis("GET", "/v3/agents", None);
+    agents.as_array().into_iter().flatten().filter_map(|a| a["id"].as_str().map(String::from)).collect()
+}
+
+/// A replace whose delete fails keeps its journal in status: the new
+/// agent's id, and the old one as `deposedId`, as soon as each is known.
+/// Retries then only delete the old agent and never make a third, and a
+/// controller started afresh, once the vendor deletes again, finishes
+/// from status.
+fn a_replace_whose_delete_fails_resumes_from_status_and_makes_nothing_twice(mut env: Env) {
+    let data = env.work.path().join("vendor.json");
+    let data = data.to_str().expect("a path").to_string();
+    let mut failing = Server::start(&["--faults", "orqis:DELETE=503@100%", "--data", &data]);
+    env.put_secret("orqis-token", "token", common::ORQIS_TOKEN);
+    let provider = json!({"type": "orqis", "credentials": {"secretRef": {"name": "orqis-token", "key": "token"}}});
+    env.create("Provider", "orqis", json!({}), provider);
+    env.start_controller_with("seqops-e2e", None, &failing.origin.clone(), "info");
+    env.put_config_map("store-api", "openapi.yaml", "openapi: 3.0.0\ninfo: {title: Store, version: '1'}\npaths: {}\n");
+    let agent = json!({"name": "Store Agent", "openapiSpec": {"configMapKeyRef": {"name": "store-api", "key": "openapi.yaml"}}});
+    env.create("Agent", "store", json!({}), agent);
+    env.wait_until("the agent is Ready", |env| env.ready_id("Agent", "store").is_some());
+    let first = env.ready_id("Agent", "store").unwrap_or_default();
+
+    // The document is immutable: the agent is replaced, new one first.
+    env.put_config_map("store-api", "openapi.yaml", "openapi: 3.0.0\ninfo: {title: Store, version: '2'}\npaths: {}\n");
+    env.wait_until("the new agent is in status and the old one deposed", |env| {
+        let status = env.status("Agent", "store");
+        status["deposedId"] == json!(first) && status["externalId"].as_str().is_some_and(|id| id != first)
+    });
+    let second = env.status("Agent", "store")["externalId"].as_str().unwrap_or_default().to_string();
+    let reconciles = env.reconciles(0);
+    env.wait_until("the failed delete is retried twice", |env| env.reconciles(0) >= reconciles + 2);
+    assert_eq!(agent_ids(&failing).len(), 2, "retries delete the old agent and make no other");
+
+    env.kill_controller(0);
+    failing.kill();
+    let working = Server::start(&["--data", &data]);
+    env.start_controller_with("seqops-e2e-after", None, &working.origin.clone(), "info");
+    env.wait_until("the old agent is deleted", |env| env.status("Agent", "store").get("deposedId").is_none());
+    assert_eq!(agent_ids(&working), vec![second.clone()]);
+    assert_eq!(env.ready_id("Agent", "store"), Some(second));
+    env.finish();
+}
+
+/// Deleting an object whose create got no answer deletes what that create
+/// made, found as the engine finds it (by what it sent, among objects
+/// that were not there before), and never the same-named sequence that
+/// was there first.
+fn deleting_an_object_whose_create_got_no_answer_deletes_what_it_made_and_nothing_else(mut env: Env) {
+    env.orsay_provider();
+    env.start_controller("seqops-e2e", None);
+    let create = |env: &Env| {
+        let (_, made) = env.sandbox.orsay("POST", "/sequences", Some(welcome_spec("Lost answer")));
+        made["id"].as_str().unwrap_or_default().to_string()
+    };
+    let there_before = create(&env);
+    let made = create(&env);
+    // As the object stands after a create whose answer was lost: paused,
+    // so that only its deletion is reconciled, once the pause is lifted.
+    let resource = resource("Sequence");
+    let object = json!({
+        "apiVersion": resource.api_version, "kind": "Sequence",
+        "metadata": {"name": "lost", "namespace": env.namespace, "annotations": {"seqops.dev/paused": "true"}, "finalizers": [seqops::controller::reconcile::FINALIZER]},
+        "spec": welcome_spec("Lost answer"),
+    });
+    let object: DynamicObject = serde_json::from_value(object).expect("an object");
+    env.block(env.api("Sequence").create(&PostParams::default(), &object)).expect("created");
+    let status = json!({"status": {"pendingSince": "2026-12-01T00:00:00Z", "lastApplied": welcome_spec("Lost answer"), "preexisting": [there_before]}});
+    env.block(env.api("Sequence").patch_status("lost", &PatchParams::default(), &Patch::Merge(&status)))
+        .expect("status");
+
+    env.delete("Sequence", "lost");
+    env.annotate("Sequence", "lost", json!({"seqops.dev/paused": null}));
+
+    env.wait_until("the object is gone", |env| env.get("Sequence", "lost").is_none());
+    assert!(env.remote(&made).is_none(), "what the lost create made is deleted");
+    assert!(env.remote(&there_before).is_some(), "the sequence that was there before is kept");
+    env.finish();
+}
+
 /// Each scenario against the in-memory API server, and against the real
 /// cluster `KUBECONFIG` names when asked for with `--ignored`.
 macro_rules! on_both_clusters {
@@ -894,6 +982,8 @@ macro_rules! on_both_clusters {
 
 on_both_clusters!(
     a_sequence_lives_through_the_controller,
+    a_replace_whose_delete_fails_resumes_from_status_and_makes_nothing_twice,
+    deleting_an_object_whose_create_got_no_answer_deletes_what_it_made_and_nothing_else,
     orphan_and_observe_only_leave_the_vendor_alone,
     a_changed_secret_is_written_again_at_once,
     a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret,

@@ -78,7 +78,7 @@ pub fn entry_of(object: &DynamicObject, provider: &str) -> Option<Entry> {
         id: status.external_id,
         display_name: spec["name"].as_str().or_else(|| spec["provider"].as_str()).unwrap_or_default().to_string(),
         pending_since: status.pending_since,
-        deposed_id: None,
+        deposed_id: status.deposed_id,
         manifest_digest: status.last_applied_digest.unwrap_or_default(),
         applied_spec: Stored::default(),
         last_applied: Stored::of(&status.last_applied.and_then(|v| v.as_object().cloned()).unwrap_or_default()),
@@ -91,7 +91,7 @@ pub fn entry_of(object: &DynamicObject, provider: &str) -> Option<Entry> {
         prevent_destroy: false,
         depends_on: Vec::new(),
         renew_token: None,
-        preexisting: Vec::new(),
+        preexisting: status.preexisting,
     })
 }
 

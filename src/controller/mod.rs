@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod digest_key;
 mod finalizers;
+pub mod journal;
 pub mod leader;
 pub mod metrics;
 pub mod preview;

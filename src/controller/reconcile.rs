@@ -21,8 +21,10 @@ use tokio::sync::mpsc;
 use super::cluster::{self, ClusterError, World};
 use super::digest_key::DigestKeyError;
 use super::finalizers;
+use super::journal::{self, StatusJournal, Written};
 use crate::engine::apply::StateWriter;
 use crate::engine::history::Provenance;
+use crate::engine::lost::{LostCreate, Made};
 use crate::engine::state::{now_rfc3339, StateStore};
 use crate::engine::{self, ApplyOptions, Connections, PlanOptions, Refresh};
 use crate::external::digest::{DigestKey, Digests};
@@ -333,12 +335,13 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
         return Ok(Action::await_change());
     }
     let started = std::time::Instant::now();
+    let written = Written::default();
     // A reconcile of an object already in sync only checks for drift: it
     // leaves a share of the account's budget to the changes people make.
     let result = if only_checks(&object) {
-        crate::providers::ratelimit::as_check(sync(&object, &context, &api, &namespace)).await
+        crate::providers::ratelimit::as_check(sync(&object, &context, &api, &namespace, &written)).await
     } else {
-        sync(&object, &context, &api, &namespace).await
+        sync(&object, &context, &api, &namespace, &written).await
     };
     context.shared.metrics.record(context.kind().kind, if result.is_ok() { "success" } else { "error" });
     context.shared.metrics.record_duration(context.kind().kind, started.elapsed());
@@ -349,7 +352,9 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
         }
         Err(error) => {
             let message = error.to_string();
-            write_status(&api, &object, |status| {
+            // From what the journal recorded: a failure after a remote
+            // change keeps the record of it.
+            write_status_from(&api, &object, written.latest(&object), |status| {
                 set_condition(status, "Synced", "False", "ReconcileError", &message, &object);
             })
             .await?;
@@ -377,6 +382,7 @@ async fn sync(
     context: &Context,
     api: &Api<DynamicObject>,
     namespace: &str,
+    written: &Written,
 ) -> Result<Action, ReconcileError> {
     let kind = context.kind();
     let world = match cluster::load(&context.shared.client, object, kind, &context.shared.kinds).await {
@@ -461,12 +467,11 @@ async fn sync(
         // Secret of this object's to go to.
         output_secret_is_ours(context, object, namespace).await?;
     }
-    if change.is_some_and(|c| c.action == engine::Action::Create) {
-        // Recorded before the create is sent: a reconcile that finds it
-        // looks the object up instead of creating it twice.
-        write_status(api, object, |status| status.pending_since = Some(now_rfc3339())).await?;
-    }
-    let writer = StateWriter::new(StateStore::in_memory(), world.state.clone());
+    // Each remote change is recorded in the status as it happens (pending
+    // before a create): the next reconcile resumes from it.
+    let journal =
+        StatusJournal { api: api.clone(), object: object.clone(), key: world.key.clone(), written: written.clone() };
+    let writer = StateWriter::with_sink(StateStore::in_memory(), world.state.clone(), Arc::new(journal));
     let provenance = provenance_of(object);
     let apply_options = ApplyOptions {
         parallelism: 1,
@@ -489,9 +494,8 @@ async fn sync(
     let provider = world.manifests.get(&world.key).and_then(|r| r.provider.clone()).unwrap_or_default();
     let facts = connections.client(&provider, &world.key.kind).ok().map(|c| c.facts());
     let terminal = facts.zip(entry.as_ref()).and_then(|(facts, e)| (facts.terminal)(&e.observed()));
-    write_status(api, object, |status| {
-        status.pending_since = None;
-        status.external_id = entry.as_ref().and_then(|e| e.id.clone());
+    write_status_from(api, object, written.latest(object), |status| {
+        journal::journal_into(status, entry.as_ref());
         status.last_applied_digest = entry.as_ref().map(|e| e.manifest_digest.clone());
         status.last_applied = entry.as_ref().map(|e| Value::Object(e.last_applied()));
         status.at_provider = entry.as_ref().map(|e| Value::Object(without_secrets(&e.observed())));
@@ -560,7 +564,9 @@ async fn finalize(
             return Ok(Action::await_change());
         }
     }
-    if let (false, Some(id)) = (orphan, id) {
+    let status = cluster::status_of(object);
+    let remote = id.is_some() || status.deposed_id.is_some() || status.pending_since.is_some();
+    if !orphan && remote {
         let kind = context.kind();
         let world = cluster::load(&context.shared.client, object, kind, &context.shared.kinds)
             .await
@@ -582,8 +588,10 @@ async fn finalize(
             record(context, object, true, "MassDeleteHeld", note).await;
             return Ok(Action::requeue(Duration::from_secs(30)));
         }
-        client.delete(&id).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
-        record(context, object, false, "Deleted", format!("deleted the remote object {id}")).await;
+        for id in remote_objects(object, client.as_ref(), api, context).await? {
+            client.delete(&id).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
+            record(context, object, false, "Deleted", format!("deleted the remote object {id}")).await;
+        }
     }
     if let (true, Some(id)) = (orphan, cluster::status_of(object).external_id) {
         let note = if undeletable {
@@ -596,6 +604,57 @@ async fn finalize(
     context.shared.forget(context.kind, object);
     finalizers::remove(api, object, FINALIZER).await?;
     Ok(Action::await_change())
+}
+
+/// The remote objects deleting `object` deletes: its own, a replaced one
+/// still to be deleted (`deposedId`), and, for a create whose answer was
+/// lost, what that create made, looked up as the engine does: by natural
+/// key or by what it sent, among objects no other object of the kind
+/// manages that were not there before. Several candidates are reported in
+/// a Warning and none is deleted.
+async fn remote_objects(
+    object: &DynamicObject,
+    client: &dyn crate::external::ExternalClient,
+    api: &Api<DynamicObject>,
+    context: &Context,
+) -> Result<Vec<String>, ReconcileError> {
+    let status = cluster::status_of(object);
+    let mut ids: Vec<String> = status.external_id.iter().chain(status.deposed_id.iter()).cloned().collect();
+    let Some(entry) = cluster::entry_of(object, "").filter(|e| e.id.is_none() && e.pending_since.is_some()) else {
+        return Ok(ids);
+    };
+    let sent = entry.last_applied();
+    let lost = LostCreate { display_name: &entry.display_name, sent: &sent, preexisting: &entry.preexisting };
+    if !lost.knows_what_was_sent() {
+        let note = "its create got no answer, and its status does not say what the create sent: nothing is deleted on a guess; delete what it made yourself, if anything".to_string();
+        record(context, object, true, "DeleteUnsure", note).await;
+        return Ok(ids);
+    }
+    let others = api.list(&kube::api::ListParams::default()).await?;
+    let managed: BTreeSet<String> = others
+        .items
+        .iter()
+        .filter(|o| o.uid() != object.uid())
+        .map(cluster::status_of)
+        .flat_map(|s| s.external_id.into_iter().chain(s.deposed_id))
+        .collect();
+    match lost
+        .look_up(&object.data["spec"], client, &managed)
+        .await
+        .map_err(|e| ReconcileError::Failed(e.to_string()))?
+    {
+        Made::One(id) => ids.push(id),
+        Made::Nothing => {}
+        Made::Several(candidates) => {
+            let note = format!(
+                "its create got no answer, and {} remote objects could be what it made ({}): none is deleted on a guess",
+                candidates.len(),
+                candidates.join(", ")
+            );
+            record(context, object, true, "DeleteUnsure", note).await;
+        }
+    }
+    Ok(ids)
 }
 
 /// Who changed the object and why, as far as the cluster says: the field
@@ -720,13 +779,19 @@ pub(super) async fn write_status(
     object: &DynamicObject,
     change: impl FnOnce(&mut ResourceStatus),
 ) -> Result<(), kube::Error> {
-    let mut status = cluster::status_of(object);
+    write_status_from(api, object, cluster::status_of(object), change).await
+}
+
+/// [`write_status`] from `status` (what the journal last wrote).
+async fn write_status_from(
+    api: &Api<DynamicObject>,
+    object: &DynamicObject,
+    mut status: ResourceStatus,
+    change: impl FnOnce(&mut ResourceStatus),
+) -> Result<(), kube::Error> {
     change(&mut status);
     status.observed_generation = object.metadata.generation;
-    let types = object.types.clone().unwrap_or_default();
-    let patch = json!({"apiVersion": types.api_version, "kind": types.kind, "status": status});
-    api.patch_status(&object.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch)).await?;
-    Ok(())
+    journal::patch_status(api, object, &status).await
 }
 
 /// Values the API returned once go to the Secret `writeSecretTo.secretRef`

@@ -11,15 +11,14 @@ use futures::stream::{self, StreamExt};
 use tokio::sync::Mutex;
 
 use super::history::{self, HistoryRecord, Provenance};
-use super::lost::LostCreate;
+use super::lost::{LostCreate, Made};
 use super::plan::{Action, Change, Plan, StateSync};
 use super::state::{now_rfc3339, Entry, State, StateError, StateStore};
 use super::{graph, Connections, EngineError};
 use crate::external::sources::{ClusterValues, SourceReader, SourceValues};
 use crate::external::Secret;
 use crate::external::{
-    Created, DesiredContext, ExternalClient, Fields, ListScope, ProviderError, RemoteSummary, Scoped, Stored,
-    UpdateRequest, KNOWN_AFTER_APPLY,
+    Created, DesiredContext, ExternalClient, Fields, ProviderError, Stored, UpdateRequest, KNOWN_AFTER_APPLY,
 };
 use crate::manifest::ResourceKey;
 
@@ -40,6 +39,15 @@ impl Progress {
     }
 }
 
+/// Where else each remote change is recorded as it happens, beside state
+/// (the controller: the object's status, since its state lives only as
+/// long as a reconcile).
+#[async_trait::async_trait]
+pub trait ChangeSink: Send + Sync {
+    /// Records the entries `keys` as `state` now holds them.
+    async fn record(&self, state: &State, keys: &[ResourceKey]) -> Result<(), String>;
+}
+
 /// State behind a lock, saved after every change.
 pub struct StateWriter {
     store: StateStore,
@@ -47,11 +55,17 @@ pub struct StateWriter {
     /// Held while a create whose answer was lost is looked up and bound:
     /// two such creates never take the same remote object for their own.
     recovery: Mutex<()>,
+    sink: Option<Arc<dyn ChangeSink>>,
 }
 
 impl StateWriter {
     pub fn new(store: StateStore, state: State) -> Self {
-        Self { store, state: Mutex::new(state), recovery: Mutex::new(()) }
+        Self { store, state: Mutex::new(state), recovery: Mutex::new(()), sink: None }
+    }
+
+    /// As [`StateWriter::new`], recording each change in `sink` as well.
+    pub fn with_sink(store: StateStore, state: State, sink: Arc<dyn ChangeSink>) -> Self {
+        Self { sink: Some(sink), ..Self::new(store, state) }
     }
 
     /// Applies `change` to state and saves it whole before returning.
@@ -72,7 +86,11 @@ impl StateWriter {
         let mut state = self.state.lock().await;
         let before = state.history.last().cloned();
         change(&mut state);
-        self.store.append(&mut state, keys, before.as_ref())
+        self.store.append(&mut state, keys, before.as_ref())?;
+        match &self.sink {
+            Some(sink) => sink.record(&state, keys).await.map_err(StateError::Sink),
+            None => Ok(()),
+        }
     }
 
     /// Bytes written to state and its journal so far, and in how many writes.
@@ -823,32 +841,14 @@ async fn find_unanswered(
     client: &dyn ExternalClient,
     state: &StateWriter,
 ) -> Result<Option<String>, String> {
-    let key = &change.key;
-    let facts = client.facts();
-    let managed = state.read(|s| s.managed_ids(&change.provider, &key.kind)).await;
-    let found = client
-        .list(&ListScope::Specs(vec![Scoped { spec: &change.spec, previous: None }]))
-        .await
-        .map_err(|e| format!("looking it up failed too: {e}"))?;
-    let matches: Vec<&RemoteSummary> = match facts.natural_key_of(&prepared.desired) {
-        Some(wanted) => found
-            .iter()
-            .filter(|s| {
-                !managed.contains(&s.id)
-                    && facts.natural_key_of(&s.fields).as_ref() == Some(&wanted)
-                    && (facts.terminal)(&s.fields).is_none()
-            })
-            .collect(),
-        None => {
-            let sent = facts.sent_by_create(&prepared.desired);
-            let lost = LostCreate { display_name: &change.display_name, sent: &sent, preexisting: &change.preexisting };
-            lost.candidates(&found, &managed)
-        }
-    };
-    Ok(match matches.as_slice() {
-        [one] => Some(one.id.clone()),
-        _ => None,
-    })
+    let managed = state.read(|s| s.managed_ids(&change.provider, &change.key.kind)).await;
+    let sent = client.facts().sent_by_create(&prepared.desired);
+    let lost = LostCreate { display_name: &change.display_name, sent: &sent, preexisting: &change.preexisting };
+    match lost.look_up(&change.spec, client, &managed).await {
+        Ok(Made::One(id)) => Ok(Some(id)),
+        Ok(_) => Ok(None),
+        Err(error) => Err(format!("looking it up failed too: {error}")),
+    }
 }
 
 /// Writes what the API returned once to where the spec's `writeSecretTo`

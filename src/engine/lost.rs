@@ -14,7 +14,16 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::external::sources::marker;
-use crate::external::{Fields, RemoteSummary};
+use crate::external::{ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary, Scoped};
+
+/// What a lookup found a lost create made.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Made {
+    Nothing,
+    One(String),
+    /// Several objects could be it: none is taken for it, never a guess.
+    Several(Vec<String>),
+}
 
 /// A create that got no answer, as state or the apply knows it.
 pub struct LostCreate<'a> {
@@ -44,6 +53,40 @@ impl LostCreate<'_> {
                         .all(|(field, value)| self.sent.get(field).is_none_or(|sent| as_sent(sent, value)))
             })
             .collect()
+    }
+
+    /// The listed objects it may have made: the live one its natural key
+    /// names where the kind has one, else [`LostCreate::candidates`].
+    pub fn made<'s>(
+        &self,
+        facts: &KindFacts,
+        listed: impl IntoIterator<Item = &'s RemoteSummary>,
+        managed: &BTreeSet<String>,
+    ) -> Vec<&'s RemoteSummary> {
+        let Some(wanted) = facts.natural_key_of(self.sent) else { return self.candidates(listed, managed) };
+        listed
+            .into_iter()
+            .filter(|s| {
+                !managed.contains(&s.id)
+                    && facts.natural_key_of(&s.fields).as_ref() == Some(&wanted)
+                    && (facts.terminal)(&s.fields).is_none()
+            })
+            .collect()
+    }
+
+    /// Looks up, in the account, what the create of `spec` made.
+    pub async fn look_up(
+        &self,
+        spec: &Value,
+        client: &dyn ExternalClient,
+        managed: &BTreeSet<String>,
+    ) -> Result<Made, ProviderError> {
+        let listed = client.list(&ListScope::Specs(vec![Scoped { spec, previous: None }])).await?;
+        Ok(match self.made(client.facts(), &listed, managed).as_slice() {
+            [] => Made::Nothing,
+            [one] => Made::One(one.id.clone()),
+            several => Made::Several(several.iter().map(|s| s.id.clone()).collect()),
+        })
     }
 
     /// Whether what was sent is known: entries written before state kept

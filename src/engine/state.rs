@@ -277,6 +277,8 @@ pub enum StateError {
     Remote { path: PathBuf, reason: String },
     #[error("state's journal {0}")]
     Journal(#[from] journal::JournalError),
+    #[error("the change was made but could not be recorded in {0}")]
+    Sink(String),
 }
 
 /// State kept elsewhere than in a file (a Kubernetes Secret), locked for as

@@ -39,6 +39,13 @@ pub struct ResourceStatus {
     /// twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_since: Option<String>,
+    /// While a create is pending: the ids of same-named objects that were
+    /// there before it, never taken for what it made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preexisting: Vec<String>,
+    /// A replaced object's old id, kept until its delete is confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposed_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 }
