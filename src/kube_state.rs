@@ -27,6 +27,13 @@ const COMPRESS_ABOVE: usize = 256 << 10;
 const SECRET_LIMIT: usize = (1 << 20) - (8 << 10);
 /// A lock not renewed for this long (its holder died) may be taken.
 const LOCK_DURATION: Duration = Duration::from_secs(60);
+/// A holder that could not renew its lock for this long stops writing:
+/// well before the lock may be taken by another.
+const RENEW_DEADLINE: Duration = Duration::from_secs(40);
+/// How often the lock is renewed (and found held by another).
+const RENEW_EVERY: Duration = Duration::from_secs(5);
+/// The longest one call to the cluster may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `k8s://NAMESPACE/NAME` as (namespace, name).
 pub fn parse(text: &str) -> Option<(String, String)> {
@@ -42,6 +49,30 @@ pub struct KubeState {
     secrets: Api<Secret>,
     lock: Option<Arc<LeaseLock>>,
     renewal: Option<tokio::task::JoinHandle<()>>,
+    /// Why this state may no longer be written: its lock is another's or
+    /// could not be renewed in time, or someone else wrote the state.
+    fence: Fence,
+    /// The Secret's resourceVersion as last read or written: each write is
+    /// made on condition that it is still the one there.
+    version: std::sync::Mutex<Option<String>>,
+}
+
+/// Set once, and then kept: the first reason to stop writing.
+#[derive(Clone, Default)]
+struct Fence(Arc<std::sync::Mutex<Option<String>>>);
+
+impl Fence {
+    fn close(&self, why: String) {
+        let mut reason = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if reason.is_none() {
+            tracing::error!("{why}");
+            *reason = Some(why);
+        }
+    }
+
+    fn reason(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 impl KubeState {
@@ -57,7 +88,15 @@ impl KubeState {
         let label = format!("k8s://{namespace}/{name}");
         let failed = |reason: String| StateError::Remote { path: label.clone().into(), reason };
         let secrets = Api::namespaced(client.clone(), namespace);
-        let mut state = Self { namespace: namespace.into(), name: name.into(), secrets, lock: None, renewal: None };
+        let mut state = Self {
+            namespace: namespace.into(),
+            name: name.into(),
+            secrets,
+            lock: None,
+            renewal: None,
+            fence: Fence::default(),
+            version: std::sync::Mutex::new(None),
+        };
         let Some(command) = command else { return Ok(state) };
         let identity = LockHolder::current(command).to_string();
         let leases: Api<Lease> = Api::namespaced(client, namespace);
@@ -72,15 +111,7 @@ impl KubeState {
                 Attempt::HeldBy(_) => tokio::time::sleep(Duration::from_millis(500)).await,
             }
         }
-        let renewing = lock.clone();
-        state.renewal = Some(tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(LOCK_DURATION / 4).await;
-                if let Err(error) = renewing.try_lead().await {
-                    tracing::warn!("cannot renew the state lock: {error}");
-                }
-            }
-        }));
+        state.renewal = Some(tokio::spawn(renew(lock.clone(), state.fence.clone(), format!("{label}-lock"))));
         state.lock = Some(lock);
         Ok(state)
     }
@@ -95,13 +126,48 @@ impl KubeState {
     }
 }
 
+/// Keeps the lock renewed; closes the fence when another holds it, or when
+/// it could not be renewed for [`RENEW_DEADLINE`] (it may be another's
+/// soon after).
+async fn renew(lock: Arc<LeaseLock>, fence: Fence, label: String) {
+    let mut renewed = Instant::now();
+    loop {
+        tokio::time::sleep(RENEW_EVERY).await;
+        let sent = Instant::now();
+        match tokio::time::timeout(CALL_TIMEOUT, lock.try_lead()).await {
+            Ok(Ok(Attempt::Leading)) => renewed = sent,
+            Ok(Ok(Attempt::HeldBy(holder))) => {
+                return fence.close(format!(
+                    "the state lock {label} is held by {holder} now: no further change is made, so that two runs never write one state"
+                ));
+            }
+            Ok(Err(error)) if renewed.elapsed() < RENEW_DEADLINE => {
+                tracing::warn!("cannot renew the state lock {label}: {error}");
+            }
+            Err(_) if renewed.elapsed() < RENEW_DEADLINE => tracing::warn!("renewing the state lock {label} timed out"),
+            _ => {
+                return fence.close(format!(
+                    "the state lock {label} could not be renewed for {}s: no further change is made, since another run may take it",
+                    RENEW_DEADLINE.as_secs()
+                ));
+            }
+        }
+    }
+}
+
 impl RemoteState for KubeState {
     fn label(&self) -> String {
         format!("k8s://{}/{}", self.namespace, self.name)
     }
 
+    fn fenced(&self) -> Option<String> {
+        self.fence.reason()
+    }
+
     fn load(&self) -> Result<Option<Vec<u8>>, String> {
-        let secret = self.run(self.secrets.get_opt(&self.name))?.map_err(|e| e.to_string())?;
+        let secret = self.call(self.secrets.get_opt(&self.name))?;
+        *self.version.lock().unwrap_or_else(|e| e.into_inner()) =
+            secret.as_ref().and_then(|s| s.metadata.resource_version.clone());
         let Some(mut data) = secret.and_then(|s| s.data) else { return Ok(None) };
         if let Some(gzipped) = data.remove(GZIP_KEY) {
             warn_when_nearly_full(&self.label(), gzipped.0.len());
@@ -130,13 +196,27 @@ fn stored_form(bytes: &[u8]) -> Result<(&'static str, Vec<u8>), String> {
 }
 
 impl KubeState {
+    /// A call to the cluster, within [`CALL_TIMEOUT`].
+    fn call<T>(&self, call: impl std::future::Future<Output = Result<T, kube::Error>>) -> Result<T, String> {
+        self.run(tokio::time::timeout(CALL_TIMEOUT, call))?
+            .map_err(|_| format!("the cluster did not answer within {}s", CALL_TIMEOUT.as_secs()))?
+            .map_err(|e| e.to_string())
+    }
+
     /// Writes the Secret with `stored` under `key` alone: server-side
-    /// apply removes the other key if the last write used it.
+    /// apply removes the other key if the last write used it. The write
+    /// holds only if the Secret is as this run last saw it; otherwise
+    /// someone else wrote it, and nothing more is written.
     fn write(&self, key: &str, stored: Vec<u8>) -> Result<(), String> {
+        if let Some(why) = self.fence.reason() {
+            return Err(why);
+        }
+        let version = self.version.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let secret = Secret {
             metadata: kube::api::ObjectMeta {
                 name: Some(self.name.clone()),
                 labels: Some(BTreeMap::from([("app.kubernetes.io/managed-by".into(), "seqops".into())])),
+                resource_version: version,
                 ..Default::default()
             },
             data: Some(BTreeMap::from([(key.to_string(), ByteString(stored))])),
@@ -146,8 +226,24 @@ impl KubeState {
         value["apiVersion"] = "v1".into();
         value["kind"] = "Secret".into();
         let params = PatchParams::apply("seqops").force();
-        self.run(self.secrets.patch(&self.name, &params, &Patch::Apply(&value)))?.map_err(|e| e.to_string())?;
-        Ok(())
+        let written = self
+            .run(tokio::time::timeout(CALL_TIMEOUT, self.secrets.patch(&self.name, &params, &Patch::Apply(&value))))?;
+        match written {
+            Ok(Ok(secret)) => {
+                *self.version.lock().unwrap_or_else(|e| e.into_inner()) = secret.metadata.resource_version;
+                Ok(())
+            }
+            Ok(Err(kube::Error::Api(e))) if e.code == 409 => {
+                let why = format!(
+                    "state {} was written by someone else since this run read it: it is not overwritten, and no further change is made; run again",
+                    self.label()
+                );
+                self.fence.close(why.clone());
+                Err(why)
+            }
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("the cluster did not answer within {}s", CALL_TIMEOUT.as_secs())),
+        }
     }
 }
 

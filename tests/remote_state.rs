@@ -69,3 +69,88 @@ fn a_held_state_lock_stops_the_run_naming_its_holder_and_sends_nothing() {
     assert_eq!(server.orsay_requests(), before, "nothing was sent");
     assert!(cluster.get("/api/v1/namespaces/team/secrets/seqops-state").is_none());
 }
+
+/// Six sequences applied one at a time, each answer 300 ms after its work,
+/// with state in the cluster; the running apply.
+fn a_slow_apply_with_state_in_the_cluster(
+    cluster: &FakeCluster,
+    count: usize,
+) -> (common::Server, Workspace, std::process::Child) {
+    let (server, work) = server_and_workspace(&["--latency", "300ms", "--requests-per-hour", "0"]);
+    for index in 0..count {
+        work.write(
+            &format!("s{index}.yaml"),
+            &sequence(&format!("s{index}"), &format!("name: Slow {index}\ntrigger: WHATSAPP_MESSAGE")),
+        );
+    }
+    let mut command =
+        work.command(&["apply", "-f", "manifests", "--auto-approve", "--parallelism", "1", "--state", STATE]);
+    command.env("KUBECONFIG", cluster.kubeconfig(work.path(), "team"));
+    command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = command.spawn().expect("apply starts");
+    (server, work, child)
+}
+
+fn wait_until(what: &str, check: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !check() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "timed out waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn remote_count(server: &common::Server) -> usize {
+    server.orsay("GET", "/sequences", None).1.as_array().map_or(0, Vec::len)
+}
+
+#[test]
+fn state_someone_else_wrote_mid_apply_is_not_overwritten_and_no_further_change_is_made() {
+    use base64::Engine;
+    let cluster = FakeCluster::start();
+    let (server, _work, child) = a_slow_apply_with_state_in_the_cluster(&cluster, 6);
+    let recorded = || {
+        cluster.get("/api/v1/namespaces/team/secrets/seqops-state").is_some()
+            && saved_state(&cluster)["resources"].as_object().is_some_and(|r| r.values().any(|e| e["id"].is_string()))
+    };
+    wait_until("the first create is recorded", recorded);
+    // Another writer, who does not hold the lock, writes the state.
+    let mut theirs = saved_state(&cluster);
+    theirs["writtenBy"] = json!("someone else");
+    let data = base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&theirs).expect("json"));
+    cluster.put(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "seqops-state", "namespace": "team"}, "data": {"state.json": data}}));
+
+    let apply: Run = child.wait_with_output().expect("apply ends").into();
+
+    assert_ne!(apply.code, 0, "{}", apply.all());
+    assert_contains(&apply.stderr, "was written by someone else since this run read it");
+    assert_eq!(saved_state(&cluster)["writtenBy"], "someone else", "their write is not overwritten");
+    let made = remote_count(&server);
+    assert!(made < 6, "no further change is made once state is another's: {made} of 6 made\n{}", apply.all());
+}
+
+#[test]
+fn an_apply_whose_state_lock_is_taken_over_stops_before_its_next_change() {
+    let cluster = FakeCluster::start();
+    let (server, _work, child) = a_slow_apply_with_state_in_the_cluster(&cluster, 40);
+    let lease = "/apis/coordination.k8s.io/v1/namespaces/team/leases/seqops-state-lock";
+    wait_until("the apply holds the lock", || {
+        cluster.get(lease).is_some_and(|l| l["spec"]["holderIdentity"].is_string())
+    });
+    wait_until("the first create is made", || remote_count(&server) > 0);
+    let renewed =
+        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    cluster.put(json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "seqops-state-lock", "namespace": "team"},
+        "spec": {"holderIdentity": "`seqops apply` (pid 9 on another-runner)", "leaseDurationSeconds": 60, "renewTime": renewed},
+    }));
+
+    let apply: Run = child.wait_with_output().expect("apply ends").into();
+
+    assert_ne!(apply.code, 0, "{}", apply.all());
+    assert_contains(&apply.all(), "is held by `seqops apply` (pid 9 on another-runner) now");
+    let made = remote_count(&server);
+    assert!(made < 40, "the apply stopped once its lock was another's: {made} of 40 made");
+    let holder = cluster.get(lease).map(|l| l["spec"]["holderIdentity"].clone());
+    assert_eq!(holder, Some(json!("`seqops apply` (pid 9 on another-runner)")), "the new holder keeps its lock");
+}

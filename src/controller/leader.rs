@@ -100,6 +100,12 @@ impl LeaseLock {
         }
     }
 
+    /// How long the holder goes on leading without a renewal: two thirds
+    /// of the Lease's duration (client-go's 10 s of 15 s).
+    pub fn renew_deadline(&self) -> Duration {
+        self.duration * 2 / 3
+    }
+
     /// Gives the Lease up if this holder has it, so the next one need not
     /// wait for it to expire.
     pub async fn release(&self) -> Result<(), kube::Error> {
@@ -133,20 +139,25 @@ impl LeaseLock {
         let renew = async {
             let mut renewed = std::time::Instant::now();
             loop {
-                tokio::time::sleep(self.duration / 3).await;
-                match self.try_lead().await {
-                    Ok(Attempt::Leading) => renewed = std::time::Instant::now(),
-                    Ok(Attempt::HeldBy(holder)) => {
+                tokio::time::sleep(self.duration / 6).await;
+                let sent = std::time::Instant::now();
+                // A call that hangs must not outlast the deadline.
+                let attempt = tokio::time::timeout(self.duration / 6, self.try_lead()).await;
+                match attempt {
+                    Ok(Ok(Attempt::Leading)) => renewed = sent,
+                    Ok(Ok(Attempt::HeldBy(holder))) => {
                         tracing::error!("lost the Lease to {holder}; stopping");
                         return;
                     }
-                    // Unrenewed for its whole duration, the Lease may be
-                    // another's by now: stop rather than lead twice.
-                    Err(error) if renewed.elapsed() >= self.duration => {
-                        tracing::error!("cannot renew the Lease ({error}); stopping");
+                    // Stop well before the Lease may be another's: the
+                    // renew deadline is two thirds of its duration, so two
+                    // replicas never lead at once.
+                    _ if renewed.elapsed() >= self.renew_deadline() => {
+                        tracing::error!("cannot renew the Lease within {:?}; stopping", self.renew_deadline());
                         return;
                     }
-                    Err(error) => tracing::warn!("cannot renew the Lease: {error}"),
+                    Ok(Err(error)) => tracing::warn!("cannot renew the Lease: {error}"),
+                    Err(_) => tracing::warn!("renewing the Lease timed out"),
                 }
             }
         };

@@ -93,6 +93,11 @@ impl StateWriter {
         }
     }
 
+    /// Why no further change may be made (state's lock was lost).
+    pub fn fenced(&self) -> Option<String> {
+        self.store.fenced()
+    }
+
     /// Bytes written to state and its journal so far, and in how many writes.
     pub fn writes(&self) -> (u64, u64) {
         *self.store.writes.lock().unwrap_or_else(|e| e.into_inner())
@@ -382,7 +387,7 @@ async fn run_change(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> (ResourceKey, Action, Outcome) {
     let refused = connections.refusal(&change.provider).filter(|_| change.action != Action::Forget);
-    let outcome = if let Some(why) = options.stop.requested() {
+    let outcome = if let Some(why) = options.stop.requested().or_else(|| state.fenced()) {
         Outcome::Stopped(why)
     } else if blocked {
         Outcome::Skipped

@@ -355,3 +355,107 @@ mod tests {
         assert_eq!(d.changes[0].path, "flow[0].content");
     }
 }
+
+/// Properties of the diff over random fields: what it plans, once made,
+/// leaves nothing to plan.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    static PLAIN: KindFacts = KindFacts { key_kind: "Plain", ..KindFacts::CRUD };
+    /// A set, defaults for removed fields, and a map merged key by key.
+    static SHAPED: KindFacts = KindFacts {
+        key_kind: "Shaped",
+        sets: &["tags"],
+        default: |field| match field {
+            "count" => json!(1),
+            "tags" => json!([]),
+            _ => Value::Null,
+        },
+        merged_maps: &["vars"],
+        ..KindFacts::CRUD
+    };
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (0i64..4).prop_map(|n| json!(n)),
+            "[ab]{0,2}".prop_map(Value::String),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map("[xy]", inner, 0..3).prop_map(|m| json!(m)),
+            ]
+        })
+    }
+
+    fn field(name: &'static str) -> BoxedStrategy<Value> {
+        match name {
+            "tags" => prop::collection::vec("[abc]".prop_map(Value::String), 0..3).prop_map(Value::Array).boxed(),
+            "vars" => prop::collection::btree_map("[pqr]", "[ab]{1}", 0..3).prop_map(|m| json!(m)).boxed(),
+            _ => value().boxed(),
+        }
+    }
+
+    fn fields() -> impl Strategy<Value = Fields> {
+        let names = ["name", "count", "flow", "tags", "vars"];
+        let each: Vec<_> = names.iter().map(|n| prop::option::of(field(n))).collect();
+        each.prop_map(move |values| {
+            names.iter().zip(values).filter_map(|(n, v)| v.map(|v| (n.to_string(), v))).collect()
+        })
+    }
+
+    /// What the remote object holds once `updates` are made: each field set
+    /// whole, a merged map key by key (`null` removes a key).
+    fn made(observed: &Fields, updates: &Fields, facts: &KindFacts) -> Fields {
+        let mut after = observed.clone();
+        for (field, value) in updates {
+            if facts.merged_maps.contains(&field.as_str()) {
+                let mut map = after.get(field).and_then(Value::as_object).cloned().unwrap_or_default();
+                for (key, inner) in value.as_object().into_iter().flatten() {
+                    match inner {
+                        Value::Null => map.remove(key),
+                        _ => map.insert(key.clone(), inner.clone()),
+                    };
+                }
+                after.insert(field.clone(), Value::Object(map));
+            } else {
+                after.insert(field.clone(), value.clone());
+            }
+        }
+        after
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn what_a_diff_plans_once_made_leaves_nothing_to_plan(
+            desired in fields(),
+            applied in prop::option::of(fields()),
+            observed in fields(),
+            shaped in any::<bool>(),
+        ) {
+            let facts = if shaped { &SHAPED } else { &PLAIN };
+            let planned = diff(&desired, applied.as_ref(), &observed, facts);
+            let after = made(&observed, &planned.updates, facts);
+            let again = diff(&desired, Some(&desired), &after, facts);
+            prop_assert!(again.updates.is_empty(), "left to change: {:?}", again.updates);
+            prop_assert!(again.drift.is_empty(), "seen as drift: {:?}", again.drift);
+        }
+
+        #[test]
+        fn fields_as_asked_are_no_change(desired in fields(), shaped in any::<bool>()) {
+            let facts = if shaped { &SHAPED } else { &PLAIN };
+            prop_assert_eq!(diff(&desired, Some(&desired), &desired, facts), Diff::default());
+            prop_assert!(diff(&desired, None, &desired, facts).updates.is_empty());
+        }
+    }
+}

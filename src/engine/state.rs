@@ -289,6 +289,11 @@ pub trait RemoteState: Send + Sync {
     /// The saved state, or `None` when there is none yet.
     fn load(&self) -> Result<Option<Vec<u8>>, String>;
     fn save(&self, bytes: &[u8]) -> Result<(), String>;
+    /// Why this state may no longer be written (its lock was lost, or
+    /// someone else wrote it): an apply makes no further change.
+    fn fenced(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Who holds a lock, written where the lock is (the lock file, a Lease)
@@ -403,6 +408,11 @@ impl StateStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Why this state may no longer be written, if so.
+    pub fn fenced(&self) -> Option<String> {
+        self.remote.as_ref().and_then(|r| r.fenced())
     }
 
     pub fn load(&self) -> Result<Option<State>, StateError> {
