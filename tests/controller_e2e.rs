@@ -29,6 +29,9 @@ use serde_json::{json, Value};
 /// The kinds the scenarios make.
 const KINDS: [&str; 4] = ["Sequence", "LlmKey", "ApiKey", "Agent"];
 
+/// The finalizer the controller keeps on a Provider's credential Secret.
+const CREDENTIALS_IN_USE: &str = seqops::controller::provider_guard::CREDENTIALS_IN_USE;
+
 /// How long the controller may take to do what a step expects.
 const PATIENCE: Duration = Duration::from_secs(45);
 
@@ -798,6 +801,34 @@ fn a_provider_outlives_the_objects_that_use_it(mut env: Env) {
     env.finish();
 }
 
+/// Deleting a namespace deletes the credential Secret with everything
+/// else, maybe first: the controller keeps it, by a finalizer of its own,
+/// until the Provider naming it is gone, so the objects' remote deletes
+/// still have their key.
+fn the_credential_secret_outlives_the_objects_that_need_it(mut env: Env) {
+    env.orsay_provider();
+    env.start_controller("seqops-e2e", None);
+    env.create("Sequence", "welcome", json!({}), welcome_spec("Welcome DM"));
+    env.wait_until("the Sequence is Ready", |env| env.ready_id("Sequence", "welcome").is_some());
+    let id = env.ready_id("Sequence", "welcome").unwrap_or_default();
+    let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &env.namespace);
+    let held = |env: &Env| {
+        let secret = env.block(secrets.get_opt("orsay-key")).expect("the API answers");
+        secret.is_some_and(|s| s.metadata.finalizers.unwrap_or_default().contains(&CREDENTIALS_IN_USE.to_string()))
+    };
+    env.wait_until("the credential Secret is held", held);
+
+    env.block(secrets.delete("orsay-key", &DeleteParams::default())).expect("the Secret's delete is accepted");
+    env.delete("Sequence", "welcome");
+    env.delete("Provider", "orsay");
+
+    env.wait_until("the Sequence is gone", |env| env.get("Sequence", "welcome").is_none());
+    assert!(env.remote(&id).is_none(), "its remote object was deleted with the key the Secret still held");
+    env.wait_until("then the Provider is gone", |env| env.get("Provider", "orsay").is_none());
+    env.wait_until("then the Secret is gone", |env| env.block(secrets.get_opt("orsay-key")).ok().flatten().is_none());
+    env.finish();
+}
+
 /// Two controllers with one Lease: only the leader reconciles.
 fn of_two_controllers_only_the_leader_reconciles(mut env: Env) {
     env.orsay_provider();
@@ -988,6 +1019,7 @@ on_both_clusters!(
     a_changed_secret_is_written_again_at_once,
     a_key_follows_its_agent_at_once_and_its_value_lands_in_a_secret,
     a_provider_outlives_the_objects_that_use_it,
+    the_credential_secret_outlives_the_objects_that_need_it,
     of_two_controllers_only_the_leader_reconciles,
     an_enrollment_is_made_once_and_kept_when_its_object_is_deleted,
     a_topo_run_is_paused_once_and_reported_when_it_ends_elsewhere,

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
@@ -16,6 +17,10 @@ use super::{cluster, finalizers};
 
 /// The finalizer that keeps a Provider while objects use it.
 pub const IN_USE: &str = "seqops.dev/provider-in-use";
+/// The finalizer that keeps a Provider's credential Secret while the
+/// Provider is there: a key cached in memory would not outlive a restart,
+/// nor reach another replica.
+pub const CREDENTIALS_IN_USE: &str = "seqops.dev/credentials-in-use";
 
 /// Whether an object with `spec` of a kind of `provider_type` uses the
 /// Provider `name` of `type`: it names it, or names none and it is of its
@@ -30,11 +35,12 @@ pub fn uses(spec: &Value, provider_type: Option<&str>, name: &str, type_: &str) 
 pub async fn reconcile(provider: Arc<DynamicObject>, context: Arc<Context>) -> Result<Action, ReconcileError> {
     let namespace = provider.namespace().unwrap_or_else(|| "default".into());
     let api: Api<DynamicObject> = Api::namespaced_with(context.shared.client.clone(), &namespace, &context.resource);
-    let held = finalizers::has(&provider, IN_USE);
+    let held = finalizers::has(provider.as_ref(), IN_USE);
     if provider.metadata.deletion_timestamp.is_none() {
         if !held {
-            finalizers::add(&api, &provider, IN_USE).await?;
+            finalizers::add(&api, provider.as_ref(), IN_USE).await?;
         }
+        hold_credentials(&context, &namespace, &provider, true).await?;
         super::provider_health::report(&context, &api, &provider, &namespace).await?;
         return Ok(Action::requeue(super::provider_health::EVERY));
     }
@@ -46,8 +52,31 @@ pub async fn reconcile(provider: Arc<DynamicObject>, context: Arc<Context>) -> R
         tracing::info!("Provider {namespace}/{} waits for {}", provider.name_any(), users.join(", "));
         return Ok(Action::requeue(Duration::from_secs(5)));
     }
-    finalizers::remove(&api, &provider, IN_USE).await?;
+    hold_credentials(&context, &namespace, &provider, false).await?;
+    finalizers::remove(&api, provider.as_ref(), IN_USE).await?;
     Ok(Action::await_change())
+}
+
+/// Puts the [`CREDENTIALS_IN_USE`] finalizer on the Secret the Provider's
+/// credentials name (`hold`), or takes it off. A Secret that is not there
+/// is nothing to hold.
+async fn hold_credentials(
+    context: &Context,
+    namespace: &str,
+    provider: &DynamicObject,
+    hold: bool,
+) -> Result<(), kube::Error> {
+    let Some(name) = provider.data["spec"]["credentials"]["secretRef"]["name"].as_str() else { return Ok(()) };
+    let secrets: Api<Secret> = Api::namespaced(context.shared.client.clone(), namespace);
+    let Some(secret) = secrets.get_metadata_opt(name).await? else { return Ok(()) };
+    let secret = Secret { metadata: secret.metadata, ..Secret::default() };
+    match (hold, finalizers::has(&secret, CREDENTIALS_IN_USE)) {
+        (true, false) if secret.metadata.deletion_timestamp.is_none() => {
+            finalizers::add(&secrets, &secret, CREDENTIALS_IN_USE).await
+        }
+        (false, true) => finalizers::remove(&secrets, &secret, CREDENTIALS_IN_USE).await,
+        _ => Ok(()),
+    }
 }
 
 /// The seqops objects in the namespace that use the Provider (listed from

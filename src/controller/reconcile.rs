@@ -329,8 +329,8 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
     if object.metadata.deletion_timestamp.is_some() {
         return finalize(&object, &context, &api, &namespace).await;
     }
-    if !finalizers::has(&object, FINALIZER) {
-        finalizers::add(&api, &object, FINALIZER).await?;
+    if !finalizers::has(object.as_ref(), FINALIZER) {
+        finalizers::add(&api, object.as_ref(), FINALIZER).await?;
         // The change comes back as a watch event.
         return Ok(Action::await_change());
     }
