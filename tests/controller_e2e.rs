@@ -55,6 +55,14 @@ struct ControllerProcess {
     log: PathBuf,
 }
 
+impl ControllerProcess {
+    fn child_exited(&self) -> bool {
+        // `try_wait` needs `&mut`; the process's own /proc entry says.
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        stat.is_empty() || stat.split(' ').nth(2) == Some("Z")
+    }
+}
+
 impl Drop for ControllerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -779,14 +787,20 @@ fn a_value_shown_once_never_takes_over_a_secret_it_does_not_own(mut env: Env) {
     env.finish();
 }
 
-/// A Provider deleted with its objects (as deleting their namespace does)
-/// stays until their remote objects are deleted with its credentials.
-fn a_provider_outlives_the_objects_that_use_it(mut env: Env) {
+/// The Orsay Provider, the controller, and the Sequence `welcome` Ready:
+/// its remote id.
+fn a_ready_welcome_sequence(env: &mut Env) -> String {
     env.orsay_provider();
     env.start_controller("seqops-e2e", None);
     env.create("Sequence", "welcome", json!({}), welcome_spec("Welcome DM"));
     env.wait_until("the Sequence is Ready", |env| env.ready_id("Sequence", "welcome").is_some());
-    let id = env.ready_id("Sequence", "welcome").unwrap_or_default();
+    env.ready_id("Sequence", "welcome").unwrap_or_default()
+}
+
+/// A Provider deleted with its objects (as deleting their namespace does)
+/// stays until their remote objects are deleted with its credentials.
+fn a_provider_outlives_the_objects_that_use_it(mut env: Env) {
+    let id = a_ready_welcome_sequence(&mut env);
     env.wait_until("the Provider is guarded", |env| {
         env.get("Provider", "orsay")
             .and_then(|p| p.metadata.finalizers)
@@ -806,11 +820,7 @@ fn a_provider_outlives_the_objects_that_use_it(mut env: Env) {
 /// until the Provider naming it is gone, so the objects' remote deletes
 /// still have their key.
 fn the_credential_secret_outlives_the_objects_that_need_it(mut env: Env) {
-    env.orsay_provider();
-    env.start_controller("seqops-e2e", None);
-    env.create("Sequence", "welcome", json!({}), welcome_spec("Welcome DM"));
-    env.wait_until("the Sequence is Ready", |env| env.ready_id("Sequence", "welcome").is_some());
-    let id = env.ready_id("Sequence", "welcome").unwrap_or_default();
+    let id = a_ready_welcome_sequence(&mut env);
     let secrets: Api<Secret> = Api::namespaced(env.client.clone(), &env.namespace);
     let held = |env: &Env| {
         let secret = env.block(secrets.get_opt("orsay-key")).expect("the API answers");
@@ -843,6 +853,31 @@ fn of_two_controllers_only_the_leader_reconciles(mut env: Env) {
     assert!(env.reconciles(0) >= 3, "the leader reconciled everything");
     assert_eq!(env.reconciles(1), 0, "the follower reconciled nothing");
     assert_eq!(env.sandbox.sequences_named("Second").len(), 1, "one create, not two");
+    env.finish();
+}
+
+/// A leader that finds its Lease taken over stops at once, before the new
+/// holder acts: it reconciles nothing more.
+fn a_leader_whose_lease_is_taken_over_stops_leading(mut env: Env) {
+    env.orsay_provider();
+    env.start_controller("seqops-e2e", None);
+    env.create("Sequence", "first", json!({}), welcome_spec("First"));
+    env.wait_until("the leader reconciles", |env| env.ready_id("Sequence", "first").is_some());
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(env.client.clone(), &env.namespace);
+    // A MicroTime, as the API server writes one.
+    let micro =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    let now = time::OffsetDateTime::now_utc().format(&micro).unwrap_or_default();
+    let taken = json!({"spec": {"holderIdentity": "another-replica", "renewTime": now, "leaseDurationSeconds": 15}});
+    env.block(leases.patch("seqops-e2e", &PatchParams::default(), &Patch::Merge(&taken))).expect("the Lease is taken");
+
+    env.wait_until("the old leader stops", |env| env.controllers[0].child_exited());
+    env.create("Sequence", "second", json!({}), welcome_spec("Second"));
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(env.ready_id("Sequence", "second").is_none(), "nobody who lost the Lease reconciles");
+    assert!(env.sandbox.sequences_named("Second").is_empty());
+    // A controller of its own Lease cleans up after the scenario.
+    env.start_controller("seqops-e2e-next", None);
     env.finish();
 }
 
@@ -906,6 +941,34 @@ fn a_topo_run_is_paused_once_and_reported_when_it_ends_elsewhere(mut env: Env) {
     assert_eq!(env.status("SequenceRun", "anna")["atProvider"]["status"], "STOPPED_EARLY");
     let (_, run) = env.sandbox.call("GET", &run_url, None, TOPO_KEY);
     assert_eq!(run["status"], "STOPPED_EARLY", "not resumed or paused again");
+    env.finish();
+}
+
+/// The controller against a vendor that loses answers after making the
+/// change, answers 502 after it, and refuses with 503: every object ends
+/// Ready, and each is made exactly once remotely.
+fn the_controller_converges_through_faults_making_each_object_once(mut env: Env) {
+    let faulty = Server::start(&["--faults", "seed=3,orsay:write=drop@20%,orsay:write=502@5%,orsay=503@5%"]);
+    env.put_secret("orsay-key", "apiKey", KEY);
+    let spec = json!({"type": "orsay", "credentials": {"secretRef": {"name": "orsay-key", "key": "apiKey"}}});
+    env.create("Provider", "orsay", json!({}), spec);
+    env.start_controller_with("seqops-e2e", None, &faulty.origin.clone(), "info");
+    let names: Vec<String> = (0..5).map(|i| format!("faulty-{i}")).collect();
+    for name in &names {
+        env.create("Sequence", name, json!({}), welcome_spec(&format!("Through faults {name}")));
+    }
+
+    env.wait_until("every Sequence is Ready", |env| names.iter().all(|n| env.ready_id("Sequence", n).is_some()));
+
+    let (_, listed) = faulty.orsay("GET", "/sequences", None);
+    let listed: Vec<String> =
+        listed.as_array().into_iter().flatten().filter_map(|s| s["name"].as_str().map(String::from)).collect();
+    for name in &names {
+        let made = listed.iter().filter(|l| **l == format!("Through faults {name}")).count();
+        assert_eq!(made, 1, "{name} is made once: {listed:?}");
+    }
+    let (_, faults) = faulty.call("GET", &format!("{}/_sandbox/faults", faulty.origin), None, KEY);
+    assert!(faults.as_object().is_some_and(|f| !f.is_empty()), "faults were made: {faults}");
     env.finish();
 }
 
@@ -1014,6 +1077,7 @@ macro_rules! on_both_clusters {
 on_both_clusters!(
     a_sequence_lives_through_the_controller,
     a_replace_whose_delete_fails_resumes_from_status_and_makes_nothing_twice,
+    the_controller_converges_through_faults_making_each_object_once,
     deleting_an_object_whose_create_got_no_answer_deletes_what_it_made_and_nothing_else,
     orphan_and_observe_only_leave_the_vendor_alone,
     a_changed_secret_is_written_again_at_once,
@@ -1021,6 +1085,7 @@ on_both_clusters!(
     a_provider_outlives_the_objects_that_use_it,
     the_credential_secret_outlives_the_objects_that_need_it,
     of_two_controllers_only_the_leader_reconciles,
+    a_leader_whose_lease_is_taken_over_stops_leading,
     an_enrollment_is_made_once_and_kept_when_its_object_is_deleted,
     a_topo_run_is_paused_once_and_reported_when_it_ends_elsewhere,
     a_value_shown_once_never_takes_over_a_secret_it_does_not_own,

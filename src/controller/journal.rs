@@ -21,33 +21,51 @@ use crate::engine::state::{Entry, State};
 use crate::manifest::crd::ResourceStatus;
 use crate::manifest::ResourceKey;
 
-/// The object's status as this reconcile last wrote it: what any later
-/// write in the reconcile starts from, so that none takes back what the
-/// journal recorded.
+/// The object's status as this reconcile last wrote it, and the
+/// resourceVersion that write made: what any later write in the reconcile
+/// starts from, so that none takes back what the journal recorded.
 #[derive(Clone, Default)]
-pub struct Written(Arc<Mutex<Option<ResourceStatus>>>);
+pub struct Written(Arc<Mutex<Option<LastWrite>>>);
+
+struct LastWrite {
+    status: ResourceStatus,
+    version: Option<String>,
+}
 
 impl Written {
     pub fn latest(&self, object: &DynamicObject) -> ResourceStatus {
         let written = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        written.clone().unwrap_or_else(|| cluster::status_of(object))
+        written.as_ref().map_or_else(|| cluster::status_of(object), |last| last.status.clone())
     }
 
-    fn set(&self, status: ResourceStatus) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
+    /// The resourceVersion the object has as far as this reconcile knows.
+    pub fn version(&self, object: &DynamicObject) -> Option<String> {
+        let written = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        written.as_ref().map_or_else(|| object.resource_version(), |last| last.version.clone())
+    }
+
+    fn set(&self, status: ResourceStatus, version: Option<String>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastWrite { status, version });
     }
 }
 
-/// Writes `status` whole, by server-side apply.
+/// Writes `status` whole, by server-side apply; with `version`, only if
+/// the object still has that resourceVersion. The resourceVersion it
+/// then has.
 pub async fn patch_status(
     api: &Api<DynamicObject>,
     object: &DynamicObject,
     status: &ResourceStatus,
-) -> Result<(), kube::Error> {
+    version: Option<&str>,
+) -> Result<Option<String>, kube::Error> {
     let types = object.types.clone().unwrap_or_default();
-    let patch = json!({"apiVersion": types.api_version, "kind": types.kind, "status": status});
-    api.patch_status(&object.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch)).await?;
-    Ok(())
+    let mut patch = json!({"apiVersion": types.api_version, "kind": types.kind, "status": status});
+    if let Some(version) = version {
+        patch["metadata"] = json!({"resourceVersion": version});
+    }
+    let params = PatchParams::apply(MANAGER).force();
+    let written = api.patch_status(&object.name_any(), &params, &Patch::Apply(&patch)).await?;
+    Ok(written.resource_version())
 }
 
 /// Records each remote change of one object in its status.
@@ -71,10 +89,19 @@ impl ChangeSink for StatusJournal {
             // An update in place: the next reconcile reads it back.
             return Ok(());
         }
-        patch_status(&self.api, &self.object, &status)
-            .await
-            .map_err(|e| format!("the status of {}: {e}", cluster::label(&self.object).display()))?;
-        self.written.set(status);
+        // On condition of the object being as this reconcile read it: a
+        // reconcile of a stale copy (one that does not show a create
+        // already pending or made) must not create again.
+        let version = self.written.version(&self.object);
+        let written =
+            patch_status(&self.api, &self.object, &status, version.as_deref()).await.map_err(|e| match e {
+                kube::Error::Api(e) if e.code == 409 => format!(
+                    "{} changed since this reconcile read it; nothing more is done until it is read again",
+                    cluster::label(&self.object).display()
+                ),
+                e => format!("the status of {}: {e}", cluster::label(&self.object).display()),
+            })?;
+        self.written.set(status, written);
         Ok(())
     }
 }

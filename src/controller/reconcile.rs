@@ -354,7 +354,7 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
             let message = error.to_string();
             // From what the journal recorded: a failure after a remote
             // change keeps the record of it.
-            write_status_from(&api, &object, written.latest(&object), |status| {
+            write_status_from(&api, &object, &written, |status| {
                 set_condition(status, "Synced", "False", "ReconcileError", &message, &object);
             })
             .await?;
@@ -494,7 +494,7 @@ async fn sync(
     let provider = world.manifests.get(&world.key).and_then(|r| r.provider.clone()).unwrap_or_default();
     let facts = connections.client(&provider, &world.key.kind).ok().map(|c| c.facts());
     let terminal = facts.zip(entry.as_ref()).and_then(|(facts, e)| (facts.terminal)(&e.observed()));
-    write_status_from(api, object, written.latest(object), |status| {
+    write_status_from(api, object, written, |status| {
         journal::journal_into(status, entry.as_ref());
         status.last_applied_digest = entry.as_ref().map(|e| e.manifest_digest.clone());
         status.last_applied = entry.as_ref().map(|e| Value::Object(e.last_applied()));
@@ -773,25 +773,29 @@ pub(super) fn set_condition(
     }
 }
 
-/// Server-side applies the object's status, as field manager `seqops`.
+/// Server-side applies the object's status, as field manager `seqops`, on
+/// condition that the object is as it was read: a stale copy's status must
+/// never take back what a newer one says (the conflict is retried with a
+/// fresh copy).
 pub(super) async fn write_status(
     api: &Api<DynamicObject>,
     object: &DynamicObject,
     change: impl FnOnce(&mut ResourceStatus),
 ) -> Result<(), kube::Error> {
-    write_status_from(api, object, cluster::status_of(object), change).await
+    write_status_from(api, object, &Written::default(), change).await
 }
 
-/// [`write_status`] from `status` (what the journal last wrote).
+/// [`write_status`] from what the journal last wrote, if it wrote.
 async fn write_status_from(
     api: &Api<DynamicObject>,
     object: &DynamicObject,
-    mut status: ResourceStatus,
+    written: &Written,
     change: impl FnOnce(&mut ResourceStatus),
 ) -> Result<(), kube::Error> {
+    let mut status = written.latest(object);
     change(&mut status);
     status.observed_generation = object.metadata.generation;
-    journal::patch_status(api, object, &status).await
+    journal::patch_status(api, object, &status, written.version(object).as_deref()).await.map(|_| ())
 }
 
 /// Values the API returned once go to the Secret `writeSecretTo.secretRef`
