@@ -27,7 +27,7 @@ const FILE_CANARIES: [(&str, &str); 2] = [
 fn examples_at(work: &Workspace, origin: &str) {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     for (provider, path) in [("orqis", "/orqis"), ("orchagent", "/orchagent")] {
-        copy(&examples.join(provider), &work.manifests().join(provider));
+        common::copy_folder(&examples.join(provider), &work.manifests().join(provider));
         let file = work.manifests().join(provider).join("provider.yaml");
         let text = std::fs::read_to_string(&file).expect("the provider manifest");
         let text = text.replace("  credentials:\n", &format!("  baseUrl: {origin}{path}\n  credentials:\n"));
@@ -35,18 +35,6 @@ fn examples_at(work: &Workspace, origin: &str) {
     }
     for (file, canary) in FILE_CANARIES {
         std::fs::write(work.manifests().join(file), format!("{canary}\n")).expect("a canary file");
-    }
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("a folder");
-    for entry in std::fs::read_dir(from).expect("a folder").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copied");
-        }
     }
 }
 

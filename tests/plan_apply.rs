@@ -31,15 +31,7 @@ fn applied_welcome() -> (Server, Workspace) {
 #[test]
 fn the_examples_apply_in_the_sandbox_and_a_second_plan_shows_no_changes() {
     let work = Workspace::new();
-    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let copy = |from: &std::path::Path, to: &std::path::Path| {
-        for entry in walk(from) {
-            let target = to.join(entry.strip_prefix(from).expect("inside examples"));
-            std::fs::create_dir_all(target.parent().expect("a parent")).expect("folder");
-            std::fs::copy(&entry, &target).expect("copied");
-        }
-    };
-    copy(&examples, &work.manifests());
+    common::copy_examples(&work);
     let first = work
         .command(&["apply", "-f", "manifests", "--sandbox", "--auto-approve"])
         .env_remove("ORSAY_API_KEY")
@@ -57,19 +49,6 @@ fn the_examples_apply_in_the_sandbox_and_a_second_plan_shows_no_changes() {
         .into();
     assert_eq!(second.code, 0, "{}", second.all());
     assert_contains(&second.stdout, "No changes.");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("readable").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[test]

@@ -25,6 +25,17 @@ fn saved_state(cluster: &FakeCluster) -> Value {
     serde_json::from_slice(&bytes).expect("a state document")
 }
 
+/// The state lock, as `holder` renewed it just now.
+fn lock_held_by(cluster: &FakeCluster, holder: &str) {
+    let renewed =
+        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    cluster.put(json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "seqops-state-lock", "namespace": "team"},
+        "spec": {"holderIdentity": holder, "leaseDurationSeconds": 60, "renewTime": renewed},
+    }));
+}
+
 #[test]
 fn state_in_a_cluster_secret_is_written_as_apply_goes_and_read_by_the_next_plan() {
     let (server, work) = server_and_workspace(&[]);
@@ -52,13 +63,7 @@ fn state_in_a_cluster_secret_is_written_as_apply_goes_and_read_by_the_next_plan(
 fn a_held_state_lock_stops_the_run_naming_its_holder_and_sends_nothing() {
     let (server, work) = server_and_workspace(&[]);
     let cluster = FakeCluster::start();
-    let renewed =
-        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-    cluster.put(json!({
-        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-        "metadata": {"name": "seqops-state-lock", "namespace": "team"},
-        "spec": {"holderIdentity": "`seqops apply` (pid 7 on ci-runner-3)", "leaseDurationSeconds": 60, "renewTime": renewed},
-    }));
+    lock_held_by(&cluster, "`seqops apply` (pid 7 on ci-runner-3)");
     work.write("welcome.yaml", &sequence("welcome", "name: Welcome DM\ntrigger: WHATSAPP_MESSAGE"));
     let before = server.orsay_requests();
 
@@ -137,13 +142,7 @@ fn an_apply_whose_state_lock_is_taken_over_stops_before_its_next_change() {
         cluster.get(lease).is_some_and(|l| l["spec"]["holderIdentity"].is_string())
     });
     wait_until("the first create is made", || remote_count(&server) > 0);
-    let renewed =
-        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-    cluster.put(json!({
-        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-        "metadata": {"name": "seqops-state-lock", "namespace": "team"},
-        "spec": {"holderIdentity": "`seqops apply` (pid 9 on another-runner)", "leaseDurationSeconds": 60, "renewTime": renewed},
-    }));
+    lock_held_by(&cluster, "`seqops apply` (pid 9 on another-runner)");
 
     let apply: Run = child.wait_with_output().expect("apply ends").into();
 
