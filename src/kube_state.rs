@@ -103,7 +103,10 @@ impl KubeState {
         let lock = Arc::new(LeaseLock::new(leases, format!("{name}-lock"), identity, LOCK_DURATION));
         let started = Instant::now();
         loop {
-            match lock.try_lead().await.map_err(|e| failed(format!("cannot take the lock: {e}")))? {
+            let attempt = tokio::time::timeout(CALL_TIMEOUT, lock.try_lead())
+                .await
+                .map_err(|_| failed(format!("the cluster did not answer within {}s", CALL_TIMEOUT.as_secs())))?;
+            match attempt.map_err(|e| failed(format!("cannot take the lock: {e}")))? {
                 Attempt::Leading => break,
                 Attempt::HeldBy(holder) if started.elapsed() >= wait => {
                     return Err(StateError::Locked { path: label.into(), holder });

@@ -128,10 +128,11 @@ impl LeaseLock {
     /// Lease; returns when leadership is lost or `work` ends.
     pub async fn lead<F: std::future::Future<Output = ()>>(&self, work: F) {
         loop {
-            match self.try_lead().await {
-                Ok(Attempt::Leading) => break,
-                Ok(Attempt::HeldBy(holder)) => tracing::info!("{holder} leads; waiting"),
-                Err(error) => tracing::warn!("cannot read the Lease {}: {error}", self.name),
+            match tokio::time::timeout(self.duration / 3, self.try_lead()).await {
+                Ok(Ok(Attempt::Leading)) => break,
+                Ok(Ok(Attempt::HeldBy(holder))) => tracing::info!("{holder} leads; waiting"),
+                Ok(Err(error)) => tracing::warn!("cannot read the Lease {}: {error}", self.name),
+                Err(_) => tracing::warn!("reading the Lease {} timed out", self.name),
             }
             tokio::time::sleep(self.duration / 3).await;
         }
