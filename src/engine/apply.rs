@@ -716,12 +716,13 @@ async fn create(
     let key = &change.key;
     let save = |error: StateError| format!("{key}: state could not be saved: {error}");
     let previous = state.read(|s| s.resources.get(key).cloned()).await;
+    let sent = client.facts().sent_by_create(&prepared.desired);
     state
         .record_entries(std::slice::from_ref(key), |s| {
             upsert(s, change, None, |e| {
                 e.pending_since = Some(now_rfc3339());
                 e.preexisting = change.preexisting.clone();
-                e.last_applied = Stored::of(&client.facts().sent_by_create(&prepared.desired));
+                e.last_applied = Stored::of(&sent);
             });
         })
         .await
@@ -742,7 +743,7 @@ async fn create(
             let error = format!("{error}{kept}");
             let _one_at_a_time = state.recovery.lock().await;
             let found =
-                find_unanswered(change, prepared, client, state).await.map_err(|e| format!("{key}: {error}; {e}"))?;
+                find_unanswered(change, &sent, client, state).await.map_err(|e| format!("{key}: {error}; {e}"))?;
             let Some(id) = found else {
                 return Err(format!(
                     "{key}: {error}; it is recorded as pending and the next run looks for it before creating anything"
@@ -751,7 +752,6 @@ async fn create(
             // The object exists, but what the create would have answered is
             // lost: state binds the id with what the create sent as applied,
             // and no manifest digest, so the next plan finishes the object.
-            let sent = client.facts().sent_by_create(&prepared.desired);
             state
                 .record_entries(std::slice::from_ref(key), |s| {
                     upsert(s, change, Some(id.clone()), |e| {
@@ -842,13 +842,12 @@ async fn send_create(client: &dyn ExternalClient, prepared: &Prepared) -> Result
 /// entry manages and that was not there before. Several are no answer.
 async fn find_unanswered(
     change: &Change,
-    prepared: &Prepared,
+    sent: &Fields,
     client: &dyn ExternalClient,
     state: &StateWriter,
 ) -> Result<Option<String>, String> {
     let managed = state.read(|s| s.managed_ids(&change.provider, &change.key.kind)).await;
-    let sent = client.facts().sent_by_create(&prepared.desired);
-    let lost = LostCreate { display_name: &change.display_name, sent: &sent, preexisting: &change.preexisting };
+    let lost = LostCreate { display_name: &change.display_name, sent, preexisting: &change.preexisting };
     match lost.look_up(&change.spec, client, &managed).await {
         Ok(Made::One(id)) => Ok(Some(id)),
         Ok(_) => Ok(None),

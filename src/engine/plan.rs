@@ -1284,8 +1284,9 @@ impl Group<'_> {
     }
 
     /// The object a pending entry's lost create made, to delete with it:
-    /// only the one object that has its name and what the create sent,
-    /// and was not there before; never a guess by name alone.
+    /// only the one its natural key names, or that has its name and what
+    /// the create sent and was not there before; never a guess by name
+    /// alone.
     fn made_by_lost_create(
         &self,
         entry: &Entry,
@@ -1294,7 +1295,8 @@ impl Group<'_> {
     ) -> Option<String> {
         let sent = entry.last_applied();
         let lost = LostCreate { display_name: &entry.display_name, sent: &sent, preexisting: &entry.preexisting };
-        let candidates = listing.map(|l| lost.candidates(&l.summaries, &l.managed)).unwrap_or_default();
+        let facts = self.client.facts();
+        let candidates = listing.map(|l| lost.made(facts, &l.summaries, &l.managed)).unwrap_or_default();
         let ids = || candidates.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ");
         match candidates.as_slice() {
             [] => None,
