@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::providers::http::segment;
+use crate::providers::listings::Listings;
 use crate::providers::probe::{self, Probe, ProbePath};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -19,16 +20,25 @@ use crate::providers::{
 };
 
 /// One Orsay organization. Agents and profiles are listed at most once per
-/// run, and only when a manifest looks one up.
+/// run, and only when a manifest looks one up. The sequences' list is
+/// shared by every client of the account (the controller makes one per
+/// reconcile) and kept up to date by its own writes: a thousand new
+/// objects cost one list, not a thousand.
 pub struct OrsayApi {
     account: Arc<Account>,
     agents: OnceCell<Vec<wire::Agent>>,
     profiles: OnceCell<wire::Profiles>,
+    sequences: Arc<Listings<Vec<wire::SequenceSummary>>>,
 }
+
+/// The key the sequences' list is kept under.
+const SEQUENCES: &str = "/sequences";
 
 impl OrsayApi {
     pub fn new(account: Arc<Account>) -> Self {
-        Self { account, agents: OnceCell::new(), profiles: OnceCell::new() }
+        let rate = account.limiter.rate();
+        let sequences = account.shared("orsay sequences", || Listings::paced(rate));
+        Self { account, agents: OnceCell::new(), profiles: OnceCell::new(), sequences }
     }
 
     pub async fn agents(&self) -> Result<&[wire::Agent], ProviderError> {
@@ -40,11 +50,31 @@ impl OrsayApi {
     }
 
     pub async fn sequences(&self) -> Result<Vec<wire::SequenceSummary>, ProviderError> {
-        self.account.http.get("/sequences").await
+        self.sequences.get(SEQUENCES, || self.account.http.get(SEQUENCES)).await
+    }
+
+    /// Keeps the shared list as a write left the collection: `change` for
+    /// a write that succeeded; forgotten for one that failed, whose effect
+    /// is unknown (a lost create must be looked for in a fresh list).
+    fn written<T>(
+        &self,
+        outcome: &Result<T, ProviderError>,
+        change: impl FnOnce(&mut Vec<wire::SequenceSummary>) + Send + 'static,
+    ) {
+        match outcome {
+            Ok(_) => self.sequences.amend(SEQUENCES, change),
+            Err(_) => self.sequences.forget(SEQUENCES),
+        }
     }
 
     pub async fn sequence(&self, id: &str) -> Result<Option<wire::Sequence>, ProviderError> {
-        crate::providers::error::none_if_gone(self.account.http.get(&sequence_path(id)).await)
+        let read = crate::providers::error::none_if_gone(self.account.http.get(&sequence_path(id)).await);
+        if matches!(read, Ok(None)) {
+            // Gone, maybe since the list was read: the list that confirms
+            // it is read afresh.
+            self.sequences.forget(SEQUENCES);
+        }
+        read
     }
 
     /// Resolves an agent selector (`{lookup}` or `{id}`) to an id.
@@ -241,20 +271,40 @@ impl ExternalClient for SequenceClient {
     async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
         let body = Value::Object(mapping::to_wire(desired).map_err(|e| self.invalid(e))?);
         let http = &self.api.account.http;
-        let response = http.send(Method::POST, "/sequences", Some(&body)).await?;
-        let created: wire::Created = http.decode(&Method::POST, "/sequences", &response)?;
-        Ok(Created::id(created.id))
+        let created = match http.send(Method::POST, SEQUENCES, Some(&body)).await {
+            Ok(response) => http.decode::<wire::Created>(&Method::POST, SEQUENCES, &response),
+            Err(error) => Err(error),
+        };
+        let made = created.as_ref().ok().map(|made| mapping::listed(&made.id, &body));
+        self.api.written(&created, move |list| {
+            // Idempotent: a list read after the create already shows it.
+            if let Some(made) = made.filter(|made| !list.iter().any(|s| s.id == made.id)) {
+                list.push(made);
+            }
+        });
+        Ok(Created::id(created?.id))
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
         let id = request.id;
         let body = Value::Object(mapping::to_wire(request.changes).map_err(|e| self.invalid(e))?);
-        self.api.account.http.send(Method::PUT, &sequence_path(id), Some(&body)).await?;
-        Ok(())
+        let updated = self.api.account.http.send(Method::PUT, &sequence_path(id), Some(&body)).await;
+        let (changed, body) = (id.to_string(), body.clone());
+        self.api.written(&updated, move |list| {
+            if let Some(listed) = list.iter_mut().find(|s| s.id == changed) {
+                mapping::update_listed(listed, &body);
+            }
+        });
+        updated.map(|_| ())
     }
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
-        crate::providers::error::ok_if_gone(self.api.account.http.send(Method::DELETE, &sequence_path(id), None).await)
+        let deleted = crate::providers::error::ok_if_gone(
+            self.api.account.http.send(Method::DELETE, &sequence_path(id), None).await,
+        );
+        let gone = id.to_string();
+        self.api.written(&deleted, move |list| list.retain(|s| s.id != gone));
+        deleted
     }
 }
 

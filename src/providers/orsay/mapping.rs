@@ -70,6 +70,35 @@ pub fn summary(sequence: &wire::SequenceSummary) -> Fields {
     fields
 }
 
+/// How the list shows a sequence just made from `body` (a create's wire
+/// body): the name and trigger sent, the channel the trigger implies, and
+/// `active` as sent (false by default).
+pub fn listed(id: &str, body: &Value) -> wire::SequenceSummary {
+    let text = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
+    let trigger = text("trigger");
+    wire::SequenceSummary {
+        id: id.to_string(),
+        name: text("name"),
+        channel: super::spec::channel_and_type(&trigger).map(|(channel, _)| channel.to_string()),
+        trigger,
+        active: body.get("active").and_then(Value::as_bool).unwrap_or(false),
+    }
+}
+
+/// How the list shows a sequence once an update's wire `body` is applied.
+pub fn update_listed(listed: &mut wire::SequenceSummary, body: &Value) {
+    if let Some(name) = body.get("name").and_then(Value::as_str) {
+        listed.name = name.to_string();
+    }
+    if let Some(trigger) = body.get("trigger").and_then(Value::as_str) {
+        listed.trigger = trigger.to_string();
+        listed.channel = super::spec::channel_and_type(trigger).map(|(channel, _)| channel.to_string());
+    }
+    if let Some(active) = body.get("active").and_then(Value::as_bool) {
+        listed.active = active;
+    }
+}
+
 fn step_fields(step: &wire::FlowStep) -> Value {
     let mut fields = Map::new();
     fields.insert("delay".into(), duration_text(step.delay, &step.delay_unit));
