@@ -351,6 +351,9 @@ impl FakeCluster {
         let mut store = self.shared.store.lock().unwrap_or_else(|e| e.into_inner());
         let mut object = object;
         object["metadata"]["generation"] = json!(1);
+        if object["metadata"]["uid"].is_null() {
+            object["metadata"]["uid"] = json!(uuid::Uuid::new_v4().to_string());
+        }
         self.shared.commit(&mut store, (prefix, format!("{kind}s"), namespace, name), object, "ADDED");
     }
 
