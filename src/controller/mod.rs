@@ -75,6 +75,23 @@ pub async fn run_elected(client: Client, options: Options) {
     lock.lead(run(client, options, metrics)).await;
 }
 
+/// Reconciles of one kind run at once, at most: each holds a plan and its
+/// connections while it runs, and a thousand at once (every object at
+/// start) cost their memory all at the same time. Checks never wait for
+/// budget in a place (see `RateLimiter::reserve_check`), so an edit is not
+/// queued behind them.
+const RECONCILES_AT_ONCE: u16 = 64;
+
+/// What the cache keeps of each object: not what the controller never
+/// reads, which on a real API server is most of its metadata (the fields
+/// each manager set, and kubectl's copy of the whole object).
+fn slim(object: &mut DynamicObject) {
+    for managed in object.metadata.managed_fields.iter_mut().flatten() {
+        managed.fields_v1 = None;
+    }
+    object.annotations_mut().remove("kubectl.kubernetes.io/last-applied-configuration");
+}
+
 /// Runs a controller per kind until the process stops, counting reconciles
 /// in `metrics`.
 pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics>) {
@@ -99,9 +116,13 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
         // spending vendor requests for nothing.
         let writer = reflector::store::Writer::new(resource.clone());
         let reader = writer.as_reader();
-        let changes =
-            watcher(api, watcher::Config::default()).default_backoff().reflect(writer).filter_map(changed_by_user());
+        let changes = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(slim)
+            .reflect(writer)
+            .filter_map(changed_by_user());
         let controller = Controller::for_stream_with(changes, reader, resource)
+            .with_config(kube::runtime::controller::Config::default().concurrency(RECONCILES_AT_ONCE))
             .reconcile_on(futures::stream::unfold(receiver, |mut r| async move { r.recv().await.map(|o| (o, r)) }))
             .shutdown_on_signal()
             .run(reconcile::reconcile, reconcile::error_policy, context)

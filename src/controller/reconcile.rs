@@ -410,9 +410,9 @@ async fn sync(
     let (connections, limiter, objects) =
         context.connect(&world, object, namespace).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
     let checking = crate::providers::ratelimit::current_priority() == Priority::Check;
-    if let Some(wait) = limiter.check_waits().filter(|_| checking) {
-        // A check whose turn has not come waits outside the controller's
-        // queue: an edit to this object is then not held behind it.
+    // A check whose turn has not come waits outside the controller's
+    // queue: an edit to this object is then not held behind it.
+    if let Some(wait) = checking.then(|| limiter.reserve_check()).flatten() {
         return Ok(Action::requeue(wait.max(Duration::from_secs(1))));
     }
     let limit = limiter.limit();

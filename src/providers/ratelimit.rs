@@ -43,11 +43,14 @@ pub enum Priority {
 
 tokio::task_local! {
     static PRIORITY: Priority;
+    /// A slot a check took before it began (see [`RateLimiter::reserve_check`]):
+    /// which limiter (by address) and when it was counted.
+    static TICKET: std::cell::Cell<Option<(usize, u64)>>;
 }
 
 /// Runs `work` with its requests counted as background checks.
 pub async fn as_check<F: std::future::Future>(work: F) -> F::Output {
-    PRIORITY.scope(Priority::Check, work).await
+    PRIORITY.scope(Priority::Check, TICKET.scope(std::cell::Cell::new(None), work)).await
 }
 
 /// The priority of the requests the current task makes.
@@ -125,6 +128,9 @@ impl RateLimiter {
     /// leaves the share [`reserved_for_changes`] unspent.
     pub async fn acquire(&self, on_wait: impl Fn(Duration)) -> u64 {
         let priority = current_priority();
+        if let Some(counted) = self.take_ticket() {
+            return counted;
+        }
         loop {
             let wait = {
                 let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -145,11 +151,38 @@ impl RateLimiter {
         }
     }
 
-    /// How long a check would wait for its share of the budget now, if it
-    /// would.
-    pub fn check_waits(&self) -> Option<Duration> {
+    /// Takes a slot of the checks' share for the check running in this
+    /// task (under [`as_check`]) before it starts, so that its first
+    /// request goes without waiting: a check that would have to wait is
+    /// told how long instead, and waits outside the controller's queue,
+    /// never in it, holding a place an edit needs. `None` if it may go.
+    pub fn reserve_check(&self) -> Option<Duration> {
         let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        self.delay_for(&mut window, now_ms(), Priority::Check)
+        let now = now_ms();
+        if let Some(wait) = self.delay_for(&mut window, now, Priority::Check) {
+            return Some(wait);
+        }
+        if self.limit.is_some() && TICKET.try_with(|t| t.set(Some((self.address(), now)))).is_ok() {
+            window.sent.push_back(now);
+            self.persist(&window);
+        }
+        None
+    }
+
+    /// The slot [`RateLimiter::reserve_check`] took for this task, if it
+    /// took one here: counted again as sent now.
+    fn take_ticket(&self) -> Option<u64> {
+        let (limiter, reserved) = TICKET.try_with(|t| t.take()).ok().flatten()?;
+        if limiter != self.address() {
+            let _ = TICKET.try_with(|t| t.set(Some((limiter, reserved))));
+            return None;
+        }
+        self.settle(reserved);
+        Some(now_ms().max(reserved))
+    }
+
+    fn address(&self) -> usize {
+        self as *const Self as usize
     }
 
     /// Moves a request counted at `sent` to now, once its answer is in: the
@@ -253,6 +286,19 @@ mod tests {
         assert_eq!(limiter.delay_for(&mut window, 9, Priority::Change), None, "a change may still go");
         window.sent.extend([9, 10]);
         assert!(limiter.delay_for(&mut window, 11, Priority::Change).is_some(), "and the budget holds");
+    }
+
+    #[test]
+    fn a_check_that_reserved_its_slot_goes_at_once_and_one_that_could_not_is_told_how_long_to_wait() {
+        let limiter = RateLimiter::new(Some(Rate::per_hour(10)), None);
+        futures::executor::block_on(as_check(async {
+            for _ in 0..8 {
+                assert_eq!(limiter.reserve_check(), None, "checks may take 8 of 10");
+                limiter.acquire(|wait| panic!("a reserved check waited {wait:?}")).await;
+            }
+            assert!(limiter.reserve_check().is_some(), "the ninth is told to come back");
+        }));
+        assert_eq!(limiter.remaining(), Some(2), "each check counted once; two left for changes");
     }
 
     #[test]
