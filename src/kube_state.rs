@@ -25,6 +25,13 @@ const COMPRESS_ABOVE: usize = 256 << 10;
 /// What a Secret's data may hold: the API server refuses more than 1 MiB,
 /// and its keys and metadata take a little.
 const SECRET_LIMIT: usize = (1 << 20) - (8 << 10);
+/// Each remote change is appended under its own key beside the state,
+/// `journal.0000000042`, by a merge patch that sends that record alone.
+const JOURNAL_PREFIX: &str = "journal.";
+/// The journal is folded into the state once it is larger than this or
+/// than the state as stored, whichever is larger, and before a record
+/// would take the Secret past what it holds.
+const JOURNAL_MIN_COMPACTION: usize = 64 << 10;
 /// A lock not renewed for this long (its holder died) may be taken.
 const LOCK_DURATION: Duration = Duration::from_secs(60);
 /// A holder that could not renew its lock for this long stops writing:
@@ -55,6 +62,46 @@ pub struct KubeState {
     /// The Secret's resourceVersion as last read or written: each write is
     /// made on condition that it is still the one there.
     version: std::sync::Mutex<Option<String>>,
+    journal: std::sync::Mutex<Journal>,
+}
+
+/// The journal the Secret holds beside the state, as last read or written.
+#[derive(Default)]
+struct Journal {
+    /// Its keys, oldest first.
+    keys: Vec<String>,
+    /// Its records as `load` found them, until `journal` takes them.
+    records: Vec<Vec<u8>>,
+    bytes: usize,
+    /// The size of the state as stored.
+    stored: usize,
+    next: u64,
+}
+
+impl Journal {
+    /// What the Secret's `data` holds of state and journal.
+    fn read(data: &BTreeMap<String, ByteString>) -> Self {
+        let entries: Vec<(&String, &ByteString)> =
+            data.iter().filter(|(key, _)| key.starts_with(JOURNAL_PREFIX)).collect();
+        let next = entries
+            .last()
+            .and_then(|(key, _)| key[JOURNAL_PREFIX.len()..].parse::<u64>().ok())
+            .map_or(1, |last| last + 1);
+        Self {
+            keys: entries.iter().map(|(key, _)| key.to_string()).collect(),
+            bytes: entries.iter().map(|(_, value)| value.0.len()).sum(),
+            records: entries.into_iter().map(|(_, value)| value.0.clone()).collect(),
+            stored: [KEY, GZIP_KEY].iter().filter_map(|key| data.get(*key)).map(|v| v.0.len()).sum(),
+            next,
+        }
+    }
+
+    /// Whether `record` may be appended, or the state should be folded
+    /// and written whole first.
+    fn has_room_for(&self, record: &[u8]) -> bool {
+        let grown = self.bytes + record.len();
+        grown <= self.stored.max(JOURNAL_MIN_COMPACTION) && self.stored + grown <= SECRET_LIMIT
+    }
 }
 
 /// Set once, and then kept: the first reason to stop writing.
@@ -96,6 +143,7 @@ impl KubeState {
             renewal: None,
             fence: Fence::default(),
             version: std::sync::Mutex::new(None),
+            journal: std::sync::Mutex::default(),
         };
         let Some(command) = command else { return Ok(state) };
         let identity = LockHolder::current(command).to_string();
@@ -172,6 +220,7 @@ impl RemoteState for KubeState {
         *self.version.lock().unwrap_or_else(|e| e.into_inner()) =
             secret.as_ref().and_then(|s| s.metadata.resource_version.clone());
         let Some(mut data) = secret.and_then(|s| s.data) else { return Ok(None) };
+        *self.kept() = Journal::read(&data);
         if let Some(gzipped) = data.remove(GZIP_KEY) {
             warn_when_nearly_full(&self.label(), gzipped.0.len());
             return gunzip(&gzipped.0).map(Some);
@@ -181,8 +230,52 @@ impl RemoteState for KubeState {
 
     fn save(&self, bytes: &[u8]) -> Result<(), String> {
         let (key, stored) = stored_form(bytes)?;
-        self.write(key, stored)
+        let size = stored.len();
+        let exists = self.version.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        if exists {
+            // One write: the state, without the other form's key and
+            // without the journal it now holds.
+            let mut data = serde_json::Map::new();
+            let other = if key == KEY { GZIP_KEY } else { KEY };
+            data.insert(other.into(), serde_json::Value::Null);
+            for folded in &self.kept().keys {
+                data.insert(folded.clone(), serde_json::Value::Null);
+            }
+            data.insert(key.into(), encoded(stored)?);
+            self.merge(data)?;
+        } else {
+            self.write(key, stored)?;
+        }
+        let mut journal = self.kept();
+        *journal = Journal { stored: size, next: journal.next.max(1), ..Journal::default() };
+        Ok(())
     }
+
+    fn journal(&self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.kept().records)
+    }
+
+    fn append(&self, record: &[u8]) -> Result<bool, String> {
+        let exists = self.version.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        let (key, room) = {
+            let journal = self.kept();
+            (format!("{JOURNAL_PREFIX}{:010}", journal.next), journal.has_room_for(record))
+        };
+        if !exists || !room {
+            return Ok(false);
+        }
+        self.merge(serde_json::Map::from_iter([(key.clone(), encoded(record.to_vec())?)]))?;
+        let mut journal = self.kept();
+        journal.keys.push(key);
+        journal.bytes += record.len();
+        journal.next += 1;
+        Ok(true)
+    }
+}
+
+/// Bytes as a Secret's `data` holds them (base64).
+fn encoded(bytes: Vec<u8>) -> Result<serde_json::Value, String> {
+    serde_json::to_value(ByteString(bytes)).map_err(|e| e.to_string())
 }
 
 /// The key and bytes a state document is kept as: gzipped past
@@ -199,6 +292,10 @@ fn stored_form(bytes: &[u8]) -> Result<(&'static str, Vec<u8>), String> {
 }
 
 impl KubeState {
+    fn kept(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A call to the cluster, within [`CALL_TIMEOUT`].
     fn call<T>(&self, call: impl std::future::Future<Output = Result<T, kube::Error>>) -> Result<T, String> {
         self.run(tokio::time::timeout(CALL_TIMEOUT, call))?
@@ -229,8 +326,28 @@ impl KubeState {
         value["apiVersion"] = "v1".into();
         value["kind"] = "Secret".into();
         let params = PatchParams::apply("seqops").force();
-        let written = self
-            .run(tokio::time::timeout(CALL_TIMEOUT, self.secrets.patch(&self.name, &params, &Patch::Apply(&value))))?;
+        self.patched(&params, &Patch::Apply(&value))
+    }
+
+    /// Changes `data` of the Secret as this run last saw it (a `null`
+    /// removes a key), leaving the rest as it is.
+    fn merge(&self, data: serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        if let Some(why) = self.fence.reason() {
+            return Err(why);
+        }
+        let version = self.version.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let patch = serde_json::json!({"metadata": {"resourceVersion": version}, "data": data});
+        self.patched(&PatchParams::default(), &Patch::Merge(&patch))
+    }
+
+    /// Sends a patch made on condition of the resourceVersion it holds:
+    /// a conflict means someone else wrote the state, and closes the fence.
+    fn patched<P: serde::Serialize + std::fmt::Debug>(
+        &self,
+        params: &PatchParams,
+        patch: &Patch<P>,
+    ) -> Result<(), String> {
+        let written = self.run(tokio::time::timeout(CALL_TIMEOUT, self.secrets.patch(&self.name, params, patch)))?;
         match written {
             Ok(Ok(secret)) => {
                 *self.version.lock().unwrap_or_else(|e| e.into_inner()) = secret.metadata.resource_version;
@@ -328,5 +445,33 @@ mod stored_form_tests {
         let refused = stored_form(&noise).err().unwrap_or_default();
         assert!(refused.contains("more than the 1 MiB a Secret holds"), "{refused}");
         assert!(refused.contains("--state PATH"), "{refused}");
+    }
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use super::*;
+
+    fn data(entries: &[(&str, usize)]) -> BTreeMap<String, ByteString> {
+        entries.iter().map(|(key, size)| (key.to_string(), ByteString(vec![b'x'; *size]))).collect()
+    }
+
+    #[test]
+    fn the_journal_is_read_in_order_and_appends_after_its_last_record() {
+        let journal =
+            Journal::read(&data(&[("state.json", 500), ("journal.0000000009", 10), ("journal.0000000010", 20)]));
+        assert_eq!(journal.keys, ["journal.0000000009", "journal.0000000010"]);
+        assert_eq!((journal.bytes, journal.stored, journal.next), (30, 500, 11));
+    }
+
+    #[test]
+    fn the_journal_is_folded_once_it_outgrows_the_state_and_before_the_secret_is_full() {
+        let small = Journal { stored: 1_000, bytes: JOURNAL_MIN_COMPACTION - 10, ..Journal::default() };
+        assert!(small.has_room_for(&[0; 10]));
+        assert!(!small.has_room_for(&[0; 11]), "past 64 KiB over a small state");
+        let large = Journal { stored: 600 << 10, bytes: 300 << 10, ..Journal::default() };
+        assert!(large.has_room_for(&[0; 1024]), "a journal may grow as large as the state");
+        let full = Journal { stored: SECRET_LIMIT - (4 << 10), bytes: 0, ..Journal::default() };
+        assert!(!full.has_room_for(&[0; 5 << 10]), "but never past what a Secret holds");
     }
 }

@@ -16,13 +16,31 @@ fn run(work: &Workspace, cluster: &FakeCluster, args: &[&str]) -> Run {
     command.output().expect("seqops runs").into()
 }
 
-/// The state document the Secret holds.
+/// The state the Secret holds: its document with the journal kept beside
+/// it applied, as seqops reads it.
 fn saved_state(cluster: &FakeCluster) -> Value {
-    use base64::Engine;
     let secret = cluster.get("/api/v1/namespaces/team/secrets/seqops-state").expect("the state Secret");
-    let encoded = secret["data"]["state.json"].as_str().expect("a state.json key").to_string();
+    let mut state = decoded(&secret["data"]["state.json"]);
+    for (_, record) in journal(&secret) {
+        for item in record["entries"].as_array().into_iter().flatten() {
+            let key = item["key"].as_str().expect("a key").to_string();
+            state["resources"][key] = item["entry"].clone();
+        }
+    }
+    state
+}
+
+/// The journal records the state Secret holds, by key.
+fn journal(secret: &Value) -> Vec<(String, Value)> {
+    let data = secret["data"].as_object().cloned().unwrap_or_default();
+    data.into_iter().filter(|(key, _)| key.starts_with("journal.")).map(|(key, value)| (key, decoded(&value))).collect()
+}
+
+fn decoded(encoded: &Value) -> Value {
+    use base64::Engine;
+    let encoded = encoded.as_str().expect("a base64 value");
     let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).expect("base64");
-    serde_json::from_slice(&bytes).expect("a state document")
+    serde_json::from_slice(&bytes).expect("JSON")
 }
 
 /// The state lock, as `holder` renewed it just now.
@@ -152,4 +170,43 @@ fn an_apply_whose_state_lock_is_taken_over_stops_before_its_next_change() {
     assert!(made < 40, "the apply stopped once its lock was another's: {made} of 40 made");
     let holder = cluster.get(lease).map(|l| l["spec"]["holderIdentity"].clone());
     assert_eq!(holder, Some(json!("`seqops apply` (pid 9 on another-runner)")), "the new holder keeps its lock");
+}
+
+#[test]
+fn each_change_appends_one_small_record_to_the_secret_and_a_killed_apply_is_recovered_with_nothing_lost() {
+    let cluster = FakeCluster::start();
+    let (server, work, mut child) = a_slow_apply_with_state_in_the_cluster(&cluster, 8);
+    let secret = || cluster.get("/api/v1/namespaces/team/secrets/seqops-state");
+    wait_until("three changes are journaled", || secret().is_some_and(|s| journal(&s).len() >= 3));
+    child.kill().expect("the apply is killed");
+    let _ = child.wait();
+
+    let kept = secret().expect("the state Secret");
+    let records = journal(&kept);
+    assert!(records.iter().all(|(_, r)| r.to_string().len() < 4_096), "each record holds its change, not the state");
+    let document = decoded(&kept["data"]["state.json"]);
+    let in_document = document["resources"].as_object().map_or(0, |r| r.len());
+    assert!(
+        in_document < saved_state(&cluster)["resources"].as_object().map_or(0, |r| r.len()),
+        "the document is not rewritten per change"
+    );
+    let recorded = records.iter().filter(|(_, r)| r["entries"][0]["entry"]["id"].is_string()).count();
+    assert!(recorded >= 1, "creates are journaled with their ids: {records:?}");
+    // The dead run's lock expired long ago.
+    cluster.put(json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "seqops-state-lock", "namespace": "team"},
+        "spec": {"holderIdentity": "the killed apply", "leaseDurationSeconds": 60, "renewTime": "2026-01-01T00:00:00Z"},
+    }));
+    let plan = run(&work, &cluster, &["plan", "-f", "manifests", "--state", STATE]);
+    let to_create = plan.stdout.split("Plan: ").nth(1).and_then(|rest| rest.split(' ').next()?.parse::<usize>().ok());
+    assert!(to_create.is_some_and(|n| n <= 8 - recorded), "the plan reads the journal too:\n{}", plan.all());
+
+    let apply = run(&work, &cluster, &["apply", "-f", "manifests", "--auto-approve", "--state", STATE]);
+
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    assert_eq!(remote_count(&server), 8, "nothing made twice, nothing left out\n{}", apply.all());
+    let folded = secret().expect("the state Secret");
+    assert!(journal(&folded).is_empty(), "the end of the run folds the journal into the document");
+    assert_eq!(decoded(&folded["data"]["state.json"])["resources"].as_object().map(|r| r.len()), Some(8));
 }

@@ -89,6 +89,25 @@ pub fn path_for(state: &Path) -> PathBuf {
     state.with_file_name(name)
 }
 
+/// Applies journal records kept elsewhere than in a file (a Secret's, see
+/// `kube_state`), oldest first, to `state`; whether any was new. `label`
+/// names where they are, for errors.
+pub fn replay_records(label: &str, records: Vec<Vec<u8>>, state: &mut State) -> Result<bool, JournalError> {
+    let mut replayed = false;
+    for (index, bytes) in records.into_iter().enumerate() {
+        let record = serde_json::from_slice::<Record>(&bytes).map_err(|e| JournalError::Corrupt {
+            path: PathBuf::from(label),
+            line: index + 1,
+            reason: e.to_string(),
+        })?;
+        if record.serial > state.serial {
+            record.apply(state);
+            replayed = true;
+        }
+    }
+    Ok(replayed)
+}
+
 /// Applies the journal at `path` to `state`; whether it held anything new.
 pub fn replay(path: &Path, state: &mut State) -> Result<bool, JournalError> {
     let text = match std::fs::read_to_string(path) {

@@ -288,7 +288,20 @@ pub trait RemoteState: Send + Sync {
     fn label(&self) -> String;
     /// The saved state, or `None` when there is none yet.
     fn load(&self) -> Result<Option<Vec<u8>>, String>;
+    /// Writes the state whole; the journal kept beside it, if any, is
+    /// emptied by the same write.
     fn save(&self, bytes: &[u8]) -> Result<(), String>;
+    /// The journal records kept beside the state since it was last saved,
+    /// oldest first, as the last `load` found them.
+    fn journal(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+    /// Appends the record of one remote change (`journal::Record` as
+    /// JSON); `Ok(false)` when the state should be saved whole instead
+    /// (this store keeps no journal, or it is full).
+    fn append(&self, _record: &[u8]) -> Result<bool, String> {
+        Ok(false)
+    }
     /// Why this state may no longer be written (its lock was lost, or
     /// someone else wrote it): an apply makes no further change.
     fn fenced(&self) -> Option<String> {
@@ -442,7 +455,9 @@ impl StateStore {
             return Err(StateError::TooNew { path: self.path.clone(), version: state.version });
         }
         state.resources.values_mut().for_each(Entry::compact);
-        if self.remote.is_none() {
+        if let Some(remote) = &self.remote {
+            journal::replay_records(&remote.label(), remote.journal(), &mut state)?;
+        } else {
             let replayed = journal::replay(&journal::path_for(&self.path), &mut state)?;
             // A run that died left its journal: fold it in while holding
             // the lock, so the state file says everything again.
@@ -470,6 +485,9 @@ impl StateStore {
         keys: &[ResourceKey],
         before: Option<&super::history::HistoryRecord>,
     ) -> Result<(), StateError> {
+        if let Some(remote) = &self.remote {
+            return self.append_remote(remote.as_ref(), state, keys, before);
+        }
         let Some(journal) = &self.journal else { return self.save(state) };
         state.serial += 1;
         let record = journal::Record::of(state, keys, before);
@@ -482,6 +500,28 @@ impl StateStore {
             self.write_whole(state)?;
         }
         Ok(())
+    }
+
+    /// [`StateStore::append`] for state kept by `remote`: its journal, or
+    /// the whole state where it keeps none or its journal is full.
+    fn append_remote(
+        &self,
+        remote: &dyn RemoteState,
+        state: &mut State,
+        keys: &[ResourceKey],
+        before: Option<&super::history::HistoryRecord>,
+    ) -> Result<(), StateError> {
+        state.serial += 1;
+        let record = serde_json::to_vec(&journal::Record::of(state, keys, before))
+            .map_err(|e| StateError::Corrupt { path: self.path.clone(), reason: e.to_string() })?;
+        match remote.append(&record) {
+            Ok(true) => {
+                self.count(record.len() as u64);
+                Ok(())
+            }
+            Ok(false) => self.write_whole(state),
+            Err(reason) => Err(StateError::Remote { path: self.path.clone(), reason }),
+        }
     }
 
     fn count(&self, bytes: u64) {
@@ -498,7 +538,9 @@ impl StateStore {
         let bytes = serde_json::to_vec_pretty(state)
             .map_err(|e| StateError::Corrupt { path: self.path.clone(), reason: e.to_string() })?;
         if let Some(remote) = &self.remote {
-            return remote.save(&bytes).map_err(|reason| StateError::Remote { path: self.path.clone(), reason });
+            remote.save(&bytes).map_err(|reason| StateError::Remote { path: self.path.clone(), reason })?;
+            self.count(bytes.len() as u64);
+            return Ok(());
         }
         write_atomically(&self.path, &bytes).map_err(|source| StateError::Write { path: self.path.clone(), source })?;
         self.count(bytes.len() as u64);
