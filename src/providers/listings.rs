@@ -22,10 +22,18 @@ const BUDGET_SHARE: u64 = 20;
 
 type Cell<T> = Arc<OnceCell<(u64, T)>>;
 
+/// When the list a write's change is applied to was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// Before the write: it cannot show it.
+    Before,
+    /// While the write was made: it may show it already.
+    During,
+}
+
 /// A change a write made to a list still being read: applied to it once
-/// it lands. Each is idempotent (a create adds what is not listed yet), so
-/// a list that already shows the write is left as it is.
-type Amendment<T> = Box<dyn FnOnce(&mut T) + Send>;
+/// it lands, with [`Read::During`].
+type Amendment<T> = Box<dyn FnOnce(&mut T, Read) + Send>;
 
 /// A list, read or being read, and what writes since its read began did.
 struct Entry<T> {
@@ -103,7 +111,7 @@ impl<T: Clone> Listings<T> {
         if !entry.pending.is_empty() {
             let (at, mut list) = entry.cell.get()?.clone();
             for amendment in entry.pending.drain(..) {
-                amendment(&mut list);
+                amendment(&mut list, Read::During);
             }
             entry.cell = Arc::new(OnceCell::new_with(Some((at, list))));
         }
@@ -117,17 +125,22 @@ impl<T: Clone> Listings<T> {
 
     /// Changes the list held under `key` as a write just changed the
     /// remote collection, so the next reader needs no request. A list
-    /// still being read gets the change when it lands; `change` must be
-    /// idempotent, as that list may already show the write.
-    pub fn amend(&self, key: &str, change: impl FnOnce(&mut T) + Send + 'static) {
+    /// still being read gets the change when it lands, told it was read
+    /// [`Read::During`] the write: it may show it already.
+    pub fn amend(&self, key: &str, change: impl FnOnce(&mut T, Read) + Send + 'static) {
         let mut entries = self.entries();
         let Some(entry) = entries.get_mut(key) else { return };
-        match entry.cell.get().cloned() {
-            Some((at, mut list)) => {
-                change(&mut list);
-                entry.cell = Arc::new(OnceCell::new_with(Some((at, list))));
-            }
-            None => entry.pending.push(Box::new(change)),
+        if entry.cell.get().is_none() {
+            return entry.pending.push(Box::new(change));
+        }
+        // In place when no reader holds the list (an apply's thousands of
+        // creates must not copy it each), else on a copy.
+        if let Some((_, list)) = Arc::get_mut(&mut entry.cell).and_then(OnceCell::get_mut) {
+            return change(list, Read::Before);
+        }
+        if let Some((at, mut list)) = entry.cell.get().cloned() {
+            change(&mut list, Read::Before);
+            entry.cell = Arc::new(OnceCell::new_with(Some((at, list))));
         }
     }
 
@@ -152,9 +165,9 @@ mod tests {
         listings.get("/x", || async { Ok::<_, ()>(answer) }).await.unwrap_or_default()
     }
 
-    fn add(name: &'static str) -> impl FnOnce(&mut Vec<String>) + Send + 'static {
-        move |items| {
-            if !items.iter().any(|i| i == name) {
+    fn add(name: &'static str) -> impl FnOnce(&mut Vec<String>, Read) + Send + 'static {
+        move |items, read| {
+            if read == Read::Before || !items.iter().any(|i| i == name) {
                 items.push(name.to_string());
             }
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::providers::http::segment;
-use crate::providers::listings::Listings;
+use crate::providers::listings::{Listings, Read};
 use crate::providers::probe::{self, Probe, ProbePath};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -59,7 +59,7 @@ impl OrsayApi {
     fn written<T>(
         &self,
         outcome: &Result<T, ProviderError>,
-        change: impl FnOnce(&mut Vec<wire::SequenceSummary>) + Send + 'static,
+        change: impl FnOnce(&mut Vec<wire::SequenceSummary>, Read) + Send + 'static,
     ) {
         match outcome {
             Ok(_) => self.sequences.amend(SEQUENCES, change),
@@ -276,9 +276,10 @@ impl ExternalClient for SequenceClient {
             Err(error) => Err(error),
         };
         let made = created.as_ref().ok().map(|made| mapping::listed(&made.id, &body));
-        self.api.written(&created, move |list| {
-            // Idempotent: a list read after the create already shows it.
-            if let Some(made) = made.filter(|made| !list.iter().any(|s| s.id == made.id)) {
+        self.api.written(&created, move |list, read| {
+            // A list read while the create was made may show it already.
+            let shown = |made: &wire::SequenceSummary| read == Read::During && list.iter().any(|s| s.id == made.id);
+            if let Some(made) = made.filter(|made| !shown(made)) {
                 list.push(made);
             }
         });
@@ -290,7 +291,7 @@ impl ExternalClient for SequenceClient {
         let body = Value::Object(mapping::to_wire(request.changes).map_err(|e| self.invalid(e))?);
         let updated = self.api.account.http.send(Method::PUT, &sequence_path(id), Some(&body)).await;
         let (changed, body) = (id.to_string(), body.clone());
-        self.api.written(&updated, move |list| {
+        self.api.written(&updated, move |list, _| {
             if let Some(listed) = list.iter_mut().find(|s| s.id == changed) {
                 mapping::update_listed(listed, &body);
             }
@@ -303,7 +304,7 @@ impl ExternalClient for SequenceClient {
             self.api.account.http.send(Method::DELETE, &sequence_path(id), None).await,
         );
         let gone = id.to_string();
-        self.api.written(&deleted, move |list| list.retain(|s| s.id != gone));
+        self.api.written(&deleted, move |list, _| list.retain(|s| s.id != gone));
         deleted
     }
 }
