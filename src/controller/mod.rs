@@ -169,15 +169,18 @@ async fn guard_providers(
     // Its own status writes must not reconcile it again.
     let writer = reflector::store::Writer::new(resource.clone());
     let reader = writer.as_reader();
-    let changes =
-        watcher(api, watcher::Config::default()).default_backoff().reflect(writer).filter_map(changed_by_user());
+    let changes = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(slim)
+        .reflect(writer)
+        .filter_map(changed_by_user());
     Controller::for_stream_with(changes, reader, resource)
         .reconcile_on(futures::stream::unfold(woken, |mut r| async move { r.recv().await.map(|o| (o, r)) }))
         .shutdown_on_signal()
         .run(provider_guard::reconcile, reconcile::error_policy, context)
         .for_each(|result| async move {
             if let Err(error) = result {
-                tracing::warn!("guarding a Provider failed: {error}");
+                tracing::warn!("guarding a Provider failed: {}", with_causes(&error));
             }
         })
         .await;
