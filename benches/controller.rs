@@ -127,32 +127,19 @@ fn stop(child: &mut Child) {
 }
 
 fn provider(requests_per_hour: u32) -> Value {
-    json!({
-        "apiVersion": "seqops.dev/v1alpha1", "kind": "Provider",
-        "metadata": {"name": "orsay", "namespace": NAMESPACE},
-        "spec": {
-            "type": "orsay",
-            "credentials": {"secretRef": {"name": "orsay-key", "key": "apiKey"}},
-            "rateLimit": {"requests": requests_per_hour},
-        },
-    })
+    fake_cluster::orsay_provider(NAMESPACE, requests_per_hour)
 }
 
 fn sequence(n: usize) -> Value {
-    json!({
-        "apiVersion": "orsay.seqops.dev/v1alpha1", "kind": "Sequence",
-        "metadata": {"name": format!("s{n}"), "namespace": NAMESPACE},
-        "spec": {"name": format!("Bench {n}"), "trigger": "WHATSAPP_MESSAGE"},
-    })
+    fake_cluster::numbered_sequence(NAMESPACE, n, "Bench")
 }
 
 fn path(n: usize) -> String {
-    format!("/apis/orsay.seqops.dev/v1alpha1/namespaces/{NAMESPACE}/sequences/s{n}")
+    fake_cluster::numbered_sequence_path(NAMESPACE, n)
 }
 
 fn condition(fake: &FakeCluster, n: usize, kind: &str) -> Option<Value> {
-    let object = fake.get(&path(n))?;
-    object["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == kind).cloned()
+    fake.condition(&path(n), kind)
 }
 
 fn ready(fake: &FakeCluster, n: usize) -> bool {

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use common::fake_cluster::{self, FakeCluster};
 use seqops::controller::metrics::Metrics;
 use seqops::sandbox::{EmulatorConfig, Sandbox};
-use serde_json::{json, Value};
 
 const OBJECTS: usize = 1_000;
 const RATE: f64 = 200.0;
@@ -23,33 +22,9 @@ const KEY: &str = "sk_pacing_controller";
 /// clock.
 const PATIENCE: Duration = Duration::from_secs(240);
 
-fn sequence(n: usize) -> Value {
-    json!({
-        "apiVersion": "orsay.seqops.dev/v1alpha1", "kind": "Sequence",
-        "metadata": {"name": format!("s{n}"), "namespace": NAMESPACE},
-        "spec": {"name": format!("Paced {n}"), "trigger": "WHATSAPP_MESSAGE"},
-    })
-}
-
-fn provider() -> Value {
-    json!({
-        "apiVersion": "seqops.dev/v1alpha1", "kind": "Provider",
-        "metadata": {"name": "orsay", "namespace": NAMESPACE},
-        "spec": {
-            "type": "orsay",
-            "credentials": {"secretRef": {"name": "orsay-key", "key": "apiKey"}},
-            "rateLimit": {"requests": 200},
-        },
-    })
-}
-
 fn ready(fake: &FakeCluster, n: usize) -> bool {
-    let path = format!("/apis/orsay.seqops.dev/v1alpha1/namespaces/{NAMESPACE}/sequences/s{n}");
-    fake.get(&path).is_some_and(|object| {
-        object["status"]["conditions"]
-            .as_array()
-            .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-    })
+    let path = fake_cluster::numbered_sequence_path(NAMESPACE, n);
+    fake.condition(&path, "Ready").is_some_and(|c| c["status"] == "True")
 }
 
 /// What the controller's `/metrics` says it was answered with `code`.
@@ -70,9 +45,9 @@ fn a_controller_reconciling_1000_sequences_under_one_key_gets_no_429_and_takes_n
     let work = tempfile::tempdir().expect("a folder");
     let kubeconfig = fake.kubeconfig(work.path(), NAMESPACE);
     fake.put(fake_cluster::secret(NAMESPACE, "orsay-key", "apiKey", KEY));
-    fake.put(provider());
+    fake.put(fake_cluster::orsay_provider(NAMESPACE, RATE as u32));
     for n in 0..OBJECTS {
-        fake.put(sequence(n));
+        fake.put(fake_cluster::numbered_sequence(NAMESPACE, n, "Paced"));
     }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");

@@ -387,6 +387,42 @@ impl FakeCluster {
     }
 }
 
+/// An Orsay Provider reading its key from the Secret `orsay-key`, paced to
+/// `requests_per_hour` (0: pacing off).
+pub fn orsay_provider(namespace: &str, requests_per_hour: u32) -> Value {
+    json!({
+        "apiVersion": "seqops.dev/v1alpha1", "kind": "Provider",
+        "metadata": {"name": "orsay", "namespace": namespace},
+        "spec": {
+            "type": "orsay",
+            "credentials": {"secretRef": {"name": "orsay-key", "key": "apiKey"}},
+            "rateLimit": {"requests": requests_per_hour},
+        },
+    })
+}
+
+/// The `n`th of many Sequences, `s{n}`, named "{title} {n}".
+pub fn numbered_sequence(namespace: &str, n: usize, title: &str) -> Value {
+    json!({
+        "apiVersion": "orsay.seqops.dev/v1alpha1", "kind": "Sequence",
+        "metadata": {"name": format!("s{n}"), "namespace": namespace},
+        "spec": {"name": format!("{title} {n}"), "trigger": "WHATSAPP_MESSAGE"},
+    })
+}
+
+/// The API path of [`numbered_sequence`] `n`.
+pub fn numbered_sequence_path(namespace: &str, n: usize) -> String {
+    format!("/apis/orsay.seqops.dev/v1alpha1/namespaces/{namespace}/sequences/s{n}")
+}
+
+impl FakeCluster {
+    /// The condition of `kind` the object at `path` reports, if any.
+    pub fn condition(&self, path: &str, kind: &str) -> Option<Value> {
+        let object = self.get(path)?;
+        object["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == kind).cloned()
+    }
+}
+
 /// A Secret with one key, its value base64-encoded as the API holds it.
 pub fn secret(namespace: &str, name: &str, key: &str, value: &str) -> Value {
     use base64::Engine;
