@@ -170,11 +170,24 @@ impl RateLimiter {
     }
 
     /// The slot [`RateLimiter::reserve_check`] took for this task, if it
-    /// took one here: counted again as sent now.
+    /// took one here: counted again as sent now. A 429 since then holds
+    /// the check back like any request: its slot is given back, and it
+    /// waits its turn.
     fn take_ticket(&self) -> Option<u64> {
         let (limiter, reserved) = TICKET.try_with(|t| t.take()).ok().flatten()?;
         if limiter != self.address() {
             let _ = TICKET.try_with(|t| t.set(Some((limiter, reserved))));
+            return None;
+        }
+        let blocked = {
+            let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            let blocked = window.blocked_until > now_ms();
+            if let Some(at) = window.sent.iter().position(|sent| *sent == reserved).filter(|_| blocked) {
+                window.sent.remove(at);
+            }
+            blocked
+        };
+        if blocked {
             return None;
         }
         self.settle(reserved);
@@ -299,6 +312,17 @@ mod tests {
             assert!(limiter.reserve_check().is_some(), "the ninth is told to come back");
         }));
         assert_eq!(limiter.remaining(), Some(2), "each check counted once; two left for changes");
+    }
+
+    #[test]
+    fn a_reserved_check_still_waits_out_a_429_and_gives_its_slot_back() {
+        let limiter = RateLimiter::new(Some(Rate::per_hour(10)), None);
+        futures::executor::block_on(as_check(async {
+            assert_eq!(limiter.reserve_check(), None);
+            limiter.block_until(now_ms() + 60_000);
+            assert_eq!(limiter.take_ticket(), None, "the check waits its turn in acquire");
+        }));
+        assert_eq!(limiter.remaining(), Some(10), "its slot is given back, not counted twice");
     }
 
     #[test]
