@@ -71,11 +71,6 @@ impl<T> Listings<T> {
         Self::with_ttl(TTL_MS.max(per_request_ms.saturating_mul(BUDGET_SHARE)))
     }
 
-    /// How long a list is served from memory.
-    pub fn ttl_ms(&self) -> u64 {
-        self.ttl_ms
-    }
-
     fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry<T>>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -176,10 +171,10 @@ mod tests {
     #[test]
     fn under_orsays_budget_a_list_is_kept_six_minutes_and_without_one_thirty_seconds() {
         let rate = Rate { requests: 200, window: Duration::from_secs(3600) };
-        assert_eq!(Listings::<()>::paced(Some(rate)).ttl_ms(), 360_000);
-        assert_eq!(Listings::<()>::paced(None).ttl_ms(), TTL_MS);
+        assert_eq!(Listings::<()>::paced(Some(rate)).ttl_ms, 360_000);
+        assert_eq!(Listings::<()>::paced(None).ttl_ms, TTL_MS);
         let generous = Rate { requests: 100_000, window: Duration::from_secs(3600) };
-        assert_eq!(Listings::<()>::paced(Some(generous)).ttl_ms(), TTL_MS);
+        assert_eq!(Listings::<()>::paced(Some(generous)).ttl_ms, TTL_MS);
     }
 
     #[tokio::test]
