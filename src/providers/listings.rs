@@ -125,7 +125,8 @@ impl<T: Clone> Listings<T> {
     pub fn amend(&self, key: &str, change: impl FnOnce(&mut T, Read) + Send + 'static) {
         let mut entries = self.entries();
         let Some(entry) = entries.get_mut(key) else { return };
-        if entry.cell.get().is_none() {
+        // Behind the changes still waiting for their list, in order.
+        if entry.cell.get().is_none() || !entry.pending.is_empty() {
             return entry.pending.push(Box::new(change));
         }
         // In place when no reader holds the list (an apply's thousands of

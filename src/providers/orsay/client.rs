@@ -271,10 +271,10 @@ impl ExternalClient for SequenceClient {
     async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
         let body = Value::Object(mapping::to_wire(desired).map_err(|e| self.invalid(e))?);
         let http = &self.api.account.http;
-        let created = match http.send(Method::POST, SEQUENCES, Some(&body)).await {
-            Ok(response) => http.decode::<wire::Created>(&Method::POST, SEQUENCES, &response),
-            Err(error) => Err(error),
-        };
+        let created = http
+            .send(Method::POST, SEQUENCES, Some(&body))
+            .await
+            .and_then(|response| http.decode::<wire::Created>(&Method::POST, SEQUENCES, &response));
         let made = created.as_ref().ok().map(|made| mapping::listed(&made.id, &body));
         self.api.written(&created, move |list, read| {
             // A list read while the create was made may show it already.
