@@ -165,7 +165,8 @@ fn the_client_waits_out_a_429_with_retry_after() {
 
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     runtime.block_on(async {
-        let config = EmulatorConfig { requests_per_hour: 2, window: Duration::from_secs(2), latency: Duration::ZERO };
+        let config =
+            EmulatorConfig { requests_per_hour: 2, window: Duration::from_secs(2), ..EmulatorConfig::default() };
         let sandbox = Sandbox::new(seqops::providers::emulators(config), None).expect("a sandbox");
         let (addr, _task) = sandbox.serve("127.0.0.1:0").await.expect("it listens");
         let settings = AccountSettings {

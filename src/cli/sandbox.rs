@@ -1,4 +1,5 @@
-//! `seqops sandbox serve`: the emulators on a loopback port.
+//! `seqops sandbox serve`: the emulators on a loopback port; `seqops
+//! sandbox clock`: the time a served sandbox's vendors live in.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,6 +15,35 @@ use super::parse_duration;
 pub enum SandboxCommand {
     /// Serve every emulator until interrupted.
     Serve(ServeArgs),
+    /// Say or move a served sandbox's time (its test clock): `seqops
+    /// sandbox clock advance 3d` runs every enrollment, pause and schedule
+    /// three days on, at once.
+    Clock(ClockArgs),
+}
+
+#[derive(Args)]
+pub struct ClockArgs {
+    #[command(subcommand)]
+    action: Option<ClockAction>,
+    /// The served sandbox (`seqops sandbox serve --addr`).
+    #[arg(long, global = true, default_value = "127.0.0.1:8787")]
+    addr: String,
+}
+
+#[derive(Subcommand)]
+enum ClockAction {
+    /// Move the sandbox's time forward for every emulator at once.
+    Advance {
+        /// How far: `90m`, `12h`, `3d`, `1w 2d`.
+        #[arg(value_parser = parse_advance)]
+        duration: String,
+    },
+    /// Say the sandbox's time (the default).
+    Show,
+}
+
+fn parse_advance(text: &str) -> Result<String, String> {
+    seqops::sandbox::clock::parse_advance(text).map(|_| text.to_string())
 }
 
 #[derive(Args)]
@@ -51,9 +81,43 @@ fn parse_latency(text: &str) -> Result<std::time::Duration, String> {
 }
 
 pub async fn run(command: SandboxCommand) -> anyhow::Result<ExitCode> {
-    let SandboxCommand::Serve(args) = command;
-    let config =
-        EmulatorConfig { requests_per_hour: args.requests_per_hour, window: args.rate_window, latency: args.latency };
+    match command {
+        SandboxCommand::Serve(args) => serve(args).await,
+        SandboxCommand::Clock(args) => clock(args).await,
+    }
+}
+
+/// Asks the served sandbox for its time, after moving it forward if asked.
+async fn clock(args: ClockArgs) -> anyhow::Result<ExitCode> {
+    let origin = if args.addr.contains("://") { args.addr.clone() } else { format!("http://{}", args.addr) };
+    let url = format!("{}/_sandbox/clock", origin.trim_end_matches('/'));
+    let client = reqwest::Client::new();
+    let request = match &args.action {
+        Some(ClockAction::Advance { duration }) => client.post(&url).json(&serde_json::json!({"advance": duration})),
+        Some(ClockAction::Show) | None => client.get(&url),
+    };
+    let response = request
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("no sandbox answers at {origin} ({e}); start one with `seqops sandbox serve`"))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!("the sandbox at {origin} refused: {}", body["error"].as_str().unwrap_or(status.as_str()));
+    }
+    let reading: seqops::sandbox::clock::ClockReading = serde_json::from_value(body)?;
+    let ahead = humantime::format_duration(std::time::Duration::from_secs(reading.ahead_seconds));
+    println!("sandbox time: {} ({ahead} ahead of this machine)", reading.now);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = EmulatorConfig {
+        requests_per_hour: args.requests_per_hour,
+        window: args.rate_window,
+        latency: args.latency,
+        clock: Default::default(),
+    };
     let faults = args.faults.as_deref().map(Faults::parse).transpose()?;
     let sandbox = Sandbox::with_faults(seqops::providers::emulators(config), args.data, faults)?;
     let (addr, task) = sandbox.serve(&args.addr).await?;

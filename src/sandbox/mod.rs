@@ -2,6 +2,7 @@
 //! under its own path prefix, with request counts for tests and benchmarks,
 //! and the faults a run asks for ([`faults`]).
 
+pub mod clock;
 pub mod faults;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::Value;
 
+pub use clock::SandboxClock;
 use faults::Faults;
 
 /// How an emulator behaves, the same for all of them.
@@ -29,11 +31,19 @@ pub struct EmulatorConfig {
     pub window: Duration,
     /// Added to every answer after its work is done.
     pub latency: Duration,
+    /// The vendors' time, shared by every emulator made from this config
+    /// (and its clones): moved forward with `seqops sandbox clock advance`.
+    pub clock: SandboxClock,
 }
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
-        Self { requests_per_hour: 200, window: Duration::from_secs(3600), latency: Duration::ZERO }
+        Self {
+            requests_per_hour: 200,
+            window: Duration::from_secs(3600),
+            latency: Duration::ZERO,
+            clock: SandboxClock::default(),
+        }
     }
 }
 
@@ -47,6 +57,10 @@ pub trait Emulator: Send + Sync {
     /// Its data, to keep in the sandbox's file.
     fn snapshot(&self) -> Value;
     fn restore(&self, snapshot: Value) -> Result<(), String>;
+    /// The clock its vendor's time runs on, if it keeps time.
+    fn clock(&self) -> Option<&SandboxClock> {
+        None
+    }
 }
 
 /// The objects emulators hold, by `emulator collection` (`orchagent
@@ -162,11 +176,16 @@ impl Sandbox {
 
     pub fn router(self: &Arc<Self>) -> Router {
         let sandbox = self.clone();
-        let (made, held) = (self.clone(), self.clone());
+        let (made, held, read, moved) = (self.clone(), self.clone(), self.clone(), self.clone());
         let mut router = Router::new()
             .route("/_sandbox/requests", get(move || async move { Json(sandbox.request_counts()) }))
             .route("/_sandbox/faults", get(move || async move { Json(made.faults_made()) }))
-            .route("/_sandbox/objects", get(move || async move { Json(inventory(&held.snapshot())) }));
+            .route("/_sandbox/objects", get(move || async move { Json(inventory(&held.snapshot())) }))
+            .route(
+                "/_sandbox/clock",
+                get(move || async move { Json(read.clock_reading()) })
+                    .post(move |body: Json<clock::Advance>| async move { moved.advance_clock(&body.advance) }),
+            );
         for emulator in &self.emulators {
             let sandbox = self.clone();
             let id = emulator.id();
@@ -202,6 +221,44 @@ impl Sandbox {
     /// Faults made so far, by emulator and mode (`orchagent dropped`).
     pub fn faults_made(&self) -> BTreeMap<String, u64> {
         self.faults.as_ref().map(|f| f.made()).unwrap_or_default()
+    }
+
+    /// The emulators' clocks, each once.
+    fn clocks(&self) -> Vec<&SandboxClock> {
+        let mut clocks: Vec<&SandboxClock> = Vec::new();
+        for clock in self.emulators.iter().filter_map(|e| e.clock()) {
+            if !clocks.iter().any(|c| c.same_as(clock)) {
+                clocks.push(clock);
+            }
+        }
+        clocks
+    }
+
+    /// The sandbox's time, as the emulators keep it.
+    pub fn clock_reading(&self) -> clock::ClockReading {
+        let clocks = self.clocks();
+        let ahead = clocks.iter().map(|c| c.ahead()).max().unwrap_or_default();
+        let clock = clocks.iter().max_by_key(|c| c.ahead()).copied().cloned().unwrap_or_default();
+        clock::ClockReading { now: clock.now_rfc3339(), ahead_seconds: ahead.as_secs() }
+    }
+
+    /// Moves every emulator's time forward by `by` (`3d`); the answer is the
+    /// clock after, or why `by` is not a duration.
+    fn advance_clock(&self, by: &str) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        match clock::parse_advance(by) {
+            Ok(duration) => {
+                for clock in self.clocks() {
+                    clock.advance(duration);
+                }
+                tracing::info!("the sandbox's clock moved forward by {by}");
+                Json(self.clock_reading()).into_response()
+            }
+            Err(message) => {
+                let body = serde_json::json!({"error": message});
+                (axum::http::StatusCode::BAD_REQUEST, Json(body)).into_response()
+            }
+        }
     }
 
     fn count(&self, id: &'static str) {

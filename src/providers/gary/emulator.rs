@@ -274,10 +274,13 @@ impl GaryEmulator {
         Arc::new(Self { config, data: Mutex::new(Data::default()), started_ms, scale })
     }
 
-    /// The sandbox clock, in unix ms.
+    /// The sandbox clock, in unix ms: the process's time since the
+    /// emulator started, `scale` times faster, plus what the sandbox's
+    /// test clock was moved forward by.
     fn now_ms(&self) -> u64 {
         let elapsed = crate::providers::ratelimit::now_ms().saturating_sub(self.started_ms);
-        self.started_ms.saturating_add((elapsed as f64 * self.scale) as u64)
+        let scaled = self.started_ms.saturating_add((elapsed as f64 * self.scale) as u64);
+        scaled.saturating_add(self.config.clock.ahead().as_millis() as u64)
     }
 
     /// Runs `f` on a tenant (seeded on first use), after the worker caught
@@ -627,5 +630,9 @@ impl Emulator for GaryEmulator {
 
     fn restore(&self, snapshot: Value) -> Result<(), String> {
         crate::sandbox::restore_into(&self.data, snapshot)
+    }
+
+    fn clock(&self) -> Option<&crate::sandbox::SandboxClock> {
+        Some(&self.config.clock)
     }
 }

@@ -396,10 +396,13 @@ impl TopoEmulator {
         Arc::new(Self { config, data: Mutex::new(Data::default()), started_ms, scale })
     }
 
-    /// The sandbox clock, in unix ms.
+    /// The sandbox clock, in unix ms: the process's time since the
+    /// emulator started, `scale` times faster, plus what the sandbox's
+    /// test clock was moved forward by.
     fn now_ms(&self) -> u64 {
         let elapsed = crate::clock::now_ms().saturating_sub(self.started_ms);
-        self.started_ms.saturating_add((elapsed as f64 * self.scale) as u64)
+        let scaled = self.started_ms.saturating_add((elapsed as f64 * self.scale) as u64);
+        scaled.saturating_add(self.config.clock.ahead().as_millis() as u64)
     }
 
     /// Runs `f` on a workspace (seeded on first use), after its paused runs
@@ -824,5 +827,9 @@ impl Emulator for TopoEmulator {
 
     fn restore(&self, snapshot: Value) -> Result<(), String> {
         crate::sandbox::restore_into(&self.data, snapshot)
+    }
+
+    fn clock(&self) -> Option<&crate::sandbox::SandboxClock> {
+        Some(&self.config.clock)
     }
 }
