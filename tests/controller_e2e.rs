@@ -14,6 +14,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::fake_cluster::FakeCluster;
@@ -24,10 +25,11 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::ApiResource;
+use seqops::controller::reconcile;
 use serde_json::{json, Value};
 
 /// The kinds the scenarios make.
-const KINDS: [&str; 4] = ["Sequence", "LlmKey", "ApiKey", "Agent"];
+const KINDS: [&str; 6] = ["Sequence", "LlmKey", "ApiKey", "Agent", "Enrollment", "SequenceRun"];
 
 /// The finalizer the controller keeps on a Provider's credential Secret.
 const CREDENTIALS_IN_USE: &str = seqops::controller::provider_guard::CREDENTIALS_IN_USE;
@@ -337,6 +339,45 @@ impl Env {
             .filter(|l| l.starts_with("seqops_reconciles_total"))
             .filter_map(|l| l.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()))
             .sum()
+    }
+
+    /// A reconciler of `kind` in this process, as one kind's controller
+    /// has it, sending every Provider to the sandbox: a scenario drives
+    /// each reconcile itself with [`Env::reconcile`].
+    fn reconciler(&self, kind: &str) -> Arc<reconcile::Context> {
+        let shared = Arc::new(reconcile::Shared::new(self.client.clone(), Some(self.sandbox.origin.clone())));
+        let index = shared.kinds.iter().position(|k| k.kind == kind).expect("a seqops kind");
+        Arc::new(reconcile::Context::new(shared, index))
+    }
+
+    /// One reconcile of the object as the API server holds it now.
+    fn reconcile(&self, context: &Arc<reconcile::Context>, kind: &str, name: &str) -> Result<(), String> {
+        let object = self.get(kind, name).expect("the object exists");
+        self.block(reconcile::reconcile(Arc::new(object), context.clone())).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// Deletes an object no controller process watches, finalizing it
+    /// with `context`.
+    fn delete_reconciled(&self, context: &Arc<reconcile::Context>, kind: &str, name: &str) {
+        self.delete(kind, name);
+        let _ = self.reconcile(context, kind, name);
+        self.wait_until("the deleted object is gone", |env| env.get(kind, name).is_none());
+    }
+
+    /// Moves the sandbox's time forward, as a user does with the CLI.
+    fn advance_sandbox_clock(&self, by: &str) {
+        let addr = self.sandbox.origin.trim_start_matches("http://").to_string();
+        let output = Command::new(env!("CARGO_BIN_EXE_seqops"))
+            .args(["sandbox", "clock", "advance", by, "--addr", &addr])
+            .output()
+            .expect("seqops runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    /// Requests the sandbox's Gary has served.
+    fn gary_requests(&self) -> u64 {
+        let (_, counts) = self.sandbox.call("GET", &format!("{}/_sandbox/requests", self.sandbox.origin), None, "");
+        counts["gary"].as_u64().unwrap_or_default()
     }
 
     /// Deletes what the scenario made while the controller still runs (so
@@ -884,7 +925,6 @@ fn a_leader_whose_lease_is_taken_over_stops_leading(mut env: Env) {
 /// A Gary enrollment: made once, and kept at Gary when its object is
 /// deleted, since Gary cannot cancel one, even once its key is gone.
 fn an_enrollment_is_made_once_and_kept_when_its_object_is_deleted(mut env: Env) {
-    const GARY_KEY: &str = "gc_live_e2e_agency";
     env.put_secret("gary-key", "apiKey", GARY_KEY);
     let provider = json!({"type": "gary", "credentials": {"secretRef": {"name": "gary-key", "key": "apiKey"}}});
     env.create("Provider", "gary", json!({}), provider);
@@ -1054,6 +1094,170 @@ fn deleting_an_object_whose_create_got_no_answer_deletes_what_it_made_and_nothin
     env.finish();
 }
 
+const GARY_KEY: &str = "gc_live_e2e_agency";
+const NURTURE: &str = "seq_EXAMPLE_aaaa";
+
+/// The Gary Provider, paced to `requests` an hour when given (so that the
+/// drift checks' share of it can be used up), and its key.
+fn gary_provider(env: &Env, requests: Option<u32>) {
+    env.put_secret("gary-key", "apiKey", GARY_KEY);
+    let mut provider = json!({"type": "gary", "credentials": {"secretRef": {"name": "gary-key", "key": "apiKey"}}});
+    if let Some(requests) = requests {
+        provider["rateLimit"] = json!({"requests": requests, "per": "1h"});
+    }
+    env.create("Provider", "gary", json!({}), provider);
+}
+
+/// An Enrollment of `contact` in the post-call nurture ladder.
+fn nurture(env: &Env, name: &str, contact: &str, annotations: Value) {
+    let spec =
+        json!({"sequence": {"lookup": "Post-call nurture"}, "contactId": contact, "metadata": {"source": "e2e"}});
+    env.create("Enrollment", name, annotations, spec);
+}
+
+/// The rows Gary holds for `contact` in the nurture ladder: (id, status).
+fn gary_rows(env: &Env, contact: &str) -> Vec<(String, String)> {
+    let url = format!("{}/gary/api/public/v1/sequences/{NURTURE}/enrollments", env.sandbox.origin);
+    let (_, body) = env.sandbox.call("GET", &url, None, GARY_KEY);
+    let rows = body["data"].as_array().cloned().unwrap_or_default();
+    rows.iter()
+        .filter(|r| r["contact_id"] == contact)
+        .map(|r| {
+            (r["id"].as_str().unwrap_or_default().to_string(), r["status"].as_str().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+/// Reconciles until the object is Ready (its finalizer first), at most
+/// five times.
+fn reconcile_until_ready(env: &Env, context: &Arc<reconcile::Context>, kind: &str, name: &str) {
+    for _ in 0..5 {
+        let _ = env.reconcile(context, kind, name);
+        if env.ready_id(kind, name).is_some() {
+            return;
+        }
+    }
+    panic!("{kind}/{name} is not Ready: {}", env.status(kind, name));
+}
+
+/// Without a re-enroll token an Enrollment is made once, and its ladder
+/// running to the end (on the sandbox's clock) changes nothing however
+/// often it is reconciled.
+fn an_enrollment_without_a_token_is_made_once_however_often_it_is_reconciled(env: Env) {
+    gary_provider(&env, None);
+    nurture(&env, "lead", "con_EXAMPLE_bbbb", json!({}));
+    let context = env.reconciler("Enrollment");
+    reconcile_until_ready(&env, &context, "Enrollment", "lead");
+    env.advance_sandbox_clock("3d");
+    assert_eq!(gary_rows(&env, "con_EXAMPLE_bbbb")[0].1, "completed", "the ladder ran to its end");
+    for _ in 0..10 {
+        let _ = env.reconcile(&context, "Enrollment", "lead");
+    }
+    assert_eq!(gary_rows(&env, "con_EXAMPLE_bbbb").len(), 1, "one row for the contact");
+    assert_eq!(env.condition("Enrollment", "lead", "Ready")["reason"], "Terminal", "reported as final");
+    env.delete_reconciled(&context, "Enrollment", "lead");
+    env.finish();
+}
+
+/// A re-enroll token is used once: `t1` makes one row however often the
+/// object is reconciled; `t2` makes exactly one more, in the reconcile
+/// the edit triggers, even with the account's drift-check share used up;
+/// the Event says it was a re-enrollment.
+fn a_new_re_enroll_token_enrolls_the_contact_exactly_once_more(env: Env) {
+    gary_provider(&env, Some(20));
+    nurture(&env, "lead", "con_EXAMPLE_bbbb", json!({"gary.seqops.dev/re-enroll": "t1"}));
+    let context = env.reconciler("Enrollment");
+    reconcile_until_ready(&env, &context, "Enrollment", "lead");
+    env.advance_sandbox_clock("3d");
+    for _ in 0..10 {
+        let _ = env.reconcile(&context, "Enrollment", "lead");
+    }
+    assert_eq!(gary_rows(&env, "con_EXAMPLE_bbbb").len(), 1, "t1 made one row");
+    // Drift checks until their share of the 20 an hour (16) is spent: one
+    // more check then waits for its turn, outside the queue, untried.
+    let remaining = || context.shared.account_health(&env.namespace, "gary").and_then(|h| h.remaining);
+    for _ in 0..30 {
+        if remaining().is_some_and(|left| left <= 4) {
+            break;
+        }
+        let _ = env.reconcile(&context, "Enrollment", "lead");
+    }
+    assert_eq!(remaining(), Some(4), "the checks' share of the budget is used up; the changes' fifth is left");
+    let before = env.gary_requests();
+    let _ = env.reconcile(&context, "Enrollment", "lead");
+    assert_eq!((env.gary_requests(), remaining()), (before, Some(4)), "a check now waits, spending nothing");
+
+    env.annotate("Enrollment", "lead", json!({"gary.seqops.dev/re-enroll": "t2"}));
+    env.reconcile(&context, "Enrollment", "lead").expect("the re-enrollment is made");
+    let rows = gary_rows(&env, "con_EXAMPLE_bbbb");
+    assert_eq!(rows.len(), 2, "exactly one new row, in the reconcile the edit triggered: {rows:?}");
+    assert_eq!(env.status("Enrollment", "lead")["renewToken"], "t2");
+    assert!(env.event_reasons("lead").contains(&"ReEnrolled".to_string()), "{:?}", env.event_reasons("lead"));
+    let notes = env.event_notes("lead");
+    assert!(notes.iter().any(|n| n.contains("gary.seqops.dev/re-enroll") && n.contains("\"t2\"")), "{notes:?}");
+
+    env.advance_sandbox_clock("3d");
+    for _ in 0..10 {
+        let _ = env.reconcile(&context, "Enrollment", "lead");
+    }
+    let rows = gary_rows(&env, "con_EXAMPLE_bbbb");
+    assert_eq!(rows.len(), 2, "two rows in all: {rows:?}");
+    assert!(rows.iter().all(|(_, status)| status == "completed"), "{rows:?}");
+    env.delete_reconciled(&context, "Enrollment", "lead");
+    env.finish();
+}
+
+/// Removing the annotation enrolls no one and forgets nothing: the token
+/// set back later is still the one used.
+fn a_re_enroll_token_removed_and_set_back_enrolls_no_one(env: Env) {
+    gary_provider(&env, None);
+    nurture(&env, "lead", "con_EXAMPLE_bbbb", json!({"gary.seqops.dev/re-enroll": "t1"}));
+    let context = env.reconciler("Enrollment");
+    reconcile_until_ready(&env, &context, "Enrollment", "lead");
+    env.advance_sandbox_clock("3d");
+    env.annotate("Enrollment", "lead", json!({"gary.seqops.dev/re-enroll": null}));
+    for _ in 0..10 {
+        let _ = env.reconcile(&context, "Enrollment", "lead");
+    }
+    assert_eq!(gary_rows(&env, "con_EXAMPLE_bbbb").len(), 1, "removing the token enrolls no one");
+    assert_eq!(env.status("Enrollment", "lead")["renewToken"], "t1", "the record keeps the token used");
+    env.annotate("Enrollment", "lead", json!({"gary.seqops.dev/re-enroll": "t1"}));
+    for _ in 0..3 {
+        let _ = env.reconcile(&context, "Enrollment", "lead");
+    }
+    assert_eq!(gary_rows(&env, "con_EXAMPLE_bbbb").len(), 1, "a token already used enrolls no one");
+    env.delete_reconciled(&context, "Enrollment", "lead");
+    env.finish();
+}
+
+/// A COMPANY stop of a Topo run waits for its confirmation, and the
+/// condition says which annotation gives it; with it, the run is stopped.
+fn a_company_stop_is_made_once_confirmed_by_its_annotation(env: Env) {
+    const TOPO_KEY: &str = "topo_e2e_workspace";
+    env.put_secret("topo-key", "apiKey", TOPO_KEY);
+    let provider = json!({"type": "topo", "credentials": {"secretRef": {"name": "topo-key", "key": "apiKey"}}});
+    env.create("Provider", "topo", json!({}), provider);
+    let spec = json!({"id": "seq_run_0001", "state": {"phase": "Stopped", "reason": "LOSE", "scope": "COMPANY"}});
+    env.create("SequenceRun", "anna", json!({}), spec);
+    let context = env.reconciler("SequenceRun");
+    for _ in 0..2 {
+        let _ = env.reconcile(&context, "SequenceRun", "anna");
+    }
+    let synced = env.condition("SequenceRun", "anna", "Synced");
+    assert_eq!(synced["status"], "False", "{synced}");
+    let message = synced["message"].as_str().unwrap_or_default();
+    assert!(message.contains("topo.seqops.dev/confirm-company-stop"), "{message}");
+    let run_url = format!("{}/topo/v1/sequences/seq_run_0001", env.sandbox.origin);
+    assert_ne!(env.sandbox.call("GET", &run_url, None, TOPO_KEY).1["status"], "STOPPED_EARLY");
+
+    env.annotate("SequenceRun", "anna", json!({"topo.seqops.dev/confirm-company-stop": "true"}));
+    env.reconcile(&context, "SequenceRun", "anna").expect("the stop is made");
+    assert_eq!(env.sandbox.call("GET", &run_url, None, TOPO_KEY).1["status"], "STOPPED_EARLY");
+    assert_eq!(env.condition("SequenceRun", "anna", "Synced")["status"], "True");
+    env.delete_reconciled(&context, "SequenceRun", "anna");
+    env.finish();
+}
+
 /// Each scenario against the in-memory API server, and against the real
 /// cluster `KUBECONFIG` names when asked for with `--ignored`.
 macro_rules! on_both_clusters {
@@ -1075,6 +1279,10 @@ macro_rules! on_both_clusters {
 }
 
 on_both_clusters!(
+    an_enrollment_without_a_token_is_made_once_however_often_it_is_reconciled,
+    a_new_re_enroll_token_enrolls_the_contact_exactly_once_more,
+    a_re_enroll_token_removed_and_set_back_enrolls_no_one,
+    a_company_stop_is_made_once_confirmed_by_its_annotation,
     a_sequence_lives_through_the_controller,
     a_replace_whose_delete_fails_resumes_from_status_and_makes_nothing_twice,
     the_controller_converges_through_faults_making_each_object_once,

@@ -376,7 +376,10 @@ fn a_new_re_enroll_token_enrolls_a_finished_contact_once_more_and_only_once() {
     work.write("a.yaml", &with_token("2026-12-spring"));
     let planned = plan(&work);
     assert_eq!(planned.code, 2, "{}", planned.all());
-    assert_contains(&planned.stdout, "gary.seqops.dev/re-enroll is now \"2026-12-spring\": one new Enrollment is made");
+    assert_contains(
+        &planned.stdout,
+        "re-enrollment: gary.seqops.dev/re-enroll is now \"2026-12-spring\": one new Enrollment is made",
+    );
     apply(&work);
     let rows = gary.rows("con_EXAMPLE_bbbb");
     assert_eq!(rows.len(), 2, "one new enrollment");
@@ -441,4 +444,41 @@ fn a_re_enrollment_whose_answers_were_lost_is_made_anew_not_taken_for_the_finish
     assert_eq!(rows.len(), 2, "the contact is enrolled anew");
     let live = rows.iter().find(|r| r.status == "active").expect("a live row");
     assert_eq!(work.state()["resources"]["Enrollment/lead-b"]["id"], format!("{NURTURE}/{}", live.id));
+}
+
+/// The sandbox's test clock through the binary: an enrollment applied
+/// against `seqops sandbox serve` runs to its end once `seqops sandbox
+/// clock advance 3d` moves the vendors' time, and planning again changes
+/// nothing.
+#[test]
+fn an_enrollment_runs_to_its_end_when_the_sandbox_clock_is_moved_on_three_days() {
+    let server = common::Server::start(&[]);
+    let work = Workspace::new();
+    work.write(
+        "provider.yaml",
+        &format!(
+            "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: gary\nspec:\n  type: gary\n  baseUrl: {}{BASE_PATH}\n  credentials:\n    env: GARY_API_KEY\n",
+            server.origin
+        ),
+    );
+    work.write("a.yaml", &enrollment("lead-b", "con_EXAMPLE_bbbb", "{source: call}"));
+    apply(&work);
+    let status = || {
+        let url = format!("{}{BASE_PATH}/sequences/{NURTURE}/enrollments", server.origin);
+        let (_, body) = server.call("GET", &url, None, TOKEN);
+        body["data"][0]["status"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(status(), "active");
+    let addr = server.origin.trim_start_matches("http://").to_string();
+    let moved = run(&work, &["sandbox", "clock", "advance", "3d", "--addr", &addr]);
+    assert_eq!(moved.code, 0, "{}", moved.all());
+    assert_contains(&moved.stdout, "(3days ahead of this machine)");
+    assert_eq!(status(), "completed", "the ladder ran to its end on the sandbox's time");
+    let shown = run(&work, &["sandbox", "clock", "--addr", &addr]);
+    assert_contains(&shown.stdout, "(3days ahead of this machine)");
+    let planned = plan(&work);
+    assert_eq!(planned.code, 0, "{}", planned.all());
+    assert_contains(&planned.stdout, "No changes.");
+    let refused = run(&work, &["sandbox", "clock", "advance", "soon", "--addr", &addr]);
+    assert_eq!(refused.code, 2, "a duration that is not one is refused: {}", refused.all());
 }

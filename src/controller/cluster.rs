@@ -27,20 +27,19 @@ pub fn api_resource(kind: &KindSpec) -> ApiResource {
 }
 
 /// An object as a manifest document: only what a manifest holds (the
-/// management policy is the controller's, not the engine's).
-pub fn manifest_text(object: &DynamicObject) -> String {
+/// management policy is the controller's, not the engine's), with the
+/// annotations its kind reads (`seqops.dev/` ones and its provider's).
+pub fn manifest_text(object: &DynamicObject, kinds: &[KindSpec]) -> String {
     let types = object.types.clone().unwrap_or_default();
     let mut spec = object.data.get("spec").cloned().unwrap_or(json!({}));
     if let Some(map) = spec.as_object_mut() {
         map.remove("managementPolicy");
         map.remove("managementPolicies");
     }
-    let annotations: serde_json::Map<String, Value> = object
-        .annotations()
-        .iter()
-        .filter(|(k, _)| k.starts_with("seqops.dev/"))
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
+    let kind = kinds.iter().find(|k| k.matches(&types.api_version, &types.kind));
+    let reads = |name: &str| kind.map_or(name.starts_with("seqops.dev/"), |k| k.reads_annotation(name));
+    let annotations: serde_json::Map<String, Value> =
+        object.annotations().iter().filter(|(k, _)| reads(k)).map(|(k, v)| (k.clone(), json!(v))).collect();
     let document = json!({
         "apiVersion": types.api_version, "kind": types.kind,
         "metadata": {"name": object.name_any(), "annotations": annotations},
@@ -65,34 +64,60 @@ pub fn salt_of(object: &DynamicObject) -> String {
     object.uid().unwrap_or_else(|| object.name_any())
 }
 
-/// The state entry an object's status stands for.
+/// The state entry an object's status stands for: what [`record_into`]
+/// wrote, and what the object itself says (its kind, and the annotations
+/// that keep or protect its remote object).
+///
+/// [`record_into`]: super::journal::record_into
 pub fn entry_of(object: &DynamicObject, provider: &str) -> Option<Entry> {
-    let status = status_of(object);
-    if status.external_id.is_none() && status.pending_since.is_none() {
+    let ResourceStatus {
+        external_id,
+        display_name,
+        last_applied_digest,
+        at_provider,
+        last_applied,
+        pending_since,
+        preexisting,
+        deposed_id,
+        applied_spec,
+        renew_token,
+        depends_on,
+        // The controller's own: how the reconcile went, not the record.
+        conditions: _,
+        drift: _,
+        observed_annotations: _,
+        observed_generation: _,
+    } = status_of(object);
+    if external_id.is_none() && pending_since.is_none() {
         return None;
     }
-    let spec = object.data.get("spec").cloned().unwrap_or_default();
+    let fields = |value: Option<Value>| Stored::of(&value.and_then(|v| v.as_object().cloned()).unwrap_or_default());
+    let annotation = |name: &str| object.annotations().get(name).map(String::as_str);
     Some(Entry {
         api_version: object.types.as_ref().map(|t| t.api_version.clone()).unwrap_or_default(),
         provider: provider.to_string(),
-        id: status.external_id,
-        display_name: spec["name"].as_str().or_else(|| spec["provider"].as_str()).unwrap_or_default().to_string(),
-        pending_since: status.pending_since,
-        deposed_id: status.deposed_id,
-        manifest_digest: status.last_applied_digest.unwrap_or_default(),
-        applied_spec: Stored::default(),
-        last_applied: Stored::of(&status.last_applied.and_then(|v| v.as_object().cloned()).unwrap_or_default()),
-        observed: Some(Stored::of(&status.at_provider.and_then(|v| v.as_object().cloned()).unwrap_or_default())),
+        id: external_id,
+        // A status written before the name was kept: the spec's.
+        display_name: display_name.unwrap_or_else(|| older_display_name(object)),
+        pending_since,
+        deposed_id,
+        manifest_digest: last_applied_digest.unwrap_or_default(),
+        applied_spec: applied_spec.map(|spec| Stored::of(&spec)).unwrap_or_default(),
+        last_applied: fields(last_applied),
+        observed: Some(fields(at_provider)),
         observed_at: now_rfc3339(),
-        orphan_on_delete: object
-            .annotations()
-            .get(crate::manifest::annotations::DELETION_POLICY)
-            .is_some_and(|p| p == "orphan"),
-        prevent_destroy: false,
-        depends_on: Vec::new(),
-        renew_token: None,
-        preexisting: status.preexisting,
+        orphan_on_delete: annotation(crate::manifest::annotations::DELETION_POLICY) == Some("orphan"),
+        prevent_destroy: annotation(crate::manifest::annotations::PREVENT_DESTROY) == Some("true"),
+        depends_on,
+        renew_token,
+        preexisting,
     })
+}
+
+/// The display name a status written before it was recorded stands for.
+fn older_display_name(object: &DynamicObject) -> String {
+    let spec = object.data.get("spec").cloned().unwrap_or_default();
+    spec["name"].as_str().or_else(|| spec["provider"].as_str()).unwrap_or_default().to_string()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,8 +155,9 @@ pub async fn load(
     let providers_api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), &namespace, &api_resource(&crate::manifest::PROVIDER_KIND));
     let providers = providers_api.list(&ListParams::default()).await?;
-    let mut texts: Vec<(PathBuf, String)> = providers.items.iter().map(|p| (label(p), manifest_text(p))).collect();
-    texts.push((label(object), manifest_text(object)));
+    let mut texts: Vec<(PathBuf, String)> =
+        providers.items.iter().map(|p| (label(p), manifest_text(p, kinds))).collect();
+    texts.push((label(object), manifest_text(object, kinds)));
     let spec = object.data.get("spec").cloned().unwrap_or_default();
     let mut referenced = Vec::new();
     for reference in (kind.references)(&spec) {
@@ -139,7 +165,7 @@ pub async fn load(
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &api_resource(target_kind));
         match api.get_opt(&reference.name).await? {
             Some(target) => {
-                texts.push((label(&target), manifest_text(&target)));
+                texts.push((label(&target), manifest_text(&target, kinds)));
                 referenced.push(target);
             }
             None => return Err(ClusterError::ReferenceNotReady(ResourceKey::new(reference.kind, reference.name))),

@@ -8,14 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kube::api::{Api, DynamicObject};
-use kube::ResourceExt;
 
 use super::cluster::{self, ClusterError};
 use super::prune::{self, Findings, Scope};
 use crate::engine::state::State;
 use crate::engine::Connections;
 use crate::external::Stored;
-use crate::manifest::{annotations, KindSpec, Manifests};
+use crate::manifest::{KindSpec, Manifests};
 use crate::providers::sources::ClusterValues;
 use crate::providers::{self, Account};
 
@@ -102,9 +101,11 @@ fn insert_pruned(state: &mut State, removed: &mut Findings, manifests: &Manifest
             continue;
         };
         if let Some(mut entry) = cluster::entry_of(&object.object, &provider) {
-            entry.applied_spec = Stored::of(&object.object.data.get("spec").cloned().unwrap_or_default());
-            entry.prevent_destroy =
-                object.object.annotations().get(annotations::PREVENT_DESTROY).is_some_and(|v| v == "true");
+            // A status written before the applied spec was kept: what the
+            // object holds is what was last applied.
+            if entry.applied_spec.is_null() {
+                entry.applied_spec = Stored::of(&object.object.data.get("spec").cloned().unwrap_or_default());
+            }
             state.salts.insert(object.key.clone(), cluster::salt_of(&object.object));
             state.resources.insert(object.key.clone(), entry);
             used.insert(provider);

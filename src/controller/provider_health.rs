@@ -53,7 +53,7 @@ pub async fn report(
 
 /// The host the key goes to, or why it cannot be read or sent.
 async fn credentials(context: &Context, provider: &DynamicObject, namespace: &str) -> Result<String, String> {
-    let texts = [(cluster::label(provider), cluster::manifest_text(provider))];
+    let texts = [(cluster::label(provider), cluster::manifest_text(provider, &[crate::manifest::PROVIDER_KIND]))];
     let manifests = crate::manifest::load_texts(&texts, &context.shared.kinds).map_err(|e| e.to_string())?;
     let resource = manifests.providers().next().ok_or("the Provider did not load")?;
     let settings = cluster::account_settings(

@@ -338,7 +338,7 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
     let written = Written::default();
     // A reconcile of an object already in sync only checks for drift: it
     // leaves a share of the account's budget to the changes people make.
-    let result = if only_checks(&object) {
+    let result = if only_checks(context.kind(), &object) {
         crate::providers::ratelimit::as_check(sync(&object, &context, &api, &namespace, &written)).await
     } else {
         sync(&object, &context, &api, &namespace, &written).await
@@ -364,16 +364,27 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
     result
 }
 
-/// Whether the object's spec is the one last synced, and synced well: its
-/// reconcile is a drift check, not a change someone asked for.
-fn only_checks(object: &DynamicObject) -> bool {
-    let status = object.data.get("status");
-    let observed = status.and_then(|s| s.get("observedGeneration")).and_then(Value::as_i64);
-    let synced = status
-        .and_then(|s| s.get("conditions"))
-        .and_then(Value::as_array)
-        .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Synced" && c["status"] == "True"));
-    observed.is_some() && observed == object.metadata.generation && synced
+/// Whether the object's spec and its provider's annotations are the ones
+/// last synced, and synced well: its reconcile is a drift check, not a
+/// change someone asked for. (An annotation such as a new re-enroll token
+/// does not move `metadata.generation`.)
+fn only_checks(kind: &KindSpec, object: &DynamicObject) -> bool {
+    let status = cluster::status_of(object);
+    let synced = status.conditions.iter().any(|c| c.condition_type == "Synced" && c.status == "True");
+    status.observed_generation.is_some()
+        && status.observed_generation == object.metadata.generation
+        && synced
+        && status.observed_annotations == provider_annotations(kind, object)
+}
+
+/// The object's annotations that its kind's provider reads.
+fn provider_annotations(kind: &KindSpec, object: &DynamicObject) -> BTreeMap<String, String> {
+    object
+        .annotations()
+        .iter()
+        .filter(|(name, _)| kind.annotations.contains(&name.as_str()))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect()
 }
 
 /// Plans and applies the object, and reports what happened in its status.
@@ -450,6 +461,7 @@ async fn sync(
         write_status(api, object, |status| {
             status.drift = drift.clone();
             status.external_id = id.clone();
+            status.observed_annotations = provider_annotations(kind, object);
             let ready = if id.is_some() { "True" } else { "False" };
             set_condition(status, "Ready", ready, reason, &message, object);
             let synced = if drift.is_empty() {
@@ -495,10 +507,8 @@ async fn sync(
     let facts = connections.client(&provider, &world.key.kind).ok().map(|c| c.facts());
     let terminal = facts.zip(entry.as_ref()).and_then(|(facts, e)| (facts.terminal)(&e.observed()));
     write_status_from(api, object, written, |status| {
-        journal::journal_into(status, entry.as_ref());
-        status.last_applied_digest = entry.as_ref().map(|e| e.manifest_digest.clone());
-        status.last_applied = entry.as_ref().map(|e| Value::Object(e.last_applied()));
-        status.at_provider = entry.as_ref().map(|e| Value::Object(without_secrets(&e.observed())));
+        journal::record_into(status, entry.as_ref());
+        status.observed_annotations = provider_annotations(kind, object);
         // Drift found was just set back (the Event names it): none is left.
         status.drift = Vec::new();
         let what = match change.map(|c| c.action) {
@@ -675,6 +685,11 @@ fn provenance_of(object: &DynamicObject) -> Provenance {
 /// The Event a change applied makes: its reason and what it says.
 fn event_of(change: &engine::Change, id: &str) -> (&'static str, String) {
     let fields = || change.fields.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", ");
+    let renew = providers::facts_for(&change.key.kind).and_then(|f| f.renew).filter(|_| change.renews);
+    if let (engine::Action::Create, Some(renew)) = (change.action, renew) {
+        let token = change.renew_token.as_deref().unwrap_or_default();
+        return (renew.event, format!("made the remote object {id} anew, as {}: {token:?} asks", renew.annotation));
+    }
     match change.action {
         engine::Action::Create => ("Created", format!("created the remote object {id}")),
         engine::Action::Adopt => ("Adopted", format!("adopted the remote object {id}")),
@@ -730,15 +745,6 @@ pub fn backoff(failures: u32) -> Duration {
 fn drift_entry(field: &crate::engine::diff::FieldChange) -> DriftEntry {
     let text = |v: &Option<Value>| v.as_ref().map(|v| crate::render::text::value_text(Some(v)));
     DriftEntry { path: field.path.clone(), applied: text(&field.before), observed: text(&field.after) }
-}
-
-/// Observed fields without the markers that stand for secrets.
-fn without_secrets(fields: &crate::providers::Fields) -> crate::providers::Fields {
-    fields
-        .iter()
-        .filter(|(_, v)| crate::providers::sources::marker(v).is_none())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 /// Sets a condition, keeping its transition time when its status stays.

@@ -160,6 +160,10 @@ pub struct Change {
     /// the object once made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renew_token: Option<String>,
+    /// The create is one the renew annotation's new token asks for (a
+    /// contact enrolled once more), not the object's first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub renews: bool,
     /// The manifest's annotations, which a provider may read (a
     /// confirmation it asks for).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -634,6 +638,7 @@ impl Group<'_> {
             orphan_on_delete: resource.annotation(annotations::DELETION_POLICY) == Some("orphan"),
             prevent_destroy: resource.annotation_is_true(annotations::PREVENT_DESTROY),
             renew_token: self.renew_token(resource),
+            renews: false,
             annotations: resource.metadata.annotations.clone(),
             ends: false,
             requests: 0,
@@ -671,7 +676,16 @@ impl Group<'_> {
 
     /// The token of the kind's renew annotation on the manifest, if any.
     fn renew_token(&self, resource: &Resource) -> Option<String> {
-        resource.annotation(self.client.facts().renew_annotation?).map(String::from)
+        resource.annotation(self.client.facts().renew?.annotation).map(String::from)
+    }
+
+    /// The create a renew annotation's new token asks for.
+    async fn plan_renewal(&self, resource: &Resource, why: String) -> Result<Change, ProviderError> {
+        let mut change = self.plan_create(resource).await?;
+        let noun = self.client.facts().renew.map_or("renewal", |r| r.noun);
+        change.renews = true;
+        change.reasons.push(format!("{noun}: {why}"));
+        Ok(change)
     }
 
     /// What the provider needs to resolve a spec: its sources read, its
@@ -763,10 +777,10 @@ impl Group<'_> {
         let (applied_before, observed_before) = recorded.unwrap_or_else(|| entry.recorded());
         let facts = self.client.facts();
         let observed = if read { self.read(&id, listing).await? } else { Some(observed_before.clone()) };
-        if let (Some(token), Some(annotation)) = (self.renew_token(resource), facts.renew_annotation) {
+        if let (Some(token), Some(renew)) = (self.renew_token(resource), facts.renew) {
             if entry.renew_token.as_ref() != Some(&token) {
-                let mut change = self.plan_create(resource).await?;
-                change.reasons.push(format!("{annotation} is now {token:?}: one new {} is made", resource.key.kind));
+                let why = format!("{} is now {token:?}: one new {} is made", renew.annotation, resource.key.kind);
+                let mut change = self.plan_renewal(resource, why).await?;
                 // A lost answer must not take the old one for the new.
                 change.preexisting = vec![id];
                 return Ok(Outcome::Change(Box::new(change)));
@@ -1070,11 +1084,9 @@ impl Group<'_> {
             );
             return self.plan_adopt(resource, &found.id, &reason, listing).await;
         }
-        if (facts.terminal)(&found.fields).is_some() {
-            let mut change = self.plan_create(resource).await?;
-            let annotation = facts.renew_annotation.unwrap_or_default();
-            change.reasons.push(format!("{} is finished and {annotation} asks for a new one", found.id));
-            return Ok(Outcome::Change(Box::new(change)));
+        if let Some(renew) = facts.renew.filter(|_| (facts.terminal)(&found.fields).is_some()) {
+            let why = format!("{} is finished and {} asks for a new one", found.id, renew.annotation);
+            return Ok(Outcome::Change(Box::new(self.plan_renewal(resource, why).await?)));
         }
         if facts.create_overwrites && !resource.annotation_is_true(annotations::ADOPT) {
             return Err(ProviderError::Invalid(format!(
@@ -1372,6 +1384,7 @@ impl Group<'_> {
             orphan_on_delete: entry.orphan_on_delete,
             prevent_destroy: entry.prevent_destroy,
             renew_token: entry.renew_token.clone(),
+            renews: false,
             annotations: BTreeMap::new(),
             ends: false,
             requests: 0,

@@ -78,7 +78,7 @@ pub struct KindFacts {
     pub unchangeable_hint: &'static str,
     /// An annotation whose token asks for the object to be made anew: a new
     /// token means one new object (Gary's `gary.seqops.dev/re-enroll`).
-    pub renew_annotation: Option<&'static str>,
+    pub renew: Option<Renew>,
     /// Map fields the API merges key by key (Topo's `variables`): only the
     /// keys seqops set are managed, a key removed from the manifest is sent
     /// as `null`, and keys set by others are neither shown nor changed.
@@ -100,6 +100,17 @@ pub struct KindFacts {
     /// `enabled`): an update right after the create sets them, and what a
     /// create whose answer was lost made is looked for without them.
     pub set_after_create: &'static [&'static str],
+}
+
+/// A kind's renew annotation: a new token on it asks for one new object
+/// (a contact enrolled once more), a token already used for nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Renew {
+    pub annotation: &'static str,
+    /// What the new object is called in a plan: `re-enrollment`.
+    pub noun: &'static str,
+    /// The reason of the controller's Event once it is made: `ReEnrolled`.
+    pub event: &'static str,
 }
 
 /// What a plan does with a managed object that is gone remotely.
@@ -142,7 +153,7 @@ impl KindFacts {
         terminal: never_terminal,
         when_gone: WhenGone::Recreate,
         unchangeable_hint: "",
-        renew_annotation: None,
+        renew: None,
         merged_maps: &[],
         sticky: &[],
         id_field: None,

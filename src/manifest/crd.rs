@@ -6,6 +6,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceColumnDefinition, CustomResourceDefinition, CustomResourceSubresourceStatus,
     CustomResourceSubresources, JSONSchemaProps,
 };
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +22,10 @@ pub struct ResourceStatus {
     /// The remote object's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// What the vendor calls it (a sequence's name, a schedule's `cron …`):
+    /// what a create whose answer was lost is looked for by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     /// Digest of the spec last applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied_digest: Option<String>,
@@ -46,6 +52,25 @@ pub struct ResourceStatus {
     /// A replaced object's old id, kept until its delete is confirmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deposed_id: Option<String>,
+    /// The spec as last applied (secret values stay references to their
+    /// sources): the lookups it resolved are reused while unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "preserved_object")]
+    pub applied_spec: Option<serde_json::Value>,
+    /// The token of the kind's renew annotation (Gary's
+    /// `gary.seqops.dev/re-enroll`) the remote object was made for: a new
+    /// token asks for one new object, a used one for nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_token: Option<String>,
+    /// The objects it referred to when last applied (`Kind/name`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<super::ResourceKey>,
+    /// The annotations its provider reads (the kind's own, such as
+    /// `gary.seqops.dev/re-enroll`) as of the last successful sync: they do
+    /// not move `metadata.generation`, so a change to one is told from a
+    /// drift check by this.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub observed_annotations: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
 }

@@ -43,11 +43,22 @@ pub struct KindSpec {
     pub check: fn(&serde_json::Value) -> Vec<(String, String)>,
     pub crd: fn() -> CustomResourceDefinition,
     pub schema: fn() -> schemars::Schema,
+    /// The annotations its provider reads beside the `seqops.dev/` ones
+    /// (Gary's `gary.seqops.dev/re-enroll`): the controller passes exactly
+    /// these to the engine, and a change to one is a change someone asked
+    /// for, not a drift check.
+    pub annotations: &'static [&'static str],
 }
 
 impl KindSpec {
     pub fn matches(&self, api_version: &str, kind: &str) -> bool {
         self.api_version == api_version && self.kind == kind
+    }
+
+    /// Whether an annotation reaches the engine: a `seqops.dev/` one, or
+    /// one this kind's provider reads.
+    pub fn reads_annotation(&self, name: &str) -> bool {
+        name.starts_with("seqops.dev/") || self.annotations.contains(&name)
     }
 }
 

@@ -175,6 +175,7 @@ pub const PROVIDER_KIND: KindSpec = KindSpec {
     check: check_provider,
     crd: <Provider as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(ProviderSpec),
+    annotations: &[],
 };
 
 fn check_provider(spec: &serde_json::Value) -> Vec<(String, String)> {

@@ -157,3 +157,29 @@ impl Clients for Accounts {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kind's declaration names every annotation its provider reads:
+    /// the renew annotation among them, and each one of the provider's
+    /// own group, so the controller passes exactly these.
+    #[test]
+    fn each_kind_declares_the_annotations_its_provider_reads() {
+        for provider in PROVIDERS {
+            for kind in provider.kinds {
+                let facts = facts_for(kind.key_kind).expect("facts for every kind");
+                if let Some(renew) = facts.renew {
+                    assert!(kind.annotations.contains(&renew.annotation), "{}: {}", kind.kind, renew.annotation);
+                }
+                let group = format!("{}.seqops.dev/", provider.provider_type.as_str());
+                for annotation in kind.annotations {
+                    assert!(annotation.starts_with(&group), "{}: {annotation} is not of {group}", kind.kind);
+                    assert!(kind.reads_annotation(annotation));
+                }
+                assert!(!kind.reads_annotation("example.com/other"));
+            }
+        }
+    }
+}

@@ -8,7 +8,7 @@
 use serde_json::{json, Value};
 
 use super::wire;
-use crate::providers::{Fields, KindFacts, WhenGone};
+use crate::providers::{Fields, KindFacts, Renew, WhenGone};
 
 pub static ENROLLMENT_FACTS: KindFacts = KindFacts {
     key_kind: "Enrollment",
@@ -26,7 +26,7 @@ pub static ENROLLMENT_FACTS: KindFacts = KindFacts {
     terminal,
     when_gone: WhenGone::Report,
     unchangeable_hint: "Gary can neither change nor cancel an enrollment: put the manifest back as it was; to enroll the contact again on purpose, set gary.seqops.dev/re-enroll: \"<a new token>\"",
-    renew_annotation: Some(RE_ENROLL),
+    renew: Some(Renew { annotation: RE_ENROLL, noun: "re-enrollment", event: "ReEnrolled" }),
     full_listing: true,
     ..KindFacts::CRUD
 };

@@ -31,6 +31,7 @@ pub const ENROLLMENT_KIND: KindSpec = KindSpec {
     check: spec::check,
     crd: <spec::Enrollment as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(spec::EnrollmentSpec),
+    annotations: &[mapping::RE_ENROLL],
 };
 
 pub const PROVIDER: super::Provider = super::Provider {

@@ -37,6 +37,7 @@ pub const WORKSPACE_KIND: KindSpec = KindSpec {
     check: kind::no_checks,
     crd: <spec::Workspace as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(spec::WorkspaceSpec),
+    annotations: &[],
 };
 
 pub const SECRET_KIND: KindSpec = KindSpec {
@@ -49,6 +50,7 @@ pub const SECRET_KIND: KindSpec = KindSpec {
     check: kind::no_checks,
     crd: <spec::WorkspaceSecret as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(spec::WorkspaceSecretSpec),
+    annotations: &[],
 };
 
 pub const AGENT_KIND: KindSpec = KindSpec {
@@ -61,6 +63,7 @@ pub const AGENT_KIND: KindSpec = KindSpec {
     check: kind::no_checks,
     crd: <spec::Agent as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(spec::AgentSpec),
+    annotations: &[],
 };
 
 pub const SCHEDULE_KIND: KindSpec = KindSpec {
@@ -73,6 +76,7 @@ pub const SCHEDULE_KIND: KindSpec = KindSpec {
     check: spec::check_schedule,
     crd: <spec::Schedule as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(spec::ScheduleSpec),
+    annotations: &[],
 };
 
 pub const SERVICE_KIND: KindSpec = KindSpec {
@@ -85,6 +89,7 @@ pub const SERVICE_KIND: KindSpec = KindSpec {
     check: kind::no_checks,
     crd: <spec::Service as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(spec::ServiceSpec),
+    annotations: &[],
 };
 
 pub const PROVIDER: super::Provider = super::Provider {

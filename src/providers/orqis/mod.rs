@@ -25,6 +25,7 @@ pub const AGENT_KIND: KindSpec = KindSpec {
     check: spec::check_agent,
     crd: <spec::Agent as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(spec::AgentSpec),
+    annotations: &[],
 };
 
 pub const LLM_KEY_KIND: KindSpec = KindSpec {
@@ -37,6 +38,7 @@ pub const LLM_KEY_KIND: KindSpec = KindSpec {
     check: kind::no_checks,
     crd: <spec::LlmKey as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(spec::LlmKeySpec),
+    annotations: &[],
 };
 
 pub const API_KEY_KIND: KindSpec = KindSpec {
@@ -49,6 +51,7 @@ pub const API_KEY_KIND: KindSpec = KindSpec {
     check: spec::check_api_key,
     crd: <spec::ApiKey as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(spec::ApiKeySpec),
+    annotations: &[],
 };
 
 pub const PROVIDER: super::Provider = super::Provider {

@@ -27,6 +27,7 @@ pub const SEQUENCE_KIND: KindSpec = KindSpec {
     check: spec::check,
     crd: <spec::Sequence as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(spec::SequenceSpec),
+    annotations: &[],
 };
 
 pub const PROVIDER: super::Provider = super::Provider {

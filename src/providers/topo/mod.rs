@@ -32,6 +32,7 @@ pub const RUN_KIND: KindSpec = KindSpec {
     check: spec::check,
     crd: <spec::SequenceRun as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(spec::SequenceRunSpec),
+    annotations: &[mapping::CONFIRM_COMPANY_STOP],
 };
 
 pub const PROVIDER: super::Provider = super::Provider {
