@@ -558,3 +558,32 @@ fn import_refuses_an_object_whose_immutable_field_differs_and_records_display_na
     assert!(depends.contains("Workspace") && depends.contains("team") && depends.contains("writer"), "{entry}");
     assert_eq!(work.plan().code, 0);
 }
+
+/// The sandbox's scheduler runs on its test clock: a week on, the weekday
+/// 09:00 Paris schedule has run five times, each at 09:00 Paris, the
+/// webhook schedule never, and what ran is no change to plan.
+#[test]
+fn a_cron_schedule_runs_on_the_sandbox_clock_and_its_runs_are_no_change() {
+    let (server, work, _) = setup();
+    let ws = data(&server, "/workspaces")[0]["id"].as_str().expect("ws").to_string();
+    let schedule = |kind: &str| {
+        let all = data(&server, &format!("/workspaces/{ws}/schedules"));
+        all.as_array().and_then(|s| s.iter().find(|s| s["type"] == kind).cloned()).expect("a schedule")
+    };
+    assert_eq!(schedule("cron")["total_runs"], 0);
+    assert!(schedule("cron")["next_run_at"].is_string(), "{}", schedule("cron"));
+    let (code, clock) =
+        server.call("POST", &format!("{}/_sandbox/clock", server.origin), Some(json!({"advance": "7d"})), "");
+    assert_eq!(code, 200, "{clock}");
+    let cron = schedule("cron");
+    assert_eq!(cron["total_runs"], 5, "five weekdays in a week: {cron}");
+    assert_eq!(cron["last_run_status"], "success");
+    let last: chrono::DateTime<chrono_tz::Tz> =
+        chrono::DateTime::parse_from_rfc3339(cron["last_run_at"].as_str().expect("a time"))
+            .expect("RFC 3339")
+            .with_timezone(&chrono_tz::Europe::Paris);
+    assert_eq!(last.format("%H:%M").to_string(), "09:00", "in the schedule's time zone");
+    assert_eq!(schedule("webhook")["total_runs"], 0, "a webhook schedule runs only when called");
+    let plan = work.run(&["plan", "-f", "manifests", "--refresh", "full", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+}

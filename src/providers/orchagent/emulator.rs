@@ -146,9 +146,13 @@ impl OrchagentEmulator {
         Arc::new(Self { config, data: Mutex::new(Data::default()), exchanges: Mutex::new(Vec::new()) })
     }
 
+    /// Runs `f` on an account, after its schedules fired what was due by
+    /// the sandbox's clock.
     fn with_account<T>(&self, key: &AccountKey, f: impl FnOnce(&mut AccountData) -> T) -> T {
         let mut data = self.data.lock().unwrap_or_else(|e| e.into_inner());
-        f(data.accounts.entry(key.0.clone()).or_default())
+        let account = data.accounts.entry(key.0.clone()).or_default();
+        run_due_schedules(&mut account.schedules, self.config.clock.now_ms());
+        f(account)
     }
 
     /// Authenticates, counts the call against the day's budget, adds the
@@ -500,6 +504,58 @@ const SCHEDULE_PATCH: [&str; 7] = [
     "alert_on_failure_count",
 ];
 
+/// The most runs one schedule makes in one catch-up: a minutely schedule
+/// over a clock moved on a month and more.
+const MOST_RUNS_AT_ONCE: u32 = 50_000;
+
+/// The sandbox's scheduler, run lazily: every enabled cron schedule whose
+/// `next_run_at` has come runs (successfully: the sandbox runs no agent),
+/// once for each time its expression names up to `now_ms`, in its time
+/// zone; `total_runs`, `last_run_at` and `last_run_status` say so.
+fn run_due_schedules(schedules: &mut [Value], now_ms: u64) {
+    for schedule in schedules.iter_mut() {
+        let mut due = schedule["next_run_at"].as_str().and_then(parse_time);
+        let mut runs = 0;
+        while let Some(at) = due.filter(|at| at.timestamp_millis() <= now_ms as i64 && runs < MOST_RUNS_AT_ONCE) {
+            runs += 1;
+            schedule["total_runs"] = json!(schedule["total_runs"].as_u64().unwrap_or_default() + 1);
+            schedule["last_run_at"] = json!(format_time(at));
+            schedule["last_run_status"] = json!("success");
+            due = next_run(schedule, at);
+        }
+        if runs > 0 {
+            schedule["next_run_at"] = due.map_or(Value::Null, |at| json!(format_time(at)));
+        }
+    }
+}
+
+/// Sets when an enabled cron schedule runs next after `now_ms` (none for a
+/// disabled or webhook one).
+fn plan_next_run(schedule: &mut Value, now_ms: u64) {
+    let now = chrono::DateTime::from_timestamp_millis(now_ms as i64).unwrap_or_default();
+    schedule["next_run_at"] = next_run(schedule, now).map_or(Value::Null, |at| json!(format_time(at)));
+}
+
+/// The first time after `after` that the schedule's expression names, in
+/// its time zone.
+fn next_run(schedule: &Value, after: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+    if schedule["enabled"] == false || schedule["type"] != "cron" {
+        return None;
+    }
+    let cron: croner::Cron = schedule["cron_expression"].as_str()?.parse().ok()?;
+    let zone: chrono_tz::Tz = schedule["timezone"].as_str().and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::UTC);
+    let next = cron.find_next_occurrence(&after.with_timezone(&zone), false).ok()?;
+    Some(next.with_timezone(&chrono::Utc))
+}
+
+fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&chrono::Utc))
+}
+
+fn format_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 fn public_schedule(stored: &Value) -> Value {
     without(stored, &["alert_webhook_url", "alert_on_failure_count"])
 }
@@ -545,8 +601,11 @@ async fn create_schedule(
             "pin_version": body.get("pin_version").cloned().unwrap_or(json!(false)),
             "consecutive_failures": 0, "max_consecutive_failures": 5, "total_runs": 0, "created_at": now(),
         });
-        account.schedules.push(schedule.clone());
-        let mut shown = public_schedule(&schedule);
+        account.schedules.push(schedule);
+        let now = e.config.clock.now_ms();
+        let schedule = account.schedules.last_mut().ok_or_else(|| not_found("Schedule"))?;
+        plan_next_run(schedule, now);
+        let mut shown = public_schedule(schedule);
         if kind == Some("webhook") {
             shown["webhook_url"] = json!(format!("http://{host}{BASE_PATH}/webhooks/{id}/{}", uuid::Uuid::new_v4().simple()));
         }
@@ -577,9 +636,11 @@ async fn update_schedule(
     if let Some(expression) = string(&body, "cron_expression", false)? {
         super::spec::check_cron(expression).map_err(bad)?;
     }
+    let now = e.config.clock.now_ms();
     e.with_account(&key, |account| {
         let schedule = find_schedule(account, &ws, &id)?;
         patch(schedule, &body, &SCHEDULE_PATCH)?;
+        plan_next_run(schedule, now);
         Ok(ok(StatusCode::OK, public_schedule(schedule)))
     })
 }
@@ -726,5 +787,9 @@ impl Emulator for OrchagentEmulator {
 
     fn restore(&self, snapshot: Value) -> Result<(), String> {
         crate::sandbox::restore_into(&self.data, snapshot)
+    }
+
+    fn clock(&self) -> Option<&crate::sandbox::SandboxClock> {
+        Some(&self.config.clock)
     }
 }
