@@ -153,7 +153,7 @@ pub fn record_into(status: &mut ResourceStatus, entry: Option<&Entry>) {
     status.preexisting = preexisting.clone();
     status.deposed_id = deposed_id.clone();
     status.last_applied_digest = Some(manifest_digest.clone());
-    status.applied_spec = (!applied_spec.is_null()).then(|| applied_spec.value());
+    status.applied_spec = (!applied_spec.is_null()).then(|| applied_spec.text().to_string());
     status.last_applied = Some(Value::Object(last_applied.fields()));
     let observed = observed.as_ref().unwrap_or(last_applied).fields();
     status.at_provider = Some(Value::Object(without_secrets(&observed)));

@@ -53,10 +53,11 @@ pub struct ResourceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deposed_id: Option<String>,
     /// The spec as last applied (secret values stay references to their
-    /// sources): the lookups it resolved are reused while unchanged.
+    /// sources), as compact JSON text: the lookups it resolved are reused
+    /// while unchanged. Text, not an object, so that the controller's cache
+    /// of thousands of objects holds it as one string, not a tree of maps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "preserved_object")]
-    pub applied_spec: Option<serde_json::Value>,
+    pub applied_spec: Option<String>,
     /// The token of the kind's renew annotation (Gary's
     /// `gary.seqops.dev/re-enroll`) the remote object was made for: a new
     /// token asks for one new object, a used one for nothing.
