@@ -15,3 +15,4 @@ pub mod manifest;
 pub mod providers;
 pub mod render;
 pub mod sandbox;
+pub mod words;

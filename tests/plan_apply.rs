@@ -40,7 +40,8 @@ fn the_examples_apply_in_the_sandbox_and_a_second_plan_shows_no_changes() {
     let first: common::Run = first.into();
     assert_eq!(first.code, 0, "{}", first.all());
     assert!(first.stdout.contains("Apply complete! Resources: 17 created"), "{}", first.stdout);
-    assert_contains(&first.stderr, "using the sandbox key");
+    // One line says the sandbox stands in; `-v` says for which keys.
+    assert_contains(&first.stderr, "sandbox: 5 providers stand in for the real APIs");
     let second: common::Run = work
         .command(&["plan", "-f", "manifests", "--sandbox", "--detailed-exitcode"])
         .env_remove("ORSAY_API_KEY")

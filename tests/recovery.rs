@@ -103,7 +103,7 @@ fn adopt_takes_over_the_one_unmanaged_sequence_with_the_same_name() {
     let manifest = sequence("existing", "name: Existing\ntrigger: WHATSAPP_MESSAGE\nactive: true");
     work.write("a.yaml", &manifest);
     let warned = work.plan();
-    assert!(warned.stdout.contains("1 unmanaged remote object(s) already named \"Existing\""), "{}", warned.stdout);
+    assert!(warned.stdout.contains("1 unmanaged remote object already named \"Existing\""), "{}", warned.stdout);
     work.write(
         "a.yaml",
         &manifest.replace("  name: existing\n", "  name: existing\n  annotations:\n    seqops.dev/adopt: \"true\"\n"),

@@ -1,7 +1,7 @@
 //! `seqops apply [PLANFILE]`: plan (or load a saved plan), confirm, change,
 //! recording state as it goes.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,6 +29,10 @@ pub struct ApplyArgs {
     /// Changes made at once.
     #[arg(long, default_value_t = 4)]
     parallelism: usize,
+    /// Refuse, before any change, to write a value an API shows once to a
+    /// file git would commit (on by itself when `CI=true`).
+    #[arg(long)]
+    require_ignored_secrets: bool,
     /// Stop at a change boundary once this long has passed (e.g. 50m, for
     /// an apply longer than a CI job): what is left is said, and the next
     /// run continues. SIGTERM and Ctrl-C stop the same way.
@@ -43,7 +47,8 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             // The key that signed the plan, never a new one.
             let key = digest_key::load(digest_key::Use::Compare)?;
             document.verify(key.as_deref())?;
-            let manifests = context::load_manifests(&args.common)?;
+            let common = planned_files(&args.common, &document)?;
+            let manifests = context::load_manifests(&common)?;
             let session = context::open(&args.common, "seqops apply", manifests).await?;
             document.check(session.state_existed.then_some(&session.state), &session.manifests, args.common.sandbox)?;
             seqops::engine::guard::check_deletes(&document.changes, &session.state, args.scope.delete_limits())
@@ -60,6 +65,7 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             (session, document, digests, false)
         }
     };
+    guard_secret_files(&document.changes, args.require_ignored_secrets)?;
     if document.changes.is_empty() {
         if !document.syncs.is_empty() {
             // Manifests edited to what the remote objects already are: only
@@ -164,6 +170,50 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Says which values shown once would land in a file git would commit;
+/// refuses, before any change, when asked to or in CI.
+fn guard_secret_files(changes: &[seqops::engine::Change], require: bool) -> anyhow::Result<()> {
+    let unignored = super::secret_files::unignored(changes);
+    if unignored.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = unignored.iter().map(ToString::to_string).collect();
+    if super::secret_files::required(require) {
+        bail!(
+            "{}\nrefused before any change (--require-ignored-secrets, or CI=true): a value shown once must not be committed; nothing was sent to any API",
+            lines.join("\n")
+        );
+    }
+    for line in lines {
+        eprintln!("warning: {line}");
+    }
+    Ok(())
+}
+
+/// The run with the `-f` set the plan was made from: the plan's own when
+/// none is given; one given that differs is an error naming both sets.
+fn planned_files(common: &Common, document: &PlanDocument) -> anyhow::Result<Common> {
+    let planned: Vec<PathBuf> = document.files.iter().map(PathBuf::from).collect();
+    if planned.is_empty() {
+        return Ok(common.clone());
+    }
+    if !common.files_given() {
+        return Ok(common.with_files(planned));
+    }
+    let given = common.files();
+    if given != planned {
+        let shown =
+            |files: &[PathBuf]| files.iter().map(|f| format!("-f {}", f.display())).collect::<Vec<_>>().join(" ");
+        bail!(
+            "this plan was made from {}, and this apply was given {}: leave -f out to apply the plan with its own, or plan again with {}",
+            shown(&planned),
+            shown(&given),
+            shown(&given)
+        );
+    }
+    Ok(common.clone())
+}
+
 /// A stop the apply heeds at its next change boundary: after
 /// `max_duration`, or on SIGTERM or Ctrl-C.
 fn stop_when_asked(max_duration: Option<std::time::Duration>) -> seqops::engine::apply::Stop {
@@ -191,7 +241,7 @@ fn confirmed() -> anyhow::Result<bool> {
         bail!("apply needs confirmation, and standard input is not a terminal: pass --auto-approve");
     }
     print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
-    std::io::stdout().flush()?;
+    super::flush_stdout()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")
@@ -202,9 +252,11 @@ fn confirmed() -> anyhow::Result<bool> {
 fn applied_by(document: &PlanDocument, args: &ApplyArgs) -> seqops::engine::history::Provenance {
     let now = super::provenance::gather(&plan::manifests_folder(&args.common), args.scope.message.as_deref());
     let planned = &document.provenance;
+    let dirty = if planned.commit.is_some() { planned.dirty } else { now.dirty };
     seqops::engine::history::Provenance {
         commit: planned.commit.clone().or(now.commit),
         author: planned.author.clone().or(now.author),
+        dirty,
         ci_run: now.ci_run.or_else(|| planned.ci_run.clone()),
         message: now.message.or_else(|| planned.message.clone()),
     }

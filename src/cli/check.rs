@@ -2,7 +2,6 @@
 //! clients read, once, and says which answered as the client expects. The
 //! number of requests is said before any is made; nothing is written.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -39,7 +38,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             account.settings.base_url,
             probe::budget(probes)
         );
-        std::io::stdout().flush()?;
+        super::flush_stdout()?;
     }
     let findings = probe::run(&account.http, probes).await;
     let failed = findings.iter().any(|f| matches!(f.verdict, Verdict::Unexpected(_)));

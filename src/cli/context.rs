@@ -66,7 +66,7 @@ pub async fn open_store(state: &Path, command: Option<&str>, wait: std::time::Du
 
 pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
     seqops::external::sources::allow_env(common.allow_env.clone());
-    load_from(&common.files, &common.base_dir, &common.allow_path)
+    load_from(&common.files(), &common.base_dir, &common.allow_path)
 }
 
 /// Loads manifests, noting on stderr the YAML documents that are not
@@ -84,17 +84,24 @@ pub fn load_from(files: &[PathBuf], base_dir: &Path, allowed: &[PathBuf]) -> any
     seqops::files::confine_to(roots.collect());
     seqops::files::protect(super::digest_key::key_file().into_iter().collect());
     let manifests = seqops::manifest::load_with_stdin(files, base_dir, &providers::kinds())?;
+    // Said with -v only: a YAML file that is not a manifest (an OpenAPI
+    // document, a CI workflow) is none of seqops's business.
     for location in &manifests.skipped {
-        eprintln!(
-            "note: {location}: not a manifest (a kustomization, or no apiVersion, kind, metadata or spec); passed over"
-        );
+        tracing::info!("{location}: not a manifest seqops reads (no apiVersion, kind, metadata or spec); passed over");
     }
-    for folder in &manifests.kustomize_folders {
-        eprintln!(
-            "note: {}: a kustomize folder, passed over; render it: kustomize build {} | seqops plan -f -",
-            folder.display(),
-            folder.display()
-        );
+    let kustomize: Vec<String> = manifests
+        .kustomize_folders
+        .iter()
+        .map(|folder| {
+            format!(
+                "{}: a kustomize folder, passed over; render it: kustomize build {} | seqops plan -f -",
+                folder.display(),
+                folder.display()
+            )
+        })
+        .collect();
+    for note in kustomize.iter().filter(|_| !manifests.resources.is_empty()) {
+        tracing::info!("{note}");
     }
     if manifests.resources.is_empty() {
         // A mistyped path would otherwise plan to delete all that state
@@ -107,7 +114,8 @@ pub fn load_from(files: &[PathBuf], base_dir: &Path, allowed: &[PathBuf]) -> any
             }
         };
         let paths: Vec<String> = files.iter().map(shown).collect();
-        bail!("no manifest in {}: check the -f path (nothing was planned or sent)", paths.join(", "));
+        let folders = if kustomize.is_empty() { String::new() } else { format!("\n{}", kustomize.join("\n")) };
+        bail!("no manifest in {}: check the -f path (nothing was planned or sent){folders}", paths.join(", "));
     }
     Ok(manifests)
 }
@@ -129,8 +137,15 @@ pub async fn open_with(common: &Common, command: &str, manifests: Manifests, als
     }
     let dir = work_dir(&common.state);
     let (origin, sandbox) = start_sandbox(common, &dir).await?;
-    let accounts =
-        connect(&manifests, also, &state, origin.as_deref(), &dir.join("budget.json"), &common.allow_base_url)?;
+    let place = Place { origin: origin.as_deref(), budget_file: &dir.join("budget.json"), common };
+    let accounts = connect(&manifests, also, &state, &place)?;
+    if origin.is_some() {
+        let limits = if common.sandbox_limits == super::Limits::Off { ", the vendors' limits lifted" } else { "" };
+        eprintln!(
+            "sandbox: {} stand in for the real APIs{limits}",
+            seqops::words::count(accounts.len() as u64, "provider", "providers")
+        );
+    }
     Ok(Session {
         manifests,
         store,
@@ -148,7 +163,8 @@ async fn start_sandbox(common: &Common, dir: &Path) -> anyhow::Result<(Option<St
         return Ok((None, None));
     }
     let faults = common.sandbox_faults.as_deref().map(Faults::parse).transpose()?;
-    let emulators = providers::emulators(EmulatorConfig::default());
+    let requests_per_hour = if common.sandbox_limits == super::Limits::Off { 0 } else { 200 };
+    let emulators = providers::emulators(EmulatorConfig { requests_per_hour, ..EmulatorConfig::default() });
     let sandbox = Sandbox::with_faults(emulators, Some(dir.join("sandbox.json")), faults)?;
     let (addr, task) = sandbox.serve("127.0.0.1:0").await?;
     Ok((Some(format!("http://{addr}")), Some(SandboxTask(task))))
@@ -169,10 +185,19 @@ pub async fn connect_alone(common: &Common, manifests: &Manifests, name: &str) -
     let record = record_of(provider)?;
     let dir = work_dir(&common.state);
     let (origin, sandbox) = start_sandbox(common, &dir).await?;
-    let settings = settings_for(name, &record, origin.as_deref(), &dir.join("budget.json"), &common.allow_base_url)
+    let place = Place { origin: origin.as_deref(), budget_file: &dir.join("budget.json"), common };
+    let settings = settings_for(name, &record, &place)
         .map_err(|problem| anyhow::anyhow!("{problem}\nnothing was sent to any API"))?;
     let account = Account::connect(settings, providers::dialect(record.provider_type), super::progress::notifier());
     Ok(Alone { account, _sandbox: sandbox })
+}
+
+/// Where a run's accounts are reached: the sandbox's origin, if any, the
+/// budget file, and what the operator allows.
+struct Place<'a> {
+    origin: Option<&'a str>,
+    budget_file: &'a Path,
+    common: &'a Common,
 }
 
 /// Connects every account that has manifests or state entries, checking
@@ -181,13 +206,15 @@ fn connect(
     manifests: &Manifests,
     also: &[&str],
     state: &State,
-    sandbox: Option<&str>,
-    budget_file: &Path,
-    allowed: &[String],
+    place: &Place<'_>,
 ) -> anyhow::Result<Vec<Arc<Account>>> {
     let mut records: BTreeMap<String, ProviderRecord> = BTreeMap::new();
+    // Where each Provider manifest says where its key is: a problem with
+    // the key is reported there.
+    let mut places: BTreeMap<String, String> = BTreeMap::new();
     for provider in manifests.providers() {
         records.insert(provider.metadata.name.clone(), record_of(provider)?);
+        places.insert(provider.metadata.name.clone(), provider.document.locate("spec.credentials.env").to_string());
     }
     let used: std::collections::BTreeSet<&str> = manifests
         .managed()
@@ -204,13 +231,16 @@ fn connect(
             ));
             continue;
         };
-        match settings_for(name, record, sandbox, budget_file, allowed) {
+        match settings_for(name, record, place) {
             Ok(settings) => accounts.push(Account::connect(
                 settings,
                 providers::dialect(record.provider_type),
                 super::progress::notifier(),
             )),
-            Err(problem) => problems.push(problem),
+            Err(problem) => match places.get(name) {
+                Some(place) => problems.push(format!("{place}: {problem}")),
+                None => problems.push(problem),
+            },
         }
     }
     if !problems.is_empty() {
@@ -224,13 +254,8 @@ pub fn record_of(provider: &Resource) -> anyhow::Result<ProviderRecord> {
     Ok(ProviderRecord::of(&spec))
 }
 
-fn settings_for(
-    name: &str,
-    record: &ProviderRecord,
-    sandbox: Option<&str>,
-    budget_file: &Path,
-    allowed: &[String],
-) -> Result<AccountSettings, String> {
+fn settings_for(name: &str, record: &ProviderRecord, place: &Place<'_>) -> Result<AccountSettings, String> {
+    let sandbox = place.origin;
     let variable = record.credentials_env.clone();
     if let Some(variable) = &variable {
         seqops::external::sources::env_allowed(variable)
@@ -254,7 +279,7 @@ fn settings_for(
             let key = sandbox_key(record.provider_type);
             let named =
                 variable.map(|v| format!("${v} is not set")).unwrap_or_else(|| "no credentials.env is given".into());
-            eprintln!("note: Provider `{name}`: {named}; using the sandbox key {key}");
+            tracing::info!("Provider `{name}`: {named}; using the sandbox key {key}");
             (key, "the sandbox key".to_string())
         }
         (_, None, Some(variable)) => {
@@ -269,9 +294,12 @@ fn settings_for(
             ))
         }
     };
+    let allowed = &place.common.allow_base_url;
     let (base_url, rate) =
         providers::endpoint(record.provider_type, record.base_url.as_deref(), record.pacing(), sandbox, allowed)
             .map_err(|e| format!("Provider `{name}`: {e}"))?;
+    let lifted = sandbox.is_some() && place.common.sandbox_limits == super::Limits::Off;
+    let rate = if lifted { None } else { rate };
     Ok(AccountSettings {
         name: name.to_string(),
         provider_type: record.provider_type,
@@ -280,7 +308,7 @@ fn settings_for(
         credential_source: source,
         rate,
         headers: record.headers.clone(),
-        budget_file: Some(budget_file.to_path_buf()),
+        budget_file: Some(place.budget_file.to_path_buf()),
     })
 }
 

@@ -84,14 +84,30 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let usage = session.connections.usage();
     let requests: u64 = usage.iter().map(|u| u.requests).sum();
     println!(
-        "Exported {} object{} of {} to {} and recorded them in state ({requests} requests). `seqops plan -f {}` now shows no changes.",
+        "Exported {} object{} of {} to {} and recorded them in state ({requests} request{}).",
         written.len(),
         if written.len() == 1 { "" } else { "s" },
         args.provider,
         args.out.display(),
-        args.out.display()
+        if requests == 1 { "" } else { "s" },
     );
+    if !written.is_empty() {
+        let keys: Vec<&ResourceKey> = written.iter().map(|o| &o.key).collect();
+        println!("{}", check_command(&args.common, &args.out, &keys));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The plan that shows the exported objects in sync: only them (a plan of
+/// the folder alone would delete what else state manages).
+fn check_command(common: &Common, out: &std::path::Path, keys: &[&ResourceKey]) -> String {
+    let targets: Vec<String> = keys.iter().map(|k| format!("--target {k}")).collect();
+    format!(
+        "`seqops plan{} -f {} {}` shows them with no changes; move the manifests in with the others (without the Provider's copy) to manage them from there.",
+        common.repeated_flags(),
+        out.display(),
+        targets.join(" ")
+    )
 }
 
 /// The export filters asked for, checked against what the provider takes

@@ -14,6 +14,7 @@ mod progress;
 mod provenance;
 mod sandbox;
 mod schema;
+mod secret_files;
 mod state;
 mod validate;
 
@@ -28,6 +29,10 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Say more on stderr: files passed over as not manifests, sandbox
+    /// stand-ins, what each step does (`SEQOPS_LOG=debug` for each request).
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Subcommand)]
@@ -73,16 +78,18 @@ enum Command {
 #[derive(Args, Clone, Debug)]
 pub struct Common {
     /// Manifest files or directories (searched recursively for *.yaml and
-    /// *.yml), or `-` for a stream of documents on standard input.
-    #[arg(short = 'f', long = "filename", default_value = ".")]
-    pub files: Vec<PathBuf>,
+    /// *.yml, leaving out what `.seqopsignore` files name), or `-` for a
+    /// stream of documents on standard input [default: .; a saved plan's
+    /// own]
+    #[arg(short = 'f', long = "filename")]
+    files: Vec<PathBuf>,
     /// With `-f -`: the folder the manifests' relative paths (`fromFile`,
     /// `writeSecretTo.file`) start from, and stay inside.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub base_dir: PathBuf,
     /// The state file, or `k8s://NAMESPACE/NAME` for state kept in a
     /// Kubernetes Secret and locked by a Lease (KUBECONFIG).
-    #[arg(long, default_value = ".seqops/state.json")]
+    #[arg(long, default_value = DEFAULT_STATE)]
     state: PathBuf,
     /// Run against local emulators of the APIs, kept beside the state
     /// (.seqops/sandbox.json): no account needed.
@@ -92,6 +99,11 @@ pub struct Common {
     /// `seqops sandbox serve --faults` takes them (e.g. `seed=7,*:write=drop@20%`).
     #[arg(long, value_name = "SPEC", requires = "sandbox", value_parser = sandbox::parse_faults)]
     sandbox_faults: Option<String>,
+    /// With --sandbox: `off` lifts the vendors' request limits, both the
+    /// emulators' and seqops's pacing to them, for demos and scripts. The
+    /// default keeps them: the sandbox is a rehearsal of production.
+    #[arg(long, value_enum, default_value = "on", requires = "sandbox")]
+    sandbox_limits: Limits,
     /// How long to wait for another seqops holding the state lock.
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
     lock_timeout: std::time::Duration,
@@ -111,6 +123,50 @@ pub struct Common {
     #[arg(long = "allow-env", value_name = "PATTERN", env = "SEQOPS_ALLOWED_ENV", value_delimiter = ',')]
     allow_env: Vec<String>,
 }
+
+/// Whether the sandbox keeps the vendors' request limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Limits {
+    On,
+    Off,
+}
+
+impl Common {
+    /// The `-f` set: as given, or the current folder.
+    pub fn files(&self) -> Vec<PathBuf> {
+        if self.files.is_empty() {
+            vec![PathBuf::from(".")]
+        } else {
+            self.files.clone()
+        }
+    }
+
+    /// Whether `-f` was given at all.
+    pub fn files_given(&self) -> bool {
+        !self.files.is_empty()
+    }
+
+    /// The same run with the `-f` set `files`.
+    pub fn with_files(&self, files: Vec<PathBuf>) -> Common {
+        Common { files, ..self.clone() }
+    }
+
+    /// The flags a command printed as advice repeats so that it runs as
+    /// this one did: ` --sandbox`, ` --state PATH`.
+    pub fn repeated_flags(&self) -> String {
+        let mut flags = String::new();
+        if self.sandbox {
+            flags.push_str(" --sandbox");
+        }
+        if self.state != std::path::Path::new(DEFAULT_STATE) {
+            flags.push_str(&format!(" --state {}", self.state.display()));
+        }
+        flags
+    }
+}
+
+/// Where state is kept unless `--state` says otherwise.
+pub const DEFAULT_STATE: &str = ".seqops/state.json";
 
 /// The longest wait a flag takes: a week. Longer ones are mistakes, and
 /// would overflow the clock arithmetic they feed.
@@ -165,6 +221,16 @@ pub fn version_text() -> String {
         ));
     }
     text
+}
+
+/// Flushes standard output; a reader that went away (`| head -1`) ends
+/// the process quietly, with status 0, as `print!` does (see main.rs).
+pub fn flush_stdout() -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().flush() {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => Ok(other?),
+    }
 }
 
 /// The error as the user reads it: manifest diagnostics as they are, other

@@ -155,6 +155,7 @@ pub async fn make_plan(
     let mut document =
         PlanDocument::new(plan, state, &session.manifests, common.sandbox, refresh, scope.targets.clone());
     document.provenance = super::provenance::gather(&manifests_folder(common), scope.message.as_deref());
+    document.files = common.files().iter().map(|f| f.display().to_string()).collect();
     if let Some(key) = digests.key() {
         document.sign(key);
     }
@@ -163,7 +164,7 @@ pub async fn make_plan(
 
 /// The folder whose repository the manifests are in: the first `-f`'s.
 pub fn manifests_folder(common: &Common) -> std::path::PathBuf {
-    let first = common.files.first().cloned().unwrap_or_else(|| ".".into());
+    let first = common.files().first().cloned().unwrap_or_else(|| ".".into());
     match first {
         _ if first.as_os_str() == seqops::manifest::STDIN => common.base_dir.clone(),
         _ if first.is_dir() => first,
@@ -210,6 +211,9 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         if args.out.is_some() { digest_key::Use::Sign { state_has_digests: true } } else { digest_key::Use::Compare };
     let (session, document, _) = make_plan(&args.common, &args.scope, "seqops plan", key_use).await?;
     print(&document, args.format)?;
+    for unignored in super::secret_files::unignored(&document.changes) {
+        eprintln!("warning: {unignored}");
+    }
     // Shown first, so the reviewer sees what would have been deleted.
     seqops::engine::guard::check_deletes(&document.changes, &session.state, args.scope.delete_limits())
         .map_err(|e| anyhow!(e))?;
@@ -224,8 +228,9 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         }
         if args.format == Format::Text {
             println!(
-                "\nSaved the plan to {}: apply exactly this with `seqops apply {}`.",
+                "\nSaved the plan to {}: apply exactly this with `seqops apply{} {}`.",
                 out.display(),
+                args.common.repeated_flags(),
                 out.display()
             );
         }

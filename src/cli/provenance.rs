@@ -10,7 +10,21 @@ use seqops::engine::history::Provenance;
 /// What is known of this run, for the manifests in `folder`.
 pub fn gather(folder: &Path, message: Option<&str>) -> Provenance {
     let (commit, author) = last_commit(folder).unzip();
-    Provenance { commit, author, ci_run: ci_run(), message: message.map(String::from) }
+    let dirty = commit.is_some() && has_changes(folder);
+    Provenance { commit, author, dirty, ci_run: ci_run(), message: message.map(String::from) }
+}
+
+/// Whether the folder holds changes not committed (edited, added or new
+/// files, what git ignores left out).
+fn has_changes(folder: &Path) -> bool {
+    let folder = if folder.as_os_str().is_empty() { Path::new(".") } else { folder };
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(folder)
+        .args(["status", "--porcelain", "--", "."])
+        .stderr(std::process::Stdio::null())
+        .output();
+    output.ok().filter(|o| o.status.success()).is_some_and(|o| !o.stdout.is_empty())
 }
 
 /// The commit `HEAD` is at and its author, if `folder` is in a repository

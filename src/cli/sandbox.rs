@@ -1,7 +1,6 @@
 //! `seqops sandbox serve`: the emulators on a loopback port; `seqops
 //! sandbox clock`: the time a served sandbox's vendors live in.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -126,7 +125,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let base_url = seqops::providers::sandbox_base_url(provider.provider_type, &format!("http://{addr}"));
         println!("  {}: {base_url}", provider.provider_type.as_str());
     }
-    std::io::stdout().flush()?;
+    super::flush_stdout()?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = task => {}

@@ -130,6 +130,10 @@ pub struct CompletionsArgs {
 }
 
 pub fn completions(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
-    clap_complete::generate(args.shell, &mut super::Cli::command(), "seqops", &mut std::io::stdout());
+    // Made whole first: a reader that stops early ends seqops quietly at
+    // the print, not in the generator.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut super::Cli::command(), "seqops", &mut script);
+    print!("{}", String::from_utf8_lossy(&script));
     Ok(ExitCode::SUCCESS)
 }

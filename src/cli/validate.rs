@@ -13,7 +13,27 @@ pub struct ValidateArgs {
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let manifests = super::context::load_from(&args.files, std::path::Path::new("."), &[])?;
+    let unreadable = unreadable_files(&manifests);
+    if !unreadable.is_empty() {
+        return Err(seqops::manifest::ManifestError::Invalid(unreadable).into());
+    }
     let count = manifests.resources.len();
     println!("{count} manifest{} valid.", if count == 1 { " is" } else { "s are" });
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every `fromFile` that a plan could not read (missing, unreadable, too
+/// large, or outside the project), at its file and line: what validate can
+/// tell of sources without credentials or a cluster.
+fn unreadable_files(manifests: &seqops::manifest::Manifests) -> Vec<seqops::manifest::Diagnostic> {
+    let mut found = Vec::new();
+    for resource in manifests.managed() {
+        for (path, file) in seqops::external::sources::file_reads(&resource.spec) {
+            if let Err(message) = seqops::files::read_source(&resource.document.dir, &file) {
+                let field = format!("spec.{path}.fromFile");
+                found.push(seqops::manifest::Diagnostic { location: resource.document.locate(&field), field, message });
+            }
+        }
+    }
+    found
 }

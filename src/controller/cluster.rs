@@ -102,7 +102,10 @@ pub fn entry_of(object: &DynamicObject, provider: &str) -> Option<Entry> {
         pending_since,
         deposed_id,
         manifest_digest: last_applied_digest.unwrap_or_default(),
-        applied_spec: applied_spec.and_then(|text| serde_json::from_str::<Value>(&text).ok()).map(|spec| Stored::of(&spec)).unwrap_or_default(),
+        applied_spec: applied_spec
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .map(|spec| Stored::of(&spec))
+            .unwrap_or_default(),
         last_applied: fields(last_applied),
         observed: Some(fields(at_provider)),
         observed_at: now_rfc3339(),

@@ -22,6 +22,10 @@ pub struct Provenance {
     /// That commit's author, `Name <email>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
+    /// The manifests' folder had changes not in that commit: what was
+    /// planned is not exactly what the commit holds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dirty: bool,
     /// The CI run, when the CI's variables say which.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ci_run: Option<String>,
@@ -42,7 +46,8 @@ impl Provenance {
             parts.push(format!("by {author}"));
         }
         if let Some(commit) = &self.commit {
-            parts.push(format!("at {}", &commit[..commit.len().min(12)]));
+            let dirty = if self.dirty { " with uncommitted changes" } else { "" };
+            parts.push(format!("at {}{dirty}", &commit[..commit.len().min(12)]));
         }
         if let Some(run) = &self.ci_run {
             parts.push(format!("({run})"));

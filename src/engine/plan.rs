@@ -884,7 +884,11 @@ impl Group<'_> {
         let mut change = self.base_change(resource, action, Some(id));
         let ends = self.ending(&change, &found.updates, &desired, "this change")?;
         let reasons = if found.replace_reasons.is_empty() && !facts.updatable {
-            vec![format!("the API cannot change a {} in place ({})", resource.key.kind, field_list(&found.updates))]
+            vec![format!(
+                "the API cannot change {} in place ({})",
+                crate::words::a(&resource.key.kind),
+                field_list(&found.updates)
+            )]
         } else {
             found.replace_reasons
         };
@@ -1041,9 +1045,9 @@ impl Group<'_> {
             }
         } else if !candidates.is_empty() {
             warnings.push(format!(
-                "{}: {} unmanaged remote object(s) already named {name:?} (ids {}); another will be created. Set seqops.dev/adopt: \"true\" to adopt instead.",
+                "{}: {} already named {name:?} (ids {}); another will be created. Set seqops.dev/adopt: \"true\" to adopt instead.",
                 resource.key,
-                candidates.len(),
+                crate::words::count(candidates.len() as u64, "unmanaged remote object", "unmanaged remote objects"),
                 ids()
             ));
         }

@@ -51,6 +51,11 @@ pub struct PlanDocument {
     /// Who made the plan and why: commit, author, CI run, `--message`.
     #[serde(default, skip_serializing_if = "Provenance::is_empty")]
     pub provenance: Provenance,
+    /// The `-f` set the plan was made from, as given (relative to where it
+    /// was made): `seqops apply PLANFILE` reads the same. Absent from plans
+    /// made before it was recorded, which apply with `-f` as given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
     /// `hmac-sha256:KEYID:HEX` of the rest of the document under the
     /// digest key: apply refuses a plan edited since it was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +148,7 @@ impl PlanDocument {
             warnings: plan.warnings,
             requests: plan.usage,
             provenance: Provenance::default(),
+            files: Vec::new(),
             signature: None,
         }
     }

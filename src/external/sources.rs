@@ -201,7 +201,7 @@ impl SourceReader<'_> {
                     static NOTED: std::sync::Mutex<std::collections::BTreeSet<String>> =
                         std::sync::Mutex::new(std::collections::BTreeSet::new());
                     if NOTED.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string()) {
-                        eprintln!("note: ${name} is not set; the sandbox uses a fake value for it");
+                        tracing::info!("${name} is not set; the sandbox uses a fake value for it");
                     }
                     Ok(Secret::new(format!("sandbox-fake-{}", name.to_lowercase())))
                 }
@@ -249,6 +249,13 @@ pub fn env_reads(spec: &Value) -> Vec<(String, String)> {
     let mut found = Vec::new();
     collect(spec, "", &mut found);
     found.into_iter().filter_map(|(path, source)| Some((path, source.get("fromEnv")?.as_str()?.to_string()))).collect()
+}
+
+/// The files a spec reads (`fromFile`), by field path.
+pub fn file_reads(spec: &Value) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    collect(spec, "", &mut found);
+    found.into_iter().filter_map(|(path, source)| Some((path, source.get("fromFile")?.as_str()?.to_string()))).collect()
 }
 
 fn describe(source: &serde_json::Map<String, Value>) -> String {

@@ -113,9 +113,16 @@ fn check_texts(texts: Vec<Text>, kinds: &[KindSpec]) -> Result<Manifests, Manife
     }
 }
 
-/// The manifest files under `path`. A folder met on the way that is a
-/// kustomize root is passed over (and noted): its files are a base or an
-/// overlay to render, and read as they are they would clash.
+/// The file that names paths a folder's manifests leave out, in
+/// gitignore's syntax (`fuzz/seeds/`), read in the folder `-f` names and
+/// every folder above and below it.
+pub const IGNORE_FILE: &str = ".seqopsignore";
+
+/// The manifest files under `path`: a file as it is, a folder searched for
+/// `*.yaml` and `*.yml` (hidden ones and what `.seqopsignore` files leave
+/// out passed over). A folder met on the way that is a kustomize root is
+/// passed over (and noted): its files are a base or an overlay to render,
+/// and read as they are they would clash.
 fn collect_files(path: &Path, files: &mut Vec<PathBuf>, kustomize: &mut Vec<PathBuf>) -> Result<(), ManifestError> {
     let metadata =
         std::fs::metadata(path).map_err(|source| ManifestError::Read { path: path.to_path_buf(), source })?;
@@ -123,25 +130,35 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, kustomize: &mut Vec<Path
         files.push(path.to_path_buf());
         return Ok(());
     }
-    let read_error = |source| ManifestError::Read { path: path.to_path_buf(), source };
-    let mut entries: Vec<PathBuf> =
-        std::fs::read_dir(path).map_err(read_error)?.filter_map(|entry| entry.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for entry in entries {
-        let hidden = entry.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if entry.is_dir() {
-            if KUSTOMIZATIONS.iter().any(|name| entry.join(name).is_file()) {
-                kustomize.push(entry);
-            } else {
-                collect_files(&entry, files, kustomize)?;
+    let roots = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let found = roots.clone();
+    let top = path.to_path_buf();
+    let walk = ignore::WalkBuilder::new(path)
+        .standard_filters(false)
+        .hidden(true)
+        .parents(true)
+        .add_custom_ignore_filename(IGNORE_FILE)
+        .sort_by_file_path(|a, b| a.cmp(b))
+        .filter_entry(move |entry| {
+            let folder = entry.file_type().is_some_and(|t| t.is_dir()) && entry.path() != top;
+            let kustomize_root = folder && KUSTOMIZATIONS.iter().any(|name| entry.path().join(name).is_file());
+            if kustomize_root {
+                found.lock().unwrap_or_else(|e| e.into_inner()).push(entry.path().to_path_buf());
             }
-        } else if entry.extension().and_then(|e| e.to_str()).is_some_and(|e| e == "yaml" || e == "yml") {
-            files.push(entry);
+            !kustomize_root
+        })
+        .build();
+    for entry in walk {
+        let entry = entry.map_err(|error| ManifestError::Read {
+            path: path.to_path_buf(),
+            source: error.into_io_error().unwrap_or_else(|| std::io::Error::other("cannot be walked")),
+        })?;
+        let yaml = entry.path().extension().and_then(|e| e.to_str()).is_some_and(|e| e == "yaml" || e == "yml");
+        if yaml && entry.file_type().is_some_and(|t| !t.is_dir()) {
+            files.push(entry.into_path());
         }
     }
+    kustomize.append(&mut roots.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(())
 }
 

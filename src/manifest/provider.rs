@@ -187,6 +187,9 @@ fn check_provider(spec: &serde_json::Value) -> Vec<(String, String)> {
             "name where the API key comes from: `env: VARIABLE` (CLI) or `secretRef: {name, key}` (Kubernetes)".into(),
         ));
     }
+    if credentials.get("env").and_then(|v| v.as_str()).is_some_and(|name| !super::secret::is_variable_name(name)) {
+        problems.push(("spec.credentials.env".into(), super::secret::NOT_A_VARIABLE.into()));
+    }
     if let Some(url) = spec.get("baseUrl").and_then(|u| u.as_str()) {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             problems.push(("spec.baseUrl".into(), format!("`{url}` is not an http(s) URL")));

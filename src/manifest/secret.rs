@@ -36,11 +36,24 @@ pub struct SourceFields {
     pub config_map_key_ref: Option<super::provider::SecretKeyRef>,
 }
 
+/// Whether `name` can be an environment variable's name as seqops reads
+/// them: `^[A-Z_][A-Z0-9_]*$`.
+pub fn is_variable_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_uppercase() || b == b'_')
+        && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// What a field that must name a variable, and does not, is told: never
+/// what it holds, which may be the key itself pasted in.
+pub const NOT_A_VARIABLE: &str = "must name an environment variable (capital letters, digits and `_`, not starting with a digit, as in `ORSAY_API_KEY`); what it holds is not repeated here, in case it is a key pasted in: move the value into that variable";
+
 impl TryFrom<SourceFields> for ValueSource {
     type Error = String;
     fn try_from(fields: SourceFields) -> Result<Self, String> {
         match (fields.from_env, fields.from_file, fields.secret_key_ref, fields.config_map_key_ref) {
-            (Some(name), None, None, None) if !name.is_empty() => Ok(ValueSource::FromEnv(name)),
+            (Some(name), None, None, None) if !is_variable_name(&name) => Err(format!("fromEnv {NOT_A_VARIABLE}")),
+            (Some(name), None, None, None) => Ok(ValueSource::FromEnv(name)),
             (None, Some(path), None, None) if !path.is_empty() => Ok(ValueSource::FromFile(path)),
             (None, None, Some(r), None) => Ok(ValueSource::SecretKeyRef { name: r.name, key: r.key }),
             (None, None, None, Some(r)) => Ok(ValueSource::ConfigMapKeyRef { name: r.name, key: r.key }),

@@ -510,9 +510,13 @@ fn schedule_fields(workspace: &str, schedule: &Value) -> Fields {
 }
 
 /// Schedules have no name: they are told apart by what they run and when.
+/// What a schedule is called: `cron 0 9 * * 1-5`, or `webhook`.
 fn schedule_name(fields: &Value) -> String {
-    let when = fields.get("cronExpression").and_then(Value::as_str).unwrap_or("on webhook");
-    format!("{} {when}", fields.get("type").and_then(Value::as_str).unwrap_or_default())
+    let kind = fields.get("type").and_then(Value::as_str).unwrap_or_default();
+    match fields.get("cronExpression").and_then(Value::as_str) {
+        Some(when) => format!("{kind} {when}"),
+        None => kind.to_string(),
+    }
 }
 
 #[async_trait]

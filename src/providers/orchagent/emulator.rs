@@ -210,11 +210,13 @@ impl OrchagentEmulator {
             response
         };
         let headers = response.headers_mut();
-        for (name, value) in [
+        // Without a limit (`--sandbox-limits off`) there is no budget to tell.
+        let budget = [
             ("x-ratelimit-limit", DAILY_CALLS as u64),
             ("x-ratelimit-remaining", remaining as u64),
             ("x-ratelimit-reset", reset),
-        ] {
+        ];
+        for (name, value) in budget.into_iter().filter(|_| limited) {
             if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
                 headers.insert(name, value);
             }

@@ -47,18 +47,23 @@ struct Organization {
 
 impl Organization {
     /// Every organization starts with the agent and profiles the vendor's
-    /// document shows, so lookups work.
-    fn seeded() -> Self {
+    /// document shows, so lookups work. Their ids come from the
+    /// organization's key: a sandbox whose data was not saved after a
+    /// lookup (a plan reads, and writes nothing) seeds the same ids again,
+    /// so a saved plan applies in a later run.
+    fn seeded(key: &str) -> Self {
+        let id = |what: &str| uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{key}/{what}").as_bytes());
+        let instagram = 10_000_000 + u128::from_be_bytes(*id("instagram").as_bytes()) % 90_000_000;
         Organization {
-            agents: vec![wire::Agent { id: new_id(), name: "Sales Agent".into(), is_published: true }],
+            agents: vec![wire::Agent { id: id("agent").to_string(), name: "Sales Agent".into(), is_published: true }],
             profiles: wire::Profiles {
                 instagram: vec![wire::InstagramProfile {
-                    id: format!("{}", 10_000_000 + rand::random::<u32>() % 90_000_000),
+                    id: instagram.to_string(),
                     username: "mybusiness".into(),
                     status: "CONNECTED".into(),
                 }],
                 whatsapp: vec![wire::WhatsappProfile {
-                    id: new_id(),
+                    id: id("whatsapp").to_string(),
                     name: "My WhatsApp".into(),
                     status: "CONNECTED".into(),
                 }],
@@ -102,7 +107,7 @@ impl OrsayEmulator {
 
     fn with_org<T>(&self, key: &OrgKey, f: impl FnOnce(&mut Organization) -> T) -> T {
         let mut data = self.data.lock().unwrap_or_else(|e| e.into_inner());
-        let org = data.organizations.entry(key.0.clone()).or_insert_with(Organization::seeded);
+        let org = data.organizations.entry(key.0.clone()).or_insert_with(|| Organization::seeded(&key.0));
         f(org)
     }
 

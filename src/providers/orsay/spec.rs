@@ -211,8 +211,9 @@ pub fn check(spec: &serde_json::Value) -> Vec<(String, String)> {
             problems.push((
                 "spec.profile".into(),
                 format!(
-                    "trigger {} runs on {channel}, but the profile is a {profile_channel} profile",
-                    spec["trigger"].as_str().unwrap_or_default()
+                    "trigger {} runs on {channel}, but the profile is {} profile",
+                    spec["trigger"].as_str().unwrap_or_default(),
+                    crate::words::a(profile_channel)
                 ),
             ));
         }
