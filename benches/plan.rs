@@ -4,9 +4,12 @@
 //! `cargo bench --bench plan` (10,000 sequences); `SEQOPS_BENCH_SEQUENCES=N`
 //! for another size.
 
+#[allow(dead_code)]
+mod measure;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use seqops::engine::export::export;
 use seqops::engine::state::State;
@@ -63,8 +66,8 @@ async fn run(count: usize) {
             // between two invocations of the CLI.
             let connections = connect(&base_url);
             let before_requests = sandbox.request_counts()["orsay"];
-            let rss_before = memory("VmRSS");
-            reset_peak();
+            let rss_before = measure::memory("VmRSS");
+            measure::reset_peak();
             let started = Instant::now();
             let options = PlanOptions::new(refresh);
             let planned = plan(&manifests, &state, &connections, &options).await.expect("a plan");
@@ -75,7 +78,7 @@ async fn run(count: usize) {
                 planned.changes.first().map(|c| &c.key)
             );
             requests = sandbox.request_counts()["orsay"] - before_requests;
-            growth = growth.max(memory("VmHWM").saturating_sub(rss_before));
+            growth = growth.max(measure::memory("VmHWM").saturating_sub(rss_before));
         }
         times.sort();
         let median = times[times.len() / 2];
@@ -88,7 +91,7 @@ async fn run(count: usize) {
         );
     }
     println!();
-    println!("process peak RSS (sandbox with {count} sequences included): {} MiB", memory("VmHWM") / 1024);
+    println!("process peak RSS (sandbox with {count} sequences included): {} MiB", measure::memory("VmHWM") / 1024);
 }
 
 fn connect(base_url: &str) -> Connections {
@@ -154,21 +157,4 @@ fn write_manifests(dir: &std::path::Path, base_url: &str, exported: &[seqops::en
         std::fs::write(dir.join(format!("{}.yaml", object.key.name)), serde_yaml::to_string(&doc).expect("yaml"))
             .expect("written");
     }
-}
-
-/// A line of /proc/self/status, in KiB.
-fn memory(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Resets the peak RSS so it measures one plan (Linux 4.0+).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    std::thread::sleep(Duration::from_millis(1));
 }

@@ -598,3 +598,21 @@ async fn deleting_an_observe_only_object_keeps_the_remote_object() {
     assert_eq!(remote(&origin).len(), 1, "an observed object was never seqops's to delete");
     api.expect_nothing().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_over_a_limit_gets_a_condition_naming_it_and_nothing_is_sent() {
+    let (origin, sandbox, _task) = sandbox().await;
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let context = context(Client::new(service, "default"), &origin);
+    let mut object = sequence(json!({}), json!({}));
+    object.data["spec"]["name"] = json!("x".repeat(70_000));
+    let task = tokio::spawn(reconcile(Arc::new(object), context));
+    let mut api = Scenario { handle, bodies: Vec::new() };
+    api.expect("GET", PROVIDERS, providers()).await;
+    let status = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
+    api.expect("POST", EVENTS, json!({})).await;
+    task.await.expect("ran").expect_err("the reconcile fails");
+    let message = condition(&status, "Synced")["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("spec.name: 70000 characters, more than the 65536 allowed"), "{message}");
+    assert_eq!(orsay_requests(&sandbox), 0, "nothing was sent for it");
+}

@@ -69,6 +69,7 @@ fn a_controller_reconciling_1000_sequences_under_one_key_gets_no_429_and_takes_n
         lease_namespace: NAMESPACE.into(),
         lease_name: "paced".into(),
         identity: "paced".into(),
+        limits: Default::default(),
     };
 
     let started_ms = seqops::clock::now_ms();

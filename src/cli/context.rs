@@ -66,12 +66,17 @@ pub async fn open_store(state: &Path, command: Option<&str>, wait: std::time::Du
 
 pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
     seqops::external::sources::allow_env(common.allow_env.clone());
-    load_from(&common.files(), &common.base_dir, &common.allow_path)
+    load_from(&common.files(), &common.base_dir, &common.allow_path, &common.limits.limits())
 }
 
 /// Loads manifests, noting on stderr the YAML documents that are not
 /// manifests and were passed over.
-pub fn load_from(files: &[PathBuf], base_dir: &Path, allowed: &[PathBuf]) -> anyhow::Result<Manifests> {
+pub fn load_from(
+    files: &[PathBuf],
+    base_dir: &Path,
+    allowed: &[PathBuf],
+    limits: &seqops::manifest::limits::Limits,
+) -> anyhow::Result<Manifests> {
     // Files the manifests name stay inside the current folder, the folders
     // given with `-f` (`--base-dir` for standard input) and those the
     // operator allows, and never reach the digest key.
@@ -83,7 +88,7 @@ pub fn load_from(files: &[PathBuf], base_dir: &Path, allowed: &[PathBuf]) -> any
     let roots = std::iter::once(PathBuf::from(".")).chain(folders).chain(allowed.iter().cloned());
     seqops::files::confine_to(roots.collect());
     seqops::files::protect(super::digest_key::key_file().into_iter().collect());
-    let manifests = seqops::manifest::load_with_stdin(files, base_dir, &providers::kinds())?;
+    let manifests = seqops::manifest::load_within(files, base_dir, &providers::kinds(), limits)?;
     // Said with -v only: a YAML file that is not a manifest (an OpenAPI
     // document, a CI workflow) is none of seqops's business.
     for location in &manifests.skipped {

@@ -33,6 +33,9 @@ pub struct ControllerArgs {
     /// allow one.
     #[arg(long = "allow-base-url", value_name = "HOST", env = "SEQOPS_ALLOWED_HOSTS", value_delimiter = ',')]
     allow_base_url: Vec<String>,
+    /// How much an object's manifest may hold and nest, as the CLI's flags.
+    #[command(flatten)]
+    limits: super::LimitArgs,
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
@@ -54,6 +57,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
         drift_interval: args.drift_interval,
         allowed_hosts: args.allow_base_url,
         identity,
+        limits: args.limits.limits(),
     };
     seqops::controller::run_elected(client, options).await;
     // Leadership lost: exit so that the Deployment restarts this replica

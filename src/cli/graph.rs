@@ -17,12 +17,14 @@ pub struct GraphArgs {
     /// Manifest files or directories, or `-` for standard input.
     #[arg(short = 'f', long = "filename", default_value = ".")]
     files: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    limits: super::LimitArgs,
     #[arg(long, value_enum, default_value = "mermaid")]
     format: GraphFormat,
 }
 
 pub fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
-    let manifests = super::context::load_from(&args.files, std::path::Path::new("."), &[])?;
+    let manifests = super::context::load_from(&args.files, std::path::Path::new("."), &[], &args.limits.limits())?;
     let format = match args.format {
         GraphFormat::Mermaid => Format::Mermaid,
         GraphFormat::Dot => Format::Dot,

@@ -74,6 +74,35 @@ enum Command {
     Version,
 }
 
+/// How much one run may read (see `seqops::manifest::limits`): each
+/// bound refused at file:line, naming the flag that raises it.
+#[derive(Args, Clone, Copy, Debug)]
+pub struct LimitArgs {
+    /// The most bytes one manifest file (or standard input) may hold.
+    #[arg(long, value_name = "BYTES", default_value_t = seqops::manifest::limits::Limits::default().file_bytes)]
+    max_file_bytes: u64,
+    /// The most bytes all the manifest files of a run may hold.
+    #[arg(long, value_name = "BYTES", default_value_t = seqops::manifest::limits::Limits::default().run_bytes)]
+    max_run_bytes: u64,
+    /// The most YAML documents one file may hold.
+    #[arg(long, value_name = "N", default_value_t = seqops::manifest::limits::Limits::default().documents)]
+    max_documents: usize,
+    /// How deeply lists and mappings may nest in one document.
+    #[arg(long, value_name = "N", default_value_t = seqops::manifest::limits::Limits::default().depth)]
+    max_depth: usize,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> seqops::manifest::limits::Limits {
+        seqops::manifest::limits::Limits {
+            file_bytes: self.max_file_bytes,
+            run_bytes: self.max_run_bytes,
+            documents: self.max_documents,
+            depth: self.max_depth,
+        }
+    }
+}
+
 /// Where manifests and state are.
 #[derive(Args, Clone, Debug)]
 pub struct Common {
@@ -122,6 +151,8 @@ pub struct Common {
     /// sources or as a Provider's key.
     #[arg(long = "allow-env", value_name = "PATTERN", env = "SEQOPS_ALLOWED_ENV", value_delimiter = ',')]
     allow_env: Vec<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// Whether the sandbox keeps the vendors' request limits.

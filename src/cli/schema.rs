@@ -25,7 +25,7 @@ pub fn file_name(api_version: &str, kind: &str) -> String {
 
 /// A kind's whole manifest (apiVersion, kind, metadata, spec) as a schema.
 pub fn manifest_schema(kind: &seqops::manifest::KindSpec) -> serde_json::Value {
-    let spec = serde_json::to_value((kind.schema)()).unwrap_or_default();
+    let spec = seqops::manifest::kind::bounded_schema(kind);
     let mut definitions = spec.get("$defs").cloned().unwrap_or_else(|| serde_json::json!({}));
     let mut spec_body = spec.clone();
     if let Some(map) = spec_body.as_object_mut() {

@@ -9,10 +9,12 @@ pub struct ValidateArgs {
     /// Manifest files or directories.
     #[arg(short = 'f', long = "filename", default_value = ".")]
     files: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    limits: super::LimitArgs,
 }
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let manifests = super::context::load_from(&args.files, std::path::Path::new("."), &[])?;
+    let manifests = super::context::load_from(&args.files, std::path::Path::new("."), &[], &args.limits.limits())?;
     let unreadable = unreadable_files(&manifests);
     if !unreadable.is_empty() {
         return Err(seqops::manifest::ManifestError::Invalid(unreadable).into());

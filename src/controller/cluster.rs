@@ -149,11 +149,11 @@ pub struct World {
 
 /// Reads what reconciling `object` needs.
 pub async fn load(
-    client: &kube::Client,
+    shared: &super::reconcile::Shared,
     object: &DynamicObject,
     kind: &KindSpec,
-    kinds: &[KindSpec],
 ) -> Result<World, ClusterError> {
+    let (client, kinds) = (&shared.client, shared.kinds.as_slice());
     let namespace = object.namespace().unwrap_or_else(|| "default".into());
     let providers_api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), &namespace, &api_resource(&crate::manifest::PROVIDER_KIND));
@@ -174,7 +174,8 @@ pub async fn load(
             None => return Err(ClusterError::ReferenceNotReady(ResourceKey::new(reference.kind, reference.name))),
         }
     }
-    let manifests = crate::manifest::load_texts(&texts, kinds).map_err(|e| ClusterError::Invalid(e.to_string()))?;
+    let manifests = crate::manifest::load_texts_within(&texts, kinds, &shared.limits)
+        .map_err(|e| ClusterError::Invalid(e.to_string()))?;
     let key = ResourceKey::new(kind.key_kind, object.name_any());
     let mut state = State::new(false);
     for target in referenced.iter().chain(std::iter::once(object)) {

@@ -50,6 +50,9 @@ pub struct Options {
     pub lease_namespace: String,
     pub lease_name: String,
     pub identity: String,
+    /// How much an object's manifest may hold and nest: one over a limit
+    /// is reported on its condition and nothing is sent for it.
+    pub limits: crate::manifest::limits::Limits,
 }
 
 /// Serves health and metrics at once, then reconciles while this replica
@@ -100,6 +103,7 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
     shared.metrics = metrics;
     shared.drift_interval = options.drift_interval;
     shared.allowed_hosts = options.allowed_hosts;
+    shared.limits = options.limits;
     shared.key_namespace = options.lease_namespace;
     let shared = Arc::new(shared);
     let mut senders = HashMap::new();

@@ -77,6 +77,8 @@ pub struct Shared {
     pub drift_interval: Option<Duration>,
     /// Hosts beside the vendors' that keys may go to (the operator's).
     pub allowed_hosts: Vec<String>,
+    /// How much an object's manifest may hold and nest.
+    pub limits: crate::manifest::limits::Limits,
     /// Kubernetes Events about the objects (repeats become a series).
     recorder: Recorder,
     /// When each account's objects were last deleted remotely: a burst
@@ -103,6 +105,7 @@ impl Shared {
             metrics: Arc::default(),
             drift_interval: None,
             allowed_hosts: Vec::new(),
+            limits: crate::manifest::limits::Limits::default(),
             deletions: Mutex::default(),
             key_namespace: "default".into(),
             digest_key: tokio::sync::OnceCell::new(),
@@ -396,7 +399,7 @@ async fn sync(
     written: &Written,
 ) -> Result<Action, ReconcileError> {
     let kind = context.kind();
-    let world = match cluster::load(&context.shared.client, object, kind, &context.shared.kinds).await {
+    let world = match cluster::load(&context.shared, object, kind).await {
         Ok(world) => world,
         Err(ClusterError::ReferenceNotReady(key)) => {
             // Woken as soon as what it waits for gets its id.
@@ -578,9 +581,8 @@ async fn finalize(
     let remote = id.is_some() || status.deposed_id.is_some() || status.pending_since.is_some();
     if !orphan && remote {
         let kind = context.kind();
-        let world = cluster::load(&context.shared.client, object, kind, &context.shared.kinds)
-            .await
-            .map_err(|e| ReconcileError::Failed(e.to_string()))?;
+        let world =
+            cluster::load(&context.shared, object, kind).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
         let (connections, _, _) =
             context.connect(&world, object, namespace).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
         let provider = world.manifests.get(&world.key).and_then(|r| r.provider.clone()).unwrap_or_default();

@@ -780,7 +780,9 @@ impl Group<'_> {
         if let (Some(token), Some(renew)) = (self.renew_token(resource), facts.renew) {
             if entry.renew_token.as_ref() != Some(&token) {
                 let why = format!("{} is now {token:?}: one new {} is made", renew.annotation, resource.key.kind);
-                let mut change = self.plan_renewal(resource, why).await?;
+                // Boxed: a rare path that would otherwise grow every
+                // object's planning future.
+                let mut change = Box::pin(self.plan_renewal(resource, why)).await?;
                 // A lost answer must not take the old one for the new.
                 change.preexisting = vec![id];
                 return Ok(Outcome::Change(Box::new(change)));
@@ -1090,7 +1092,7 @@ impl Group<'_> {
         }
         if let Some(renew) = facts.renew.filter(|_| (facts.terminal)(&found.fields).is_some()) {
             let why = format!("{} is finished and {} asks for a new one", found.id, renew.annotation);
-            return Ok(Outcome::Change(Box::new(self.plan_renewal(resource, why).await?)));
+            return Ok(Outcome::Change(Box::new(Box::pin(self.plan_renewal(resource, why)).await?)));
         }
         if facts.create_overwrites && !resource.annotation_is_true(annotations::ADOPT) {
             return Err(ProviderError::Invalid(format!(

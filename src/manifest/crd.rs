@@ -137,6 +137,10 @@ pub fn crd(kind: &KindSpec) -> CustomResourceDefinition {
         if let Some(schema) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
             schema.properties.get_or_insert_with(Default::default).insert("status".into(), status_schema.clone());
             let mut value = serde_json::to_value(&*schema).unwrap_or_default();
+            // The spec's bounds, as the loader checks them: one declaration.
+            if let Some(spec) = value.pointer_mut("/properties/spec") {
+                super::limits::bound_schema(spec);
+            }
             structural(&mut value);
             if let Ok(fixed) = serde_json::from_value(value) {
                 *schema = fixed;

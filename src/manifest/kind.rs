@@ -101,3 +101,13 @@ pub fn no_references(_: &serde_json::Value) -> Vec<Reference> {
 pub fn no_checks(_: &serde_json::Value) -> Vec<(String, String)> {
     Vec::new()
 }
+
+/// The JSON Schema of a kind's spec with the default bounds on every list,
+/// string and map that has none (see [`super::limits::bound_schema`]):
+/// what `seqops schema` prints, what the loader checks a spec against,
+/// and what the CRDs carry.
+pub fn bounded_schema(kind: &KindSpec) -> serde_json::Value {
+    let mut schema = serde_json::to_value((kind.schema)()).unwrap_or_default();
+    super::limits::bound_schema(&mut schema);
+    schema
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::limits::{Limit, Limits};
 use super::{annotations, Diagnostic, Document, KindSpec, Location, ManifestError, Manifests, Resource, ResourceKey};
 
 /// The `-f` path that stands for standard input.
@@ -21,15 +22,26 @@ pub fn load(paths: &[PathBuf], kinds: &[KindSpec]) -> Result<Manifests, Manifest
 /// input (`kustomize build … | seqops plan -f -`), named `<stdin>` in
 /// messages, whose relative paths are read from `stdin_dir`.
 pub fn load_with_stdin(paths: &[PathBuf], stdin_dir: &Path, kinds: &[KindSpec]) -> Result<Manifests, ManifestError> {
+    load_within(paths, stdin_dir, kinds, &Limits::default())
+}
+
+/// Like [`load_with_stdin`], within `limits`: a file, the run, a file's
+/// documents and a document's nesting are each refused past their limit
+/// before they are parsed, having read no more than the limit allows.
+pub fn load_within(
+    paths: &[PathBuf],
+    stdin_dir: &Path,
+    kinds: &[KindSpec],
+    limits: &Limits,
+) -> Result<Manifests, ManifestError> {
     let mut files = Vec::new();
     let mut texts = Vec::new();
     let mut kustomize_folders = Vec::new();
+    let mut read = 0u64;
     for path in paths {
         if path.as_os_str() == STDIN {
             let stdin = PathBuf::from("<stdin>");
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
-                .map_err(|source| ManifestError::Read { path: stdin.clone(), source })?;
+            let bytes = read_bounded(&stdin, std::io::stdin(), limits, &mut read)?;
             let text = utf8(&stdin, bytes)?;
             texts.push(Text { file: stdin, dir: stdin_dir.to_path_buf(), text });
         } else {
@@ -37,13 +49,36 @@ pub fn load_with_stdin(paths: &[PathBuf], stdin_dir: &Path, kinds: &[KindSpec]) 
         }
     }
     for file in files {
-        let bytes = std::fs::read(&file).map_err(|source| ManifestError::Read { path: file.clone(), source })?;
+        let opened = std::fs::File::open(&file).map_err(|source| ManifestError::Read { path: file.clone(), source })?;
+        let bytes = read_bounded(&file, opened, limits, &mut read)?;
         let text = utf8(&file, bytes)?;
         texts.push(Text::of_file(file, text));
     }
-    let mut manifests = check_texts(texts, kinds)?;
+    let mut manifests = check_texts(texts, kinds, limits)?;
     manifests.kustomize_folders = kustomize_folders;
     Ok(manifests)
+}
+
+/// Reads at most one byte more than a file may hold; a file or a run over
+/// its limit is refused at the file's first line.
+fn read_bounded(
+    file: &Path,
+    source: impl std::io::Read,
+    limits: &Limits,
+    read: &mut u64,
+) -> Result<Vec<u8>, ManifestError> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut source.take(limits.file_bytes.saturating_add(1)), &mut bytes)
+        .map_err(|source| ManifestError::Read { path: file.to_path_buf(), source })?;
+    *read = read.saturating_add(bytes.len() as u64);
+    let over = limits.check(Limit::FileBytes, bytes.len() as u64).and_then(|()| limits.check(Limit::RunBytes, *read));
+    over.map_err(|over| ManifestError::Invalid(vec![at_start(file, 1, over.to_string())]))?;
+    Ok(bytes)
+}
+
+/// A diagnostic at the start of a line of a file.
+fn at_start(file: &Path, line: usize, message: String) -> Diagnostic {
+    Diagnostic { location: Location { file: file.to_path_buf(), line, column: 1 }, field: String::new(), message }
 }
 
 /// A manifest file's text; one that is not UTF-8 is an error naming the
@@ -86,17 +121,38 @@ impl Text {
 /// Checks manifests given as texts, each named as a file would be (the
 /// controller names an object `namespace/Kind/name`).
 pub fn load_texts(texts: &[(PathBuf, String)], kinds: &[KindSpec]) -> Result<Manifests, ManifestError> {
-    check_texts(texts.iter().map(|(file, text)| Text::of_file(file.clone(), text.clone())).collect(), kinds)
+    load_texts_within(texts, kinds, &Limits::default())
 }
 
-fn check_texts(texts: Vec<Text>, kinds: &[KindSpec]) -> Result<Manifests, ManifestError> {
+/// Like [`load_texts`], within `limits`.
+pub fn load_texts_within(
+    texts: &[(PathBuf, String)],
+    kinds: &[KindSpec],
+    limits: &Limits,
+) -> Result<Manifests, ManifestError> {
+    let mut read = 0u64;
+    for (file, text) in texts {
+        read_bounded(file, text.as_bytes(), limits, &mut read)?;
+    }
+    check_texts(texts.iter().map(|(file, text)| Text::of_file(file.clone(), text.clone())).collect(), kinds, limits)
+}
+
+fn check_texts(texts: Vec<Text>, kinds: &[KindSpec], limits: &Limits) -> Result<Manifests, ManifestError> {
     let mut diagnostics = Vec::new();
     let mut resources = Vec::new();
     let mut skipped = Vec::new();
+    let mut schemas = Schemas::default();
     for text in &texts {
-        for document in split_documents(text) {
+        let documents = match split_documents(text, limits) {
+            Ok(documents) => documents,
+            Err(over) => {
+                diagnostics.push(over);
+                continue;
+            }
+        };
+        for document in documents {
             let start = Location { file: document.file.clone(), line: document.first_line, column: 1 };
-            match parse_document(document, kinds) {
+            match parse_document(document, kinds, &mut schemas) {
                 Ok(Some(resource)) => resources.push(resource),
                 Ok(None) => skipped.push(start),
                 Err(mut found) => diagnostics.append(&mut found),
@@ -163,32 +219,60 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, kustomize: &mut Vec<Path
 }
 
 /// Splits a file at `---` lines, keeping each document's first line number.
-/// Documents holding only comments or blank lines are dropped.
-fn split_documents(source: &Text) -> Vec<Document> {
+/// Documents holding only comments or blank lines are dropped. A file with
+/// more documents than allowed, or a document nested deeper, is refused
+/// at that document's line before any of it is parsed.
+fn split_documents(source: &Text, limits: &Limits) -> Result<Vec<Document>, Diagnostic> {
     let mut documents = Vec::new();
     let mut current = String::new();
     let mut first_line = 1;
     for (index, line) in source.text.lines().enumerate() {
         if line == "---" || line.starts_with("--- ") || line == "..." {
-            push_document(&mut documents, source, std::mem::take(&mut current), first_line);
+            push_document(&mut documents, source, std::mem::take(&mut current), first_line, limits)?;
             first_line = index + 2;
             continue;
         }
         current.push_str(line);
         current.push('\n');
     }
-    push_document(&mut documents, source, current, first_line);
-    documents
+    push_document(&mut documents, source, current, first_line, limits)?;
+    Ok(documents)
 }
 
-fn push_document(documents: &mut Vec<Document>, source: &Text, text: String, first_line: usize) {
+fn push_document(
+    documents: &mut Vec<Document>,
+    source: &Text,
+    text: String,
+    first_line: usize,
+    limits: &Limits,
+) -> Result<(), Diagnostic> {
     let has_content = text.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-    if has_content {
-        let document = Document { file: source.file.clone(), dir: source.dir.clone(), text, first_line, indent: 0 };
-        match super::list::items(&document) {
-            Some(items) => documents.extend(items),
-            None => documents.push(document),
-        }
+    if !has_content {
+        return Ok(());
+    }
+    let over = |at: usize, over: super::limits::OverLimit| at_start(&source.file, at, over.to_string());
+    if let Some(line) = super::limits::too_deep(&text, limits.depth) {
+        let found = limits.depth as u64 + 1;
+        return Err(over(
+            first_line + line - 1,
+            super::limits::OverLimit { limit: Limit::Depth, found, allowed: limits.depth as u64 },
+        ));
+    }
+    let document = Document { file: source.file.clone(), dir: source.dir.clone(), text, first_line, indent: 0 };
+    match super::list::items(&document) {
+        Some(items) => documents.extend(items),
+        None => documents.push(document),
+    }
+    limits.check(Limit::Documents, documents.len() as u64).map_err(|o| over(first_line, o))
+}
+
+/// Each kind's schema with its bounds, made once per load.
+#[derive(Default)]
+struct Schemas(BTreeMap<&'static str, serde_json::Value>);
+
+impl Schemas {
+    fn of(&mut self, kind: &KindSpec) -> &serde_json::Value {
+        self.0.entry(kind.key_kind).or_insert_with(|| super::kind::bounded_schema(kind))
     }
 }
 
@@ -241,7 +325,11 @@ fn shape_of(value: &serde_yaml::Value) -> &'static str {
 
 /// Parses one document; `None` for YAML that is not a manifest at all (no
 /// apiVersion, kind, metadata or spec: a CI workflow kept beside them).
-fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resource>, Vec<Diagnostic>> {
+fn parse_document(
+    document: Document,
+    kinds: &[KindSpec],
+    schemas: &mut Schemas,
+) -> Result<Option<Resource>, Vec<Diagnostic>> {
     let document = Arc::new(document);
     let at =
         |field: &str, message: String| Diagnostic { location: document.locate(field), field: field.into(), message };
@@ -280,7 +368,9 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resou
         .chain(super::scalars::check(yaml_spec, &parsed.spec, header.get("metadata").unwrap_or(&null)))
         .chain(super::policy::check(&parsed.spec))
         .chain(super::urls::check(&parsed.spec));
-    let mut problems: Vec<Diagnostic> = checks.map(|(field, message)| at(&field, message)).collect();
+    let schema = schemas.of(spec_kind);
+    let bounds = super::limits::over_bounds(&parsed.spec, schema, schema, "spec");
+    let mut problems: Vec<Diagnostic> = checks.chain(bounds).map(|(field, message)| at(&field, message)).collect();
     if let Some(message) = check_name(&parsed.metadata.name) {
         problems.push(at("metadata.name", message));
     }
@@ -506,7 +596,8 @@ mod tests {
     #[test]
     fn documents_are_split_with_their_starting_lines() {
         let text = "# header\n---\nkind: A\n---\n# only a comment\n---\nkind: B\n".to_string();
-        let docs = split_documents(&Text::of_file("a.yaml".into(), text));
+        let docs =
+            split_documents(&Text::of_file("a.yaml".into(), text), &Limits::default()).expect("within the limits");
         let starts: Vec<usize> = docs.iter().map(|d| d.first_line).collect();
         assert_eq!(starts, vec![3, 7]);
     }

@@ -8,6 +8,7 @@ pub mod annotations;
 pub mod crd;
 pub mod duration;
 pub mod kind;
+pub mod limits;
 mod list;
 mod load;
 pub mod locate;
@@ -27,7 +28,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use kind::{KindSpec, Reference};
-pub use load::{load, load_texts, load_with_stdin, STDIN};
+pub use load::{load, load_texts, load_texts_within, load_with_stdin, load_within, STDIN};
 pub use provider::{ProviderSpec, PROVIDER_KIND};
 
 /// Where something stands in the manifests.
