@@ -168,8 +168,11 @@ async fn start_sandbox(common: &Common, dir: &Path) -> anyhow::Result<(Option<St
         return Ok((None, None));
     }
     let faults = common.sandbox_faults.as_deref().map(Faults::parse).transpose()?;
-    let requests_per_hour = if common.sandbox_limits == super::Limits::Off { 0 } else { 200 };
-    let emulators = providers::emulators(EmulatorConfig { requests_per_hour, ..EmulatorConfig::default() });
+    let mut config = EmulatorConfig::default();
+    if common.sandbox_limits == super::Limits::Off {
+        config.requests_per_hour = 0;
+    }
+    let emulators = providers::emulators(config);
     let sandbox = Sandbox::with_faults(emulators, Some(dir.join("sandbox.json")), faults)?;
     let (addr, task) = sandbox.serve("127.0.0.1:0").await?;
     Ok((Some(format!("http://{addr}")), Some(SandboxTask(task))))
@@ -214,13 +217,15 @@ fn connect(
     place: &Place<'_>,
 ) -> anyhow::Result<Vec<Arc<Account>>> {
     let mut records: BTreeMap<String, ProviderRecord> = BTreeMap::new();
-    // Where each Provider manifest says where its key is: a problem with
-    // the key is reported there.
-    let mut places: BTreeMap<String, String> = BTreeMap::new();
     for provider in manifests.providers() {
         records.insert(provider.metadata.name.clone(), record_of(provider)?);
-        places.insert(provider.metadata.name.clone(), provider.document.locate("spec.credentials.env").to_string());
     }
+    // A problem with a key is reported where the Provider manifest says
+    // where the key is.
+    let place_of = |name: &str| {
+        let provider = manifests.providers().find(|p| p.metadata.name == name)?;
+        Some(provider.document.locate("spec.credentials.env"))
+    };
     let used: std::collections::BTreeSet<&str> = manifests
         .managed()
         .filter_map(|r| r.provider.as_deref())
@@ -242,7 +247,7 @@ fn connect(
                 providers::dialect(record.provider_type),
                 super::progress::notifier(),
             )),
-            Err(problem) => match places.get(name) {
+            Err(problem) => match place_of(name) {
                 Some(place) => problems.push(format!("{place}: {problem}")),
                 None => problems.push(problem),
             },

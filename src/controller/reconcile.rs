@@ -372,12 +372,21 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
 /// change someone asked for. (An annotation such as a new re-enroll token
 /// does not move `metadata.generation`.)
 fn only_checks(kind: &KindSpec, object: &DynamicObject) -> bool {
-    let status = cluster::status_of(object);
-    let synced = status.conditions.iter().any(|c| c.condition_type == "Synced" && c.status == "True");
-    status.observed_generation.is_some()
-        && status.observed_generation == object.metadata.generation
+    // Read field by field: the status's records need not be parsed.
+    let status = object.data.get("status");
+    let observed = status.and_then(|s| s.get("observedGeneration")).and_then(Value::as_i64);
+    let synced = status
+        .and_then(|s| s.get("conditions"))
+        .and_then(Value::as_array)
+        .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Synced" && c["status"] == "True"));
+    let recorded: BTreeMap<String, String> = status
+        .and_then(|s| s.get("observedAnnotations"))
+        .and_then(|a| serde_json::from_value(a.clone()).ok())
+        .unwrap_or_default();
+    observed.is_some()
+        && observed == object.metadata.generation
         && synced
-        && status.observed_annotations == provider_annotations(kind, object)
+        && recorded == provider_annotations(kind, object)
 }
 
 /// The object's annotations that its kind's provider reads.
