@@ -114,6 +114,13 @@ impl Limits {
 ///
 /// Returns the line (1-based, in `text`) where the depth passed `most`.
 pub fn too_deep(text: &str, most: usize) -> Option<usize> {
+    // Each level is a line, a `- ` or a bracket: a text with no more of
+    // those than the limit cannot pass it (most manifests), and is not
+    // scanned.
+    let structure = text.bytes().filter(|b| matches!(b, b'\n' | b'-' | b'[' | b'{')).count();
+    if structure < most {
+        return None;
+    }
     let mut indents: Vec<usize> = Vec::new();
     let mut flow = 0usize;
     // Inside a block scalar (`content: |`): its lines are text, deeper
@@ -233,6 +240,111 @@ pub fn bound_schema(schema: &mut serde_json::Value) {
     }
 }
 
+/// A kind's bounds, read once from its schema: per node the most items,
+/// characters or keys, and the bounds of what it holds. Checking a spec
+/// against it costs a walk of the spec, not a schema lookup per field.
+#[derive(Debug, Default)]
+pub struct Bounds {
+    max_items: Option<u64>,
+    max_length: Option<u64>,
+    max_properties: Option<u64>,
+    items: Option<Box<Bounds>>,
+    properties: BTreeMap<String, Bounds>,
+    additional: Option<Box<Bounds>>,
+    /// The branches of a choice of shapes (`anyOf`, `oneOf`, `allOf`), by
+    /// the JSON type each takes.
+    branches: Vec<(String, Bounds)>,
+}
+
+use std::collections::BTreeMap;
+
+impl Bounds {
+    /// The bounds `schema` declares, following `$ref`s into `root`.
+    pub fn of(schema: &serde_json::Value, root: &serde_json::Value) -> Bounds {
+        Self::read(schema, root, 0)
+    }
+
+    fn read(schema: &serde_json::Value, root: &serde_json::Value, depth: usize) -> Bounds {
+        use serde_json::Value;
+        let schema = resolve(schema, root);
+        // A schema that refers to itself is bounded at this depth.
+        if depth > 32 {
+            return Bounds::default();
+        }
+        let inner = |s: &Value| Box::new(Self::read(s, root, depth + 1));
+        let bound = |keyword: &str| schema.get(keyword).and_then(Value::as_u64);
+        let properties = schema.get("properties").and_then(Value::as_object);
+        let branches = ["anyOf", "oneOf", "allOf"]
+            .iter()
+            .filter_map(|k| schema.get(*k)?.as_array())
+            .flatten()
+            .filter_map(|branch| {
+                let shape = resolve(branch, root).get("type")?.as_str()?.to_string();
+                Some((shape, Self::read(branch, root, depth + 1)))
+            })
+            .collect();
+        Bounds {
+            max_items: bound("maxItems"),
+            max_length: bound("maxLength"),
+            max_properties: bound("maxProperties"),
+            items: schema.get("items").map(inner),
+            properties: properties
+                .map(|p| p.iter().map(|(name, s)| (name.clone(), Self::read(s, root, depth + 1))).collect())
+                .unwrap_or_default(),
+            additional: schema.get("additionalProperties").filter(|s| s.is_object()).map(inner),
+            branches,
+        }
+    }
+
+    /// The first place `value` passes a bound, as (field path below
+    /// `path`, message).
+    pub fn over(&self, value: &serde_json::Value, path: &str) -> Option<(String, String)> {
+        self.over_at(value, &|| path.to_string())
+    }
+
+    /// [`Bounds::over`], the path made only for what is over a bound.
+    fn over_at(&self, value: &serde_json::Value, path: &dyn Fn() -> String) -> Option<(String, String)> {
+        use serde_json::Value;
+        let raise = "raise the bound in the kind's schema if the vendor allows more";
+        let (shape, found) = match value {
+            Value::Array(items) => {
+                if let Some(most) = self.max_items.filter(|most| items.len() as u64 > *most) {
+                    return Some((path(), format!("{} items, more than the {most} allowed; {raise}", items.len())));
+                }
+                let found = self.items.as_ref().and_then(|bounds| {
+                    items.iter().enumerate().find_map(|(i, item)| bounds.over_at(item, &|| format!("{}[{i}]", path())))
+                });
+                ("array", found)
+            }
+            Value::String(text) => {
+                let over = self.max_length.filter(|most| text.len() as u64 > *most);
+                let length = over.map(|_| text.chars().count() as u64);
+                let found = match (over, length) {
+                    (Some(most), Some(length)) if length > most => {
+                        Some((path(), format!("{length} characters, more than the {most} allowed; {raise}")))
+                    }
+                    _ => None,
+                };
+                ("string", found)
+            }
+            Value::Object(fields) => {
+                if let Some(most) = self.max_properties.filter(|most| fields.len() as u64 > *most) {
+                    return Some((path(), format!("{} keys, more than the {most} allowed; {raise}", fields.len())));
+                }
+                let found = fields.iter().find_map(|(name, inner)| {
+                    let bounds = self.properties.get(name).or(self.additional.as_deref())?;
+                    bounds.over_at(inner, &|| format!("{}.{name}", path()))
+                });
+                ("object", found)
+            }
+            _ => return None,
+        };
+        found.or_else(|| {
+            self.branches.iter().filter(|(taken, _)| taken == shape).find_map(|(_, branch)| branch.over_at(value, path))
+        })
+    }
+}
+
 /// The first place `value` passes a bound of `schema` (`maxItems`,
 /// `maxLength`, `maxProperties`), as (field path below `path`, message),
 /// following `$ref`s into `root`'s definitions.
@@ -242,50 +354,7 @@ pub fn over_bounds(
     root: &serde_json::Value,
     path: &str,
 ) -> Option<(String, String)> {
-    use serde_json::Value;
-    let schema = resolve(schema, root);
-    let bound = |keyword: &str| schema.get(keyword).and_then(Value::as_u64);
-    let raise = "raise the bound in the kind's schema if the vendor allows more";
-    match value {
-        Value::Array(items) => {
-            if let Some(most) = bound("maxItems").filter(|most| items.len() as u64 > *most) {
-                return Some((path.into(), format!("{} items, more than the {most} allowed; {raise}", items.len())));
-            }
-            let item_schema = schema.get("items")?;
-            items.iter().enumerate().find_map(|(i, item)| over_bounds(item, item_schema, root, &format!("{path}[{i}]")))
-        }
-        Value::String(text) => {
-            let length = text.chars().count() as u64;
-            let most = bound("maxLength").filter(|most| length > *most)?;
-            Some((path.into(), format!("{length} characters, more than the {most} allowed; {raise}")))
-        }
-        Value::Object(fields) => {
-            if let Some(most) = bound("maxProperties").filter(|most| fields.len() as u64 > *most) {
-                return Some((path.into(), format!("{} keys, more than the {most} allowed; {raise}", fields.len())));
-            }
-            fields.iter().find_map(|(name, inner)| {
-                let field_schema = schema
-                    .get("properties")
-                    .and_then(|p| p.get(name))
-                    .or_else(|| schema.get("additionalProperties").filter(|s| s.is_object()))?;
-                over_bounds(inner, field_schema, root, &format!("{path}.{name}"))
-            })
-        }
-        _ => None,
-    }
-    .or_else(|| {
-        // A choice of shapes (`anyOf`, `oneOf`, `allOf`): each branch's bounds.
-        ["anyOf", "oneOf", "allOf"].iter().filter_map(|k| schema.get(*k)?.as_array()).flatten().find_map(|branch| {
-            let branch = resolve(branch, root);
-            let fits = match value {
-                Value::Array(_) => branch.get("type").is_some_and(|t| t == "array"),
-                Value::String(_) => branch.get("type").is_some_and(|t| t == "string"),
-                Value::Object(_) => branch.get("type").is_some_and(|t| t == "object"),
-                _ => false,
-            };
-            fits.then(|| over_bounds(value, branch, root, path)).flatten()
-        })
-    })
+    Bounds::of(schema, root).over(value, path)
 }
 
 /// A schema with its `$ref` (`#/$defs/Name`) followed into `root`.

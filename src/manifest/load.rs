@@ -194,7 +194,7 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, kustomize: &mut Vec<Path
         .hidden(true)
         .parents(true)
         .add_custom_ignore_filename(IGNORE_FILE)
-        .sort_by_file_path(|a, b| a.cmp(b))
+        .sort_by_file_name(|a, b| a.cmp(b))
         .filter_entry(move |entry| {
             let folder = entry.file_type().is_some_and(|t| t.is_dir()) && entry.path() != top;
             let kustomize_root = folder && KUSTOMIZATIONS.iter().any(|name| entry.path().join(name).is_file());
@@ -266,13 +266,16 @@ fn push_document(
     limits.check(Limit::Documents, documents.len() as u64).map_err(|o| over(first_line, o))
 }
 
-/// Each kind's schema with its bounds, made once per load.
+/// Each kind's bounds, read once per load from its bounded schema.
 #[derive(Default)]
-struct Schemas(BTreeMap<&'static str, serde_json::Value>);
+struct Schemas(BTreeMap<&'static str, super::limits::Bounds>);
 
 impl Schemas {
-    fn of(&mut self, kind: &KindSpec) -> &serde_json::Value {
-        self.0.entry(kind.key_kind).or_insert_with(|| super::kind::bounded_schema(kind))
+    fn of(&mut self, kind: &KindSpec) -> &super::limits::Bounds {
+        self.0.entry(kind.key_kind).or_insert_with(|| {
+            let schema = super::kind::bounded_schema(kind);
+            super::limits::Bounds::of(&schema, &schema)
+        })
     }
 }
 
@@ -368,8 +371,7 @@ fn parse_document(
         .chain(super::scalars::check(yaml_spec, &parsed.spec, header.get("metadata").unwrap_or(&null)))
         .chain(super::policy::check(&parsed.spec))
         .chain(super::urls::check(&parsed.spec));
-    let schema = schemas.of(spec_kind);
-    let bounds = super::limits::over_bounds(&parsed.spec, schema, schema, "spec");
+    let bounds = schemas.of(spec_kind).over(&parsed.spec, "spec");
     let mut problems: Vec<Diagnostic> = checks.chain(bounds).map(|(field, message)| at(&field, message)).collect();
     if let Some(message) = check_name(&parsed.metadata.name) {
         problems.push(at("metadata.name", message));
