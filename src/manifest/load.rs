@@ -132,7 +132,9 @@ pub fn load_texts_within(
 ) -> Result<Manifests, ManifestError> {
     let mut read = 0u64;
     for (file, text) in texts {
-        read_bounded(file, text.as_bytes(), limits, &mut read)?;
+        read = read.saturating_add(text.len() as u64);
+        let over = limits.check(Limit::FileBytes, text.len() as u64).and_then(|()| limits.check(Limit::RunBytes, read));
+        over.map_err(|over| ManifestError::Invalid(vec![at_start(file, 1, over.to_string())]))?;
     }
     check_texts(texts.iter().map(|(file, text)| Text::of_file(file.clone(), text.clone())).collect(), kinds, limits)
 }
@@ -141,7 +143,6 @@ fn check_texts(texts: Vec<Text>, kinds: &[KindSpec], limits: &Limits) -> Result<
     let mut diagnostics = Vec::new();
     let mut resources = Vec::new();
     let mut skipped = Vec::new();
-    let mut schemas = Schemas::default();
     for text in &texts {
         let documents = match split_documents(text, limits) {
             Ok(documents) => documents,
@@ -152,7 +153,7 @@ fn check_texts(texts: Vec<Text>, kinds: &[KindSpec], limits: &Limits) -> Result<
         };
         for document in documents {
             let start = Location { file: document.file.clone(), line: document.first_line, column: 1 };
-            match parse_document(document, kinds, &mut schemas) {
+            match parse_document(document, kinds) {
                 Ok(Some(resource)) => resources.push(resource),
                 Ok(None) => skipped.push(start),
                 Err(mut found) => diagnostics.append(&mut found),
@@ -266,17 +267,17 @@ fn push_document(
     limits.check(Limit::Documents, documents.len() as u64).map_err(|o| over(first_line, o))
 }
 
-/// Each kind's bounds, read once per load from its bounded schema.
-#[derive(Default)]
-struct Schemas(BTreeMap<&'static str, super::limits::Bounds>);
-
-impl Schemas {
-    fn of(&mut self, kind: &KindSpec) -> &super::limits::Bounds {
-        self.0.entry(kind.key_kind).or_insert_with(|| {
-            let schema = super::kind::bounded_schema(kind);
-            super::limits::Bounds::of(&schema, &schema)
-        })
-    }
+/// A kind's bounds, read from its bounded schema once per process (a
+/// table derived from the types: the controller loads an object per
+/// reconcile, and must not build a schema each time).
+fn bounds_of(kind: &KindSpec) -> &'static super::limits::Bounds {
+    static BOUNDS: std::sync::Mutex<BTreeMap<&'static str, &'static super::limits::Bounds>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let mut bounds = BOUNDS.lock().unwrap_or_else(|e| e.into_inner());
+    bounds.entry(kind.key_kind).or_insert_with(|| {
+        let schema = super::kind::bounded_schema(kind);
+        Box::leak(Box::new(super::limits::Bounds::of(&schema, &schema)))
+    })
 }
 
 /// A document read once as YAML: what it says it is, and the whole of it
@@ -328,11 +329,7 @@ fn shape_of(value: &serde_yaml::Value) -> &'static str {
 
 /// Parses one document; `None` for YAML that is not a manifest at all (no
 /// apiVersion, kind, metadata or spec: a CI workflow kept beside them).
-fn parse_document(
-    document: Document,
-    kinds: &[KindSpec],
-    schemas: &mut Schemas,
-) -> Result<Option<Resource>, Vec<Diagnostic>> {
+fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resource>, Vec<Diagnostic>> {
     let document = Arc::new(document);
     let at =
         |field: &str, message: String| Diagnostic { location: document.locate(field), field: field.into(), message };
@@ -371,7 +368,7 @@ fn parse_document(
         .chain(super::scalars::check(yaml_spec, &parsed.spec, header.get("metadata").unwrap_or(&null)))
         .chain(super::policy::check(&parsed.spec))
         .chain(super::urls::check(&parsed.spec));
-    let bounds = schemas.of(spec_kind).over(&parsed.spec, "spec");
+    let bounds = bounds_of(spec_kind).over(&parsed.spec, "spec");
     let mut problems: Vec<Diagnostic> = checks.chain(bounds).map(|(field, message)| at(&field, message)).collect();
     if let Some(message) = check_name(&parsed.metadata.name) {
         problems.push(at("metadata.name", message));
