@@ -345,18 +345,6 @@ impl Bounds {
     }
 }
 
-/// The first place `value` passes a bound of `schema` (`maxItems`,
-/// `maxLength`, `maxProperties`), as (field path below `path`, message),
-/// following `$ref`s into `root`'s definitions.
-pub fn over_bounds(
-    value: &serde_json::Value,
-    schema: &serde_json::Value,
-    root: &serde_json::Value,
-    path: &str,
-) -> Option<(String, String)> {
-    Bounds::of(schema, root).over(value, path)
-}
-
 /// A schema with its `$ref` (`#/$defs/Name`) followed into `root`.
 fn resolve<'a>(schema: &'a serde_json::Value, root: &'a serde_json::Value) -> &'a serde_json::Value {
     let mut schema = schema;
@@ -408,10 +396,11 @@ mod tests {
         assert_eq!(schema["properties"]["id"]["maxLength"], 4, "a bound given is kept");
         let long = "x".repeat(MAX_LENGTH as usize + 1);
         let spec = json!({"flow": [{"content": "hi"}, {"content": long}], "id": "abc"});
-        let (path, message) = over_bounds(&spec, &schema, &schema, "spec").expect("over");
+        let bounds = Bounds::of(&schema, &schema);
+        let (path, message) = bounds.over(&spec, "spec").expect("over");
         assert_eq!(path, "spec.flow[1].content");
         assert!(message.starts_with("65537 characters, more than the 65536 allowed"), "{message}");
-        assert_eq!(over_bounds(&json!({"id": "abcde"}), &schema, &schema, "spec").map(|f| f.0), Some("spec.id".into()));
+        assert_eq!(bounds.over(&json!({"id": "abcde"}), "spec").map(|f| f.0), Some("spec.id".into()));
     }
 
     #[test]
