@@ -70,10 +70,16 @@ fn read_bounded(
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut source.take(limits.file_bytes.saturating_add(1)), &mut bytes)
         .map_err(|source| ManifestError::Read { path: file.to_path_buf(), source })?;
-    *read = read.saturating_add(bytes.len() as u64);
-    let over = limits.check(Limit::FileBytes, bytes.len() as u64).and_then(|()| limits.check(Limit::RunBytes, *read));
-    over.map_err(|over| ManifestError::Invalid(vec![at_start(file, 1, over.to_string())]))?;
+    count_bytes(file, bytes.len(), limits, read)?;
     Ok(bytes)
+}
+
+/// Adds a file's `len` bytes to the run's `read`; a file or a run over its
+/// limit is refused at the file's first line.
+fn count_bytes(file: &Path, len: usize, limits: &Limits, read: &mut u64) -> Result<(), ManifestError> {
+    *read = read.saturating_add(len as u64);
+    let over = limits.check(Limit::FileBytes, len as u64).and_then(|()| limits.check(Limit::RunBytes, *read));
+    over.map_err(|over| ManifestError::Invalid(vec![at_start(file, 1, over.to_string())]))
 }
 
 /// A diagnostic at the start of a line of a file.
@@ -132,9 +138,7 @@ pub fn load_texts_within(
 ) -> Result<Manifests, ManifestError> {
     let mut read = 0u64;
     for (file, text) in texts {
-        read = read.saturating_add(text.len() as u64);
-        let over = limits.check(Limit::FileBytes, text.len() as u64).and_then(|()| limits.check(Limit::RunBytes, read));
-        over.map_err(|over| ManifestError::Invalid(vec![at_start(file, 1, over.to_string())]))?;
+        count_bytes(file, text.len(), limits, &mut read)?;
     }
     check_texts(texts.iter().map(|(file, text)| Text::of_file(file.clone(), text.clone())).collect(), kinds, limits)
 }
@@ -253,11 +257,8 @@ fn push_document(
     }
     let over = |at: usize, over: super::limits::OverLimit| at_start(&source.file, at, over.to_string());
     if let Some(line) = super::limits::too_deep(&text, limits.depth) {
-        let found = limits.depth as u64 + 1;
-        return Err(over(
-            first_line + line - 1,
-            super::limits::OverLimit { limit: Limit::Depth, found, allowed: limits.depth as u64 },
-        ));
+        // The scan stops one level past the limit.
+        limits.check(Limit::Depth, limits.depth as u64 + 1).map_err(|o| over(first_line + line - 1, o))?;
     }
     let document = Document { file: source.file.clone(), dir: source.dir.clone(), text, first_line, indent: 0 };
     match super::list::items(&document) {
