@@ -20,9 +20,25 @@ pub fn a(word: &str) -> String {
     format!("{} {word}", article(word))
 }
 
+/// `a`, `a or b`, `a, b or c`.
+pub fn either(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [only] => only.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn choices_are_joined_with_a_final_or() {
+        assert_eq!(either(&["text"]), "text");
+        assert_eq!(either(&["text", "a list"]), "text or a list");
+        assert_eq!(either(&["a", "b", "c"]), "a, b or c");
+    }
 
     #[test]
     fn one_is_singular_and_every_other_count_plural() {

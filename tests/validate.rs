@@ -212,3 +212,35 @@ fn a_file_that_is_not_utf8_names_the_line_and_the_byte() {
     assert_contains(&run.stderr, "manifests/latin1.yaml:7:1: not UTF-8: byte");
     assert_eq!(server.orsay_requests(), 0);
 }
+
+#[test]
+fn every_mistake_of_every_document_and_file_is_said_at_once_in_order_and_in_plain_words() {
+    let (server, work) = server_and_workspace(&[]);
+    // A cross-field check (the profile's channel), a field one level off
+    // and a misspelt one; a spec whose fields were not indented; a wrong
+    // type and a negative duration; a tab in a second file.
+    let misplaced = sequence(
+        "misplaced",
+        "name: A\ntrigger: WHATSAPP_MESSAGE\nprofile: {instagram: shop}\nflow:\n  - delay: 0m\ncontent: hi\ntriger: X",
+    );
+    let flat = "apiVersion: orsay.seqops.dev/v1alpha1\nkind: Sequence\nmetadata:\n  name: flat\nspec:\nname: B\n";
+    let wrong = sequence("wrong", "name: C\ntrigger: WHATSAPP_MESSAGE\nactive: maybe\ninboundResponseDelay: -5m");
+    work.write("bad.yaml", &format!("{misplaced}---\n{flat}---\n{wrong}"));
+    work.write("tabbed.yaml", &sequence("tabbed", "name: D\ntrigger: WHATSAPP_MESSAGE\nflow:\n\t- delay: 0m"));
+    let run = work.run(&["validate", "-f", "manifests"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    let expected = [
+        "error: manifests/bad.yaml:8:3: spec.profile: trigger WHATSAPP_MESSAGE runs on WHATSAPP, but the profile is an INSTAGRAM profile",
+        "error: manifests/bad.yaml:11:3: spec.content: `content` belongs under `flow[]`, not directly under `spec`",
+        "error: manifests/bad.yaml:12:3: spec.triger: unknown field `triger`; did you mean `trigger`?",
+        "error: manifests/bad.yaml:18:1: spec: `spec` has no value: what belongs to it goes on the lines below it, indented under it",
+        "error: manifests/bad.yaml:19:1: name: `name` belongs under `spec`, not at the top of the document",
+        "error: manifests/bad.yaml:28:3: spec.active: `maybe` is text, but `active` takes true or false",
+        "error: manifests/bad.yaml:29:25: spec.inboundResponseDelay: `-5m` is negative: durations must be zero or more",
+        "error: manifests/tabbed.yaml:9:3: a tab indents this line: YAML indents with spaces only; replace the tab with spaces",
+        "8 errors in the manifests; nothing was sent to any API",
+    ];
+    let lines: Vec<&str> = run.stderr.lines().map(|l| l.split(" (valid fields").next().unwrap_or(l)).collect();
+    assert_eq!(lines, expected, "{}", run.stderr);
+    assert_eq!(server.orsay_requests(), 0);
+}

@@ -23,43 +23,7 @@ pub fn file_name(api_version: &str, kind: &str) -> String {
     format!("{group}_{kind}.json")
 }
 
-/// A kind's whole manifest (apiVersion, kind, metadata, spec) as a schema.
-pub fn manifest_schema(kind: &seqops::manifest::KindSpec) -> serde_json::Value {
-    let spec = seqops::manifest::kind::bounded_schema(kind);
-    let mut definitions = spec.get("$defs").cloned().unwrap_or_else(|| serde_json::json!({}));
-    let mut spec_body = spec.clone();
-    if let Some(map) = spec_body.as_object_mut() {
-        map.remove("$defs");
-        map.remove("$schema");
-    }
-    if let Some(defs) = definitions.as_object_mut() {
-        defs.insert("Spec".into(), spec_body);
-    }
-    serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": format!("{} ({})", kind.kind, kind.api_version),
-        "type": "object",
-        "required": ["apiVersion", "kind", "metadata", "spec"],
-        "additionalProperties": false,
-        "properties": {
-            "apiVersion": { "const": kind.api_version },
-            "kind": { "const": kind.kind },
-            "metadata": {
-                "type": "object",
-                "required": ["name"],
-                "properties": {
-                    "name": { "type": "string", "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" },
-                    "namespace": { "type": "string" },
-                    "annotations": { "type": "object", "additionalProperties": { "type": "string" } },
-                    "labels": { "type": "object", "additionalProperties": { "type": "string" } }
-                },
-                "additionalProperties": false
-            },
-            "spec": { "$ref": "#/$defs/Spec" }
-        },
-        "$defs": definitions,
-    })
-}
+pub use seqops::manifest::kind::manifest_schema;
 
 pub fn run(args: SchemaArgs) -> anyhow::Result<ExitCode> {
     if args.plan {

@@ -13,7 +13,7 @@ pub struct ParsedDoc {
     pub spec: serde_json::Value,
 }
 
-pub type ParseError = serde_path_to_error::Error<serde_yaml::Error>;
+pub type ParseError = serde_path_to_error::Error<serde_json::Error>;
 
 /// A reference from one manifest to another by `metadata.name`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub struct KindSpec {
     /// The provider type whose Provider manages objects of this kind; `None`
     /// for the Provider kind itself.
     pub provider_type: Option<&'static str>,
-    pub parse: fn(Yaml<'_>) -> Result<ParsedDoc, ParseError>,
+    pub parse: fn(&serde_json::Value) -> Result<ParsedDoc, ParseError>,
     /// The references a spec makes to other manifests.
     pub references: fn(&serde_json::Value) -> Vec<Reference>,
     /// Checks serde cannot express: `(field path, message)` for each problem.
@@ -73,21 +73,10 @@ struct Envelope<S> {
     spec: S,
 }
 
-/// A document as text and as the YAML it was read to.
-#[derive(Clone, Copy)]
-pub struct Yaml<'a> {
-    pub text: &'a str,
-    pub value: &'a serde_yaml::Value,
-}
-
-/// Parses a whole document with `S` as its spec type. It is read from the
-/// YAML already in hand; a document that does not fit is read again
-/// from its text, which keeps the line and the path of the field at fault.
-pub fn parse_typed<S: DeserializeOwned + Serialize>(yaml: Yaml<'_>) -> Result<ParsedDoc, ParseError> {
-    let envelope: Envelope<S> = match Envelope::deserialize(yaml.value) {
-        Ok(envelope) => envelope,
-        Err(_) => serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(yaml.text))?,
-    };
+/// Reads a whole document (as JSON, the shape YAML was read to) with `S`
+/// as its spec type. An error names the path of the field at fault.
+pub fn parse_typed<S: DeserializeOwned + Serialize>(document: &serde_json::Value) -> Result<ParsedDoc, ParseError> {
+    let envelope: Envelope<S> = serde_path_to_error::deserialize(document)?;
     // Serializing a value that was just deserialized cannot fail for the
     // plain data types specs are made of.
     let spec = serde_json::to_value(&envelope.spec).unwrap_or(serde_json::Value::Null);
@@ -110,4 +99,42 @@ pub fn bounded_schema(kind: &KindSpec) -> serde_json::Value {
     let mut schema = serde_json::to_value((kind.schema)()).unwrap_or_default();
     super::limits::bound_schema(&mut schema);
     schema
+}
+
+/// A kind's whole manifest (apiVersion, kind, metadata, spec) as a schema.
+pub fn manifest_schema(kind: &KindSpec) -> serde_json::Value {
+    let spec = bounded_schema(kind);
+    let mut definitions = spec.get("$defs").cloned().unwrap_or_else(|| serde_json::json!({}));
+    let mut spec_body = spec.clone();
+    if let Some(map) = spec_body.as_object_mut() {
+        map.remove("$defs");
+        map.remove("$schema");
+    }
+    if let Some(defs) = definitions.as_object_mut() {
+        defs.insert("Spec".into(), spec_body);
+    }
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": format!("{} ({})", kind.kind, kind.api_version),
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "additionalProperties": false,
+        "properties": {
+            "apiVersion": { "const": kind.api_version },
+            "kind": { "const": kind.kind },
+            "metadata": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "name": { "type": "string", "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" },
+                    "namespace": { "type": "string" },
+                    "annotations": { "type": "object", "additionalProperties": { "type": "string" } },
+                    "labels": { "type": "object", "additionalProperties": { "type": "string" } }
+                },
+                "additionalProperties": false
+            },
+            "spec": { "$ref": "#/$defs/Spec" }
+        },
+        "$defs": definitions,
+    })
 }

@@ -346,7 +346,7 @@ impl Bounds {
 }
 
 /// A schema with its `$ref` (`#/$defs/Name`) followed into `root`.
-fn resolve<'a>(schema: &'a serde_json::Value, root: &'a serde_json::Value) -> &'a serde_json::Value {
+pub(super) fn resolve<'a>(schema: &'a serde_json::Value, root: &'a serde_json::Value) -> &'a serde_json::Value {
     let mut schema = schema;
     for _ in 0..32 {
         let Some(reference) = schema.get("$ref").and_then(|r| r.as_str()) else { return schema };

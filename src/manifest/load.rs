@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::limits::{Limit, Limits};
+use super::locate::{Place, Segment};
 use super::{annotations, Diagnostic, Document, KindSpec, Location, ManifestError, Manifests, Resource, ResourceKey};
 
 /// The `-f` path that stands for standard input.
@@ -165,6 +166,10 @@ fn check_texts(texts: Vec<Text>, kinds: &[KindSpec], limits: &Limits) -> Result<
         }
     }
     check_across_documents(&mut resources, kinds, &mut diagnostics);
+    diagnostics.sort_by(|a, b| {
+        let place = |d: &Diagnostic| (d.location.file.clone(), d.location.line, d.location.column);
+        place(a).cmp(&place(b))
+    });
     if diagnostics.is_empty() {
         let mut manifests = Manifests::new(resources);
         manifests.skipped = skipped;
@@ -268,111 +273,233 @@ fn push_document(
     limits.check(Limit::Documents, documents.len() as u64).map_err(|o| over(first_line, o))
 }
 
-/// A kind's bounds, read from its bounded schema once per process (a
-/// table derived from the types: the controller loads an object per
-/// reconcile, and must not build a schema each time).
-fn bounds_of(kind: &KindSpec) -> &'static super::limits::Bounds {
-    static BOUNDS: std::sync::Mutex<BTreeMap<&'static str, &'static super::limits::Bounds>> =
-        std::sync::Mutex::new(BTreeMap::new());
-    let mut bounds = BOUNDS.lock().unwrap_or_else(|e| e.into_inner());
-    bounds.entry(kind.key_kind).or_insert_with(|| {
-        let schema = super::kind::bounded_schema(kind);
-        Box::leak(Box::new(super::limits::Bounds::of(&schema, &schema)))
-    })
-}
-
-/// A document read once as YAML: what it says it is, and the whole of it
-/// to be read as its kind.
-#[derive(Default)]
-struct Header(serde_yaml::Value);
-
-impl Header {
-    fn get(&self, field: &str) -> Option<&serde_yaml::Value> {
-        self.0.as_mapping()?.get(field)
-    }
-
-    fn is_manifest(&self) -> bool {
-        ["apiVersion", "kind", "metadata", "spec"].iter().any(|field| self.get(field).is_some())
-    }
-}
-
-/// Reads a document as a YAML mapping. An empty document is no manifest; a
-/// scalar is an error, never passed over (a document skipped before a
-/// prune would delete its objects). A list of manifests was split into its
-/// items before.
-fn read_header(text: &str) -> Result<Header, ((usize, usize), String)> {
-    match serde_yaml::from_str::<serde_yaml::Value>(text) {
-        Ok(serde_yaml::Value::Null) => Ok(Header::default()),
-        Ok(value) if value.is_mapping() => Ok(Header(value)),
-        Ok(value) => Err((
-            (1, 1),
-            format!(
-                "a document must be a manifest (a mapping with apiVersion, kind, metadata and spec) or a list of them, not {}",
-                shape_of(&value)
-            ),
-        )),
-        Err(error) => {
-            let at = error.location().map_or((1, 1), |l| (l.line(), l.column()));
-            Err((at, format!("not valid YAML: {}", strip_location(&error.to_string()))))
-        }
-    }
-}
-
-fn shape_of(value: &serde_yaml::Value) -> &'static str {
-    match value {
-        serde_yaml::Value::Bool(_) => "a boolean",
-        serde_yaml::Value::Number(_) => "a number",
-        serde_yaml::Value::String(_) => "a string",
-        serde_yaml::Value::Sequence(_) => "a list of something else",
-        _ => "a tagged value",
-    }
-}
-
 /// Parses one document; `None` for YAML that is not a manifest at all (no
 /// apiVersion, kind, metadata or spec: a CI workflow kept beside them).
 fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resource>, Vec<Diagnostic>> {
     let document = Arc::new(document);
-    let at =
-        |field: &str, message: String| Diagnostic { location: document.locate(field), field: field.into(), message };
-    let header = read_header(&document.text).map_err(|((line, column), message)| {
-        vec![Diagnostic {
-            location: Location {
-                file: document.file.clone(),
-                line: line + document.first_line - 1,
-                column: column + document.indent,
-            },
-            field: String::new(),
-            message,
-        }]
+    let value = super::yaml::read(&document.text).map_err(|error| {
+        let location = document.location_of(error.line, error.column);
+        vec![Diagnostic { location, field: String::new(), message: error.message }]
     })?;
-    let text_of = |field: &str| header.get(field).and_then(|v| v.as_str()).map(str::to_string);
-    if !header.is_manifest() {
+    let Some(header) = header_of(&document, &value, kinds)? else { return Ok(None) };
+    let (parsed, findings) = check_document(header.kind, &value);
+    let mut value = value;
+    match parsed {
+        Some(parsed) if findings.is_empty() => Ok(Some(Resource {
+            api_version: header.api_version,
+            kind: header.kind_name,
+            key: ResourceKey::new(header.kind.key_kind, parsed.metadata.name.clone()),
+            metadata: parsed.metadata,
+            spec: parsed.spec,
+            provider: None,
+            document,
+            depends_on: Vec::new(),
+            references: Vec::new(),
+        })),
+        _ => Err(findings
+            .into_iter()
+            .map(|(field, place, message)| {
+                let location = document.locate_at(&field, place_in(&mut value, &field, place));
+                Diagnostic { location, field, message }
+            })
+            .collect()),
+    }
+}
+
+/// What a document says it is.
+struct Header<'k> {
+    api_version: String,
+    kind_name: String,
+    kind: &'k KindSpec,
+}
+
+/// The kind a document names; `None` for a document that is no manifest
+/// (empty, or YAML with none of a manifest's fields). A scalar or a list
+/// of something else is an error, never passed over: a document skipped
+/// before a prune would delete its objects.
+fn header_of<'k>(
+    document: &Document,
+    value: &serde_json::Value,
+    kinds: &'k [KindSpec],
+) -> Result<Option<Header<'k>>, Vec<Diagnostic>> {
+    use serde_json::Value;
+    let at = |field: &str, message: String| {
+        vec![Diagnostic { location: document.locate(field), field: field.into(), message }]
+    };
+    let fields = match value {
+        Value::Null => return Ok(None),
+        Value::Object(fields) => fields,
+        other => {
+            let shape = match other {
+                Value::Bool(_) => "a boolean",
+                Value::Number(_) => "a number",
+                Value::String(_) => "a string",
+                _ => "a list of something else",
+            };
+            let message = format!("a document must be a manifest (a mapping with apiVersion, kind, metadata and spec) or a list of them, not {shape}");
+            return Err(vec![Diagnostic { location: document.location_of(1, 1), field: String::new(), message }]);
+        }
+    };
+    if !["apiVersion", "kind", "metadata", "spec"].iter().any(|field| fields.contains_key(*field)) {
         return Ok(None);
     }
+    let text_of = |field: &str| fields.get(field).and_then(Value::as_str).map(str::to_string);
     // A kustomization beside the manifests it renders is no manifest.
     if text_of("apiVersion").is_some_and(|v| v.starts_with("kustomize.config.k8s.io/")) {
         return Ok(None);
     }
-    let (Some(api_version), Some(kind)) = (text_of("apiVersion"), text_of("kind")) else {
+    let (Some(api_version), Some(kind_name)) = (text_of("apiVersion"), text_of("kind")) else {
         let missing = if text_of("apiVersion").is_none() { "apiVersion" } else { "kind" };
-        return Err(vec![at(missing, format!("every manifest needs `{missing}`"))]);
+        return Err(at(missing, format!("every manifest needs `{missing}`")));
     };
-    let Some(spec_kind) = kinds.iter().find(|k| k.matches(&api_version, &kind)) else {
-        return Err(vec![unknown_kind(&document, &api_version, &kind, kinds)]);
+    match kinds.iter().find(|k| k.matches(&api_version, &kind_name)) {
+        Some(kind) => Ok(Some(Header { api_version, kind_name, kind })),
+        None => Err(vec![unknown_kind(document, &api_version, &kind_name, kinds)]),
+    }
+}
+
+/// A mistake found in a document: its field, where it shows, and what it is.
+type Finding = (String, Place, String);
+
+/// Reads a document as its kind, with every mistake in it. One that reads
+/// is checked field by field and across fields; one that does not is
+/// checked against the kind's schema for every mistake at once, and, with
+/// the fields at fault taken out, read again for the checks across fields.
+fn check_document(kind: &KindSpec, value: &serde_json::Value) -> (Option<super::kind::ParsedDoc>, Vec<Finding>) {
+    let tables = super::conform::tables_of(kind);
+    let error = match (kind.parse)(value) {
+        Ok(parsed) => {
+            let findings = checks(kind, tables, &parsed);
+            return (Some(parsed), findings);
+        }
+        Err(error) => error,
     };
-    let yaml = super::kind::Yaml { text: &document.text, value: &header.0 };
-    let parsed = (spec_kind.parse)(yaml).map_err(|error| vec![serde_diagnostic(&document, &error)])?;
-    let null = serde_yaml::Value::Null;
-    let yaml_spec = header.get("spec").unwrap_or(&null);
-    let checks = (spec_kind.check)(&parsed.spec)
+    let mut findings: Vec<Finding> = tables.problems(value).into_iter().map(|p| (p.path, p.place, p.message)).collect();
+    if findings.is_empty() {
+        return (None, vec![serde_finding(&error)]);
+    }
+    with_serde_words(kind, value, error, &mut findings);
+    let removed: Vec<String> = findings.iter().map(|(field, ..)| field.clone()).collect();
+    let mut repaired = value.clone();
+    for field in &removed {
+        remove(&mut repaired, field);
+    }
+    let after = match (kind.parse)(&repaired) {
+        Ok(parsed) => checks(kind, tables, &parsed),
+        Err(error) => vec![serde_finding(&error)],
+    };
+    let outside = |field: &str| !removed.iter().any(|r| within(field, r));
+    findings.extend(
+        after.into_iter().filter(|(field, _, message)| outside(field) && !message.starts_with("missing field")),
+    );
+    (None, findings)
+}
+
+/// Serde stops at a document's first mistake: read again with the field
+/// at fault taken out, field by field, it says each in the words of its
+/// type where it has its own (a duration's `is negative`).
+fn with_serde_words(
+    kind: &KindSpec,
+    value: &serde_json::Value,
+    mut error: super::kind::ParseError,
+    findings: &mut Vec<Finding>,
+) {
+    // Each reading costs a parse: a document with very many mistakes
+    // keeps the schema's words past the first few.
+    const READINGS: usize = 16;
+    let mut probe = value.clone();
+    for _ in 0..READINGS {
+        let finding = serde_finding(&error);
+        let field = finding.0.clone();
+        if finding.2.starts_with("missing field") {
+            return;
+        }
+        merge_serde_words(findings, finding);
+        if !remove(&mut probe, &field) {
+            return;
+        }
+        match (kind.parse)(&probe) {
+            Ok(_) => return,
+            Err(next) => error = next,
+        }
+    }
+}
+
+/// Serde's words for a field, where they are the type's own (a
+/// duration's `is negative`), replace the schema's for that field.
+fn merge_serde_words(findings: &mut Vec<Finding>, (field, place, message): Finding) {
+    const GENERIC: [&str; 8] = [
+        "invalid type:",
+        "invalid value:",
+        "invalid length",
+        "unknown field",
+        "unknown variant",
+        "missing field",
+        "duplicate field",
+        "data did not match",
+    ];
+    if GENERIC.iter().any(|generic| message.starts_with(generic)) {
+        return;
+    }
+    match findings.iter_mut().find(|(f, ..)| *f == field) {
+        Some(found) => found.2 = message,
+        None => findings.push((field, place, message)),
+    }
+}
+
+/// Whether `field` is `outer` or inside it.
+fn within(field: &str, outer: &str) -> bool {
+    field == outer || field.strip_prefix(outer).is_some_and(|rest| rest.starts_with(['.', '[']))
+}
+
+/// The value of the field at `segments` in `value`.
+fn value_at<'v>(value: &'v mut serde_json::Value, segments: &[Segment]) -> Option<&'v mut serde_json::Value> {
+    segments.iter().try_fold(value, |at, segment| match segment {
+        Segment::Key(key) => at.get_mut(key.as_str()),
+        Segment::Index(index) => at.get_mut(*index),
+    })
+}
+
+/// Takes the field at `path` out of `value` (an item of a list is left
+/// as null, so that the paths of the items after it hold); whether there
+/// was one.
+fn remove(value: &mut serde_json::Value, path: &str) -> bool {
+    let mut segments = super::locate::parse_path(path);
+    let Some(last) = segments.pop() else { return false };
+    match (last, value_at(value, &segments)) {
+        (Segment::Key(key), Some(serde_json::Value::Object(fields))) => fields.shift_remove(&key).is_some(),
+        (Segment::Index(index), Some(serde_json::Value::Array(items))) if index < items.len() => {
+            let was_null = items[index].is_null();
+            items[index] = serde_json::Value::Null;
+            !was_null
+        }
+        _ => false,
+    }
+}
+
+/// Where a finding shows: a scalar's mistake at the scalar, a list's or
+/// a mapping's at its key, where the eye finds it.
+fn place_in(value: &mut serde_json::Value, field: &str, place: Place) -> Place {
+    let nested = value_at(value, &super::locate::parse_path(field)).is_some_and(|v| v.is_object() || v.is_array());
+    if nested {
+        Place::Key
+    } else {
+        place
+    }
+}
+
+/// The checks of a document that reads as its kind: its kind's own, the
+/// policies, URLs, bounds, name and annotations.
+fn checks(kind: &KindSpec, tables: &super::conform::KindTables, parsed: &super::kind::ParsedDoc) -> Vec<Finding> {
+    let spec = &parsed.spec;
+    let mut found: Vec<(String, String)> = (kind.check)(spec)
         .into_iter()
-        .chain(super::scalars::check(yaml_spec, &parsed.spec, header.get("metadata").unwrap_or(&null)))
-        .chain(super::policy::check(&parsed.spec))
-        .chain(super::urls::check(&parsed.spec));
-    let bounds = bounds_of(spec_kind).over(&parsed.spec, "spec");
-    let mut problems: Vec<Diagnostic> = checks.chain(bounds).map(|(field, message)| at(&field, message)).collect();
-    if let Some(message) = check_name(&parsed.metadata.name) {
-        problems.push(at("metadata.name", message));
+        .chain(super::policy::check(spec))
+        .chain(super::urls::check(spec))
+        .chain(tables.bounds.over(spec, "spec"))
+        .collect();
+    if let Some(message) = name_problem(&parsed.metadata.name) {
+        found.push(("metadata.name".into(), message));
     }
     for (name, value) in &parsed.metadata.annotations {
         let field = format!("metadata.annotations.{name}");
@@ -380,25 +507,12 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resou
             let hint = nearest(name, annotations::KNOWN.iter().copied())
                 .map(|n| format!("; did you mean `{n}`?"))
                 .unwrap_or_default();
-            problems.push(at(&field, format!("unknown annotation `{name}`{hint}")));
+            found.push((field, format!("unknown annotation `{name}`{hint}")));
         } else if let Some(message) = annotations::check(name, value) {
-            problems.push(at(&field, message));
+            found.push((field, message));
         }
     }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    Ok(Some(Resource {
-        api_version,
-        kind,
-        key: ResourceKey::new(spec_kind.key_kind, parsed.metadata.name.clone()),
-        metadata: parsed.metadata,
-        spec: parsed.spec,
-        provider: None,
-        document,
-        depends_on: Vec::new(),
-        references: Vec::new(),
-    }))
+    found.into_iter().map(|(field, message)| (field, Place::Key, message)).collect()
 }
 
 /// Checks that need every document: duplicates, each resource's Provider,
@@ -489,7 +603,7 @@ fn choose_provider(
 }
 
 /// Kubernetes object names: lower-case DNS subdomains.
-fn check_name(name: &str) -> Option<String> {
+pub(super) fn name_problem(name: &str) -> Option<String> {
     let valid = !name.is_empty()
         && name.len() <= 253
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
@@ -517,47 +631,15 @@ fn unknown_kind(document: &Document, api_version: &str, kind: &str, kinds: &[Kin
     Diagnostic { location: document.locate(field), field: field.into(), message }
 }
 
-/// Turns serde's error into a diagnostic: its path as the field, its
-/// position, and a suggestion for an unknown field or value.
-fn serde_diagnostic(document: &Document, error: &super::kind::ParseError) -> Diagnostic {
+/// Serde's error as a finding: its path as the field, at the key for a
+/// field unknown or missing, at the value otherwise, with a suggestion for
+/// an unknown field or value.
+fn serde_finding(error: &super::kind::ParseError) -> Finding {
     let path = error.path().to_string();
-    let inner = error.inner();
-    let mut message = strip_location(&inner.to_string());
-    // serde_yaml starts its message with the path of the enclosing value.
-    if let Some((prefix, rest)) = message.split_once(": ") {
-        if path == prefix || path.starts_with(&format!("{prefix}.")) || path.starts_with(&format!("{prefix}[")) {
-            message = rest.to_string();
-        }
-    }
-    message = add_suggestion(&message);
-    // serde_yaml's position is where its reader stood: past the value for
-    // a check made after reading it whole (a source written as a literal),
-    // so the field's own position wins when it comes later.
-    let by_path = document.locate(&path);
-    let location = match inner.location() {
-        Some(l) => {
-            let read = Location {
-                file: document.file.clone(),
-                line: l.line() + document.first_line - 1,
-                column: l.column() + document.indent,
-            };
-            if (by_path.line, by_path.column) > (read.line, read.column) {
-                by_path
-            } else {
-                read
-            }
-        }
-        None => by_path,
-    };
+    let message = add_suggestion(&error.inner().to_string());
+    let at_key = message.starts_with("unknown field") || message.starts_with("missing field");
     let field = if path == "." { String::new() } else { path };
-    Diagnostic { location, field, message }
-}
-
-fn strip_location(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(index) if message[index..].contains(" column ") => message[..index].to_string(),
-        _ => message.to_string(),
-    }
+    (field, if at_key { Place::Key } else { Place::Value }, message)
 }
 
 /// For serde's "unknown field `x`, expected one of `a`, `b`" and "unknown
@@ -610,8 +692,8 @@ mod tests {
 
     #[test]
     fn names_must_be_dns_subdomains() {
-        assert!(check_name("welcome-dm").is_none());
-        assert!(check_name("Welcome DM").is_some());
-        assert!(check_name("-x").is_some());
+        assert!(name_problem("welcome-dm").is_none());
+        assert!(name_problem("Welcome DM").is_some());
+        assert!(name_problem("-x").is_some());
     }
 }

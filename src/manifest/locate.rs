@@ -42,15 +42,37 @@ enum Frame {
     Seq { index: usize },
 }
 
+/// Which end of a field a position is wanted for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// The key (`trigger:`): where an unknown or misplaced field is.
+    Key,
+    /// The value (`INSTAGRAM_DM`): where a value of the wrong type or
+    /// out of range is.
+    Value,
+}
+
 /// Returns the 1-based line and column of the deepest part of `path` found in
 /// `text`: the key itself when it exists, otherwise the nearest parent.
 pub fn locate(text: &str, path: &[Segment]) -> Option<(usize, usize)> {
+    locate_at(text, path, Place::Key)
+}
+
+/// Like [`locate`], at the field's value when `place` says so and the
+/// value is there.
+pub fn locate_at(text: &str, path: &[Segment], place: Place) -> Option<(usize, usize)> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
     let mut best: Option<(usize, (usize, usize))> = None;
+    // A block mapping starts where its first key is, not where the parser
+    // tells it began (at the key's colon).
+    let mut mapping_wanted = false;
     loop {
         let (event, marker) = parser.next_token().ok()?;
         let position = (marker.line(), marker.col() + 1);
+        if mapping_wanted {
+            return Some(position);
+        }
         // The path of the node this event starts (for scalars and collections).
         let is_key = matches!(stack.last(), Some(Frame::Map { expecting_key: true, .. }));
         match event {
@@ -66,13 +88,20 @@ pub fn locate(text: &str, path: &[Segment]) -> Option<(usize, usize)> {
             }
             Event::Scalar(..) | Event::Alias(_) => {
                 let current = current_path(&stack);
+                if place == Place::Value && current == path {
+                    return Some(position);
+                }
                 record(&mut best, path, &current, position);
                 finish_value(&mut stack);
             }
             Event::MappingStart(..) => {
+                mapping_wanted = place == Place::Value && current_path(&stack) == path;
                 stack.push(Frame::Map { key: None, expecting_key: true });
             }
             Event::SequenceStart(..) => {
+                if place == Place::Value && current_path(&stack) == path {
+                    return Some(position);
+                }
                 stack.push(Frame::Seq { index: 0 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
@@ -130,6 +159,17 @@ mod tests {
     fn a_nested_key_is_found_at_its_line_and_column() {
         assert_eq!(locate(DOC, &parse_path("metadata.name")), Some((3, 3)));
         assert_eq!(locate(DOC, &parse_path("spec.flow[1].content")), Some((8, 7)));
+    }
+
+    #[test]
+    fn a_value_is_found_after_its_key() {
+        assert_eq!(locate_at(DOC, &parse_path("spec.flow[1].delay"), Place::Value), Some((7, 14)));
+        assert_eq!(locate_at(DOC, &parse_path("spec.flow[1]"), Place::Value), Some((7, 7)));
+        assert_eq!(
+            locate_at(DOC, &parse_path("spec.flow[1].action"), Place::Value),
+            Some((5, 3)),
+            "the nearest parent"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! kinds as [`KindSpec`]s, so nothing here names a vendor.
 
 pub mod annotations;
+pub mod conform;
 pub mod crd;
 pub mod duration;
 pub mod kind;
@@ -14,10 +15,10 @@ mod load;
 pub mod locate;
 pub mod policy;
 pub mod provider;
-mod scalars;
 pub mod secret;
 pub mod selector;
 pub mod urls;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -71,9 +72,16 @@ pub enum ManifestError {
     Invalid(Vec<Diagnostic>),
 }
 
+/// The most errors said one by one; a run with more says how many it
+/// leaves out (they are most often one mistake repeated).
+pub const ERRORS_SHOWN: usize = 50;
+
 fn render_diagnostics(diagnostics: &[Diagnostic]) -> String {
-    let mut text: Vec<String> = diagnostics.iter().map(|d| format!("error: {d}")).collect();
+    let mut text: Vec<String> = diagnostics.iter().take(ERRORS_SHOWN).map(|d| format!("error: {d}")).collect();
     let count = diagnostics.len();
+    if count > ERRORS_SHOWN {
+        text.push(format!("… and {} more", count - ERRORS_SHOWN));
+    }
     text.push(format!(
         "{count} error{} in the manifests; nothing was sent to any API",
         if count == 1 { "" } else { "s" }
@@ -168,7 +176,17 @@ impl Document {
     /// Where `path` (e.g. `spec.flow[0].delay`) stands, or the nearest parent
     /// that exists, or the document's start.
     pub fn locate(&self, path: &str) -> Location {
-        let (line, column) = locate::locate(&self.text, &locate::parse_path(path)).unwrap_or((1, 1));
+        self.locate_at(path, locate::Place::Key)
+    }
+
+    /// Where `path`'s key or value stands (see [`Document::locate`]).
+    pub fn locate_at(&self, path: &str, place: locate::Place) -> Location {
+        let (line, column) = locate::locate_at(&self.text, &locate::parse_path(path), place).unwrap_or((1, 1));
+        self.location_of(line, column)
+    }
+
+    /// A line and column of the document's text as a place in its file.
+    pub fn location_of(&self, line: usize, column: usize) -> Location {
         Location { file: self.file.clone(), line: line + self.first_line - 1, column: column + self.indent }
     }
 }
@@ -238,5 +256,25 @@ impl Manifests {
 
     pub fn get(&self, key: &ResourceKey) -> Option<&Resource> {
         self.index.get(key).map(|&i| &self.resources[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_fifty_errors_the_rest_are_counted_not_said() {
+        let diagnostic = |line| Diagnostic {
+            location: Location { file: "a.yaml".into(), line, column: 1 },
+            field: String::new(),
+            message: "wrong".into(),
+        };
+        let shown = render_diagnostics(&(1..=60).map(diagnostic).collect::<Vec<_>>());
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines.len(), ERRORS_SHOWN + 2);
+        assert_eq!(lines[ERRORS_SHOWN - 1], "error: a.yaml:50:1: wrong");
+        assert_eq!(lines[ERRORS_SHOWN], "… and 10 more");
+        assert_eq!(lines[ERRORS_SHOWN + 1], "60 errors in the manifests; nothing was sent to any API");
     }
 }
