@@ -63,7 +63,7 @@ fn run_printed(dir: &Path, command: &[String]) -> Run {
 }
 
 #[test]
-fn from_the_repository_root_plan_out_then_the_printed_apply_then_import_as_the_readme_shows_all_work() {
+fn from_the_repository_root_plan_out_then_the_printed_apply_then_import_as_the_manual_shows_all_work() {
     let root = tempfile::tempdir().expect("a folder");
     copy_repository(root.path());
     let planned = seqops(root.path(), &["plan", "--sandbox", "--out", "plan.json"]);
@@ -80,9 +80,9 @@ fn from_the_repository_root_plan_out_then_the_printed_apply_then_import_as_the_r
     let id =
         serde_json::from_str::<Value>(&shown.stdout).expect("the entry")["id"].as_str().expect("an id").to_string();
     assert_eq!(seqops(root.path(), &["state", "rm", "Sequence/inbound-dm"]).code, 0);
-    let readme = std::fs::read_to_string(root.path().join("README.md")).expect("the README");
+    let manual = std::fs::read_to_string(root.path().join("docs/state.md")).expect("the manual's page on state");
     let line =
-        readme.lines().find(|l| l.starts_with("seqops import Sequence/inbound-dm")).expect("the README's import");
+        manual.lines().find(|l| l.starts_with("seqops import Sequence/inbound-dm")).expect("the manual's import");
     let mut import: Vec<String> =
         line.split('#').next().unwrap_or_default().split_whitespace().map(String::from).collect();
     for word in &mut import {
