@@ -6,6 +6,7 @@ mod context;
 mod controller;
 mod digest_key;
 mod drift;
+mod explain;
 mod export;
 mod graph;
 mod import;
@@ -14,6 +15,7 @@ mod progress;
 mod provenance;
 mod sandbox;
 mod schema;
+mod schema_tree;
 mod secret_files;
 mod state;
 mod validate;
@@ -58,6 +60,12 @@ enum Command {
     Export(export::ExportArgs),
     /// JSON Schema of every kind, for editors.
     Schema(schema::SchemaArgs),
+    /// What a kind or one of its fields is, as `kubectl explain` says it.
+    ///
+    /// Its type, whether it is required, the values it takes, its
+    /// description and its default, read from the schema `seqops schema`
+    /// prints.
+    Explain(explain::ExplainArgs),
     /// Run the Kubernetes controller.
     Controller(controller::ControllerArgs),
     /// CustomResourceDefinitions of every kind, as crds/ holds them.
@@ -223,6 +231,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args).await,
         Command::Export(args) => export::run(args).await,
         Command::Schema(args) => schema::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Controller(args) => controller::run(args).await,
         Command::Crds(args) => schema::crds(args),
         Command::Completions(args) => schema::completions(args),
