@@ -10,6 +10,7 @@ mod explain;
 mod export;
 mod graph;
 mod import;
+mod init;
 mod plan;
 mod progress;
 mod provenance;
@@ -39,6 +40,14 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start a project: Providers, commented samples, .gitignore, CI workflow.
+    ///
+    /// For each `--provider`, a folder with its Provider and a commented
+    /// sample of each kind it manages; beside them a `.gitignore` (state,
+    /// secret files, saved plans), a `.seqopsignore` and a GitHub Actions
+    /// workflow that plans pull requests and applies main. It plans cleanly
+    /// with `seqops plan -f DIR --sandbox`. No file is written over another.
+    Init(init::InitArgs),
     /// Parse and check manifests; sends nothing to any API.
     Validate(validate::ValidateArgs),
     /// Show what apply would change.
@@ -221,6 +230,7 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Init(args) => init::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args).await,
         Command::Apply(args) => apply::run(args).await,
