@@ -44,6 +44,7 @@ fn explain_sequence_spec_flow_prints_kubectls_layout_with_the_descriptions_seqop
     );
     assert!(page.starts_with(&expected_top), "{page}");
     assert_contains(&page, format!("\nFIELDS:\n  delay\t<string>\n    {delay}\n\n  content\t<string>\n"));
+    assert_contains(&page, "\nEXAMPLE:\n    flow:\n    - delay: 0m\n");
 }
 
 #[test]
@@ -58,13 +59,15 @@ fn explain_marks_required_fields_and_lists_the_values_a_field_takes() {
     let values = schema["$defs"]["Trigger"]["enum"].as_array().expect("the triggers");
     let listed: String = values.iter().map(|v| format!("    {}\n", v.as_str().expect("a name"))).collect();
     assert_contains(&trigger, format!("FIELD: trigger <string>\nENUM:\n{listed}\nDESCRIPTION:\n"));
+    assert_contains(&trigger, "\nEXAMPLE:\n    trigger: INSTAGRAM_MESSAGE\n");
 }
 
 #[test]
-fn explain_shows_a_fields_default() {
+fn explain_shows_a_fields_default_and_its_value_in_the_sample() {
     let delay = explain(&["sequence.spec.flow.delay"]);
     assert_contains(&delay, "FIELD: delay <string>\n");
     assert_contains(&delay, "\nDEFAULT:\n    0m\n");
+    assert_contains(&delay, "\nEXAMPLE:\n    delay: 0m\n");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `seqops explain KIND[.FIELD…]`: a kind's or a field's type, whether it
-//! is required, the values it takes, its description and default, read from the schema `seqops schema` prints, laid out as
+//! is required, the values it takes, its description, a default and an
+//! example, read from the schema `seqops schema` prints, laid out as
 //! `kubectl explain` lays them out.
 
 use std::process::ExitCode;
@@ -35,7 +36,8 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let schema = super::schema::manifest_schema(&kind);
     let root = Node::root(&schema);
     let field = find_field(&kind, &root, &path)?;
-    print!("{}", render(&kind, &root, field, args.recursive));
+    let example = field.and_then(|_| example(&kind, &path));
+    print!("{}", render(&kind, &root, field, example.as_deref(), args.recursive));
     super::flush_stdout()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -153,9 +155,31 @@ fn nearest<'a>(given: &str, choices: impl Iterator<Item = &'a str>) -> Option<&'
         .map(|(_, choice)| choice)
 }
 
+/// The field's value in `seqops init`'s sample of the kind, as YAML under
+/// its name; a list's first item stands for the list on the way down.
+fn example(kind: &KindSpec, path: &[String]) -> Option<String> {
+    let sample = super::init::samples::of_kind(kind)?.yaml()?;
+    let mut value = &sample;
+    for name in path {
+        while let serde_yaml::Value::Sequence(items) = value {
+            value = items.first()?;
+        }
+        value = value.get(name.as_str())?;
+    }
+    let mut shown = serde_yaml::Mapping::new();
+    shown.insert(path.last()?.as_str().into(), value.clone());
+    serde_yaml::to_string(&shown).ok()
+}
+
 /// The whole page: the kind, the field and the values it takes, its
-/// description and default, then its fields.
-fn render(kind: &KindSpec, root: &Node<'_>, field: Option<Field<'_>>, recursive: bool) -> String {
+/// description, default and example, then its fields.
+fn render(
+    kind: &KindSpec,
+    root: &Node<'_>,
+    field: Option<Field<'_>>,
+    example: Option<&str>,
+    recursive: bool,
+) -> String {
     let mut out = format!("KIND:     {}\nVERSION:  {}\n\n", kind.kind, kind.api_version);
     if let Some(field) = field {
         out.push_str(&format!("FIELD: {} <{}>\n", field.name, field.node.type_name()));
@@ -170,7 +194,7 @@ fn render(kind: &KindSpec, root: &Node<'_>, field: Option<Field<'_>>, recursive:
     out.push_str("DESCRIPTION:\n");
     out.push_str(&indented(description.unwrap_or("<empty>"), 4));
     if let Some(field) = field {
-        out.push_str(&default_and_examples(&field.node));
+        out.push_str(&default_and_example(&field.node, example));
     }
     let fields = field.map_or(*root, |f| f.node).fields();
     if !fields.is_empty() {
@@ -198,15 +222,23 @@ fn allowed_values(node: &Node<'_>) -> String {
     std::iter::once("ENUM:\n".to_string()).chain(lines).collect()
 }
 
-/// `DEFAULT:` and `EXAMPLES:`, when the schema has them.
-fn default_and_examples(node: &Node<'_>) -> String {
+/// `DEFAULT:` when the schema has one; `EXAMPLES:` when it has those, else
+/// `EXAMPLE:` with the value in the kind's sample.
+fn default_and_example(node: &Node<'_>, example: Option<&str>) -> String {
     let mut out = String::new();
     if let Some(default) = node.default {
         out.push_str(&format!("\nDEFAULT:\n    {}\n", value_text(default)));
     }
-    if let Some(examples) = node.examples.and_then(Value::as_array).filter(|e| !e.is_empty()) {
-        out.push_str("\nEXAMPLES:\n");
-        out.extend(examples.iter().map(|e| format!("    {}\n", value_text(e))));
+    match (node.examples.and_then(Value::as_array).filter(|e| !e.is_empty()), example) {
+        (Some(examples), _) => {
+            out.push_str("\nEXAMPLES:\n");
+            out.extend(examples.iter().map(|e| format!("    {}\n", value_text(e))));
+        }
+        (None, Some(example)) => {
+            out.push_str("\nEXAMPLE:\n");
+            out.extend(example.lines().map(|line| format!("    {line}\n")));
+        }
+        (None, None) => {}
     }
     out
 }
@@ -265,7 +297,8 @@ mod tests {
         let schema = crate::cli::schema::manifest_schema(&kind);
         let root = Node::root(&schema);
         let field = find_field(&kind, &root, &fields)?;
-        Ok(render(&kind, &root, field, recursive))
+        let example = field.and_then(|_| example(&kind, &fields));
+        Ok(render(&kind, &root, field, example.as_deref(), recursive))
     }
 
     fn kind_error(path: &str) -> String {
@@ -323,6 +356,7 @@ mod tests {
             ),
             "{text}"
         );
+        assert!(text.contains("\nEXAMPLE:\n    flow:\n    - delay: 0m\n"), "{text}");
         assert!(
             text.contains("\nFIELDS:\n  delay\t<string>\n    How long after the previous step this one runs.\n"),
             "{text}"

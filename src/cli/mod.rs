@@ -72,8 +72,8 @@ enum Command {
     /// What a kind or one of its fields is, as `kubectl explain` says it.
     ///
     /// Its type, whether it is required, the values it takes, its
-    /// description and its default, read from the schema `seqops schema`
-    /// prints.
+    /// description, its default and an example (from `seqops init`'s
+    /// sample), read from the schema `seqops schema` prints.
     Explain(explain::ExplainArgs),
     /// Run the Kubernetes controller.
     Controller(controller::ControllerArgs),

@@ -65,6 +65,12 @@ impl File {
     }
 }
 
+/// The sample of a kind: the Provider of the first provider type for the
+/// Provider kind.
+pub fn of_kind(kind: &KindSpec) -> Option<&'static File> {
+    FILES.iter().find(|f| f.kind().is_some_and(|k| k.matches(kind.api_version, kind.kind)))
+}
+
 /// The variable a provider type's Provider reads its key from.
 pub fn credential_variable(provider_type: &str) -> Option<String> {
     let provider = of_provider(provider_type).find(|f| f.name == PROVIDER_FILE)?.yaml()?;
