@@ -6,14 +6,17 @@ mod context;
 mod controller;
 mod digest_key;
 mod drift;
+mod explain;
 mod export;
 mod graph;
 mod import;
+mod init;
 mod plan;
 mod progress;
 mod provenance;
 mod sandbox;
 mod schema;
+mod schema_tree;
 mod secret_files;
 mod state;
 mod validate;
@@ -37,6 +40,14 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start a project: Providers, commented samples, .gitignore, CI workflow.
+    ///
+    /// For each `--provider`, a folder with its Provider and a commented
+    /// sample of each kind it manages; beside them a `.gitignore` (state,
+    /// secret files, saved plans), a `.seqopsignore` and a GitHub Actions
+    /// workflow that plans pull requests and applies main. It plans cleanly
+    /// with `seqops plan -f DIR --sandbox`. No file is written over another.
+    Init(init::InitArgs),
     /// Parse and check manifests; sends nothing to any API.
     Validate(validate::ValidateArgs),
     /// Show what apply would change.
@@ -58,6 +69,12 @@ enum Command {
     Export(export::ExportArgs),
     /// JSON Schema of every kind, for editors.
     Schema(schema::SchemaArgs),
+    /// What a kind or one of its fields is, as `kubectl explain` says it.
+    ///
+    /// Its type, whether it is required, the values it takes, its
+    /// description, its default and an example (from `seqops init`'s
+    /// sample), read from the schema `seqops schema` prints.
+    Explain(explain::ExplainArgs),
     /// Run the Kubernetes controller.
     Controller(controller::ControllerArgs),
     /// CustomResourceDefinitions of every kind, as crds/ holds them.
@@ -213,6 +230,7 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Init(args) => init::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args).await,
         Command::Apply(args) => apply::run(args).await,
@@ -223,6 +241,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args).await,
         Command::Export(args) => export::run(args).await,
         Command::Schema(args) => schema::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Controller(args) => controller::run(args).await,
         Command::Crds(args) => schema::crds(args),
         Command::Completions(args) => schema::completions(args),
