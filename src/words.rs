@@ -29,6 +29,16 @@ pub fn either(items: &[&str]) -> String {
     }
 }
 
+/// The choice closest to `given`, when it is close enough to be a likely typo.
+pub fn nearest<'a>(given: &str, choices: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let given_lower = given.to_lowercase();
+    choices
+        .map(|choice| (strsim::normalized_damerau_levenshtein(&given_lower, &choice.to_lowercase()), choice))
+        .filter(|(score, _)| *score >= 0.6)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, choice)| choice)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

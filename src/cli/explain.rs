@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use clap::Args;
 use seqops::manifest::KindSpec;
+use seqops::words::nearest;
 use serde_json::Value;
 
 use super::schema_tree::{paragraphs, value_text, Field, Node};
@@ -142,17 +143,6 @@ fn unknown_field(name: &str, walked: &str, node: &Node<'_>, root: &Node<'_>, at_
     }
     let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
     format!("{head}; its fields: {}", names.join(", "))
-}
-
-/// The choice closest to `given`, when it is close enough to be a likely
-/// typo (as the loader suggests kinds and fields).
-fn nearest<'a>(given: &str, choices: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let given = given.to_lowercase();
-    choices
-        .map(|choice| (strsim::normalized_damerau_levenshtein(&given, &choice.to_lowercase()), choice))
-        .filter(|(score, _)| *score >= 0.6)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, choice)| choice)
 }
 
 /// The field's value in `seqops init`'s sample of the kind, as YAML under

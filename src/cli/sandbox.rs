@@ -63,7 +63,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "0s", value_parser = parse_latency, hide = true)]
     latency: std::time::Duration,
     /// Faults to make on purpose, e.g. `seed=7,orchagent:POST=drop@35%,*=503@5%`
-    /// (see the README's "A sandbox that fails on purpose").
+    /// (see docs/sandbox.md, "A sandbox that fails on purpose").
     #[arg(long, value_name = "SPEC", value_parser = parse_faults)]
     faults: Option<String>,
 }

@@ -179,7 +179,7 @@ impl KindTables {
             (format!("`{name}` belongs under `{shown}`, {not_here}"), None)
         } else {
             let valid = format!("valid fields: {}", here.join(", "));
-            match super::load::nearest(name, here.iter().map(String::as_str)) {
+            match words::nearest(name, here.iter().map(String::as_str)) {
                 Some(best) => {
                     (format!("unknown field `{name}`; did you mean `{best}`? ({valid})"), Some(best.to_string()))
                 }
@@ -371,7 +371,7 @@ fn enum_message(instance: &Value, options: &Value) -> String {
     let given = shown(instance);
     let choices: Vec<String> = options.as_array().map(|o| o.iter().map(shown).collect()).unwrap_or_default();
     let valid = format!("valid values: {}", choices.join(", "));
-    match super::load::nearest(&given, choices.iter().map(String::as_str)) {
+    match words::nearest(&given, choices.iter().map(String::as_str)) {
         Some(best) => format!("unknown value `{given}`; did you mean `{best}`? ({valid})"),
         None => format!("unknown value `{given}` ({valid})"),
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::limits::{Limit, Limits};
 use super::locate::{Place, Segment};
 use super::{annotations, Diagnostic, Document, KindSpec, Location, ManifestError, Manifests, Resource, ResourceKey};
+use crate::words::nearest;
 
 /// The `-f` path that stands for standard input.
 pub const STDIN: &str = "-";
@@ -296,13 +297,16 @@ fn parse_document(document: Document, kinds: &[KindSpec]) -> Result<Option<Resou
             depends_on: Vec::new(),
             references: Vec::new(),
         })),
-        _ => Err(findings
-            .into_iter()
-            .map(|(field, place, message)| {
-                let location = document.locate_at(&field, place_in(&mut value, &field, place));
-                Diagnostic { location, field, message }
-            })
-            .collect()),
+        _ => {
+            let places: Vec<(String, Place)> =
+                findings.iter().map(|(field, place, _)| (field.clone(), place_in(&mut value, field, *place))).collect();
+            let locations = document.locate_all(&places);
+            Err(findings
+                .into_iter()
+                .zip(locations)
+                .map(|((field, _, message), location)| Diagnostic { location, field, message })
+                .collect())
+        }
     }
 }
 
@@ -659,16 +663,6 @@ fn add_suggestion(message: &str) -> String {
         Some(best) => format!("unknown {what} `{given}`; did you mean `{best}`? ({valid})"),
         None => format!("unknown {what} `{given}` ({valid})"),
     }
-}
-
-/// The choice closest to `given`, when it is close enough to be a likely typo.
-pub(crate) fn nearest<'a>(given: &str, choices: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let given_lower = given.to_lowercase();
-    choices
-        .map(|choice| (strsim::normalized_damerau_levenshtein(&given_lower, &choice.to_lowercase()), choice))
-        .filter(|(score, _)| *score >= 0.6)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, choice)| choice)
 }
 
 #[cfg(test)]

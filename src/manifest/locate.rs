@@ -1,10 +1,12 @@
 //! Finds where a field stands in a YAML document, so that errors found after
 //! parsing (duplicates, dangling references) still name file:line:column.
 
+use std::collections::HashMap;
+
 use yaml_rust2::parser::{Event, Parser};
 
 /// One step of a field path: a mapping key or a list index.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Segment {
     Key(String),
     Index(usize),
@@ -43,7 +45,7 @@ enum Frame {
 }
 
 /// Which end of a field a position is wanted for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Place {
     /// The key (`trigger:`): where an unknown or misplaced field is.
     Key,
@@ -61,46 +63,89 @@ pub fn locate(text: &str, path: &[Segment]) -> Option<(usize, usize)> {
 /// Like [`locate`], at the field's value when `place` says so and the
 /// value is there.
 pub fn locate_at(text: &str, path: &[Segment], place: Place) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, (usize, usize))> = None;
+    let mut exact = None;
+    walk(text, |current, role, position| {
+        if place == Place::Value && role == Place::Value && current == path {
+            exact = Some(position);
+            return true;
+        }
+        record(&mut best, path, current, position);
+        false
+    });
+    exact.or(best.map(|(_, position)| position))
+}
+
+/// Each of `wanted` as [`locate_at`] finds it, the text read once for
+/// them all (a document with many mistakes is not read once per mistake).
+pub fn locate_all(text: &str, wanted: &[(Vec<Segment>, Place)]) -> Vec<Option<(usize, usize)>> {
+    let mut index: HashMap<(Vec<Segment>, Place), Vec<usize>> = HashMap::new();
+    for (at, key) in wanted.iter().enumerate() {
+        index.entry(key.clone()).or_default().push(at);
+    }
+    let mut found = vec![None; wanted.len()];
+    let mut left = wanted.len();
+    walk(text, |current, role, position| {
+        for &at in index.get(&(current.to_vec(), role)).into_iter().flatten() {
+            if found[at].is_none() {
+                found[at] = Some(position);
+                left -= 1;
+            }
+        }
+        left == 0
+    });
+    // What is not there is placed at its nearest parent, one by one.
+    for (at, (path, place)) in wanted.iter().enumerate() {
+        if found[at].is_none() {
+            found[at] = locate_at(text, path, *place);
+        }
+    }
+    found
+}
+
+/// Reads `text`'s nodes in order, telling `visit` each one's path, whether
+/// it is a field's key or a value, and where it starts, until `visit`
+/// says it has what it wanted.
+fn walk(text: &str, mut visit: impl FnMut(&[Segment], Place, (usize, usize)) -> bool) {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut best: Option<(usize, (usize, usize))> = None;
     // A block mapping starts where its first key is, not where the parser
     // tells it began (at the key's colon).
-    let mut mapping_wanted = false;
-    loop {
-        let (event, marker) = parser.next_token().ok()?;
+    let mut mapping: Option<Vec<Segment>> = None;
+    while let Ok((event, marker)) = parser.next_token() {
         let position = (marker.line(), marker.col() + 1);
-        if mapping_wanted {
-            return Some(position);
+        if let Some(path) = mapping.take() {
+            if visit(&path, Place::Value, position) {
+                return;
+            }
         }
-        // The path of the node this event starts (for scalars and collections).
         let is_key = matches!(stack.last(), Some(Frame::Map { expecting_key: true, .. }));
         match event {
-            Event::StreamEnd => break,
+            Event::StreamEnd => return,
             Event::Scalar(value, ..) if is_key => {
                 let mut current = current_path(&stack);
                 current.push(Segment::Key(value.clone()));
-                record(&mut best, path, &current, position);
+                if visit(&current, Place::Key, position) {
+                    return;
+                }
                 if let Some(Frame::Map { key, expecting_key }) = stack.last_mut() {
                     *key = Some(value);
                     *expecting_key = false;
                 }
             }
             Event::Scalar(..) | Event::Alias(_) => {
-                let current = current_path(&stack);
-                if place == Place::Value && current == path {
-                    return Some(position);
+                if visit(&current_path(&stack), Place::Value, position) {
+                    return;
                 }
-                record(&mut best, path, &current, position);
                 finish_value(&mut stack);
             }
             Event::MappingStart(..) => {
-                mapping_wanted = place == Place::Value && current_path(&stack) == path;
+                mapping = Some(current_path(&stack));
                 stack.push(Frame::Map { key: None, expecting_key: true });
             }
             Event::SequenceStart(..) => {
-                if place == Place::Value && current_path(&stack) == path {
-                    return Some(position);
+                if visit(&current_path(&stack), Place::Value, position) {
+                    return;
                 }
                 stack.push(Frame::Seq { index: 0 });
             }
@@ -111,7 +156,6 @@ pub fn locate_at(text: &str, path: &[Segment], place: Place) -> Option<(usize, u
             _ => {}
         }
     }
-    best.map(|(_, position)| position)
 }
 
 fn current_path(stack: &[Frame]) -> Vec<Segment> {
@@ -167,9 +211,25 @@ mod tests {
         assert_eq!(locate_at(DOC, &parse_path("spec.flow[1]"), Place::Value), Some((7, 7)));
         assert_eq!(
             locate_at(DOC, &parse_path("spec.flow[1].action"), Place::Value),
-            Some((5, 3)),
-            "the nearest parent"
+            Some((7, 7)),
+            "the nearest parent, the item"
         );
+    }
+
+    #[test]
+    fn many_fields_are_found_in_one_reading_as_each_would_be_alone() {
+        let wanted: Vec<(Vec<Segment>, Place)> = [
+            ("metadata.name", Place::Key),
+            ("spec.flow[1].delay", Place::Value),
+            ("spec.flow[1]", Place::Key),
+            ("spec.providerRef.name", Place::Key),
+        ]
+        .iter()
+        .map(|(path, place)| (parse_path(path), *place))
+        .collect();
+        let alone: Vec<_> = wanted.iter().map(|(path, place)| locate_at(DOC, path, *place)).collect();
+        assert_eq!(locate_all(DOC, &wanted), alone);
+        assert_eq!(alone, [Some((3, 3)), Some((7, 14)), Some((7, 7)), Some((4, 1))]);
     }
 
     #[test]

@@ -185,6 +185,13 @@ impl Document {
         self.location_of(line, column)
     }
 
+    /// Where each of `fields` stands, the text read once for them all.
+    pub fn locate_all(&self, fields: &[(String, locate::Place)]) -> Vec<Location> {
+        let wanted: Vec<_> = fields.iter().map(|(path, place)| (locate::parse_path(path), *place)).collect();
+        let found = locate::locate_all(&self.text, &wanted);
+        found.into_iter().map(|at| at.unwrap_or((1, 1))).map(|(line, column)| self.location_of(line, column)).collect()
+    }
+
     /// A line and column of the document's text as a place in its file.
     pub fn location_of(&self, line: usize, column: usize) -> Location {
         Location { file: self.file.clone(), line: line + self.first_line - 1, column: column + self.indent }
