@@ -91,7 +91,7 @@ fn valid_file(dir: &Path, bytes: usize) -> (PathBuf, usize) {
     (file, objects)
 }
 
-/// The hostile cases: each over one limit.
+/// The hostile cases: each over one limit, or wrong in very many places.
 fn hostile() -> Vec<(&'static str, String)> {
     let head = "apiVersion: orsay.seqops.dev/v1alpha1\nkind: Sequence\nmetadata:\n  name: a\nspec:\n  name: A\n  trigger: WHATSAPP_MESSAGE\n";
     let steps: String = (0..400_000).map(|_| "  - delay: 0m\n    content: hi\n").collect();
@@ -111,6 +111,7 @@ fn hostile() -> Vec<(&'static str, String)> {
         ("a 3 MB string", format!("{head}  description: {}\n", "x".repeat(3 << 20))),
         ("a 70,000-character name", format!("{}x\n", head.replace("name: A", &format!("name: {}", "x".repeat(70_000))))),
         ("50,000 metadata keys", format!("apiVersion: gary.seqops.dev/v1alpha1\nkind: Enrollment\nmetadata:\n  name: a\nspec:\n  sequence: {{id: s}}\n  contactId: c\n  metadata:\n{keys}")),
+        ("50,000 unknown fields, every one reported", format!("{head}{}", keys.replace("    k", "  k"))),
         ("20,000 documents", (0..20_000).map(|n| format!("---\nnote{n}: not a manifest\n")).collect()),
         ("an alias bomb (9^9 strings)", format!("{head}{bomb}")),
     ]

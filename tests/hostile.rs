@@ -85,3 +85,14 @@ fn an_alias_bomb_is_refused_and_nothing_is_sent() {
     work.write("bomb.yaml", &format!("apiVersion: orsay.seqops.dev/v1alpha1\nkind: Sequence\nmetadata:\n  name: bomb\nspec:\n  name: A\n  trigger: WHATSAPP_MESSAGE\n{}", bomb.lines().map(|l| format!("  {l}\n")).collect::<String>()));
     refused(&server, &work, "manifests/bomb.yaml");
 }
+
+#[test]
+fn a_document_of_fifty_thousand_unknown_fields_reports_each_and_lists_fifty() {
+    let (server, work) = common::server_and_workspace(&[]);
+    let keys: String = (0..50_000).map(|n| format!("k{n}: v\n")).collect();
+    work.write("many.yaml", &sequence("a", &format!("name: A\ntrigger: WHATSAPP_MESSAGE\n{keys}")));
+    let run = refused(&server, &work, "50000 errors in the manifests; nothing was sent to any API");
+    assert_contains(&run.stderr, "manifests/many.yaml:8:3: spec.k0: unknown field `k0`");
+    assert_contains(&run.stderr, "… and 49950 more");
+    assert_eq!(run.stderr.lines().count(), 52, "fifty said, the rest counted, and the total");
+}
