@@ -147,8 +147,8 @@ pub async fn open_with(common: &Common, command: &str, manifests: Manifests, als
     if origin.is_some() {
         let limits = if common.sandbox_limits == super::Limits::Off { ", the vendors' limits lifted" } else { "" };
         eprintln!(
-            "sandbox: {} stand in for the real APIs{limits}",
-            seqops::words::count(accounts.len() as u64, "provider", "providers")
+            "sandbox: {} in for the real APIs{limits}",
+            seqops::words::count(accounts.len() as u64, "provider stands", "providers stand")
         );
     }
     Ok(Session {
