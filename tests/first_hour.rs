@@ -33,19 +33,7 @@ fn copy_repository(to: &Path) {
 
 /// `seqops ARGS` in `dir`, with no key in the environment.
 fn seqops(dir: &Path, args: &[&str]) -> Run {
-    Command::new(env!("CARGO_BIN_EXE_seqops"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("XDG_CONFIG_HOME", dir.join(".config"))
-        .env_remove(common::DIGEST_KEY_ENV)
-        .env_remove("SEQOPS_LOG")
-        .env_remove("CI")
-        .env_remove("ORSAY_API_KEY")
-        .env_remove("ORQIS_TOKEN")
-        .output()
-        .expect("seqops runs")
-        .into()
+    common::newcomer(dir, args).output().expect("seqops runs").into()
 }
 
 /// The command inside the first pair of backticks after `after`.

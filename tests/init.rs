@@ -13,18 +13,7 @@ use serde_json::Value;
 /// `seqops ARGS` in `dir`, with an environment of its own: no keys, no
 /// digest key, no CI, the user's config folder inside `dir`.
 fn seqops(dir: &Path, args: &[&str]) -> Run {
-    Command::new(env!("CARGO_BIN_EXE_seqops"))
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("XDG_CONFIG_HOME", dir.join(".config"))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("seqops runs")
-        .into()
+    common::newcomer(dir, args).output().expect("seqops runs").into()
 }
 
 /// `git ARGS` in `dir`; whether it succeeded.

@@ -12,7 +12,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 /// The comment that marks a checked block; the fence follows on the next line.
 const MARKER: &str = "<!-- walkthrough: checked by tests/readme_walkthrough.rs -->";
@@ -88,20 +87,7 @@ fn run(dir: &Path, step: &Step) -> String {
         step.line,
         step.command
     );
-    let output = Command::new(env!("CARGO_BIN_EXE_seqops"))
-        .args(&words[1..])
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("XDG_CONFIG_HOME", dir.join(".config"))
-        .env_remove(common::DIGEST_KEY_ENV)
-        .env_remove("SEQOPS_LOG")
-        .env_remove("SEQOPS_ALLOWED_HOSTS")
-        .env_remove("SEQOPS_ALLOWED_ENV")
-        .env_remove("CI")
-        .env_remove("ORSAY_API_KEY")
-        .stdin(Stdio::null())
-        .output()
-        .expect("seqops runs");
+    let output = common::newcomer(dir, &words[1..]).output().expect("seqops runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),

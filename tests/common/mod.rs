@@ -426,3 +426,20 @@ pub fn copy_folder(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `seqops ARGS` in `dir` as a newcomer's shell runs it: an environment of
+/// its own (no keys, no digest key, no CI, no log level), the user's config
+/// folder inside `dir`.
+pub fn newcomer(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_seqops"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("XDG_CONFIG_HOME", dir.join(".config"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    command
+}
