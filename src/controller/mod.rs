@@ -20,8 +20,8 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret as KubeSecret};
 use kube::api::{Api, DynamicObject};
-use kube::core::ApiResource;
-use kube::runtime::{metadata_watcher, reflector, watcher, Controller, WatchStreamExt};
+use kube::core::{ApiResource, PartialObjectMeta};
+use kube::runtime::{reflector, watcher, Controller, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
 
@@ -153,7 +153,11 @@ fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {
-        text.push_str(&format!(": {inner}"));
+        // The runtime's errors name their cause themselves since kube 3.
+        let part = inner.to_string();
+        if !text.ends_with(&part) {
+            text.push_str(&format!(": {part}"));
+        }
         cause = inner.source();
     }
     text
@@ -224,10 +228,16 @@ fn changed_by_user<E>() -> impl FnMut(WatchEvent<E>) -> std::future::Ready<Optio
 /// whenever it changes. Only metadata is watched: values never pass through
 /// here.
 async fn watch_sources(client: Client, namespace: Option<String>, shared: Arc<reconcile::Shared>) {
-    let providers = dynamic_api(&client, &namespace, &cluster::api_resource(&crate::manifest::PROVIDER_KIND));
+    // An `Api` of `PartialObjectMeta` asks for metadata only.
+    let provider_resource = cluster::api_resource(&crate::manifest::PROVIDER_KIND);
+    let providers: Api<PartialObjectMeta<DynamicObject>> = match &namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &provider_resource),
+        None => Api::all_with(client.clone(), &provider_resource),
+    };
     let changes = futures::stream::select_all([
-        changed_objects(typed_api::<KubeSecret>(&client, &namespace), "Secret", any_change).boxed(),
-        changed_objects(typed_api::<ConfigMap>(&client, &namespace), "ConfigMap", any_change).boxed(),
+        changed_objects(typed_api::<PartialObjectMeta<KubeSecret>>(&client, &namespace), "Secret", any_change).boxed(),
+        changed_objects(typed_api::<PartialObjectMeta<ConfigMap>>(&client, &namespace), "ConfigMap", any_change)
+            .boxed(),
         // A Provider's status (which the controller writes) is no change
         // its objects need to hear of: each would spend a read.
         changed_objects(providers, "Provider", user_change).boxed(),
@@ -257,13 +267,13 @@ where
 }
 
 /// What tells one version of an object from another: any write.
-fn any_change(object: &kube::core::PartialObjectMeta<impl kube::Resource>) -> String {
+fn any_change(object: &PartialObjectMeta<impl kube::Resource>) -> String {
     object.resource_version().unwrap_or_default()
 }
 
 /// What tells one version of an object from another: what a user changes
 /// (the spec, annotations, finalizers, a delete), not its status.
-fn user_change(object: &kube::core::PartialObjectMeta<impl kube::Resource>) -> String {
+fn user_change(object: &PartialObjectMeta<impl kube::Resource>) -> String {
     format!(
         "{:?}/{:?}/{:?}/{}",
         object.metadata.generation,
@@ -278,15 +288,15 @@ fn user_change(object: &kube::core::PartialObjectMeta<impl kube::Resource>) -> S
 /// listed again when the watch restarts (that would reconcile every reader
 /// for nothing).
 fn changed_objects<K>(
-    api: Api<K>,
+    api: Api<PartialObjectMeta<K>>,
     kind: &'static str,
-    version: fn(&kube::core::PartialObjectMeta<K>) -> String,
+    version: fn(&PartialObjectMeta<K>) -> String,
 ) -> impl futures::Stream<Item = (String, String)> + Send
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
     let mut versions: HashMap<(String, String), String> = HashMap::new();
-    metadata_watcher(api, watcher::Config::default()).default_backoff().filter_map(move |event| {
+    watcher(api, watcher::Config::default()).default_backoff().filter_map(move |event| {
         let changed = match event {
             Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
                 let at = (object.namespace().unwrap_or_default(), format!("{kind}/{}", object.name_any()));
