@@ -41,6 +41,8 @@ pub enum Mistake {
 /// object holds.
 pub struct KindTables {
     pub bounds: Bounds,
+    /// The rules its spec type declares as CEL.
+    pub rules: super::cel::Rules,
     validator: Option<jsonschema::Validator>,
     /// The fields of each object, by its path with `[]` for any item of a
     /// list (`spec.flow[]`), in the schema's order.
@@ -62,7 +64,12 @@ impl KindTables {
         let manifest = super::kind::manifest_schema(kind);
         let mut fields = BTreeMap::new();
         collect_fields(&manifest, &manifest, String::new(), 0, &mut fields);
-        KindTables { bounds: Bounds::of(&spec, &spec), validator: jsonschema::validator_for(&manifest).ok(), fields }
+        KindTables {
+            bounds: Bounds::of(&spec, &spec),
+            rules: super::cel::Rules::of(kind),
+            validator: jsonschema::validator_for(&manifest).ok(),
+            fields,
+        }
     }
 
     /// Every way `document` departs from the kind's schema. Bounds (the

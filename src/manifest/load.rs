@@ -499,8 +499,7 @@ fn checks(kind: &KindSpec, tables: &super::conform::KindTables, parsed: &super::
     let spec = &parsed.spec;
     let mut found: Vec<(String, String)> = (kind.check)(spec)
         .into_iter()
-        .chain(super::policy::check(spec))
-        .chain(super::urls::check(spec))
+        .chain(tables.rules.broken(spec))
         .chain(tables.bounds.over(spec, "spec"))
         .collect();
     if let Some(message) = name_problem(&parsed.metadata.name) {

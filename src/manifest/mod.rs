@@ -5,6 +5,7 @@
 //! kinds as [`KindSpec`]s, so nothing here names a vendor.
 
 pub mod annotations;
+pub mod cel;
 pub mod conform;
 pub mod crd;
 pub mod duration;

@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// What seqops may do to the remote object (the older, single field).
+// What seqops may do to the remote object (the older, single field). (A
+// comment, not a doc: kube would show a type's doc on a CRD in place of
+// the field's.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum ManagementPolicy {
     /// Create, update and delete it to match the spec.
@@ -79,24 +81,21 @@ pub fn observe_only(spec: &serde_json::Value) -> bool {
     allowed(spec) == BTreeSet::from([Policy::Observe])
 }
 
-/// Checks a spec's policies: both spellings at once, or a set without
-/// `Observe` (seqops must read an object to manage it), are errors.
-pub fn check(spec: &serde_json::Value) -> Vec<(String, String)> {
-    let mut problems = Vec::new();
-    if spec.get("managementPolicies").is_some() && spec.get("managementPolicy").is_some() {
-        problems.push((
-            "spec.managementPolicy".into(),
-            "give `managementPolicies` or the older `managementPolicy`, not both".into(),
-        ));
-    }
-    if let Some(list) = spec.get("managementPolicies").and_then(|p| p.as_array()) {
-        let policies = allowed(spec);
-        if !list.is_empty() && !policies.contains(&Policy::Observe) {
-            problems.push((
-                "spec.managementPolicies".into(),
-                "include `Observe` (or `*`): seqops reads an object before it changes it; `[]` pauses".into(),
-            ));
-        }
-    }
-    problems
+/// The two spellings exclude each other: a rule of every kind's spec,
+/// checked by the API server and by the loader alike.
+pub fn one_spelling() -> kube::core::Rule {
+    kube::core::Rule::new("!has(self.managementPolicies) || !has(self.managementPolicy)")
+        .message("give `managementPolicies` or the older `managementPolicy`, not both")
+        .field_path(".managementPolicy")
+}
+
+/// A set that allows anything allows `Observe`: seqops must read an object
+/// to manage it. `[]` (paused) allows nothing and is fine.
+pub fn reads_first() -> kube::core::Rule {
+    kube::core::Rule::new(
+        "!has(self.managementPolicies) || size(self.managementPolicies) == 0 \
+         || self.managementPolicies.exists(p, p == 'Observe' || p == '*')",
+    )
+    .message("include `Observe` (or `*`): seqops reads an object before it changes it; `[]` pauses")
+    .field_path(".managementPolicies")
 }

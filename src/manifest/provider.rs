@@ -1,6 +1,7 @@
 //! The `Provider` kind: one configured account of one vendor API.
 
-use kube::CustomResource;
+use kube::core::{Message, Rule};
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +9,7 @@ use super::duration::Duration;
 use super::kind::{self, KindSpec};
 
 /// A configured account of one provider.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "seqops.dev",
     version = "v1alpha1",
@@ -24,15 +25,33 @@ pub struct ProviderSpec {
     pub provider_type: ProviderType,
     /// Overrides the vendor's base URL (for a regional endpoint or a proxy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = super::urls::http(), validation = super::urls::no_userinfo(), validation = super::urls::no_query())]
     pub base_url: Option<String>,
+    #[x_kube(
+        validation = Rule::new("has(self.env) || has(self.secretRef)").message(
+            "name where the API key comes from: `env: VARIABLE` (CLI) or `secretRef: {name, key}` (Kubernetes)"
+        ),
+        validation = Rule::new("!has(self.env) || self.env.matches('^[A-Z_][A-Z0-9_]*$')")
+            .message(super::secret::NOT_A_VARIABLE)
+            .field_path(".env")
+    )]
     pub credentials: Credentials,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(
+        validation = Rule::new("has(self.requests) != has(self.requestsPerHour)")
+            .message("give `requests` (with `per`, default `1h`) or the older `requestsPerHour`, not both"),
+        validation = Rule::new("!has(self.per) || has(self.requests)").message("`per` goes with `requests`").field_path(".per"),
+        validation = Rule::new("!has(self.per) || !self.per.matches('^[0smh]+$')")
+            .message("a window must be longer than 0s")
+            .field_path(".per")
+    )]
     pub rate_limit: Option<RateLimit>,
     /// Headers sent with every request to this account that are not
     /// credentials, such as Gary Club's `X-Gary-Client-Id` (an agency key
     /// acting for one client). `Authorization`, `Host`, `Cookie` and
     /// hop-by-hop headers may not be set this way.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[x_kube(validation = header_names(), validation = headers_seqops_sets())]
     pub headers: std::collections::BTreeMap<String, String>,
 }
 
@@ -55,6 +74,26 @@ const RESERVED_HEADERS: &[&str] = &[
     "content-type",
     "x-api-key",
 ];
+
+/// Header names are letters, digits, `-` and `_`; the message names those
+/// that are not.
+fn header_names() -> Rule {
+    const NAME: &str = "'^[A-Za-z0-9_-]+$'";
+    Rule::new(format!("self.all(name, name.matches({NAME}))")).message(Message::Expression(format!(
+        "self.filter(name, !name.matches({NAME})).map(name, '`' + name + '`').join(', ') \
+         + ': not a header name (letters, digits, `-`, `_`)'"
+    )))
+}
+
+/// The headers seqops sets itself may not be set by a Provider; the
+/// message names those that are.
+fn headers_seqops_sets() -> Rule {
+    let reserved = RESERVED_HEADERS.iter().map(|h| format!("'{h}'")).collect::<Vec<_>>().join(", ");
+    Rule::new(format!("self.all(name, !(name.lowerAscii() in [{reserved}]))")).message(Message::Expression(format!(
+        "self.filter(name, name.lowerAscii() in [{reserved}]).map(name, '`' + name + '`').join(', ') \
+         + ': seqops sets these headers itself; credentials come from `credentials`, never from `headers`'"
+    )))
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -172,56 +211,8 @@ pub const PROVIDER_KIND: KindSpec = KindSpec {
     provider_type: None,
     parse: kind::parse_typed::<ProviderSpec>,
     references: kind::no_references,
-    check: check_provider,
+    check: kind::no_checks,
     crd: <Provider as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(ProviderSpec),
     annotations: &[],
 };
-
-fn check_provider(spec: &serde_json::Value) -> Vec<(String, String)> {
-    let mut problems = Vec::new();
-    let credentials = &spec["credentials"];
-    if credentials.get("env").is_none() && credentials.get("secretRef").is_none() {
-        problems.push((
-            "spec.credentials".into(),
-            "name where the API key comes from: `env: VARIABLE` (CLI) or `secretRef: {name, key}` (Kubernetes)".into(),
-        ));
-    }
-    if credentials.get("env").and_then(|v| v.as_str()).is_some_and(|name| !super::secret::is_variable_name(name)) {
-        problems.push(("spec.credentials.env".into(), super::secret::NOT_A_VARIABLE.into()));
-    }
-    if let Some(url) = spec.get("baseUrl").and_then(|u| u.as_str()) {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            problems.push(("spec.baseUrl".into(), format!("`{url}` is not an http(s) URL")));
-        }
-    }
-    for name in spec.get("headers").and_then(|h| h.as_object()).map(|h| h.keys()).into_iter().flatten() {
-        let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !valid {
-            problems.push((format!("spec.headers.{name}"), "not a header name (letters, digits, `-`, `_`)".into()));
-        } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            problems.push((
-                format!("spec.headers.{name}"),
-                "seqops sets this header itself; credentials come from `credentials`, never from `headers`".into(),
-            ));
-        }
-    }
-    if let Some(limit) = spec.get("rateLimit") {
-        let has = |field: &str| limit.get(field).is_some();
-        if has("requests") == has("requestsPerHour") {
-            problems.push((
-                "spec.rateLimit".into(),
-                "give `requests` (with `per`, default `1h`) or the older `requestsPerHour`, not both".into(),
-            ));
-        }
-        if has("per") && !has("requests") {
-            problems.push(("spec.rateLimit.per".into(), "`per` goes with `requests`".into()));
-        }
-        if limit.get("per").and_then(|p| p.as_str()).and_then(|p| Duration::parse(p).ok())
-            == Some(Duration::from_secs(0))
-        {
-            problems.push(("spec.rateLimit.per".into(), "a window must be longer than 0s".into()));
-        }
-    }
-    problems
-}

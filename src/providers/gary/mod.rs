@@ -28,7 +28,7 @@ pub const ENROLLMENT_KIND: KindSpec = KindSpec {
     provider_type: Some("gary"),
     parse: kind::parse_typed::<spec::EnrollmentSpec>,
     references: kind::no_references,
-    check: spec::check,
+    check: kind::no_checks,
     crd: <spec::Enrollment as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(spec::EnrollmentSpec),
     annotations: &[mapping::RE_ENROLL],

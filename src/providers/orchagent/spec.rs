@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +13,7 @@ use crate::manifest::selector::NameRef;
 
 /// A team workspace. The API cannot rename or delete one: removing the
 /// manifest forgets it.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "orchagent.seqops.dev",
     version = "v1alpha1",
@@ -22,6 +22,7 @@ use crate::manifest::selector::NameRef;
     category = "seqops",
     shortname = "oaworkspace"
 )]
+#[x_kube(validation = crate::manifest::policy::one_spelling(), validation = crate::manifest::policy::reads_first())]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkspaceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,7 +43,7 @@ pub struct WorkspaceSpec {
 }
 
 /// A secret of a workspace: written, never read back.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "orchagent.seqops.dev",
     version = "v1alpha1",
@@ -51,6 +52,7 @@ pub struct WorkspaceSpec {
     category = "seqops",
     shortname = "oasecret"
 )]
+#[x_kube(validation = crate::manifest::policy::one_spelling(), validation = crate::manifest::policy::reads_first())]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkspaceSecretSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,7 +101,7 @@ pub struct Loop {
 
 /// An agent registered on orchagent. `runMode`, `runtime`, `loop` and
 /// `callable` cannot change in place: a change replaces the agent.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "orchagent.seqops.dev",
     version = "v1alpha1",
@@ -108,6 +110,7 @@ pub struct Loop {
     category = "seqops",
     shortname = "oaagent"
 )]
+#[x_kube(validation = crate::manifest::policy::one_spelling(), validation = crate::manifest::policy::reads_first())]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AgentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,7 +161,7 @@ pub enum ScheduleType {
 
 /// A schedule that runs an agent in a workspace, on a cron expression or
 /// when its webhook is called. A `type` change replaces it.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "orchagent.seqops.dev",
     version = "v1alpha1",
@@ -166,6 +169,21 @@ pub enum ScheduleType {
     namespaced,
     category = "seqops",
     shortname = "oaschedule"
+)]
+#[x_kube(
+    validation = crate::manifest::policy::one_spelling(),
+    validation = crate::manifest::policy::reads_first(),
+    validation = Rule::new("self.type != 'cron' || has(self.cronExpression)")
+        .message("a cron schedule needs a cron expression")
+        .field_path(".cronExpression"),
+    validation = Rule::new("self.type != 'webhook' || !has(self.cronExpression)")
+        .message("a webhook schedule runs when called: drop the cron expression")
+        .field_path(".cronExpression"),
+    validation = Rule::new("self.type != 'webhook' || has(self.writeSecretTo)")
+        .message(
+            "a webhook schedule's URL holds its secret and is shown once: name where it goes with `writeSecretTo: {file: PATH}`"
+        )
+        .field_path(".writeSecretTo")
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduleSpec {
@@ -210,7 +228,7 @@ pub struct ScheduleSpec {
 }
 
 /// An always-on deployment of an agent in a workspace.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "orchagent.seqops.dev",
     version = "v1alpha1",
@@ -219,6 +237,7 @@ pub struct ScheduleSpec {
     category = "seqops",
     shortname = "oaservice"
 )]
+#[x_kube(validation = crate::manifest::policy::one_spelling(), validation = crate::manifest::policy::reads_first())]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -312,29 +331,13 @@ pub fn workspace_and_agent_references(spec: &serde_json::Value) -> Vec<Reference
         .collect()
 }
 
+/// What CEL cannot say: a cron expression's fields and a time zone's name.
 pub fn check_schedule(spec: &serde_json::Value) -> Vec<(String, String)> {
     let mut problems = Vec::new();
-    let cron = spec["cronExpression"].as_str();
-    match (spec["type"].as_str(), cron) {
-        (Some("cron"), None) => {
-            problems.push(("spec.cronExpression".into(), "a cron schedule needs a cron expression".into()))
+    if let (false, Some(expression)) = (spec["type"] == "webhook", spec["cronExpression"].as_str()) {
+        if let Err(message) = check_cron(expression) {
+            problems.push(("spec.cronExpression".into(), message));
         }
-        (Some("webhook"), Some(_)) => problems.push((
-            "spec.cronExpression".into(),
-            "a webhook schedule runs when called: drop the cron expression".into(),
-        )),
-        (_, Some(expression)) => {
-            if let Err(message) = check_cron(expression) {
-                problems.push(("spec.cronExpression".into(), message));
-            }
-        }
-        _ => {}
-    }
-    if spec["type"] == "webhook" && spec.get("writeSecretTo").is_none() {
-        problems.push((
-            "spec.writeSecretTo".into(),
-            "a webhook schedule's URL holds its secret and is shown once: name where it goes with `writeSecretTo: {file: PATH}`".into(),
-        ));
     }
     if let Some(zone) = spec["timezone"].as_str() {
         if zone.parse::<chrono_tz::Tz>().is_err() {

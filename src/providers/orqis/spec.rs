@@ -2,15 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::manifest::kind::Reference;
 use crate::manifest::secret::{ValueSource, WriteSecretTo};
 use crate::manifest::selector::NameRef;
+use crate::manifest::urls;
 
-/// The LLM providers Orqis runs agents on.
+// The LLM providers Orqis runs agents on. (A comment, not a doc: kube
+// would show a type's doc on a CRD in place of the field's.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LlmProvider {
@@ -24,7 +26,7 @@ pub enum LlmProvider {
 pub const LLM_PROVIDERS: [&str; 5] = ["google", "openai", "anthropic", "mistral", "groq"];
 
 /// An Orqis agent made from an OpenAPI document.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "orqis.seqops.dev",
     version = "v1alpha1",
@@ -33,6 +35,7 @@ pub const LLM_PROVIDERS: [&str; 5] = ["google", "openai", "anthropic", "mistral"
     category = "seqops",
     shortname = "orqisagent"
 )]
+#[x_kube(validation = crate::manifest::policy::one_spelling(), validation = crate::manifest::policy::reads_first())]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AgentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,6 +49,7 @@ pub struct AgentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_policies: Option<Vec<crate::manifest::policy::Policy>>,
     /// The agent's display name (in place).
+    #[x_kube(validation = Rule::new("self.trim() != ''").message("an agent needs a non-empty name"))]
     pub name: String,
     /// What the agent does (in place).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,6 +65,7 @@ pub struct AgentSpec {
     pub model: Option<String>,
     /// Overrides the OpenAPI document's server URL. A change replaces the agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = urls::no_userinfo(), validation = urls::no_query())]
     pub base_url: Option<String>,
     /// Headers sent with every call the agent makes; their values are
     /// secrets, written but never read back.
@@ -69,11 +74,26 @@ pub struct AgentSpec {
     /// Default tools (`google_search`, `tavily_search`, `wolfram_alpha`,
     /// `slack`, `github`); order does not matter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Vec<DefaultTool>>")]
     pub default_tools: Option<Vec<String>>,
 }
 
+// The default tools Orqis documents (`GET /tools`): what `defaultTools`
+// may name, as the schema's enum. (No doc comment: a CRD would show it in
+// place of the field's.)
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum DefaultTool {
+    GoogleSearch,
+    TavilySearch,
+    WolframAlpha,
+    Slack,
+    Github,
+}
+
 /// The LLM key an Orqis account uses for one provider.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "orqis.seqops.dev",
     version = "v1alpha1",
@@ -82,6 +102,7 @@ pub struct AgentSpec {
     category = "seqops",
     shortname = "orqisllmkey"
 )]
+#[x_kube(validation = crate::manifest::policy::one_spelling(), validation = crate::manifest::policy::reads_first())]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LlmKeySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,7 +122,7 @@ pub struct LlmKeySpec {
 }
 
 /// A platform API key (`oq_…`) scoped to one agent.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "orqis.seqops.dev",
     version = "v1alpha1",
@@ -110,6 +131,7 @@ pub struct LlmKeySpec {
     category = "seqops",
     shortname = "orqisapikey"
 )]
+#[x_kube(validation = crate::manifest::policy::one_spelling(), validation = crate::manifest::policy::reads_first())]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApiKeySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,38 +149,10 @@ pub struct ApiKeySpec {
     /// The Orqis `Agent` manifest the key is scoped to.
     pub agent_ref: NameRef,
     /// Where the key, shown only once on creation, is written.
+    #[x_kube(validation = Rule::new("has(self.file) || has(self.secretRef)").message(
+        "name where the key goes: `file: PATH` (CLI) or `secretRef: {name, key}` (Kubernetes); Orqis shows it only once"
+    ))]
     pub write_secret_to: WriteSecretTo,
-}
-
-pub fn check_agent(spec: &serde_json::Value) -> Vec<(String, String)> {
-    let mut problems = Vec::new();
-    if spec["name"].as_str().is_some_and(|n| n.trim().is_empty()) {
-        problems.push(("spec.name".into(), "an agent needs a non-empty name".into()));
-    }
-    if let Some(tools) = spec["defaultTools"].as_array() {
-        for (index, tool) in tools.iter().enumerate() {
-            let name = tool.as_str().unwrap_or_default();
-            if !super::emulator::DEFAULT_TOOLS.iter().any(|(known, _)| *known == name) {
-                let known: Vec<&str> = super::emulator::DEFAULT_TOOLS.iter().map(|(n, _)| *n).collect();
-                problems.push((
-                    format!("spec.defaultTools[{index}]"),
-                    format!("unknown tool `{name}` (valid: {})", known.join(", ")),
-                ));
-            }
-        }
-    }
-    problems
-}
-
-pub fn check_api_key(spec: &serde_json::Value) -> Vec<(String, String)> {
-    let target = &spec["writeSecretTo"];
-    if target.get("file").is_none() && target.get("secretRef").is_none() {
-        return vec![(
-            "spec.writeSecretTo".into(),
-            "name where the key goes: `file: PATH` (CLI) or `secretRef: {name, key}` (Kubernetes); Orqis shows it only once".into(),
-        )];
-    }
-    Vec::new()
 }
 
 pub fn api_key_references(spec: &serde_json::Value) -> Vec<Reference> {

@@ -24,7 +24,7 @@ pub const SEQUENCE_KIND: KindSpec = KindSpec {
     provider_type: Some("orsay"),
     parse: kind::parse_typed::<spec::SequenceSpec>,
     references: kind::no_references,
-    check: spec::check,
+    check: kind::no_checks,
     crd: <spec::Sequence as kube::CustomResourceExt>::crd,
     schema: || schemars::schema_for!(spec::SequenceSpec),
     annotations: &[],

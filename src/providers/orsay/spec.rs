@@ -1,6 +1,7 @@
 //! The `Sequence` kind as manifests write it.
 
-use kube::CustomResource;
+use kube::core::{Message, Rule};
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +9,7 @@ use crate::manifest::duration::Duration;
 use crate::manifest::selector::{NameRef, Selector};
 
 /// An Orsay DM sequence.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "orsay.seqops.dev",
     version = "v1alpha1",
@@ -16,6 +17,12 @@ use crate::manifest::selector::{NameRef, Selector};
     namespaced,
     category = "seqops",
     shortname = "orsayseq"
+)]
+#[x_kube(
+    validation = crate::manifest::policy::one_spelling(),
+    validation = crate::manifest::policy::reads_first(),
+    validation = no_agent_ref(),
+    validation = profile_on_trigger_channel()
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SequenceSpec {
@@ -31,6 +38,7 @@ pub struct SequenceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management_policies: Option<Vec<crate::manifest::policy::Policy>>,
     /// The sequence's display name in Orsay.
+    #[x_kube(validation = Rule::new("self.trim() != ''").message("a sequence needs a non-empty name"))]
     pub name: String,
     /// What starts the sequence; it also fixes the channel and direction.
     pub trigger: Trigger,
@@ -47,6 +55,8 @@ pub struct SequenceSpec {
     /// The connected account that sends: `{instagram: username}`,
     /// `{whatsapp: name}` or `{id: ...}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("[has(self.instagram), has(self.whatsapp), has(self.id)].filter(x, x).size() == 1")
+        .message(ONE_PROFILE))]
     pub profile: Option<ProfileSelector>,
     /// How long to wait before the first answer (Orsay's default: 5m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,7 +169,7 @@ impl TryFrom<ProfileFields> for ProfileSelector {
             (Some(name), None, None) => Ok(ProfileSelector::Instagram(name)),
             (None, Some(name), None) => Ok(ProfileSelector::Whatsapp(name)),
             (None, None, Some(id)) => Ok(ProfileSelector::Id(id)),
-            _ => Err("set exactly one of `instagram: <username>`, `whatsapp: <name>` and `id: <profile id>`".into()),
+            _ => Err(ONE_PROFILE.into()),
         }
     }
 }
@@ -183,40 +193,35 @@ impl JsonSchema for ProfileSelector {
     }
 }
 
-/// Checks that span fields: choices that exclude each other, and a profile
-/// on the trigger's channel.
-pub fn check(spec: &serde_json::Value) -> Vec<(String, String)> {
-    let mut problems = Vec::new();
-    if spec["name"].as_str().is_some_and(|n| n.trim().is_empty()) {
-        problems.push(("spec.name".into(), "a sequence needs a non-empty name".into()));
-    }
-    if spec.get("agentRef").is_some() {
-        let message = if spec.get("agent").is_some() {
-            "set one of `agent` and `agentRef`, not both"
-        } else {
-            "Orsay agents are made in Orsay's dashboard and cannot be managed by seqops: name one with `agent: {lookup: \"<display name>\"}` or `agent: {id: <agent id>}`"
-        };
-        problems.push(("spec.agentRef".into(), message.into()));
-    }
-    let channel = spec["trigger"].as_str().and_then(channel_and_type).map(|(channel, _)| channel);
-    let profile_channel = if spec["profile"].get("instagram").is_some() {
-        Some("INSTAGRAM")
-    } else if spec["profile"].get("whatsapp").is_some() {
-        Some("WHATSAPP")
-    } else {
-        None
-    };
-    if let (Some(channel), Some(profile_channel)) = (channel, profile_channel) {
-        if channel != profile_channel {
-            problems.push((
-                "spec.profile".into(),
-                format!(
-                    "trigger {} runs on {channel}, but the profile is {} profile",
-                    spec["trigger"].as_str().unwrap_or_default(),
-                    crate::words::a(profile_channel)
-                ),
-            ));
-        }
-    }
-    problems
+const ONE_PROFILE: &str = "set exactly one of `instagram: <username>`, `whatsapp: <name>` and `id: <profile id>`";
+
+/// Orsay's agents are made in its dashboard: `agentRef` is refused, with
+/// the fix for each way it was written.
+fn no_agent_ref() -> Rule {
+    Rule::new("!has(self.agentRef)")
+        .message(Message::Expression(
+            "has(self.agent) ? 'set one of `agent` and `agentRef`, not both' : 'Orsay agents are made in Orsay\\'s dashboard and cannot be managed by seqops: name one with `agent: {lookup: \"<display name>\"}` or `agent: {id: <agent id>}`'".into(),
+        ))
+        .field_path(".agentRef")
+}
+
+/// A profile named by channel is on the trigger's channel: the channels
+/// come from [`TRIGGERS`].
+fn profile_on_trigger_channel() -> Rule {
+    let instagram = TRIGGERS
+        .iter()
+        .filter(|(_, channel, _)| *channel == "INSTAGRAM")
+        .map(|(name, _, _)| format!("'{name}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let on_instagram = format!("(self.trigger in [{instagram}])");
+    Rule::new(format!(
+        "!has(self.profile) || !(has(self.profile.instagram) || has(self.profile.whatsapp)) \
+         || {on_instagram} == has(self.profile.instagram)"
+    ))
+    .message(Message::Expression(format!(
+        "'trigger ' + self.trigger + ' runs on ' + ({on_instagram} ? 'INSTAGRAM' : 'WHATSAPP') \
+         + ', but the profile is ' + (has(self.profile.instagram) ? 'an INSTAGRAM' : 'a WHATSAPP') + ' profile'"
+    )))
+    .field_path(".profile")
 }

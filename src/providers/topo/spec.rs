@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use kube::CustomResource;
+use kube::core::Rule;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +11,7 @@ use crate::manifest::selector::NameRef;
 
 /// An existing Topo sequence run: its variable overrides and its state.
 /// Topo makes runs itself; seqops adopts one and changes only these.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "topo.seqops.dev",
     version = "v1alpha1",
@@ -18,6 +19,13 @@ use crate::manifest::selector::NameRef;
     namespaced,
     category = "seqops",
     shortname = "toporun"
+)]
+#[x_kube(
+    validation = crate::manifest::policy::one_spelling(),
+    validation = crate::manifest::policy::reads_first(),
+    validation = Rule::new("has(self.id) != has(self.selector)")
+        .message("name the run with `id: seq_run_…` or with `selector: {templateId, contactId}`, one of them")
+        .field_path(".id")
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SequenceRunSpec {
@@ -46,6 +54,16 @@ pub struct SequenceRunSpec {
     /// Where the run should be: running, paused until a time, or stopped
     /// with a commercial outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(
+        validation = Rule::new("self.phase != 'Paused' || has(self.pausedUntil)")
+            .message("a pause needs the time it ends")
+            .field_path(".pausedUntil"),
+        validation = Rule::new("self.phase != 'Stopped' || (has(self.reason) && has(self.scope))")
+            .message("a stop needs `reason: WIN|LOSE` and `scope: CONTACT|COMPANY`"),
+        validation = goes_with("pausedUntil", "Paused"),
+        validation = goes_with("reason", "Stopped"),
+        validation = goes_with("scope", "Stopped")
+    )]
     pub state: Option<RunState>,
 }
 
@@ -64,6 +82,7 @@ pub struct RunState {
     pub phase: Phase,
     /// With `Paused`: when the run resumes by itself (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub paused_until: Option<String>,
     /// With `Stopped`: the commercial outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,38 +116,23 @@ pub enum StopScope {
     Company,
 }
 
-/// What serde cannot say: one way of naming the run, and the fields each
-/// phase needs.
+/// A field of a run's state that only a phase may have.
+fn goes_with(field: &str, phase: &str) -> Rule {
+    Rule::new(format!("!has(self.{field}) || self.phase == '{phase}'"))
+        .message(kube::core::Message::Message(format!("goes with `phase: {phase}`")))
+        .field_path(format!(".{field}"))
+}
+
+/// What CEL does not say: that `pausedUntil` is a time (the API server
+/// checks its `format: date-time` itself).
 pub fn check(spec: &serde_json::Value) -> Vec<(String, String)> {
-    let mut problems = Vec::new();
-    if spec.get("id").is_some() == spec.get("selector").is_some() {
-        problems.push((
-            "spec.id".into(),
-            "name the run with `id: seq_run_…` or with `selector: {templateId, contactId}`, one of them".into(),
-        ));
+    match spec["state"]["pausedUntil"].as_str() {
+        Some(at) if parse_time(at).is_none() => vec![(
+            "spec.state.pausedUntil".into(),
+            format!("{at:?} is not an RFC 3339 time such as 2026-12-07T09:00:00Z"),
+        )],
+        _ => Vec::new(),
     }
-    let state = &spec["state"];
-    let has = |field: &str| state.get(field).is_some();
-    match state["phase"].as_str() {
-        Some("Paused") => match state["pausedUntil"].as_str() {
-            None => problems.push(("spec.state.pausedUntil".into(), "a pause needs the time it ends".into())),
-            Some(at) if parse_time(at).is_none() => problems.push((
-                "spec.state.pausedUntil".into(),
-                format!("{at:?} is not an RFC 3339 time such as 2026-12-07T09:00:00Z"),
-            )),
-            _ => {}
-        },
-        Some("Stopped") if !(has("reason") && has("scope")) => {
-            problems.push(("spec.state".into(), "a stop needs `reason: WIN|LOSE` and `scope: CONTACT|COMPANY`".into()))
-        }
-        _ => {}
-    }
-    for (field, phase) in [("pausedUntil", "Paused"), ("reason", "Stopped"), ("scope", "Stopped")] {
-        if has(field) && state["phase"].as_str() != Some(phase) {
-            problems.push((format!("spec.state.{field}"), format!("goes with `phase: {phase}`")));
-        }
-    }
-    problems
 }
 
 /// An RFC 3339 time in unix milliseconds.
