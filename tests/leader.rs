@@ -110,3 +110,29 @@ async fn an_absurd_lease_duration_written_by_someone_else_lasts_an_hour_at_most(
     assert_eq!(replaced["spec"]["leaseTransitions"], json!(i32::MAX));
     assert_eq!(attempt.await.expect("ran").expect("no error"), Attempt::Leading);
 }
+
+/// The Lease a replica creates may be taken over fifteen seconds after the
+/// create was sent. Answered four seconds late, its renewals then hanging,
+/// the replica stops leading at its renew deadline, ten seconds after the
+/// create was sent: not after its answer, and not after the renewal that
+/// hangs at that moment gives up.
+#[tokio::test(start_paused = true)]
+async fn a_leader_whose_lease_was_answered_late_stops_before_that_lease_can_expire() {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let started = tokio::time::Instant::now();
+    let leading = tokio::spawn(async move {
+        lock(Client::new(service, "default")).lead(std::future::pending::<()>()).await;
+        tokio::time::Instant::now()
+    });
+    answer(&mut handle, "GET", LEASE, StatusCode::NOT_FOUND, not_found()).await;
+    let (request, send) = handle.next_request().await.expect("the create");
+    assert_eq!((request.method().as_str(), request.uri().path()), ("POST", LEASES));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let created = serde_json::to_vec(&lease("replica-a", rfc3339(0))).expect("json");
+    send.send_response(Response::builder().status(StatusCode::CREATED).body(Body::from(created)).expect("a response"));
+    // Renewals are taken and never answered: each hangs until it times out.
+    let stopped = leading.await.expect("lead returns");
+    let led_for = stopped - started;
+    assert!(led_for <= Duration::from_secs(10), "led {led_for:?} after sending the create, past the 10 s deadline");
+    drop(handle);
+}

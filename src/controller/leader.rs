@@ -127,38 +127,47 @@ impl LeaseLock {
     /// Waits until this replica leads, then runs `work` while renewing the
     /// Lease; returns when leadership is lost or `work` ends.
     pub async fn lead<F: std::future::Future<Output = ()>>(&self, work: F) {
-        loop {
+        // The Lease this replica writes may be taken over a duration after
+        // the renewTime it holds, which is no earlier than the moment the
+        // call that wrote it was sent: the renew deadline counts from there,
+        // not from its answer, which a slow API server may give late. (The
+        // clock is tokio's, which tests can pause.)
+        let taken = loop {
+            let sent = tokio::time::Instant::now();
             match tokio::time::timeout(self.duration / 3, self.try_lead()).await {
-                Ok(Ok(Attempt::Leading)) => break,
+                Ok(Ok(Attempt::Leading)) => break sent,
                 Ok(Ok(Attempt::HeldBy(holder))) => tracing::info!("{holder} leads; waiting"),
                 Ok(Err(error)) => tracing::warn!("cannot read the Lease {}: {error}", self.name),
                 Err(_) => tracing::warn!("reading the Lease {} timed out", self.name),
             }
             tokio::time::sleep(self.duration / 3).await;
-        }
+        };
         tracing::info!("{} leads", self.identity);
+        // Stop at the renew deadline itself, whatever a call is doing then:
+        // two thirds of the Lease's duration after the last call that wrote
+        // it was sent, so two replicas never lead at once.
         let renew = async {
-            let mut renewed = std::time::Instant::now();
+            let mut renewed = taken;
             loop {
-                tokio::time::sleep(self.duration / 6).await;
-                let sent = std::time::Instant::now();
-                // A call that hangs must not outlast the deadline.
-                let attempt = tokio::time::timeout(self.duration / 6, self.try_lead()).await;
-                match attempt {
-                    Ok(Ok(Attempt::Leading)) => renewed = sent,
-                    Ok(Ok(Attempt::HeldBy(holder))) => {
-                        tracing::error!("lost the Lease to {holder}; stopping");
-                        return;
-                    }
-                    // Stop well before the Lease may be another's: the
-                    // renew deadline is two thirds of its duration, so two
-                    // replicas never lead at once.
-                    _ if renewed.elapsed() >= self.renew_deadline() => {
+                let attempt = async {
+                    tokio::time::sleep(self.duration / 6).await;
+                    let sent = tokio::time::Instant::now();
+                    (sent, tokio::time::timeout(self.duration / 6, self.try_lead()).await)
+                };
+                tokio::select! {
+                    () = tokio::time::sleep_until(renewed + self.renew_deadline()) => {
                         tracing::error!("cannot renew the Lease within {:?}; stopping", self.renew_deadline());
                         return;
                     }
-                    Ok(Err(error)) => tracing::warn!("cannot renew the Lease: {error}"),
-                    Err(_) => tracing::warn!("renewing the Lease timed out"),
+                    (sent, attempt) = attempt => match attempt {
+                        Ok(Ok(Attempt::Leading)) => renewed = sent,
+                        Ok(Ok(Attempt::HeldBy(holder))) => {
+                            tracing::error!("lost the Lease to {holder}; stopping");
+                            return;
+                        }
+                        Ok(Err(error)) => tracing::warn!("cannot renew the Lease: {error}"),
+                        Err(_) => tracing::warn!("renewing the Lease timed out"),
+                    },
                 }
             }
         };
