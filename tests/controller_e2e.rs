@@ -21,7 +21,6 @@ use common::fake_cluster::FakeCluster;
 use common::{Server, KEY};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::ApiResource;
@@ -109,7 +108,7 @@ impl Env {
         let namespace = format!("seqops-e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let client = runtime.block_on(async {
             let client = kube::Client::try_default().await.expect("a client for KUBECONFIG");
-            install_crds(&client).await;
+            common::real_cluster::install_crds(&client).await;
             let namespaces: Api<Namespace> = Api::all(client.clone());
             let object = serde_json::from_value(json!({"metadata": {"name": namespace}})).expect("a namespace");
             namespaces.create(&PostParams::default(), &object).await.expect("the namespace is created");
@@ -425,40 +424,6 @@ impl Drop for Env {
             }
         }
         self.delete_namespace();
-    }
-}
-
-/// Applies every CRD in crds/ and waits until the API server serves them.
-async fn install_crds(client: &kube::Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds");
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(&dir).expect("crds/ exists") {
-        let path = entry.expect("an entry").path();
-        if path.extension().is_none_or(|e| e != "yaml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).expect("a CRD file");
-        let crd: CustomResourceDefinition = serde_yaml::from_str(&text).expect("a CRD");
-        let name = crd.metadata.name.clone().expect("a CRD name");
-        let params = PatchParams::apply("seqops-e2e").force();
-        crds.patch(&name, &params, &Patch::Apply(&crd)).await.expect("the CRD is applied");
-        names.push(name);
-    }
-    for name in names {
-        let started = Instant::now();
-        loop {
-            let crd = crds.get(&name).await.expect("the CRD is there");
-            let established = crd
-                .status
-                .and_then(|s| s.conditions)
-                .is_some_and(|c| c.iter().any(|c| c.type_ == "Established" && c.status == "True"));
-            if established {
-                break;
-            }
-            assert!(started.elapsed() < PATIENCE, "CRD {name} was never established");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
     }
 }
 

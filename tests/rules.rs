@@ -174,6 +174,33 @@ fn unbounded(schema: &Value, path: &str, under_rule: bool, found: &mut Vec<Strin
     }
 }
 
+/// A message that iterates costs what its rule costs again, and the API
+/// server counts it against the same budget: messages name values, never
+/// walk lists or maps.
+#[test]
+fn no_rule_s_message_walks_a_list_or_a_map() {
+    fn walking(schema: &Value, found: &mut Vec<String>) {
+        match schema {
+            Value::Object(map) => {
+                for rule in map.get("x-kubernetes-validations").and_then(Value::as_array).into_iter().flatten() {
+                    let message = rule["messageExpression"].as_str().unwrap_or_default();
+                    if [".all(", ".exists(", ".filter(", ".map(", ".exists_one("].iter().any(|m| message.contains(m)) {
+                        found.push(message.to_string());
+                    }
+                }
+                map.values().for_each(|inner| walking(inner, found));
+            }
+            Value::Array(items) => items.iter().for_each(|inner| walking(inner, found)),
+            _ => {}
+        }
+    }
+    for kind in seqops::providers::kinds() {
+        let mut found = Vec::new();
+        walking(&crd_spec(&kind), &mut found);
+        assert!(found.is_empty(), "{}: {found:?}", kind.kind);
+    }
+}
+
 #[test]
 fn every_list_string_and_map_a_rule_reads_is_bounded() {
     for kind in seqops::providers::kinds() {
@@ -219,4 +246,46 @@ fn every_kind_but_provider_carries_the_two_policy_rules() {
             .all(|policy| rules.contains(&policy.rule));
         assert_eq!(carries, kind.provider_type.is_some(), "{}: {rules:?}", kind.kind);
     }
+}
+
+/// With `--ignored` and `KUBECONFIG` naming a cluster (and `kubectl` on
+/// the PATH): `crds/` installed, `kubectl apply` of each fixture refuses
+/// its bad document with the rule's message and creates the good one.
+#[test]
+#[ignore = "needs a Kubernetes cluster and kubectl: KUBECONFIG=... cargo test --test rules -- --ignored"]
+fn a_real_api_server_refuses_each_bad_document_with_the_rule_s_message_and_creates_the_good_one() {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::api::{Api, DeleteParams, PostParams};
+
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let namespace = format!("seqops-rules-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let client = runtime.block_on(async {
+        let client = kube::Client::try_default().await.expect("a client for KUBECONFIG");
+        common::real_cluster::install_crds(&client).await;
+        let object = serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}})).expect("a namespace");
+        Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &object).await.expect("a namespace");
+        client
+    });
+    let mut refused_otherwise = Vec::new();
+    for fixture in fixtures() {
+        let applied = std::process::Command::new("kubectl")
+            .args(["apply", "-n", &namespace, "-f"])
+            .arg(&fixture.file)
+            .output()
+            .expect("kubectl runs");
+        let (stdout, stderr) = (String::from_utf8_lossy(&applied.stdout), String::from_utf8_lossy(&applied.stderr));
+        let (path, message) = fixture.refused.split_once(": ").expect("path: message");
+        let refused = !applied.status.success()
+            && stderr.contains(&format!("\"{}-bad\" is invalid", fixture.name.trim_end_matches(".yaml")))
+            && stderr.contains(path)
+            && stderr.contains(message);
+        let created = stdout.contains(&format!("/{}-good created", fixture.name.trim_end_matches(".yaml")));
+        if !(refused && created) {
+            refused_otherwise.push(format!("{}:\n{stdout}{stderr}", fixture.name));
+        }
+    }
+    runtime.block_on(async {
+        let _ = Api::<Namespace>::all(client).delete(&namespace, &DeleteParams::default()).await;
+    });
+    assert!(refused_otherwise.is_empty(), "{}", refused_otherwise.join("\n"));
 }

@@ -7,6 +7,7 @@
 pub mod fake_cluster;
 pub mod paced;
 pub mod python_tools;
+pub mod real_cluster;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
