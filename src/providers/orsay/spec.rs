@@ -55,8 +55,9 @@ pub struct SequenceSpec {
     /// The connected account that sends: `{instagram: username}`,
     /// `{whatsapp: name}` or `{id: ...}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("[has(self.instagram), has(self.whatsapp), has(self.id)].filter(x, x).size() == 1")
-        .message(ONE_PROFILE))]
+    #[x_kube(validation = Rule::new(
+        "(has(self.instagram) ? 1 : 0) + (has(self.whatsapp) ? 1 : 0) + (has(self.id) ? 1 : 0) == 1"
+    ).message(ONE_PROFILE))]
     pub profile: Option<ProfileSelector>,
     /// How long to wait before the first answer (Orsay's default: 5m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,16 +206,11 @@ fn no_agent_ref() -> Rule {
         .field_path(".agentRef")
 }
 
-/// A profile named by channel is on the trigger's channel: the channels
-/// come from [`TRIGGERS`].
+/// A profile named by channel is on the trigger's channel. Every
+/// Instagram trigger's name, and no other, begins `INSTAGRAM` (a test holds
+/// [`TRIGGERS`] to that), which is cheaper for CEL to ask than a list.
 fn profile_on_trigger_channel() -> Rule {
-    let instagram = TRIGGERS
-        .iter()
-        .filter(|(_, channel, _)| *channel == "INSTAGRAM")
-        .map(|(name, _, _)| format!("'{name}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let on_instagram = format!("(self.trigger in [{instagram}])");
+    let on_instagram = "self.trigger.startsWith('INSTAGRAM')";
     Rule::new(format!(
         "!has(self.profile) || !(has(self.profile.instagram) || has(self.profile.whatsapp)) \
          || {on_instagram} == has(self.profile.instagram)"
@@ -224,4 +220,16 @@ fn profile_on_trigger_channel() -> Rule {
          + ', but the profile is ' + (has(self.profile.instagram) ? 'an INSTAGRAM' : 'a WHATSAPP') + ' profile'"
     )))
     .field_path(".profile")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trigger_is_on_instagram_exactly_when_its_name_begins_instagram() {
+        for (name, channel, _) in TRIGGERS {
+            assert_eq!(name.starts_with("INSTAGRAM"), channel == "INSTAGRAM", "{name}");
+        }
+    }
 }
