@@ -145,3 +145,111 @@ fn a_plan_with_drift_syncs_and_targets_is_the_golden_one() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert_golden("orsay-target.json", run.stdout.trim_end(), Some(&server.origin));
 }
+
+/// A change with every field set, by an exhaustive literal: a field added
+/// to `Change` fails to compile here until the test says how it is written.
+fn every_field() -> seqops::engine::Change {
+    use seqops::engine::diff::FieldChange;
+    use seqops::engine::plan::ReferenceTo;
+    use seqops::manifest::ResourceKey;
+    let fields = |pairs: Value| pairs.as_object().cloned().expect("an object");
+    seqops::engine::Change {
+        key: ResourceKey::new("Sequence", "welcome"),
+        api_version: "orsay.seqops.dev/v1alpha1".into(),
+        provider: "main".into(),
+        action: seqops::engine::Action::Replace,
+        id: Some("seq-1".into()),
+        display_name: "Welcome".into(),
+        fields: vec![FieldChange::plain("name", Some(json!("Hi")), Some(json!("Welcome")))],
+        drift: vec![FieldChange {
+            path: "token".into(),
+            sensitive: true,
+            changed: Some(true),
+            note: Some("lookup \"Sales Agent\"".into()),
+            before: Some(json!("(sensitive)")),
+            after: Some(json!("(sensitive)")),
+        }],
+        reasons: vec!["trigger cannot change in place".into()],
+        desired: fields(json!({"name": "Welcome", "active": true})),
+        updates: fields(json!({"name": "Welcome"})),
+        manifest_digest: "sha256:abc".into(),
+        spec: json!({"name": "Welcome", "flow": [{"content": "Hi\nthere\n"}]}),
+        source_dir: "manifests/orsay".into(),
+        observed: fields(json!({"name": "Hi", "ratio": 0.5})),
+        depends_on: vec![ResourceKey::new("Agent", "sales")],
+        references: vec![ReferenceTo { field: "spec.agentRef.name".into(), key: ResourceKey::new("Agent", "sales") }],
+        preexisting: vec!["seq-0".into()],
+        orphan_on_delete: true,
+        prevent_destroy: true,
+        renew_token: Some("2026-01".into()),
+        renews: true,
+        annotations: BTreeMap::from([("seqops.dev/confirm".to_string(), "yes".to_string())]),
+        ends: true,
+        requests: 3,
+    }
+}
+
+fn from<T: serde::de::DeserializeOwned>(value: Value) -> T {
+    serde_json::from_value(value).expect("a value of its type")
+}
+
+fn every_field_document() -> seqops::engine::planfile::PlanDocument {
+    use seqops::engine::planfile::{PlanDocument, Summary};
+    let change = every_field();
+    PlanDocument {
+        format_version: "2".into(),
+        seqops_version: "0.0.0-golden".into(),
+        plan_id: "plan-1".into(),
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        state_lineage: Some("lineage-1".into()),
+        state_serial: Some(7),
+        sandbox: true,
+        manifests_digest: "sha256:def".into(),
+        refresh: seqops::engine::Refresh::Changed,
+        targets: vec![seqops::manifest::ResourceKey::new("Sequence", "welcome")],
+        summary: Summary::of([&change]),
+        changes: vec![change],
+        syncs: vec![from(json!({
+            "key": "Sequence/other", "manifest_digest": "sha256:1", "applied_spec": {"name": "Other"},
+            "last_applied": {"name": "Other"}, "observed": {"name": "Other"},
+        }))],
+        warnings: vec!["a warning".into()],
+        requests: from(json!([{"account": "orsay/main", "requests": 3, "remaining": 177, "limit": 180,
+            "window": "per hour", "window_seconds": 3600}])),
+        provenance: seqops::engine::history::Provenance {
+            commit: Some("abc123".into()),
+            author: Some("Ada <ada@example.com>".into()),
+            dirty: true,
+            ci_run: Some("https://ci.example.com/1".into()),
+            message: Some("why".into()),
+        },
+        files: vec!["manifests".into()],
+        signature: Some("hmac-sha256:key:00".into()),
+    }
+}
+
+#[test]
+fn every_field_of_a_change_is_written_as_the_golden_file_says_and_read_back_the_same() {
+    use seqops::engine::planfile::PlanDocument;
+    let written = every_field_document().to_json().expect("JSON");
+    assert_golden("every-field.json", &written, None);
+    let read = PlanDocument::parse(written.as_bytes(), "every-field.json".into()).expect("read back");
+    assert_eq!(read.to_json().expect("JSON"), written, "what is read back is written the same");
+}
+
+#[test]
+fn a_plan_with_only_the_required_fields_reads_with_defaults_and_writes_as_the_golden_file_says() {
+    use seqops::engine::planfile::PlanDocument;
+    let minimal = json!({
+        "format_version": "2", "seqops_version": "0.1.0", "plan_id": "plan-1",
+        "created_at": "2026-01-01T00:00:00.000Z", "state_lineage": null, "state_serial": null, "sandbox": false,
+        "manifests_digest": "sha256:def", "refresh": "full", "targets": [],
+        "summary": {"create": 1, "update": 0, "replace": 0, "delete": 0, "adopt": 0, "forget": 0},
+        "changes": [{"key": "Sequence/a", "api_version": "orsay.seqops.dev/v1alpha1", "provider": "main",
+            "action": "create", "display_name": "A", "fields": []}],
+        "warnings": [], "requests": [],
+    });
+    let bytes = serde_json::to_vec(&minimal).expect("JSON");
+    let read = PlanDocument::parse(&bytes, "minimal.json".into()).expect("a plan made before the optional fields");
+    assert_golden("minimal.json", &read.to_json().expect("JSON"), None);
+}

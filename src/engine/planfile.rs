@@ -94,6 +94,8 @@ impl Summary {
 pub enum PlanFileError {
     #[error("cannot read plan {path}: {reason}")]
     Read { path: String, reason: String },
+    #[error("cannot write the plan as JSON: {0}")]
+    Write(String),
     #[error("plan {path} has format {found}; this seqops reads format {FORMAT_VERSION}")]
     Format { path: String, found: String },
     #[error("this plan was already applied; run `seqops plan` again")]
@@ -198,7 +200,19 @@ impl PlanDocument {
         let shown = path.display().to_string();
         let bytes =
             std::fs::read(path).map_err(|e| PlanFileError::Read { path: shown.clone(), reason: e.to_string() })?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
+        Self::parse(&bytes, shown)
+    }
+
+    /// The document as `plan --out` saves it and `--format json` prints it:
+    /// the one way the format is written.
+    pub fn to_json(&self) -> Result<String, PlanFileError> {
+        serde_json::to_string_pretty(self).map_err(|e| PlanFileError::Write(e.to_string()))
+    }
+
+    /// A document from the bytes [`PlanDocument::to_json`] wrote; `shown`
+    /// names where they came from in errors.
+    pub fn parse(bytes: &[u8], shown: String) -> Result<Self, PlanFileError> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| PlanFileError::Read { path: shown.clone(), reason: e.to_string() })?;
         let found = value.get("format_version").and_then(|v| v.as_str()).unwrap_or("none").to_string();
         if found != FORMAT_VERSION {
