@@ -196,6 +196,7 @@ fn from<T: serde::de::DeserializeOwned>(value: Value) -> T {
 fn every_field_document() -> seqops::engine::planfile::PlanDocument {
     use seqops::engine::planfile::{PlanDocument, Summary};
     let change = every_field();
+    let fields = |pairs: Value| pairs.as_object().cloned().expect("an object");
     PlanDocument {
         format_version: "2".into(),
         seqops_version: "0.0.0-golden".into(),
@@ -209,10 +210,13 @@ fn every_field_document() -> seqops::engine::planfile::PlanDocument {
         targets: vec![seqops::manifest::ResourceKey::new("Sequence", "welcome")],
         summary: Summary::of([&change]),
         changes: vec![change],
-        syncs: vec![from(json!({
-            "key": "Sequence/other", "manifest_digest": "sha256:1", "applied_spec": {"name": "Other"},
-            "last_applied": {"name": "Other"}, "observed": {"name": "Other"},
-        }))],
+        syncs: vec![seqops::engine::plan::StateSync {
+            key: seqops::manifest::ResourceKey::new("Sequence", "other"),
+            manifest_digest: "sha256:1".into(),
+            applied_spec: json!({"name": "Other"}),
+            last_applied: fields(json!({"name": "Other"})),
+            observed: fields(json!({"name": "Other"})),
+        }],
         warnings: vec!["a warning".into()],
         requests: from(json!([{"account": "orsay/main", "requests": 3, "remaining": 177, "limit": 180,
             "window": "per hour", "window_seconds": 3600}])),

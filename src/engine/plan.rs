@@ -103,7 +103,7 @@ impl PlanOptions {
 }
 
 /// A reference from a spec field to another manifest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ReferenceTo {
     /// The field holding it, e.g. `spec.agentRef.name`.
     pub field: String,
@@ -162,7 +162,7 @@ pub struct Change {
 
 /// What a plan learnt that changes nothing remotely: a manifest edited to
 /// what the remote object already is. Recorded by the next apply.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StateSync {
     pub key: ResourceKey,
     pub manifest_digest: String,

@@ -4,7 +4,7 @@
 //! [`Change`] and [`PlanDocument`] (as Terraform keeps `plans.Changes` apart
 //! from the `ChangesSrc` it saves), so that the planner may reshape its
 //! values without changing a byte users and their tools read; the two meet
-//! only in the conversions below, one each way.
+//! only in the conversions of module `convert`, one each way.
 //!
 //! The schema is generated from these types: their doc comments are its
 //! descriptions and their names (`PlanDocument`, `Change`) its titles, so
@@ -15,11 +15,11 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{PlanDocument, Summary};
+use super::Summary;
 use crate::engine::connections::AccountUsage;
 use crate::engine::diff::FieldChange;
 use crate::engine::history::Provenance;
-use crate::engine::plan::{Action, Change, ReferenceTo, Refresh, StateSync};
+use crate::engine::plan::{Action, Refresh};
 use crate::external::Fields;
 use crate::manifest::ResourceKey;
 
@@ -52,7 +52,7 @@ pub struct JsonPlan {
     /// Objects whose manifest changed to what they already are: recorded in
     /// state on apply, no request made.
     #[serde(default)]
-    pub syncs: Vec<StateSync>,
+    pub syncs: Vec<PlannedSync>,
     pub warnings: Vec<String>,
     pub requests: Vec<AccountUsage>,
     /// Who made the plan and why: commit, author, CI run, `--message`.
@@ -107,7 +107,7 @@ pub struct PlannedChange {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<ResourceKey>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub references: Vec<ReferenceTo>,
+    pub references: Vec<PlannedReference>,
     /// Unmanaged remote objects that already had this object's name when
     /// planned: a create whose answer is lost must not take one for its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -136,223 +136,28 @@ pub struct PlannedChange {
     pub requests: u64,
 }
 
+/// A reference from a spec field to another manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "ReferenceTo")]
+pub struct PlannedReference {
+    /// The field holding it, e.g. `spec.agentRef.name`.
+    pub field: String,
+    pub key: ResourceKey,
+}
+
+/// What a plan learnt that changes nothing remotely: a manifest edited to
+/// what the remote object already is. Recorded by the next apply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "StateSync")]
+pub struct PlannedSync {
+    pub key: ResourceKey,
+    pub manifest_digest: String,
+    pub applied_spec: serde_json::Value,
+    pub last_applied: Fields,
+    pub observed: Fields,
+}
+
 /// The JSON Schema of the plan document: `docs/plan.schema.json`.
 pub fn schema() -> schemars::Schema {
     schemars::schema_for!(JsonPlan)
-}
-
-impl From<&Change> for PlannedChange {
-    /// Writing: the working change as the format has it. Every field is
-    /// named, so a field added to `Change` is placed in the format, or left
-    /// out, on purpose.
-    fn from(change: &Change) -> Self {
-        let Change {
-            key,
-            api_version,
-            provider,
-            action,
-            id,
-            display_name,
-            fields,
-            drift,
-            reasons,
-            desired,
-            updates,
-            manifest_digest,
-            spec,
-            source_dir,
-            observed,
-            depends_on,
-            references,
-            preexisting,
-            orphan_on_delete,
-            prevent_destroy,
-            renew_token,
-            renews,
-            annotations,
-            ends,
-            requests,
-        } = change;
-        Self {
-            key: key.clone(),
-            api_version: api_version.clone(),
-            provider: provider.clone(),
-            action: *action,
-            id: id.clone(),
-            display_name: display_name.clone(),
-            fields: fields.clone(),
-            drift: drift.clone(),
-            reasons: reasons.clone(),
-            desired: desired.clone(),
-            updates: updates.clone(),
-            manifest_digest: manifest_digest.clone(),
-            spec: spec.clone(),
-            source_dir: source_dir.clone(),
-            observed: observed.clone(),
-            depends_on: depends_on.clone(),
-            references: references.clone(),
-            preexisting: preexisting.clone(),
-            orphan_on_delete: *orphan_on_delete,
-            prevent_destroy: *prevent_destroy,
-            renew_token: renew_token.clone(),
-            renews: *renews,
-            annotations: annotations.clone(),
-            ends: *ends,
-            requests: *requests,
-        }
-    }
-}
-
-impl From<PlannedChange> for Change {
-    /// Reading a saved plan back for apply: the format's change as the
-    /// working one, moved, not copied.
-    fn from(planned: PlannedChange) -> Self {
-        let PlannedChange {
-            key,
-            api_version,
-            provider,
-            action,
-            id,
-            display_name,
-            fields,
-            drift,
-            reasons,
-            desired,
-            updates,
-            manifest_digest,
-            spec,
-            source_dir,
-            observed,
-            depends_on,
-            references,
-            preexisting,
-            orphan_on_delete,
-            prevent_destroy,
-            renew_token,
-            renews,
-            annotations,
-            ends,
-            requests,
-        } = planned;
-        Self {
-            key,
-            api_version,
-            provider,
-            action,
-            id,
-            display_name,
-            fields,
-            drift,
-            reasons,
-            desired,
-            updates,
-            manifest_digest,
-            spec,
-            source_dir,
-            observed,
-            depends_on,
-            references,
-            preexisting,
-            orphan_on_delete,
-            prevent_destroy,
-            renew_token,
-            renews,
-            annotations,
-            ends,
-            requests,
-        }
-    }
-}
-
-impl From<&PlanDocument> for JsonPlan {
-    /// Writing (and signing, which covers these bytes): the document as
-    /// the format has it.
-    fn from(document: &PlanDocument) -> Self {
-        let PlanDocument {
-            format_version,
-            seqops_version,
-            plan_id,
-            created_at,
-            state_lineage,
-            state_serial,
-            sandbox,
-            manifests_digest,
-            refresh,
-            targets,
-            summary,
-            changes,
-            syncs,
-            warnings,
-            requests,
-            provenance,
-            files,
-            signature,
-        } = document;
-        Self {
-            format_version: format_version.clone(),
-            seqops_version: seqops_version.clone(),
-            plan_id: plan_id.clone(),
-            created_at: created_at.clone(),
-            state_lineage: state_lineage.clone(),
-            state_serial: *state_serial,
-            sandbox: *sandbox,
-            manifests_digest: manifests_digest.clone(),
-            refresh: *refresh,
-            targets: targets.clone(),
-            summary: summary.clone(),
-            changes: changes.iter().map(PlannedChange::from).collect(),
-            syncs: syncs.clone(),
-            warnings: warnings.clone(),
-            requests: requests.clone(),
-            provenance: provenance.clone(),
-            files: files.clone(),
-            signature: signature.clone(),
-        }
-    }
-}
-
-impl From<JsonPlan> for PlanDocument {
-    /// Reading a saved plan: the format's document as the working one.
-    fn from(json: JsonPlan) -> Self {
-        let JsonPlan {
-            format_version,
-            seqops_version,
-            plan_id,
-            created_at,
-            state_lineage,
-            state_serial,
-            sandbox,
-            manifests_digest,
-            refresh,
-            targets,
-            summary,
-            changes,
-            syncs,
-            warnings,
-            requests,
-            provenance,
-            files,
-            signature,
-        } = json;
-        Self {
-            format_version,
-            seqops_version,
-            plan_id,
-            created_at,
-            state_lineage,
-            state_serial,
-            sandbox,
-            manifests_digest,
-            refresh,
-            targets,
-            summary,
-            changes: changes.into_iter().map(Change::from).collect(),
-            syncs,
-            warnings,
-            requests,
-            provenance,
-            files,
-            signature,
-        }
-    }
 }

@@ -6,6 +6,7 @@
 //! [`JsonPlan`] (module `json`), versioned by `format_version`, whose schema
 //! is `docs/plan.schema.json`; [`PlanDocument`] is the working form.
 
+mod convert;
 mod json;
 
 use std::path::Path;
@@ -13,7 +14,7 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use json::{schema, JsonPlan, PlannedChange, FORMAT_VERSION};
+pub use json::{schema, JsonPlan, PlannedChange, PlannedReference, PlannedSync, FORMAT_VERSION};
 
 use super::connections::AccountUsage;
 use super::history::Provenance;
