@@ -185,15 +185,15 @@ fn holds_digests(state: &seqops::engine::state::State) -> bool {
 pub fn print(document: &PlanDocument, format: Format) -> anyhow::Result<()> {
     match format {
         Format::Text => print!("{}", text::render(&document.plan(), Style::detect(std::io::stdout().is_terminal()))),
-        Format::Json => println!("{}", serde_json::to_string_pretty(document)?),
+        Format::Json => println!("{}", document.to_json()?),
         Format::Markdown => print!("{}", markdown::render(&document.plan(), markdown::DEFAULT_CAP)),
     }
     Ok(())
 }
 
 pub fn save(document: &PlanDocument, path: &std::path::Path) -> anyhow::Result<()> {
-    let bytes = serde_json::to_vec_pretty(document)?;
-    seqops::engine::state::write_atomically(path, &bytes)
+    let json = document.to_json()?;
+    seqops::engine::state::write_atomically(path, json.as_bytes())
         .with_context(|| format!("saving the plan to {}", path.display()))
 }
 

@@ -27,7 +27,7 @@ pub use seqops::manifest::kind::manifest_schema;
 
 pub fn run(args: SchemaArgs) -> anyhow::Result<ExitCode> {
     if args.plan {
-        let schema = schemars::schema_for!(seqops::engine::planfile::PlanDocument);
+        let schema = seqops::engine::planfile::schema();
         println!("{}", serde_json::to_string_pretty(&schema)?);
         return Ok(ExitCode::SUCCESS);
     }

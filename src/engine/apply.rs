@@ -922,11 +922,12 @@ mod tests {
     use super::*;
 
     fn api_key_writing_to(dir: &str, file: &str) -> Change {
-        serde_json::from_value(serde_json::json!({
+        serde_json::from_value::<crate::engine::planfile::PlannedChange>(serde_json::json!({
             "key": "ApiKey/widget", "api_version": "orqis.seqops.dev/v1alpha1", "provider": "orqis",
             "action": "create", "display_name": "widget", "fields": [],
             "spec": {"name": "widget", "writeSecretTo": {"file": file}}, "source_dir": dir,
         }))
+        .map(Change::from)
         .unwrap_or_else(|e| panic!("{e}"))
     }
 

@@ -103,82 +103,66 @@ impl PlanOptions {
 }
 
 /// A reference from a spec field to another manifest.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ReferenceTo {
     /// The field holding it, e.g. `spec.agentRef.name`.
     pub field: String,
     pub key: ResourceKey,
 }
 
-/// One object's change.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+/// One object's change, as the planner makes it and apply carries it out.
+/// Written to and read from a saved plan only through
+/// [`planfile::PlannedChange`](super::planfile::PlannedChange), the public
+/// format, so this working value may change shape without the file doing so.
+#[derive(Clone, Debug)]
 pub struct Change {
     pub key: ResourceKey,
     pub api_version: String,
     pub provider: String,
     pub action: Action,
     /// The remote id the change acts on (absent for a create).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub display_name: String,
     pub fields: Vec<FieldChange>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<FieldChange>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
     /// The fields the object will have, secrets as salted digests.
-    #[serde(default)]
     pub desired: Fields,
     /// The fields to send.
-    #[serde(default)]
     pub updates: Fields,
-    #[serde(default)]
     pub manifest_digest: String,
     /// The manifest's spec, recorded in state once applied. It names where
     /// secret values come from, never the values.
-    #[serde(default)]
     pub spec: serde_json::Value,
     /// The folder the spec's `fromFile` and `writeSecretTo.file` paths are
     /// relative to.
-    #[serde(default)]
     pub source_dir: String,
-    #[serde(default)]
     pub observed: Fields,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<ResourceKey>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<ReferenceTo>,
     /// Unmanaged remote objects that already had this object's name when
     /// planned: a create whose answer is lost must not take one for its own.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub preexisting: Vec<String>,
-    #[serde(default)]
     pub orphan_on_delete: bool,
-    #[serde(default)]
     pub prevent_destroy: bool,
     /// The kind's renew annotation's token on the manifest, recorded with
     /// the object once made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renew_token: Option<String>,
     /// The create is one the renew annotation's new token asks for (a
     /// contact enrolled once more), not the object's first.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub renews: bool,
     /// The manifest's annotations, which a provider may read (a
     /// confirmation it asks for).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     /// The change ends the object (a Topo stop): planned like a delete.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ends: bool,
     /// The requests applying it is expected to make.
-    #[serde(default)]
     pub requests: u64,
 }
 
 /// What a plan learnt that changes nothing remotely: a manifest edited to
 /// what the remote object already is. Recorded by the next apply.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StateSync {
     pub key: ResourceKey,
     pub manifest_digest: String,
@@ -187,7 +171,7 @@ pub struct StateSync {
     pub observed: Fields,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Plan {
     pub changes: Vec<Change>,
     pub warnings: Vec<String>,

@@ -193,11 +193,12 @@ mod tests {
     use super::*;
 
     fn change(name: &str, content: &str) -> Change {
-        serde_json::from_value(serde_json::json!({
+        serde_json::from_value::<crate::engine::planfile::PlannedChange>(serde_json::json!({
             "key": format!("Sequence/{name}"), "api_version": "orsay.seqops.dev/v1alpha1", "provider": "main",
             "action": "update", "id": "id-1", "display_name": name,
             "fields": [{"path": "flow[0].content", "before": "Hi\nthere\n", "after": content}],
         }))
+        .map(Change::from)
         .unwrap_or_else(|e| panic!("{e}"))
     }
 

@@ -2,13 +2,19 @@
 //! serial, a digest of the manifests, what it observed of each object), so
 //! that applying it later changes exactly what was reviewed, or nothing.
 //!
-//! The same document is `seqops plan --format json`; its schema is
-//! `docs/plan.schema.json`, versioned by `format_version`.
+//! The same document is `seqops plan --format json`. Its public form is
+//! [`JsonPlan`] (module `json`), versioned by `format_version`, whose schema
+//! is `docs/plan.schema.json`; [`PlanDocument`] is the working form.
+
+mod convert;
+mod json;
 
 use std::path::Path;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+pub use json::{schema, JsonPlan, PlannedChange, PlannedReference, PlannedSync, FORMAT_VERSION};
 
 use super::connections::AccountUsage;
 use super::history::Provenance;
@@ -18,14 +24,13 @@ use crate::external::digest::DigestKey;
 use crate::external::Fields;
 use crate::manifest::{Manifests, ResourceKey};
 
-/// The version of the plan document's format. A reader refuses a version it
-/// does not know.
-pub const FORMAT_VERSION: &str = "2";
-
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+/// A plan with what it was made against, as seqops holds it between
+/// planning and applying. Its changes are the planner's working
+/// [`Change`]s; it is written and read only through [`JsonPlan`], the
+/// public format, so the two can differ without the file changing.
+#[derive(Clone, Debug)]
 pub struct PlanDocument {
-    /// `"2"`; a reader refuses a version it does not know.
-    #[schemars(extend("const" = "2"))]
+    /// [`FORMAT_VERSION`] once made or read.
     pub format_version: String,
     pub seqops_version: String,
     /// Identifies this plan; state remembers the last plan applied.
@@ -44,21 +49,17 @@ pub struct PlanDocument {
     pub changes: Vec<Change>,
     /// Objects whose manifest changed to what they already are: recorded in
     /// state on apply, no request made.
-    #[serde(default)]
     pub syncs: Vec<StateSync>,
     pub warnings: Vec<String>,
     pub requests: Vec<AccountUsage>,
     /// Who made the plan and why: commit, author, CI run, `--message`.
-    #[serde(default, skip_serializing_if = "Provenance::is_empty")]
     pub provenance: Provenance,
     /// The `-f` set the plan was made from, as given (relative to where it
-    /// was made): `seqops apply PLANFILE` reads the same. Absent from plans
+    /// was made): `seqops apply PLANFILE` reads the same. Empty for plans
     /// made before it was recorded, which apply with `-f` as given.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
     /// `hmac-sha256:KEYID:HEX` of the rest of the document under the
     /// digest key: apply refuses a plan edited since it was made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
 }
 
@@ -94,6 +95,8 @@ impl Summary {
 pub enum PlanFileError {
     #[error("cannot read plan {path}: {reason}")]
     Read { path: String, reason: String },
+    #[error("cannot write the plan as JSON: {0}")]
+    Write(String),
     #[error("plan {path} has format {found}; this seqops reads format {FORMAT_VERSION}")]
     Format { path: String, found: String },
     #[error("this plan was already applied; run `seqops plan` again")]
@@ -157,7 +160,7 @@ impl PlanDocument {
     /// without it.
     pub fn sign(&mut self, key: &DigestKey) {
         self.signature = None;
-        self.signature = Some(key.sign_json(&*self));
+        self.signature = Some(key.sign_json(&JsonPlan::from(&*self)));
     }
 
     /// Refuses a document `key` did not sign as it is now.
@@ -174,7 +177,7 @@ impl PlanDocument {
         if planned != key.id() {
             return Err(PlanFileError::OtherKey { planned, actual: key.id().to_string() });
         }
-        if !key.verifies_json(self, signature) {
+        if !key.verifies_json(&JsonPlan::from(self), signature) {
             return Err(PlanFileError::Tampered);
         }
         Ok(())
@@ -198,13 +201,27 @@ impl PlanDocument {
         let shown = path.display().to_string();
         let bytes =
             std::fs::read(path).map_err(|e| PlanFileError::Read { path: shown.clone(), reason: e.to_string() })?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes)
+        Self::parse(&bytes, shown)
+    }
+
+    /// The document as `plan --out` saves it and `--format json` prints it:
+    /// the one way the format is written.
+    pub fn to_json(&self) -> Result<String, PlanFileError> {
+        serde_json::to_string_pretty(&JsonPlan::from(self)).map_err(|e| PlanFileError::Write(e.to_string()))
+    }
+
+    /// A document from the bytes [`PlanDocument::to_json`] wrote; `shown`
+    /// names where they came from in errors.
+    pub fn parse(bytes: &[u8], shown: String) -> Result<Self, PlanFileError> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| PlanFileError::Read { path: shown.clone(), reason: e.to_string() })?;
         let found = value.get("format_version").and_then(|v| v.as_str()).unwrap_or("none").to_string();
         if found != FORMAT_VERSION {
             return Err(PlanFileError::Format { path: shown, found });
         }
-        serde_json::from_value(value).map_err(|e| PlanFileError::Read { path: shown, reason: e.to_string() })
+        let json: JsonPlan =
+            serde_json::from_value(value).map_err(|e| PlanFileError::Read { path: shown, reason: e.to_string() })?;
+        Ok(json.into())
     }
 
     /// Refuses a plan whose state or manifests moved on since it was made.

@@ -1,0 +1,258 @@
+//! The working plan to the public JSON plan and back: one exhaustive
+//! conversion each way per type, so a field added on either side fails to
+//! compile until it is placed in the format, or left out, on purpose.
+//! Writing copies (the working plan is still used); reading moves.
+
+use super::json::{JsonPlan, PlannedChange, PlannedReference, PlannedSync};
+use super::PlanDocument;
+use crate::engine::plan::{Change, ReferenceTo, StateSync};
+
+impl From<&Change> for PlannedChange {
+    /// Writing: the working change as the format has it. Every field is
+    /// named, so a field added to `Change` is placed in the format, or left
+    /// out, on purpose.
+    fn from(change: &Change) -> Self {
+        let Change {
+            key,
+            api_version,
+            provider,
+            action,
+            id,
+            display_name,
+            fields,
+            drift,
+            reasons,
+            desired,
+            updates,
+            manifest_digest,
+            spec,
+            source_dir,
+            observed,
+            depends_on,
+            references,
+            preexisting,
+            orphan_on_delete,
+            prevent_destroy,
+            renew_token,
+            renews,
+            annotations,
+            ends,
+            requests,
+        } = change;
+        Self {
+            key: key.clone(),
+            api_version: api_version.clone(),
+            provider: provider.clone(),
+            action: *action,
+            id: id.clone(),
+            display_name: display_name.clone(),
+            fields: fields.clone(),
+            drift: drift.clone(),
+            reasons: reasons.clone(),
+            desired: desired.clone(),
+            updates: updates.clone(),
+            manifest_digest: manifest_digest.clone(),
+            spec: spec.clone(),
+            source_dir: source_dir.clone(),
+            observed: observed.clone(),
+            depends_on: depends_on.clone(),
+            references: references.iter().map(PlannedReference::from).collect(),
+            preexisting: preexisting.clone(),
+            orphan_on_delete: *orphan_on_delete,
+            prevent_destroy: *prevent_destroy,
+            renew_token: renew_token.clone(),
+            renews: *renews,
+            annotations: annotations.clone(),
+            ends: *ends,
+            requests: *requests,
+        }
+    }
+}
+
+impl From<PlannedChange> for Change {
+    /// Reading a saved plan back for apply: the format's change as the
+    /// working one, moved, not copied.
+    fn from(planned: PlannedChange) -> Self {
+        let PlannedChange {
+            key,
+            api_version,
+            provider,
+            action,
+            id,
+            display_name,
+            fields,
+            drift,
+            reasons,
+            desired,
+            updates,
+            manifest_digest,
+            spec,
+            source_dir,
+            observed,
+            depends_on,
+            references,
+            preexisting,
+            orphan_on_delete,
+            prevent_destroy,
+            renew_token,
+            renews,
+            annotations,
+            ends,
+            requests,
+        } = planned;
+        Self {
+            key,
+            api_version,
+            provider,
+            action,
+            id,
+            display_name,
+            fields,
+            drift,
+            reasons,
+            desired,
+            updates,
+            manifest_digest,
+            spec,
+            source_dir,
+            observed,
+            depends_on,
+            references: references.into_iter().map(ReferenceTo::from).collect(),
+            preexisting,
+            orphan_on_delete,
+            prevent_destroy,
+            renew_token,
+            renews,
+            annotations,
+            ends,
+            requests,
+        }
+    }
+}
+
+impl From<&PlanDocument> for JsonPlan {
+    /// Writing (and signing, which covers these bytes): the document as
+    /// the format has it.
+    fn from(document: &PlanDocument) -> Self {
+        let PlanDocument {
+            format_version,
+            seqops_version,
+            plan_id,
+            created_at,
+            state_lineage,
+            state_serial,
+            sandbox,
+            manifests_digest,
+            refresh,
+            targets,
+            summary,
+            changes,
+            syncs,
+            warnings,
+            requests,
+            provenance,
+            files,
+            signature,
+        } = document;
+        Self {
+            format_version: format_version.clone(),
+            seqops_version: seqops_version.clone(),
+            plan_id: plan_id.clone(),
+            created_at: created_at.clone(),
+            state_lineage: state_lineage.clone(),
+            state_serial: *state_serial,
+            sandbox: *sandbox,
+            manifests_digest: manifests_digest.clone(),
+            refresh: *refresh,
+            targets: targets.clone(),
+            summary: summary.clone(),
+            changes: changes.iter().map(PlannedChange::from).collect(),
+            syncs: syncs.iter().map(PlannedSync::from).collect(),
+            warnings: warnings.clone(),
+            requests: requests.clone(),
+            provenance: provenance.clone(),
+            files: files.clone(),
+            signature: signature.clone(),
+        }
+    }
+}
+
+impl From<JsonPlan> for PlanDocument {
+    /// Reading a saved plan: the format's document as the working one.
+    fn from(json: JsonPlan) -> Self {
+        let JsonPlan {
+            format_version,
+            seqops_version,
+            plan_id,
+            created_at,
+            state_lineage,
+            state_serial,
+            sandbox,
+            manifests_digest,
+            refresh,
+            targets,
+            summary,
+            changes,
+            syncs,
+            warnings,
+            requests,
+            provenance,
+            files,
+            signature,
+        } = json;
+        Self {
+            format_version,
+            seqops_version,
+            plan_id,
+            created_at,
+            state_lineage,
+            state_serial,
+            sandbox,
+            manifests_digest,
+            refresh,
+            targets,
+            summary,
+            changes: changes.into_iter().map(Change::from).collect(),
+            syncs: syncs.into_iter().map(StateSync::from).collect(),
+            warnings,
+            requests,
+            provenance,
+            files,
+            signature,
+        }
+    }
+}
+
+impl From<&ReferenceTo> for PlannedReference {
+    fn from(reference: &ReferenceTo) -> Self {
+        let ReferenceTo { field, key } = reference;
+        Self { field: field.clone(), key: key.clone() }
+    }
+}
+
+impl From<PlannedReference> for ReferenceTo {
+    fn from(reference: PlannedReference) -> Self {
+        let PlannedReference { field, key } = reference;
+        Self { field, key }
+    }
+}
+
+impl From<&StateSync> for PlannedSync {
+    fn from(sync: &StateSync) -> Self {
+        let StateSync { key, manifest_digest, applied_spec, last_applied, observed } = sync;
+        Self {
+            key: key.clone(),
+            manifest_digest: manifest_digest.clone(),
+            applied_spec: applied_spec.clone(),
+            last_applied: last_applied.clone(),
+            observed: observed.clone(),
+        }
+    }
+}
+
+impl From<PlannedSync> for StateSync {
+    fn from(sync: PlannedSync) -> Self {
+        let PlannedSync { key, manifest_digest, applied_spec, last_applied, observed } = sync;
+        Self { key, manifest_digest, applied_spec, last_applied, observed }
+    }
+}

@@ -1,0 +1,163 @@
+//! The public JSON plan, format version [`FORMAT_VERSION`]: what `seqops
+//! plan --out` saves, `--format json` prints and `docs/plan.schema.json`
+//! describes. It is a type of its own, apart from the planner's working
+//! [`Change`] and [`PlanDocument`] (as Terraform keeps `plans.Changes` apart
+//! from the `ChangesSrc` it saves), so that the planner may reshape its
+//! values without changing a byte users and their tools read; the two meet
+//! only in the conversions of module `convert`, one each way.
+//!
+//! The schema is generated from these types: their doc comments are its
+//! descriptions and their names (`PlanDocument`, `Change`) its titles, so
+//! both are kept as the format has them.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Summary;
+use crate::engine::connections::AccountUsage;
+use crate::engine::diff::FieldChange;
+use crate::engine::history::Provenance;
+use crate::engine::plan::{Action, Refresh};
+use crate::external::Fields;
+use crate::manifest::ResourceKey;
+
+/// The version of the plan document's format. A reader refuses a version it
+/// does not know.
+pub const FORMAT_VERSION: &str = "2";
+
+// The field order is the order of the keys in the file.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "PlanDocument")]
+pub struct JsonPlan {
+    /// `"2"`; a reader refuses a version it does not know.
+    #[schemars(extend("const" = "2"))]
+    pub format_version: String,
+    pub seqops_version: String,
+    /// Identifies this plan; state remembers the last plan applied.
+    pub plan_id: String,
+    pub created_at: String,
+    /// The state the plan was made against; `None` when there was none.
+    pub state_lineage: Option<String>,
+    pub state_serial: Option<u64>,
+    pub sandbox: bool,
+    pub manifests_digest: String,
+    pub refresh: Refresh,
+    /// When not empty, the plan covers only these objects and what they
+    /// depend on.
+    pub targets: Vec<ResourceKey>,
+    pub summary: Summary,
+    pub changes: Vec<PlannedChange>,
+    /// Objects whose manifest changed to what they already are: recorded in
+    /// state on apply, no request made.
+    #[serde(default)]
+    pub syncs: Vec<PlannedSync>,
+    pub warnings: Vec<String>,
+    pub requests: Vec<AccountUsage>,
+    /// Who made the plan and why: commit, author, CI run, `--message`.
+    #[serde(default, skip_serializing_if = "Provenance::is_empty")]
+    pub provenance: Provenance,
+    /// The `-f` set the plan was made from, as given (relative to where it
+    /// was made): `seqops apply PLANFILE` reads the same. Absent from plans
+    /// made before it was recorded, which apply with `-f` as given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// `hmac-sha256:KEYID:HEX` of the rest of the document under the
+    /// digest key: apply refuses a plan edited since it was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+/// One object's change.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "Change")]
+pub struct PlannedChange {
+    pub key: ResourceKey,
+    pub api_version: String,
+    pub provider: String,
+    pub action: Action,
+    /// The remote id the change acts on (absent for a create).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub display_name: String,
+    pub fields: Vec<FieldChange>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<FieldChange>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// The fields the object will have, secrets as salted digests.
+    #[serde(default)]
+    pub desired: Fields,
+    /// The fields to send.
+    #[serde(default)]
+    pub updates: Fields,
+    #[serde(default)]
+    pub manifest_digest: String,
+    /// The manifest's spec, recorded in state once applied. It names where
+    /// secret values come from, never the values.
+    #[serde(default)]
+    pub spec: serde_json::Value,
+    /// The folder the spec's `fromFile` and `writeSecretTo.file` paths are
+    /// relative to.
+    #[serde(default)]
+    pub source_dir: String,
+    #[serde(default)]
+    pub observed: Fields,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<ResourceKey>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<PlannedReference>,
+    /// Unmanaged remote objects that already had this object's name when
+    /// planned: a create whose answer is lost must not take one for its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preexisting: Vec<String>,
+    #[serde(default)]
+    pub orphan_on_delete: bool,
+    #[serde(default)]
+    pub prevent_destroy: bool,
+    /// The kind's renew annotation's token on the manifest, recorded with
+    /// the object once made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_token: Option<String>,
+    /// The create is one the renew annotation's new token asks for (a
+    /// contact enrolled once more), not the object's first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub renews: bool,
+    /// The manifest's annotations, which a provider may read (a
+    /// confirmation it asks for).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// The change ends the object (a Topo stop): planned like a delete.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ends: bool,
+    /// The requests applying it is expected to make.
+    #[serde(default)]
+    pub requests: u64,
+}
+
+/// A reference from a spec field to another manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "ReferenceTo")]
+pub struct PlannedReference {
+    /// The field holding it, e.g. `spec.agentRef.name`.
+    pub field: String,
+    pub key: ResourceKey,
+}
+
+/// What a plan learnt that changes nothing remotely: a manifest edited to
+/// what the remote object already is. Recorded by the next apply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "StateSync")]
+pub struct PlannedSync {
+    pub key: ResourceKey,
+    pub manifest_digest: String,
+    pub applied_spec: serde_json::Value,
+    pub last_applied: Fields,
+    pub observed: Fields,
+}
+
+/// The JSON Schema of the plan document: `docs/plan.schema.json`.
+pub fn schema() -> schemars::Schema {
+    schemars::schema_for!(JsonPlan)
+}
