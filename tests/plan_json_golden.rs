@@ -198,7 +198,6 @@ fn every_field_document() -> seqops::engine::planfile::PlanDocument {
     let change = every_field();
     let fields = |pairs: Value| pairs.as_object().cloned().expect("an object");
     PlanDocument {
-        format_version: "2".into(),
         seqops_version: "0.0.0-golden".into(),
         plan_id: "plan-1".into(),
         created_at: "2026-01-01T00:00:00.000Z".into(),

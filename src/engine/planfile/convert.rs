@@ -135,7 +135,6 @@ impl From<&PlanDocument> for JsonPlan {
     /// the format has it.
     fn from(document: &PlanDocument) -> Self {
         let PlanDocument {
-            format_version,
             seqops_version,
             plan_id,
             created_at,
@@ -155,7 +154,9 @@ impl From<&PlanDocument> for JsonPlan {
             signature,
         } = document;
         Self {
-            format_version: format_version.clone(),
+            // The working document has no version of its own: it is written
+            // in the one format this seqops writes.
+            format_version: super::FORMAT_VERSION.into(),
             seqops_version: seqops_version.clone(),
             plan_id: plan_id.clone(),
             created_at: created_at.clone(),
@@ -181,7 +182,8 @@ impl From<JsonPlan> for PlanDocument {
     /// Reading a saved plan: the format's document as the working one.
     fn from(json: JsonPlan) -> Self {
         let JsonPlan {
-            format_version,
+            // Checked by `PlanDocument::parse` before it gets here.
+            format_version: _,
             seqops_version,
             plan_id,
             created_at,
@@ -201,7 +203,6 @@ impl From<JsonPlan> for PlanDocument {
             signature,
         } = json;
         Self {
-            format_version,
             seqops_version,
             plan_id,
             created_at,

@@ -30,8 +30,6 @@ use crate::manifest::{Manifests, ResourceKey};
 /// public format, so the two can differ without the file changing.
 #[derive(Clone, Debug)]
 pub struct PlanDocument {
-    /// [`FORMAT_VERSION`] once made or read.
-    pub format_version: String,
     pub seqops_version: String,
     /// Identifies this plan; state remembers the last plan applied.
     pub plan_id: String,
@@ -135,7 +133,6 @@ impl PlanDocument {
         targets: Vec<ResourceKey>,
     ) -> Self {
         Self {
-            format_version: FORMAT_VERSION.into(),
             seqops_version: env!("CARGO_PKG_VERSION").into(),
             plan_id: uuid::Uuid::new_v4().to_string(),
             created_at: super::state::now_rfc3339(),
