@@ -129,13 +129,19 @@ impl RuleAt {
     }
 
     /// What the rule reads of `value`, as text: the key of what it said.
+    /// Two values a rule can tell apart never share a key: a string is
+    /// marked apart from the JSON of other values (`5` from `"5"`), and an
+    /// absent field from one given as `null`, which `has()` sees.
     fn key(&self, value: &Value) -> String {
         match (&self.reads, value) {
-            (_, Value::String(text)) => text.clone(),
+            (_, Value::String(text)) => format!("\u{1e}{text}"),
             (Some(fields), Value::Object(map)) => {
                 let mut key = String::new();
                 for field in fields {
-                    key.push_str(&serde_json::to_string(&map.get(field)).unwrap_or_default());
+                    match map.get(field) {
+                        Some(inner) => key.push_str(&inner.to_string()),
+                        None => key.push('\u{1e}'),
+                    }
                     key.push('\u{1f}');
                 }
                 key
@@ -315,6 +321,20 @@ mod tests {
         assert_eq!(holds_without("!has(self.agentRef)").as_deref(), Some("agentRef"));
         assert_eq!(holds_without("!has(self.a) && has(self.b)"), None);
         assert_eq!(holds_without("has(self.a) || !has(self.b)"), None);
+    }
+
+    #[test]
+    fn what_a_rule_remembers_of_one_value_is_never_taken_for_another_it_can_tell_apart() {
+        let schema = json!({"type": "object", "properties": {
+            "state": {"type": "object", "properties": {"until": {"type": "string"}},
+                      "x-kubernetes-validations": [{"rule": "has(self.until)", "message": "no end"}]},
+            "count": {"x-kubernetes-int-or-string": true,
+                      "x-kubernetes-validations": [{"rule": "self == '5'", "message": "not the text 5"}]}}});
+        let rules = Rules::from_schema(&schema);
+        assert_eq!(rules.broken(&json!({"state": {}})).len(), 1, "absent");
+        assert!(rules.broken(&json!({"state": {"until": null}})).is_empty(), "given, as null");
+        assert!(rules.broken(&json!({"count": "5"})).is_empty(), "text");
+        assert_eq!(rules.broken(&json!({"count": 5})).len(), 1, "a number");
     }
 
     #[test]
