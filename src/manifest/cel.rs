@@ -70,8 +70,7 @@ thread_local! {
 impl Rules {
     /// The rules of `kind`, read from the CRD the API server is given.
     pub fn of(kind: &KindSpec) -> Rules {
-        let crd = serde_json::to_value(super::crd::crd(kind)).unwrap_or_default();
-        Rules::from_schema(&crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"])
+        Rules::from_schema(&super::crd::spec_schema(kind))
     }
 
     /// The rules of a spec's schema.

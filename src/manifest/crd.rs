@@ -216,6 +216,13 @@ fn structural(value: &mut serde_json::Value) {
     }
 }
 
+/// The schema of `kind`'s spec as its CRD gives it to the API server, rules
+/// and bounds included: what the loader evaluates the rules over.
+pub fn spec_schema(kind: &KindSpec) -> serde_json::Value {
+    let crd = serde_json::to_value(crd(kind)).unwrap_or_default();
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"].clone()
+}
+
 /// The CRD as YAML, as `seqops crds` prints it and crds/ holds it.
 pub fn crd_yaml(kind: &KindSpec) -> String {
     serde_yaml::to_string(&crd(kind)).unwrap_or_default()
