@@ -41,29 +41,9 @@ pub struct ApplyArgs {
 }
 
 pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let (session, document, digests, saved) = match &args.planfile {
-        Some(path) => {
-            let mut document = PlanDocument::read(path)?;
-            // The key that signed the plan, never a new one.
-            let key = digest_key::load(digest_key::Use::Compare)?;
-            document.verify(key.as_deref())?;
-            let common = planned_files(&args.common, &document)?;
-            let manifests = context::load_manifests(&common)?;
-            let session = context::open(&args.common, "seqops apply", manifests).await?;
-            document.check(session.state_existed.then_some(&session.state), &session.manifests, args.common.sandbox)?;
-            seqops::engine::guard::check_deletes(&document.changes, &session.state, args.scope.delete_limits())
-                .map_err(|e| anyhow::anyhow!(e))?;
-            print!("{}", text::render(&document.plan(), Style::detect(std::io::stdout().is_terminal())));
-            (session, document, Digests::keyed(key), true)
-        }
-        None => {
-            let (session, document, digests) =
-                plan::make_plan(&args.common, &args.scope, "seqops apply", digest_key::Use::Write).await?;
-            plan::print(&document, plan::Format::Text)?;
-            seqops::engine::guard::check_deletes(&document.changes, &session.state, args.scope.delete_limits())
-                .map_err(|e| anyhow::anyhow!(e))?;
-            (session, document, digests, false)
-        }
+    let Prepared { session, document, digests, saved } = match &args.planfile {
+        Some(path) => saved_plan(&args, path).await?,
+        None => fresh_plan(&args).await?,
     };
     guard_secret_files(&document.changes, args.require_ignored_secrets)?;
     if document.changes.is_empty() {
@@ -99,7 +79,7 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         rescue_dir: Some(context::work_dir(&args.common.state)),
     };
     let plan_id = document.plan_id.clone();
-    let plan = document.into_plan();
+    let mut plan = document.into_plan();
     let progress = super::progress::ApplyProgress::start(plan.changes.len());
     let report = engine::apply(&plan, &session.connections, &writer, options, &|event| progress.report(event)).await?;
     drop(progress);
@@ -114,6 +94,56 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let (bytes, writes) = writer.writes();
     tracing::info!(bytes, writes, "state written");
     println!();
+    print_outcome(&report);
+    plan.usage = session.connections.usage();
+    println!("{}", text::requests_line(&plan));
+    Ok(exit_code(&report))
+}
+
+/// What an apply starts from: the session, the plan to apply, how its
+/// secrets are digested, and whether it is a saved (already reviewed) plan.
+struct Prepared {
+    session: context::Session,
+    document: PlanDocument,
+    digests: Digests,
+    saved: bool,
+}
+
+/// A saved plan, verified against the key that signed it and checked to
+/// still fit the state and manifests it was made from.
+async fn saved_plan(args: &ApplyArgs, path: &std::path::Path) -> anyhow::Result<Prepared> {
+    let mut document = PlanDocument::read(path)?;
+    // The key that signed the plan, never a new one.
+    let key = digest_key::load(digest_key::Use::Compare)?;
+    document.verify(key.as_deref())?;
+    let common = planned_files(&args.common, &document)?;
+    let manifests = context::load_manifests(&common)?;
+    let session = context::open(&args.common, "seqops apply", manifests).await?;
+    document.check(session.state_existed.then_some(&session.state), &session.manifests, args.common.sandbox)?;
+    seqops::engine::guard::check_deletes(&document.changes, &session.state, args.scope.delete_limits())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    print!("{}", text::render(&document.plan(), Style::detect(std::io::stdout().is_terminal())));
+    Ok(Prepared { session, document, digests: Digests::keyed(key), saved: true })
+}
+
+/// A plan made now from the manifests, shown before anything is asked.
+async fn fresh_plan(args: &ApplyArgs) -> anyhow::Result<Prepared> {
+    let (session, document, digests) =
+        plan::make_plan(&args.common, &args.scope, "seqops apply", digest_key::Use::Write).await?;
+    plan::print(&document, plan::Format::Text)?;
+    seqops::engine::guard::check_deletes(&document.changes, &session.state, args.scope.delete_limits())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(Prepared { session, document, digests, saved: false })
+}
+
+/// Whether every change was made, and whether the run stopped early.
+fn completeness(report: &engine::apply::ApplyReport) -> (bool, bool) {
+    let complete = report.failed.is_empty() && report.skipped.is_empty() && report.untouched.is_empty();
+    (complete, report.stopped.is_some())
+}
+
+/// What went wrong or was left, then the one-line summary.
+fn print_outcome(report: &engine::apply::ApplyReport) {
     for (_, message) in &report.failed {
         eprintln!("error: {message}");
     }
@@ -136,10 +166,14 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             keys.join(", ")
         );
     }
-    let complete = report.failed.is_empty() && report.skipped.is_empty() && report.untouched.is_empty();
+    println!("{}", summary(report));
+}
+
+/// `Apply complete! Resources: 1 created, …`.
+fn summary(report: &engine::apply::ApplyReport) -> String {
     let mut summary = format!(
         "{} Resources: {} created, {} updated, {} replaced, {} deleted.",
-        match (complete, report.stopped.is_some()) {
+        match completeness(report) {
             (true, false) => "Apply complete!",
             (true, true) => "Apply stopped.",
             (false, _) => "Apply incomplete.",
@@ -158,16 +192,16 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     if !report.untouched.is_empty() {
         summary.push_str(&format!(" {} left untouched.", report.untouched.len()));
     }
-    println!("{summary}");
-    let mut final_plan = plan;
-    final_plan.usage = session.connections.usage();
-    println!("{}", text::requests_line(&final_plan));
-    Ok(match (complete, report.stopped.is_some()) {
+    summary
+}
+
+fn exit_code(report: &engine::apply::ApplyReport) -> ExitCode {
+    match completeness(report) {
         (false, _) => ExitCode::from(1),
         // Stopped with changes left: run again to continue.
         (true, true) => ExitCode::from(2),
         (true, false) => ExitCode::SUCCESS,
-    })
+    }
 }
 
 /// Says which values shown once would land in a file git would commit;

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
 use clap::Args;
-use seqops::engine::export::export_selected;
-use seqops::manifest::{manifest_document, ResourceKey};
+use seqops::engine::export::{export_selected, Exported};
+use seqops::manifest::{manifest_document, Resource, ResourceKey};
 
 use super::{context, Common};
 
@@ -46,36 +46,8 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let filters = filters(&args, &provider_type)?;
     refuse_a_folder_with_files(&args.out)?;
     let mut session = context::open_with(&args.common, "seqops export", manifests, &[&args.provider]).await?;
-    let mut taken: BTreeSet<ResourceKey> = session
-        .manifests
-        .resources
-        .iter()
-        .map(|r| r.key.clone())
-        .chain(session.state.resources.keys().cloned())
-        .collect();
-    let mut written = Vec::new();
-    for kind in seqops::providers::kinds().iter().filter(|k| k.provider_type == Some(provider_type.as_str())) {
-        let objects = export_selected(
-            &session.connections,
-            &args.provider,
-            (kind.api_version, kind.kind, kind.key_kind),
-            &session.state,
-            &mut taken,
-            8,
-            &filters,
-        )
-        .await?;
-        written.extend(objects);
-    }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let provider_doc =
-        manifest_document(&provider.api_version, &provider.kind, &provider.metadata.name, &provider.spec);
-    write_yaml(&args.out.join(format!("provider-{}.yaml", provider.metadata.name)), &provider_doc)?;
-    let names = file_names(&written);
-    for (object, name) in written.iter().zip(names) {
-        let doc = manifest_document(&object.api_version, &object.kind, &object.key.name, &object.spec);
-        write_yaml(&args.out.join(name), &doc)?;
-    }
+    let written = read_unmanaged(&args.provider, &provider_type, &session, &filters).await?;
+    write_manifests(&args.out, &provider, &written)?;
     session.state.providers.insert(provider.metadata.name.clone(), context::record_of(&provider)?);
     for object in written.iter() {
         session.state.resources.insert(object.key.clone(), object.entry.clone());
@@ -96,6 +68,46 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         println!("{}", check_command(&args.common, &args.out, &keys));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every remote object of the account, kind by kind, that neither the
+/// manifests nor state name yet; each is given a name no other object has.
+async fn read_unmanaged(
+    provider: &str,
+    provider_type: &str,
+    session: &context::Session,
+    filters: &BTreeMap<String, Vec<String>>,
+) -> anyhow::Result<Vec<Exported>> {
+    let mut taken: BTreeSet<ResourceKey> = session
+        .manifests
+        .resources
+        .iter()
+        .map(|r| r.key.clone())
+        .chain(session.state.resources.keys().cloned())
+        .collect();
+    let mut written = Vec::new();
+    for kind in seqops::providers::kinds().iter().filter(|k| k.provider_type == Some(provider_type)) {
+        let kind_names = (kind.api_version, kind.kind, kind.key_kind);
+        let objects =
+            export_selected(&session.connections, provider, kind_names, &session.state, &mut taken, 8, filters).await?;
+        written.extend(objects);
+    }
+    Ok(written)
+}
+
+/// The Provider's manifest and one manifest per exported object, each in
+/// a new file under `out`.
+fn write_manifests(out: &std::path::Path, provider: &Resource, written: &[Exported]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let provider_doc =
+        manifest_document(&provider.api_version, &provider.kind, &provider.metadata.name, &provider.spec);
+    write_yaml(&out.join(format!("provider-{}.yaml", provider.metadata.name)), &provider_doc)?;
+    let names = file_names(written);
+    for (object, name) in written.iter().zip(names) {
+        let doc = manifest_document(&object.api_version, &object.kind, &object.key.name, &object.spec);
+        write_yaml(&out.join(name), &doc)?;
+    }
+    Ok(())
 }
 
 /// The plan that shows the exported objects in sync: only them (a plan of
@@ -150,7 +162,7 @@ fn refuse_a_folder_with_files(out: &std::path::Path) -> anyhow::Result<()> {
 
 /// Each exported object's file: `NAME.yaml`, or `KIND-NAME.yaml` where
 /// objects of two kinds share a name (an orchagent Workspace and Agent).
-fn file_names(written: &[seqops::engine::export::Exported]) -> Vec<String> {
+fn file_names(written: &[Exported]) -> Vec<String> {
     let mut kinds_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for object in written {
         kinds_of.entry(object.key.name.as_str()).or_default().insert(object.kind.as_str());

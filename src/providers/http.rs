@@ -43,6 +43,29 @@ pub type Notifier = Arc<dyn Fn(String) + Send + Sync>;
 /// How many times one call is attempted before its error is returned.
 const MAX_ATTEMPTS: u32 = 5;
 
+/// One call being attempted.
+struct Call<'a> {
+    method: &'a Method,
+    path: &'a str,
+    /// Counted from 1.
+    attempt: u32,
+}
+
+impl Call<'_> {
+    /// Whether a failure without an answer may be retried: not a POST,
+    /// whose lost answer may hide a created object, and not past the last
+    /// attempt.
+    fn may_retry(&self) -> bool {
+        *self.method != Method::POST && self.attempt < MAX_ATTEMPTS
+    }
+}
+
+/// What comes of one attempt.
+enum Next {
+    Done(Result<Response, ProviderError>),
+    Again,
+}
+
 pub struct HttpClient {
     client: reqwest::Client,
     /// Kept to take it out of whatever an API answers.
@@ -134,111 +157,144 @@ impl HttpClient {
     /// may hide a created object: it ends in [`ProviderError::Unanswered`].
     /// A 429 is waited out, as Retry-After asks, for every method.
     pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Response, ProviderError> {
-        let idempotent = method != Method::POST;
         let url = format!("{}{}", self.base_url, path);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let account = &self.account;
-            let counted = self
-                .limiter
-                .acquire(|wait| {
-                    if let Some(rate) = self.limiter.rate().filter(|_| wait >= Duration::from_secs(1)) {
-                        (self.notify)(format!("{account}: waiting {} for the request budget ({rate})", human(wait)))
-                    }
-                })
-                .await;
-            let mut request = self.client.request(method.clone(), &url).headers(self.headers.clone());
-            if let Some(body) = body {
-                request = request.json(body);
+            let call = Call { method: &method, path, attempt };
+            if let Next::Done(result) = self.attempt(&call, &url, body).await {
+                return result;
             }
-            self.usage.record();
-            tracing::debug!(account = %self.account, %method, path, "request");
-            let outcome = request.send().await;
-            self.limiter.settle(counted);
-            let response = match outcome {
-                Ok(response) => response,
-                Err(error) => {
-                    self.usage.record_answer(None);
-                    let reason = with_causes(&error);
-                    if idempotent && attempt < MAX_ATTEMPTS {
-                        self.back_off(attempt, &method, path, &reason).await;
-                        continue;
-                    }
-                    let (account, method, path) = (self.account.clone(), method.to_string(), path.to_string());
-                    return Err(if error.is_connect() {
-                        ProviderError::Network { account, method, path, reason }
-                    } else {
-                        ProviderError::Unanswered { account, method, path, reason }
-                    });
-                }
-            };
-            let status = response.status();
-            self.usage.record_answer(Some(status.as_u16()));
-            if self.dialect.rate_limit_headers {
-                let header = |name: &str| {
-                    response
-                        .headers()
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                };
-                if let (Some(remaining), Some(reset)) = (header("x-ratelimit-remaining"), header("x-ratelimit-reset")) {
-                    self.limiter.observe_server(remaining, header("x-ratelimit-limit"), reset);
-                }
-            }
-            let retry_after =
-                response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(parse_retry_after);
-            let bytes = response.bytes().await.map(|b| b.to_vec());
-            let body = match bytes {
-                Ok(body) => body,
-                Err(error) if idempotent && attempt < MAX_ATTEMPTS => {
-                    self.back_off(attempt, &method, path, &error.to_string()).await;
-                    continue;
-                }
-                Err(error) => {
-                    return Err(ProviderError::Unanswered {
-                        account: self.account.clone(),
-                        method: method.to_string(),
-                        path: path.to_string(),
-                        reason: error.to_string(),
-                    })
-                }
-            };
-            if status.is_success() {
-                return Ok(Response { status, body });
-            }
-            if status == StatusCode::TOO_MANY_REQUESTS && self.dialect.wait_out_429 {
-                if attempt >= MAX_ATTEMPTS {
-                    return Err(ProviderError::RateLimited { account: self.account.clone(), attempts: attempt });
-                }
-                // A server asking for more than an hour is capped: the budget
-                // it counts in is an hour long.
-                let wait = retry_after.unwrap_or(Duration::from_secs(60)).min(Duration::from_secs(3600));
-                (self.notify)(format!(
-                    "{}: rate limited by the API (429); waiting {} as its Retry-After asks",
-                    self.account,
-                    human(wait)
-                ));
-                self.limiter.block_until(now_ms().saturating_add(wait.as_millis() as u64));
-                continue;
-            }
-            // An API that says whether a failure may be retried is believed,
-            // whatever the method.
-            match (self.dialect.retryable)(&body) {
-                Some(true) if attempt < MAX_ATTEMPTS => {
-                    self.back_off(attempt, &method, path, &format!("{status}, retryable")).await;
-                    continue;
-                }
-                Some(_) => return Err(self.error_for(&method, path, status, &body)),
-                None => {}
-            }
-            if status.is_server_error() && idempotent && attempt < MAX_ATTEMPTS {
-                self.back_off(attempt, &method, path, &format!("{status}")).await;
-                continue;
-            }
-            return Err(self.error_for(&method, path, status, &body));
         }
+    }
+
+    /// One attempt at a call: sent within the request budget, its answer
+    /// read whole, then judged.
+    async fn attempt(&self, call: &Call<'_>, url: &str, body: Option<&Value>) -> Next {
+        let response = match self.exchange(call, url, body).await {
+            Ok(response) => response,
+            Err(error) => return self.unanswered(call, &error).await,
+        };
+        let status = response.status();
+        self.usage.record_answer(Some(status.as_u16()));
+        self.observe_rate_headers(response.headers());
+        let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(parse_retry_after);
+        match response.bytes().await {
+            Ok(body) => self.judge(call, status, retry_after, &body).await,
+            Err(error) if call.may_retry() => {
+                self.back_off(call.attempt, call.method, call.path, &error.to_string()).await;
+                Next::Again
+            }
+            Err(error) => Next::Done(Err(ProviderError::Unanswered {
+                account: self.account.clone(),
+                method: call.method.to_string(),
+                path: call.path.to_string(),
+                reason: error.to_string(),
+            })),
+        }
+    }
+
+    /// Sends the request once its turn in the budget comes, counting it.
+    async fn exchange(
+        &self,
+        call: &Call<'_>,
+        url: &str,
+        body: Option<&Value>,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let (method, path) = (call.method, call.path);
+        let account = &self.account;
+        let counted = self
+            .limiter
+            .acquire(|wait| {
+                if let Some(rate) = self.limiter.rate().filter(|_| wait >= Duration::from_secs(1)) {
+                    (self.notify)(format!("{account}: waiting {} for the request budget ({rate})", human(wait)))
+                }
+            })
+            .await;
+        let mut request = self.client.request(method.clone(), url).headers(self.headers.clone());
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.usage.record();
+        tracing::debug!(account = %self.account, %method, path, "request");
+        let outcome = request.send().await;
+        self.limiter.settle(counted);
+        outcome
+    }
+
+    /// A call that got no answer: retried when that is safe, else an error
+    /// that says whether it may have reached the API.
+    async fn unanswered(&self, call: &Call<'_>, error: &reqwest::Error) -> Next {
+        self.usage.record_answer(None);
+        let reason = with_causes(error);
+        if call.may_retry() {
+            self.back_off(call.attempt, call.method, call.path, &reason).await;
+            return Next::Again;
+        }
+        let (account, method, path) = (self.account.clone(), call.method.to_string(), call.path.to_string());
+        Next::Done(Err(if error.is_connect() {
+            ProviderError::Network { account, method, path, reason }
+        } else {
+            ProviderError::Unanswered { account, method, path, reason }
+        }))
+    }
+
+    /// An API that says what is left of its budget paces the next calls.
+    fn observe_rate_headers(&self, headers: &HeaderMap) {
+        if !self.dialect.rate_limit_headers {
+            return;
+        }
+        let header =
+            |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        if let (Some(remaining), Some(reset)) = (header("x-ratelimit-remaining"), header("x-ratelimit-reset")) {
+            self.limiter.observe_server(remaining, header("x-ratelimit-limit"), reset);
+        }
+    }
+
+    /// What an answer means: done, or worth another attempt.
+    async fn judge(&self, call: &Call<'_>, status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> Next {
+        if status.is_success() {
+            return Next::Done(Ok(Response { status, body: body.to_vec() }));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS && self.dialect.wait_out_429 {
+            return self.wait_out_429(call, retry_after);
+        }
+        let (method, path) = (call.method, call.path);
+        // An API that says whether a failure may be retried is believed,
+        // whatever the method.
+        match (self.dialect.retryable)(body) {
+            Some(true) if call.attempt < MAX_ATTEMPTS => {
+                self.back_off(call.attempt, method, path, &format!("{status}, retryable")).await;
+                return Next::Again;
+            }
+            Some(_) => return Next::Done(Err(self.error_for(method, path, status, body))),
+            None => {}
+        }
+        if status.is_server_error() && call.may_retry() {
+            self.back_off(call.attempt, method, path, &format!("{status}")).await;
+            return Next::Again;
+        }
+        Next::Done(Err(self.error_for(method, path, status, body)))
+    }
+
+    /// A 429 blocks the account's budget for as long as Retry-After asks.
+    fn wait_out_429(&self, call: &Call<'_>, retry_after: Option<Duration>) -> Next {
+        if call.attempt >= MAX_ATTEMPTS {
+            return Next::Done(Err(ProviderError::RateLimited {
+                account: self.account.clone(),
+                attempts: call.attempt,
+            }));
+        }
+        // A server asking for more than an hour is capped: the budget
+        // it counts in is an hour long.
+        let wait = retry_after.unwrap_or(Duration::from_secs(60)).min(Duration::from_secs(3600));
+        (self.notify)(format!(
+            "{}: rate limited by the API (429); waiting {} as its Retry-After asks",
+            self.account,
+            human(wait)
+        ));
+        self.limiter.block_until(now_ms().saturating_add(wait.as_millis() as u64));
+        Next::Again
     }
 
     async fn back_off(&self, attempt: u32, method: &Method, path: &str, reason: &str) {
