@@ -148,6 +148,8 @@ impl Shared {
         object
     }
 
+    // One arm per verb and path the Kubernetes API serves.
+    #[allow(clippy::too_many_lines)]
     fn handle(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response {
         let Some(target) = parse(uri.path()) else { return status(404, "NotFound", "no such path") };
         let metadata = header_has(headers, "accept", "as=PartialObjectMetadata");

@@ -76,6 +76,8 @@ impl Tenant {
     /// Every tenant starts with the sequence and contact of the vendor's
     /// example (so the documented curl runs as written), a few more
     /// sequences in every status, and contacts enough to enroll many.
+    // The vendor's seed data, listed whole.
+    #[allow(clippy::too_many_lines)]
     fn seeded() -> Self {
         let step = |kind: &str, wait_minutes: u64, body: &str| wire::Step {
             kind: kind.into(),
