@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::connections::AccountUsage;
 use super::diff::{self, FieldChange};
 use super::lost::LostCreate;
+use super::reason::{self, Reason};
 use super::state::{Entry, State};
 use super::{digest, Connections, EngineError};
 use crate::external::digest::Digests;
@@ -125,7 +126,8 @@ pub struct Change {
     pub display_name: String,
     pub fields: Vec<FieldChange>,
     pub drift: Vec<FieldChange>,
-    pub reasons: Vec<String>,
+    /// Why the change is planned, in the order a reviewer reads them.
+    pub reasons: Vec<Reason>,
     /// The fields the object will have, secrets as salted digests.
     pub desired: Fields,
     /// The fields to send.
@@ -664,11 +666,10 @@ impl Group<'_> {
     }
 
     /// The create a renew annotation's new token asks for.
-    async fn plan_renewal(&self, resource: &Resource, why: String) -> Result<Change, ProviderError> {
+    async fn plan_renewal(&self, resource: &Resource, why: Reason) -> Result<Change, ProviderError> {
         let mut change = self.plan_create(resource).await?;
-        let noun = self.client.facts().renew.map_or("renewal", |r| r.noun);
         change.renews = true;
-        change.reasons.push(format!("{noun}: {why}"));
+        change.reasons.push(why);
         Ok(change)
     }
 
@@ -763,7 +764,12 @@ impl Group<'_> {
         let observed = if read { self.read(&id, listing).await? } else { Some(observed_before.clone()) };
         if let (Some(token), Some(renew)) = (self.renew_token(resource), facts.renew) {
             if entry.renew_token.as_ref() != Some(&token) {
-                let why = format!("{} is now {token:?}: one new {} is made", renew.annotation, resource.key.kind);
+                let why = Reason::RenewTokenChanged {
+                    noun: renew.noun.to_string(),
+                    annotation: renew.annotation.to_string(),
+                    token,
+                    kind: resource.key.kind.clone(),
+                };
                 // Boxed: a rare path that would otherwise grow every
                 // object's planning future.
                 let mut change = Box::pin(self.plan_renewal(resource, why)).await?;
@@ -782,7 +788,7 @@ impl Group<'_> {
             }
             self.confirm_gone(resource, entry, &id, listing).await?;
             let mut change = self.plan_create(resource).await?;
-            change.reasons.push(format!("{id} was deleted outside seqops; it will be created again"));
+            change.reasons.push(Reason::DeletedOutside { id });
             return Ok(Outcome::Change(Box::new(change)));
         };
         // An unchanged manifest without sources asks for what it asked for
@@ -870,11 +876,10 @@ impl Group<'_> {
         let mut change = self.base_change(resource, action, Some(id));
         let ends = self.ending(&change, &found.updates, &desired, "this change")?;
         let reasons = if found.replace_reasons.is_empty() && !facts.updatable {
-            vec![format!(
-                "the API cannot change {} in place ({})",
-                crate::words::a(&resource.key.kind),
-                field_list(&found.updates)
-            )]
+            vec![Reason::NotUpdatable {
+                kind: resource.key.kind.clone(),
+                fields: found.updates.keys().cloned().collect(),
+            }]
         } else {
             found.replace_reasons
         };
@@ -882,7 +887,7 @@ impl Group<'_> {
             return Err(ProviderError::Invalid(format!(
                 "{} must be replaced ({}), but it has seqops.dev/prevent-destroy: \"true\"",
                 resource.key,
-                reasons.join("; ")
+                reason::joined(&reasons, "; ")
             )));
         }
         if action == Action::Replace {
@@ -891,15 +896,12 @@ impl Group<'_> {
         change.reasons = reasons;
         if let Some(key) = self.options.digests.key() {
             if last_applied.values().any(|v| crate::external::digest::holds_foreign_digest(v, key)) {
-                change.reasons.push(format!(
-                    "its secrets were digested under another key than this one ({}), lost or rotated: they cannot be compared, and are sent again once",
-                    key.id()
-                ));
+                change.reasons.push(Reason::ForeignDigestKey { key_id: key.id().to_string() });
             }
         }
         change.ends = ends.is_some();
-        change.reasons.extend(ends.map(|how| format!("this ends it: {how}; it cannot be undone")));
-        change.reasons.extend(observations_text(facts, &observed));
+        change.reasons.extend(ends.map(|how| Reason::EndsIt { how }));
+        change.reasons.extend(observations(facts, &observed));
         change.fields = found.changes;
         change.drift = found.drift;
         change.updates = found.updates;
@@ -943,13 +945,12 @@ impl Group<'_> {
         // Renewing, a finished object is the old one, not what was asked for.
         let found = found.filter(|f| !(renewing && (self.client.facts().terminal)(&f.fields).is_some()));
         if let Some(found) = found {
-            let reason =
-                "an earlier create got no answer; the object its natural key names is adopted, not created twice";
+            let reason = Reason::LostCreateFoundByNaturalKey;
             return self.adopt(resource, &found.id, reason, listing, Some(&sent)).await;
         }
         if self.client.facts().natural_key_of(&desired).is_some() {
             let mut change = self.plan_create(resource).await?;
-            change.reasons.push("an earlier create got no answer and made nothing; it is sent again".into());
+            change.reasons.push(Reason::LostCreateResent);
             return Ok(Outcome::Change(Box::new(change)));
         }
         // What the lost create made has its name and what the create sent
@@ -959,14 +960,13 @@ impl Group<'_> {
         match candidates.as_slice() {
             [] => {
                 let mut change = self.plan_create(resource).await?;
-                change.reasons.push("an earlier create got no answer and made nothing; it is sent again".into());
+                change.reasons.push(Reason::LostCreateResent);
                 // What has its name now was not made by that create.
                 change.preexisting = self.preexisting(resource, listing);
                 Ok(Outcome::Change(Box::new(change)))
             }
             [found] => {
-                let reason = "an earlier create got no answer but made this object: it is adopted, not created twice";
-                self.adopt(resource, &found.id, reason, listing, Some(&sent)).await
+                self.adopt(resource, &found.id, Reason::LostCreateFound, listing, Some(&sent)).await
             }
             several => Err(ProviderError::Invalid(format!(
                 "{}: an earlier create got no answer, and {} unmanaged objects are named {:?} (ids {}); adopt one with `seqops import {} ID`",
@@ -992,7 +992,7 @@ impl Group<'_> {
                     resource.key
                 )));
             }
-            return self.plan_adopt(resource, id, "seqops.dev/external-id names it", listing).await;
+            return self.plan_adopt(resource, id, Reason::ExternalIdNamesIt, listing).await;
         }
         let facts = self.client.facts();
         if let Some(id) = facts.id_field.and_then(|f| resource.spec.get(f)).and_then(|v| v.as_str()) {
@@ -1002,7 +1002,7 @@ impl Group<'_> {
                     resource.key
                 )));
             }
-            return self.plan_adopt(resource, id, "spec.id names it", listing).await;
+            return self.plan_adopt(resource, id, Reason::SpecIdNamesIt, listing).await;
         }
         if facts.natural_key_of(&self.desired(resource, None).await?).is_some() {
             return self.plan_new_by_natural_key(resource, listing).await;
@@ -1018,7 +1018,7 @@ impl Group<'_> {
         let ids = || candidates.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ");
         if resource.annotation_is_true(annotations::ADOPT) {
             match candidates.as_slice() {
-                [found] => return self.plan_adopt(resource, &found.id, "seqops.dev/adopt: an unmanaged object has its name", listing).await,
+                [found] => return self.plan_adopt(resource, &found.id, Reason::AdoptAnnotationMatchesName, listing).await,
                 [] => {}
                 several => {
                     return Err(ProviderError::Invalid(format!(
@@ -1068,14 +1068,15 @@ impl Group<'_> {
         let key = facts.natural_key.join(" and ");
         let renewing = self.renew_token(resource).is_some();
         if let Some(status) = (facts.terminal)(&found.fields).filter(|_| !renewing) {
-            let reason = format!(
-                "{} already exists with this {key} and is {status}: it is bound as it is and not made again",
-                found.id
-            );
-            return self.plan_adopt(resource, &found.id, &reason, listing).await;
+            let reason = Reason::ExistsFinished { id: found.id.clone(), natural_key: natural_key(facts), status };
+            return self.plan_adopt(resource, &found.id, reason, listing).await;
         }
         if let Some(renew) = facts.renew.filter(|_| (facts.terminal)(&found.fields).is_some()) {
-            let why = format!("{} is finished and {} asks for a new one", found.id, renew.annotation);
+            let why = Reason::RenewFinished {
+                noun: renew.noun.to_string(),
+                id: found.id.clone(),
+                annotation: renew.annotation.to_string(),
+            };
             return Ok(Outcome::Change(Box::new(Box::pin(self.plan_renewal(resource, why)).await?)));
         }
         if facts.create_overwrites && !resource.annotation_is_true(annotations::ADOPT) {
@@ -1085,8 +1086,8 @@ impl Group<'_> {
             )));
         }
         if facts.idempotent_create || resource.annotation_is_true(annotations::ADOPT) {
-            let reason = format!("{} already exists with this {key}: it is adopted, not made twice", found.id);
-            return self.plan_adopt(resource, &found.id, &reason, listing).await;
+            let reason = Reason::ExistsAdopted { id: found.id.clone(), natural_key: natural_key(facts) };
+            return self.plan_adopt(resource, &found.id, reason, listing).await;
         }
         Err(ProviderError::Invalid(format!(
             "{}: {} already exists with this {key} and no state entry manages it; adopt it with seqops.dev/adopt: \"true\"",
@@ -1106,8 +1107,8 @@ impl Group<'_> {
         let key = facts.natural_key.join(" and ");
         match found {
             Some(found) if (facts.terminal)(&found.fields).is_none() => {
-                let reason = format!("the one live {} with this {key}", resource.key.kind);
-                self.plan_adopt(resource, &found.id, &reason, listing).await
+                let reason = Reason::OneLive { kind: resource.key.kind.clone(), natural_key: natural_key(facts) };
+                self.plan_adopt(resource, &found.id, reason, listing).await
             }
             _ => {
                 let desired = self.desired(resource, None).await?;
@@ -1204,7 +1205,7 @@ impl Group<'_> {
         &self,
         resource: &Resource,
         id: &str,
-        reason: &str,
+        reason: Reason,
         listing: Option<&Listing>,
     ) -> Result<Outcome, ProviderError> {
         self.adopt(resource, id, reason, listing, None).await
@@ -1218,7 +1219,7 @@ impl Group<'_> {
         &self,
         resource: &Resource,
         id: &str,
-        reason: &str,
+        reason: Reason,
         listing: Option<&Listing>,
         sent: Option<&Fields>,
     ) -> Result<Outcome, ProviderError> {
@@ -1234,7 +1235,7 @@ impl Group<'_> {
             return Err(ProviderError::Invalid(format!(
                 "{}: cannot adopt {id}: {}; make the manifest match it, or drop the adoption to create a new object",
                 resource.key,
-                found.replace_reasons.join("; ")
+                reason::joined(&found.replace_reasons, "; ")
             )));
         }
         if !self.client.facts().updatable && !found.updates.is_empty() {
@@ -1247,11 +1248,11 @@ impl Group<'_> {
         }
         let mut change = self.base_change(resource, Action::Adopt, Some(id.to_string()));
         if let Some(how) = self.ending(&change, &found.updates, &desired, &format!("adopting {id}"))? {
-            change.reasons.push(format!("this ends it: {how}; it cannot be undone"));
+            change.reasons.push(Reason::EndsIt { how });
             change.ends = true;
         }
-        change.reasons.push(reason.to_string());
-        change.reasons.extend(observations_text(self.client.facts(), &observed));
+        change.reasons.push(reason);
+        change.reasons.extend(observations(self.client.facts(), &observed));
         change.fields = found.changes;
         change.updates = found.updates;
         change.desired = desired;
@@ -1293,29 +1294,21 @@ impl Group<'_> {
         &self,
         entry: &Entry,
         listing: Option<&Listing>,
-        reasons: &mut Vec<String>,
+        reasons: &mut Vec<Reason>,
     ) -> Option<String> {
         let sent = entry.last_applied();
         let lost = LostCreate { display_name: &entry.display_name, sent: &sent, preexisting: &entry.preexisting };
         let facts = self.client.facts();
         let candidates = listing.map(|l| lost.made(facts, &l.summaries, &l.managed)).unwrap_or_default();
-        let ids = || candidates.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ");
         match candidates.as_slice() {
             [] => None,
-            [_] if !lost.knows_what_was_sent() => {
-                reasons.push(format!(
-                    "an earlier create got no answer, and state does not say what it sent: {} has its name but is not deleted on a guess; delete it yourself if it is the one",
-                    ids()
-                ));
+            [one] if !lost.knows_what_was_sent() => {
+                reasons.push(Reason::LostCreateSentUnknown { id: one.id.clone() });
                 None
             }
             [one] => Some(one.id.clone()),
             several => {
-                reasons.push(format!(
-                    "an earlier create got no answer; {} unmanaged objects match what it sent ({}), so none is deleted",
-                    several.len(),
-                    ids()
-                ));
+                reasons.push(Reason::LostCreateAmbiguous { ids: several.iter().map(|s| s.id.clone()).collect() });
                 None
             }
         }
@@ -1326,22 +1319,22 @@ impl Group<'_> {
         let mut id = entry.deposed_id.clone().or_else(|| entry.id.clone());
         let mut reasons = Vec::new();
         if entry.deposed_id.is_some() {
-            reasons.push("the object it was replaced by exists; the old one is still to be deleted".to_string());
+            reasons.push(Reason::ReplacedByExists);
         } else if id.is_none() {
             id = self.made_by_lost_create(entry, listing, &mut reasons);
         }
-        reasons.extend(observations_text(self.client.facts(), &entry.observed()));
+        reasons.extend(observations(self.client.facts(), &entry.observed()));
         let deletable = self.client.facts().deletable;
         let policy_keeps = !crate::manifest::policy::allows(&entry.applied_spec(), Policy::Delete);
         let keeps = entry.orphan_on_delete || !deletable || policy_keeps;
         let action = if id.is_none() || (entry.deposed_id.is_none() && keeps) {
             if policy_keeps && !entry.orphan_on_delete {
-                reasons.push("its managementPolicies did not allow Delete: the remote object is kept".into());
+                reasons.push(Reason::PolicyKeeps);
             }
             if entry.orphan_on_delete {
-                reasons.push("seqops.dev/deletion-policy: orphan keeps the remote object".into());
+                reasons.push(Reason::OrphanKeeps);
             } else if !deletable {
-                reasons.push("the API cannot delete it; it is only removed from state".into());
+                reasons.push(Reason::CannotDelete);
             }
             Action::Forget
         } else {
@@ -1396,15 +1389,20 @@ fn requests_of(client: &dyn ExternalClient, change: &Change) -> u64 {
     }
 }
 
-/// `remotely: status active, currentStep 1, nextRunAt …`: what the vendor
-/// moves by itself, as last seen.
-fn observations_text(facts: &crate::external::KindFacts, observed: &Fields) -> Option<String> {
-    let seen: Vec<String> = facts
+/// What the vendor moves by itself (`status`, `currentStep`, `nextRunAt`
+/// …), as last seen; none when it shows none of them.
+fn observations(facts: &crate::external::KindFacts, observed: &Fields) -> Option<Reason> {
+    let seen: Vec<(String, String)> = facts
         .observations
         .iter()
-        .filter_map(|f| observed.get(*f).filter(|v| !v.is_null()).map(|v| format!("{f} {}", plain(v))))
+        .filter_map(|f| observed.get(*f).filter(|v| !v.is_null()).map(|v| (f.to_string(), plain(v))))
         .collect();
-    (!seen.is_empty()).then(|| format!("remotely: {}", seen.join(", ")))
+    (!seen.is_empty()).then_some(Reason::Observed { seen })
+}
+
+/// The fields of the kind's natural key, as reasons name them.
+fn natural_key(facts: &crate::external::KindFacts) -> Vec<String> {
+    facts.natural_key.iter().map(ToString::to_string).collect()
 }
 
 fn plain(value: &serde_json::Value) -> String {
