@@ -97,14 +97,7 @@ impl fmt::Display for Reason {
                 f,
                 "its secrets were digested under another key than this one ({key_id}), lost or rotated: they cannot be compared, and are sent again once"
             ),
-            Reason::Observed { seen } => {
-                f.write_str("remotely: ")?;
-                for (index, (field, value)) in seen.iter().enumerate() {
-                    let comma = if index > 0 { ", " } else { "" };
-                    write!(f, "{comma}{field} {value}")?;
-                }
-                Ok(())
-            }
+            Reason::Observed { seen } => write_observed(f, seen),
             Reason::EndsIt { how } => write!(f, "this ends it: {how}; it cannot be undone"),
             Reason::RenewTokenChanged { noun, annotation, token, kind } => {
                 write!(f, "{noun}: {annotation} is now {token:?}: one new {kind} is made")
@@ -152,6 +145,17 @@ impl fmt::Display for Reason {
             Reason::Saved { words } => f.write_str(words),
         }
     }
+}
+
+/// `remotely: status active, currentStep 1`: each field the vendor moves by
+/// itself, with its value.
+fn write_observed(f: &mut fmt::Formatter<'_>, seen: &[(String, String)]) -> fmt::Result {
+    f.write_str("remotely: ")?;
+    for (index, (field, value)) in seen.iter().enumerate() {
+        let comma = if index > 0 { ", " } else { "" };
+        write!(f, "{comma}{field} {value}")?;
+    }
+    Ok(())
 }
 
 /// Reasons as one line of words, `separator` between them (for errors
