@@ -17,7 +17,7 @@ use crate::external::sources::ClusterValues;
 use crate::external::{Created, ExternalClient, Fields, ProviderError, Stored};
 
 /// What a create made: the new id, where its values shown once went, and
-/// the provider's note on how it was made.
+/// the provider's note on how it made it.
 pub(super) type NewObject = (String, Written, Option<String>);
 
 /// `Action::Create`: a new object.

@@ -6,14 +6,14 @@
 //! layers; each action is carried out in a module of its own, as the
 //! planner plans it:
 //!
-//! - [`create`]: a new object, and a create whose answer was lost;
-//! - [`existing`]: an update in place, or a replacement;
-//! - [`adoption`]: binding an existing remote object;
-//! - [`removal`]: a delete, or a forget that keeps the remote object;
-//! - [`prepare`]: what every write needs first (a saved plan's object
+//! - `create`: a new object, and a create whose answer was lost;
+//! - `existing`: an update in place, or a replacement;
+//! - `adoption`: binding an existing remote object;
+//! - `removal`: a delete, or a forget that keeps the remote object;
+//! - `prepare`: what every write needs first (a saved plan's object
 //!   checked, references resolved, sources read again);
-//! - [`outputs`]: values an API returns once;
-//! - [`writer`]: state as the apply writes it.
+//! - `outputs`: values an API returns once;
+//! - `writer`: state as the apply writes it.
 
 mod adoption;
 mod create;

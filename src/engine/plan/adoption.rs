@@ -11,6 +11,7 @@ use crate::external::{Fields, ProviderError, RemoteSummary};
 use crate::manifest::Resource;
 
 impl Group<'_> {
+    /// Adopts `id`, which the manifest or the listing names, for `reason`.
     pub(super) async fn plan_adopt(
         &self,
         resource: &Resource,

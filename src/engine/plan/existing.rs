@@ -32,6 +32,10 @@ pub(super) struct Compared {
 }
 
 impl Group<'_> {
+    /// An object state knows by its id, step by step: passed over when
+    /// nothing can have changed; else read (or taken as last seen), made
+    /// anew when a renew token asks, created again when gone, compared, and
+    /// planned by what the comparison found.
     pub(super) async fn plan_existing(
         &self,
         resource: &Resource,

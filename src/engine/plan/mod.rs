@@ -5,20 +5,20 @@
 //! group of one kind in one account; each situation an object can be in is
 //! planned in a module of its own:
 //!
-//! - [`new`]: a manifest state knows nothing of (create, or find and adopt);
-//! - [`existing`]: a manifest whose object state knows (update, replace,
+//! - `new`: a manifest state knows nothing of (create, or find and adopt);
+//! - `existing`: a manifest whose object state knows (update, replace,
 //!   create again, or nothing);
-//! - [`adoption`]: binding a remote object that already exists;
-//! - [`pending`]: a create whose answer was lost;
-//! - [`transitions`]: ending an object, renewing it, and one that ended by
+//! - `adoption`: binding a remote object that already exists;
+//! - `pending`: a create whose answer was lost;
+//! - `transitions`: ending an object, renewing it, and one that ended by
 //!   itself;
-//! - [`removal`]: a state entry without a manifest, or a replaced object's
+//! - `removal`: a state entry without a manifest, or a replaced object's
 //!   old id;
-//! - [`left_alone`]: what `ObserveOnly`, a pause or `managementPolicies`
+//! - `left_alone`: what `ObserveOnly`, a pause or `managementPolicies`
 //!   holds back, and what waits for it;
-//! - [`checks`]: what is refused before the first request.
+//! - `checks`: what is refused before the first request.
 //!
-//! [`group`] has what they share: the group's listing, how a change starts
+//! `group` has what they share: the group's listing, how a change starts
 //! and the words of its notes.
 
 mod adoption;

@@ -12,6 +12,10 @@ use crate::external::{ProviderError, RemoteSummary};
 use crate::manifest::{annotations, Resource};
 
 impl Group<'_> {
+    /// A manifest state knows nothing of: adopted when it names an id,
+    /// found by its natural key where the kind has one, else created (or,
+    /// under `seqops.dev/adopt`, the one unmanaged object of its name
+    /// adopted).
     pub(super) async fn plan_new(
         &self,
         resource: &Resource,
@@ -116,6 +120,8 @@ impl Group<'_> {
         )))
     }
 
+    /// A create of the manifest's object. Where a value shown once will
+    /// go is checked now: once the object is made, it has nowhere else.
     pub(super) async fn plan_create(&self, resource: &Resource) -> Result<Change, ProviderError> {
         let target = resource.spec.get("writeSecretTo");
         if self.options.outputs_to_files && target.is_some_and(|t| t.get("file").is_none()) {
