@@ -169,7 +169,7 @@ fn every_field() -> seqops::engine::Change {
             before: Some(json!("(sensitive)")),
             after: Some(json!("(sensitive)")),
         }],
-        reasons: vec!["trigger cannot change in place".into()],
+        reasons: vec![seqops::engine::Reason::Saved { words: "trigger cannot change in place".into() }],
         desired: fields(json!({"name": "Welcome", "active": true})),
         updates: fields(json!({"name": "Welcome"})),
         manifest_digest: "sha256:abc".into(),

@@ -11,7 +11,7 @@ use clap::Args;
 use seqops::engine::apply::StateWriter;
 use seqops::engine::diff::FieldChange;
 use seqops::engine::state::{now_rfc3339, State};
-use seqops::engine::{self, Plan, PlanOptions, Refresh};
+use seqops::engine::{self, Plan, PlanOptions, Reason, Refresh};
 use seqops::external::digest::Digests;
 use seqops::manifest::ResourceKey;
 use seqops::render::text::value_text;
@@ -119,7 +119,8 @@ fn drifted(plan: &Plan, read: &BTreeSet<ResourceKey>) -> Vec<Drifted> {
         .iter()
         .filter(|c| read.contains(&c.key))
         .filter_map(|change| {
-            let gone = change.reasons.iter().find(|r| r.contains("deleted outside seqops")).cloned();
+            let gone =
+                change.reasons.iter().find(|r| matches!(r, Reason::DeletedOutside { .. })).map(ToString::to_string);
             (!change.drift.is_empty() || gone.is_some()).then(|| Drifted {
                 key: change.key.clone(),
                 id: change.id.clone(),

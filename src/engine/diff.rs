@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::reason::Reason;
 use crate::external::{sources, Fields, KindFacts};
 
 /// One field's change, for people: `path` may reach into lists and objects
@@ -43,7 +44,7 @@ pub struct Diff {
     /// What changes, field by field, for the plan.
     pub changes: Vec<FieldChange>,
     /// Why the object must be replaced rather than updated.
-    pub replace_reasons: Vec<String>,
+    pub replace_reasons: Vec<Reason>,
     /// Managed fields that changed remotely since seqops last wrote them.
     pub drift: Vec<FieldChange>,
 }
@@ -79,7 +80,7 @@ pub fn diff(desired: &Fields, last_applied: Option<&Fields>, observed: &Fields, 
             result.updates.insert(field.clone(), wanted.clone());
             describe(field, Some(&current), Some(wanted), &mut result.changes);
             if facts.is_immutable(field) {
-                result.replace_reasons.push(format!("`{field}` cannot be changed in place"));
+                result.replace_reasons.push(Reason::FieldImmutable { field: field.clone() });
             }
         }
     }
@@ -92,7 +93,7 @@ pub fn diff(desired: &Fields, last_applied: Option<&Fields>, observed: &Fields, 
                     result.updates.insert(field.clone(), default.clone());
                     describe(field, Some(&current), Some(&default), &mut result.changes);
                     if facts.is_immutable(field) {
-                        result.replace_reasons.push(format!("`{field}` was removed and cannot be reset in place"));
+                        result.replace_reasons.push(Reason::FieldRemovedCannotReset { field: field.clone() });
                     }
                 }
             }
@@ -344,7 +345,7 @@ mod tests {
             &FACTS,
         );
         assert_eq!(d.updates.keys().collect::<Vec<_>>(), vec!["runtime"]);
-        assert_eq!(d.replace_reasons.len(), 1);
+        assert_eq!(d.replace_reasons, vec![Reason::FieldImmutable { field: "runtime".into() }]);
     }
 
     #[test]

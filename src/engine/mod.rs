@@ -12,11 +12,13 @@ pub mod journal;
 pub mod lost;
 pub mod plan;
 pub mod planfile;
+pub mod reason;
 pub mod state;
 
 pub use apply::{apply, ApplyOptions, ApplyReport, Progress};
 pub use connections::Connections;
 pub use plan::{plan, Action, Change, Plan, PlanOptions, Refresh};
+pub use reason::Reason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -104,7 +104,7 @@ fn section(change: &Change) -> String {
         escape(&change.display_name)
     );
     for reason in &change.reasons {
-        let _ = writeln!(out, "_{}_\n", escape(reason));
+        let _ = writeln!(out, "_{}_\n", escape(&reason.to_string()));
     }
     if !change.fields.is_empty() {
         out.push_str("```diff\n");

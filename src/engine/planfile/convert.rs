@@ -6,6 +6,7 @@
 use super::json::{JsonPlan, PlannedChange, PlannedReference, PlannedSync};
 use super::PlanDocument;
 use crate::engine::plan::{Change, ReferenceTo, StateSync};
+use crate::engine::reason::Reason;
 
 impl From<&Change> for PlannedChange {
     /// Writing: the working change as the format has it. Every field is
@@ -48,7 +49,7 @@ impl From<&Change> for PlannedChange {
             display_name: display_name.clone(),
             fields: fields.clone(),
             drift: drift.clone(),
-            reasons: reasons.clone(),
+            reasons: reasons.iter().map(ToString::to_string).collect(),
             desired: desired.clone(),
             updates: updates.clone(),
             manifest_digest: manifest_digest.clone(),
@@ -109,7 +110,7 @@ impl From<PlannedChange> for Change {
             display_name,
             fields,
             drift,
-            reasons,
+            reasons: reasons.into_iter().map(|words| Reason::Saved { words }).collect(),
             desired,
             updates,
             manifest_digest,
