@@ -400,6 +400,8 @@ fn provider_annotations(kind: &KindSpec, object: &DynamicObject) -> BTreeMap<Str
 }
 
 /// Plans and applies the object, and reports what happened in its status.
+// Split into observe, decide, apply and report by a later change.
+#[allow(clippy::too_many_lines)]
 async fn sync(
     object: &DynamicObject,
     context: &Context,
