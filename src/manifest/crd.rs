@@ -170,6 +170,14 @@ fn status_schema() -> JSONSchemaProps {
     });
     let schema = settings.into_generator().into_root_schema_for::<ResourceStatus>();
     let mut value = serde_json::to_value(schema).unwrap_or_default();
+    // An API server drops what a schema does not name, from objects it
+    // already holds too: a status an older seqops wrote keeps its digest
+    // under the old name until the controller reads it (as `manifestDigest`)
+    // and writes the status anew.
+    if let Some(properties) = value.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        let older = "The digest of the spec last applied, as an older seqops wrote it: read as manifestDigest.";
+        properties.insert("lastAppliedDigest".into(), serde_json::json!({"type": "string", "description": older}));
+    }
     structural(&mut value);
     serde_json::from_value(value).unwrap_or_default()
 }
@@ -241,4 +249,41 @@ pub fn crd_yaml(kind: &KindSpec) -> String {
 pub fn crd_file_name(kind: &KindSpec) -> String {
     let crd = crd(kind);
     format!("{}.yaml", crd.metadata.name.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_schema_names_every_field_an_older_seqops_wrote_so_none_is_dropped() {
+        // What the controller wrote before state and status kept one record.
+        let older = [
+            "conditions",
+            "externalId",
+            "displayName",
+            "lastAppliedDigest",
+            "atProvider",
+            "drift",
+            "lastApplied",
+            "pendingSince",
+            "preexisting",
+            "deposedId",
+            "appliedSpec",
+            "renewToken",
+            "dependsOn",
+            "observedAnnotations",
+            "observedGeneration",
+        ];
+        let schema = status_schema();
+        let properties = schema.properties.unwrap_or_default();
+        let dropped: Vec<&str> = older.into_iter().filter(|name| !properties.contains_key(*name)).collect();
+        assert!(dropped.is_empty(), "an API server would drop {dropped:?}");
+        let applied_spec = properties.get("appliedSpec").cloned().unwrap_or_default();
+        assert_eq!(
+            (applied_spec.type_, applied_spec.x_kubernetes_preserve_unknown_fields),
+            (None, Some(true)),
+            "the applied spec is kept as an older seqops wrote it (text) and as it is written now (an object)"
+        );
+    }
 }
