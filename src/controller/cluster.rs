@@ -64,57 +64,41 @@ pub fn salt_of(object: &DynamicObject) -> String {
     object.uid().unwrap_or_else(|| object.name_any())
 }
 
-/// The state entry an object's status stands for: what [`record_into`]
-/// wrote, and what the object itself says (its kind, and the annotations
-/// that keep or protect its remote object).
-///
-/// [`record_into`]: super::journal::record_into
-pub fn entry_of(object: &DynamicObject, provider: &str) -> Option<Entry> {
-    let ResourceStatus {
-        external_id,
-        display_name,
-        last_applied_digest,
-        at_provider,
-        last_applied,
-        pending_since,
-        preexisting,
-        deposed_id,
-        applied_spec,
-        renew_token,
-        depends_on,
-        // The controller's own: how the reconcile went, not the record.
-        conditions: _,
-        drift: _,
-        observed_annotations: _,
-        observed_generation: _,
-    } = status_of(object);
-    if external_id.is_none() && pending_since.is_none() {
+/// The record an object's status holds, as state would hold it: read
+/// whole, with what the object itself says (its kind, its Provider, and the
+/// annotations that keep or protect its remote object); `None` when it
+/// stands for no remote object.
+pub fn record_of(object: &DynamicObject, provider: &str) -> Option<Entry> {
+    let status = status_of(object);
+    let mut record = status.record;
+    // Every record written has its observation time: one without it is a
+    // status written before the record was one (or by ObserveOnly alone),
+    // which kept the id as `externalId` and the observation as
+    // `atProvider`.
+    if record.observed_at.is_empty() {
+        record.id = record.id.or(status.external_id);
+        record.observed =
+            Some(Stored::of(&status.at_provider.and_then(|v| v.as_object().cloned()).unwrap_or_default()));
+        record.observed_at = now_rfc3339();
+        if record.last_applied.is_null() {
+            record.last_applied = Stored::of(&crate::external::Fields::new());
+        }
+    }
+    if !record.is_remote() {
         return None;
     }
-    let fields = |value: Option<Value>| Stored::of(&value.and_then(|v| v.as_object().cloned()).unwrap_or_default());
-    let annotation = |name: &str| object.annotations().get(name).map(String::as_str);
-    Some(Entry {
-        api_version: object.types.as_ref().map(|t| t.api_version.clone()).unwrap_or_default(),
-        provider: provider.to_string(),
-        id: external_id,
+    if record.display_name.is_empty() {
         // A status written before the name was kept: the spec's.
-        display_name: display_name.unwrap_or_else(|| older_display_name(object)),
-        pending_since,
-        deposed_id,
-        manifest_digest: last_applied_digest.unwrap_or_default(),
-        applied_spec: applied_spec
-            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-            .map(|spec| Stored::of(&spec))
-            .unwrap_or_default(),
-        last_applied: fields(last_applied),
-        observed: Some(fields(at_provider)),
-        observed_at: now_rfc3339(),
-        orphan_on_delete: annotation(crate::manifest::annotations::DELETION_POLICY) == Some("orphan"),
-        prevent_destroy: annotation(crate::manifest::annotations::PREVENT_DESTROY) == Some("true"),
-        depends_on,
-        renew_token,
-        preexisting,
-    })
+        record.display_name = older_display_name(object);
+    }
+    let annotation = |name: &str| object.annotations().get(name).map(String::as_str);
+    record.object_says(
+        &object.types.as_ref().map(|t| t.api_version.clone()).unwrap_or_default(),
+        provider,
+        annotation(crate::manifest::annotations::DELETION_POLICY) == Some("orphan"),
+        annotation(crate::manifest::annotations::PREVENT_DESTROY) == Some("true"),
+    );
+    Some(record)
 }
 
 /// The display name a status written before it was recorded stands for.
@@ -192,7 +176,7 @@ pub async fn load(
         let Some(target_key) = target_key else { continue };
         let provider = manifests.get(&target_key).and_then(|r| r.provider.clone()).unwrap_or_default();
         state.salts.insert(target_key.clone(), salt_of(target));
-        match entry_of(target, &provider) {
+        match record_of(target, &provider) {
             Some(entry) => {
                 state.resources.insert(target_key, entry);
             }

@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex};
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::ResourceExt;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::cluster;
 use super::reconcile::MANAGER;
 use crate::engine::apply::ChangeSink;
-use crate::engine::state::{Entry, State};
+use crate::engine::state::State;
 use crate::manifest::crd::ResourceStatus;
 use crate::manifest::ResourceKey;
 
@@ -84,7 +84,7 @@ impl ChangeSink for StatusJournal {
         }
         let before = self.written.latest(&self.object);
         let mut status = before.clone();
-        record_into(&mut status, state.resources.get(&self.key));
+        status.keep(state.resources.get(&self.key));
         if identity(&status) == identity(&before) {
             // An update in place: the next reconcile reads it back.
             return Ok(());
@@ -108,74 +108,14 @@ impl ChangeSink for StatusJournal {
 
 /// What the next reconcile could not find again by reading.
 fn identity(status: &ResourceStatus) -> (&Option<String>, &Option<String>, &Option<String>) {
-    (&status.external_id, &status.pending_since, &status.deposed_id)
-}
-
-/// What state holds of an object, into its status: the journal's fields,
-/// cleared when there is no record (a create the API refused), and what
-/// the next plan is made from. Every field of the record is named: a new
-/// one does not compile until it is handled here and in
-/// [`cluster::entry_of`].
-pub fn record_into(status: &mut ResourceStatus, entry: Option<&Entry>) {
-    let Some(entry) = entry else {
-        status.external_id = None;
-        status.pending_since = None;
-        status.deposed_id = None;
-        status.preexisting = Vec::new();
-        return;
-    };
-    let Entry {
-        // The object itself says these: its kind, the Provider it names,
-        // and its deletion-policy and prevent-destroy annotations, read
-        // live by the finalizer (a later merge of the two records keeps
-        // them in one type).
-        api_version: _,
-        provider: _,
-        orphan_on_delete: _,
-        prevent_destroy: _,
-        // When the status was read back is when it was last observed.
-        observed_at: _,
-        id,
-        display_name,
-        pending_since,
-        preexisting,
-        deposed_id,
-        manifest_digest,
-        applied_spec,
-        last_applied,
-        observed,
-        depends_on,
-        renew_token,
-    } = entry;
-    status.external_id = id.clone();
-    status.display_name = Some(display_name.clone());
-    status.pending_since = pending_since.clone();
-    status.preexisting = preexisting.clone();
-    status.deposed_id = deposed_id.clone();
-    status.last_applied_digest = Some(manifest_digest.clone());
-    status.applied_spec = (!applied_spec.is_null()).then(|| applied_spec.text().to_string());
-    status.last_applied = Some(Value::Object(last_applied.fields()));
-    let observed = observed.as_ref().unwrap_or(last_applied).fields();
-    status.at_provider = Some(Value::Object(without_secrets(&observed)));
-    status.depends_on = depends_on.clone();
-    status.renew_token = renew_token.clone();
-}
-
-/// Observed fields without the markers that stand for secrets: a status
-/// is read by anyone who may read the object.
-fn without_secrets(fields: &crate::external::Fields) -> crate::external::Fields {
-    fields
-        .iter()
-        .filter(|(_, v)| crate::external::sources::marker(v).is_none())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    (&status.record.id, &status.record.pending_since, &status.record.deposed_id)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::state::Entry;
     use crate::external::Stored;
-    use serde_json::json;
 
     /// Every field of the record, none at its default: a field added to
     /// [`Entry`] fails to compile here until the round trip handles it.
@@ -204,28 +144,90 @@ mod tests {
     fn a_record_written_as_a_status_reads_back_whole() {
         let entry = every_field_set();
         let mut status = ResourceStatus::default();
-        record_into(&mut status, Some(&entry));
-        // What the object itself says: its kind and its annotations.
-        let object: DynamicObject = serde_json::from_value(json!({
+        status.keep(Some(&entry));
+        // What the object itself says (its kind and its annotations) is
+        // read from it.
+        let object = enrollment(serde_json::to_value(&status).expect("a status"));
+        let read = cluster::record_of(&object, "gary-main").expect("a record");
+        assert_eq!(read, entry);
+    }
+
+    /// An Enrollment whose status is `status`, with the annotations that
+    /// orphan and protect its remote object.
+    fn enrollment(status: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(json!({
             "apiVersion": "gary.seqops.dev/v1alpha1", "kind": "Enrollment",
             "metadata": {"name": "lead", "namespace": "default", "annotations": {
                 "seqops.dev/deletion-policy": "orphan", "seqops.dev/prevent-destroy": "true",
             }},
             "spec": {"contactId": "con_1", "sequence": {"lookup": "Nurture"}},
-            "status": serde_json::to_value(&status).expect("a status"),
+            "status": status,
         }))
-        .expect("an object");
-        let read = cluster::entry_of(&object, "gary-main").expect("a record");
-        assert_eq!(Entry { observed_at: entry.observed_at.clone(), ..read }, entry);
+        .expect("an object")
+    }
+
+    #[test]
+    fn a_status_as_an_older_seqops_wrote_it_is_read_as_it_was() {
+        // What the controller wrote before state and status kept one record:
+        // the id only as `externalId`, the observation only as `atProvider`,
+        // the digest as `lastAppliedDigest` and the spec as JSON text.
+        let status = json!({
+            "conditions": [{"type": "Ready", "status": "True", "reason": "Available"}],
+            "externalId": "seq_1/enr_2",
+            "displayName": "con_1 in seq_1",
+            "lastAppliedDigest": "sha256:abc",
+            "atProvider": {"contactId": "con_1", "sequence": "seq_1", "status": "active"},
+            "lastApplied": {"contactId": "con_1", "sequence": "seq_1"},
+            "deposedId": "seq_1/enr_1",
+            "appliedSpec": "{\"contactId\":\"con_1\",\"sequence\":{\"lookup\":\"Nurture\"}}",
+            "renewToken": "t2",
+            "dependsOn": ["Provider/gary-main"],
+            "observedAnnotations": {"gary.seqops.dev/re-enroll": "t2"},
+            "observedGeneration": 2,
+        });
+        let read = cluster::record_of(&enrollment(status), "gary-main").expect("a record");
+        let expected = Entry { pending_since: None, preexisting: Vec::new(), ..every_field_set() };
+        assert_eq!(Entry { observed_at: expected.observed_at.clone(), ..read }, expected);
+    }
+
+    #[test]
+    fn a_status_that_stands_for_no_remote_object_is_no_record() {
+        let provider_status =
+            json!({"conditions": [{"type": "Ready", "status": "True"}], "atProvider": {"requestsMade": 3}});
+        assert_eq!(cluster::record_of(&enrollment(provider_status), "gary-main"), None);
+        let mut status = ResourceStatus::default();
+        status.keep(Some(&every_field_set()));
+        status.keep(None);
+        let refused = serde_json::to_value(&status).expect("a status");
+        assert_eq!(cluster::record_of(&enrollment(refused), "gary-main"), None);
+    }
+
+    #[test]
+    fn a_status_keeps_secret_markers_out_of_at_provider_and_repeats_nothing_the_object_says() {
+        let token = json!({"$sensitive": "hmac-sha256:k:ab"});
+        let entry = Entry {
+            last_applied: Stored::of(&json!({"name": "svc", "token": token})),
+            observed: Some(Stored::of(&json!({"name": "svc", "token": token, "state": "up"}))),
+            ..every_field_set()
+        };
+        let mut status = ResourceStatus::default();
+        status.keep(Some(&entry));
+        let written = serde_json::to_value(&status).expect("a status");
+        assert_eq!(written["atProvider"], json!({"name": "svc", "state": "up"}), "{written}");
+        assert_eq!(written["lastApplied"]["token"], token, "what was written keeps its marker, as before");
+        assert_eq!(written["externalId"], "seq_1/enr_2");
+        for said_by_the_object in ["apiVersion", "provider", "orphanOnDelete", "preventDestroy"] {
+            assert!(written.get(said_by_the_object).is_none(), "{said_by_the_object}: {written}");
+        }
     }
 
     #[test]
     fn no_record_clears_the_journal_and_keeps_what_was_applied() {
         let mut status = ResourceStatus::default();
-        record_into(&mut status, Some(&every_field_set()));
-        record_into(&mut status, None);
-        assert_eq!((status.external_id, status.pending_since, status.deposed_id), (None, None, None));
-        assert!(status.preexisting.is_empty());
-        assert_eq!(status.renew_token.as_deref(), Some("t2"), "the token a remote object was made for stays");
+        status.keep(Some(&every_field_set()));
+        status.keep(None);
+        assert_eq!((status.external_id, status.record.pending_since, status.record.deposed_id), (None, None, None));
+        assert!(status.record.preexisting.is_empty());
+        assert_eq!(status.record.renew_token.as_deref(), Some("t2"), "the token a remote object was made for stays");
     }
 }

@@ -60,7 +60,7 @@ pub async fn view(
             }
             state.salts.insert(resource.key.clone(), cluster::salt_of(&object));
             let provider = resource.provider.clone().unwrap_or_default();
-            if let Some(entry) = cluster::entry_of(&object, &provider) {
+            if let Some(entry) = cluster::record_of(&object, &provider) {
                 state.resources.insert(resource.key.clone(), entry);
             }
             present.push(object);
@@ -100,7 +100,7 @@ fn insert_pruned(state: &mut State, removed: &mut Findings, manifests: &Manifest
             removed.left.push(object.key);
             continue;
         };
-        if let Some(mut entry) = cluster::entry_of(&object.object, &provider) {
+        if let Some(mut entry) = cluster::record_of(&object.object, &provider) {
             // A status written before the applied spec was kept: what the
             // object holds is what was last applied.
             if entry.applied_spec.is_null() {

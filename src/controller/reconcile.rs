@@ -521,7 +521,7 @@ async fn sync(
     let facts = connections.client(&provider, &world.key.kind).ok().map(|c| c.facts());
     let terminal = facts.zip(entry.as_ref()).and_then(|(facts, e)| (facts.terminal)(&e.observed()));
     write_status_from(api, object, written, |status| {
-        journal::record_into(status, entry.as_ref());
+        status.keep(entry.as_ref());
         status.observed_annotations = provider_annotations(kind, object);
         // Drift found was just set back (the Event names it): none is left.
         status.drift = Vec::new();
@@ -589,7 +589,7 @@ async fn finalize(
         }
     }
     let status = cluster::status_of(object);
-    let remote = id.is_some() || status.deposed_id.is_some() || status.pending_since.is_some();
+    let remote = id.is_some() || status.record.deposed_id.is_some() || status.record.pending_since.is_some();
     if !orphan && remote {
         let kind = context.kind();
         let world =
@@ -642,8 +642,8 @@ async fn remote_objects(
     context: &Context,
 ) -> Result<Vec<String>, ReconcileError> {
     let status = cluster::status_of(object);
-    let mut ids: Vec<String> = status.external_id.iter().chain(status.deposed_id.iter()).cloned().collect();
-    let Some(entry) = cluster::entry_of(object, "").filter(|e| e.id.is_none() && e.pending_since.is_some()) else {
+    let mut ids: Vec<String> = status.external_id.iter().chain(status.record.deposed_id.iter()).cloned().collect();
+    let Some(entry) = cluster::record_of(object, "").filter(|e| e.id.is_none() && e.pending_since.is_some()) else {
         return Ok(ids);
     };
     let sent = entry.last_applied();
@@ -659,7 +659,7 @@ async fn remote_objects(
         .iter()
         .filter(|o| o.uid() != object.uid())
         .map(cluster::status_of)
-        .flat_map(|s| s.external_id.into_iter().chain(s.deposed_id))
+        .flat_map(|s| s.external_id.into_iter().chain(s.record.deposed_id))
         .collect();
     match lost
         .look_up(&object.data["spec"], client, &managed)

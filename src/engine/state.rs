@@ -13,10 +13,11 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::clock::now_rfc3339;
 use crate::external::digest::Digests;
-use crate::external::{Fields, Stored};
 pub use crate::files::write_atomically;
 use crate::manifest::provider::{ProviderSpec, ProviderType, Rate, RateLimit};
 use crate::manifest::ResourceKey;
+
+pub use crate::manifest::record::{Entry, Record};
 
 use super::journal::{self, Journal};
 
@@ -97,121 +98,6 @@ impl ProviderRecord {
     pub fn pacing(&self) -> Option<Option<Rate>> {
         let limit = self.rate_limit.clone().or_else(|| self.requests_per_hour.map(RateLimit::per_hour))?;
         Some(limit.rate())
-    }
-}
-
-/// One managed object.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Entry {
-    pub api_version: String,
-    /// The Provider manifest it is managed through.
-    pub provider: String,
-    /// The remote id; absent while a create is pending.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub display_name: String,
-    /// Set when a create was sent and its answer is not yet recorded: the
-    /// next run looks the object up by name before creating anything.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_since: Option<String>,
-    /// While a create is pending: the ids of objects with its name that
-    /// existed before it was sent, never taken for what it made. (Its
-    /// `last_applied` is then what the create sent.)
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub preexisting: Vec<String>,
-    /// A replaced object's old id, recorded until its delete is confirmed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deposed_id: Option<String>,
-    /// Digest of the manifest's spec as last applied: unchanged manifests
-    /// need no lookups and, with `--refresh changed`, no reads.
-    pub manifest_digest: String,
-    /// The manifest's spec as last applied (it holds no secret values:
-    /// those are references to their sources).
-    #[serde(default, skip_serializing_if = "Stored::is_null")]
-    pub applied_spec: Stored,
-    /// The fields seqops last wrote: the base of the three-way diff.
-    pub last_applied: Stored,
-    /// The fields as last observed (or as written, after an apply), kept
-    /// only where they differ from `last_applied` (`None`: the same), so a
-    /// state of thousands of objects holds each object's fields once. Read
-    /// it with [`Entry::observed`], set it with [`Entry::set_observed`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed: Option<Stored>,
-    pub observed_at: String,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub orphan_on_delete: bool,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub prevent_destroy: bool,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<ResourceKey>,
-    /// The token of the kind's renew annotation (Gary's
-    /// `gary.seqops.dev/re-enroll`) the object was made for: a new token
-    /// asks for one new object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub renew_token: Option<String>,
-}
-
-impl Entry {
-    /// The fields seqops last wrote.
-    pub fn last_applied(&self) -> Fields {
-        self.last_applied.fields()
-    }
-
-    /// The fields as last observed.
-    pub fn observed(&self) -> Fields {
-        self.observed.as_ref().unwrap_or(&self.last_applied).fields()
-    }
-
-    /// The fields last applied and last observed, each parsed once.
-    pub fn recorded(&self) -> (Fields, Fields) {
-        let applied = self.last_applied();
-        let observed = match &self.observed {
-            Some(observed) => observed.fields(),
-            None => applied.clone(),
-        };
-        (applied, observed)
-    }
-
-    /// The manifest's spec as last applied.
-    pub fn applied_spec(&self) -> serde_json::Value {
-        self.applied_spec.value()
-    }
-
-    /// Records what was observed, kept apart only if it differs from what
-    /// was last applied.
-    pub fn set_observed(&mut self, observed: &Fields) {
-        let observed = Stored::of(observed);
-        self.observed = (observed != self.last_applied).then_some(observed);
-    }
-
-    /// Records what was applied and then observed.
-    pub fn set_applied(&mut self, last_applied: &Fields, observed: &Fields) {
-        self.last_applied = Stored::of(last_applied);
-        self.set_observed(observed);
-    }
-
-    /// Drops a kept observation equal to what was applied (state written
-    /// before observations were kept apart).
-    pub fn compact(&mut self) {
-        if self.observed.as_ref() == Some(&self.last_applied) {
-            self.observed = None;
-        }
-    }
-
-    /// The spec as last applied and the fields it resolved to.
-    pub fn applied(&self) -> (&Stored, &Stored) {
-        (&self.applied_spec, &self.last_applied)
-    }
-
-    /// Whether what it wrote or saw holds a marker `needle` (`$sensitive`)
-    /// for which `found` holds.
-    pub fn holds(&self, needle: &str, found: impl Fn(&serde_json::Value) -> bool) -> bool {
-        [Some(&self.last_applied), self.observed.as_ref()]
-            .into_iter()
-            .flatten()
-            .filter(|stored| stored.mentions(needle))
-            .any(|stored| stored.fields().values().any(&found))
     }
 }
 
@@ -579,6 +465,36 @@ mod tests {
         let message = second.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("locked by `seqops apply`"), "{message}");
         assert!(message.contains(&format!("pid {}", std::process::id())), "{message}");
+    }
+
+    #[test]
+    fn a_state_file_of_format_2_is_read_and_written_back_as_it_was() {
+        // The record is written under the names state always gave it: a
+        // state file keeps its shape, and its format.
+        let entry = serde_json::json!({
+            "apiVersion": "gary.seqops.dev/v1alpha1", "provider": "gary-main", "id": "seq_1/enr_2",
+            "displayName": "con_1 in seq_1", "pendingSince": "2026-12-01T00:00:00Z", "preexisting": ["seq_1/enr_0"],
+            "deposedId": "seq_1/enr_1", "manifestDigest": "sha256:abc",
+            "appliedSpec": {"contactId": "con_1", "sequence": {"lookup": "Nurture"}},
+            "lastApplied": {"contactId": "con_1", "sequence": "seq_1"},
+            "observed": {"contactId": "con_1", "sequence": "seq_1", "status": "active"},
+            "observedAt": "2026-12-02T00:00:00Z", "orphanOnDelete": true, "preventDestroy": true,
+            "dependsOn": ["Provider/gary-main"], "renewToken": "t2",
+        });
+        let written_by_format_2 = serde_json::json!({
+            "format_version": 2, "lineage": "l-1", "serial": 7, "sandbox": false, "providers": {},
+            "resources": {"Enrollment/lead": entry},
+        });
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, written_by_format_2.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let store = StateStore::lock(&path, "test", Duration::ZERO).unwrap_or_else(|e| panic!("{e}"));
+        let mut state = store.load().ok().flatten().unwrap_or_else(|| panic!("state not read"));
+        store.save(&mut state).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+        let written: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((STATE_VERSION, &written["format_version"]), (2, &serde_json::json!(2)));
+        assert_eq!(written["resources"], written_by_format_2["resources"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! megabytes to hold. Kept as text, each is parsed where it is read and
 //! dropped after.
 
+use serde::de::{DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -78,10 +79,88 @@ impl Serialize for Stored {
     }
 }
 
+/// The name serde_json gives a value it hands over as its text, unparsed
+/// (what `RawValue` asks for).
+const RAW_VALUE: &str = "$serde_json::private::RawValue";
+
 impl<'de> Deserialize<'de> for Stored {
+    /// Read from JSON text, the value is kept as its text, never parsed
+    /// into a tree: a state file is read at the speed it is scanned. Read
+    /// through serde's buffer (a status, where the record is flattened
+    /// into the fields around it), which keeps no text, it is parsed and
+    /// written out again.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = Box::<RawValue>::deserialize(deserializer)?;
-        Ok(Self(minified(raw.get()).into_boxed_str()))
+        deserializer.deserialize_newtype_struct(RAW_VALUE, StoredVisitor)
+    }
+}
+
+struct StoredVisitor;
+
+impl<'de> Visitor<'de> for StoredVisitor {
+    type Value = Stored;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    /// serde_json's answer to [`RAW_VALUE`]: one entry, the value's text.
+    /// Any other map is a value like the rest.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Stored, A::Error> {
+        let Some(first) = map.next_key::<String>()? else { return Ok(Stored::of(&Value::Object(Default::default()))) };
+        if first == RAW_VALUE {
+            return map.next_value_seed(Minified);
+        }
+        let mut object = serde_json::Map::new();
+        object.insert(first, map.next_value()?);
+        while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            object.insert(key, value);
+        }
+        Ok(Stored::of(&Value::Object(object)))
+    }
+
+    /// Any other deserializer: the value, read as one.
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, deserializer: D) -> Result<Stored, D::Error> {
+        Ok(Stored::of(&Value::deserialize(deserializer)?))
+    }
+}
+
+/// Raw JSON text, kept compact.
+struct Minified;
+
+impl<'de> DeserializeSeed<'de> for Minified {
+    type Value = Stored;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Stored, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for Minified {
+    type Value = Stored;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("raw JSON text")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Stored, E> {
+        Ok(Stored(minified(text).into_boxed_str()))
+    }
+}
+
+impl Stored {
+    /// Reads a value kept either as itself or as its compact JSON text (a
+    /// status written before it kept the applied spec as the value).
+    pub fn value_or_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = Self::deserialize(deserializer)?;
+        if !stored.0.starts_with('"') {
+            return Ok(stored);
+        }
+        let text: String = serde_json::from_str(&stored.0).map_err(serde::de::Error::custom)?;
+        match serde_json::from_str::<&RawValue>(&text) {
+            Ok(raw) => Ok(Self(minified(raw.get()).into_boxed_str())),
+            // Text that is no JSON is the text itself.
+            Err(_) => Ok(stored),
+        }
     }
 }
 
@@ -127,6 +206,42 @@ mod tests {
         let through =
             serde_json::to_string_pretty(&std::collections::BTreeMap::from([("x", stored)])).unwrap_or_default();
         assert_eq!(through, written);
+    }
+
+    #[test]
+    fn a_value_read_through_serdes_buffer_or_from_a_tree_is_the_same_as_from_text() {
+        #[derive(Deserialize)]
+        struct Around {
+            #[serde(flatten)]
+            inner: Inner,
+        }
+        #[derive(Deserialize)]
+        struct Inner {
+            kept: Stored,
+        }
+        let value = serde_json::json!({"kept": {"name": "a \"quoted\" name", "flow": [{"delay": "0m"}], "n": 1.5}});
+        let from_text: Inner = serde_json::from_str(&value.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let from_tree: Inner = serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let flattened: Around = serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(from_text.kept, Stored::of(&value["kept"]));
+        assert_eq!(from_tree.kept, from_text.kept);
+        assert_eq!(flattened.inner.kept, from_text.kept);
+    }
+
+    #[test]
+    fn a_value_kept_as_its_json_text_is_read_as_the_value() {
+        #[derive(Deserialize)]
+        struct Kept {
+            #[serde(deserialize_with = "Stored::value_or_text")]
+            spec: Stored,
+        }
+        let spec = serde_json::json!({"contactId": "con_1", "sequence": {"lookup": "Nurture"}});
+        let as_text: Kept =
+            serde_json::from_value(serde_json::json!({"spec": spec.to_string()})).unwrap_or_else(|e| panic!("{e}"));
+        let as_value: Kept =
+            serde_json::from_value(serde_json::json!({"spec": spec.clone()})).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(as_text.spec, Stored::of(&spec));
+        assert_eq!(as_value.spec, Stored::of(&spec));
     }
 
     #[test]

@@ -11,61 +11,35 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::record::Record;
 use super::KindSpec;
 
-/// What the controller reports on every object.
+/// What the controller reports on every object: how its last reconcile
+/// went, and beside it the object's record, as a state file keeps it.
+// The record is `Record` itself, flattened: the controller plans from the
+// record it reads here and writes back the one the engine left in state,
+// with no conversion between the two.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
-    /// The remote object's id.
+    /// The remote object's id, for people and `kubectl get` (the record's
+    /// `id`, or what an ObserveOnly object was found as).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
-    /// What the vendor calls it (a sequence's name, a schedule's `cron …`):
-    /// what a create whose answer was lost is looked for by.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// Digest of the spec last applied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_applied_digest: Option<String>,
-    /// The remote fields last observed, secrets left out.
+    /// The remote fields last observed, secrets left out: what people read
+    /// (the record's `observed` is kept only where it differs from
+    /// `lastApplied`). A Provider's: the requests made and budget left.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "preserved_object")]
     pub at_provider: Option<serde_json::Value>,
     /// Managed fields that changed remotely.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<DriftEntry>,
-    /// The fields last written: the base of the three-way diff.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "preserved_object")]
-    pub last_applied: Option<serde_json::Value>,
-    /// Set before a create is sent, cleared once its id is known: a
-    /// reconcile that finds it looks the object up instead of creating it
-    /// twice.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_since: Option<String>,
-    /// While a create is pending: the ids of same-named objects that were
-    /// there before it, never taken for what it made.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub preexisting: Vec<String>,
-    /// A replaced object's old id, kept until its delete is confirmed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deposed_id: Option<String>,
-    /// The spec as last applied (secret values stay references to their
-    /// sources), as compact JSON text: the lookups it resolved are reused
-    /// while unchanged. Text, not an object, so that the controller's cache
-    /// of thousands of objects holds it as one string, not a tree of maps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub applied_spec: Option<String>,
-    /// The token of the kind's renew annotation (Gary's
-    /// `gary.seqops.dev/re-enroll`) the remote object was made for: a new
-    /// token asks for one new object, a used one for nothing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub renew_token: Option<String>,
-    /// The objects it referred to when last applied (`Kind/name`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<super::ResourceKey>,
+    /// What seqops knows of the remote object.
+    #[serde(flatten)]
+    pub record: Record,
     /// The annotations its provider reads (the kind's own, such as
     /// `gary.seqops.dev/re-enroll`) as of the last successful sync: they do
     /// not move `metadata.generation`, so a change to one is told from a
@@ -74,6 +48,35 @@ pub struct ResourceStatus {
     pub observed_annotations: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+}
+
+impl ResourceStatus {
+    /// Keeps `record` as what state now holds of the object, or, when state
+    /// holds none (a create the API refused), forgets what was remote and
+    /// keeps what was applied. What the object itself says (its kind, its
+    /// Provider, its deletion and prevent-destroy annotations) is not
+    /// repeated: it is read from the object.
+    pub fn keep(&mut self, record: Option<&Record>) {
+        match record {
+            Some(record) => {
+                self.record = record.clone();
+                self.record.object_says("", "", false, false);
+                self.at_provider = Some(serde_json::Value::Object(without_secrets(&record.observed())));
+            }
+            None => self.record.forget_remote(),
+        }
+        self.external_id = self.record.id.clone();
+    }
+}
+
+/// Observed fields without the markers that stand for secrets: a status
+/// is read by anyone who may read the object.
+fn without_secrets(fields: &crate::external::Fields) -> crate::external::Fields {
+    fields
+        .iter()
+        .filter(|(_, v)| crate::external::sources::marker(v).is_none())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// A Kubernetes condition (`Ready`, `Synced`).
@@ -107,6 +110,12 @@ pub struct DriftEntry {
 /// Free-form JSON an API server keeps as it is.
 pub fn preserved_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({ "type": "object", "x-kubernetes-preserve-unknown-fields": true })
+}
+
+/// Any JSON value, kept as it is: an object, or (written by an older
+/// seqops) its text.
+pub fn any_value(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "x-kubernetes-preserve-unknown-fields": true })
 }
 
 fn column(name: &str, type_: &str, json_path: &str) -> CustomResourceColumnDefinition {
@@ -161,6 +170,14 @@ fn status_schema() -> JSONSchemaProps {
     });
     let schema = settings.into_generator().into_root_schema_for::<ResourceStatus>();
     let mut value = serde_json::to_value(schema).unwrap_or_default();
+    // An API server drops what a schema does not name, from objects it
+    // already holds too: a status an older seqops wrote keeps its digest
+    // under the old name until the controller reads it (as `manifestDigest`)
+    // and writes the status anew.
+    if let Some(properties) = value.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        let older = "The digest of the spec last applied, as an older seqops wrote it: read as manifestDigest.";
+        properties.insert("lastAppliedDigest".into(), serde_json::json!({"type": "string", "description": older}));
+    }
     structural(&mut value);
     serde_json::from_value(value).unwrap_or_default()
 }
@@ -232,4 +249,41 @@ pub fn crd_yaml(kind: &KindSpec) -> String {
 pub fn crd_file_name(kind: &KindSpec) -> String {
     let crd = crd(kind);
     format!("{}.yaml", crd.metadata.name.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_schema_names_every_field_an_older_seqops_wrote_so_none_is_dropped() {
+        // What the controller wrote before state and status kept one record.
+        let older = [
+            "conditions",
+            "externalId",
+            "displayName",
+            "lastAppliedDigest",
+            "atProvider",
+            "drift",
+            "lastApplied",
+            "pendingSince",
+            "preexisting",
+            "deposedId",
+            "appliedSpec",
+            "renewToken",
+            "dependsOn",
+            "observedAnnotations",
+            "observedGeneration",
+        ];
+        let schema = status_schema();
+        let properties = schema.properties.unwrap_or_default();
+        let dropped: Vec<&str> = older.into_iter().filter(|name| !properties.contains_key(*name)).collect();
+        assert!(dropped.is_empty(), "an API server would drop {dropped:?}");
+        let applied_spec = properties.get("appliedSpec").cloned().unwrap_or_default();
+        assert_eq!(
+            (applied_spec.type_, applied_spec.x_kubernetes_preserve_unknown_fields),
+            (None, Some(true)),
+            "the applied spec is kept as an older seqops wrote it (text) and as it is written now (an object)"
+        );
+    }
 }

@@ -16,6 +16,7 @@ mod load;
 pub mod locate;
 pub mod policy;
 pub mod provider;
+pub mod record;
 pub mod secret;
 pub mod selector;
 pub mod urls;
