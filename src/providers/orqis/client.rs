@@ -213,7 +213,7 @@ impl ExternalClient for LlmKeyClient {
     /// all five.
     async fn list(&self, scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         let named: BTreeSet<&str> = match scope {
-            ListScope::Specs(specs) => specs.iter().filter_map(|s| mapping::llm_key_provider(&s.spec)).collect(),
+            ListScope::Specs(specs) => specs.iter().filter_map(|s| mapping::llm_key_provider(s.spec)).collect(),
             ListScope::All | ListScope::Export(_) => LLM_PROVIDERS.into_iter().collect(),
         };
         let mut found = Vec::new();
