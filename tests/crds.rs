@@ -255,6 +255,35 @@ fn the_engine_names_no_provider_and_no_provider_names_the_engine() {
     assert!(problems.is_empty(), "module boundaries crossed:\n{}", problems.join("\n"));
 }
 
+/// The identifiers of a source file's code, comments left out.
+fn identifiers(text: &str) -> Vec<String> {
+    let code = text.lines().filter(|line| !line.trim_start().starts_with("//"));
+    let code = code.map(|line| line.split("//").next().unwrap_or_default());
+    code.flat_map(|line| {
+        line.split(|c: char| !(c.is_alphanumeric() || c == '_')).map(str::to_string).collect::<Vec<_>>()
+    })
+    .filter(|word| !word.is_empty())
+    .collect()
+}
+
+#[test]
+fn no_providers_spec_names_its_emulator() {
+    let specs: Vec<_> = sources_under("providers").into_iter().filter(|f| f.ends_with("spec.rs")).collect();
+    assert!(specs.len() >= 5, "every provider has a spec.rs: {specs:?}");
+    let mut problems = Vec::new();
+    for file in specs {
+        let text = std::fs::read_to_string(&file).expect("a source file");
+        if identifiers(&text).iter().any(|word| word == "emulator") {
+            problems.push(file.display().to_string());
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "a spec reads what its emulator keeps; put the vendor's facts in spec or wire:\n{}",
+        problems.join("\n")
+    );
+}
+
 #[test]
 fn every_kind_says_what_it_allows_without_an_account() {
     for kind in seqops::providers::kinds().iter().filter(|k| k.provider_type.is_some()) {

@@ -1,7 +1,7 @@
 //! Orqis's API over the shared HTTP layer, and the clients of its three
 //! kinds.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -10,13 +10,15 @@ use crate::providers::http::segment;
 use crate::providers::probe::{self, Probe, ProbePath};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 
+use super::mapping::{self, HeadersChange};
 use super::spec::LLM_PROVIDERS;
 use super::wire;
 use crate::providers::account::Secret;
 use crate::providers::error::{none_if_gone, ok_if_gone};
-use crate::providers::sources::{self, SourceValues, DIGEST, SENSITIVE};
+use crate::providers::sources::{self, SourceValues};
 use crate::providers::{
     Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
     UpdateRequest, Write,
@@ -39,8 +41,11 @@ impl OrqisApi {
         self.account.http.get(path).await
     }
 
-    async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ProviderError> {
-        let response = self.account.http.send(method.clone(), path, body).await?;
+    /// Sends `body`, one of the wire's request bodies, and reads the answer
+    /// as JSON (`null` when it is empty).
+    async fn send<B: Serialize>(&self, method: Method, path: &str, body: Option<&B>) -> Result<Value, ProviderError> {
+        let body = body.map(serde_json::to_value).transpose().map_err(|e| ProviderError::Invalid(e.to_string()))?;
+        let response = self.account.http.send(method.clone(), path, body.as_ref()).await?;
         if response.body.is_empty() {
             return Ok(Value::Null);
         }
@@ -81,161 +86,65 @@ impl OrqisApi {
     }
 }
 
-fn text_or_null(value: &Option<String>) -> Value {
-    value.as_ref().map_or(Value::Null, |v| json!(v))
-}
-
 pub struct AgentClient(pub Arc<OrqisApi>);
-
-pub static AGENT_FACTS: KindFacts = KindFacts {
-    key_kind: super::AGENT_KEY_KIND,
-    immutable: &["openapiSpec", "apiProvider", "model", "baseUrl"],
-    sets: &["defaultTools"],
-    write_only: &["model", "baseUrl"],
-    default: |field| match field {
-        "headers" => json!({}),
-        "defaultTools" => json!([]),
-        "apiProvider" => json!("google"),
-        _ => Value::Null,
-    },
-    summary_fields: &["name", "description", "apiProvider", "model", "baseUrl", "defaultTools"],
-    deletable: true,
-    create_before_delete: true,
-    // Default tools are added one call each once the agent exists.
-    set_after_create: &["defaultTools"],
-    ..KindFacts::CRUD
-};
-
-fn agent_summary(agent: &wire::Agent) -> Fields {
-    let config = &agent.configuration;
-    let mut fields = Map::new();
-    fields.insert("name".into(), json!(agent.name));
-    fields.insert("description".into(), text_or_null(&agent.description));
-    fields.insert("apiProvider".into(), json!(config.api_provider.clone().unwrap_or_else(|| "google".into())));
-    // Orqis documents neither in an agent's configuration: when they are
-    // not returned they are taken to be what seqops wrote.
-    if let Some(model) = &config.model {
-        fields.insert("model".into(), json!(model));
-    }
-    if let Some(base_url) = &config.base_url {
-        fields.insert("baseUrl".into(), json!(base_url));
-    }
-    fields.insert("defaultTools".into(), json!(config.default_tools));
-    fields
-}
 
 // `export` stays the default, `None`: Orqis never returns an agent's OpenAPI
 // document or header values.
 #[async_trait]
 impl ExternalClient for AgentClient {
     fn facts(&self) -> &'static KindFacts {
-        &AGENT_FACTS
+        &mapping::AGENT_FACTS
     }
 
-    /// Default tools are added and removed one call each; name and
-    /// description, and the headers, are one call each.
     fn requests(&self, write: Write<'_>) -> u64 {
-        let tools = |fields: &Fields| names(fields.get("defaultTools").unwrap_or(&Value::Null));
-        match write {
-            Write::Create { desired } => 1 + tools(desired).len() as u64,
-            Write::Update { changes, observed } => {
-                let renamed = ["name", "description"].iter().any(|f| changes.contains_key(*f));
-                let tools_changed = changes.contains_key("defaultTools");
-                let moved =
-                    if tools_changed { tools(changes).symmetric_difference(&tools(observed)).count() } else { 0 };
-                u64::from(renamed) + u64::from(changes.contains_key("headers")) + moved as u64
-            }
-            Write::Delete => 1,
-        }
+        mapping::agent_requests(write)
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        let mut fields = Map::new();
-        for name in ["name", "description", "apiProvider", "model", "baseUrl", "defaultTools"] {
-            if let Some(value) = spec.get(name) {
-                fields.insert(name.into(), value.clone());
-            }
-        }
         let document = context.sources.get("openapiSpec").ok_or_else(|| self.0.missing("spec.openapiSpec"))?;
-        fields.insert("openapiSpec".into(), sources::content_digest(document.expose()));
-        if let Some(headers) = spec.get("headers").and_then(Value::as_object) {
-            let mut secrets = Map::new();
-            for name in headers.keys() {
-                secrets.insert(name.clone(), context.secret(&format!("headers.{name}"))?);
-            }
-            fields.insert("headers".into(), Value::Object(secrets));
-        }
-        Ok(fields)
+        mapping::agent_desired(spec, sources::content_digest(document.expose()), |path| context.secret(path))
     }
 
     async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         let agents = self.0.agents().await?;
         Ok(agents
             .iter()
-            .map(|a| RemoteSummary { id: a.id.clone(), display_name: a.name.clone(), fields: agent_summary(a) })
+            .map(|a| RemoteSummary {
+                id: a.id.clone(),
+                display_name: a.name.clone(),
+                fields: mapping::agent_summary(a),
+            })
             .collect())
     }
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
         let agents = self.0.agents().await?;
         let Some(agent) = agents.iter().find(|a| a.id == id) else { return Ok(None) };
-        let mut fields = agent_summary(agent);
-        fields.insert("openapiSpec".into(), sources::unknown(DIGEST));
-        let Some(headers) =
-            none_if_gone::<wire::Headers>(self.0.get(&format!("/agents/{}/headers", segment(id))).await)?
-        else {
-            return Ok(None);
-        };
-        let names: Map<String, Value> =
-            headers.header_names.iter().map(|n| (n.clone(), sources::unknown(SENSITIVE))).collect();
-        fields.insert("headers".into(), Value::Object(names));
-        Ok(Some(fields))
+        let headers = none_if_gone::<wire::Headers>(self.0.get(&format!("/agents/{}/headers", segment(id))).await)?;
+        Ok(headers.map(|headers| mapping::agent_observed(agent, &headers)))
     }
 
     async fn create(&self, desired: &Fields, sources: &SourceValues) -> Result<Created, ProviderError> {
-        let mut body = Map::new();
-        body.insert("agent_name".into(), desired.get("name").cloned().unwrap_or_default());
-        body.insert("openapi_spec_content".into(), json!(self.0.value(sources, "openapiSpec")?));
-        let optional = [
-            ("description", "agent_description"),
-            ("apiProvider", "api_provider"),
-            ("model", "model"),
-            ("baseUrl", "base_url"),
-        ];
-        for (field, wire_name) in optional {
-            if let Some(value) = desired.get(field).filter(|v| !v.is_null()) {
-                body.insert(wire_name.into(), value.clone());
-            }
-        }
-        if let Some(headers) = desired.get("headers").and_then(Value::as_object).filter(|h| !h.is_empty()) {
-            body.insert("headers".into(), self.header_values(headers.keys(), sources)?);
-        }
-        let created = self.0.send(Method::POST, "/v3/agents", Some(&Value::Object(body))).await;
+        let body = mapping::create_agent(desired, |path| self.0.value(sources, path))?;
+        let created = self.0.send(Method::POST, "/v3/agents", Some(&body)).await;
         self.0.changed();
-        let id = created?["id"].as_str().map(str::to_string).ok_or_else(|| ProviderError::Decode {
+        let created: wire::CreatedAgent = serde_json::from_value(created?).map_err(|_| ProviderError::Decode {
             account: self.0.account.label(),
             method: "POST".into(),
             path: "/v3/agents".into(),
             reason: "no id in the answer".into(),
         })?;
-        // Default tools are added one call each once the agent exists.
-        let mut unapplied = Fields::new();
-        if let Some(tools) = desired.get("defaultTools").filter(|t| t.as_array().is_some_and(|a| !a.is_empty())) {
-            unapplied.insert("defaultTools".into(), tools.clone());
-        }
-        Ok(Created { id, unapplied, ..Default::default() })
+        Ok(Created { id: created.id, unapplied: mapping::set_after_create(desired), ..Default::default() })
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
-        let id = request.id;
         let result = self.apply_update(&request).await;
         self.0.changed();
-        let _ = id;
         result
     }
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
-        let result = self.0.send(Method::DELETE, &format!("/agents/{}", segment(id)), None).await;
+        let result = self.0.send::<()>(Method::DELETE, &format!("/agents/{}", segment(id)), None).await;
         self.0.changed();
         ok_if_gone(result)
     }
@@ -258,96 +167,45 @@ impl ExternalClient for AgentClient {
 }
 
 impl AgentClient {
-    fn header_values<'a>(
-        &self,
-        names: impl Iterator<Item = &'a String>,
-        sources: &SourceValues,
-    ) -> Result<Value, ProviderError> {
-        let mut values = Map::new();
-        for name in names {
-            values.insert(name.clone(), json!(self.0.value(sources, &format!("headers.{name}"))?));
-        }
-        Ok(Value::Object(values))
-    }
-
+    /// Name and description, then headers, then default tools: each kind
+    /// of change is its own call, made in that order.
     async fn apply_update(&self, request: &UpdateRequest<'_>) -> Result<(), ProviderError> {
         let (id, changes) = (request.id, request.changes);
-        let mut renamed = Map::new();
-        for field in ["name", "description"] {
-            if let Some(value) = changes.get(field) {
-                renamed.insert(field.into(), value.clone());
-            }
+        if let Some(body) = mapping::update_agent(changes) {
+            self.0.send(Method::PUT, &format!("/agents/{}", segment(id)), Some(&body)).await?;
         }
-        if !renamed.is_empty() {
-            self.0.send(Method::PUT, &format!("/agents/{}", segment(id)), Some(&Value::Object(renamed))).await?;
+        let headers_path = format!("/agents/{}/headers", segment(id));
+        match mapping::headers_change(changes, |path| self.0.value(request.sources, path))? {
+            Some(HeadersChange::Remove) => self.0.send::<()>(Method::DELETE, &headers_path, None).await.map(drop)?,
+            Some(HeadersChange::Save(body)) => self.0.send(Method::PUT, &headers_path, Some(&body)).await.map(drop)?,
+            None => {}
         }
-        if let Some(headers) = changes.get("headers").and_then(Value::as_object) {
-            // The API replaces all headers at once: send every one the
-            // manifest has, or remove them all.
-            if headers.is_empty() {
-                self.0.send(Method::DELETE, &format!("/agents/{}/headers", segment(id)), None).await?;
-            } else {
-                let body = json!({ "headers": self.header_values(headers.keys(), request.sources)? });
-                self.0.send(Method::PUT, &format!("/agents/{}/headers", segment(id)), Some(&body)).await?;
-            }
+        let tools = mapping::tool_changes(changes, request.observed, request.desired);
+        for body in &tools.add {
+            self.0.send(Method::POST, &format!("/agents/{}/tools", segment(id)), Some(body)).await?;
         }
-        if let Some(tools) = changes.get("defaultTools") {
-            let wanted = names(tools);
-            let present = names(request.observed.get("defaultTools").unwrap_or(&Value::Null));
-            let provider = request.desired.get("apiProvider").cloned().unwrap_or(json!("google"));
-            for tool in wanted.difference(&present) {
-                let body = json!({ "tool_name": tool, "api_provider": provider });
-                self.0.send(Method::POST, &format!("/agents/{}/tools", segment(id)), Some(&body)).await?;
-            }
-            for tool in present.difference(&wanted) {
-                ok_if_gone(
-                    self.0
-                        .send(Method::DELETE, &format!("/v3/agents/{}/tools/{}", segment(id), segment(tool)), None)
-                        .await,
-                )?;
-            }
+        for tool in &tools.remove {
+            let path = format!("/v3/agents/{}/tools/{}", segment(id), segment(tool));
+            ok_if_gone(self.0.send::<()>(Method::DELETE, &path, None).await)?;
         }
         Ok(())
     }
 }
 
-fn names(value: &Value) -> BTreeSet<String> {
-    value.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
-}
-
 pub struct LlmKeyClient(pub Arc<OrqisApi>);
-
-pub static LLM_KEY_FACTS: KindFacts = KindFacts {
-    key_kind: "LlmKey",
-    immutable: &["provider"],
-    sets: &[],
-    write_only: &[],
-    default: |_| Value::Null,
-    summary_fields: &["provider"],
-    deletable: true,
-    create_before_delete: false,
-    // The create is `PUT /users/me/llm-key`, one key per LLM provider.
-    natural_key: &["provider"],
-    idempotent_create: true,
-    create_overwrites: true,
-    ..KindFacts::CRUD
-};
 
 #[async_trait]
 impl ExternalClient for LlmKeyClient {
     fn facts(&self) -> &'static KindFacts {
-        &LLM_KEY_FACTS
+        &mapping::LLM_KEY_FACTS
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        let mut fields = Map::new();
-        fields.insert("provider".into(), spec["provider"].clone());
-        fields.insert("value".into(), context.secret("value")?);
-        Ok(fields)
+        Ok(mapping::llm_key_desired(spec, context.secret("value")?))
     }
 
     fn display_name(&self, spec: &Value) -> String {
-        spec["provider"].as_str().unwrap_or_default().to_string()
+        mapping::llm_key_provider(spec).unwrap_or_default().to_string()
     }
 
     /// One read per LLM provider: Orqis has no call that lists saved keys.
@@ -355,13 +213,13 @@ impl ExternalClient for LlmKeyClient {
     /// all five.
     async fn list(&self, scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         let named: BTreeSet<&str> = match scope {
-            ListScope::Specs(specs) => specs.iter().filter_map(|s| s.spec["provider"].as_str()).collect(),
+            ListScope::Specs(specs) => specs.iter().filter_map(|s| mapping::llm_key_provider(s.spec)).collect(),
             ListScope::All | ListScope::Export(_) => LLM_PROVIDERS.into_iter().collect(),
         };
         let mut found = Vec::new();
         for provider in LLM_PROVIDERS.into_iter().filter(|p| named.contains(p)) {
             if self.observe(provider).await?.is_some() {
-                let fields = Map::from_iter([("provider".to_string(), json!(provider))]);
+                let fields = mapping::llm_key_summary(provider);
                 found.push(RemoteSummary { id: provider.into(), display_name: provider.into(), fields });
             }
         }
@@ -370,16 +228,13 @@ impl ExternalClient for LlmKeyClient {
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
         let status: wire::LlmKeyStatus = self.0.get(&format!("/users/me/llm-key?provider={}", segment(id))).await?;
-        Ok(status.has_key.then(|| {
-            Map::from_iter([("provider".to_string(), json!(id)), ("value".to_string(), sources::unknown(SENSITIVE))])
-        }))
+        Ok(mapping::llm_key_observed(id, &status))
     }
 
     async fn create(&self, desired: &Fields, sources: &SourceValues) -> Result<Created, ProviderError> {
-        let provider = desired.get("provider").and_then(Value::as_str).unwrap_or_default().to_string();
-        let body = json!({ "provider": provider, "api_key": self.0.value(sources, "value")? });
+        let body = mapping::save_llm_key(desired, self.0.value(sources, "value")?);
         self.0.send(Method::PUT, "/users/me/llm-key", Some(&body)).await?;
-        Ok(Created::id(provider))
+        Ok(Created::id(body.provider))
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
@@ -387,33 +242,17 @@ impl ExternalClient for LlmKeyClient {
     }
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
-        ok_if_gone(self.0.send(Method::DELETE, &format!("/users/me/llm-key?provider={}", segment(id)), None).await)
+        let path = format!("/users/me/llm-key?provider={}", segment(id));
+        ok_if_gone(self.0.send::<()>(Method::DELETE, &path, None).await)
     }
 }
 
 pub struct ApiKeyClient(pub Arc<OrqisApi>);
 
-pub static API_KEY_FACTS: KindFacts = KindFacts {
-    key_kind: "ApiKey",
-    immutable: &["name", "agent"],
-    sets: &[],
-    write_only: &[],
-    default: |_| Value::Null,
-    summary_fields: &["name", "agent"],
-    deletable: true,
-    // Orqis allows one active key per agent: the old one goes first.
-    create_before_delete: false,
-    ..KindFacts::CRUD
-};
-
-fn api_key_fields(key: &wire::ApiKey) -> Fields {
-    Map::from_iter([("name".to_string(), json!(key.name)), ("agent".to_string(), json!(key.agent_id))])
-}
-
 #[async_trait]
 impl ExternalClient for ApiKeyClient {
     fn facts(&self) -> &'static KindFacts {
-        &API_KEY_FACTS
+        &mapping::API_KEY_FACTS
     }
 
     /// A create is followed by a list: the answer has the key, not its id.
@@ -425,27 +264,27 @@ impl ExternalClient for ApiKeyClient {
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        let mut fields = Map::new();
-        fields.insert("name".into(), spec["name"].clone());
-        fields.insert("agent".into(), context.reference("spec.agentRef.name"));
-        Ok(fields)
+        Ok(mapping::api_key_desired(spec, context.reference("spec.agentRef.name")))
     }
 
     async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         let keys = self.0.api_keys().await?;
         Ok(keys
             .iter()
-            .map(|k| RemoteSummary { id: k.id.clone(), display_name: k.name.clone(), fields: api_key_fields(k) })
+            .map(|k| RemoteSummary {
+                id: k.id.clone(),
+                display_name: k.name.clone(),
+                fields: mapping::api_key_summary(k),
+            })
             .collect())
     }
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
-        Ok(self.0.api_keys().await?.iter().find(|k| k.id == id).map(api_key_fields))
+        Ok(self.0.api_keys().await?.iter().find(|k| k.id == id).map(mapping::api_key_summary))
     }
 
     async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
-        let agent = desired.get("agent").and_then(Value::as_str).unwrap_or_default().to_string();
-        let body = json!({ "name": desired.get("name"), "agent_id": agent });
+        let body = mapping::create_api_key(desired);
         let created = self.0.send(Method::POST, "/users/me/api-keys", Some(&body)).await;
         self.0.changed();
         let created: wire::CreatedApiKey = match created {
@@ -457,17 +296,33 @@ impl ExternalClient for ApiKeyClient {
             })?,
             Err(ProviderError::Status { status: 409, .. }) => {
                 return Err(ProviderError::Invalid(format!(
-                    "{}: agent {agent} already has an active API key, and Orqis allows one per agent: revoke it (or remove the ApiKey manifest that owns it) first",
-                    self.0.account.label()
+                    "{}: agent {} already has an active API key, and Orqis allows one per agent: revoke it (or remove the ApiKey manifest that owns it) first",
+                    self.0.account.label(),
+                    body.agent_id
                 )))
             }
             Err(error) => return Err(error),
         };
-        // The answer has the key but not its id: the list has both. If the
-        // list cannot be read, the key exists without seqops knowing its
-        // id: a create without an answer, whose key is kept all the same.
-        let outputs: std::collections::BTreeMap<String, Secret> =
-            [("key".to_string(), Secret::new(created.key))].into_iter().collect();
+        self.identify(created).await
+    }
+
+    async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
+        Err(ProviderError::Invalid(format!("API key {} cannot be changed in place; it is replaced", request.id)))
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), ProviderError> {
+        let result = self.0.send::<()>(Method::DELETE, &format!("/users/me/api-keys/{}", segment(id)), None).await;
+        self.0.changed();
+        ok_if_gone(result)
+    }
+}
+
+impl ApiKeyClient {
+    /// The answer has the key but not its id: the list has both. If the
+    /// list cannot be read, the key exists without seqops knowing its id:
+    /// a create without an answer, whose key is kept all the same.
+    async fn identify(&self, created: wire::CreatedApiKey) -> Result<Created, ProviderError> {
+        let outputs: BTreeMap<String, Secret> = [("key".to_string(), Secret::new(created.key.clone()))].into();
         let unidentified = |reason: String| ProviderError::Unidentified {
             account: self.0.account.label(),
             method: "POST".into(),
@@ -476,22 +331,9 @@ impl ExternalClient for ApiKeyClient {
             outputs: outputs.clone(),
         };
         let keys = self.0.api_keys().await.map_err(|e| unidentified(format!("the list of keys failed: {e}")))?;
-        let id = keys
-            .iter()
-            .find(|k| k.prefix == created.prefix && k.agent_id == created.agent_id)
-            .map(|k| k.id.clone())
+        let id = mapping::created_key_id(&keys, &created)
             .ok_or_else(|| unidentified("the new key is not in the list".into()))?;
         Ok(Created { id, outputs, ..Default::default() })
-    }
-
-    async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
-        Err(ProviderError::Invalid(format!("API key {} cannot be changed in place; it is replaced", request.id)))
-    }
-
-    async fn delete(&self, id: &str) -> Result<(), ProviderError> {
-        let result = self.0.send(Method::DELETE, &format!("/users/me/api-keys/{}", segment(id)), None).await;
-        self.0.changed();
-        ok_if_gone(result)
     }
 }
 

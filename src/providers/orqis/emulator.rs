@@ -20,20 +20,23 @@ use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::spec::LLM_PROVIDERS;
+use super::spec::{DefaultTool, LLM_PROVIDERS};
 use super::wire;
 use crate::sandbox::{digest, Emulator, EmulatorConfig};
 
 pub const BASE_PATH: &str = "/orqis";
 
-/// The default tools Orqis documents.
-pub const DEFAULT_TOOLS: [(&str, &str); 5] = [
-    ("google_search", "Web search via Serper API"),
-    ("tavily_search", "AI-optimized web search"),
-    ("wolfram_alpha", "Computation & math queries"),
-    ("slack", "Send Slack messages"),
-    ("github", "GitHub repo operations"),
-];
+/// How `GET /agents/default-tools` describes each tool the spec's
+/// `DefaultTool` names, in the words of the vendor's list.
+fn description(tool: DefaultTool) -> &'static str {
+    match tool {
+        DefaultTool::GoogleSearch => "Web search via Serper API",
+        DefaultTool::TavilySearch => "AI-optimized web search",
+        DefaultTool::WolframAlpha => "Computation & math queries",
+        DefaultTool::Slack => "Send Slack messages",
+        DefaultTool::Github => "GitHub repo operations",
+    }
+}
 
 /// Each provider's default model.
 fn default_model(provider: &str) -> &'static str {
@@ -333,7 +336,7 @@ async fn delete_headers(
 
 async fn default_tools() -> Response {
     let tools: Vec<Value> =
-        DEFAULT_TOOLS.iter().map(|(name, description)| json!({"name": name, "description": description})).collect();
+        DefaultTool::ALL.iter().map(|t| json!({"name": t.name(), "description": description(*t)})).collect();
     Json(json!({ "tools": tools })).into_response()
 }
 
@@ -346,7 +349,7 @@ async fn add_tool(
     let body = parse_body(&body)?;
     let tool =
         text(&body, "tool_name")?.ok_or_else(|| error(StatusCode::BAD_REQUEST, "tool_name is required"))?.to_string();
-    if !DEFAULT_TOOLS.iter().any(|(name, _)| *name == tool) {
+    if !DefaultTool::ALL.iter().any(|t| t.name() == tool) {
         return Err(error(StatusCode::BAD_REQUEST, format!("Unknown tool name: {tool}")));
     }
     e.with_account(&key, |account| {

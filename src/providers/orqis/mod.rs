@@ -2,6 +2,7 @@
 
 mod client;
 pub mod emulator;
+pub mod mapping;
 pub mod spec;
 pub mod wire;
 
@@ -57,7 +58,7 @@ pub const API_KEY_KIND: KindSpec = KindSpec {
 pub const PROVIDER: super::Provider = super::Provider {
     provider_type: crate::manifest::provider::ProviderType::Orqis,
     kinds: &[AGENT_KIND, LLM_KEY_KIND, API_KEY_KIND],
-    facts: &[&client::AGENT_FACTS, &client::LLM_KEY_FACTS, &client::API_KEY_FACTS],
+    facts: &[&mapping::AGENT_FACTS, &mapping::LLM_KEY_FACTS, &mapping::API_KEY_FACTS],
     client_for,
     emulator: |config| emulator::OrqisEmulator::new(config),
     dialect: super::http::ORQIS_DIALECT,

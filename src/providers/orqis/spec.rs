@@ -78,18 +78,34 @@ pub struct AgentSpec {
     pub default_tools: Option<Vec<String>>,
 }
 
-// The default tools Orqis documents (`GET /tools`): what `defaultTools`
-// may name, as the schema's enum. (No doc comment: a CRD would show it in
-// place of the field's.)
-#[derive(JsonSchema)]
+// The default tools Orqis documents (`GET /agents/default-tools`, and what
+// `tool_name` may be): what `defaultTools` may name, as the schema's enum,
+// and the list the emulator serves. (No doc comment: a CRD would show it
+// in place of the field's.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-enum DefaultTool {
+pub enum DefaultTool {
     GoogleSearch,
     TavilySearch,
     WolframAlpha,
     Slack,
     Github,
+}
+
+impl DefaultTool {
+    pub const ALL: [DefaultTool; 5] =
+        [Self::GoogleSearch, Self::TavilySearch, Self::WolframAlpha, Self::Slack, Self::Github];
+
+    /// The tool's name on the wire and in manifests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::GoogleSearch => "google_search",
+            Self::TavilySearch => "tavily_search",
+            Self::WolframAlpha => "wolfram_alpha",
+            Self::Slack => "slack",
+            Self::Github => "github",
+        }
+    }
 }
 
 /// The LLM key an Orqis account uses for one provider.
@@ -165,4 +181,16 @@ pub fn api_key_references(spec: &serde_json::Value) -> Vec<Reference> {
         })
         .into_iter()
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_default_tools_name_is_how_manifests_and_the_wire_spell_it() {
+        for tool in DefaultTool::ALL {
+            assert_eq!(serde_json::to_value(tool).ok(), Some(serde_json::json!(tool.name())));
+        }
+    }
 }
