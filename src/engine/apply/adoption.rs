@@ -2,26 +2,16 @@
 //! to what the manifest asks.
 
 use super::existing::update;
-use super::prepare::prepare;
 use super::writer::upsert;
-use super::{unsaved, ApplyOptions, Progress, StateWriter, Written};
-use crate::engine::plan::Change;
-use crate::external::sources::ClusterValues;
-use crate::external::ExternalClient;
+use super::{unsaved, Progress, Step, Written};
 
 /// `Action::Adopt`: the object bound to the manifest, and updated.
-pub(super) async fn apply_adopt(
-    change: &Change,
-    client: &dyn ExternalClient,
-    cluster: &ClusterValues,
-    state: &StateWriter,
-    options: &ApplyOptions,
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Written, String> {
+pub(super) async fn apply_adopt(step: &Step<'_>) -> Result<Written, String> {
+    let Step { change, client, state, progress, .. } = *step;
     let key = &change.key;
     let id = change.id.clone().unwrap_or_default();
     progress(Progress::started(format!("{key}: adopting {id}...")));
-    let prepared = prepare(change, client, cluster, state, options).await?;
+    let prepared = step.prepare().await?;
     // Until the update is confirmed, state knows the id but not what was
     // applied, so an interrupted adopt is planned again in full.
     state

@@ -7,13 +7,12 @@
 use std::collections::BTreeMap;
 
 use super::outputs::write_outputs;
-use super::prepare::{prepare, Prepared};
+use super::prepare::Prepared;
 use super::writer::upsert;
-use super::{existing, ApplyOptions, Progress, StateWriter, Written};
+use super::{existing, ApplyOptions, Progress, StateWriter, Step, Written};
 use crate::engine::lost::{LostCreate, Made};
 use crate::engine::plan::Change;
 use crate::engine::state::{now_rfc3339, Entry, StateError};
-use crate::external::sources::ClusterValues;
 use crate::external::{Created, ExternalClient, Fields, ProviderError, Stored};
 
 /// What a create made: the new id, where its values shown once went, and
@@ -21,17 +20,11 @@ use crate::external::{Created, ExternalClient, Fields, ProviderError, Stored};
 pub(super) type NewObject = (String, Written, Option<String>);
 
 /// `Action::Create`: a new object.
-pub(super) async fn apply_create(
-    change: &Change,
-    client: &dyn ExternalClient,
-    cluster: &ClusterValues,
-    state: &StateWriter,
-    options: &ApplyOptions,
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Written, String> {
+pub(super) async fn apply_create(step: &Step<'_>) -> Result<Written, String> {
+    let Step { change, client, state, options, progress, .. } = *step;
     let key = &change.key;
     progress(Progress::started(format!("{key}: creating...")));
-    let prepared = prepare(change, client, cluster, state, options).await?;
+    let prepared = step.prepare().await?;
     let (id, written, note) = create(change, &prepared, client, state, options).await?;
     let how = note.map(|n| format!("; {n}")).unwrap_or_default();
     progress(Progress::finished(format!("{key}: created (id {id}){how}")));

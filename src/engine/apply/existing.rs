@@ -4,26 +4,19 @@
 //! confirmed.
 
 use super::create::create;
-use super::prepare::{prepare, Prepared};
+use super::prepare::Prepared;
 use super::writer::{clear_deposed, mark_deposed, upsert};
-use super::{failed, unsaved, ApplyOptions, Progress, StateWriter, Written};
+use super::{failed, unsaved, Progress, StateWriter, Step, Written};
 use crate::engine::plan::Change;
-use crate::external::sources::ClusterValues;
 use crate::external::{ExternalClient, Fields, UpdateRequest};
 
 /// `Action::Update`: the planned fields sent in place.
-pub(super) async fn apply_update(
-    change: &Change,
-    client: &dyn ExternalClient,
-    cluster: &ClusterValues,
-    state: &StateWriter,
-    options: &ApplyOptions,
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Written, String> {
+pub(super) async fn apply_update(step: &Step<'_>) -> Result<Written, String> {
+    let Step { change, client, state, progress, .. } = *step;
     let key = &change.key;
     let id = change.id.clone().unwrap_or_default();
     progress(Progress::started(format!("{key}: updating {}...", field_names(&change.updates))));
-    let prepared = prepare(change, client, cluster, state, options).await?;
+    let prepared = step.prepare().await?;
     update(change, &prepared, &id, client, state).await?;
     progress(Progress::finished(format!("{key}: updated (id {id})")));
     Ok(Written::default())
@@ -31,18 +24,12 @@ pub(super) async fn apply_update(
 
 /// `Action::Replace`: the old id is marked deposed first, so a run killed
 /// between the create and the delete still deletes it next time.
-pub(super) async fn apply_replace(
-    change: &Change,
-    client: &dyn ExternalClient,
-    cluster: &ClusterValues,
-    state: &StateWriter,
-    options: &ApplyOptions,
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Written, String> {
+pub(super) async fn apply_replace(step: &Step<'_>) -> Result<Written, String> {
+    let Step { change, client, state, options, progress, .. } = *step;
     let key = &change.key;
     let old = change.id.clone().unwrap_or_default();
     progress(Progress::started(format!("{key}: replacing {old}...")));
-    let prepared = prepare(change, client, cluster, state, options).await?;
+    let prepared = step.prepare().await?;
     let keys = std::slice::from_ref(key);
     state.record_entries(keys, |s| mark_deposed(s, key, &old)).await.map_err(unsaved(key))?;
     let (id, written) = if client.facts().create_before_delete {

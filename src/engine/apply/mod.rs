@@ -34,7 +34,8 @@ use super::history::{self, HistoryRecord, Provenance};
 use super::plan::{Action, Change, Plan};
 use super::state::{now_rfc3339, State, StateError};
 use super::{graph, Connections, EngineError};
-use crate::external::{ProviderError, Secret};
+use crate::external::sources::ClusterValues;
+use crate::external::{ExternalClient, ProviderError, Secret};
 use crate::manifest::ResourceKey;
 
 pub use writer::{record_syncs, StateWriter};
@@ -383,15 +384,35 @@ async fn apply_change(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Written, String> {
     let client = connections.client(&change.provider, &change.key.kind).map_err(|e| e.to_string())?;
-    let client = client.as_ref();
     let cluster = connections.cluster_values();
+    let step = Step { change, client: client.as_ref(), cluster, state, options, progress };
     match change.action {
-        Action::Create => create::apply_create(change, client, cluster, state, options, progress).await,
-        Action::Adopt => adoption::apply_adopt(change, client, cluster, state, options, progress).await,
-        Action::Update => existing::apply_update(change, client, cluster, state, options, progress).await,
-        Action::Replace => existing::apply_replace(change, client, cluster, state, options, progress).await,
-        Action::Delete => removal::apply_delete(change, client, state, progress).await,
-        Action::Forget => removal::apply_forget(change, state, progress).await,
+        Action::Create => create::apply_create(&step).await,
+        Action::Adopt => adoption::apply_adopt(&step).await,
+        Action::Update => existing::apply_update(&step).await,
+        Action::Replace => existing::apply_replace(&step).await,
+        Action::Delete => removal::apply_delete(&step).await,
+        Action::Forget => removal::apply_forget(&step).await,
+    }
+}
+
+/// One change being applied, with what applying it needs: its client,
+/// the cluster's values its secrets may come from, state, the run's
+/// options and where progress is told.
+#[derive(Clone, Copy)]
+pub(super) struct Step<'a> {
+    pub change: &'a Change,
+    pub client: &'a dyn ExternalClient,
+    pub cluster: &'a ClusterValues,
+    pub state: &'a StateWriter,
+    pub options: &'a ApplyOptions,
+    pub progress: &'a (dyn Fn(Progress) + Sync),
+}
+
+impl Step<'_> {
+    /// The change's values resolved for sending.
+    async fn prepare(&self) -> Result<prepare::Prepared, String> {
+        prepare::prepare(self.change, self.client, self.cluster, self.state, self.options).await
     }
 }
 

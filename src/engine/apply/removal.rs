@@ -2,18 +2,12 @@
 //! object kept.
 
 use super::writer::clear_deposed;
-use super::{failed, unsaved, Progress, StateWriter, Written};
-use crate::engine::plan::Change;
-use crate::external::ExternalClient;
+use super::{failed, unsaved, Progress, Step, Written};
 
 /// `Action::Delete`: the remote object deleted, then its entry (or, for a
 /// replaced object's old id, only that id) taken out of state.
-pub(super) async fn apply_delete(
-    change: &Change,
-    client: &dyn ExternalClient,
-    state: &StateWriter,
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Written, String> {
+pub(super) async fn apply_delete(step: &Step<'_>) -> Result<Written, String> {
+    let Step { change, client, state, progress, .. } = *step;
     let key = &change.key;
     let id = change.id.clone().unwrap_or_default();
     progress(Progress::started(format!("{key}: deleting {id}...")));
@@ -35,11 +29,8 @@ pub(super) async fn apply_delete(
 
 /// `Action::Forget`: the entry taken out of state; the remote object is
 /// kept.
-pub(super) async fn apply_forget(
-    change: &Change,
-    state: &StateWriter,
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Written, String> {
+pub(super) async fn apply_forget(step: &Step<'_>) -> Result<Written, String> {
+    let Step { change, state, progress, .. } = *step;
     let key = &change.key;
     state
         .record_entries(std::slice::from_ref(key), |s| {
