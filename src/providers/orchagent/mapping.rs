@@ -396,3 +396,155 @@ fn reveal(body: &mut Map<String, Value>, sources: &SourceValues) -> Result<(), P
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(value: Value) -> Fields {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    fn sent<T: serde::Serialize>(body: &T) -> String {
+        serde_json::to_string(body).unwrap_or_default()
+    }
+
+    fn secrets(values: &[(&str, &str)]) -> SourceValues {
+        let mut sources = SourceValues::default();
+        for (path, value) in values {
+            sources.insert(*path, Secret::new(*value));
+        }
+        sources
+    }
+
+    #[test]
+    fn an_agent_is_registered_with_the_vendors_names_in_the_order_of_its_fields() {
+        let desired = fields(json!({
+            "name": "writer", "version": "v1", "type": "agent", "runMode": "always_on",
+            "runtime": {"command": "python main.py"}, "loop": {"maxTurns": 4}, "callable": false,
+            "description": "Writes", "isPublic": true, "tags": ["a"], "supportedProviders": ["anthropic"],
+            "defaultEndpoint": "run", "timeoutSeconds": 30,
+        }));
+        let body = create_agent(&desired).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            sent(&body),
+            r#"{"name":"writer","version":"v1","type":"agent","run_mode":"always_on","runtime":{"command":"python main.py"},"loop":{"maxTurns":4},"callable":false,"description":"Writes","is_public":true,"tags":["a"],"supported_providers":["anthropic"],"default_endpoint":"run","timeout_seconds":30}"#
+        );
+    }
+
+    #[test]
+    fn a_field_reset_to_nothing_is_left_out_of_an_agents_update() {
+        let changes = fields(json!({"description": null, "isPublic": true, "timeoutSeconds": 60}));
+        let body = agent_patch(&changes).unwrap_or_default();
+        assert_eq!(sent(&body), r#"{"is_public":true,"timeout_seconds":60}"#);
+    }
+
+    #[test]
+    fn a_schedule_is_created_without_enabled_and_with_its_agent_last() {
+        let desired = fields(json!({
+            "type": "cron", "cronExpression": "0 9 * * *", "timezone": "Europe/Paris", "inputData": {"b": 1, "a": 2},
+            "enabled": false, "pinVersion": true, "alertOnFailureCount": 2, "workspace": "ws_1", "agent": "agt_1",
+        }));
+        let body = create_schedule(&desired).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            sent(&body),
+            r#"{"type":"cron","cron_expression":"0 9 * * *","timezone":"Europe/Paris","input_data":{"b":1,"a":2},"pin_version":true,"agent_id":"agt_1"}"#
+        );
+        assert_eq!(workspace_of(&desired), "ws_1");
+    }
+
+    #[test]
+    fn a_schedules_update_sends_its_alert_url_revealed_and_nothing_it_does_not_change() {
+        let changes = fields(json!({"enabled": false, "alertWebhookUrl": sources::unknown(SENSITIVE)}));
+        let sources = secrets(&[("alertWebhookUrl", "https://hooks.example.com/t0k3n")]);
+        let body = schedule_patch(&changes, &sources).unwrap_or_default();
+        assert_eq!(sent(&body), r#"{"enabled":false,"alert_webhook_url":"https://hooks.example.com/t0k3n"}"#);
+    }
+
+    #[test]
+    fn a_secret_with_no_value_read_is_refused_rather_than_sent_as_a_marker() {
+        let changes = fields(json!({"alertWebhookUrl": sources::unknown(SENSITIVE)}));
+        let refused = schedule_patch(&changes, &SourceValues::default()).err().map(|e| e.to_string());
+        assert!(refused.unwrap_or_default().contains("spec.alertWebhookUrl: no value was read for this secret"));
+    }
+
+    #[test]
+    fn a_service_is_deployed_with_its_env_secrets_revealed_and_its_agent_last() {
+        let desired = fields(json!({
+            "name": "bot", "minInstances": 1, "maxInstances": 2,
+            "env": {"MODE": "live", "TOKEN": sources::unknown(SENSITIVE)}, "secretNames": ["KEY"],
+            "command": "run", "args": ["--fast"], "maxRestartFailures": 5, "workspace": "ws_1", "agent": "agt_1",
+        }));
+        let body = deploy_service(&desired, &secrets(&[("env.TOKEN", "s3cr3t")])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            sent(&body),
+            r#"{"name":"bot","min_instances":1,"max_instances":2,"env":{"MODE":"live","TOKEN":"s3cr3t"},"secret_names":["KEY"],"command":"run","args":["--fast"],"agent_id":"agt_1"}"#
+        );
+    }
+
+    #[test]
+    fn a_services_update_sends_only_what_it_can_change() {
+        let changes = fields(json!({"secretNames": ["A", "B"], "maxRestartFailures": 4}));
+        let body = service_patch(&changes, &SourceValues::default()).unwrap_or_default();
+        assert_eq!(sent(&body), r#"{"secret_names":["A","B"],"max_restart_failures":4}"#);
+    }
+
+    #[test]
+    fn a_listed_agent_shows_only_what_the_api_gives_a_value() {
+        let agent: wire::Agent = serde_json::from_value(json!({
+            "id": "agt_1", "name": "writer", "version": "v1", "type": "agent", "run_mode": null,
+            "execution_engine": "managed_loop", "callable": true, "is_public": false, "created_at": "2025-01-01T00:00:00Z",
+        }))
+        .unwrap_or_default();
+        assert_eq!(
+            Value::Object(agent_fields(&agent)),
+            json!({"name": "writer", "version": "v1", "type": "agent", "callable": true, "isPublic": false})
+        );
+    }
+
+    #[test]
+    fn a_schedule_read_names_its_workspace_and_agent() {
+        let schedule: wire::Schedule = serde_json::from_value(json!({
+            "id": "sch_1", "agent_id": "agt_1", "type": "webhook", "cron_expression": null, "timezone": "UTC",
+            "input_data": {}, "enabled": true, "pin_version": false, "total_runs": 3,
+        }))
+        .unwrap_or_default();
+        let fields = schedule_fields("ws_1", &schedule);
+        assert_eq!(
+            Value::Object(fields.clone()),
+            json!({"type": "webhook", "timezone": "UTC", "inputData": {}, "enabled": true, "pinVersion": false,
+                   "workspace": "ws_1", "agent": "agt_1"})
+        );
+        assert_eq!(schedule_name(&Value::Object(fields)), "webhook");
+    }
+
+    #[test]
+    fn a_service_read_shows_neither_its_command_nor_its_alert_url() {
+        let service: wire::Service = serde_json::from_value(json!({
+            "id": "svc_1", "agent_id": "agt_1", "name": "bot", "state": "running", "min_instances": 1,
+            "max_instances": 1, "env": {}, "secret_names": [], "max_restart_failures": 3, "command": "run",
+            "alert_webhook_url": "https://hooks.example.com/t0k3n",
+        }))
+        .unwrap_or_default();
+        assert_eq!(
+            Value::Object(service_fields("ws_1", &service)),
+            json!({"name": "bot", "minInstances": 1, "maxInstances": 1, "env": {}, "secretNames": [],
+                   "maxRestartFailures": 3, "workspace": "ws_1", "agent": "agt_1"})
+        );
+    }
+
+    #[test]
+    fn a_workspace_without_a_slug_takes_one_from_its_name() {
+        assert_eq!(workspace_slug(&json!({"name": "Growth & Ops  Team!"})), "growth-ops-team");
+        assert_eq!(workspace_slug(&json!({"name": "Ops", "slug": "ops-eu"})), "ops-eu");
+        let body = create_workspace(&workspace_desired(&json!({"name": "Ops"}))).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sent(&body), r#"{"name":"Ops","slug":"ops"}"#);
+    }
+
+    #[test]
+    fn a_secret_is_set_by_name_in_its_workspace() {
+        let desired = fields(json!({"workspace": "ws_1", "name": "API_KEY", "value": sources::unknown(SENSITIVE)}));
+        let (workspace, body) = set_secret(&desired, &Secret::new("v4lue"));
+        assert_eq!((workspace.as_str(), sent(&body).as_str()), ("ws_1", r#"{"name":"API_KEY","value":"v4lue"}"#));
+    }
+}

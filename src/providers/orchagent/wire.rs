@@ -301,3 +301,25 @@ pub fn error_detail(body: &[u8]) -> String {
 pub fn is_retryable(body: &[u8]) -> Option<bool> {
     serde_json::from_slice::<ErrorBody>(body).ok()?.error?.is_retryable
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_reads_as_its_code_and_message_or_else_as_its_text() {
+        let body = br#"{"error": {"code": "RATE_LIMITED", "message": "Slow down", "is_retryable": true}}"#;
+        assert_eq!(error_detail(body), "RATE_LIMITED: Slow down");
+        assert_eq!(is_retryable(body), Some(true));
+        assert_eq!(error_detail(br#"{"error": {"message": "Bad name"}}"#), "Bad name");
+        assert_eq!(error_detail(b"<html>502</html>"), "<html>502</html>");
+        assert_eq!(is_retryable(b"<html>502</html>"), None);
+    }
+
+    #[test]
+    fn an_answer_without_data_has_nothing_in_it() {
+        let envelope: Envelope<Vec<Workspace>> =
+            serde_json::from_str(r#"{"metadata": {"request_id": "req_1"}}"#).unwrap_or(Envelope { data: None });
+        assert_eq!(envelope.data, None);
+    }
+}
