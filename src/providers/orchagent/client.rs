@@ -286,10 +286,8 @@ impl ExternalClient for SecretClient {
     }
 
     async fn create(&self, desired: &Fields, sources: &SourceValues) -> Result<Created, ProviderError> {
-        let value = sources
-            .get("value")
+        let (workspace, body) = mapping::set_secret(desired, sources)
             .ok_or_else(|| ProviderError::Invalid(format!("{}: no value was read for spec.value", self.0.label())))?;
-        let (workspace, body) = mapping::set_secret(desired, value);
         self.0.send(Method::PUT, &format!("/workspaces/{}/secrets", segment(&workspace)), Some(&json(&body)?)).await?;
         Ok(Created::id(format!("{workspace}/{}", body.name)))
     }

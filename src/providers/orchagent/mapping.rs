@@ -8,7 +8,6 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
 use super::wire;
-use crate::providers::account::Secret;
 use crate::providers::sources::{self, SourceValues, SENSITIVE};
 use crate::providers::{DesiredContext, Fields, KindFacts, ProviderError};
 
@@ -313,10 +312,12 @@ pub fn create_workspace(desired: &Fields) -> Result<wire::CreateWorkspace, Provi
     typed("POST /workspaces", pick(desired, &[("name", "name"), ("slug", "slug")]))
 }
 
-/// The secret's workspace, and the body that sets its value.
-pub fn set_secret(desired: &Fields, value: &Secret) -> (String, wire::SetSecret) {
+/// The secret's workspace, and the body that sets its value; none when
+/// no value was read for `spec.value`.
+pub fn set_secret(desired: &Fields, sources: &SourceValues) -> Option<(String, wire::SetSecret)> {
+    let value = sources.get("value")?.expose().to_string();
     let name = desired.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-    (workspace_of(desired), wire::SetSecret { name, value: value.expose().to_string() })
+    Some((workspace_of(desired), wire::SetSecret { name, value }))
 }
 
 pub fn create_agent(desired: &Fields) -> Result<wire::CreateAgent, ProviderError> {
@@ -400,6 +401,7 @@ fn reveal(body: &mut Map<String, Value>, sources: &SourceValues) -> Result<(), P
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::account::Secret;
 
     fn fields(value: Value) -> Fields {
         value.as_object().cloned().unwrap_or_default()
@@ -544,7 +546,8 @@ mod tests {
     #[test]
     fn a_secret_is_set_by_name_in_its_workspace() {
         let desired = fields(json!({"workspace": "ws_1", "name": "API_KEY", "value": sources::unknown(SENSITIVE)}));
-        let (workspace, body) = set_secret(&desired, &Secret::new("v4lue"));
+        let (workspace, body) = set_secret(&desired, &secrets(&[("value", "v4lue")])).expect("a value was read");
         assert_eq!((workspace.as_str(), sent(&body).as_str()), ("ws_1", r#"{"name":"API_KEY","value":"v4lue"}"#));
+        assert!(set_secret(&desired, &SourceValues::default()).is_none(), "no value read, nothing to send");
     }
 }
