@@ -64,20 +64,28 @@ pub struct SetSecret {
 
 // ---- Agents -----------------------------------------------------------------
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AgentType {
     Prompt,
     Tool,
     Agent,
     Skill,
+    /// A value the document does not list yet, kept as the vendor sent it:
+    /// a new one in an answer must not fail a whole listing.
+    #[serde(untagged)]
+    Other(String),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunMode {
     OnDemand,
     AlwaysOn,
+    /// A value the document does not list yet, kept as the vendor sent it:
+    /// a new one in an answer must not fail a whole listing.
+    #[serde(untagged)]
+    Other(String),
 }
 
 /// `Agent`: what `GET /agents` lists.
@@ -175,11 +183,15 @@ pub struct DeleteCheck {
 
 // ---- Schedules --------------------------------------------------------------
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScheduleType {
     Cron,
     Webhook,
+    /// A value the document does not list yet, kept as the vendor sent it:
+    /// a new one in an answer must not fail a whole listing.
+    #[serde(untagged)]
+    Other(String),
 }
 
 /// `Schedule`: what the schedules' list, read, create and update return.
@@ -321,5 +333,17 @@ mod tests {
         let envelope: Envelope<Vec<Workspace>> =
             serde_json::from_str(r#"{"metadata": {"request_id": "req_1"}}"#).unwrap_or(Envelope { data: None });
         assert_eq!(envelope.data, None);
+    }
+
+    #[test]
+    fn a_type_or_mode_the_document_does_not_list_is_read_as_sent_and_written_back_the_same() {
+        let listed = r#"{"id": "agt_1", "type": "workflow", "run_mode": "scheduled"}"#;
+        let agent: Agent = serde_json::from_str(listed).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(agent.kind, Some(AgentType::Other("workflow".into())));
+        assert_eq!(serde_json::json!(agent.run_mode), serde_json::json!("scheduled"));
+        let schedule: Schedule = serde_json::from_str(r#"{"type": "event"}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(serde_json::json!(schedule.kind), serde_json::json!("event"));
+        let known: Agent = serde_json::from_str(r#"{"type": "tool", "run_mode": "on_demand"}"#).unwrap_or_default();
+        assert_eq!((known.kind, known.run_mode), (Some(AgentType::Tool), Some(RunMode::OnDemand)));
     }
 }
