@@ -1,37 +1,83 @@
 //! orchagent's API over the shared HTTP layer (`{data, metadata}` bodies),
 //! and the clients of its five kinds.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use reqwest::Method;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Serialize;
+use serde_json::Value;
 
+use super::mapping::{self, AGENT_FACTS, SCHEDULE_FACTS, SECRET_FACTS, SERVICE_FACTS, WORKSPACE_FACTS};
+use super::wire;
+use crate::providers::account::Secret;
+use crate::providers::error::{none_if_gone, ok_if_gone};
 use crate::providers::http::segment;
 use crate::providers::listings::Listings;
 use crate::providers::probe::{self, Probe, ProbePath};
-use reqwest::Method;
-use serde_json::{json, Map, Value};
-
-use crate::providers::account::Secret;
-use crate::providers::error::{none_if_gone, ok_if_gone};
-use crate::providers::sources::{self, SourceValues, SENSITIVE};
+use crate::providers::sources::SourceValues;
 use crate::providers::{
     Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
     UpdateRequest, Write,
 };
 
-/// `error.message` (with its code) of an error body.
-pub fn error_detail(body: &[u8]) -> String {
-    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    match (parsed["error"]["code"].as_str(), parsed["error"]["message"].as_str()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (None, Some(message)) => message.to_string(),
-        _ => String::from_utf8_lossy(body).chars().take(200).collect(),
+/// The lists of one account, by path, each kept until the next change.
+#[derive(Default)]
+pub struct Lists {
+    workspaces: Listings<Vec<wire::Workspace>>,
+    agents: Listings<Vec<wire::Agent>>,
+    secrets: Listings<Vec<wire::SecretName>>,
+    schedules: Listings<Vec<wire::Schedule>>,
+    services: Listings<Vec<wire::Service>>,
+}
+
+impl Lists {
+    /// Any change may show in any list: a new agent in a schedule's
+    /// `agent_name`, a deleted workspace in all of them.
+    fn clear(&self) {
+        self.workspaces.clear();
+        self.agents.clear();
+        self.secrets.clear();
+        self.schedules.clear();
+        self.services.clear();
     }
 }
 
-/// `error.is_retryable` of an error body.
-pub fn is_retryable(body: &[u8]) -> Option<bool> {
-    serde_json::from_slice::<Value>(body).ok()?.get("error")?.get("is_retryable")?.as_bool()
+/// What a list holds, and where it is kept.
+trait Listed: DeserializeOwned + Clone + Send + Sync + 'static {
+    fn kept(lists: &Lists) -> &Listings<Vec<Self>>;
+}
+
+impl Listed for wire::Workspace {
+    fn kept(lists: &Lists) -> &Listings<Vec<Self>> {
+        &lists.workspaces
+    }
+}
+
+impl Listed for wire::Agent {
+    fn kept(lists: &Lists) -> &Listings<Vec<Self>> {
+        &lists.agents
+    }
+}
+
+impl Listed for wire::SecretName {
+    fn kept(lists: &Lists) -> &Listings<Vec<Self>> {
+        &lists.secrets
+    }
+}
+
+impl Listed for wire::Schedule {
+    fn kept(lists: &Lists) -> &Listings<Vec<Self>> {
+        &lists.schedules
+    }
+}
+
+impl Listed for wire::Service {
+    fn kept(lists: &Lists) -> &Listings<Vec<Self>> {
+        &lists.services
+    }
 }
 
 /// One orchagent account. Lists are read at most once between changes,
@@ -39,66 +85,65 @@ pub fn is_retryable(body: &[u8]) -> Option<bool> {
 /// kind that lives in them.
 pub struct OrchagentApi {
     account: Arc<Account>,
-    lists: Arc<Listings<Vec<Value>>>,
+    lists: Arc<Lists>,
 }
 
 impl OrchagentApi {
     pub fn new(account: Arc<Account>) -> Self {
-        let lists = account.shared("orchagent lists", Listings::default);
+        let lists = account.shared("orchagent lists", Lists::default);
         Self { account, lists }
     }
 
-    /// Sends a call and returns its `data`.
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ProviderError> {
+    /// Sends a call and returns its `data`, if it has any.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Option<T>, ProviderError> {
+        let response = self.exchange(&method, path, body).await?;
+        if response.body.is_empty() {
+            return Ok(None);
+        }
+        let envelope: wire::Envelope<T> = self.account.http.decode(&method, path, &response)?;
+        Ok(envelope.data)
+    }
+
+    /// Sends a call whose answer says nothing seqops uses, so long as it
+    /// is JSON.
+    async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(), ProviderError> {
+        let response = self.exchange(&method, path, body).await?;
+        if !response.body.is_empty() {
+            self.account.http.decode::<IgnoredAny>(&method, path, &response)?;
+        }
+        Ok(())
+    }
+
+    async fn exchange(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<crate::providers::http::Response, ProviderError> {
         if method != Method::GET {
             self.lists.clear();
         }
-        let response = self.account.http.send(method.clone(), path, body).await?;
-        if response.body.is_empty() {
-            return Ok(Value::Null);
-        }
-        let envelope: Value = self.account.http.decode(&method, path, &response)?;
-        Ok(envelope.get("data").cloned().unwrap_or(Value::Null))
+        self.account.http.send(method.clone(), path, body).await
     }
 
     /// A list, kept until the next change.
-    async fn list(&self, path: &str) -> Result<Vec<Value>, ProviderError> {
-        let read = || async { Ok(self.call(Method::GET, path, None).await?.as_array().cloned().unwrap_or_default()) };
-        self.lists.get(path, read).await
-    }
-
-    /// A top-level collection as summaries, each named by `name_field`.
-    async fn summaries(
-        &self,
-        path: &str,
-        name_field: &str,
-        fields: fn(&Value) -> Fields,
-    ) -> Result<Vec<RemoteSummary>, ProviderError> {
-        Ok(self
-            .list(path)
-            .await?
-            .iter()
-            .map(|item| RemoteSummary {
-                id: item["id"].as_str().unwrap_or_default().to_string(),
-                display_name: item[name_field].as_str().unwrap_or_default().to_string(),
-                fields: fields(item),
-            })
-            .collect())
-    }
-
-    /// One object of a top-level collection, found in its list (the API
-    /// has no read of one).
-    async fn find(&self, path: &str, id: &str, fields: fn(&Value) -> Fields) -> Result<Option<Fields>, ProviderError> {
-        Ok(self.list(path).await?.iter().find(|item| item["id"] == id).map(fields))
+    async fn list<T: Listed>(&self, path: &str) -> Result<Vec<T>, ProviderError> {
+        let read = || async { Ok(self.call::<Vec<T>>(Method::GET, path, None).await?.unwrap_or_default()) };
+        T::kept(&self.lists).get(path, read).await
     }
 
     async fn workspace_ids(&self) -> Result<Vec<String>, ProviderError> {
-        Ok(self.list("/workspaces").await?.iter().filter_map(|w| w["id"].as_str().map(str::to_string)).collect())
+        Ok(self.list::<wire::Workspace>("/workspaces").await?.into_iter().filter_map(|w| w.id).collect())
     }
 
     /// Every object of a collection that lives in workspaces
     /// (`/workspaces/{id}/{collection}`), with its workspace's id.
-    async fn in_workspaces(&self, collection: &str) -> Result<Vec<(String, Value)>, ProviderError> {
+    async fn in_workspaces<T: Listed>(&self, collection: &str) -> Result<Vec<(String, T)>, ProviderError> {
         let mut found = Vec::new();
         for workspace in self.workspace_ids().await? {
             for item in self.list(&format!("/workspaces/{}/{}", segment(&workspace), segment(collection))).await? {
@@ -118,60 +163,9 @@ fn split(id: &str) -> Result<(&str, &str), ProviderError> {
     id.split_once('/').ok_or_else(|| ProviderError::Invalid(format!("`{id}` is not a WORKSPACE/ID id")))
 }
 
-/// The spec's values of the listed fields, where present.
-fn spec_fields(spec: &Value, names: &[(&str, &str)]) -> Map<String, Value> {
-    names.iter().filter_map(|(name, _)| spec.get(*name).map(|v| (name.to_string(), v.clone()))).collect()
-}
-
-/// Copies `fields` (spec name → wire name) from `source` where present.
-/// The secrets a Schedule's or Service's spec reads (`alertWebhookUrl`,
-/// `env` values from sources) as markers in its fields.
-fn with_secrets(fields: &mut Fields, context: &DesiredContext<'_>) -> Result<(), ProviderError> {
-    if fields.contains_key("alertWebhookUrl") {
-        fields.insert("alertWebhookUrl".into(), context.secret("alertWebhookUrl")?);
-    }
-    if let Some(Value::Object(env)) = fields.get_mut("env") {
-        for (name, value) in env.iter_mut() {
-            if value.is_object() {
-                *value = context.secret(&format!("env.{name}"))?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A request body with each secret marker replaced by the value behind it.
-fn reveal(body: &mut Map<String, Value>, sources: &SourceValues) -> Result<(), ProviderError> {
-    let value_of = |path: &str| {
-        sources
-            .get(path)
-            .map(|secret| Value::String(secret.expose().to_string()))
-            .ok_or_else(|| ProviderError::Invalid(format!("spec.{path}: no value was read for this secret")))
-    };
-    if body.get("alert_webhook_url").and_then(sources::marker).is_some() {
-        body.insert("alert_webhook_url".into(), value_of("alertWebhookUrl")?);
-    }
-    if let Some(Value::Object(env)) = body.get_mut("env") {
-        for (name, value) in env.iter_mut() {
-            if sources::marker(value).is_some() {
-                *value = value_of(&format!("env.{name}"))?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn pick(source: &Value, names: &[(&str, &str)], to_wire: bool) -> Map<String, Value> {
-    let mut out = Map::new();
-    for (spec, wire) in names {
-        let (from, to) = if to_wire { (spec, wire) } else { (wire, spec) };
-        // A null from the API is a value it does not have: the field's
-        // default, like an absent one.
-        if let Some(value) = source.get(*from).filter(|v| !v.is_null()) {
-            out.insert(to.to_string(), value.clone());
-        }
-    }
-    out
+/// A wire body as the JSON the HTTP layer sends.
+fn json<T: Serialize>(body: &T) -> Result<Value, ProviderError> {
+    serde_json::to_value(body).map_err(|e| ProviderError::Invalid(format!("a request body cannot be written: {e}")))
 }
 
 fn no_id(label: String, path: &str) -> ProviderError {
@@ -183,38 +177,25 @@ fn no_id(label: String, path: &str) -> ProviderError {
     }
 }
 
+fn summary(id: String, display_name: Option<&str>, fields: Fields) -> RemoteSummary {
+    RemoteSummary { id, display_name: display_name.unwrap_or_default().to_string(), fields }
+}
+
+/// One call, and a second after a create that sets one of `later`.
+fn follow_up(write: Write<'_>, facts: &KindFacts) -> u64 {
+    match write {
+        Write::Create { desired } => 1 + u64::from(!facts.after_create(desired).is_empty()),
+        _ => 1,
+    }
+}
+
+fn workspace_path(workspace: &str, collection: &str, id: &str) -> String {
+    format!("/workspaces/{}/{collection}/{}", segment(workspace), segment(id))
+}
+
 // ---- Workspace -------------------------------------------------------------
 
 pub struct WorkspaceClient(pub Arc<OrchagentApi>);
-
-pub static WORKSPACE_FACTS: KindFacts = KindFacts {
-    key_kind: "Workspace",
-    immutable: &[],
-    sets: &[],
-    write_only: &[],
-    default: |_| Value::Null,
-    summary_fields: &["name", "slug"],
-    deletable: false,
-    create_before_delete: true,
-    ..KindFacts::CRUD
-};
-
-/// What orchagent derives a slug from a name with.
-pub fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for ch in name.chars().flat_map(char::to_lowercase) {
-        if ch.is_ascii_alphanumeric() {
-            slug.push(ch);
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    slug.trim_end_matches('-').to_string()
-}
-
-fn workspace_fields(workspace: &Value) -> Fields {
-    Map::from_iter([("name".to_string(), workspace["name"].clone()), ("slug".to_string(), workspace["slug"].clone())])
-}
 
 #[async_trait]
 impl ExternalClient for WorkspaceClient {
@@ -223,10 +204,7 @@ impl ExternalClient for WorkspaceClient {
     }
 
     async fn desired(&self, spec: &Value, _context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        Ok(Map::from_iter([
-            ("name".to_string(), spec["name"].clone()),
-            ("slug".to_string(), json!(self.display_name(spec))),
-        ]))
+        Ok(mapping::workspace_desired(spec))
     }
 
     async fn export(&self, observed: &Fields) -> Result<Option<Value>, ProviderError> {
@@ -235,21 +213,27 @@ impl ExternalClient for WorkspaceClient {
 
     /// Workspaces are adopted by slug.
     fn display_name(&self, spec: &Value) -> String {
-        spec["slug"].as_str().map_or_else(|| slugify(spec["name"].as_str().unwrap_or_default()), str::to_string)
+        mapping::workspace_slug(spec)
     }
 
     async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
-        self.0.summaries("/workspaces", "slug", workspace_fields).await
+        let workspaces = self.0.list::<wire::Workspace>("/workspaces").await?;
+        Ok(workspaces
+            .iter()
+            .map(|w| summary(w.id.clone().unwrap_or_default(), w.slug.as_deref(), mapping::workspace_fields(w)))
+            .collect())
     }
 
+    /// The API has no read of one workspace: it is found in the list.
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
-        self.0.find("/workspaces", id, workspace_fields).await
+        let workspaces = self.0.list::<wire::Workspace>("/workspaces").await?;
+        Ok(workspaces.iter().find(|w| w.id.as_deref() == Some(id)).map(mapping::workspace_fields))
     }
 
     async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
-        let body = json!({ "name": desired.get("name"), "slug": desired.get("slug") });
-        let data = self.0.call(Method::POST, "/workspaces", Some(&body)).await?;
-        data["id"].as_str().map(Created::id).ok_or_else(|| no_id(self.0.label(), "/workspaces"))
+        let body = json(&mapping::create_workspace(desired)?)?;
+        let made = self.0.call::<wire::Workspace>(Method::POST, "/workspaces", Some(&body)).await?;
+        made.and_then(|w| w.id).map(Created::id).ok_or_else(|| no_id(self.0.label(), "/workspaces"))
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
@@ -269,22 +253,6 @@ impl ExternalClient for WorkspaceClient {
 
 pub struct SecretClient(pub Arc<OrchagentApi>);
 
-pub static SECRET_FACTS: KindFacts = KindFacts {
-    key_kind: "WorkspaceSecret",
-    immutable: &["workspace", "name"],
-    sets: &[],
-    write_only: &[],
-    default: |_| Value::Null,
-    summary_fields: &["workspace", "name"],
-    deletable: true,
-    create_before_delete: false,
-    // The create is `PUT /workspaces/{id}/secrets`, by name.
-    natural_key: &["workspace", "name"],
-    idempotent_create: true,
-    create_overwrites: true,
-    ..KindFacts::CRUD
-};
-
 #[async_trait]
 impl ExternalClient for SecretClient {
     fn facts(&self) -> &'static KindFacts {
@@ -292,23 +260,16 @@ impl ExternalClient for SecretClient {
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        Ok(Map::from_iter([
-            ("workspace".to_string(), context.reference("spec.workspaceRef.name")),
-            ("name".to_string(), spec["name"].clone()),
-            ("value".to_string(), context.secret("value")?),
-        ]))
+        mapping::secret_desired(spec, context)
     }
 
     async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
-        Ok(self
-            .0
-            .in_workspaces("secrets")
-            .await?
+        let secrets = self.0.in_workspaces::<wire::SecretName>("secrets").await?;
+        Ok(secrets
             .into_iter()
             .map(|(workspace, secret)| {
-                let name = secret["name"].as_str().unwrap_or_default().to_string();
-                let fields =
-                    Map::from_iter([("workspace".to_string(), json!(workspace)), ("name".to_string(), json!(name))]);
+                let name = secret.name.unwrap_or_default();
+                let fields = mapping::secret_fields(&workspace, &name);
                 RemoteSummary { id: format!("{workspace}/{name}"), display_name: name, fields }
             })
             .collect())
@@ -316,28 +277,19 @@ impl ExternalClient for SecretClient {
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
         let (workspace, name) = split(id)?;
-        let Some(secrets) = none_if_gone(self.0.list(&format!("/workspaces/{}/secrets", segment(workspace))).await)?
-        else {
+        let path = format!("/workspaces/{}/secrets", segment(workspace));
+        let Some(secrets) = none_if_gone(self.0.list::<wire::SecretName>(&path).await)? else {
             return Ok(None);
         };
-        Ok(secrets.iter().any(|s| s["name"] == name).then(|| {
-            Map::from_iter([
-                ("workspace".to_string(), json!(workspace)),
-                ("name".to_string(), json!(name)),
-                ("value".to_string(), sources::unknown(SENSITIVE)),
-            ])
-        }))
+        let found = secrets.iter().any(|s| s.name.as_deref() == Some(name));
+        Ok(found.then(|| mapping::secret_observed(workspace, name)))
     }
 
     async fn create(&self, desired: &Fields, sources: &SourceValues) -> Result<Created, ProviderError> {
-        let workspace = desired.get("workspace").and_then(Value::as_str).unwrap_or_default();
-        let name = desired.get("name").and_then(Value::as_str).unwrap_or_default();
-        let value = sources
-            .get("value")
+        let (workspace, body) = mapping::set_secret(desired, sources)
             .ok_or_else(|| ProviderError::Invalid(format!("{}: no value was read for spec.value", self.0.label())))?;
-        let body = json!({ "name": name, "value": value.expose() });
-        self.0.call(Method::PUT, &format!("/workspaces/{}/secrets", segment(workspace)), Some(&body)).await?;
-        Ok(Created::id(format!("{workspace}/{name}")))
+        self.0.send(Method::PUT, &format!("/workspaces/{}/secrets", segment(&workspace)), Some(&json(&body)?)).await?;
+        Ok(Created::id(format!("{workspace}/{}", body.name)))
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
@@ -346,57 +298,13 @@ impl ExternalClient for SecretClient {
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
         let (workspace, name) = split(id)?;
-        ok_if_gone(
-            self.0
-                .call(Method::DELETE, &format!("/workspaces/{}/secrets/{}", segment(workspace), segment(name)), None)
-                .await,
-        )
+        ok_if_gone(self.0.send(Method::DELETE, &workspace_path(workspace, "secrets", name), None).await)
     }
 }
 
 // ---- Agent -------------------------------------------------------------------
 
 pub struct AgentClient(pub Arc<OrchagentApi>);
-
-const AGENT_FIELDS: [(&str, &str); 13] = [
-    ("name", "name"),
-    ("version", "version"),
-    ("type", "type"),
-    ("runMode", "run_mode"),
-    ("runtime", "runtime"),
-    ("loop", "loop"),
-    ("callable", "callable"),
-    ("description", "description"),
-    ("isPublic", "is_public"),
-    ("tags", "tags"),
-    ("supportedProviders", "supported_providers"),
-    ("defaultEndpoint", "default_endpoint"),
-    ("timeoutSeconds", "timeout_seconds"),
-];
-
-pub static AGENT_FACTS: KindFacts = KindFacts {
-    key_kind: super::AGENT_KEY_KIND,
-    immutable: &["name", "version", "type", "runMode", "runtime", "loop", "callable"],
-    sets: &["tags", "supportedProviders"],
-    // The agent the API returns has none of these.
-    write_only: &["runtime", "loop", "tags", "supportedProviders", "defaultEndpoint", "timeoutSeconds"],
-    default: |field| match field {
-        "runMode" => json!("on_demand"),
-        "callable" => json!(true),
-        "isPublic" => json!(false),
-        _ => Value::Null,
-    },
-    summary_fields: &["name", "version", "type", "runMode", "callable", "description", "isPublic"],
-    deletable: true,
-    create_before_delete: true,
-    ..KindFacts::CRUD
-};
-
-fn agent_fields(agent: &Value) -> Fields {
-    let mut fields = pick(agent, &AGENT_FIELDS, false);
-    fields.retain(|name, _| AGENT_FACTS.summary_fields.contains(&name.as_str()));
-    fields
-}
 
 #[async_trait]
 impl ExternalClient for AgentClient {
@@ -413,7 +321,7 @@ impl ExternalClient for AgentClient {
     }
 
     async fn desired(&self, spec: &Value, _context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        Ok(spec_fields(spec, &AGENT_FIELDS))
+        Ok(mapping::agent_desired(spec))
     }
 
     async fn export(&self, observed: &Fields) -> Result<Option<Value>, ProviderError> {
@@ -421,103 +329,50 @@ impl ExternalClient for AgentClient {
     }
 
     async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
-        self.0.summaries("/agents", "name", agent_fields).await
+        let agents = self.0.list::<wire::Agent>("/agents").await?;
+        Ok(agents
+            .iter()
+            .map(|a| summary(a.id.clone().unwrap_or_default(), a.name.as_deref(), mapping::agent_fields(a)))
+            .collect())
     }
 
+    /// The API has no read of one agent: it is found in the list.
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
-        self.0.find("/agents", id, agent_fields).await
+        let agents = self.0.list::<wire::Agent>("/agents").await?;
+        Ok(agents.iter().find(|a| a.id.as_deref() == Some(id)).map(mapping::agent_fields))
     }
 
     async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
-        let body = Value::Object(pick(&Value::Object(desired.clone()), &AGENT_FIELDS, true));
-        let data = self.0.call(Method::POST, "/agents", Some(&body)).await?;
-        let id = data["agent"]["id"].as_str().ok_or_else(|| no_id(self.0.label(), "/agents"))?.to_string();
-        let mut outputs = std::collections::BTreeMap::new();
-        if let Some(key) = data["service_key"].as_str() {
-            outputs.insert("service_key".to_string(), Secret::new(key));
-        }
+        let body = json(&mapping::create_agent(desired)?)?;
+        let made = self.0.call::<wire::CreatedAgent>(Method::POST, "/agents", Some(&body)).await?.unwrap_or_default();
+        let id = made.agent.and_then(|a| a.id).ok_or_else(|| no_id(self.0.label(), "/agents"))?;
+        let outputs = made.service_key.map(|key| ("service_key".to_string(), Secret::new(key))).into_iter().collect();
         Ok(Created { id, outputs, ..Default::default() })
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
-        let body = Value::Object(pick(&Value::Object(request.changes.clone()), &AGENT_FIELDS, true));
-        self.0.call(Method::PATCH, &format!("/agents/{}", segment(request.id)), Some(&body)).await.map(|_| ())
+        let body = json(&mapping::agent_patch(request.changes)?)?;
+        self.0.send(Method::PATCH, &format!("/agents/{}", segment(request.id)), Some(&body)).await
     }
 
     /// Asks what confirmation the delete needs, and gives it.
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
-        let Some(check) =
-            none_if_gone(self.0.call(Method::GET, &format!("/agents/{}/delete-check", segment(id)), None).await)?
-        else {
+        let asked = format!("/agents/{}/delete-check", segment(id));
+        let Some(check) = none_if_gone(self.0.call::<wire::DeleteCheck>(Method::GET, &asked, None).await)? else {
             return Ok(());
         };
-        let path = match (check["requires_confirmation"].as_bool(), check["agent_name"].as_str()) {
-            (Some(true), Some(name)) => format!("/agents/{}?confirmation_name={}", segment(id), segment(name)),
+        let check = check.unwrap_or_default();
+        let path = match (check.requires_confirmation, check.agent_name) {
+            (Some(true), Some(name)) => format!("/agents/{}?confirmation_name={}", segment(id), segment(&name)),
             _ => format!("/agents/{}", segment(id)),
         };
-        ok_if_gone(self.0.call(Method::DELETE, &path, None).await)
-    }
-}
-
-/// One call, and a second after a create that sets one of `later`.
-fn follow_up(write: Write<'_>, facts: &KindFacts) -> u64 {
-    match write {
-        Write::Create { desired } => 1 + u64::from(!facts.after_create(desired).is_empty()),
-        _ => 1,
+        ok_if_gone(self.0.send(Method::DELETE, &path, None).await)
     }
 }
 
 // ---- Schedule ------------------------------------------------------------------
 
 pub struct ScheduleClient(pub Arc<OrchagentApi>);
-
-const SCHEDULE_FIELDS: [(&str, &str); 8] = [
-    ("type", "type"),
-    ("cronExpression", "cron_expression"),
-    ("timezone", "timezone"),
-    ("inputData", "input_data"),
-    ("enabled", "enabled"),
-    ("pinVersion", "pin_version"),
-    ("alertWebhookUrl", "alert_webhook_url"),
-    ("alertOnFailureCount", "alert_on_failure_count"),
-];
-
-pub static SCHEDULE_FACTS: KindFacts = KindFacts {
-    key_kind: "Schedule",
-    immutable: &["workspace", "agent", "type"],
-    sets: &[],
-    write_only: &["alertWebhookUrl", "alertOnFailureCount"],
-    default: |field| match field {
-        "timezone" => json!("UTC"),
-        "enabled" => json!(true),
-        "pinVersion" => json!(false),
-        "inputData" => json!({}),
-        _ => Value::Null,
-    },
-    summary_fields: &["agent", "type", "cronExpression", "timezone", "enabled"],
-    deletable: true,
-    create_before_delete: true,
-    // The create call takes neither `enabled` nor the alert settings.
-    set_after_create: &["enabled", "alertWebhookUrl", "alertOnFailureCount"],
-    ..KindFacts::CRUD
-};
-
-fn schedule_fields(workspace: &str, schedule: &Value) -> Fields {
-    let mut fields = pick(schedule, &SCHEDULE_FIELDS[..6], false);
-    fields.insert("workspace".into(), json!(workspace));
-    fields.insert("agent".into(), schedule["agent_id"].clone());
-    fields
-}
-
-/// Schedules have no name: they are told apart by what they run and when.
-/// What a schedule is called: `cron 0 9 * * 1-5`, or `webhook`.
-fn schedule_name(fields: &Value) -> String {
-    let kind = fields.get("type").and_then(Value::as_str).unwrap_or_default();
-    match fields.get("cronExpression").and_then(Value::as_str) {
-        Some(when) => format!("{kind} {when}"),
-        None => kind.to_string(),
-    }
-}
 
 #[async_trait]
 impl ExternalClient for ScheduleClient {
@@ -531,128 +386,59 @@ impl ExternalClient for ScheduleClient {
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        let mut fields = spec_fields(spec, &SCHEDULE_FIELDS);
-        with_secrets(&mut fields, context)?;
-        fields.insert("workspace".into(), context.reference("spec.workspaceRef.name"));
-        fields.insert("agent".into(), context.reference("spec.agentRef.name"));
-        Ok(fields)
+        mapping::schedule_desired(spec, context)
     }
 
     fn display_name(&self, spec: &Value) -> String {
-        schedule_name(spec)
+        mapping::schedule_name(spec)
     }
 
     async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
-        Ok(self
-            .0
-            .in_workspaces("schedules")
-            .await?
+        let schedules = self.0.in_workspaces::<wire::Schedule>("schedules").await?;
+        Ok(schedules
             .into_iter()
             .map(|(workspace, schedule)| {
-                let fields = schedule_fields(&workspace, &schedule);
-                let id = format!("{workspace}/{}", schedule["id"].as_str().unwrap_or_default());
-                RemoteSummary { id, display_name: schedule_name(&Value::Object(fields.clone())), fields }
+                let fields = mapping::schedule_fields(&workspace, &schedule);
+                let id = format!("{workspace}/{}", schedule.id.unwrap_or_default());
+                RemoteSummary { id, display_name: mapping::schedule_name(&Value::Object(fields.clone())), fields }
             })
             .collect())
     }
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
         let (workspace, schedule) = split(id)?;
-        let found = self
-            .0
-            .call(Method::GET, &format!("/workspaces/{}/schedules/{}", segment(workspace), segment(schedule)), None)
-            .await;
-        Ok(none_if_gone(found)?.map(|data| schedule_fields(workspace, &data)))
+        let path = workspace_path(workspace, "schedules", schedule);
+        let found = none_if_gone(self.0.call::<wire::Schedule>(Method::GET, &path, None).await)?;
+        Ok(found.map(|data| mapping::schedule_fields(workspace, &data.unwrap_or_default())))
     }
 
-    async fn create(&self, desired: &Fields, sources: &SourceValues) -> Result<Created, ProviderError> {
-        let workspace = desired.get("workspace").and_then(Value::as_str).unwrap_or_default().to_string();
-        let mut body = pick(&Value::Object(desired.clone()), &SCHEDULE_FIELDS[..6], true);
-        body.remove("enabled");
-        reveal(&mut body, sources)?;
-        body.insert("agent_id".into(), desired.get("agent").cloned().unwrap_or_default());
+    async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
+        let workspace = mapping::workspace_of(desired);
+        let body = json(&mapping::create_schedule(desired)?)?;
         let path = format!("/workspaces/{}/schedules", segment(&workspace));
-        let data = self.0.call(Method::POST, &path, Some(&Value::Object(body))).await?;
-        let id = data["id"].as_str().ok_or_else(|| no_id(self.0.label(), &path))?;
-        let mut outputs = std::collections::BTreeMap::new();
-        if let Some(url) = data["webhook_url"].as_str() {
-            outputs.insert("webhook_url".to_string(), Secret::new(url));
-        }
+        let made = self.0.call::<wire::Schedule>(Method::POST, &path, Some(&body)).await?.unwrap_or_default();
+        let id = made.id.ok_or_else(|| no_id(self.0.label(), &path))?;
+        let outputs: BTreeMap<String, Secret> =
+            made.webhook_url.map(|url| ("webhook_url".to_string(), Secret::new(url))).into_iter().collect();
         let unapplied = SCHEDULE_FACTS.after_create(desired);
         Ok(Created { id: format!("{workspace}/{id}"), outputs, unapplied, ..Default::default() })
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
         let (workspace, schedule) = split(request.id)?;
-        let mut body = pick(&Value::Object(request.changes.clone()), &SCHEDULE_FIELDS[1..], true);
-        reveal(&mut body, request.sources)?;
-        let body = Value::Object(body);
-        self.0
-            .call(
-                Method::PATCH,
-                &format!("/workspaces/{}/schedules/{}", segment(workspace), segment(schedule)),
-                Some(&body),
-            )
-            .await
-            .map(|_| ())
+        let body = json(&mapping::schedule_patch(request.changes, request.sources)?)?;
+        self.0.send(Method::PATCH, &workspace_path(workspace, "schedules", schedule), Some(&body)).await
     }
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
         let (workspace, schedule) = split(id)?;
-        ok_if_gone(
-            self.0
-                .call(
-                    Method::DELETE,
-                    &format!("/workspaces/{}/schedules/{}", segment(workspace), segment(schedule)),
-                    None,
-                )
-                .await,
-        )
+        ok_if_gone(self.0.send(Method::DELETE, &workspace_path(workspace, "schedules", schedule), None).await)
     }
 }
 
 // ---- Service -------------------------------------------------------------------
 
 pub struct ServiceClient(pub Arc<OrchagentApi>);
-
-const SERVICE_FIELDS: [(&str, &str); 9] = [
-    ("name", "name"),
-    ("minInstances", "min_instances"),
-    ("maxInstances", "max_instances"),
-    ("env", "env"),
-    ("secretNames", "secret_names"),
-    ("command", "command"),
-    ("args", "args"),
-    ("alertWebhookUrl", "alert_webhook_url"),
-    ("maxRestartFailures", "max_restart_failures"),
-];
-
-pub static SERVICE_FACTS: KindFacts = KindFacts {
-    key_kind: "Service",
-    immutable: &["workspace", "agent", "name", "minInstances", "maxInstances", "command", "args"],
-    sets: &["secretNames"],
-    write_only: &["command", "args", "alertWebhookUrl"],
-    default: |field| match field {
-        "env" => json!({}),
-        "secretNames" => json!([]),
-        "minInstances" | "maxInstances" => json!(1),
-        "maxRestartFailures" => json!(3),
-        _ => Value::Null,
-    },
-    summary_fields: &["agent", "name", "minInstances", "maxInstances", "env", "secretNames", "maxRestartFailures"],
-    deletable: true,
-    create_before_delete: true,
-    set_after_create: &["alertWebhookUrl", "maxRestartFailures"],
-    ..KindFacts::CRUD
-};
-
-fn service_fields(workspace: &str, service: &Value) -> Fields {
-    let mut fields = pick(service, &SERVICE_FIELDS, false);
-    fields.retain(|name, _| !SERVICE_FACTS.write_only.contains(&name.as_str()));
-    fields.insert("workspace".into(), json!(workspace));
-    fields.insert("agent".into(), service["agent_id"].clone());
-    fields
-}
 
 #[async_trait]
 impl ExternalClient for ServiceClient {
@@ -666,75 +452,46 @@ impl ExternalClient for ServiceClient {
     }
 
     async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        let mut fields = spec_fields(spec, &SERVICE_FIELDS);
-        with_secrets(&mut fields, context)?;
-        fields.insert("workspace".into(), context.reference("spec.workspaceRef.name"));
-        fields.insert("agent".into(), context.reference("spec.agentRef.name"));
-        Ok(fields)
+        mapping::service_desired(spec, context)
     }
 
     async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
-        Ok(self
-            .0
-            .in_workspaces("services")
-            .await?
+        let services = self.0.in_workspaces::<wire::Service>("services").await?;
+        Ok(services
             .into_iter()
             .map(|(workspace, service)| {
-                let id = format!("{workspace}/{}", service["id"].as_str().unwrap_or_default());
-                let display_name = service["name"].as_str().unwrap_or_default().to_string();
-                RemoteSummary { id, display_name, fields: service_fields(&workspace, &service) }
+                let id = format!("{workspace}/{}", service.id.as_deref().unwrap_or_default());
+                summary(id, service.name.as_deref(), mapping::service_fields(&workspace, &service))
             })
             .collect())
     }
 
     async fn observe(&self, id: &str) -> Result<Option<Fields>, ProviderError> {
         let (workspace, service) = split(id)?;
-        let found = self
-            .0
-            .call(Method::GET, &format!("/workspaces/{}/services/{}", segment(workspace), segment(service)), None)
-            .await;
-        Ok(none_if_gone(found)?.map(|data| service_fields(workspace, &data)))
+        let path = workspace_path(workspace, "services", service);
+        let found = none_if_gone(self.0.call::<wire::Service>(Method::GET, &path, None).await)?;
+        Ok(found.map(|data| mapping::service_fields(workspace, &data.unwrap_or_default())))
     }
 
     async fn create(&self, desired: &Fields, sources: &SourceValues) -> Result<Created, ProviderError> {
-        let workspace = desired.get("workspace").and_then(Value::as_str).unwrap_or_default().to_string();
-        let mut body = pick(&Value::Object(desired.clone()), &SERVICE_FIELDS[..7], true);
-        reveal(&mut body, sources)?;
-        body.insert("agent_id".into(), desired.get("agent").cloned().unwrap_or_default());
+        let workspace = mapping::workspace_of(desired);
+        let body = json(&mapping::deploy_service(desired, sources)?)?;
         let path = format!("/workspaces/{}/services", segment(&workspace));
-        let data = self.0.call(Method::POST, &path, Some(&Value::Object(body))).await?;
-        let id = data["id"].as_str().ok_or_else(|| no_id(self.0.label(), &path))?;
+        let made = self.0.call::<wire::Service>(Method::POST, &path, Some(&body)).await?.unwrap_or_default();
+        let id = made.id.ok_or_else(|| no_id(self.0.label(), &path))?;
         let unapplied = SERVICE_FACTS.after_create(desired);
         Ok(Created { id: format!("{workspace}/{id}"), unapplied, ..Default::default() })
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
         let (workspace, service) = split(request.id)?;
-        let patchable = [SERVICE_FIELDS[3], SERVICE_FIELDS[4], SERVICE_FIELDS[7], SERVICE_FIELDS[8]];
-        let mut body = pick(&Value::Object(request.changes.clone()), &patchable, true);
-        reveal(&mut body, request.sources)?;
-        let body = Value::Object(body);
-        self.0
-            .call(
-                Method::PATCH,
-                &format!("/workspaces/{}/services/{}", segment(workspace), segment(service)),
-                Some(&body),
-            )
-            .await
-            .map(|_| ())
+        let body = json(&mapping::service_patch(request.changes, request.sources)?)?;
+        self.0.send(Method::PATCH, &workspace_path(workspace, "services", service), Some(&body)).await
     }
 
     async fn delete(&self, id: &str) -> Result<(), ProviderError> {
         let (workspace, service) = split(id)?;
-        ok_if_gone(
-            self.0
-                .call(
-                    Method::DELETE,
-                    &format!("/workspaces/{}/services/{}", segment(workspace), segment(service)),
-                    None,
-                )
-                .await,
-        )
+        ok_if_gone(self.0.send(Method::DELETE, &workspace_path(workspace, "services", service), None).await)
     }
 }
 

@@ -21,7 +21,7 @@ use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::client::slugify;
+use super::mapping::slugify;
 use crate::sandbox::{digest, Emulator, EmulatorConfig};
 
 pub const BASE_PATH: &str = "/orchagent";

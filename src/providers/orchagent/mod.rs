@@ -3,7 +3,9 @@
 
 mod client;
 pub mod emulator;
+pub mod mapping;
 pub mod spec;
+pub mod wire;
 
 use std::sync::Arc;
 
@@ -19,8 +21,8 @@ pub const AGENT_KEY_KIND: &str = "orchagent.Agent";
 /// Errors are `{error: {code, message, is_retryable}}`; every response has
 /// `X-RateLimit-*` headers.
 pub const DIALECT: Dialect = Dialect {
-    error_detail: client::error_detail,
-    retryable: client::is_retryable,
+    error_detail: wire::error_detail,
+    retryable: wire::is_retryable,
     rate_limit_headers: true,
     wait_out_429: true,
 };
@@ -96,11 +98,11 @@ pub const PROVIDER: super::Provider = super::Provider {
     provider_type: crate::manifest::provider::ProviderType::Orchagent,
     kinds: &[WORKSPACE_KIND, SECRET_KIND, AGENT_KIND, SCHEDULE_KIND, SERVICE_KIND],
     facts: &[
-        &client::WORKSPACE_FACTS,
-        &client::SECRET_FACTS,
-        &client::AGENT_FACTS,
-        &client::SCHEDULE_FACTS,
-        &client::SERVICE_FACTS,
+        &mapping::WORKSPACE_FACTS,
+        &mapping::SECRET_FACTS,
+        &mapping::AGENT_FACTS,
+        &mapping::SCHEDULE_FACTS,
+        &mapping::SERVICE_FACTS,
     ],
     client_for,
     emulator: |config| emulator::OrchagentEmulator::new(config),
