@@ -257,7 +257,9 @@ fn every_exchange_is_valid_against_the_vendors_openapi_document() {
         let request_schema = &operation["requestBody"]["content"]["application/json"]["schema"];
         if !request_schema.is_null() && !exchange["request"].is_null() {
             requests += 1;
-            problems.extend(validate(&spec, request_schema, &exchange["request"], &format!("{method} {path} request")));
+            let what = format!("{method} {path} request");
+            problems.extend(validate(&spec, request_schema, &exchange["request"], &what));
+            problems.extend(undeclared(&spec, request_schema, &exchange["request"], &what));
         }
         let response_schema = &operation["responses"][&status]["content"]["application/json"]["schema"];
         if !response_schema.is_null() {
@@ -272,6 +274,28 @@ fn every_exchange_is_valid_against_the_vendors_openapi_document() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
     assert!(requests >= 8 && responses >= 10, "checked {requests} requests and {responses} answers");
+}
+
+/// The fields seqops sends that the document does not name, wherever it
+/// names an object's fields: the vendor would ignore them, so what they
+/// ask for would silently not happen (the document allows extra fields, so
+/// validating alone does not tell).
+fn undeclared(spec: &Value, schema: &Value, instance: &Value, what: &str) -> Vec<String> {
+    let schema = match schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/")) {
+        Some(pointer) => spec.pointer(&format!("/{pointer}")).unwrap_or(&Value::Null),
+        None => schema,
+    };
+    let (Some(properties), Some(object)) = (schema["properties"].as_object(), instance.as_object()) else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    for (field, value) in object {
+        match properties.get(field) {
+            Some(declared) => problems.extend(undeclared(spec, declared, value, &format!("{what}.{field}"))),
+            None => problems.push(format!("{what}: `{field}` is not a field the document names")),
+        }
+    }
+    problems
 }
 
 fn validate(spec: &Value, schema: &Value, instance: &Value, what: &str) -> Vec<String> {

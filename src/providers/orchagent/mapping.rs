@@ -430,7 +430,7 @@ mod tests {
         let body = create_agent(&desired).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             sent(&body),
-            r#"{"name":"writer","version":"v1","type":"agent","run_mode":"always_on","runtime":{"command":"python main.py"},"loop":{"maxTurns":4},"callable":false,"description":"Writes","is_public":true,"tags":["a"],"supported_providers":["anthropic"],"default_endpoint":"run","timeout_seconds":30}"#
+            r#"{"name":"writer","version":"v1","type":"agent","run_mode":"always_on","runtime":{"command":"python main.py"},"loop":{"max_turns":4},"callable":false,"description":"Writes","is_public":true,"tags":["a"],"supported_providers":["anthropic"],"default_endpoint":"run","timeout_seconds":30}"#
         );
     }
 

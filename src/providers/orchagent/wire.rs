@@ -107,12 +107,12 @@ pub struct Runtime {
     pub command: String,
 }
 
-/// An agent's managed loop. The document names its field `max_turns`;
-/// seqops has always sent the spec's spelling, `maxTurns`, and a change
-/// of what is sent is a change of behaviour, made on its own.
+/// An agent's managed loop, `loop.max_turns` as the OpenAPI document names
+/// it. The mapping hands it over in the spec's spelling, `maxTurns`, which
+/// is read too.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Loop {
-    #[serde(rename = "maxTurns")]
+    #[serde(alias = "maxTurns")]
     pub max_turns: u32,
 }
 
