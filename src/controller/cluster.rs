@@ -71,12 +71,13 @@ pub fn salt_of(object: &DynamicObject) -> String {
 pub fn record_of(object: &DynamicObject, provider: &str) -> Option<Entry> {
     let status = status_of(object);
     let mut record = status.record;
+    // ObserveOnly says only `externalId` of what it finds, and a status
+    // written before the record was one kept the id there alone.
+    record.id = record.id.or(status.external_id);
     // Every record written has its observation time: one without it is a
     // status written before the record was one (or by ObserveOnly alone),
-    // which kept the id as `externalId` and the observation as
-    // `atProvider`.
+    // which kept the observation as `atProvider`.
     if record.observed_at.is_empty() {
-        record.id = record.id.or(status.external_id);
         record.observed =
             Some(Stored::of(&status.at_provider.and_then(|v| v.as_object().cloned()).unwrap_or_default()));
         record.observed_at = now_rfc3339();

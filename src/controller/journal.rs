@@ -203,6 +203,20 @@ mod tests {
     }
 
     #[test]
+    fn an_id_observe_only_found_after_a_refused_create_is_read_as_the_records() {
+        // A create the API refused clears the remote but keeps the record's
+        // observation time; ObserveOnly then finds the object and says only
+        // its `externalId`.
+        let mut status = ResourceStatus::default();
+        status.keep(Some(&every_field_set()));
+        status.keep(None);
+        status.external_id = Some("seq_1/enr_9".into());
+        let object = enrollment(serde_json::to_value(&status).expect("a status"));
+        let read = cluster::record_of(&object, "gary-main").expect("a record");
+        assert_eq!(read.id.as_deref(), Some("seq_1/enr_9"));
+    }
+
+    #[test]
     fn a_status_keeps_secret_markers_out_of_at_provider_and_repeats_nothing_the_object_says() {
         let token = json!({"$sensitive": "hmac-sha256:k:ab"});
         let entry = Entry {
