@@ -132,18 +132,9 @@ pub struct CreateAgent {
     pub agent_loop: Option<Loop>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callable: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_public: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tags: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supported_providers: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_seconds: Option<u32>,
+    /// The fields an update may change too, sent in the same order.
+    #[serde(flatten)]
+    pub changeable: AgentPatch,
 }
 
 /// `CreateAgentResponse`: the agent, and its service key, shown once.
