@@ -290,6 +290,6 @@ fn every_kind_says_what_it_allows_without_an_account() {
         let facts = seqops::providers::facts_for(kind.key_kind);
         assert!(facts.is_some(), "{} has no facts in its provider's table", kind.key_kind);
     }
-    assert!(seqops::providers::facts_for("Enrollment").is_some_and(|f| !f.deletable && f.idempotent_create));
-    assert!(seqops::providers::facts_for("SequenceRun").is_some_and(|f| !f.creatable && !f.deletable));
+    assert!(seqops::providers::facts_for("Enrollment").is_some_and(|f| !f.deletable() && f.idempotent_create()));
+    assert!(seqops::providers::facts_for("SequenceRun").is_some_and(|f| !f.creatable() && !f.deletable()));
 }

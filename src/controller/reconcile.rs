@@ -519,7 +519,7 @@ async fn sync(
     let entry = state.resources.get(&world.key).cloned();
     let provider = world.manifests.get(&world.key).and_then(|r| r.provider.clone()).unwrap_or_default();
     let facts = connections.client(&provider, &world.key.kind).ok().map(|c| c.facts());
-    let terminal = facts.zip(entry.as_ref()).and_then(|(facts, e)| (facts.terminal)(&e.observed()));
+    let terminal = facts.zip(entry.as_ref()).and_then(|(facts, e)| facts.terminal(&e.observed()));
     write_status_from(api, object, written, |status| {
         status.keep(entry.as_ref());
         status.observed_annotations = provider_annotations(kind, object);
@@ -574,7 +574,7 @@ async fn finalize(
     // policies leave out Delete, nor one the API cannot delete: decided
     // before connecting, so a broken Provider does not hold such an object
     // in deletion.
-    let undeletable = providers::facts_for(context.kind().key_kind).is_some_and(|f| !f.deletable);
+    let undeletable = providers::facts_for(context.kind().key_kind).is_some_and(|f| !f.deletable());
     let orphan = annotation(object, annotations::DELETION_POLICY) == Some("orphan")
         || !policy::allows(&object.data["spec"], policy::Policy::Delete)
         || undeletable;
@@ -698,7 +698,7 @@ fn provenance_of(object: &DynamicObject) -> Provenance {
 /// The Event a change applied makes: its reason and what it says.
 fn event_of(change: &engine::Change, id: &str) -> (&'static str, String) {
     let fields = || change.fields.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", ");
-    let renew = providers::facts_for(&change.key.kind).and_then(|f| f.renew).filter(|_| change.renews);
+    let renew = providers::facts_for(&change.key.kind).and_then(|f| f.renew()).filter(|_| change.renews);
     if let (engine::Action::Create, Some(renew)) = (change.action, renew) {
         let token = change.renew_token.as_deref().unwrap_or_default();
         return (renew.event, format!("made the remote object {id} anew, as {}: {token:?} asks", renew.annotation));

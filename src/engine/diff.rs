@@ -63,14 +63,14 @@ pub fn diff(desired: &Fields, last_applied: Option<&Fields>, observed: &Fields, 
     // A field the API never returns is taken to be what seqops last wrote,
     // or, when it never wrote it (an adopted object), what is asked for.
     let remote = |field: &str| {
-        let unseen = facts.write_only.contains(&field) && !observed.contains_key(field);
+        let unseen = facts.is_write_only(field) && !observed.contains_key(field);
         let assumed = match last_applied {
             Some(applied) => applied.get(field),
             None => desired.get(field),
         }
         .filter(|_| unseen)
         .cloned();
-        let mut value = assumed.or_else(|| observed.get(field).cloned()).unwrap_or_else(|| (facts.default)(field));
+        let mut value = assumed.or_else(|| observed.get(field).cloned()).unwrap_or_else(|| facts.default_of(field));
         sources::fill_unknown(&mut value, last_applied.and_then(|l| l.get(field)));
         value
     };
@@ -87,8 +87,8 @@ pub fn diff(desired: &Fields, last_applied: Option<&Fields>, observed: &Fields, 
     if let Some(last_applied) = last_applied {
         for (field, applied) in last_applied {
             let current = remote(field);
-            if !desired.contains_key(field) && !facts.sticky.contains(&field.as_str()) {
-                let default = (facts.default)(field);
+            if !desired.contains_key(field) && !facts.is_kept(field) {
+                let default = facts.default_of(field);
                 if !same(facts, field, &default, &current) {
                     result.updates.insert(field.clone(), default.clone());
                     describe(field, Some(&current), Some(&default), &mut result.changes);
@@ -102,9 +102,9 @@ pub fn diff(desired: &Fields, last_applied: Option<&Fields>, observed: &Fields, 
             }
         }
     }
-    for field in facts.merged_maps {
-        if let Some(update) = result.updates.get_mut(*field) {
-            *update = merge_patch(desired.get(*field), observed.get(*field));
+    for field in facts.merged_maps() {
+        if let Some(update) = result.updates.get_mut(field) {
+            *update = merge_patch(desired.get(field), observed.get(field));
         }
     }
     result
@@ -114,14 +114,14 @@ pub fn diff(desired: &Fields, last_applied: Option<&Fields>, observed: &Fields, 
 /// manages: those the manifest asks for and those it set before.
 fn only_managed_keys(observed: &Fields, desired: &Fields, last_applied: Option<&Fields>, facts: &KindFacts) -> Fields {
     let mut observed = observed.clone();
-    for field in facts.merged_maps {
+    for field in facts.merged_maps() {
         let managed: std::collections::BTreeSet<String> = [Some(desired), last_applied]
             .into_iter()
             .flatten()
-            .filter_map(|fields| fields.get(*field).and_then(Value::as_object))
+            .filter_map(|fields| fields.get(field).and_then(Value::as_object))
             .flat_map(|map| map.keys().cloned())
             .collect();
-        if let Some(Value::Object(map)) = observed.get_mut(*field) {
+        if let Some(Value::Object(map)) = observed.get_mut(field) {
             map.retain(|key, _| managed.contains(key));
         }
     }
@@ -242,27 +242,17 @@ fn describe(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::external::{Change, Field, Json, Lifecycle, Listing, ReplaceOrder, CRUD};
     use serde_json::json;
 
-    static FACTS: KindFacts = KindFacts {
-        key_kind: "Thing",
-        immutable: &["runtime"],
-        sets: &["tags"],
-        write_only: &[],
-        default: |field| {
-            if field == "active" {
-                json!(false)
-            } else {
-                Value::Null
-            }
-        },
-        summary_fields: &[],
-        deletable: true,
-        create_before_delete: true,
-        ..KindFacts::CRUD
-    };
+    static FACTS: KindFacts = KindFacts::new(
+        "Thing",
+        Lifecycle { change: Change::InPlaceOrReplace(ReplaceOrder::CreateFirst), ..CRUD },
+        &[Field::new("runtime").fixed(), Field::new("tags").set(), Field::new("active").default(Json::Bool(false))],
+        Listing::Summary,
+    );
 
-    static MERGED: KindFacts = KindFacts { key_kind: "Run", merged_maps: &["variables"], ..KindFacts::CRUD };
+    static MERGED: KindFacts = KindFacts::new("Run", CRUD, &[Field::new("variables").merged_map()], Listing::Summary);
 
     #[test]
     fn a_merged_map_manages_only_the_keys_seqops_set_and_clears_one_it_no_longer_asks_for() {
@@ -362,22 +352,22 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
+    use crate::external::{Field, Json, Listing, CRUD};
     use proptest::prelude::*;
     use serde_json::json;
 
-    static PLAIN: KindFacts = KindFacts { key_kind: "Plain", ..KindFacts::CRUD };
+    static PLAIN: KindFacts = KindFacts::new("Plain", CRUD, &[], Listing::Summary);
     /// A set, defaults for removed fields, and a map merged key by key.
-    static SHAPED: KindFacts = KindFacts {
-        key_kind: "Shaped",
-        sets: &["tags"],
-        default: |field| match field {
-            "count" => json!(1),
-            "tags" => json!([]),
-            _ => Value::Null,
-        },
-        merged_maps: &["vars"],
-        ..KindFacts::CRUD
-    };
+    static SHAPED: KindFacts = KindFacts::new(
+        "Shaped",
+        CRUD,
+        &[
+            Field::new("tags").set().default(Json::EmptyList),
+            Field::new("count").default(Json::Int(1)),
+            Field::new("vars").merged_map(),
+        ],
+        Listing::Summary,
+    );
 
     fn leaf() -> impl Strategy<Value = Value> {
         prop_oneof![
@@ -418,7 +408,7 @@ mod properties {
     fn made(observed: &Fields, updates: &Fields, facts: &KindFacts) -> Fields {
         let mut after = observed.clone();
         for (field, value) in updates {
-            if facts.merged_maps.contains(&field.as_str()) {
+            if facts.is_merged_map(field) {
                 let mut map = after.get(field).and_then(Value::as_object).cloned().unwrap_or_default();
                 for (key, inner) in value.as_object().into_iter().flatten() {
                     match inner {

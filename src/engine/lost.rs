@@ -5,7 +5,7 @@
 //! name alone: an object is the lost create's only if it has its name,
 //! every field the create call set, no state entry manages it, and it was
 //! not there before the create was sent (state keeps those ids). Fields the
-//! create call cannot take (`KindFacts::set_after_create`) are left out:
+//! create call cannot take (`Sent::AfterCreate`) are left out:
 //! the object carries the API's defaults for them until the follow-up
 //! update that never came.
 
@@ -69,7 +69,7 @@ impl LostCreate<'_> {
             .filter(|s| {
                 !managed.contains(&s.id)
                     && facts.natural_key_of(&s.fields).as_ref() == Some(&wanted)
-                    && (facts.terminal)(&s.fields).is_none()
+                    && facts.terminal(&s.fields).is_none()
             })
             .collect()
     }

@@ -11,11 +11,16 @@
 
 pub mod digest;
 pub mod error;
+mod facts;
 mod secret;
 pub mod sources;
 mod stored;
 
 pub use error::ProviderError;
+pub use facts::{
+    Birth, Change, End, Field, Gone, Json, KindFacts, Lifecycle, Listing, Mutability, Read, Renew, ReplaceOrder, Sent,
+    Shape, Unset, CRUD,
+};
 pub use secret::Secret;
 pub use stored::Stored;
 
@@ -25,191 +30,12 @@ use serde_json::Value;
 /// A kind's fields, as compared and applied by the engine.
 pub type Fields = serde_json::Map<String, Value>;
 
-/// What the engine must know about a kind's fields to diff and apply it.
-pub struct KindFacts {
-    pub key_kind: &'static str,
-    /// Fields whose change cannot be made in place: the object is replaced.
-    pub immutable: &'static [&'static str],
-    /// List fields whose order does not matter.
-    pub sets: &'static [&'static str],
-    /// Fields the API takes but never returns (not secrets): taken to be
-    /// what seqops last wrote.
-    pub write_only: &'static [&'static str],
-    /// The value the API gives a field that is not set: what a field removed
-    /// from the manifest is reset to.
-    pub default: fn(&str) -> Value,
-    /// The fields a `list` call returns for each object.
-    pub summary_fields: &'static [&'static str],
-    /// Whether the API can delete the object at all.
-    pub deletable: bool,
-    /// Whether the old and the new object may exist at once during a
-    /// replace (create first), or the old must go first.
-    pub create_before_delete: bool,
-    /// Whether the API can create one (a Topo run cannot: adopt-only).
-    pub creatable: bool,
-    /// Whether the API can change one in place at all. A kind that can be
-    /// neither updated nor replaced (created and deleted) makes a change to
-    /// it a plan error, never a delete.
-    pub updatable: bool,
-    /// Whether a create sent again makes nothing new while what it made is
-    /// live (Gary's enrollment): a lost answer is recovered by sending it
-    /// again, not by a guess from a list.
-    pub idempotent_create: bool,
-    /// Whether the create is an upsert keyed by the natural key (orchagent's
-    /// `PUT /workspaces/{id}/secrets`, Orqis's `PUT /users/me/llm-key`):
-    /// sent where an object has the key, it replaces what that object
-    /// holds. An unmanaged one is taken over only when the manifest says
-    /// `seqops.dev/adopt`, and its value is then rotated knowingly.
-    pub create_overwrites: bool,
-    /// The fields that identify an object remotely (Gary: sequence and
-    /// contact), matched in listings for adoption and recovery; empty when
-    /// the kind has none and only its name and created fields can be used.
-    pub natural_key: &'static [&'static str],
-    /// Fields the vendor moves by itself (an enrollment's step): shown in
-    /// plans and status, never drift, never sent.
-    pub observations: &'static [&'static str],
-    /// The terminal remote state an object is in, if it reached one: such
-    /// an object is reported, never created again nor changed.
-    pub terminal: fn(&Fields) -> Option<String>,
-    /// What an object gone remotely means.
-    pub when_gone: WhenGone,
-    /// What to do instead of a change the API cannot make, for the plan's
-    /// error.
-    pub unchangeable_hint: &'static str,
-    /// An annotation whose token asks for the object to be made anew: a new
-    /// token means one new object (Gary's `gary.seqops.dev/re-enroll`).
-    pub renew: Option<Renew>,
-    /// Map fields the API merges key by key (Topo's `variables`): only the
-    /// keys seqops set are managed, a key removed from the manifest is sent
-    /// as `null`, and keys set by others are neither shown nor changed.
-    pub merged_maps: &'static [&'static str],
-    /// Fields with no documented default: removed from the manifest, they
-    /// are left as they are rather than reset (a Topo run's state).
-    pub sticky: &'static [&'static str],
-    /// The spec field that names an existing object by id (a Topo run's
-    /// `spec.id`), for kinds that adopt rather than create.
-    pub id_field: Option<&'static str>,
-    /// Whether applying the updates (then the desired fields) ends the
-    /// object (a Topo stop), and how: such a change is planned like a
-    /// delete, and prevent-destroy blocks it.
-    pub ends: fn(&Fields, &Fields) -> Option<String>,
-    /// Whether a listing shows each object whole (every field `observe`
-    /// would): a plan then reads no object one by one.
-    pub full_listing: bool,
-    /// Fields the create call cannot take (an orchagent Schedule's
-    /// `enabled`): an update right after the create sets them, and what a
-    /// create whose answer was lost made is looked for without them.
-    pub set_after_create: &'static [&'static str],
-}
-
-/// A kind's renew annotation: a new token on it asks for one new object
-/// (a contact enrolled once more), a token already used for nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Renew {
-    pub annotation: &'static str,
-    /// What the new object is called in a plan: `re-enrollment`.
-    pub noun: &'static str,
-    /// The reason of the controller's Event once it is made: `ReEnrolled`.
-    pub event: &'static str,
-}
-
-/// What a plan does with a managed object that is gone remotely.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WhenGone {
-    /// Creates it again (Terraform's default).
-    Recreate,
-    /// Reports it and plans nothing: creating it again would repeat what
-    /// should happen once.
-    Report,
-}
-
-fn no_default(_: &str) -> Value {
-    Value::Null
-}
-
-fn never_terminal(_: &Fields) -> Option<String> {
-    None
-}
-
-impl KindFacts {
-    /// A kind the API can create, read, update and delete, with no natural
-    /// key and nothing the vendor moves: the base others are written from
-    /// (`..KindFacts::CRUD`).
-    pub const CRUD: KindFacts = KindFacts {
-        key_kind: "",
-        immutable: &[],
-        sets: &[],
-        write_only: &[],
-        default: no_default,
-        summary_fields: &[],
-        deletable: true,
-        create_before_delete: true,
-        creatable: true,
-        updatable: true,
-        idempotent_create: false,
-        create_overwrites: false,
-        natural_key: &[],
-        observations: &[],
-        terminal: never_terminal,
-        when_gone: WhenGone::Recreate,
-        unchangeable_hint: "",
-        renew: None,
-        merged_maps: &[],
-        sticky: &[],
-        id_field: None,
-        ends: |_, _| None,
-        full_listing: false,
-        set_after_create: &[],
-    };
-
-    pub fn is_observation(&self, field: &str) -> bool {
-        self.observations.contains(&field)
-    }
-
-    /// The natural key of fields, when the kind has one and every part of
-    /// it is set.
-    pub fn natural_key_of(&self, fields: &Fields) -> Option<Vec<Value>> {
-        if self.natural_key.is_empty() {
-            return None;
-        }
-        // A part that refers to an object not created yet is not known.
-        let known = |v: &&Value| !v.is_null() && v.as_str() != Some(KNOWN_AFTER_APPLY);
-        self.natural_key.iter().map(|f| fields.get(*f).filter(known).cloned()).collect()
-    }
-
-    /// The desired fields the create call cannot take.
-    pub fn after_create(&self, desired: &Fields) -> Fields {
-        desired
-            .iter()
-            .filter(|(f, _)| self.set_after_create.contains(&f.as_str()))
-            .map(|(f, v)| (f.clone(), v.clone()))
-            .collect()
-    }
-
-    /// The desired fields the create call itself sends.
-    pub fn sent_by_create(&self, desired: &Fields) -> Fields {
-        desired
-            .iter()
-            .filter(|(f, _)| !self.set_after_create.contains(&f.as_str()))
-            .map(|(f, v)| (f.clone(), v.clone()))
-            .collect()
-    }
-
-    pub fn is_set(&self, field: &str) -> bool {
-        self.sets.contains(&field)
-    }
-
-    pub fn is_immutable(&self, field: &str) -> bool {
-        self.immutable.contains(&field)
-    }
-}
-
 /// One remote object as a collection listing shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RemoteSummary {
     pub id: String,
     pub display_name: String,
-    /// The [`KindFacts::summary_fields`] of the object.
+    /// The fields a listing shows of the object.
     pub fields: Fields,
 }
 

@@ -170,7 +170,7 @@ mod tests {
         for provider in PROVIDERS {
             for kind in provider.kinds {
                 let facts = facts_for(kind.key_kind).expect("facts for every kind");
-                if let Some(renew) = facts.renew {
+                if let Some(renew) = facts.renew() {
                     assert!(kind.annotations.contains(&renew.annotation), "{}: {}", kind.kind, renew.annotation);
                 }
                 let group = format!("{}.seqops.dev/", provider.provider_type.as_str());

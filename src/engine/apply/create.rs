@@ -191,7 +191,7 @@ async fn recover_unanswered(
 /// its answer is lost: the answer is recovered with no guess from a list.
 async fn send_create(client: &dyn ExternalClient, prepared: &Prepared) -> Result<Created, ProviderError> {
     let mut result = client.create(&prepared.desired, &prepared.sources).await;
-    if client.facts().idempotent_create {
+    if client.facts().idempotent_create() {
         for _ in 0..2 {
             match &result {
                 Err(error) if error.is_unanswered() => {

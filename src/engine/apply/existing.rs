@@ -32,7 +32,7 @@ pub(super) async fn apply_replace(step: &Step<'_>) -> Result<Written, String> {
     let prepared = step.prepare().await?;
     let keys = std::slice::from_ref(key);
     state.record_entries(keys, |s| mark_deposed(s, key, &old)).await.map_err(unsaved(key))?;
-    let (id, written) = if client.facts().create_before_delete {
+    let (id, written) = if client.facts().create_before_delete() {
         let (id, written, _) = create(change, &prepared, client, state, options).await?;
         delete_deposed(change, &old, client, state).await?;
         (id, written)

@@ -68,12 +68,12 @@ impl Group<'_> {
                 reason::joined(&found.replace_reasons, "; ")
             )));
         }
-        if !self.client.facts().updatable && !found.updates.is_empty() {
+        if !self.client.facts().updatable() && !found.updates.is_empty() {
             return Err(ProviderError::Invalid(format!(
                 "{}: {id} differs from the manifest in {}, and the API cannot change it; {}",
                 resource.key,
                 field_list(&found.updates),
-                self.client.facts().unchangeable_hint
+                self.client.facts().unchangeable_hint()
             )));
         }
         Ok(())
@@ -88,7 +88,7 @@ impl Group<'_> {
         listing: Option<&Listing>,
     ) -> Result<Outcome, ProviderError> {
         let facts = self.client.facts();
-        if let Some(found) = found.filter(|found| (facts.terminal)(&found.fields).is_none()) {
+        if let Some(found) = found.filter(|found| facts.terminal(&found.fields).is_none()) {
             let reason = Reason::OneLive { kind: resource.key.kind.clone(), natural_key: natural_key(facts) };
             return self.plan_adopt(resource, &found.id, reason, listing).await;
         }
@@ -110,7 +110,7 @@ impl Group<'_> {
             "{}: the API cannot create a {}, and no live one has this {}; {found}. Name one with spec.id",
             resource.key,
             resource.key.kind,
-            facts.natural_key.join(" and ")
+            facts.natural_key().join(" and ")
         )))
     }
 
@@ -129,24 +129,23 @@ impl Group<'_> {
             .iter()
             .filter(|s| facts.natural_key_of(&s.fields).as_ref() == Some(&wanted))
             .partition(|s| listing.managed.contains(&s.id));
-        if let Some(taken) = managed.iter().find(|s| (facts.terminal)(&s.fields).is_none()) {
+        if let Some(taken) = managed.iter().find(|s| facts.terminal(&s.fields).is_none()) {
             let holder = self.state.resources.iter().find(|(_, e)| e.id.as_deref() == Some(taken.id.as_str()));
             let holder = holder.map_or_else(|| "another manifest".to_string(), |(key, _)| key.to_string());
             return Err(ProviderError::Invalid(format!(
                 "{} ({}) is already managed by {holder}: one remote object cannot be bound to two manifests",
                 taken.id,
-                facts.natural_key.join(" and ")
+                facts.natural_key().join(" and ")
             )));
         }
-        let live: Vec<&RemoteSummary> =
-            same.iter().copied().filter(|s| (facts.terminal)(&s.fields).is_none()).collect();
+        let live: Vec<&RemoteSummary> = same.iter().copied().filter(|s| facts.terminal(&s.fields).is_none()).collect();
         match live.as_slice() {
             [] => Ok(same.last().copied()),
             [one] => Ok(Some(one)),
             several => Err(ProviderError::Invalid(format!(
                 "{} live remote objects share the natural key {} ({}); choose one by id",
                 several.len(),
-                facts.natural_key.join(" and "),
+                facts.natural_key().join(" and "),
                 several
                     .iter()
                     .map(|s| format!("{} {}", s.id, plain(s.fields.get("status").unwrap_or(&serde_json::Value::Null))))

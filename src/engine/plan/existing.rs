@@ -11,7 +11,7 @@ use crate::engine::digest;
 use crate::engine::reason::{self, Reason};
 use crate::engine::state::Entry;
 use crate::external::digest::Digests;
-use crate::external::{Fields, ListScope, ProviderError, RemoteSummary, Scoped, WhenGone};
+use crate::external::{Fields, ListScope, ProviderError, RemoteSummary, Scoped};
 use crate::manifest::Resource;
 
 /// An object state knows, compared with its manifest.
@@ -68,7 +68,7 @@ impl Group<'_> {
         if compared.found.updates.is_empty() {
             return Ok(self.unchanged_or_sync(resource, compared));
         }
-        if let Some(status) = (self.client.facts().terminal)(&compared.observed) {
+        if let Some(status) = self.client.facts().terminal(&compared.observed) {
             return self.plan_ended_by_itself(resource, entry, &id, status, compared, warnings);
         }
         self.plan_update_or_replace(resource, id, compared, listing)
@@ -125,7 +125,7 @@ impl Group<'_> {
         listing: Option<&Listing>,
         warnings: &mut Vec<String>,
     ) -> Result<Outcome, ProviderError> {
-        if self.client.facts().when_gone == WhenGone::Report {
+        if self.client.facts().reports_gone() {
             warnings.push(format!(
                 "{}: {id} is gone remotely; it is not created again, since it should happen once. Remove the manifest, or `seqops state rm {}` to let it be made anew",
                 resource.key, resource.key
@@ -212,10 +212,9 @@ impl Group<'_> {
         // What the vendor moved by itself is no change, but state keeps
         // the latest reading of it (`seqops state show`).
         let moved = facts
-            .observations
-            .iter()
-            .chain(facts.merged_maps)
-            .any(|f| compared.observed.get(*f) != compared.observed_before.get(*f));
+            .observations()
+            .chain(facts.merged_maps())
+            .any(|f| compared.observed.get(f) != compared.observed_before.get(f));
         if compared.desired != compared.applied_before || compared.manifest_changed || moved {
             return Outcome::Sync(Box::new(StateSync {
                 key: resource.key.clone(),
@@ -239,20 +238,20 @@ impl Group<'_> {
     ) -> Result<Outcome, ProviderError> {
         let facts = self.client.facts();
         let Compared { desired, last_applied, observed, found, .. } = compared;
-        let must_replace = !found.replace_reasons.is_empty() || !facts.updatable;
-        if must_replace && !(facts.creatable && facts.deletable) {
+        let must_replace = !found.replace_reasons.is_empty() || !facts.updatable();
+        if must_replace && !facts.replaceable() {
             return Err(ProviderError::Invalid(format!(
                 "{}: {} cannot change: the API can neither update nor replace a {}; {}",
                 resource.key,
                 field_list(&found.updates),
                 resource.key.kind,
-                facts.unchangeable_hint
+                facts.unchangeable_hint()
             )));
         }
         let action = if must_replace { Action::Replace } else { Action::Update };
         let mut change = self.base_change(resource, action, Some(id));
         let ends = self.ending(&change, &found.updates, &desired, "this change")?;
-        let reasons = if found.replace_reasons.is_empty() && !facts.updatable {
+        let reasons = if found.replace_reasons.is_empty() && !facts.updatable() {
             vec![Reason::NotUpdatable {
                 kind: resource.key.kind.clone(),
                 fields: found.updates.keys().cloned().collect(),

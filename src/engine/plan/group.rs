@@ -139,7 +139,7 @@ impl Group<'_> {
             .iter()
             .filter(|o| match o {
                 Outcome::Change(c) => {
-                    c.action == Action::Create || (c.action == Action::Replace && facts.create_before_delete)
+                    c.action == Action::Create || (c.action == Action::Replace && facts.create_before_delete())
                 }
                 _ => false,
             })
@@ -225,7 +225,7 @@ impl Group<'_> {
     /// The object's current fields: from a listing that shows objects whole
     /// (as good as a read, and free), else read.
     pub(super) async fn read(&self, id: &str, listing: Option<&Listing>) -> Result<Option<Fields>, ProviderError> {
-        let listed = listing.and_then(|l| l.get(id)).filter(|_| self.client.facts().full_listing);
+        let listed = listing.and_then(|l| l.get(id)).filter(|_| self.client.facts().full_listing());
         match listed {
             Some(summary) => Ok(Some(summary.fields.clone())),
             None => self.client.observe(id).await,
@@ -234,7 +234,7 @@ impl Group<'_> {
 
     /// The token of the kind's renew annotation on the manifest, if any.
     pub(super) fn renew_token(&self, resource: &Resource) -> Option<String> {
-        resource.annotation(self.client.facts().renew?.annotation).map(String::from)
+        resource.annotation(self.client.facts().renew()?.annotation).map(String::from)
     }
 
     /// What the provider needs to resolve a spec: its sources read, its
@@ -309,16 +309,15 @@ fn requests_of(client: &dyn ExternalClient, change: &Change) -> u64 {
 /// …), as last seen; none when it shows none of them.
 pub(super) fn observations(facts: &KindFacts, observed: &Fields) -> Option<Reason> {
     let seen: Vec<(String, String)> = facts
-        .observations
-        .iter()
-        .filter_map(|f| observed.get(*f).filter(|v| !v.is_null()).map(|v| (f.to_string(), plain(v))))
+        .observations()
+        .filter_map(|f| observed.get(f).filter(|v| !v.is_null()).map(|v| (f.to_string(), plain(v))))
         .collect();
     (!seen.is_empty()).then_some(Reason::Observed { seen })
 }
 
 /// The fields of the kind's natural key, as reasons name them.
 pub(super) fn natural_key(facts: &KindFacts) -> Vec<String> {
-    facts.natural_key.iter().map(ToString::to_string).collect()
+    facts.natural_key().iter().map(ToString::to_string).collect()
 }
 
 /// A value as a message shows it: text without its quotes.

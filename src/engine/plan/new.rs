@@ -29,7 +29,7 @@ impl Group<'_> {
         if facts.natural_key_of(&self.desired(resource, None).await?).is_some() {
             return self.plan_new_by_natural_key(resource, listing).await;
         }
-        if !facts.creatable {
+        if !facts.creatable() {
             return Err(ProviderError::Invalid(format!(
                 "{}: the API cannot create a {}; name an existing one with seqops.dev/external-id",
                 resource.key, resource.key.kind
@@ -62,7 +62,7 @@ impl Group<'_> {
         let named = match resource.annotation(annotations::EXTERNAL_ID) {
             Some(id) => Some((id, "seqops.dev/external-id", Reason::ExternalIdNamesIt)),
             None => facts
-                .id_field
+                .id_field()
                 .and_then(|f| resource.spec.get(f))
                 .and_then(|v| v.as_str())
                 .map(|id| (id, "spec.id", Reason::SpecIdNamesIt)),
@@ -94,7 +94,7 @@ impl Group<'_> {
             self.claim(&format!("natural key {}", serde_json::Value::Array(key)), &resource.key)?;
         }
         let found = self.by_natural_key(&desired, listing)?;
-        if !facts.creatable {
+        if !facts.creatable() {
             return self.adopt_only(resource, found, listing).await;
         }
         let Some(found) = found else {
@@ -103,14 +103,14 @@ impl Group<'_> {
         if let Some(outcome) = self.plan_finished(resource, found, listing).await? {
             return Ok(outcome);
         }
-        let key = facts.natural_key.join(" and ");
-        if facts.create_overwrites && !resource.annotation_is_true(annotations::ADOPT) {
+        let key = facts.natural_key().join(" and ");
+        if facts.create_overwrites() && !resource.annotation_is_true(annotations::ADOPT) {
             return Err(ProviderError::Invalid(format!(
                 "{}: {} already exists and no state entry manages it; creating it would replace what it holds (the API's create is an upsert by {key}). Set seqops.dev/adopt: \"true\" to take it over and write this value over it, or remove the manifest",
                 resource.key, found.id
             )));
         }
-        if facts.idempotent_create || resource.annotation_is_true(annotations::ADOPT) {
+        if facts.idempotent_create() || resource.annotation_is_true(annotations::ADOPT) {
             let reason = Reason::ExistsAdopted { id: found.id.clone(), natural_key: super::group::natural_key(facts) };
             return self.plan_adopt(resource, &found.id, reason, listing).await;
         }

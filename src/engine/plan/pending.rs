@@ -25,7 +25,7 @@ impl Group<'_> {
         let renewing = self.renew_token(resource).is_some();
         let found = self.by_natural_key(&desired, listing)?;
         // Renewing, a finished object is the old one, not what was asked for.
-        let found = found.filter(|f| !(renewing && (self.client.facts().terminal)(&f.fields).is_some()));
+        let found = found.filter(|f| !(renewing && self.client.facts().terminal(&f.fields).is_some()));
         if let Some(found) = found {
             let reason = Reason::LostCreateFoundByNaturalKey;
             return self.adopt(resource, &found.id, reason, listing, Some(&sent)).await;

@@ -45,7 +45,7 @@ impl Group<'_> {
     /// anything does: each reason that applies (a policy without `Delete`,
     /// the orphan deletion policy, a kind the API cannot delete).
     fn kept_by(&self, entry: &Entry) -> Option<Vec<Reason>> {
-        let deletable = self.client.facts().deletable;
+        let deletable = self.client.facts().deletable();
         let policy_keeps = !crate::manifest::policy::allows(&entry.applied_spec(), Policy::Delete);
         if !(entry.orphan_on_delete || !deletable || policy_keeps) {
             return None;

@@ -20,7 +20,7 @@ impl Group<'_> {
         desired: &Fields,
         doing: &str,
     ) -> Result<Option<String>, ProviderError> {
-        let Some(how) = (self.client.facts().ends)(updates, desired) else { return Ok(None) };
+        let Some(how) = self.client.facts().ends(updates, desired) else { return Ok(None) };
         if change.prevent_destroy {
             return Err(ProviderError::Invalid(format!(
                 "{}: {doing} ends it ({how}), but it has seqops.dev/prevent-destroy: \"true\"",
@@ -33,7 +33,7 @@ impl Group<'_> {
     /// Why a new object is asked for, when the kind's renew annotation on
     /// the manifest has a token the object was not made with.
     pub(super) fn renewal_asked(&self, resource: &Resource, entry: &Entry) -> Option<Reason> {
-        let (token, renew) = (self.renew_token(resource)?, self.client.facts().renew?);
+        let (token, renew) = (self.renew_token(resource)?, self.client.facts().renew()?);
         (entry.renew_token.as_ref() != Some(&token)).then(|| Reason::RenewTokenChanged {
             noun: renew.noun.to_string(),
             annotation: renew.annotation.to_string(),
@@ -61,11 +61,11 @@ impl Group<'_> {
     ) -> Result<Option<Outcome>, ProviderError> {
         let facts = self.client.facts();
         let renewing = self.renew_token(resource).is_some();
-        if let Some(status) = (facts.terminal)(&found.fields).filter(|_| !renewing) {
+        if let Some(status) = facts.terminal(&found.fields).filter(|_| !renewing) {
             let reason = Reason::ExistsFinished { id: found.id.clone(), natural_key: natural_key(facts), status };
             return self.plan_adopt(resource, &found.id, reason, listing).await.map(Some);
         }
-        if let Some(renew) = facts.renew.filter(|_| (facts.terminal)(&found.fields).is_some()) {
+        if let Some(renew) = facts.renew().filter(|_| facts.terminal(&found.fields).is_some()) {
             let why = Reason::RenewFinished {
                 noun: renew.noun.to_string(),
                 id: found.id.clone(),
@@ -94,7 +94,7 @@ impl Group<'_> {
                 "{} is {status} remotely, which is final: it cannot change any more ({}); {}",
                 resource.key,
                 field_list(&compared.found.updates),
-                self.client.facts().unchangeable_hint
+                self.client.facts().unchangeable_hint()
             )));
         }
         warnings

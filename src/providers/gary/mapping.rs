@@ -8,28 +8,35 @@
 use serde_json::{json, Value};
 
 use super::wire;
-use crate::providers::{Fields, KindFacts, Renew, WhenGone};
+use crate::providers::{Birth, Change, End, Field, Fields, Gone, KindFacts, Lifecycle, Listing, Renew};
 
-pub static ENROLLMENT_FACTS: KindFacts = KindFacts {
-    key_kind: "Enrollment",
-    immutable: &["sequence", "contactId", "metadata"],
-    // Gary's POST answer does not show metadata; a listing may. What is not
-    // shown is taken to be what seqops sent.
-    write_only: &["metadata"],
-    summary_fields: &["sequence", "contactId", "status", "currentStep", "nextRunAt"],
-    deletable: false,
-    create_before_delete: false,
-    updatable: false,
-    idempotent_create: true,
-    natural_key: &["sequence", "contactId"],
-    observations: &["status", "currentStep", "nextRunAt", "enrolledAt", "pausedReason"],
-    terminal,
-    when_gone: WhenGone::Report,
-    unchangeable_hint: "Gary can neither change nor cancel an enrollment: put the manifest back as it was; to enroll the contact again on purpose, set gary.seqops.dev/re-enroll: \"<a new token>\"",
-    renew: Some(Renew { annotation: RE_ENROLL, noun: "re-enrollment", event: "ReEnrolled" }),
-    full_listing: true,
-    ..KindFacts::CRUD
-};
+pub static ENROLLMENT_FACTS: KindFacts = KindFacts::new(
+    "Enrollment",
+    Lifecycle {
+        birth: Birth::Idempotent {
+            key: &["sequence", "contactId"],
+            renew: Some(Renew { annotation: RE_ENROLL, noun: "re-enrollment", event: "ReEnrolled" }),
+        },
+        change: Change::Never {
+            hint: "Gary can neither change nor cancel an enrollment: put the manifest back as it was; to enroll the contact again on purpose, set gary.seqops.dev/re-enroll: \"<a new token>\"",
+        },
+        gone: Gone::Report { terminal },
+        end: End::Never,
+    },
+    &[
+        Field::new("sequence").fixed(),
+        Field::new("contactId").fixed(),
+        // Gary's POST answer does not show metadata; a listing may. What is
+        // not shown is taken to be what seqops sent.
+        Field::new("metadata").fixed().write_only(),
+        Field::new("status").observed(),
+        Field::new("currentStep").observed(),
+        Field::new("nextRunAt").observed(),
+        Field::new("enrolledAt").observed(),
+        Field::new("pausedReason").observed(),
+    ],
+    Listing::Whole,
+);
 
 /// A new token enrolls the contact again on purpose.
 pub const RE_ENROLL: &str = "gary.seqops.dev/re-enroll";

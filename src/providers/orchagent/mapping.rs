@@ -9,94 +9,86 @@ use serde_json::{json, Map, Value};
 
 use super::wire;
 use crate::providers::sources::{self, SourceValues, SENSITIVE};
-use crate::providers::{DesiredContext, Fields, KindFacts, ProviderError};
+use crate::providers::{
+    Birth, Change, DesiredContext, End, Field, Fields, Json, KindFacts, Lifecycle, Listing, ProviderError,
+    ReplaceOrder, CRUD,
+};
 
 // ---- What each kind allows -------------------------------------------------
 
-pub static WORKSPACE_FACTS: KindFacts = KindFacts {
-    key_kind: "Workspace",
-    immutable: &[],
-    sets: &[],
-    write_only: &[],
-    default: |_| Value::Null,
-    summary_fields: &["name", "slug"],
-    deletable: false,
-    create_before_delete: true,
-    ..KindFacts::CRUD
-};
+pub static WORKSPACE_FACTS: KindFacts =
+    KindFacts::new("Workspace", Lifecycle { end: End::Never, ..CRUD }, &[], Listing::Summary);
 
-pub static SECRET_FACTS: KindFacts = KindFacts {
-    key_kind: "WorkspaceSecret",
-    immutable: &["workspace", "name"],
-    sets: &[],
-    write_only: &[],
-    default: |_| Value::Null,
-    summary_fields: &["workspace", "name"],
-    deletable: true,
-    create_before_delete: false,
-    // The create is `PUT /workspaces/{id}/secrets`, by name.
-    natural_key: &["workspace", "name"],
-    idempotent_create: true,
-    create_overwrites: true,
-    ..KindFacts::CRUD
-};
-
-pub static AGENT_FACTS: KindFacts = KindFacts {
-    key_kind: super::AGENT_KEY_KIND,
-    immutable: &["name", "version", "type", "runMode", "runtime", "loop", "callable"],
-    sets: &["tags", "supportedProviders"],
-    // The agent the API returns has none of these.
-    write_only: &["runtime", "loop", "tags", "supportedProviders", "defaultEndpoint", "timeoutSeconds"],
-    default: |field| match field {
-        "runMode" => json!("on_demand"),
-        "callable" => json!(true),
-        "isPublic" => json!(false),
-        _ => Value::Null,
+pub static SECRET_FACTS: KindFacts = KindFacts::new(
+    "WorkspaceSecret",
+    Lifecycle {
+        // The create is `PUT /workspaces/{id}/secrets`, by name.
+        birth: Birth::Upsert { key: &["workspace", "name"] },
+        change: Change::InPlaceOrReplace(ReplaceOrder::DeleteFirst),
+        ..CRUD
     },
-    summary_fields: &["name", "version", "type", "runMode", "callable", "description", "isPublic"],
-    deletable: true,
-    create_before_delete: true,
-    ..KindFacts::CRUD
-};
+    &[Field::new("workspace").fixed(), Field::new("name").fixed()],
+    Listing::Summary,
+);
 
-pub static SCHEDULE_FACTS: KindFacts = KindFacts {
-    key_kind: "Schedule",
-    immutable: &["workspace", "agent", "type"],
-    sets: &[],
-    write_only: &["alertWebhookUrl", "alertOnFailureCount"],
-    default: |field| match field {
-        "timezone" => json!("UTC"),
-        "enabled" => json!(true),
-        "pinVersion" => json!(false),
-        "inputData" => json!({}),
-        _ => Value::Null,
-    },
-    summary_fields: &["agent", "type", "cronExpression", "timezone", "enabled"],
-    deletable: true,
-    create_before_delete: true,
+pub static AGENT_FACTS: KindFacts = KindFacts::new(
+    super::AGENT_KEY_KIND,
+    Lifecycle { change: Change::InPlaceOrReplace(ReplaceOrder::CreateFirst), ..CRUD },
+    // The agent the API returns has none of runtime, loop, tags,
+    // supportedProviders, defaultEndpoint and timeoutSeconds.
+    &[
+        Field::new("name").fixed(),
+        Field::new("version").fixed(),
+        Field::new("type").fixed(),
+        Field::new("runMode").fixed().default(Json::Text("on_demand")),
+        Field::new("runtime").fixed().write_only(),
+        Field::new("loop").fixed().write_only(),
+        Field::new("callable").fixed().default(Json::Bool(true)),
+        Field::new("tags").set().write_only(),
+        Field::new("supportedProviders").set().write_only(),
+        Field::new("defaultEndpoint").write_only(),
+        Field::new("timeoutSeconds").write_only(),
+        Field::new("isPublic").default(Json::Bool(false)),
+    ],
+    Listing::Summary,
+);
+
+pub static SCHEDULE_FACTS: KindFacts = KindFacts::new(
+    "Schedule",
+    Lifecycle { change: Change::InPlaceOrReplace(ReplaceOrder::CreateFirst), ..CRUD },
     // The create call takes neither `enabled` nor the alert settings.
-    set_after_create: &["enabled", "alertWebhookUrl", "alertOnFailureCount"],
-    ..KindFacts::CRUD
-};
+    &[
+        Field::new("workspace").fixed(),
+        Field::new("agent").fixed(),
+        Field::new("type").fixed(),
+        Field::new("timezone").default(Json::Text("UTC")),
+        Field::new("enabled").default(Json::Bool(true)).after_create(),
+        Field::new("pinVersion").default(Json::Bool(false)),
+        Field::new("inputData").default(Json::EmptyMap),
+        Field::new("alertWebhookUrl").write_only().after_create(),
+        Field::new("alertOnFailureCount").write_only().after_create(),
+    ],
+    Listing::Summary,
+);
 
-pub static SERVICE_FACTS: KindFacts = KindFacts {
-    key_kind: "Service",
-    immutable: &["workspace", "agent", "name", "minInstances", "maxInstances", "command", "args"],
-    sets: &["secretNames"],
-    write_only: &["command", "args", "alertWebhookUrl"],
-    default: |field| match field {
-        "env" => json!({}),
-        "secretNames" => json!([]),
-        "minInstances" | "maxInstances" => json!(1),
-        "maxRestartFailures" => json!(3),
-        _ => Value::Null,
-    },
-    summary_fields: &["agent", "name", "minInstances", "maxInstances", "env", "secretNames", "maxRestartFailures"],
-    deletable: true,
-    create_before_delete: true,
-    set_after_create: &["alertWebhookUrl", "maxRestartFailures"],
-    ..KindFacts::CRUD
-};
+pub static SERVICE_FACTS: KindFacts = KindFacts::new(
+    "Service",
+    Lifecycle { change: Change::InPlaceOrReplace(ReplaceOrder::CreateFirst), ..CRUD },
+    &[
+        Field::new("workspace").fixed(),
+        Field::new("agent").fixed(),
+        Field::new("name").fixed(),
+        Field::new("minInstances").fixed().default(Json::Int(1)),
+        Field::new("maxInstances").fixed().default(Json::Int(1)),
+        Field::new("command").fixed().write_only(),
+        Field::new("args").fixed().write_only(),
+        Field::new("secretNames").set().default(Json::EmptyList),
+        Field::new("env").default(Json::EmptyMap),
+        Field::new("maxRestartFailures").default(Json::Int(3)).after_create(),
+        Field::new("alertWebhookUrl").write_only().after_create(),
+    ],
+    Listing::Summary,
+);
 
 // ---- Field names: (spec, wire) ---------------------------------------------
 

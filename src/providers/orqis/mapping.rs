@@ -12,58 +12,45 @@ use serde_json::{json, Map, Value};
 
 use super::wire;
 use crate::providers::sources::{self, DIGEST, SENSITIVE};
-use crate::providers::{Fields, KindFacts, Write};
+use crate::providers::{Birth, Change, Field, Fields, Json, KindFacts, Lifecycle, Listing, ReplaceOrder, Write, CRUD};
 
 /// The LLM provider Orqis uses when none is named.
 const DEFAULT_PROVIDER: &str = "google";
 
-pub static AGENT_FACTS: KindFacts = KindFacts {
-    key_kind: super::AGENT_KEY_KIND,
-    immutable: &["openapiSpec", "apiProvider", "model", "baseUrl"],
-    sets: &["defaultTools"],
-    write_only: &["model", "baseUrl"],
-    default: |field| match field {
-        "headers" => json!({}),
-        "defaultTools" => json!([]),
-        "apiProvider" => json!(DEFAULT_PROVIDER),
-        _ => Value::Null,
+pub static AGENT_FACTS: KindFacts = KindFacts::new(
+    super::AGENT_KEY_KIND,
+    Lifecycle { change: Change::InPlaceOrReplace(ReplaceOrder::CreateFirst), ..CRUD },
+    &[
+        Field::new("openapiSpec").fixed(),
+        Field::new("apiProvider").fixed().default(Json::Text(DEFAULT_PROVIDER)),
+        Field::new("model").fixed().write_only(),
+        Field::new("baseUrl").fixed().write_only(),
+        // Default tools are added one call each once the agent exists.
+        Field::new("defaultTools").set().default(Json::EmptyList).after_create(),
+        Field::new("headers").default(Json::EmptyMap),
+    ],
+    Listing::Summary,
+);
+
+pub static LLM_KEY_FACTS: KindFacts = KindFacts::new(
+    "LlmKey",
+    Lifecycle {
+        // The create is `PUT /users/me/llm-key`, one key per LLM provider.
+        birth: Birth::Upsert { key: &["provider"] },
+        change: Change::InPlaceOrReplace(ReplaceOrder::DeleteFirst),
+        ..CRUD
     },
-    summary_fields: &["name", "description", "apiProvider", "model", "baseUrl", "defaultTools"],
-    deletable: true,
-    create_before_delete: true,
-    // Default tools are added one call each once the agent exists.
-    set_after_create: &["defaultTools"],
-    ..KindFacts::CRUD
-};
+    &[Field::new("provider").fixed()],
+    Listing::Summary,
+);
 
-pub static LLM_KEY_FACTS: KindFacts = KindFacts {
-    key_kind: "LlmKey",
-    immutable: &["provider"],
-    sets: &[],
-    write_only: &[],
-    default: |_| Value::Null,
-    summary_fields: &["provider"],
-    deletable: true,
-    create_before_delete: false,
-    // The create is `PUT /users/me/llm-key`, one key per LLM provider.
-    natural_key: &["provider"],
-    idempotent_create: true,
-    create_overwrites: true,
-    ..KindFacts::CRUD
-};
-
-pub static API_KEY_FACTS: KindFacts = KindFacts {
-    key_kind: "ApiKey",
-    immutable: &["name", "agent"],
-    sets: &[],
-    write_only: &[],
-    default: |_| Value::Null,
-    summary_fields: &["name", "agent"],
-    deletable: true,
+pub static API_KEY_FACTS: KindFacts = KindFacts::new(
+    "ApiKey",
     // Orqis allows one active key per agent: the old one goes first.
-    create_before_delete: false,
-    ..KindFacts::CRUD
-};
+    Lifecycle { change: Change::InPlaceOrReplace(ReplaceOrder::DeleteFirst), ..CRUD },
+    &[Field::new("name").fixed(), Field::new("agent").fixed()],
+    Listing::Summary,
+);
 
 /// The agent's fields a manifest writes as they are compared.
 const AGENT_SPEC_FIELDS: [&str; 6] = ["name", "description", "apiProvider", "model", "baseUrl", "defaultTools"];

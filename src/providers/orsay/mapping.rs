@@ -7,30 +7,28 @@ use serde_json::{json, Map, Value};
 
 use super::wire;
 use crate::manifest::duration::Duration;
-use crate::providers::{Fields, KindFacts};
+use crate::providers::{Field, Fields, Json, KindFacts, Listing, CRUD};
 
-pub static SEQUENCE_FACTS: KindFacts = KindFacts {
-    key_kind: "Sequence",
-    immutable: &[],
-    sets: &["keywords", "targetAccounts"],
-    write_only: &[],
-    default: default_of,
-    summary_fields: &["name", "trigger", "active"],
-    deletable: true,
-    create_before_delete: true,
-    ..KindFacts::CRUD
-};
+pub static SEQUENCE_FACTS: KindFacts = KindFacts::new(
+    "Sequence",
+    CRUD,
+    &[
+        Field::new("keywords").set(),
+        Field::new("targetAccounts").set(),
+        Field::new("active").default(Json::Bool(false)),
+        Field::new("shouldContinueExistingConversations").default(Json::Bool(false)),
+        Field::new("requireManualApproval").default(Json::Bool(false)),
+        Field::new("enableAgentOnConversation").default(Json::Bool(true)),
+        Field::new("inboundResponseDelay").default(Json::Text("5m")),
+        Field::new("flow").default(Json::EmptyList),
+    ],
+    Listing::Summary,
+);
 
 /// Orsay's documented defaults: what a field removed from a manifest is
-/// reset to.
-pub fn default_of(field: &str) -> Value {
-    match field {
-        "active" | "shouldContinueExistingConversations" | "requireManualApproval" => json!(false),
-        "enableAgentOnConversation" => json!(true),
-        "inboundResponseDelay" => json!("5m"),
-        "flow" => json!([]),
-        _ => Value::Null,
-    }
+/// reset to, and what a field the API leaves out means.
+fn default_of(field: &str) -> Value {
+    SEQUENCE_FACTS.default_of(field)
 }
 
 /// The fields of a full sequence.

@@ -8,28 +8,28 @@
 use serde_json::{json, Value};
 
 use super::wire;
-use crate::providers::{Fields, KindFacts, WhenGone};
+use crate::providers::{Birth, Change, End, Field, Fields, Gone, KindFacts, Lifecycle, Listing};
 
-pub static RUN_FACTS: KindFacts = KindFacts {
-    key_kind: "SequenceRun",
-    immutable: &["templateId", "contactId"],
-    write_only: &["pausedUntil", "stop"],
-    summary_fields: &["templateId", "contactId", "status", "phase", "variables", "lastStepAt"],
-    deletable: false,
-    creatable: false,
-    create_before_delete: false,
-    natural_key: &["templateId", "contactId"],
-    observations: &["status", "lastStepAt"],
-    terminal,
-    when_gone: WhenGone::Report,
-    unchangeable_hint: "a run's template and contact are fixed: name another run",
-    merged_maps: &["variables"],
-    sticky: &["phase", "pausedUntil", "stop"],
-    id_field: Some("id"),
-    ends,
-    full_listing: true,
-    ..KindFacts::CRUD
-};
+pub static RUN_FACTS: KindFacts = KindFacts::new(
+    "SequenceRun",
+    Lifecycle {
+        birth: Birth::AdoptOnly { key: &["templateId", "contactId"], id_field: "id" },
+        change: Change::InPlaceOrRefuse { hint: "a run's template and contact are fixed: name another run" },
+        gone: Gone::Report { terminal },
+        end: End::Transition { ends },
+    },
+    &[
+        Field::new("templateId").fixed(),
+        Field::new("contactId").fixed(),
+        Field::new("variables").merged_map(),
+        Field::new("phase").kept(),
+        Field::new("pausedUntil").write_only().kept(),
+        Field::new("stop").write_only().kept(),
+        Field::new("status").observed(),
+        Field::new("lastStepAt").observed(),
+    ],
+    Listing::Whole,
+);
 
 /// The confirmation a `COMPANY` stop needs.
 pub const CONFIRM_COMPANY_STOP: &str = "topo.seqops.dev/confirm-company-stop";
