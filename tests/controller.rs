@@ -65,8 +65,8 @@ async fn sandbox() -> (String, Arc<Sandbox>, tokio::task::JoinHandle<()>) {
 
 fn context(client: Client, origin: &str) -> Arc<Context> {
     let shared = Arc::new(Shared::new(client, Some(origin.to_string())));
-    let index = shared.kinds.iter().position(|k| k.kind == "Sequence").expect("the Sequence kind");
-    Arc::new(Context::new(shared, index))
+    let kind = shared.kinds.iter().find(|k| k.kind == "Sequence").copied().expect("the Sequence kind");
+    Arc::new(Context::new(shared, kind))
 }
 
 fn sequence(extra_metadata: Value, status: Value) -> DynamicObject {
@@ -423,8 +423,8 @@ async fn a_key_waits_with_reference_not_ready_while_its_agent_has_no_external_id
     let (origin, _sandbox, _task) = sandbox().await;
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let shared = Arc::new(Shared::new(Client::new(service, "default"), Some(origin.clone())));
-    let index = shared.kinds.iter().position(|k| k.kind == "ApiKey").expect("ApiKey");
-    let context = Arc::new(Context::new(shared, index));
+    let kind = shared.kinds.iter().find(|k| k.kind == "ApiKey").copied().expect("ApiKey");
+    let context = Arc::new(Context::new(shared, kind));
     let key: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "orqis.seqops.dev/v1alpha1", "kind": "ApiKey",
         "metadata": {"name": "widget", "namespace": "default", "uid": "uid-2", "finalizers": ["seqops.dev/finalizer"], "generation": 1},
@@ -489,8 +489,8 @@ async fn a_secret_key_ref_is_read_from_its_secret_and_a_new_value_is_written_aga
     let (origin, sandbox, _task) = sandbox().await;
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let shared = Arc::new(Shared::new(Client::new(service, "default"), Some(origin.clone())));
-    let index = shared.kinds.iter().position(|k| k.kind == "LlmKey").expect("LlmKey");
-    let context = Arc::new(Context::new(shared.clone(), index));
+    let kind = shared.kinds.iter().find(|k| k.kind == "LlmKey").copied().expect("LlmKey");
+    let context = Arc::new(Context::new(shared.clone(), kind));
     let key: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "orqis.seqops.dev/v1alpha1", "kind": "LlmKey",
         "metadata": {"name": "google", "namespace": "default", "uid": "uid-3", "finalizers": ["seqops.dev/finalizer"], "generation": 1},
@@ -533,8 +533,8 @@ async fn a_secret_key_ref_is_read_from_its_secret_and_a_new_value_is_written_aga
         object = with_status(&key, &status);
     }
     let readers = shared.readers("default", "Secret/llm");
-    assert_eq!(readers, vec![(index, "google".to_string())], "a change to Secret llm reconciles the key");
-    assert_eq!(shared.readers("default", "Secret/orqis-token"), vec![(index, "google".to_string())]);
+    assert_eq!(readers, vec![(kind.key_kind, "google".to_string())], "a change to Secret llm reconciles the key");
+    assert_eq!(shared.readers("default", "Secret/orqis-token"), vec![(kind.key_kind, "google".to_string())]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -542,9 +542,9 @@ async fn an_orqis_agent_takes_its_openapi_document_from_a_config_map_and_its_hea
     let (origin, sandbox, _task) = sandbox().await;
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let shared = Arc::new(Shared::new(Client::new(service, "default"), Some(origin.clone())));
-    let index =
-        shared.kinds.iter().position(|k| k.api_version.starts_with("orqis") && k.kind == "Agent").expect("Agent");
-    let context = Arc::new(Context::new(shared.clone(), index));
+    let kind =
+        shared.kinds.iter().find(|k| k.api_version.starts_with("orqis") && k.kind == "Agent").copied().expect("Agent");
+    let context = Arc::new(Context::new(shared.clone(), kind));
     let agent: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "orqis.seqops.dev/v1alpha1", "kind": "Agent",
         "metadata": {"name": "store", "namespace": "default", "uid": "uid-4", "finalizers": ["seqops.dev/finalizer"], "generation": 1},
@@ -576,8 +576,8 @@ async fn an_orqis_agent_takes_its_openapi_document_from_a_config_map_and_its_hea
     let orqis = sandbox.snapshot().get("orqis").cloned().unwrap_or(Value::Null).to_string();
     assert!(orqis.contains("Store Agent"), "the agent exists remotely: {orqis}");
     assert!(!status.to_string().contains("store-canary"), "the header stays out of status: {status}");
-    assert_eq!(shared.readers("default", "ConfigMap/store-api"), vec![(index, "store".to_string())]);
-    assert_eq!(shared.readers("default", "Secret/store-token"), vec![(index, "store".to_string())]);
+    assert_eq!(shared.readers("default", "ConfigMap/store-api"), vec![(kind.key_kind, "store".to_string())]);
+    assert_eq!(shared.readers("default", "Secret/store-token"), vec![(kind.key_kind, "store".to_string())]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

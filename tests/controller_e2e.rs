@@ -345,8 +345,8 @@ impl Env {
     /// each reconcile itself with [`Env::reconcile`].
     fn reconciler(&self, kind: &str) -> Arc<reconcile::Context> {
         let shared = Arc::new(reconcile::Shared::new(self.client.clone(), Some(self.sandbox.origin.clone())));
-        let index = shared.kinds.iter().position(|k| k.kind == kind).expect("a seqops kind");
-        Arc::new(reconcile::Context::new(shared, index))
+        let kind = shared.kinds.iter().find(|k| k.kind == kind).copied().expect("a seqops kind");
+        Arc::new(reconcile::Context::new(shared, kind))
     }
 
     /// One reconcile of the object as the API server holds it now.

@@ -287,9 +287,32 @@ fn no_providers_spec_names_its_emulator() {
 #[test]
 fn every_kind_says_what_it_allows_without_an_account() {
     for kind in seqops::providers::kinds().iter().filter(|k| k.provider_type.is_some()) {
-        let facts = seqops::providers::facts_for(kind.key_kind);
+        let facts = seqops::providers::facts_for(kind.key_kind.as_str());
         assert!(facts.is_some(), "{} has no facts in its provider's table", kind.key_kind);
     }
     assert!(seqops::providers::facts_for("Enrollment").is_some_and(|f| !f.deletable() && f.idempotent_create()));
     assert!(seqops::providers::facts_for("SequenceRun").is_some_and(|f| !f.creatable() && !f.deletable()));
+}
+
+/// A kind is declared once, by its spec type: the names its `Kind` impl
+/// gives are the ones kube's derive gives its custom resource, so the CRD,
+/// the loader and the keys cannot disagree.
+#[test]
+fn each_kind_is_named_as_its_custom_resource_is() {
+    for kind in seqops::providers::kinds() {
+        let crd = (kind.crd)();
+        let version = crd.spec.versions.first().map(|v| v.name.clone()).unwrap_or_default();
+        assert_eq!(kind.api_version, format!("{}/{version}", crd.spec.group), "{}", kind.key_kind);
+        assert_eq!(kind.kind, crd.spec.names.kind, "{}", kind.key_kind);
+        assert_eq!(kind.facts.is_some(), kind.provider_type.is_some(), "{}: facts go with a provider", kind.key_kind);
+    }
+}
+
+/// No two kinds share a key kind: keys, state and the controller's triggers
+/// name a kind by it.
+#[test]
+fn no_two_kinds_share_a_key_kind() {
+    let kinds = seqops::providers::kinds();
+    let ids: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.key_kind).collect();
+    assert_eq!(ids.len(), kinds.len());
 }

@@ -143,7 +143,7 @@ fn every_field_of_every_kind_is_explained_with_the_type_its_tree_gives() {
     // The fields every kind has (metadata, providerRef) are asked of the first.
     let mut asked = std::collections::HashSet::new();
     for kind in seqops::providers::kinds() {
-        let page = explain(&[kind.key_kind, "--recursive"]);
+        let page = explain(&[kind.key_kind.as_str(), "--recursive"]);
         for (path, kind_type) in tree(&page) {
             if !asked.insert((path.clone(), kind_type.clone())) {
                 continue;

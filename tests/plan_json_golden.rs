@@ -173,7 +173,7 @@ fn every_field() -> seqops::engine::Change {
         desired: fields(json!({"name": "Welcome", "active": true})),
         updates: fields(json!({"name": "Welcome"})),
         manifest_digest: "sha256:abc".into(),
-        spec: json!({"name": "Welcome", "flow": [{"content": "Hi\nthere\n"}]}),
+        spec: seqops::external::Spec::from_json(json!({"name": "Welcome", "flow": [{"content": "Hi\nthere\n"}]})),
         source_dir: "manifests/orsay".into(),
         observed: fields(json!({"name": "Hi", "ratio": 0.5})),
         depends_on: vec![ResourceKey::new("Agent", "sales")],

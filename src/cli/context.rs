@@ -260,8 +260,8 @@ fn connect(
 }
 
 pub fn record_of(provider: &Resource) -> anyhow::Result<ProviderRecord> {
-    let spec: ProviderSpec = serde_json::from_value(provider.spec.clone()).context("reading a Provider spec")?;
-    Ok(ProviderRecord::of(&spec))
+    let spec = provider.spec.typed::<ProviderSpec>().context("reading a Provider spec")?;
+    Ok(ProviderRecord::of(spec))
 }
 
 fn settings_for(name: &str, record: &ProviderRecord, place: &Place<'_>) -> Result<AccountSettings, String> {

@@ -89,7 +89,7 @@ fn find_kind(path: &str) -> anyhow::Result<(KindSpec, Vec<String>)> {
             }
         }
     }
-    let listed: Vec<&str> = kinds.iter().map(|(k, _)| k.key_kind).collect();
+    let listed: Vec<&str> = kinds.iter().map(|(k, _)| k.key_kind.as_str()).collect();
     let spelled: Vec<String> = kinds
         .iter()
         .flat_map(|(k, _)| [k.kind.to_string(), k.key_kind.to_string()])

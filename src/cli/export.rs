@@ -42,7 +42,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         .find(|p| p.metadata.name == args.provider)
         .ok_or_else(|| anyhow!("no Provider named `{}` in the manifests", args.provider))?
         .clone();
-    let provider_type = provider.spec["type"].as_str().unwrap_or_default().to_string();
+    let provider_type = provider.spec.typed::<seqops::manifest::ProviderSpec>()?.provider_type.to_string();
     let filters = filters(&args, &provider_type)?;
     refuse_a_folder_with_files(&args.out)?;
     let mut session = context::open_with(&args.common, "seqops export", manifests, &[&args.provider]).await?;
@@ -86,8 +86,10 @@ async fn read_unmanaged(
         .chain(session.state.resources.keys().cloned())
         .collect();
     let mut written = Vec::new();
-    for kind in seqops::providers::kinds().iter().filter(|k| k.provider_type == Some(provider_type)) {
-        let kind_names = (kind.api_version, kind.kind, kind.key_kind);
+    for kind in
+        seqops::providers::kinds().iter().filter(|k| k.provider_type.is_some_and(|t| t.as_str() == provider_type))
+    {
+        let kind_names = (kind.api_version, kind.kind, kind.key_kind.as_str());
         let objects =
             export_selected(&session.connections, provider, kind_names, &session.state, &mut taken, 8, filters).await?;
         written.extend(objects);
@@ -100,7 +102,7 @@ async fn read_unmanaged(
 fn write_manifests(out: &std::path::Path, provider: &Resource, written: &[Exported]) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let provider_doc =
-        manifest_document(&provider.api_version, &provider.kind, &provider.metadata.name, &provider.spec);
+        manifest_document(&provider.api_version, &provider.kind, &provider.metadata.name, provider.spec.json());
     write_yaml(&out.join(format!("provider-{}.yaml", provider.metadata.name)), &provider_doc)?;
     let names = file_names(written);
     for (object, name) in written.iter().zip(names) {

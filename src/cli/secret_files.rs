@@ -40,8 +40,8 @@ pub fn unignored(changes: &[Change]) -> Vec<Unignored> {
         .iter()
         .filter(|c| matches!(c.action, Action::Create | Action::Replace))
         .filter_map(|c| {
-            let file = c.spec.get("writeSecretTo")?.get("file")?.as_str()?;
-            let path = Path::new(&c.source_dir).join(file);
+            let common = seqops::manifest::common::Common::of(c.spec.json());
+            let path = Path::new(&c.source_dir).join(common.output_file()?);
             not_ignored(&path).map(|(gitignore, line)| Unignored {
                 key: c.key.to_string(),
                 file: path,

@@ -30,7 +30,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
 fn unreadable_files(manifests: &seqops::manifest::Manifests) -> Vec<seqops::manifest::Diagnostic> {
     let mut found = Vec::new();
     for resource in manifests.managed() {
-        for (path, file) in seqops::external::sources::file_reads(&resource.spec) {
+        for (path, file) in resource.spec.sources().file_reads() {
             if let Err(message) = seqops::files::read_source(&resource.document.dir, &file) {
                 let field = format!("spec.{path}.fromFile");
                 found.push(seqops::manifest::Diagnostic { location: resource.document.locate(&field), field, message });

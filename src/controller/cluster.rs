@@ -146,7 +146,7 @@ pub async fn load(
     let mut texts: Vec<(PathBuf, String)> =
         providers.items.iter().map(|p| (label(p), manifest_text(p, kinds))).collect();
     texts.push((label(object), manifest_text(object, kinds)));
-    let spec = object.data.get("spec").cloned().unwrap_or_default();
+    let spec = crate::external::Spec::from_json(object.data.get("spec").cloned().unwrap_or_default());
     let mut referenced = Vec::new();
     for reference in (kind.references)(&spec) {
         let Some(target_kind) = kinds.iter().find(|k| k.key_kind == reference.kind) else { continue };
@@ -211,7 +211,7 @@ pub async fn read_sources(
     values: &mut ClusterValues,
 ) -> Result<Vec<String>, ClusterError> {
     let mut read = Vec::new();
-    for reference in crate::providers::sources::cluster_refs(spec) {
+    for reference in crate::external::sources::Sources::of(spec).cluster_refs() {
         read.push(reference.object());
         if let Some(value) = cluster_value(client, namespace, &reference).await? {
             values.insert(reference, Secret::new(value));
@@ -251,11 +251,8 @@ pub async fn secret_value(
 fn provider_record(
     provider: &crate::manifest::Resource,
 ) -> Result<crate::engine::state::ProviderRecord, serde_json::Error> {
-    let spec: crate::manifest::ProviderSpec = serde_json::from_value(provider.spec.clone())?;
-    Ok(crate::engine::state::ProviderRecord {
-        credentials_env: None,
-        ..crate::engine::state::ProviderRecord::of(&spec)
-    })
+    let spec = provider.spec.typed::<crate::manifest::ProviderSpec>().map_err(serde::de::Error::custom)?;
+    Ok(crate::engine::state::ProviderRecord { credentials_env: None, ..crate::engine::state::ProviderRecord::of(spec) })
 }
 
 /// The API key a Provider names with `credentials.secretRef`.
@@ -264,8 +261,9 @@ pub async fn credential(
     namespace: &str,
     provider: &crate::manifest::Resource,
 ) -> Result<String, ClusterError> {
-    let reference = &provider.spec["credentials"]["secretRef"];
-    let (Some(name), Some(key)) = (reference["name"].as_str(), reference["key"].as_str()) else {
+    let reference =
+        provider.spec.typed::<crate::manifest::ProviderSpec>().ok().and_then(|s| s.credentials.secret_ref.as_ref());
+    let Some(crate::manifest::provider::SecretKeyRef { name, key }) = reference else {
         return Err(ClusterError::Invalid(format!(
             "Provider {}: the controller reads credentials from a Secret: set spec.credentials.secretRef",
             provider.metadata.name
@@ -290,8 +288,8 @@ pub async fn account_settings(
     allowed: &[String],
 ) -> Result<AccountSettings, ClusterError> {
     let name = &provider.metadata.name;
-    let spec: crate::manifest::ProviderSpec =
-        serde_json::from_value(provider.spec.clone()).map_err(|e| ClusterError::Invalid(e.to_string()))?;
+    let spec =
+        provider.spec.typed::<crate::manifest::ProviderSpec>().map_err(|e| ClusterError::Invalid(e.to_string()))?;
     let credential = credential(client, namespace, provider).await?;
     let pacing = spec.rate_limit.as_ref().map(crate::manifest::provider::RateLimit::rate);
     let (base_url, rate) =

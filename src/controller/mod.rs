@@ -25,12 +25,13 @@ use kube::runtime::{reflector, watcher, Controller, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
 
+use crate::manifest::KindSpec;
+
 pub use reconcile::{Context, ReconcileError};
 
 /// Kinds the controller reconciles: every kind but Provider.
-pub fn reconciled_kinds() -> Vec<usize> {
-    let kinds = crate::providers::kinds();
-    (0..kinds.len()).filter(|&i| kinds[i].provider_type.is_some()).collect()
+pub fn reconciled_kinds() -> Vec<KindSpec> {
+    crate::providers::kinds().into_iter().filter(|k| k.provider_type.is_some()).collect()
 }
 
 /// Where the controller runs and how it elects its leader.
@@ -108,12 +109,12 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
     let shared = Arc::new(shared);
     let mut senders = HashMap::new();
     let mut runs = Vec::new();
-    for index in reconciled_kinds() {
-        let context = Arc::new(Context::new(shared.clone(), index));
+    for kind in reconciled_kinds() {
+        let context = Arc::new(Context::new(shared.clone(), kind));
         let resource = context.resource.clone();
         let api = dynamic_api(&client, &namespace, &resource);
         let (sender, receiver) = mpsc::unbounded_channel();
-        senders.insert(index, (sender, resource.clone()));
+        senders.insert(kind.key_kind, (sender, resource.clone()));
         // Only what the user changed wakes the reconciler: the spec (the
         // generation), annotations, finalizers, a delete. The controller's
         // own status writes would otherwise reconcile each object again,
@@ -138,9 +139,9 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
         runs.push(controller);
     }
     // Providers are woken, like objects, by a change to the Secret they read.
-    let provider_index = shared.kinds.iter().position(|k| k.provider_type.is_none()).unwrap_or_default();
     let (sender, receiver) = mpsc::unbounded_channel();
-    senders.insert(provider_index, (sender, reconcile::Context::new(shared.clone(), provider_index).resource.clone()));
+    let providers = cluster::api_resource(&crate::manifest::PROVIDER_KIND);
+    senders.insert(crate::manifest::PROVIDER_KIND.key_kind, (sender, providers));
     let guard = guard_providers(client.clone(), namespace.clone(), shared.clone(), receiver);
     shared.set_triggers(senders);
     tokio::spawn(watch_sources(client, namespace, shared));
@@ -170,8 +171,7 @@ async fn guard_providers(
     shared: Arc<reconcile::Shared>,
     woken: mpsc::UnboundedReceiver<kube::runtime::reflector::ObjectRef<DynamicObject>>,
 ) {
-    let index = shared.kinds.iter().position(|k| k.provider_type.is_none()).unwrap_or_default();
-    let context = Arc::new(Context::new(shared, index));
+    let context = Arc::new(Context::new(shared, crate::manifest::PROVIDER_KIND));
     let resource = context.resource.clone();
     let api = dynamic_api(&client, &namespace, &resource);
     // Its own status writes must not reconcile it again.

@@ -65,7 +65,7 @@ pub async fn view(
             }
             present.push(object);
         }
-        cluster::read_sources(client, namespace, &resource.spec, &mut values).await?;
+        cluster::read_sources(client, namespace, resource.spec.json(), &mut values).await?;
     }
     let mut removed = prune::find(client, namespace, manifests, kinds, &present, &prune.scope, prune.prune).await?;
     let pruned_providers = insert_pruned(&mut state, &mut removed, manifests);
@@ -91,7 +91,10 @@ pub async fn view(
 fn insert_pruned(state: &mut State, removed: &mut Findings, manifests: &Manifests) -> BTreeSet<String> {
     let providers: BTreeMap<String, String> = manifests
         .providers()
-        .map(|p| (p.metadata.name.clone(), p.spec["type"].as_str().unwrap_or_default().to_string()))
+        .map(|p| {
+            let provider_type = p.spec.typed::<crate::manifest::ProviderSpec>().map(|s| s.provider_type.to_string());
+            (p.metadata.name.clone(), provider_type.unwrap_or_default())
+        })
         .collect();
     let mut used = BTreeSet::new();
     for object in std::mem::take(&mut removed.pruned) {

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::reconcile::{Context, ReconcileError};
 use super::{cluster, finalizers};
+use crate::manifest::provider::ProviderType;
 
 /// The finalizer that keeps a Provider while objects use it.
 pub const IN_USE: &str = "seqops.dev/provider-in-use";
@@ -25,10 +26,10 @@ pub const CREDENTIALS_IN_USE: &str = "seqops.dev/credentials-in-use";
 /// Whether an object with `spec` of a kind of `provider_type` uses the
 /// Provider `name` of `type`: it names it, or names none and it is of its
 /// type (the one Provider of that type the namespace may hold).
-pub fn uses(spec: &Value, provider_type: Option<&str>, name: &str, type_: &str) -> bool {
+pub fn uses(spec: &Value, provider_type: Option<ProviderType>, name: &str, type_: &str) -> bool {
     match spec["providerRef"]["name"].as_str() {
         Some(named) => named == name,
-        None => provider_type == Some(type_),
+        None => provider_type.is_some_and(|t| t.as_str() == type_),
     }
 }
 
@@ -106,9 +107,9 @@ mod tests {
     #[test]
     fn an_object_uses_the_provider_it_names_or_the_one_of_its_type() {
         let named = json!({"providerRef": {"name": "eu"}});
-        assert!(uses(&named, Some("orsay"), "eu", "orsay"));
-        assert!(!uses(&named, Some("orsay"), "us", "orsay"));
-        assert!(uses(&json!({}), Some("orsay"), "main", "orsay"));
-        assert!(!uses(&json!({}), Some("orqis"), "main", "orsay"));
+        assert!(uses(&named, Some(ProviderType::Orsay), "eu", "orsay"));
+        assert!(!uses(&named, Some(ProviderType::Orsay), "us", "orsay"));
+        assert!(uses(&json!({}), Some(ProviderType::Orsay), "main", "orsay"));
+        assert!(!uses(&json!({}), Some(ProviderType::Orqis), "main", "orsay"));
     }
 }

@@ -218,7 +218,7 @@ pub fn provider_of(removed: &Removed, providers: &BTreeMap<String, String>) -> O
         return Some(name.to_string());
     }
     let wanted = removed.kind.provider_type?;
-    let mut of_type = providers.iter().filter(|(_, t)| t.as_str() == wanted);
+    let mut of_type = providers.iter().filter(|(_, t)| t.as_str() == wanted.as_str());
     match (of_type.next(), of_type.next()) {
         (Some((name, _)), None) => Some(name.clone()),
         _ => None,

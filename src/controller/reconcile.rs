@@ -29,7 +29,7 @@ use crate::engine::state::{now_rfc3339, StateStore};
 use crate::engine::{self, ApplyOptions, Connections, PlanOptions, Refresh};
 use crate::external::digest::{DigestKey, Digests};
 use crate::manifest::crd::{Condition, DriftEntry, ResourceStatus};
-use crate::manifest::KindSpec;
+use crate::manifest::kind::{KindId, KindSpec};
 use crate::manifest::{annotations, policy};
 use crate::providers::account::Secret;
 use crate::providers::ratelimit::{Priority, RateLimiter};
@@ -48,11 +48,11 @@ pub enum ReconcileError {
     Failed(String),
 }
 
-/// An object by its kind's index and its name.
-pub type ObjectOfKind = (usize, String);
+/// An object by its kind and its name.
+pub type ObjectOfKind = (KindId, String);
 
 /// Where to ask each kind's controller to reconcile an object at once.
-pub type Triggers = HashMap<usize, (mpsc::UnboundedSender<ObjectRef<DynamicObject>>, ApiResource)>;
+pub type Triggers = HashMap<KindId, (mpsc::UnboundedSender<ObjectRef<DynamicObject>>, ApiResource)>;
 
 /// What every kind's controller shares: the client, one account (and so
 /// one request budget) per Provider and credential, and failure counts.
@@ -118,7 +118,7 @@ impl Shared {
 
     /// Records what an object read in its last reconcile (`Kind/name`), in
     /// place of what it read before.
-    pub fn note_reads(&self, kind: usize, namespace: &str, object: &str, reads: &BTreeSet<String>) {
+    pub fn note_reads(&self, kind: KindId, namespace: &str, object: &str, reads: &BTreeSet<String>) {
         let user = (kind, object.to_string());
         let mut readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
         readers.retain(|(ns, read), objects| {
@@ -197,7 +197,7 @@ impl Shared {
     }
 
     /// Drops what is kept about an object once it is gone.
-    fn forget(&self, kind: usize, object: &DynamicObject) {
+    fn forget(&self, kind: KindId, object: &DynamicObject) {
         let uid = object.uid().unwrap_or_default();
         let namespace = object.namespace().unwrap_or_default();
         self.note_reads(kind, &namespace, &object.name_any(), &BTreeSet::new());
@@ -207,7 +207,7 @@ impl Shared {
         }
     }
 
-    /// The objects (kind index, name) that read `read` (`Kind/name`).
+    /// The objects (kind, name) that read `read` (`Kind/name`).
     pub fn readers(&self, namespace: &str, read: &str) -> Vec<ObjectOfKind> {
         let readers = self.readers.lock().unwrap_or_else(|e| e.into_inner());
         readers.get(&(namespace.to_string(), read.to_string())).map(|u| u.iter().cloned().collect()).unwrap_or_default()
@@ -226,18 +226,18 @@ pub struct AccountHealth {
 /// One kind's controller.
 pub struct Context {
     pub shared: Arc<Shared>,
-    pub kind: usize,
+    pub kind: KindSpec,
     pub resource: ApiResource,
 }
 
 impl Context {
-    pub fn new(shared: Arc<Shared>, kind: usize) -> Self {
-        let resource = cluster::api_resource(&shared.kinds[kind]);
+    pub fn new(shared: Arc<Shared>, kind: KindSpec) -> Self {
+        let resource = cluster::api_resource(&kind);
         Self { shared, kind, resource }
     }
 
     fn kind(&self) -> &KindSpec {
-        &self.shared.kinds[self.kind]
+        &self.kind
     }
 
     /// The account of the object's Provider, shared by every reconcile
@@ -260,9 +260,11 @@ impl Context {
             .find(|p| p.metadata.name == provider_name)
             .ok_or_else(|| ClusterError::Invalid(format!("no Provider `{provider_name}` in {namespace}")))?;
         let mut reads = world.reads.clone();
-        reads.extend(provider.spec["credentials"]["secretRef"]["name"].as_str().map(|name| format!("Secret/{name}")));
+        let credential =
+            provider.spec.typed::<crate::manifest::ProviderSpec>().ok().and_then(|s| s.credentials.secret_ref.as_ref());
+        reads.extend(credential.map(|secret| format!("Secret/{}", secret.name)));
         reads.insert(provider.key.to_string());
-        self.shared.note_reads(self.kind, namespace, &object.name_any(), &reads);
+        self.shared.note_reads(self.kind.key_kind, namespace, &object.name_any(), &reads);
         let settings = cluster::account_settings(
             &self.shared.client,
             namespace,
@@ -415,7 +417,7 @@ async fn sync(
         Err(ClusterError::ReferenceNotReady(key)) => {
             // Woken as soon as what it waits for gets its id.
             let waits_for = BTreeSet::from([key.to_string()]);
-            context.shared.note_reads(context.kind, namespace, &object.name_any(), &waits_for);
+            context.shared.note_reads(context.kind.key_kind, namespace, &object.name_any(), &waits_for);
             write_status(api, object, |status| {
                 set_condition(
                     status,
@@ -442,7 +444,7 @@ async fn sync(
     }
     let limit = limiter.limit();
     // Only an object with secrets needs the key (one read, once).
-    let digests = if crate::external::sources::has_sources(&object.data["spec"]) {
+    let digests = if crate::external::sources::Sources::of(&object.data["spec"]).any() {
         context.shared.digests().await.map_err(|e| ReconcileError::Failed(e.to_string()))?
     } else {
         Digests::default()
@@ -574,7 +576,7 @@ async fn finalize(
     // policies leave out Delete, nor one the API cannot delete: decided
     // before connecting, so a broken Provider does not hold such an object
     // in deletion.
-    let undeletable = providers::facts_for(context.kind().key_kind).is_some_and(|f| !f.deletable());
+    let undeletable = context.kind().facts.is_some_and(|f| !f.deletable());
     let orphan = annotation(object, annotations::DELETION_POLICY) == Some("orphan")
         || !policy::allows(&object.data["spec"], policy::Policy::Delete)
         || undeletable;
@@ -597,7 +599,8 @@ async fn finalize(
         let (connections, _, _) =
             context.connect(&world, object, namespace).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
         let provider = world.manifests.get(&world.key).and_then(|r| r.provider.clone()).unwrap_or_default();
-        let client = connections.client(&provider, kind.key_kind).map_err(|e| ReconcileError::Failed(e.to_string()))?;
+        let client =
+            connections.client(&provider, kind.key_kind.as_str()).map_err(|e| ReconcileError::Failed(e.to_string()))?;
         let allowed = world
             .manifests
             .providers()
@@ -624,7 +627,7 @@ async fn finalize(
         };
         record(context, object, false, "Orphaned", note).await;
     }
-    context.shared.forget(context.kind, object);
+    context.shared.forget(context.kind.key_kind, object);
     finalizers::remove(api, object, FINALIZER).await?;
     Ok(Action::await_change())
 }
@@ -662,7 +665,7 @@ async fn remote_objects(
         .flat_map(|s| s.external_id.into_iter().chain(s.record.deposed_id))
         .collect();
     match lost
-        .look_up(&object.data["spec"], client, &managed)
+        .look_up(&crate::external::Spec::from_json(object.data["spec"].clone()), client, &managed)
         .await
         .map_err(|e| ReconcileError::Failed(e.to_string()))?
     {

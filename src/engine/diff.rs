@@ -246,13 +246,12 @@ mod tests {
     use serde_json::json;
 
     static FACTS: KindFacts = KindFacts::new(
-        "Thing",
         Lifecycle { change: Change::InPlaceOrReplace(ReplaceOrder::CreateFirst), ..CRUD },
         &[Field::new("runtime").fixed(), Field::new("tags").set(), Field::new("active").default(Json::Bool(false))],
         Listing::Summary,
     );
 
-    static MERGED: KindFacts = KindFacts::new("Run", CRUD, &[Field::new("variables").merged_map()], Listing::Summary);
+    static MERGED: KindFacts = KindFacts::new(CRUD, &[Field::new("variables").merged_map()], Listing::Summary);
 
     #[test]
     fn a_merged_map_manages_only_the_keys_seqops_set_and_clears_one_it_no_longer_asks_for() {
@@ -356,10 +355,9 @@ mod properties {
     use proptest::prelude::*;
     use serde_json::json;
 
-    static PLAIN: KindFacts = KindFacts::new("Plain", CRUD, &[], Listing::Summary);
+    static PLAIN: KindFacts = KindFacts::new(CRUD, &[], Listing::Summary);
     /// A set, defaults for removed fields, and a map merged key by key.
     static SHAPED: KindFacts = KindFacts::new(
-        "Shaped",
         CRUD,
         &[
             Field::new("tags").set().default(Json::EmptyList),

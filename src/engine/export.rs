@@ -73,7 +73,10 @@ pub async fn export_selected(
         spec.insert("providerRef".into(), serde_json::json!({ "name": provider }));
         spec.extend(exported_spec.as_object().cloned().unwrap_or_default());
         let spec = serde_json::Value::Object(spec);
-        let desired = client.desired(&spec, &DesiredContext::default()).await.map_err(provider_error)?;
+        let desired = client
+            .desired(&crate::external::Spec::from_json(spec.clone()), &DesiredContext::default())
+            .await
+            .map_err(provider_error)?;
         let key = unique_key(key_kind, &summary.display_name, taken);
         let entry = Entry {
             api_version: api_version.to_string(),

@@ -77,7 +77,7 @@ impl LostCreate<'_> {
     /// Looks up, in the account, what the create of `spec` made.
     pub async fn look_up(
         &self,
-        spec: &Value,
+        spec: &crate::external::Spec,
         client: &dyn ExternalClient,
         managed: &BTreeSet<String>,
     ) -> Result<Made, ProviderError> {

@@ -10,10 +10,60 @@ use serde_json::Value;
 
 use super::{Fields, KNOWN_AFTER_APPLY};
 
+/// A kind as keys write it (`Sequence`, `orqis.Agent`): the bare kind where
+/// it is unique, qualified by provider where two providers share it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KindId(&'static str);
+
+impl KindId {
+    pub const fn new(name: &'static str) -> Self {
+        KindId(name)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for KindId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl PartialEq<str> for KindId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for KindId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for KindId {
+    fn eq(&self, other: &String) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<KindId> for String {
+    fn eq(&self, other: &KindId) -> bool {
+        self == other.0
+    }
+}
+
+impl From<KindId> for String {
+    fn from(id: KindId) -> String {
+        id.0.to_string()
+    }
+}
+
 /// What the engine must know about a kind to plan and apply it.
 #[derive(Debug)]
 pub struct KindFacts {
-    pub key_kind: &'static str,
     pub lifecycle: Lifecycle,
     /// The fields that are more than a value changed in place and reset to
     /// `null` when the manifest drops them; any other field is that.
@@ -271,7 +321,6 @@ impl KindFacts {
     /// ```
     /// use seqops::external::{Change, End, KindFacts, Lifecycle, Listing, ReplaceOrder, CRUD};
     /// static AGENT: KindFacts = KindFacts::new(
-    ///     "Agent",
     ///     Lifecycle { change: Change::InPlaceOrReplace(ReplaceOrder::CreateFirst), end: End::Delete, ..CRUD },
     ///     &[],
     ///     Listing::Summary,
@@ -283,13 +332,12 @@ impl KindFacts {
     /// ```compile_fail
     /// use seqops::external::{Change, End, KindFacts, Lifecycle, Listing, ReplaceOrder, CRUD};
     /// static AGENT: KindFacts = KindFacts::new(
-    ///     "Agent",
     ///     Lifecycle { change: Change::InPlaceOrReplace(ReplaceOrder::CreateFirst), end: End::Never, ..CRUD },
     ///     &[],
     ///     Listing::Summary,
     /// );
     /// ```
-    pub const fn new(key_kind: &'static str, lifecycle: Lifecycle, fields: &'static [Field], listing: Listing) -> Self {
+    pub const fn new(lifecycle: Lifecycle, fields: &'static [Field], listing: Listing) -> Self {
         if let Change::InPlaceOrReplace(_) = lifecycle.change {
             assert!(
                 !matches!(lifecycle.birth, Birth::AdoptOnly { .. }) && matches!(lifecycle.end, End::Delete),
@@ -312,7 +360,7 @@ impl KindFacts {
             );
             i += 1;
         }
-        KindFacts { key_kind, lifecycle, fields, listing }
+        KindFacts { lifecycle, fields, listing }
     }
 
     fn field(&self, name: &str) -> Option<&Field> {
@@ -497,7 +545,6 @@ mod tests {
     use serde_json::json;
 
     static ENROLLMENT_LIKE: KindFacts = KindFacts::new(
-        "Thing",
         Lifecycle {
             birth: Birth::Idempotent { key: &["a", "b"], renew: None },
             change: Change::Never { hint: "put it back" },

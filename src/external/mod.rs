@@ -14,14 +14,16 @@ pub mod error;
 mod facts;
 mod secret;
 pub mod sources;
+mod spec;
 mod stored;
 
 pub use error::ProviderError;
 pub use facts::{
-    Birth, Change, End, Field, Gone, Json, KindFacts, Lifecycle, Listing, Mutability, Read, Renew, ReplaceOrder, Sent,
-    Shape, Unset, CRUD,
+    Birth, Change, End, Field, Gone, Json, KindFacts, KindId, Lifecycle, Listing, Mutability, Read, Renew,
+    ReplaceOrder, Sent, Shape, Unset, CRUD,
 };
 pub use secret::Secret;
+pub use spec::Spec;
 pub use stored::Stored;
 
 use async_trait::async_trait;
@@ -65,7 +67,7 @@ pub struct DesiredContext<'a> {
 impl DesiredContext<'_> {
     /// The value `field` resolved to last time, if the spec's `spec_field`
     /// is written as it was then.
-    pub fn reusable(&self, spec: &Value, spec_field: &str, field: &str) -> Option<Value> {
+    pub fn reusable(&self, spec: &Spec, spec_field: &str, field: &str) -> Option<Value> {
         Scoped { spec, previous: self.previous }.reusable(spec_field, field)
     }
 
@@ -106,7 +108,7 @@ pub enum ListScope<'a> {
 /// (a parent named by lookup need not be looked up again).
 #[derive(Clone, Copy)]
 pub struct Scoped<'a> {
-    pub spec: &'a Value,
+    pub spec: &'a Spec,
     pub previous: Option<(&'a Stored, &'a Stored)>,
 }
 
@@ -115,7 +117,7 @@ impl Scoped<'_> {
     /// is written as it was then.
     pub fn reusable(&self, spec_field: &str, field: &str) -> Option<Value> {
         let (previous_spec, previous_fields) = self.previous?;
-        (previous_spec.value().get(spec_field) == self.spec.get(spec_field))
+        (previous_spec.value().get(spec_field) == self.spec.json().get(spec_field))
             .then(|| previous_fields.fields().remove(field))
             .flatten()
     }
@@ -172,7 +174,7 @@ pub trait ExternalClient: Send + Sync {
 
     /// The fields a manifest's spec asks for, with lookups and references
     /// resolved to remote ids.
-    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError>;
+    async fn desired(&self, spec: &Spec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError>;
 
     /// A spec that asks for exactly the observed object, naming what it
     /// refers to by display name where that is unambiguous: `seqops export`.
@@ -190,21 +192,19 @@ pub trait ExternalClient: Send + Sync {
 
     /// What the ids a spec resolves stand for, by field: the lookups it was
     /// written with (`agent` → `lookup "Sales Agent"`), for plans.
-    fn labels(&self, _spec: &Value) -> std::collections::BTreeMap<String, String> {
+    fn labels(&self, _spec: &Spec) -> std::collections::BTreeMap<String, String> {
         std::collections::BTreeMap::new()
     }
 
     /// What a plan should tell about a spec that is no change (a pause
     /// whose time has passed, and so is satisfied).
-    fn notes(&self, _spec: &Value) -> Vec<String> {
+    fn notes(&self, _spec: &Spec) -> Vec<String> {
         Vec::new()
     }
 
     /// The display name a manifest's spec gives its object: its `name`
     /// unless the kind names objects otherwise.
-    fn display_name(&self, spec: &Value) -> String {
-        spec["name"].as_str().unwrap_or_default().to_string()
-    }
+    fn display_name(&self, spec: &Spec) -> String;
 
     /// The objects of this kind in the account that `scope` can touch, as
     /// summaries: one request per page where the API allows it.

@@ -110,11 +110,97 @@ impl ClusterValues {
     }
 }
 
-/// Every `secretKeyRef` and `configMapKeyRef` in a spec.
-pub fn cluster_refs(spec: &Value) -> Vec<ClusterRef> {
-    let mut found = Vec::new();
-    collect(spec, "", &mut found);
-    found.into_iter().filter_map(|(_, source)| cluster_ref(source)).collect()
+/// Where one value a spec reads comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Env(String),
+    File(String),
+    Cluster(ClusterRef),
+    /// A source object whose one field does not say where (`fromEnv: 5`,
+    /// a `secretKeyRef` without its key): reading it is an error.
+    Incomplete,
+}
+
+/// One value a spec reads, by the path of its field (`headers.Authorization`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    pub path: String,
+    pub origin: Origin,
+}
+
+/// Every source a spec names, found once: a spec is scanned when it is
+/// loaded, not for each question asked of it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sources(Vec<Source>);
+
+impl Sources {
+    /// The sources in a spec's JSON: every object whose one key is
+    /// `fromEnv`, `fromFile`, `secretKeyRef` or `configMapKeyRef`.
+    pub fn of(spec: &Value) -> Self {
+        let mut found = Vec::new();
+        collect(spec, "", &mut found);
+        Sources(found.into_iter().map(|(path, source)| Source { path, origin: origin_of(source) }).collect())
+    }
+
+    /// Whether the spec reads any value from a source.
+    pub fn any(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Source> {
+        self.0.iter()
+    }
+
+    /// Every `secretKeyRef` and `configMapKeyRef`.
+    pub fn cluster_refs(&self) -> Vec<ClusterRef> {
+        self.0
+            .iter()
+            .filter_map(|s| match &s.origin {
+                Origin::Cluster(reference) => Some(reference.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Each source described for a reviewer (`$GOOGLE_API_KEY`, `file
+    /// secrets/token`, `Secret llm/google`): what the manifest reads, never
+    /// the value.
+    pub fn described(&self) -> Vec<(String, String)> {
+        self.0.iter().map(|s| (s.path.clone(), describe(&s.origin))).collect()
+    }
+
+    /// The environment variables read, by field path.
+    pub fn env_reads(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .filter_map(|s| match &s.origin {
+                Origin::Env(variable) => Some((s.path.clone(), variable.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The files read (`fromFile`), by field path.
+    pub fn file_reads(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .filter_map(|s| match &s.origin {
+                Origin::File(file) => Some((s.path.clone(), file.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn origin_of(source: &serde_json::Map<String, Value>) -> Origin {
+    let text = |key: &str| source.get(key).and_then(Value::as_str).map(str::to_string);
+    if let Some(variable) = text("fromEnv") {
+        return Origin::Env(variable);
+    }
+    if let Some(file) = text("fromFile") {
+        return Origin::File(file);
+    }
+    cluster_ref(source).map_or(Origin::Incomplete, Origin::Cluster)
 }
 
 fn cluster_ref(source: &serde_json::Map<String, Value>) -> Option<ClusterRef> {
@@ -175,103 +261,60 @@ pub struct SourceReader<'a> {
 }
 
 impl SourceReader<'_> {
-    /// Every source in `spec`, read; errors name the field.
-    pub fn read_all(&self, spec: &Value) -> Result<SourceValues, (String, String)> {
-        let mut found = Vec::new();
-        collect(spec, "", &mut found);
+    /// Every source of a spec, read; errors name the field.
+    pub fn read_all(&self, sources: &Sources) -> Result<SourceValues, (String, String)> {
         let mut values = SourceValues::default();
-        for (path, source) in found {
-            let field = format!("spec.{path}");
-            let value = self.read(source).map_err(|message| (field, message))?;
-            values.insert(path, value);
+        for source in sources.iter() {
+            let field = format!("spec.{}", source.path);
+            let value = self.read(&source.origin).map_err(|message| (field, message))?;
+            values.insert(source.path.clone(), value);
         }
         Ok(values)
     }
 
-    fn read(&self, source: &serde_json::Map<String, Value>) -> Result<Secret, String> {
-        let in_cluster = cluster_ref(source);
-        if self.cluster.in_cluster && in_cluster.is_none() {
+    fn read(&self, origin: &Origin) -> Result<Secret, String> {
+        if self.cluster.in_cluster && !matches!(origin, Origin::Cluster(_)) {
             return Err("in a cluster values come from `secretKeyRef` or `configMapKeyRef` only: the controller does not read its own environment or files".into());
         }
-        if let Some(name) = source.get("fromEnv").and_then(Value::as_str) {
-            env_allowed(name)?;
-            return match std::env::var(name) {
-                Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
-                _ if self.sandbox => {
-                    static NOTED: std::sync::Mutex<std::collections::BTreeSet<String>> =
-                        std::sync::Mutex::new(std::collections::BTreeSet::new());
-                    if NOTED.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string()) {
-                        tracing::info!("${name} is not set; the sandbox uses a fake value for it");
-                    }
-                    Ok(Secret::new(format!("sandbox-fake-{}", name.to_lowercase())))
-                }
-                _ => Err(format!("${name} is not set")),
-            };
-        }
-        if let Some(path) = source.get("fromFile").and_then(Value::as_str) {
-            return crate::files::read_source(&self.base_dir, path)
-                .map(|text| Secret::new(text.strip_suffix('\n').unwrap_or(&text).to_string()));
-        }
-        let Some(reference) = in_cluster else {
-            return Err("set one of fromEnv, fromFile, secretKeyRef and configMapKeyRef".into());
-        };
-        if !self.cluster.in_cluster {
-            return Err(format!(
+        match origin {
+            Origin::Env(name) => self.read_env(name),
+            Origin::File(path) => crate::files::read_source(&self.base_dir, path)
+                .map(|text| Secret::new(text.strip_suffix('\n').unwrap_or(&text).to_string())),
+            Origin::Incomplete => Err("set one of fromEnv, fromFile, secretKeyRef and configMapKeyRef".into()),
+            Origin::Cluster(reference) if !self.cluster.in_cluster => Err(format!(
                 "{} names a Kubernetes {}, which only the controller and `plan --cluster` read; the CLI reads fromEnv or fromFile",
                 reference.kind.field(),
                 reference.kind.as_str()
-            ));
+            )),
+            Origin::Cluster(reference) => self.cluster.values.get(reference).cloned().ok_or_else(|| {
+                format!("{} `{}` does not exist or has no key `{}`", reference.kind.as_str(), reference.name, reference.key)
+            }),
         }
-        self.cluster.values.get(&reference).cloned().ok_or_else(|| {
-            format!("{} `{}` does not exist or has no key `{}`", reference.kind.as_str(), reference.name, reference.key)
-        })
+    }
+
+    fn read_env(&self, name: &str) -> Result<Secret, String> {
+        env_allowed(name)?;
+        match std::env::var(name) {
+            Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
+            _ if self.sandbox => {
+                static NOTED: std::sync::Mutex<std::collections::BTreeSet<String>> =
+                    std::sync::Mutex::new(std::collections::BTreeSet::new());
+                if NOTED.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string()) {
+                    tracing::info!("${name} is not set; the sandbox uses a fake value for it");
+                }
+                Ok(Secret::new(format!("sandbox-fake-{}", name.to_lowercase())))
+            }
+            _ => Err(format!("${name} is not set")),
+        }
     }
 }
 
-/// Whether a spec reads any value from a source.
-pub fn has_sources(spec: &Value) -> bool {
-    let mut found = Vec::new();
-    collect(spec, "", &mut found);
-    !found.is_empty()
-}
-
-/// Every source a spec names, by field path (`headers.Authorization`),
-/// described for a reviewer (`$GOOGLE_API_KEY`, `file secrets/token`,
-/// `Secret llm/google`): what the manifest reads, never the value.
-pub fn described(spec: &Value) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    collect(spec, "", &mut found);
-    found.into_iter().map(|(path, source)| (path, describe(source))).collect()
-}
-
-/// The environment variables a spec reads, by field path.
-pub fn env_reads(spec: &Value) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    collect(spec, "", &mut found);
-    found.into_iter().filter_map(|(path, source)| Some((path, source.get("fromEnv")?.as_str()?.to_string()))).collect()
-}
-
-/// The files a spec reads (`fromFile`), by field path.
-pub fn file_reads(spec: &Value) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    collect(spec, "", &mut found);
-    found.into_iter().filter_map(|(path, source)| Some((path, source.get("fromFile")?.as_str()?.to_string()))).collect()
-}
-
-fn describe(source: &serde_json::Map<String, Value>) -> String {
-    let text = |key: &str| source.get(key).and_then(Value::as_str).map(str::to_string);
-    let object = |key: &str| {
-        let reference = source.get(key)?;
-        Some(format!("{}/{}", reference["name"].as_str()?, reference["key"].as_str()?))
-    };
-    if let Some(variable) = text("fromEnv") {
-        format!("${variable}")
-    } else if let Some(file) = text("fromFile") {
-        format!("file {file}")
-    } else if let Some(secret) = object("secretKeyRef") {
-        format!("Secret {secret}")
-    } else {
-        object("configMapKeyRef").map_or_else(|| "a source".to_string(), |map| format!("ConfigMap {map}"))
+fn describe(origin: &Origin) -> String {
+    match origin {
+        Origin::Env(variable) => format!("${variable}"),
+        Origin::File(file) => format!("file {file}"),
+        Origin::Cluster(reference) => format!("{} {}/{}", reference.kind.as_str(), reference.name, reference.key),
+        Origin::Incomplete => "a source".to_string(),
     }
 }
 
@@ -372,7 +415,7 @@ mod tests {
         std::fs::write(dir.path().join("token"), "s3cret\n").unwrap_or_else(|e| panic!("{e}"));
         let reader = SourceReader { base_dir: dir.path().to_path_buf(), sandbox: false, cluster: &Default::default() };
         let spec = json!({"name": "x", "headers": {"Authorization": {"fromFile": "token"}}});
-        let values = reader.read_all(&spec).unwrap_or_else(|e| panic!("{e:?}"));
+        let values = reader.read_all(&Sources::of(&spec)).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(values.get("headers.Authorization").map(Secret::expose), Some("s3cret"));
     }
 
@@ -381,33 +424,34 @@ mod tests {
         let spec = json!({"value": {"fromEnv": "SEQOPS_TEST_SURELY_UNSET"}});
         let none = ClusterValues::default();
         let reader = SourceReader { base_dir: PathBuf::from("."), sandbox: false, cluster: &none };
-        let error = reader.read_all(&spec).err();
+        let error = reader.read_all(&Sources::of(&spec)).err();
         assert_eq!(error, Some(("spec.value".into(), "$SEQOPS_TEST_SURELY_UNSET is not set".into())));
         let sandbox = SourceReader { sandbox: true, ..reader };
-        assert!(sandbox.read_all(&spec).is_ok());
+        assert!(sandbox.read_all(&Sources::of(&spec)).is_ok());
     }
 
     #[test]
     fn secret_key_refs_read_the_cluster_secrets_read_ahead_and_are_an_error_without_a_cluster() {
         let spec = json!({"headers": {"Authorization": {"secretKeyRef": {"name": "crm", "key": "token"}}}});
         let crm = ClusterRef { kind: ClusterKind::Secret, name: "crm".into(), key: "token".into() };
-        assert_eq!(cluster_refs(&spec), vec![crm.clone()]);
+        assert_eq!(Sources::of(&spec).cluster_refs(), vec![crm.clone()]);
         let none = ClusterValues::default();
         let cli = SourceReader { base_dir: PathBuf::from("."), sandbox: true, cluster: &none };
-        let error = cli.read_all(&spec).err().map(|(_, message)| message).unwrap_or_default();
+        let error = cli.read_all(&Sources::of(&spec)).err().map(|(_, message)| message).unwrap_or_default();
         assert!(error.contains("only the controller and `plan --cluster` read"), "{error}");
         let mut read = ClusterValues::from_cluster();
         let cluster = SourceReader { cluster: &read, ..cli.clone() };
         assert_eq!(
-            cluster.read_all(&spec).err().map(|(_, m)| m),
+            cluster.read_all(&Sources::of(&spec)).err().map(|(_, m)| m),
             Some("Secret `crm` does not exist or has no key `token`".into())
         );
         read.insert(crm, Secret::new("Bearer abc"));
         let cluster = SourceReader { cluster: &read, ..cli };
-        let values = cluster.read_all(&spec).unwrap_or_else(|e| panic!("{e:?}"));
+        let values = cluster.read_all(&Sources::of(&spec)).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(values.get("headers.Authorization").map(Secret::expose), Some("Bearer abc"));
         let own_environment = json!({"value": {"fromEnv": "HOME"}});
-        let error = cluster.read_all(&own_environment).err().map(|(_, message)| message).unwrap_or_default();
+        let error =
+            cluster.read_all(&Sources::of(&own_environment)).err().map(|(_, message)| message).unwrap_or_default();
         assert!(error.contains("`secretKeyRef` or `configMapKeyRef` only"), "{error}");
     }
 

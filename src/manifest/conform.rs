@@ -55,7 +55,7 @@ pub fn tables_of(kind: &KindSpec) -> &'static KindTables {
     static TABLES: std::sync::Mutex<BTreeMap<&'static str, &'static KindTables>> =
         std::sync::Mutex::new(BTreeMap::new());
     let mut tables = TABLES.lock().unwrap_or_else(|e| e.into_inner());
-    tables.entry(kind.key_kind).or_insert_with(|| Box::leak(Box::new(KindTables::of(kind))))
+    tables.entry(kind.key_kind.as_str()).or_insert_with(|| Box::leak(Box::new(KindTables::of(kind))))
 }
 
 impl KindTables {

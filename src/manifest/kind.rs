@@ -5,12 +5,15 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::provider::ProviderType;
 use super::Metadata;
+pub use crate::external::KindId;
+use crate::external::{KindFacts, Spec};
 
 /// A document parsed by its kind's Rust type.
 pub struct ParsedDoc {
     pub metadata: Metadata,
-    pub spec: serde_json::Value,
+    pub spec: Spec,
 }
 
 pub type ParseError = serde_path_to_error::Error<serde_json::Error>;
@@ -21,26 +24,58 @@ pub struct Reference {
     /// The field that holds the reference, e.g. `spec.agentRef.name`.
     pub field: String,
     /// The key kind of the manifest referred to.
-    pub kind: &'static str,
+    pub kind: KindId,
     pub name: String,
 }
 
-/// Everything seqops knows about one kind of manifest.
+/// A kind's spec type, and with it everything seqops knows of the kind:
+/// implemented once per kind (in its provider's `mod.rs`, which sees both
+/// the spec and the mapping) and read by [`KindSpec::of`].
+pub trait Kind: DeserializeOwned + Serialize + schemars::JsonSchema + Send + Sync + 'static {
+    /// The custom resource the spec belongs to, for its CRD.
+    type Resource: kube::CustomResourceExt;
+    const API_VERSION: &'static str;
+    const KIND: &'static str;
+    /// The kind as keys write it; the bare kind unless two providers share
+    /// it.
+    const ID: KindId = KindId::new(Self::KIND);
+    /// The provider whose Provider manages it; `None` for the Provider kind.
+    const PROVIDER: Option<ProviderType>;
+    /// What the API allows of it; `None` for the Provider kind.
+    const FACTS: Option<&'static KindFacts>;
+    /// The annotations its provider reads beside the `seqops.dev/` ones.
+    const ANNOTATIONS: &'static [&'static str] = &[];
+
+    /// The references the spec makes to other manifests.
+    fn references(&self) -> Vec<Reference> {
+        Vec::new()
+    }
+
+    /// Checks serde cannot express: `(field path, message)` for each problem.
+    fn check(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// Everything seqops knows about one kind of manifest, as values a table
+/// of kinds can hold: made from the kind's type by [`KindSpec::of`].
 #[derive(Clone, Copy)]
 pub struct KindSpec {
     pub api_version: &'static str,
     pub kind: &'static str,
     /// The kind as it is written in keys (`Sequence/welcome`): the bare kind
     /// where it is unique, qualified by provider where two providers share it.
-    pub key_kind: &'static str,
+    pub key_kind: KindId,
     /// The provider type whose Provider manages objects of this kind; `None`
     /// for the Provider kind itself.
-    pub provider_type: Option<&'static str>,
+    pub provider_type: Option<ProviderType>,
+    /// What the API allows of it; `None` for the Provider kind.
+    pub facts: Option<&'static KindFacts>,
     pub parse: fn(&serde_json::Value) -> Result<ParsedDoc, ParseError>,
     /// The references a spec makes to other manifests.
-    pub references: fn(&serde_json::Value) -> Vec<Reference>,
+    pub references: fn(&Spec) -> Vec<Reference>,
     /// Checks serde cannot express: `(field path, message)` for each problem.
-    pub check: fn(&serde_json::Value) -> Vec<(String, String)>,
+    pub check: fn(&Spec) -> Vec<(String, String)>,
     pub crd: fn() -> CustomResourceDefinition,
     pub schema: fn() -> schemars::Schema,
     /// The annotations its provider reads beside the `seqops.dev/` ones
@@ -51,6 +86,23 @@ pub struct KindSpec {
 }
 
 impl KindSpec {
+    /// The kind whose spec type is `T`.
+    pub const fn of<T: Kind>() -> KindSpec {
+        KindSpec {
+            api_version: T::API_VERSION,
+            kind: T::KIND,
+            key_kind: T::ID,
+            provider_type: T::PROVIDER,
+            facts: T::FACTS,
+            parse: parse_typed::<T>,
+            references: references_of::<T>,
+            check: check_of::<T>,
+            crd: <T::Resource as kube::CustomResourceExt>::crd,
+            schema: schema_of::<T>,
+            annotations: T::ANNOTATIONS,
+        }
+    }
+
     pub fn matches(&self, api_version: &str, kind: &str) -> bool {
         self.api_version == api_version && self.kind == kind
     }
@@ -60,6 +112,20 @@ impl KindSpec {
     pub fn reads_annotation(&self, name: &str) -> bool {
         name.starts_with("seqops.dev/") || self.annotations.contains(&name)
     }
+}
+
+/// The references of a spec of kind `T`; none when it is of another kind.
+fn references_of<T: Kind>(spec: &Spec) -> Vec<Reference> {
+    spec.typed::<T>().map(T::references).unwrap_or_default()
+}
+
+/// The checks of a spec of kind `T`; one that is of another kind is said so.
+fn check_of<T: Kind>(spec: &Spec) -> Vec<(String, String)> {
+    spec.typed::<T>().map_or_else(|e| vec![("spec".into(), e.to_string())], T::check)
+}
+
+fn schema_of<T: schemars::JsonSchema>() -> schemars::Schema {
+    schemars::schema_for!(T)
 }
 
 #[derive(Deserialize)]
@@ -75,20 +141,12 @@ struct Envelope<S> {
 
 /// Reads a whole document (as JSON, the shape YAML was read to) with `S`
 /// as its spec type. An error names the path of the field at fault.
-pub fn parse_typed<S: DeserializeOwned + Serialize>(document: &serde_json::Value) -> Result<ParsedDoc, ParseError> {
+pub fn parse_typed<S: Kind>(document: &serde_json::Value) -> Result<ParsedDoc, ParseError> {
     let envelope: Envelope<S> = serde_path_to_error::deserialize(document)?;
     // Serializing a value that was just deserialized cannot fail for the
     // plain data types specs are made of.
-    let spec = serde_json::to_value(&envelope.spec).unwrap_or(serde_json::Value::Null);
-    Ok(ParsedDoc { metadata: envelope.metadata, spec })
-}
-
-pub fn no_references(_: &serde_json::Value) -> Vec<Reference> {
-    Vec::new()
-}
-
-pub fn no_checks(_: &serde_json::Value) -> Vec<(String, String)> {
-    Vec::new()
+    let json = serde_json::to_value(&envelope.spec).unwrap_or(serde_json::Value::Null);
+    Ok(ParsedDoc { metadata: envelope.metadata, spec: Spec::of(envelope.spec, json) })
 }
 
 /// The JSON Schema of a kind's spec with the default bounds on every list,

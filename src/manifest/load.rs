@@ -499,8 +499,8 @@ fn checks(kind: &KindSpec, tables: &super::conform::KindTables, parsed: &super::
     let spec = &parsed.spec;
     let mut found: Vec<(String, String)> = (kind.check)(spec)
         .into_iter()
-        .chain(tables.rules.broken(spec))
-        .chain(tables.bounds.over(spec, "spec"))
+        .chain(tables.rules.broken(spec.json()))
+        .chain(tables.bounds.over(spec.json(), "spec"))
         .collect();
     if let Some(message) = name_problem(&parsed.metadata.name) {
         found.push(("metadata.name".into(), message));
@@ -539,7 +539,12 @@ fn check_across_documents(resources: &mut [Resource], kinds: &[KindSpec], diagno
     let providers: Vec<(String, String)> = resources
         .iter()
         .filter(|r| r.key.kind == super::PROVIDER_KIND.key_kind)
-        .map(|r| (r.metadata.name.clone(), r.spec["type"].as_str().unwrap_or_default().to_string()))
+        .map(|r| {
+            (
+                r.metadata.name.clone(),
+                r.spec.typed::<super::ProviderSpec>().map(|p| p.provider_type.to_string()).unwrap_or_default(),
+            )
+        })
         .collect();
     let keys: std::collections::BTreeSet<ResourceKey> = resources.iter().map(|r| r.key.clone()).collect();
     for resource in resources.iter_mut() {
@@ -547,7 +552,7 @@ fn check_across_documents(resources: &mut [Resource], kinds: &[KindSpec], diagno
             continue;
         };
         if let Some(provider_type) = kind.provider_type {
-            match choose_provider(resource, provider_type, &providers) {
+            match choose_provider(resource, provider_type.as_str(), &providers) {
                 Ok(name) => resource.provider = Some(name),
                 Err(diagnostic) => diagnostics.push(diagnostic),
             }
@@ -576,7 +581,8 @@ fn choose_provider(
     providers: &[(String, String)],
 ) -> Result<String, Diagnostic> {
     let of_type: Vec<&str> = providers.iter().filter(|(_, t)| t == provider_type).map(|(n, _)| n.as_str()).collect();
-    let named = resource.spec.get("providerRef").and_then(|r| r.get("name")).and_then(|n| n.as_str());
+    let common = super::common::Common::of(resource.spec.json());
+    let named = common.provider_name();
     let field = if named.is_some() { "spec.providerRef.name" } else { "spec" };
     let fail = |message: String| Diagnostic { location: resource.document.locate(field), field: field.into(), message };
     match named {

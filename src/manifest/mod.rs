@@ -6,6 +6,7 @@
 
 pub mod annotations;
 pub mod cel;
+pub mod common;
 pub mod conform;
 pub mod crd;
 pub mod duration;
@@ -207,9 +208,10 @@ pub struct Resource {
     pub kind: String,
     pub key: ResourceKey,
     pub metadata: Metadata,
-    /// The spec as the typed kind serialized it: unknown fields are already
-    /// rejected and values normalized (durations in canonical form).
-    pub spec: serde_json::Value,
+    /// The spec as its kind's type, with its JSON as that type serialized
+    /// it: unknown fields are already rejected and values normalized
+    /// (durations in canonical form).
+    pub spec: crate::external::Spec,
     /// The Provider manifest this resource is managed through (none for a
     /// Provider itself).
     pub provider: Option<String>,

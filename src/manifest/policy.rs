@@ -34,40 +34,9 @@ pub enum Policy {
     All,
 }
 
-/// The policies a spec allows: `managementPolicies` when given (`[]`
-/// allows nothing, which pauses), `[Observe]` under `managementPolicy:
-/// ObserveOnly`, everything otherwise.
+/// The policies a spec allows (see [`super::common::Common::allowed`]).
 pub fn allowed(spec: &serde_json::Value) -> BTreeSet<Policy> {
-    if let Some(list) = spec.get("managementPolicies").and_then(|p| p.as_array()) {
-        let policies: BTreeSet<Policy> = list.iter().filter_map(|p| serde_json::from_value(p.clone()).ok()).collect();
-        if policies.contains(&Policy::All) {
-            return everything();
-        }
-        return policies;
-    }
-    if spec.get("managementPolicy").and_then(|p| p.as_str()) == Some("ObserveOnly") {
-        return BTreeSet::from([Policy::Observe]);
-    }
-    everything()
-}
-
-fn everything() -> BTreeSet<Policy> {
-    BTreeSet::from([Policy::Observe, Policy::Create, Policy::Update, Policy::Delete, Policy::LateInitialize])
-}
-
-/// The spec a provider is given: what seqops may do is the engine's
-/// business, never a field to send.
-pub fn without_policies(spec: &serde_json::Value) -> std::borrow::Cow<'_, serde_json::Value> {
-    let has = |field: &str| spec.get(field).is_some();
-    if !has("managementPolicy") && !has("managementPolicies") {
-        return std::borrow::Cow::Borrowed(spec);
-    }
-    let mut stripped = spec.clone();
-    if let Some(map) = stripped.as_object_mut() {
-        map.remove("managementPolicy");
-        map.remove("managementPolicies");
-    }
-    std::borrow::Cow::Owned(stripped)
+    super::common::Common::of(spec).allowed()
 }
 
 /// Whether the spec allows `policy`.

@@ -6,7 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::duration::Duration;
-use super::kind::{self, KindSpec};
+use super::kind::{Kind, KindSpec};
+use crate::external::KindFacts;
 
 /// A configured account of one provider.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
@@ -116,6 +117,12 @@ impl ProviderType {
     }
 }
 
+impl std::fmt::Display for ProviderType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where the API key comes from: an environment variable for the CLI, a
 /// Kubernetes Secret for the controller.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -203,15 +210,12 @@ impl std::fmt::Display for Rate {
     }
 }
 
-pub const PROVIDER_KIND: KindSpec = KindSpec {
-    api_version: "seqops.dev/v1alpha1",
-    kind: "Provider",
-    key_kind: "Provider",
-    provider_type: None,
-    parse: kind::parse_typed::<ProviderSpec>,
-    references: kind::no_references,
-    check: kind::no_checks,
-    crd: <Provider as kube::CustomResourceExt>::crd,
-    schema: || schemars::schema_for!(ProviderSpec),
-    annotations: &[],
-};
+impl Kind for ProviderSpec {
+    type Resource = Provider;
+    const API_VERSION: &'static str = "seqops.dev/v1alpha1";
+    const KIND: &'static str = "Provider";
+    const PROVIDER: Option<ProviderType> = None;
+    const FACTS: Option<&'static KindFacts> = None;
+}
+
+pub const PROVIDER_KIND: KindSpec = KindSpec::of::<ProviderSpec>();

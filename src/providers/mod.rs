@@ -32,8 +32,6 @@ pub struct Provider {
     pub provider_type: ProviderType,
     /// The kinds its Provider manages.
     pub kinds: &'static [KindSpec],
-    /// What each of those kinds allows, known without an account.
-    pub facts: &'static [&'static KindFacts],
     /// The client of one kind in one account.
     pub client_for: ClientFactory,
     /// Its sandbox emulator.
@@ -68,7 +66,7 @@ pub fn descriptor(provider_type: ProviderType) -> Option<&'static Provider> {
 
 /// What a kind (by key kind) allows, known without connecting anywhere.
 pub fn facts_for(key_kind: &str) -> Option<&'static KindFacts> {
-    PROVIDERS.iter().flat_map(|p| p.facts.iter().copied()).find(|f| f.key_kind == key_kind)
+    PROVIDERS.iter().flat_map(|p| p.kinds.iter()).find(|k| k.key_kind == key_kind).and_then(|k| k.facts)
 }
 
 /// Every kind seqops knows, the Provider kind first.
@@ -169,7 +167,7 @@ mod tests {
     fn each_kind_declares_the_annotations_its_provider_reads() {
         for provider in PROVIDERS {
             for kind in provider.kinds {
-                let facts = facts_for(kind.key_kind).expect("facts for every kind");
+                let facts = kind.facts.expect("facts for every kind");
                 if let Some(renew) = facts.renew() {
                     assert!(kind.annotations.contains(&renew.annotation), "{}: {}", kind.kind, renew.annotation);
                 }

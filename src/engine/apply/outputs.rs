@@ -27,7 +27,8 @@ pub(super) fn write_outputs(
     // Kinds whose one-time value is needed require `writeSecretTo` when
     // loaded; for the others (an agent's service key) its absence means the
     // value is not wanted.
-    let Some(file) = change.spec.get("writeSecretTo").and_then(|w| w.get("file")).and_then(|f| f.as_str()) else {
+    let common = crate::manifest::common::Common::of(change.spec.json());
+    let Some(file) = common.output_file() else {
         return Ok(None);
     };
     let text = match outputs.values().collect::<Vec<_>>().as_slice() {

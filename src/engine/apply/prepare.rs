@@ -14,7 +14,8 @@ use crate::external::{DesiredContext, ExternalClient, Fields, Stored, KNOWN_AFTE
 /// may echo what it was sent, and errors reach the terminal, status and
 /// Events.
 pub(super) fn scrubbed(message: &str, change: &Change, connections: &Connections, options: &ApplyOptions) -> String {
-    let values = reader_for(change, options, connections.cluster_values()).read_all(&change.spec).unwrap_or_default();
+    let values =
+        reader_for(change, options, connections.cluster_values()).read_all(change.spec.sources()).unwrap_or_default();
     crate::external::sources::scrub(message, &values, None)
 }
 
@@ -65,7 +66,7 @@ pub(super) async fn prepare(
 ) -> Result<Prepared, String> {
     let key = &change.key;
     let unresolved = change.desired.values().any(has_placeholder);
-    let has_sources = crate::external::sources::has_sources(&change.spec);
+    let has_sources = change.spec.sources().any();
     if !unresolved && !has_sources {
         return Ok(Prepared {
             desired: change.desired.clone(),
@@ -74,7 +75,7 @@ pub(super) async fn prepare(
         });
     }
     let sources = reader_for(change, options, cluster)
-        .read_all(&change.spec)
+        .read_all(change.spec.sources())
         .map_err(|(field, message)| format!("{key}: {field}: {message}"))?;
     let (refs, digests) = state
         .read(|s| {
@@ -86,7 +87,7 @@ pub(super) async fn prepare(
             (refs, s.digests_for(key, &options.digests))
         })
         .await;
-    let previous = (Stored::of(&change.spec), Stored::of(&change.desired));
+    let previous = (Stored::of(change.spec.json()), Stored::of(&change.desired));
     let context = DesiredContext {
         refs,
         previous: Some((&previous.0, &previous.1)),
@@ -94,8 +95,7 @@ pub(super) async fn prepare(
         digests,
         annotations: change.annotations.clone(),
     };
-    let spec = crate::manifest::policy::without_policies(&change.spec);
-    let fresh = client.desired(&spec, &context).await.map_err(|e| format!("{key}: {e}"))?;
+    let fresh = client.desired(&change.spec, &context).await.map_err(|e| format!("{key}: {e}"))?;
     for (field, planned) in &change.desired {
         if !has_placeholder(planned) && fresh.get(field) != Some(planned) {
             return Err(format!(

@@ -108,7 +108,7 @@ pub(super) fn upsert(state: &mut State, change: &Change, id: Option<String>, fil
         pending_since: None,
         deposed_id: deposed,
         manifest_digest: change.manifest_digest.clone(),
-        applied_spec: Stored::of(&change.spec),
+        applied_spec: Stored::of(change.spec.json()),
         last_applied: Stored::of(&Fields::new()),
         observed: None,
         observed_at: now_rfc3339(),

@@ -23,11 +23,16 @@ pub(super) fn refused_reads(manifests: &Manifests, options: &PlanOptions, cluste
 fn credential_reads(manifests: &Manifests) -> Vec<String> {
     let credentials: BTreeMap<&str, &str> = manifests
         .providers()
-        .filter_map(|p| Some((p.spec["credentials"]["env"].as_str()?, p.metadata.name.as_str())))
+        .filter_map(|p| {
+            Some((
+                p.spec.typed::<crate::manifest::ProviderSpec>().ok()?.credentials.env.as_deref()?,
+                p.metadata.name.as_str(),
+            ))
+        })
         .collect();
     let mut refused = Vec::new();
     for resource in manifests.managed() {
-        for (path, variable) in crate::external::sources::env_reads(&resource.spec) {
+        for (path, variable) in resource.spec.sources().env_reads() {
             if let Some(provider) = credentials.get(variable.as_str()) {
                 let field = format!("spec.{path}");
                 refused.push(format!(
@@ -46,7 +51,7 @@ fn unreadable_sources(manifests: &Manifests, options: &PlanOptions, cluster: &Cl
     manifests
         .managed()
         .filter_map(|resource| {
-            reader_for(resource, options, cluster).read_all(&resource.spec).err().map(|(field, message)| {
+            reader_for(resource, options, cluster).read_all(resource.spec.sources()).err().map(|(field, message)| {
                 let error = ProviderError::Lookup { field, message };
                 located(resource, error)
             })

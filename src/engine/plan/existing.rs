@@ -44,7 +44,7 @@ impl Group<'_> {
         warnings: &mut Vec<String>,
     ) -> Result<Outcome, ProviderError> {
         let id = entry.id.clone().unwrap_or_default();
-        let manifest_changed = digest(&resource.spec) != entry.manifest_digest;
+        let manifest_changed = digest(resource.spec.json()) != entry.manifest_digest;
         // State keeps fields as text: parsed once, and only when needed.
         let mut recorded = None;
         let read = self.reads(resource, entry, &id, manifest_changed, listing, &mut recorded);
@@ -110,7 +110,7 @@ impl Group<'_> {
             && entry.observed.is_none()
             && !entry.manifest_digest.is_empty()
             && !self.options.rotate.contains(&resource.key)
-            && !crate::external::sources::has_sources(&resource.spec)
+            && !resource.spec.sources().any()
             && !resource.references.iter().any(|(_, key)| self.recreated.contains(key))
             && self.renew_token(resource).is_none_or(|token| entry.renew_token.as_ref() == Some(&token))
     }
@@ -177,8 +177,8 @@ impl Group<'_> {
         manifest_changed: bool,
     ) -> Result<Compared, ProviderError> {
         let (applied_before, observed_before) = recorded;
-        let resolve_again = crate::external::sources::has_sources(&resource.spec)
-            || resource.references.iter().any(|(_, key)| self.recreated.contains(key));
+        let resolve_again =
+            resource.spec.sources().any() || resource.references.iter().any(|(_, key)| self.recreated.contains(key));
         let (desired, rekeying) = if manifest_changed || resolve_again {
             self.desired_and_rekeying(resource, Some(entry)).await?
         } else {
@@ -218,8 +218,8 @@ impl Group<'_> {
         if compared.desired != compared.applied_before || compared.manifest_changed || moved {
             return Outcome::Sync(Box::new(StateSync {
                 key: resource.key.clone(),
-                manifest_digest: digest(&resource.spec),
-                applied_spec: resource.spec.clone(),
+                manifest_digest: digest(resource.spec.json()),
+                applied_spec: resource.spec.json().clone(),
                 last_applied: compared.desired,
                 observed: compared.observed,
             }));

@@ -16,7 +16,7 @@ use crate::engine::reason::Reason;
 use crate::engine::state::{Entry, State};
 use crate::external::sources::{ClusterValues, SourceReader};
 use crate::external::{
-    DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary, Scoped, Write,
+    DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary, Scoped, Spec, Write,
 };
 use crate::manifest::{annotations, Resource, ResourceKey};
 
@@ -25,6 +25,8 @@ pub(super) struct Group<'a> {
     pub(super) client: Arc<dyn ExternalClient>,
     pub(super) state: &'a State,
     pub(super) provider: &'a str,
+    /// The key kind of every object in the group.
+    pub(super) kind: &'a str,
     pub(super) options: &'a PlanOptions,
     pub(super) cluster_values: &'a ClusterValues,
     /// Objects whose remote id this plan changes: references to them are
@@ -95,8 +97,8 @@ impl Group<'_> {
         if !needs_listing {
             return Ok(None);
         }
-        let managed = self.state.managed_ids(self.provider, self.client.facts().key_kind);
-        let orphan_specs: Vec<serde_json::Value> = orphans.iter().map(|(_, e)| e.applied_spec()).collect();
+        let managed = self.state.managed_ids(self.provider, self.kind);
+        let orphan_specs: Vec<Spec> = orphans.iter().map(|(_, e)| Spec::from_json(e.applied_spec())).collect();
         let scope = resources
             .iter()
             .map(|r| Scoped { spec: &r.spec, previous: self.state.resources.get(&r.key).map(Entry::applied) })
@@ -147,9 +149,8 @@ impl Group<'_> {
     }
 
     async fn plan_one(&self, resource: &Resource, listing: Option<&Listing>) -> (Outcome, Vec<String>) {
-        let spec = crate::manifest::policy::without_policies(&resource.spec);
         let mut notes: Vec<String> =
-            self.client.notes(&spec).into_iter().map(|note| format!("{}: {note}", resource.key)).collect();
+            self.client.notes(&resource.spec).into_iter().map(|note| format!("{}: {note}", resource.key)).collect();
         let outcome = match self.plan_resource(resource, listing, &mut notes).await {
             Ok(outcome) => outcome,
             Err(error) => Outcome::Failed(located(resource, error)),
@@ -201,7 +202,7 @@ impl Group<'_> {
             reasons: Vec::new(),
             desired: Fields::new(),
             updates: Fields::new(),
-            manifest_digest: digest(&resource.spec),
+            manifest_digest: digest(resource.spec.json()),
             spec: resource.spec.clone(),
             source_dir: source_dir(resource),
             observed: Fields::new(),
@@ -246,7 +247,7 @@ impl Group<'_> {
         previous: Option<&'e Entry>,
     ) -> Result<DesiredContext<'e>, ProviderError> {
         let sources = reader_for(resource, self.options, self.cluster_values)
-            .read_all(&resource.spec)
+            .read_all(resource.spec.sources())
             .map_err(|(field, message)| ProviderError::Lookup { field, message })?;
         let refs = resource
             .references
@@ -279,7 +280,7 @@ impl Group<'_> {
     ) -> Result<(Fields, BTreeMap<String, String>), ProviderError> {
         let context = self.context(resource, previous)?;
         let rekeying = context.digests.rekeying(&context.sources);
-        let desired = self.client.desired(&crate::manifest::policy::without_policies(&resource.spec), &context).await?;
+        let desired = self.client.desired(&resource.spec, &context).await?;
         Ok((desired, rekeying))
     }
 
@@ -339,7 +340,7 @@ pub(super) fn annotate(change: &mut Change, resource: &Resource, client: &dyn Ex
             labels.insert(name.to_string(), key.to_string());
         }
     }
-    let sources: BTreeMap<String, String> = crate::external::sources::described(&resource.spec).into_iter().collect();
+    let sources: BTreeMap<String, String> = resource.spec.sources().described().into_iter().collect();
     for field in &mut change.fields {
         if field.sensitive {
             // A reviewer sees what the manifest reads, never the value.

@@ -39,12 +39,13 @@ pub(super) fn leave_alone_what_may_not_change(
 /// policy it lacks), if it does.
 fn held_back(manifests: &Manifests, change: &Change) -> Option<String> {
     let resource = manifests.get(&change.key)?;
-    if crate::manifest::policy::observe_only(&resource.spec) {
+    if crate::manifest::policy::observe_only(resource.spec.json()) {
         Some("is ObserveOnly".to_string())
     } else if resource.annotation_is_true(annotations::PAUSED) {
         Some("is paused".to_string())
     } else {
-        refused_by_policy(&resource.spec, change).map(|policy| format!("has managementPolicies without {policy:?}"))
+        refused_by_policy(resource.spec.json(), change)
+            .map(|policy| format!("has managementPolicies without {policy:?}"))
     }
 }
 

@@ -160,7 +160,7 @@ pub struct Change {
     pub manifest_digest: String,
     /// The manifest's spec, recorded in state once applied. It names where
     /// secret values come from, never the values.
-    pub spec: serde_json::Value,
+    pub spec: crate::external::Spec,
     /// The folder the spec's `fromFile` and `writeSecretTo.file` paths are
     /// relative to.
     pub source_dir: String,
@@ -287,7 +287,7 @@ fn opening_warnings(
     selected: Option<&BTreeSet<ResourceKey>>,
 ) -> Vec<String> {
     let mut warnings = Vec::new();
-    if options.digests.key().is_none() && manifests.managed().any(|r| crate::external::sources::has_sources(&r.spec)) {
+    if options.digests.key().is_none() && manifests.managed().any(|r| r.spec.sources().any()) {
         warnings.push(
             "no digest key is at hand (SEQOPS_DIGEST_KEY, or the key file `seqops apply` makes): secrets cannot be compared, and show as (sensitive: not comparable)".into(),
         );
@@ -361,6 +361,7 @@ async fn plan_groups(
             client,
             state,
             provider,
+            kind,
             options,
             cluster_values: connections.cluster_values(),
             recreated,

@@ -63,12 +63,12 @@ impl Group<'_> {
             Some(id) => Some((id, "seqops.dev/external-id", Reason::ExternalIdNamesIt)),
             None => facts
                 .id_field()
-                .and_then(|f| resource.spec.get(f))
+                .and_then(|f| resource.spec.json().get(f))
                 .and_then(|v| v.as_str())
                 .map(|id| (id, "spec.id", Reason::SpecIdNamesIt)),
         };
         let Some((id, by, reason)) = named else { return Ok(None) };
-        if self.state.managed_ids(self.provider, facts.key_kind).contains(id) {
+        if self.state.managed_ids(self.provider, &resource.key.kind).contains(id) {
             return Err(ProviderError::Invalid(format!(
                 "{}: {by} names {id}, which another manifest already manages",
                 resource.key
@@ -123,8 +123,8 @@ impl Group<'_> {
     /// A create of the manifest's object. Where a value shown once will
     /// go is checked now: once the object is made, it has nowhere else.
     pub(super) async fn plan_create(&self, resource: &Resource) -> Result<Change, ProviderError> {
-        let target = resource.spec.get("writeSecretTo");
-        if self.options.outputs_to_files && target.is_some_and(|t| t.get("file").is_none()) {
+        let common = crate::manifest::common::Common::of(resource.spec.json());
+        if self.options.outputs_to_files && common.write_secret_to.is_some() && common.output_file().is_none() {
             return Err(ProviderError::Lookup {
                 field: "spec.writeSecretTo".into(),
                 message: "the CLI writes values shown once to a file: add `file: PATH` (secretRef is the controller's)"
@@ -133,9 +133,7 @@ impl Group<'_> {
         }
         // Checked now: once the object is made, its value has nowhere else
         // to go.
-        if let Some(file) =
-            target.and_then(|t| t.get("file")).and_then(|f| f.as_str()).filter(|_| self.options.outputs_to_files)
-        {
+        if let Some(file) = common.output_file().filter(|_| self.options.outputs_to_files) {
             crate::files::confined(Path::new(&source_dir(resource)), file)
                 .map_err(|message| ProviderError::Lookup { field: "spec.writeSecretTo.file".into(), message })?;
         }

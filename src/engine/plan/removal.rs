@@ -113,7 +113,7 @@ fn removal(
         desired: Fields::new(),
         updates: Fields::new(),
         manifest_digest: entry.manifest_digest.clone(),
-        spec: entry.applied_spec(),
+        spec: crate::external::Spec::from_json(entry.applied_spec()),
         source_dir: String::new(),
         observed: entry.observed(),
         depends_on: entry.depends_on.clone(),

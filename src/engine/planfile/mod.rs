@@ -269,7 +269,7 @@ pub fn manifests_digest(manifests: &Manifests) -> String {
         // Annotations are a sorted map already: written as they are.
         hasher.scalar(&resource.metadata.annotations);
         hasher.bytes(b",");
-        hasher.value(&resource.spec);
+        hasher.value(resource.spec.json());
         hasher.bytes(b"]");
     }
     hasher.bytes(b"]");

@@ -9,14 +9,16 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
+use super::spec::EnrollmentSpec;
 use super::{mapping, wire};
+use crate::manifest::selector::Selector;
 use crate::providers::http::segment;
 use crate::providers::listings::Listings;
 use crate::providers::paging::all_pages;
 use crate::providers::probe::{self, Probe, ProbePath};
 use crate::providers::sources::SourceValues;
 use crate::providers::{
-    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
+    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary, Spec,
     UpdateRequest,
 };
 
@@ -84,11 +86,11 @@ impl GaryApi {
 
     /// The id a sequence selector names: `{id}` as written, `{lookup}` the
     /// one sequence with that name.
-    async fn sequence_id(&self, selector: &Value) -> Result<String, ProviderError> {
-        if let Some(id) = selector.get("id").and_then(Value::as_str) {
-            return Ok(id.to_string());
-        }
-        let name = selector.get("lookup").and_then(Value::as_str).unwrap_or_default();
+    async fn sequence_id(&self, selector: &Selector) -> Result<String, ProviderError> {
+        let name = match selector {
+            Selector::Id(id) => return Ok(id.clone()),
+            Selector::Lookup(name) => name.as_str(),
+        };
         let sequences = self.sequences().await?;
         let matches: Vec<&wire::Sequence> = sequences.iter().filter(|s| s.name == name).collect();
         match matches.as_slice() {
@@ -128,11 +130,11 @@ impl EnrollmentClient {
     async fn sequences_of(&self, scope: &ListScope<'_>) -> Result<Vec<String>, ProviderError> {
         let mut ids = std::collections::BTreeSet::new();
         match scope {
-            ListScope::Export(filters) if filters.contains_key("sequence") => {
-                for named in &filters["sequence"] {
+            ListScope::Export(filters) if filters.contains_key(mapping::SEQUENCE_FILTER) => {
+                for named in filters.get(mapping::SEQUENCE_FILTER).into_iter().flatten() {
                     let sequences = self.0.sequences().await?;
                     let found = sequences.iter().find(|s| &s.id == named).map(|s| s.id.clone());
-                    let selector = json!({ "lookup": named });
+                    let selector = Selector::Lookup(named.clone());
                     ids.insert(match found {
                         Some(id) => id,
                         None => self.0.sequence_id(&selector).await?,
@@ -146,10 +148,12 @@ impl EnrollmentClient {
             ListScope::Specs(specs) => {
                 for scoped in specs {
                     let known = scoped.reusable("sequence", "sequence").and_then(|id| id.as_str().map(String::from));
-                    match (known, scoped.spec.get("sequence")) {
+                    match (known, scoped.spec.typed::<EnrollmentSpec>()) {
                         (Some(id), _) => ids.insert(id),
-                        (None, Some(selector)) => ids.insert(self.0.sequence_id(selector).await?),
-                        (None, None) => false,
+                        (None, Ok(spec)) => ids.insert(self.0.sequence_id(&spec.sequence).await?),
+                        // A spec that no longer reads as an enrollment
+                        // names no sequence to list.
+                        (None, Err(_)) => false,
                     };
                 }
             }
@@ -164,29 +168,21 @@ impl ExternalClient for EnrollmentClient {
         &mapping::ENROLLMENT_FACTS
     }
 
-    fn display_name(&self, spec: &Value) -> String {
-        let sequence = &spec["sequence"];
-        let sequence = sequence["lookup"].as_str().or(sequence["id"].as_str()).unwrap_or_default();
-        mapping::display_name(sequence, spec["contactId"].as_str().unwrap_or_default())
+    fn display_name(&self, spec: &Spec) -> String {
+        spec.typed::<EnrollmentSpec>().map(mapping::spec_display_name).unwrap_or_default()
     }
 
-    fn labels(&self, spec: &Value) -> BTreeMap<String, String> {
-        let lookup = spec["sequence"]["lookup"].as_str();
-        lookup.map(|name| BTreeMap::from([("sequence".to_string(), format!("lookup {name}"))])).unwrap_or_default()
+    fn labels(&self, spec: &Spec) -> BTreeMap<String, String> {
+        spec.typed::<EnrollmentSpec>().map(mapping::lookup_labels).unwrap_or_default()
     }
 
-    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+    async fn desired(&self, spec: &Spec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        let enrollment = spec.typed::<EnrollmentSpec>()?;
         let sequence = match context.reusable(spec, "sequence", "sequence") {
             Some(id) => id,
-            None => json!(self.0.sequence_id(&spec["sequence"]).await?),
+            None => json!(self.0.sequence_id(&enrollment.sequence).await?),
         };
-        let mut fields = Fields::new();
-        fields.insert("sequence".into(), sequence);
-        fields.insert("contactId".into(), spec["contactId"].clone());
-        if let Some(metadata) = spec.get("metadata").filter(|m| !m.is_null()) {
-            fields.insert("metadata".into(), metadata.clone());
-        }
-        Ok(fields)
+        Ok(mapping::desired(enrollment, sequence))
     }
 
     async fn export(&self, observed: &Fields) -> Result<Option<Value>, ProviderError> {
@@ -207,7 +203,7 @@ impl ExternalClient for EnrollmentClient {
 
     async fn list(&self, scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         let statuses = match scope {
-            ListScope::Export(filters) => filters.get("status").cloned().unwrap_or_default(),
+            ListScope::Export(filters) => filters.get(mapping::STATUS_FILTER).cloned().unwrap_or_default(),
             _ => Vec::new(),
         };
         let mut summaries = Vec::new();

@@ -7,11 +7,12 @@
 
 use serde_json::{json, Value};
 
+use super::spec::EnrollmentSpec;
 use super::wire;
+use crate::manifest::selector::Selector;
 use crate::providers::{Birth, Change, End, Field, Fields, Gone, KindFacts, Lifecycle, Listing, Renew};
 
 pub static ENROLLMENT_FACTS: KindFacts = KindFacts::new(
-    "Enrollment",
     Lifecycle {
         birth: Birth::Idempotent {
             key: &["sequence", "contactId"],
@@ -82,6 +83,36 @@ pub fn observed(enrollment: &wire::Enrollment) -> Fields {
         fields.insert("pausedReason".into(), json!(reason));
     }
     fields
+}
+
+/// The export filter naming sequences to list.
+pub const SEQUENCE_FILTER: &str = "sequence";
+/// The export filter naming the enrollment statuses to keep.
+pub const STATUS_FILTER: &str = "status";
+
+/// The fields a manifest asks for, its sequence resolved to `sequence`.
+pub fn desired(spec: &EnrollmentSpec, sequence: Value) -> Fields {
+    let mut fields = Fields::new();
+    fields.insert("sequence".into(), sequence);
+    fields.insert("contactId".into(), json!(spec.contact_id));
+    if let Some(metadata) = &spec.metadata {
+        fields.insert("metadata".into(), Value::Object(metadata.clone()));
+    }
+    fields
+}
+
+/// How plans name the enrollment a manifest asks for.
+pub fn spec_display_name(spec: &EnrollmentSpec) -> String {
+    let (Selector::Lookup(sequence) | Selector::Id(sequence)) = &spec.sequence;
+    display_name(sequence, &spec.contact_id)
+}
+
+/// What the sequence lookup stands for: `sequence` → `lookup Nurture`.
+pub fn lookup_labels(spec: &EnrollmentSpec) -> std::collections::BTreeMap<String, String> {
+    match &spec.sequence {
+        Selector::Lookup(name) => [("sequence".to_string(), format!("lookup {name}"))].into(),
+        Selector::Id(_) => Default::default(),
+    }
 }
 
 /// `con_EXAMPLE_bbbb in seq_EXAMPLE_aaaa`: how plans name an enrollment.

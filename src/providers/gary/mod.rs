@@ -14,30 +14,28 @@ pub use client::{EnrollmentClient, GaryApi};
 
 use super::http::{Dialect, DETAIL_DIALECT};
 use super::{Account, ExternalClient};
-use crate::manifest::kind::{self, KindSpec};
+use crate::external::KindFacts;
+use crate::manifest::kind::{Kind, KindSpec};
 use crate::manifest::provider::{ProviderType, Rate};
 
 pub const BASE_URL: &str = "https://agency.gary.club/api/public/v1";
 
 pub const DIALECT: Dialect = Dialect { error_detail: client::error_detail, ..DETAIL_DIALECT };
 
-pub const ENROLLMENT_KIND: KindSpec = KindSpec {
-    api_version: "gary.seqops.dev/v1alpha1",
-    kind: "Enrollment",
-    key_kind: "Enrollment",
-    provider_type: Some("gary"),
-    parse: kind::parse_typed::<spec::EnrollmentSpec>,
-    references: kind::no_references,
-    check: kind::no_checks,
-    crd: <spec::Enrollment as kube::CustomResourceExt>::crd,
-    schema: || schemars::schema_for!(spec::EnrollmentSpec),
-    annotations: &[mapping::RE_ENROLL],
-};
+impl Kind for spec::EnrollmentSpec {
+    type Resource = spec::Enrollment;
+    const API_VERSION: &'static str = "gary.seqops.dev/v1alpha1";
+    const KIND: &'static str = "Enrollment";
+    const PROVIDER: Option<ProviderType> = Some(ProviderType::Gary);
+    const FACTS: Option<&'static KindFacts> = Some(&mapping::ENROLLMENT_FACTS);
+    const ANNOTATIONS: &'static [&'static str] = &[mapping::RE_ENROLL];
+}
+
+pub const ENROLLMENT_KIND: KindSpec = KindSpec::of::<spec::EnrollmentSpec>();
 
 pub const PROVIDER: super::Provider = super::Provider {
     provider_type: ProviderType::Gary,
     kinds: &[ENROLLMENT_KIND],
-    facts: &[&mapping::ENROLLMENT_FACTS],
     client_for,
     emulator: |config| emulator::GaryEmulator::new(config),
     dialect: DIALECT,
@@ -46,11 +44,11 @@ pub const PROVIDER: super::Provider = super::Provider {
     rate: Some(Rate::per_minute(60)),
     sandbox_path: emulator::BASE_PATH,
     sandbox_key: "gc_live_sandbox_seqops",
-    export_filters: &["sequence", "status"],
+    export_filters: &[mapping::SEQUENCE_FILTER, mapping::STATUS_FILTER],
     probes: client::PROBES,
 };
 
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
     let api = Arc::new(GaryApi::new(account.clone()));
-    (key_kind == ENROLLMENT_KIND.key_kind).then(|| Arc::new(EnrollmentClient(api)) as _)
+    (ENROLLMENT_KIND.key_kind == key_kind).then(|| Arc::new(EnrollmentClient(api)) as _)
 }

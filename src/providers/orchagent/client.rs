@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::mapping::{self, AGENT_FACTS, SCHEDULE_FACTS, SECRET_FACTS, SERVICE_FACTS, WORKSPACE_FACTS};
+use super::spec::{AgentSpec, ScheduleSpec, ServiceSpec, WorkspaceSecretSpec, WorkspaceSpec};
 use super::wire;
 use crate::providers::account::Secret;
 use crate::providers::error::{none_if_gone, ok_if_gone};
@@ -19,7 +20,7 @@ use crate::providers::listings::Listings;
 use crate::providers::probe::{self, Probe, ProbePath};
 use crate::providers::sources::SourceValues;
 use crate::providers::{
-    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
+    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary, Spec,
     UpdateRequest, Write,
 };
 
@@ -203,8 +204,8 @@ impl ExternalClient for WorkspaceClient {
         &WORKSPACE_FACTS
     }
 
-    async fn desired(&self, spec: &Value, _context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        Ok(mapping::workspace_desired(spec))
+    async fn desired(&self, spec: &Spec, _context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        Ok(mapping::workspace_desired(spec.typed::<WorkspaceSpec>()?))
     }
 
     async fn export(&self, observed: &Fields) -> Result<Option<Value>, ProviderError> {
@@ -212,8 +213,8 @@ impl ExternalClient for WorkspaceClient {
     }
 
     /// Workspaces are adopted by slug.
-    fn display_name(&self, spec: &Value) -> String {
-        mapping::workspace_slug(spec)
+    fn display_name(&self, spec: &Spec) -> String {
+        spec.typed::<WorkspaceSpec>().map(mapping::workspace_slug).unwrap_or_default()
     }
 
     async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
@@ -259,8 +260,12 @@ impl ExternalClient for SecretClient {
         &SECRET_FACTS
     }
 
-    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        mapping::secret_desired(spec, context)
+    fn display_name(&self, spec: &Spec) -> String {
+        spec.typed::<WorkspaceSecretSpec>().map(|secret| secret.name.clone()).unwrap_or_default()
+    }
+
+    async fn desired(&self, spec: &Spec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        mapping::secret_desired(spec.typed::<WorkspaceSecretSpec>()?, context)
     }
 
     async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
@@ -320,8 +325,12 @@ impl ExternalClient for AgentClient {
         }
     }
 
-    async fn desired(&self, spec: &Value, _context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        Ok(mapping::agent_desired(spec))
+    fn display_name(&self, spec: &Spec) -> String {
+        spec.typed::<AgentSpec>().map(|agent| agent.name.clone()).unwrap_or_default()
+    }
+
+    async fn desired(&self, spec: &Spec, _context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        Ok(mapping::agent_desired(spec.typed::<AgentSpec>()?))
     }
 
     async fn export(&self, observed: &Fields) -> Result<Option<Value>, ProviderError> {
@@ -385,12 +394,12 @@ impl ExternalClient for ScheduleClient {
         follow_up(write, &SCHEDULE_FACTS)
     }
 
-    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        mapping::schedule_desired(spec, context)
+    async fn desired(&self, spec: &Spec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        mapping::schedule_desired(spec.typed::<ScheduleSpec>()?, context)
     }
 
-    fn display_name(&self, spec: &Value) -> String {
-        mapping::schedule_name(spec)
+    fn display_name(&self, spec: &Spec) -> String {
+        spec.typed::<ScheduleSpec>().map(mapping::schedule_spec_name).unwrap_or_default()
     }
 
     async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
@@ -451,8 +460,12 @@ impl ExternalClient for ServiceClient {
         follow_up(write, &SERVICE_FACTS)
     }
 
-    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        mapping::service_desired(spec, context)
+    fn display_name(&self, spec: &Spec) -> String {
+        spec.typed::<ServiceSpec>().map(|service| service.name.clone()).unwrap_or_default()
+    }
+
+    async fn desired(&self, spec: &Spec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        mapping::service_desired(spec.typed::<ServiceSpec>()?, context)
     }
 
     async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {

@@ -7,6 +7,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
+use super::spec::{AgentSpec, ScheduleSpec, ServiceSpec, WorkspaceSecretSpec, WorkspaceSpec};
 use super::wire;
 use crate::providers::sources::{self, SourceValues, SENSITIVE};
 use crate::providers::{
@@ -16,11 +17,9 @@ use crate::providers::{
 
 // ---- What each kind allows -------------------------------------------------
 
-pub static WORKSPACE_FACTS: KindFacts =
-    KindFacts::new("Workspace", Lifecycle { end: End::Never, ..CRUD }, &[], Listing::Summary);
+pub static WORKSPACE_FACTS: KindFacts = KindFacts::new(Lifecycle { end: End::Never, ..CRUD }, &[], Listing::Summary);
 
 pub static SECRET_FACTS: KindFacts = KindFacts::new(
-    "WorkspaceSecret",
     Lifecycle {
         // The create is `PUT /workspaces/{id}/secrets`, by name.
         birth: Birth::Upsert { key: &["workspace", "name"] },
@@ -32,7 +31,6 @@ pub static SECRET_FACTS: KindFacts = KindFacts::new(
 );
 
 pub static AGENT_FACTS: KindFacts = KindFacts::new(
-    super::AGENT_KEY_KIND,
     Lifecycle { change: Change::InPlaceOrReplace(ReplaceOrder::CreateFirst), ..CRUD },
     // The agent the API returns has none of runtime, loop, tags,
     // supportedProviders, defaultEndpoint and timeoutSeconds.
@@ -54,7 +52,6 @@ pub static AGENT_FACTS: KindFacts = KindFacts::new(
 );
 
 pub static SCHEDULE_FACTS: KindFacts = KindFacts::new(
-    "Schedule",
     Lifecycle { change: Change::InPlaceOrReplace(ReplaceOrder::CreateFirst), ..CRUD },
     // The create call takes neither `enabled` nor the alert settings.
     &[
@@ -72,7 +69,6 @@ pub static SCHEDULE_FACTS: KindFacts = KindFacts::new(
 );
 
 pub static SERVICE_FACTS: KindFacts = KindFacts::new(
-    "Service",
     Lifecycle { change: Change::InPlaceOrReplace(ReplaceOrder::CreateFirst), ..CRUD },
     &[
         Field::new("workspace").fixed(),
@@ -155,47 +151,91 @@ pub fn slugify(name: &str) -> String {
 
 /// A workspace's slug: as written, or derived from its name. Workspaces
 /// are adopted by it.
-pub fn workspace_slug(spec: &Value) -> String {
-    spec["slug"].as_str().map_or_else(|| slugify(spec["name"].as_str().unwrap_or_default()), str::to_string)
+pub fn workspace_slug(spec: &WorkspaceSpec) -> String {
+    spec.slug.clone().unwrap_or_else(|| slugify(&spec.name))
 }
 
-pub fn workspace_desired(spec: &Value) -> Fields {
-    Map::from_iter([("name".to_string(), spec["name"].clone()), ("slug".to_string(), json!(workspace_slug(spec)))])
+pub fn workspace_desired(spec: &WorkspaceSpec) -> Fields {
+    Map::from_iter([("name".to_string(), json!(spec.name)), ("slug".to_string(), json!(workspace_slug(spec)))])
 }
 
-pub fn secret_desired(spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+pub fn secret_desired(spec: &WorkspaceSecretSpec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
     Ok(Map::from_iter([
         ("workspace".to_string(), context.reference("spec.workspaceRef.name")),
-        ("name".to_string(), spec["name"].clone()),
+        ("name".to_string(), json!(spec.name)),
         ("value".to_string(), context.secret("value")?),
     ]))
 }
 
-pub fn agent_desired(spec: &Value) -> Fields {
-    spec_fields(spec, &AGENT_FIELDS)
+/// An agent's fields as written, in [`AGENT_FIELDS`]' order.
+pub fn agent_desired(spec: &AgentSpec) -> Fields {
+    present([
+        ("name", json!(spec.name)),
+        ("version", json!(spec.version)),
+        ("type", json!(spec.agent_type)),
+        ("runMode", json!(spec.run_mode)),
+        ("runtime", json!(spec.runtime)),
+        ("loop", json!(spec.agent_loop)),
+        ("callable", json!(spec.callable)),
+        ("description", json!(spec.description)),
+        ("isPublic", json!(spec.is_public)),
+        ("tags", json!(spec.tags)),
+        ("supportedProviders", json!(spec.supported_providers)),
+        ("defaultEndpoint", json!(spec.default_endpoint)),
+        ("timeoutSeconds", json!(spec.timeout_seconds)),
+    ])
 }
 
-pub fn schedule_desired(spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-    in_workspace(spec_fields(spec, &SCHEDULE_FIELDS), context)
+/// A schedule's fields as written, in [`SCHEDULE_FIELDS`]' order, with
+/// its alert URL as a marker and its workspace and agent as ids.
+pub fn schedule_desired(spec: &ScheduleSpec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+    let written = present([
+        ("type", json!(spec.schedule_type)),
+        ("cronExpression", json!(spec.cron_expression)),
+        ("timezone", json!(spec.timezone)),
+        ("inputData", json!(spec.input_data)),
+        ("enabled", json!(spec.enabled)),
+        ("pinVersion", json!(spec.pin_version)),
+        ("alertWebhookUrl", json!(spec.alert_webhook_url)),
+        ("alertOnFailureCount", json!(spec.alert_on_failure_count)),
+    ]);
+    in_workspace(written, context)
 }
 
-pub fn service_desired(spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-    in_workspace(spec_fields(spec, &SERVICE_FIELDS), context)
+/// A service's fields as written, in [`SERVICE_FIELDS`]' order, with its
+/// secrets as markers and its workspace and agent as ids.
+pub fn service_desired(spec: &ServiceSpec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+    let written = present([
+        ("name", json!(spec.name)),
+        ("minInstances", json!(spec.min_instances)),
+        ("maxInstances", json!(spec.max_instances)),
+        ("env", json!(spec.env)),
+        ("secretNames", json!(spec.secret_names)),
+        ("command", json!(spec.command)),
+        ("args", json!(spec.args)),
+        ("alertWebhookUrl", json!(spec.alert_webhook_url)),
+        ("maxRestartFailures", json!(spec.max_restart_failures)),
+    ]);
+    in_workspace(written, context)
 }
 
 /// Schedules have no name: they are told apart by what they run and when.
 /// What a schedule is called: `cron 0 9 * * 1-5`, or `webhook`.
 pub fn schedule_name(fields: &Value) -> String {
     let kind = fields.get("type").and_then(Value::as_str).unwrap_or_default();
-    match fields.get("cronExpression").and_then(Value::as_str) {
+    named_schedule(kind, fields.get("cronExpression").and_then(Value::as_str))
+}
+
+/// What the schedule a manifest asks for is called.
+pub fn schedule_spec_name(spec: &ScheduleSpec) -> String {
+    named_schedule(json!(spec.schedule_type).as_str().unwrap_or_default(), spec.cron_expression.as_deref())
+}
+
+fn named_schedule(kind: &str, cron: Option<&str>) -> String {
+    match cron {
         Some(when) => format!("{kind} {when}"),
         None => kind.to_string(),
     }
-}
-
-/// The spec's values of the listed fields, where present.
-fn spec_fields(spec: &Value, names: &[(&str, &str)]) -> Fields {
-    names.iter().filter_map(|(name, _)| spec.get(*name).map(|v| (name.to_string(), v.clone()))).collect()
 }
 
 /// A Schedule's or Service's fields with their secrets as markers and
@@ -529,9 +569,11 @@ mod tests {
 
     #[test]
     fn a_workspace_without_a_slug_takes_one_from_its_name() {
-        assert_eq!(workspace_slug(&json!({"name": "Growth & Ops  Team!"})), "growth-ops-team");
-        assert_eq!(workspace_slug(&json!({"name": "Ops", "slug": "ops-eu"})), "ops-eu");
-        let body = create_workspace(&workspace_desired(&json!({"name": "Ops"}))).unwrap_or_else(|e| panic!("{e}"));
+        let workspace = |spec: Value| serde_json::from_value::<WorkspaceSpec>(spec).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(workspace_slug(&workspace(json!({"name": "Growth & Ops  Team!"}))), "growth-ops-team");
+        assert_eq!(workspace_slug(&workspace(json!({"name": "Ops", "slug": "ops-eu"}))), "ops-eu");
+        let body =
+            create_workspace(&workspace_desired(&workspace(json!({"name": "Ops"})))).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(sent(&body), r#"{"name":"Ops","slug":"ops"}"#);
     }
 

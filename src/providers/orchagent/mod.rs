@@ -11,12 +11,14 @@ use std::sync::Arc;
 
 use super::http::Dialect;
 use super::{Account, ExternalClient};
-use crate::manifest::kind::{self, KindSpec};
+use crate::external::KindFacts;
+use crate::manifest::kind::{Kind, KindId, KindSpec, Reference};
+use crate::manifest::provider::ProviderType;
 
 pub const BASE_URL: &str = "https://api.orchagent.io";
 
 /// orchagent's Agent shares its kind name with Orqis's: keys say which.
-pub const AGENT_KEY_KIND: &str = "orchagent.Agent";
+pub const AGENT_KEY_KIND: KindId = KindId::new("orchagent.Agent");
 
 /// Errors are `{error: {code, message, is_retryable}}`; every response has
 /// `X-RateLimit-*` headers.
@@ -29,81 +31,76 @@ pub const DIALECT: Dialect = Dialect {
 
 const GROUP: &str = "orchagent.seqops.dev/v1alpha1";
 
-pub const WORKSPACE_KIND: KindSpec = KindSpec {
-    api_version: GROUP,
-    kind: "Workspace",
-    key_kind: "Workspace",
-    provider_type: Some("orchagent"),
-    parse: kind::parse_typed::<spec::WorkspaceSpec>,
-    references: kind::no_references,
-    check: kind::no_checks,
-    crd: <spec::Workspace as kube::CustomResourceExt>::crd,
-    schema: || schemars::schema_for!(spec::WorkspaceSpec),
-    annotations: &[],
-};
+impl Kind for spec::WorkspaceSpec {
+    type Resource = spec::Workspace;
+    const API_VERSION: &'static str = GROUP;
+    const KIND: &'static str = "Workspace";
+    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orchagent);
+    const FACTS: Option<&'static KindFacts> = Some(&mapping::WORKSPACE_FACTS);
+}
 
-pub const SECRET_KIND: KindSpec = KindSpec {
-    api_version: GROUP,
-    kind: "WorkspaceSecret",
-    key_kind: "WorkspaceSecret",
-    provider_type: Some("orchagent"),
-    parse: kind::parse_typed::<spec::WorkspaceSecretSpec>,
-    references: spec::workspace_references,
-    check: kind::no_checks,
-    crd: <spec::WorkspaceSecret as kube::CustomResourceExt>::crd,
-    schema: || schemars::schema_for!(spec::WorkspaceSecretSpec),
-    annotations: &[],
-};
+pub const WORKSPACE_KIND: KindSpec = KindSpec::of::<spec::WorkspaceSpec>();
 
-pub const AGENT_KIND: KindSpec = KindSpec {
-    api_version: GROUP,
-    kind: "Agent",
-    key_kind: AGENT_KEY_KIND,
-    provider_type: Some("orchagent"),
-    parse: kind::parse_typed::<spec::AgentSpec>,
-    references: kind::no_references,
-    check: kind::no_checks,
-    crd: <spec::Agent as kube::CustomResourceExt>::crd,
-    schema: || schemars::schema_for!(spec::AgentSpec),
-    annotations: &[],
-};
+impl Kind for spec::WorkspaceSecretSpec {
+    type Resource = spec::WorkspaceSecret;
+    const API_VERSION: &'static str = GROUP;
+    const KIND: &'static str = "WorkspaceSecret";
+    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orchagent);
+    const FACTS: Option<&'static KindFacts> = Some(&mapping::SECRET_FACTS);
 
-pub const SCHEDULE_KIND: KindSpec = KindSpec {
-    api_version: GROUP,
-    kind: "Schedule",
-    key_kind: "Schedule",
-    provider_type: Some("orchagent"),
-    parse: kind::parse_typed::<spec::ScheduleSpec>,
-    references: spec::workspace_and_agent_references,
-    check: spec::check_schedule,
-    crd: <spec::Schedule as kube::CustomResourceExt>::crd,
-    schema: || schemars::schema_for!(spec::ScheduleSpec),
-    annotations: &[],
-};
+    fn references(&self) -> Vec<Reference> {
+        spec::workspace_references(&self.workspace_ref)
+    }
+}
 
-pub const SERVICE_KIND: KindSpec = KindSpec {
-    api_version: GROUP,
-    kind: "Service",
-    key_kind: "Service",
-    provider_type: Some("orchagent"),
-    parse: kind::parse_typed::<spec::ServiceSpec>,
-    references: spec::workspace_and_agent_references,
-    check: kind::no_checks,
-    crd: <spec::Service as kube::CustomResourceExt>::crd,
-    schema: || schemars::schema_for!(spec::ServiceSpec),
-    annotations: &[],
-};
+pub const SECRET_KIND: KindSpec = KindSpec::of::<spec::WorkspaceSecretSpec>();
+
+impl Kind for spec::AgentSpec {
+    type Resource = spec::Agent;
+    const API_VERSION: &'static str = GROUP;
+    const KIND: &'static str = "Agent";
+    const ID: KindId = AGENT_KEY_KIND;
+    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orchagent);
+    const FACTS: Option<&'static KindFacts> = Some(&mapping::AGENT_FACTS);
+}
+
+pub const AGENT_KIND: KindSpec = KindSpec::of::<spec::AgentSpec>();
+
+impl Kind for spec::ScheduleSpec {
+    type Resource = spec::Schedule;
+    const API_VERSION: &'static str = GROUP;
+    const KIND: &'static str = "Schedule";
+    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orchagent);
+    const FACTS: Option<&'static KindFacts> = Some(&mapping::SCHEDULE_FACTS);
+
+    fn references(&self) -> Vec<Reference> {
+        spec::workspace_and_agent_references(&self.workspace_ref, &self.agent_ref)
+    }
+
+    fn check(&self) -> Vec<(String, String)> {
+        spec::check_schedule(self)
+    }
+}
+
+pub const SCHEDULE_KIND: KindSpec = KindSpec::of::<spec::ScheduleSpec>();
+
+impl Kind for spec::ServiceSpec {
+    type Resource = spec::Service;
+    const API_VERSION: &'static str = GROUP;
+    const KIND: &'static str = "Service";
+    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orchagent);
+    const FACTS: Option<&'static KindFacts> = Some(&mapping::SERVICE_FACTS);
+
+    fn references(&self) -> Vec<Reference> {
+        spec::workspace_and_agent_references(&self.workspace_ref, &self.agent_ref)
+    }
+}
+
+pub const SERVICE_KIND: KindSpec = KindSpec::of::<spec::ServiceSpec>();
 
 pub const PROVIDER: super::Provider = super::Provider {
-    provider_type: crate::manifest::provider::ProviderType::Orchagent,
+    provider_type: ProviderType::Orchagent,
     kinds: &[WORKSPACE_KIND, SECRET_KIND, AGENT_KIND, SCHEDULE_KIND, SERVICE_KIND],
-    facts: &[
-        &mapping::WORKSPACE_FACTS,
-        &mapping::SECRET_FACTS,
-        &mapping::AGENT_FACTS,
-        &mapping::SCHEDULE_FACTS,
-        &mapping::SERVICE_FACTS,
-    ],
     client_for,
     emulator: |config| emulator::OrchagentEmulator::new(config),
     dialect: DIALECT,
@@ -120,7 +117,7 @@ pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn Exte
     match key_kind {
         "Workspace" => Some(Arc::new(client::WorkspaceClient(api))),
         "WorkspaceSecret" => Some(Arc::new(client::SecretClient(api))),
-        AGENT_KEY_KIND => Some(Arc::new(client::AgentClient(api))),
+        k if AGENT_KEY_KIND == k => Some(Arc::new(client::AgentClient(api))),
         "Schedule" => Some(Arc::new(client::ScheduleClient(api))),
         "Service" => Some(Arc::new(client::ServiceClient(api))),
         _ => None,

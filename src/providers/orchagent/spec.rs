@@ -7,7 +7,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::kind::Reference;
+use crate::manifest::kind::{KindId, Reference};
 use crate::manifest::secret::{ValueSource, WriteSecretTo};
 use crate::manifest::selector::NameRef;
 
@@ -312,34 +312,32 @@ impl JsonSchema for EnvValue {
     }
 }
 
-fn reference(spec: &serde_json::Value, field: &str, kind: &'static str) -> Option<Reference> {
-    spec[field]["name"].as_str().map(|name| Reference {
-        field: format!("spec.{field}.name"),
-        kind,
-        name: name.to_string(),
-    })
+fn reference(field: &str, named: &NameRef, kind: KindId) -> Reference {
+    Reference { field: format!("spec.{field}.name"), kind, name: named.name.clone() }
 }
 
-pub fn workspace_references(spec: &serde_json::Value) -> Vec<Reference> {
-    reference(spec, "workspaceRef", "Workspace").into_iter().collect()
+/// The Workspace a spec names in `workspaceRef`.
+pub fn workspace_references(workspace: &NameRef) -> Vec<Reference> {
+    vec![reference("workspaceRef", workspace, KindId::new("Workspace"))]
 }
 
-pub fn workspace_and_agent_references(spec: &serde_json::Value) -> Vec<Reference> {
-    [reference(spec, "workspaceRef", "Workspace"), reference(spec, "agentRef", super::AGENT_KEY_KIND)]
-        .into_iter()
-        .flatten()
-        .collect()
+/// The Workspace and the Agent a spec names.
+pub fn workspace_and_agent_references(workspace: &NameRef, agent: &NameRef) -> Vec<Reference> {
+    vec![
+        reference("workspaceRef", workspace, KindId::new("Workspace")),
+        reference("agentRef", agent, super::AGENT_KEY_KIND),
+    ]
 }
 
 /// What CEL cannot say: a cron expression's fields and a time zone's name.
-pub fn check_schedule(spec: &serde_json::Value) -> Vec<(String, String)> {
+pub fn check_schedule(spec: &ScheduleSpec) -> Vec<(String, String)> {
     let mut problems = Vec::new();
-    if let (false, Some(expression)) = (spec["type"] == "webhook", spec["cronExpression"].as_str()) {
+    if let (false, Some(expression)) = (spec.schedule_type == ScheduleType::Webhook, spec.cron_expression.as_deref()) {
         if let Err(message) = check_cron(expression) {
             problems.push(("spec.cronExpression".into(), message));
         }
     }
-    if let Some(zone) = spec["timezone"].as_str() {
+    if let Some(zone) = spec.timezone.as_deref() {
         if zone.parse::<chrono_tz::Tz>().is_err() {
             problems.push((
                 "spec.timezone".into(),
@@ -429,9 +427,12 @@ mod tests {
 
     #[test]
     fn time_zones_must_be_iana_names() {
-        let spec = serde_json::json!({"type": "cron", "cronExpression": "0 9 * * *", "timezone": "Paris/France"});
-        assert_eq!(check_schedule(&spec).len(), 1);
-        let spec = serde_json::json!({"type": "cron", "cronExpression": "0 9 * * *", "timezone": "Europe/Paris"});
-        assert!(check_schedule(&spec).is_empty());
+        let schedule = |timezone: &str| {
+            let spec = serde_json::json!({"workspaceRef": {"name": "w"}, "agentRef": {"name": "a"}, "type": "cron",
+                                          "cronExpression": "0 9 * * *", "timezone": timezone});
+            serde_json::from_value::<ScheduleSpec>(spec).unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(check_schedule(&schedule("Paris/France")).len(), 1);
+        assert!(check_schedule(&schedule("Europe/Paris")).is_empty());
     }
 }

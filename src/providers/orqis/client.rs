@@ -14,13 +14,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::mapping::{self, HeadersChange};
-use super::spec::LLM_PROVIDERS;
+use super::spec::{AgentSpec, ApiKeySpec, LlmKeySpec, LLM_PROVIDERS};
 use super::wire;
 use crate::providers::account::Secret;
 use crate::providers::error::{none_if_gone, ok_if_gone};
 use crate::providers::sources::{self, SourceValues};
 use crate::providers::{
-    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
+    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary, Spec,
     UpdateRequest, Write,
 };
 
@@ -100,9 +100,14 @@ impl ExternalClient for AgentClient {
         mapping::agent_requests(write)
     }
 
-    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        let document = context.sources.get("openapiSpec").ok_or_else(|| self.0.missing("spec.openapiSpec"))?;
-        mapping::agent_desired(spec, sources::content_digest(document.expose()), |path| context.secret(path))
+    fn display_name(&self, spec: &Spec) -> String {
+        spec.typed::<AgentSpec>().map(|agent| agent.name.clone()).unwrap_or_default()
+    }
+
+    async fn desired(&self, spec: &Spec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        let agent = spec.typed::<AgentSpec>()?;
+        let document = context.sources.get(mapping::DOCUMENT).ok_or_else(|| self.0.missing("spec.openapiSpec"))?;
+        mapping::agent_desired(agent, sources::content_digest(document.expose()), |path| context.secret(path))
     }
 
     async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
@@ -200,12 +205,12 @@ impl ExternalClient for LlmKeyClient {
         &mapping::LLM_KEY_FACTS
     }
 
-    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        Ok(mapping::llm_key_desired(spec, context.secret("value")?))
+    async fn desired(&self, spec: &Spec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        Ok(mapping::llm_key_desired(spec.typed::<LlmKeySpec>()?, context.secret("value")?))
     }
 
-    fn display_name(&self, spec: &Value) -> String {
-        mapping::llm_key_provider(spec).unwrap_or_default().to_string()
+    fn display_name(&self, spec: &Spec) -> String {
+        spec.typed::<LlmKeySpec>().map(mapping::llm_key_provider).unwrap_or_default().to_string()
     }
 
     /// One read per LLM provider: Orqis has no call that lists saved keys.
@@ -213,7 +218,9 @@ impl ExternalClient for LlmKeyClient {
     /// all five.
     async fn list(&self, scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         let named: BTreeSet<&str> = match scope {
-            ListScope::Specs(specs) => specs.iter().filter_map(|s| mapping::llm_key_provider(s.spec)).collect(),
+            ListScope::Specs(specs) => {
+                specs.iter().filter_map(|s| s.spec.typed::<LlmKeySpec>().ok().map(mapping::llm_key_provider)).collect()
+            }
             ListScope::All | ListScope::Export(_) => LLM_PROVIDERS.into_iter().collect(),
         };
         let mut found = Vec::new();
@@ -263,8 +270,12 @@ impl ExternalClient for ApiKeyClient {
         }
     }
 
-    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        Ok(mapping::api_key_desired(spec, context.reference("spec.agentRef.name")))
+    fn display_name(&self, spec: &Spec) -> String {
+        spec.typed::<ApiKeySpec>().map(|key| key.name.clone()).unwrap_or_default()
+    }
+
+    async fn desired(&self, spec: &Spec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        Ok(mapping::api_key_desired(spec.typed::<ApiKeySpec>()?, context.reference("spec.agentRef.name")))
     }
 
     async fn list(&self, _scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {

@@ -10,15 +10,18 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
+use super::spec::{AgentSpec, ApiKeySpec, LlmKeySpec};
 use super::wire;
 use crate::providers::sources::{self, DIGEST, SENSITIVE};
 use crate::providers::{Birth, Change, Field, Fields, Json, KindFacts, Lifecycle, Listing, ReplaceOrder, Write, CRUD};
+
+/// The source path of an agent's OpenAPI document: what it is read under.
+pub const DOCUMENT: &str = "openapiSpec";
 
 /// The LLM provider Orqis uses when none is named.
 const DEFAULT_PROVIDER: &str = "google";
 
 pub static AGENT_FACTS: KindFacts = KindFacts::new(
-    super::AGENT_KEY_KIND,
     Lifecycle { change: Change::InPlaceOrReplace(ReplaceOrder::CreateFirst), ..CRUD },
     &[
         Field::new("openapiSpec").fixed(),
@@ -33,7 +36,6 @@ pub static AGENT_FACTS: KindFacts = KindFacts::new(
 );
 
 pub static LLM_KEY_FACTS: KindFacts = KindFacts::new(
-    "LlmKey",
     Lifecycle {
         // The create is `PUT /users/me/llm-key`, one key per LLM provider.
         birth: Birth::Upsert { key: &["provider"] },
@@ -45,28 +47,31 @@ pub static LLM_KEY_FACTS: KindFacts = KindFacts::new(
 );
 
 pub static API_KEY_FACTS: KindFacts = KindFacts::new(
-    "ApiKey",
     // Orqis allows one active key per agent: the old one goes first.
     Lifecycle { change: Change::InPlaceOrReplace(ReplaceOrder::DeleteFirst), ..CRUD },
     &[Field::new("name").fixed(), Field::new("agent").fixed()],
     Listing::Summary,
 );
 
-/// The agent's fields a manifest writes as they are compared.
-const AGENT_SPEC_FIELDS: [&str; 6] = ["name", "description", "apiProvider", "model", "baseUrl", "defaultTools"];
-
-/// What a manifest asks of an agent: its fields as written, `document`
+/// What a manifest asks of an agent: its fields as written, `openapiSpec`
 /// (the digest of its OpenAPI document) and, for each header, the marker
 /// `secret` gives for its value.
-pub fn agent_desired<E>(spec: &Value, document: Value, secret: impl Fn(&str) -> Result<Value, E>) -> Result<Fields, E> {
-    let mut fields = Map::new();
-    for name in AGENT_SPEC_FIELDS {
-        if let Some(value) = spec.get(name) {
-            fields.insert(name.into(), value.clone());
-        }
-    }
+pub fn agent_desired<E>(
+    spec: &AgentSpec,
+    document: Value,
+    secret: impl Fn(&str) -> Result<Value, E>,
+) -> Result<Fields, E> {
+    let written = [
+        ("name", Some(json!(spec.name))),
+        ("description", spec.description.as_ref().map(|d| json!(d))),
+        ("apiProvider", spec.api_provider.map(|p| json!(p.name()))),
+        ("model", spec.model.as_ref().map(|m| json!(m))),
+        ("baseUrl", spec.base_url.as_ref().map(|u| json!(u))),
+        ("defaultTools", spec.default_tools.as_ref().map(|t| json!(t))),
+    ];
+    let mut fields: Fields = written.into_iter().filter_map(|(name, v)| Some((name.to_string(), v?))).collect();
     fields.insert("openapiSpec".into(), document);
-    if let Some(headers) = spec.get("headers").and_then(Value::as_object) {
+    if let Some(headers) = &spec.headers {
         let mut markers = Map::new();
         for name in headers.keys() {
             markers.insert(name.clone(), secret(&format!("headers.{name}"))?);
@@ -222,14 +227,14 @@ fn names(value: Option<&Value>) -> BTreeSet<String> {
 }
 
 /// The LLM provider an LlmKey manifest names.
-pub fn llm_key_provider(spec: &Value) -> Option<&str> {
-    spec.get("provider").and_then(Value::as_str)
+pub fn llm_key_provider(spec: &LlmKeySpec) -> &'static str {
+    spec.provider.name()
 }
 
 /// What an LlmKey manifest asks for: its provider, and `value`, the
 /// marker of the key.
-pub fn llm_key_desired(spec: &Value, value: Value) -> Fields {
-    let provider = spec.get("provider").cloned().unwrap_or(Value::Null);
+pub fn llm_key_desired(spec: &LlmKeySpec, value: Value) -> Fields {
+    let provider = json!(spec.provider.name());
     Map::from_iter([("provider".to_string(), provider), ("value".to_string(), value)])
 }
 
@@ -255,8 +260,8 @@ pub fn save_llm_key(desired: &Fields, api_key: String) -> wire::SaveLlmKey {
 
 /// What an ApiKey manifest asks for: its name, and `agent`, the agent's
 /// remote id.
-pub fn api_key_desired(spec: &Value, agent: Value) -> Fields {
-    let name = spec.get("name").cloned().unwrap_or(Value::Null);
+pub fn api_key_desired(spec: &ApiKeySpec, agent: Value) -> Fields {
+    let name = json!(spec.name);
     Map::from_iter([("name".to_string(), name), ("agent".to_string(), agent)])
 }
 

@@ -9,56 +9,53 @@ pub mod wire;
 use std::sync::Arc;
 
 use super::{Account, ExternalClient};
-use crate::manifest::kind::{self, KindSpec};
+use crate::external::KindFacts;
+use crate::manifest::kind::{Kind, KindId, KindSpec, Reference};
+use crate::manifest::provider::ProviderType;
 
 pub const BASE_URL: &str = "https://api.orqisai.com";
 
 /// Orqis's Agent shares its kind name with orchagent's: keys say which.
-pub const AGENT_KEY_KIND: &str = "orqis.Agent";
+pub const AGENT_KEY_KIND: KindId = KindId::new("orqis.Agent");
 
-pub const AGENT_KIND: KindSpec = KindSpec {
-    api_version: "orqis.seqops.dev/v1alpha1",
-    kind: "Agent",
-    key_kind: AGENT_KEY_KIND,
-    provider_type: Some("orqis"),
-    parse: kind::parse_typed::<spec::AgentSpec>,
-    references: kind::no_references,
-    check: kind::no_checks,
-    crd: <spec::Agent as kube::CustomResourceExt>::crd,
-    schema: || schemars::schema_for!(spec::AgentSpec),
-    annotations: &[],
-};
+impl Kind for spec::AgentSpec {
+    type Resource = spec::Agent;
+    const API_VERSION: &'static str = "orqis.seqops.dev/v1alpha1";
+    const KIND: &'static str = "Agent";
+    const ID: KindId = AGENT_KEY_KIND;
+    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orqis);
+    const FACTS: Option<&'static KindFacts> = Some(&mapping::AGENT_FACTS);
+}
 
-pub const LLM_KEY_KIND: KindSpec = KindSpec {
-    api_version: "orqis.seqops.dev/v1alpha1",
-    kind: "LlmKey",
-    key_kind: "LlmKey",
-    provider_type: Some("orqis"),
-    parse: kind::parse_typed::<spec::LlmKeySpec>,
-    references: kind::no_references,
-    check: kind::no_checks,
-    crd: <spec::LlmKey as kube::CustomResourceExt>::crd,
-    schema: || schemars::schema_for!(spec::LlmKeySpec),
-    annotations: &[],
-};
+pub const AGENT_KIND: KindSpec = KindSpec::of::<spec::AgentSpec>();
 
-pub const API_KEY_KIND: KindSpec = KindSpec {
-    api_version: "orqis.seqops.dev/v1alpha1",
-    kind: "ApiKey",
-    key_kind: "ApiKey",
-    provider_type: Some("orqis"),
-    parse: kind::parse_typed::<spec::ApiKeySpec>,
-    references: spec::api_key_references,
-    check: kind::no_checks,
-    crd: <spec::ApiKey as kube::CustomResourceExt>::crd,
-    schema: || schemars::schema_for!(spec::ApiKeySpec),
-    annotations: &[],
-};
+impl Kind for spec::LlmKeySpec {
+    type Resource = spec::LlmKey;
+    const API_VERSION: &'static str = "orqis.seqops.dev/v1alpha1";
+    const KIND: &'static str = "LlmKey";
+    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orqis);
+    const FACTS: Option<&'static KindFacts> = Some(&mapping::LLM_KEY_FACTS);
+}
+
+pub const LLM_KEY_KIND: KindSpec = KindSpec::of::<spec::LlmKeySpec>();
+
+impl Kind for spec::ApiKeySpec {
+    type Resource = spec::ApiKey;
+    const API_VERSION: &'static str = "orqis.seqops.dev/v1alpha1";
+    const KIND: &'static str = "ApiKey";
+    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orqis);
+    const FACTS: Option<&'static KindFacts> = Some(&mapping::API_KEY_FACTS);
+
+    fn references(&self) -> Vec<Reference> {
+        spec::api_key_references(self)
+    }
+}
+
+pub const API_KEY_KIND: KindSpec = KindSpec::of::<spec::ApiKeySpec>();
 
 pub const PROVIDER: super::Provider = super::Provider {
-    provider_type: crate::manifest::provider::ProviderType::Orqis,
+    provider_type: ProviderType::Orqis,
     kinds: &[AGENT_KIND, LLM_KEY_KIND, API_KEY_KIND],
-    facts: &[&mapping::AGENT_FACTS, &mapping::LLM_KEY_FACTS, &mapping::API_KEY_FACTS],
     client_for,
     emulator: |config| emulator::OrqisEmulator::new(config),
     dialect: super::http::ORQIS_DIALECT,
@@ -73,7 +70,7 @@ pub const PROVIDER: super::Provider = super::Provider {
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
     let api = Arc::new(client::OrqisApi::new(account.clone()));
     match key_kind {
-        AGENT_KEY_KIND => Some(Arc::new(client::AgentClient(api))),
+        k if AGENT_KEY_KIND == k => Some(Arc::new(client::AgentClient(api))),
         "LlmKey" => Some(Arc::new(client::LlmKeyClient(api))),
         "ApiKey" => Some(Arc::new(client::ApiKeyClient(api))),
         _ => None,

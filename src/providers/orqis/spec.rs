@@ -25,6 +25,19 @@ pub enum LlmProvider {
 
 pub const LLM_PROVIDERS: [&str; 5] = ["google", "openai", "anthropic", "mistral", "groq"];
 
+impl LlmProvider {
+    /// The provider's name on the wire and in manifests.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Google => "google",
+            Self::Openai => "openai",
+            Self::Anthropic => "anthropic",
+            Self::Mistral => "mistral",
+            Self::Groq => "groq",
+        }
+    }
+}
+
 /// An Orqis agent made from an OpenAPI document.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
@@ -171,16 +184,13 @@ pub struct ApiKeySpec {
     pub write_secret_to: WriteSecretTo,
 }
 
-pub fn api_key_references(spec: &serde_json::Value) -> Vec<Reference> {
-    spec["agentRef"]["name"]
-        .as_str()
-        .map(|name| Reference {
-            field: "spec.agentRef.name".into(),
-            kind: super::AGENT_KEY_KIND,
-            name: name.to_string(),
-        })
-        .into_iter()
-        .collect()
+/// The Agent an ApiKey names.
+pub fn api_key_references(spec: &ApiKeySpec) -> Vec<Reference> {
+    vec![Reference {
+        field: "spec.agentRef.name".into(),
+        kind: super::AGENT_KEY_KIND,
+        name: spec.agent_ref.name.clone(),
+    }]
 }
 
 #[cfg(test)]

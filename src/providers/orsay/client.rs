@@ -12,10 +12,12 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
+use super::spec::{ProfileSelector, SequenceSpec};
 use super::{mapping, wire};
+use crate::manifest::selector::Selector;
 use crate::providers::sources::SourceValues;
 use crate::providers::{
-    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
+    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary, Spec,
     UpdateRequest,
 };
 
@@ -78,30 +80,31 @@ impl OrsayApi {
     }
 
     /// Resolves an agent selector (`{lookup}` or `{id}`) to an id.
-    async fn agent_id(&self, selector: &Value, field: &str) -> Result<Value, ProviderError> {
-        if let Some(id) = selector.get("id") {
-            return Ok(id.clone());
-        }
-        let name = selector.get("lookup").and_then(Value::as_str).unwrap_or_default();
+    async fn agent_id(&self, selector: &Selector, field: &str) -> Result<Value, ProviderError> {
+        let name = match selector {
+            Selector::Id(id) => return Ok(json!(id)),
+            Selector::Lookup(name) => name.as_str(),
+        };
         let agents = self.agents().await?;
         let names = agents.iter().map(|a| a.name.as_str());
         let matches: Vec<&str> = agents.iter().filter(|a| a.name == name).map(|a| a.id.as_str()).collect();
         one_match(&format!("{field}.lookup"), "agent", name, &matches, names).map(|id| json!(id))
     }
 
-    async fn profile_id(&self, selector: &Value) -> Result<Value, ProviderError> {
-        if let Some(id) = selector.get("id") {
-            return Ok(id.clone());
-        }
+    async fn profile_id(&self, selector: &ProfileSelector) -> Result<Value, ProviderError> {
+        let name = match selector {
+            ProfileSelector::Id(id) => return Ok(json!(id)),
+            ProfileSelector::Whatsapp(name) => name.as_str(),
+            ProfileSelector::Instagram(username) => {
+                let profiles = self.profiles().await?;
+                let matches: Vec<&str> =
+                    profiles.instagram.iter().filter(|p| &p.username == username).map(|p| p.id.as_str()).collect();
+                let names = profiles.instagram.iter().map(|p| p.username.as_str());
+                return one_match("spec.profile.instagram", "Instagram profile", username, &matches, names)
+                    .map(|id| json!(id));
+            }
+        };
         let profiles = self.profiles().await?;
-        if let Some(username) = selector.get("instagram").and_then(Value::as_str) {
-            let matches: Vec<&str> =
-                profiles.instagram.iter().filter(|p| p.username == username).map(|p| p.id.as_str()).collect();
-            let names = profiles.instagram.iter().map(|p| p.username.as_str());
-            return one_match("spec.profile.instagram", "Instagram profile", username, &matches, names)
-                .map(|id| json!(id));
-        }
-        let name = selector.get("whatsapp").and_then(Value::as_str).unwrap_or_default();
         let matches: Vec<&str> = profiles.whatsapp.iter().filter(|p| p.name == name).map(|p| p.id.as_str()).collect();
         let names = profiles.whatsapp.iter().map(|p| p.name.as_str());
         one_match("spec.profile.whatsapp", "WhatsApp profile", name, &matches, names).map(|id| json!(id))
@@ -176,9 +179,6 @@ fn sequence_path(id: &str) -> String {
     format!("/sequences/{}", segment(id))
 }
 
-/// Fields whose ids come from lookups: reused while their selector is unchanged.
-const LOOKED_UP: [&str; 3] = ["agent", "filteringAgent", "profile"];
-
 /// Orsay sequences, as the engine sees them.
 pub struct SequenceClient {
     api: OrsayApi,
@@ -187,6 +187,15 @@ pub struct SequenceClient {
 impl SequenceClient {
     pub fn new(api: OrsayApi) -> Self {
         Self { api }
+    }
+
+    /// The id a lookup field's selector names.
+    async fn resolve(&self, name: &str, lookup: mapping::SpecField<'_>) -> Result<Value, ProviderError> {
+        match lookup {
+            mapping::SpecField::Agent(selector) => self.api.agent_id(selector, &format!("spec.{name}")).await,
+            mapping::SpecField::Profile(selector) => self.api.profile_id(selector).await,
+            mapping::SpecField::Value(value) => Ok(value),
+        }
     }
 
     fn invalid(&self, error: String) -> ProviderError {
@@ -200,44 +209,26 @@ impl ExternalClient for SequenceClient {
         &mapping::SEQUENCE_FACTS
     }
 
-    fn labels(&self, spec: &Value) -> std::collections::BTreeMap<String, String> {
-        let mut labels = std::collections::BTreeMap::new();
-        for field in LOOKED_UP {
-            let Some(selector) = spec.get(field).and_then(Value::as_object) else { continue };
-            for (how, name) in selector {
-                if how != "id" {
-                    labels.insert(field.to_string(), format!("{how} {}", name));
-                }
-            }
-        }
-        labels
+    fn display_name(&self, spec: &Spec) -> String {
+        spec.typed::<SequenceSpec>().map(|s| s.name.clone()).unwrap_or_default()
     }
 
-    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+    fn labels(&self, spec: &Spec) -> std::collections::BTreeMap<String, String> {
+        spec.typed::<SequenceSpec>().map(mapping::lookup_labels).unwrap_or_default()
+    }
+
+    async fn desired(&self, spec: &Spec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        let sequence = spec.typed::<SequenceSpec>()?;
         let mut fields = Fields::new();
-        let whole = spec;
-        let Some(spec) = spec.as_object() else {
-            return Ok(fields);
-        };
-        for (name, value) in spec {
-            if LOOKED_UP.contains(&name.as_str()) {
-                if let Some(id) = context.reusable(whole, name, name) {
-                    fields.insert(name.clone(), id);
-                    continue;
-                }
-            }
-            let resolved = match name.as_str() {
-                "providerRef" | "agentRef" => continue,
-                "agent" => ("agent", self.api.agent_id(value, "spec.agent").await?),
-                "filteringAgent" => ("filteringAgent", self.api.agent_id(value, "spec.filteringAgent").await?),
-                "profile" => ("profile", self.api.profile_id(value).await?),
-                "flow" => {
-                    let steps = value.as_array().map(Vec::as_slice).unwrap_or_default();
-                    ("flow", Value::Array(steps.iter().map(mapping::normalize_step).collect()))
-                }
-                other => (other, value.clone()),
+        for (name, value) in mapping::spec_fields(sequence) {
+            let resolved = match value {
+                mapping::SpecField::Value(value) => value,
+                lookup => match context.reusable(spec, name, name) {
+                    Some(id) => id,
+                    None => self.resolve(name, lookup).await?,
+                },
             };
-            fields.insert(resolved.0.to_string(), resolved.1);
+            fields.insert(name.to_string(), resolved);
         }
         Ok(fields)
     }

@@ -5,12 +5,13 @@
 
 use serde_json::{json, Map, Value};
 
+use super::spec::{ProfileSelector, SequenceSpec};
 use super::wire;
 use crate::manifest::duration::Duration;
+use crate::manifest::selector::Selector;
 use crate::providers::{Field, Fields, Json, KindFacts, Listing, CRUD};
 
 pub static SEQUENCE_FACTS: KindFacts = KindFacts::new(
-    "Sequence",
     CRUD,
     &[
         Field::new("keywords").set(),
@@ -29,6 +30,60 @@ pub static SEQUENCE_FACTS: KindFacts = KindFacts::new(
 /// reset to, and what a field the API leaves out means.
 fn default_of(field: &str) -> Value {
     SEQUENCE_FACTS.default_of(field)
+}
+
+/// A spec field as the engine compares it: a value as written, or a
+/// selector a lookup turns into an id (reused while it is unchanged).
+pub enum SpecField<'a> {
+    Value(Value),
+    Agent(&'a Selector),
+    Profile(&'a ProfileSelector),
+}
+
+/// What a manifest asks of a sequence, field by field in the spec's order:
+/// the selection of a Provider, the policies and `agentRef` (refused
+/// anyway) are not the sequence's.
+pub fn spec_fields(spec: &SequenceSpec) -> Vec<(&'static str, SpecField<'_>)> {
+    let value = |v: Value| SpecField::Value(v);
+    let flow = spec.flow.as_ref().map(|steps| Value::Array(steps.iter().map(|s| normalize_step(&json!(s))).collect()));
+    let fields = [
+        ("name", Some(value(json!(spec.name)))),
+        ("trigger", Some(value(json!(spec.trigger)))),
+        ("active", spec.active.map(|v| value(json!(v)))),
+        ("agent", spec.agent.as_ref().map(SpecField::Agent)),
+        ("profile", spec.profile.as_ref().map(SpecField::Profile)),
+        ("inboundResponseDelay", spec.inbound_response_delay.as_ref().map(|v| value(json!(v)))),
+        ("flow", flow.map(value)),
+        ("filteringAgent", spec.filtering_agent.as_ref().map(SpecField::Agent)),
+        ("shouldContinueExistingConversations", spec.should_continue_existing_conversations.map(|v| value(json!(v)))),
+        ("keywords", spec.keywords.as_ref().map(|v| value(json!(v)))),
+        ("targetAccounts", spec.target_accounts.as_ref().map(|v| value(json!(v)))),
+        ("enableAgentOnConversation", spec.enable_agent_on_conversation.map(|v| value(json!(v)))),
+        ("requireManualApproval", spec.require_manual_approval.map(|v| value(json!(v)))),
+    ];
+    fields.into_iter().filter_map(|(name, field)| Some((name, field?))).collect()
+}
+
+/// What each lookup of a spec stands for, by field: `agent` →
+/// `lookup "Sales Agent"`, for plans.
+pub fn lookup_labels(spec: &SequenceSpec) -> std::collections::BTreeMap<String, String> {
+    let agent = |selector: &Selector| match selector {
+        Selector::Lookup(name) => Some(format!("lookup {}", json!(name))),
+        Selector::Id(_) => None,
+    };
+    let profile = match &spec.profile {
+        Some(ProfileSelector::Instagram(name)) => Some(format!("instagram {}", json!(name))),
+        Some(ProfileSelector::Whatsapp(name)) => Some(format!("whatsapp {}", json!(name))),
+        Some(ProfileSelector::Id(_)) | None => None,
+    };
+    [
+        ("agent", spec.agent.as_ref().and_then(agent)),
+        ("filteringAgent", spec.filtering_agent.as_ref().and_then(agent)),
+        ("profile", profile),
+    ]
+    .into_iter()
+    .filter_map(|(field, label)| Some((field.to_string(), label?)))
+    .collect()
 }
 
 /// The fields of a full sequence.

@@ -11,29 +11,27 @@ use std::sync::Arc;
 pub use client::{OrsayApi, SequenceClient};
 
 use super::{Account, ExternalClient};
-use crate::manifest::kind::{self, KindSpec};
+use crate::external::KindFacts;
+use crate::manifest::kind::{Kind, KindSpec};
+use crate::manifest::provider::ProviderType;
 
 pub const BASE_URL: &str = "https://client.api.prod.orsay.ai/api/v1";
 /// The vendor's limit: 200 requests per hour per organization.
 pub const REQUESTS_PER_HOUR: u32 = 200;
 
-pub const SEQUENCE_KIND: KindSpec = KindSpec {
-    api_version: "orsay.seqops.dev/v1alpha1",
-    kind: "Sequence",
-    key_kind: "Sequence",
-    provider_type: Some("orsay"),
-    parse: kind::parse_typed::<spec::SequenceSpec>,
-    references: kind::no_references,
-    check: kind::no_checks,
-    crd: <spec::Sequence as kube::CustomResourceExt>::crd,
-    schema: || schemars::schema_for!(spec::SequenceSpec),
-    annotations: &[],
-};
+impl Kind for spec::SequenceSpec {
+    type Resource = spec::Sequence;
+    const API_VERSION: &'static str = "orsay.seqops.dev/v1alpha1";
+    const KIND: &'static str = "Sequence";
+    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orsay);
+    const FACTS: Option<&'static KindFacts> = Some(&mapping::SEQUENCE_FACTS);
+}
+
+pub const SEQUENCE_KIND: KindSpec = KindSpec::of::<spec::SequenceSpec>();
 
 pub const PROVIDER: super::Provider = super::Provider {
-    provider_type: crate::manifest::provider::ProviderType::Orsay,
+    provider_type: ProviderType::Orsay,
     kinds: &[SEQUENCE_KIND],
-    facts: &[&mapping::SEQUENCE_FACTS],
     client_for,
     emulator: |config| emulator::OrsayEmulator::new(config),
     dialect: super::http::DETAIL_DIALECT,
@@ -46,5 +44,5 @@ pub const PROVIDER: super::Provider = super::Provider {
 };
 
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
-    (key_kind == SEQUENCE_KIND.key_kind).then(|| Arc::new(SequenceClient::new(OrsayApi::new(account.clone()))) as _)
+    (SEQUENCE_KIND.key_kind == key_kind).then(|| Arc::new(SequenceClient::new(OrsayApi::new(account.clone()))) as _)
 }

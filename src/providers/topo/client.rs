@@ -8,13 +8,14 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::{mapping, spec, wire};
+use super::spec::{Phase, SequenceRunSpec, StopScope};
+use super::{mapping, wire};
 use crate::providers::http::segment;
 use crate::providers::paging::all_pages;
 use crate::providers::probe::{self, Probe, ProbePath};
 use crate::providers::sources::SourceValues;
 use crate::providers::{
-    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary,
+    Account, Created, DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary, Spec,
     UpdateRequest, Write,
 };
 
@@ -71,102 +72,56 @@ impl ExternalClient for SequenceRunClient {
     /// Variables are one call, a pause, resume or stop another.
     fn requests(&self, write: Write<'_>) -> u64 {
         match write {
-            Write::Update { changes, .. } => {
-                let moves = ["phase", "pausedUntil", "stop"].iter().any(|f| changes.contains_key(*f));
-                u64::from(changes.contains_key("variables")) + u64::from(moves)
-            }
+            Write::Update { changes, .. } => mapping::update_requests(changes),
             _ => 0,
         }
     }
 
-    fn display_name(&self, spec: &Value) -> String {
-        match (spec["id"].as_str(), spec["selector"].as_object()) {
-            (Some(id), _) => id.to_string(),
-            (None, Some(selector)) => format!(
-                "{} in {}",
-                selector.get("contactId").and_then(Value::as_str).unwrap_or_default(),
-                selector.get("templateId").and_then(Value::as_str).unwrap_or_default()
-            ),
-            _ => String::new(),
-        }
+    fn display_name(&self, spec: &Spec) -> String {
+        spec.typed::<SequenceRunSpec>().map(mapping::spec_display_name).unwrap_or_default()
     }
 
-    fn labels(&self, spec: &Value) -> BTreeMap<String, String> {
-        let state = &spec["state"];
-        let note = match state["phase"].as_str() {
-            Some("Paused") => format!("pause until {}", state["pausedUntil"].as_str().unwrap_or_default()),
-            Some("Active") => "resume".to_string(),
-            Some("Stopped") => format!(
-                "stop: {}, {}",
-                state["reason"].as_str().unwrap_or_default(),
-                state["scope"].as_str().unwrap_or_default()
-            ),
-            _ => return BTreeMap::new(),
-        };
-        BTreeMap::from([("phase".to_string(), note)])
+    fn labels(&self, spec: &Spec) -> BTreeMap<String, String> {
+        spec.typed::<SequenceRunSpec>().map(mapping::state_labels).unwrap_or_default()
     }
 
-    fn notes(&self, spec: &Value) -> Vec<String> {
-        match elapsed_pause(spec) {
+    fn notes(&self, spec: &Spec) -> Vec<String> {
+        match spec.typed::<SequenceRunSpec>().ok().and_then(mapping::elapsed_pause) {
             Some(until) => vec![format!("the pause until {until} has passed, so it is satisfied; nothing is sent")],
             None => Vec::new(),
         }
     }
 
-    async fn desired(&self, spec: &Value, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-        let mut fields = Fields::new();
-        if let Some(selector) = spec.get("selector") {
-            fields.insert("templateId".into(), selector["templateId"].clone());
-            fields.insert("contactId".into(), selector["contactId"].clone());
+    async fn desired(&self, spec: &Spec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
+        let run = spec.typed::<SequenceRunSpec>()?;
+        let company =
+            run.state.as_ref().is_some_and(|s| s.phase == Phase::Stopped && s.scope == Some(StopScope::Company));
+        let confirmed = context.annotations.get(mapping::CONFIRM_COMPANY_STOP).map(String::as_str);
+        if company && confirmed != Some("true") {
+            return Err(ProviderError::Lookup {
+                field: "spec.state.scope".into(),
+                message: format!(
+                    "a COMPANY stop also stops every other live run of this template at the contact's company, which Topo gives no way to list; confirm it with {}: \"true\"",
+                    mapping::CONFIRM_COMPANY_STOP
+                ),
+            });
         }
-        if let Some(variables) = spec.get("variables") {
-            fields.insert("variables".into(), variables.clone());
-        }
-        let state = &spec["state"];
-        match state["phase"].as_str() {
-            Some("Paused") if elapsed_pause(spec).is_none() => {
-                fields.insert("phase".into(), json!("Paused"));
-                fields.insert("pausedUntil".into(), state["pausedUntil"].clone());
-            }
-            Some("Active") => {
-                fields.insert("phase".into(), json!("Active"));
-            }
-            Some("Stopped") => {
-                let company = state["scope"].as_str() == Some("COMPANY");
-                let confirmed = context.annotations.get(mapping::CONFIRM_COMPANY_STOP).map(String::as_str);
-                if company && confirmed != Some("true") {
-                    return Err(ProviderError::Lookup {
-                        field: "spec.state.scope".into(),
-                        message: format!(
-                            "a COMPANY stop also stops every other live run of this template at the contact's company, which Topo gives no way to list; confirm it with {}: \"true\"",
-                            mapping::CONFIRM_COMPANY_STOP
-                        ),
-                    });
-                }
-                fields.insert("phase".into(), json!("Stopped"));
-                fields.insert("stop".into(), json!({"reason": state["reason"], "scope": state["scope"]}));
-            }
-            _ => {}
-        }
-        Ok(fields)
+        Ok(mapping::desired(run))
     }
 
     /// The run by id, with its overrides; its state is left to the team to
     /// write, since Topo does not say how long a pause lasts.
     async fn export(&self, observed: &Fields) -> Result<Option<Value>, ProviderError> {
-        let Some(id) = observed.get("id").and_then(Value::as_str) else { return Ok(None) };
-        let mut spec = json!({ "id": id });
-        if let Some(variables) = observed.get("variables").filter(|v| v.as_object().is_some_and(|m| !m.is_empty())) {
-            spec["variables"] = variables.clone();
-        }
-        Ok(Some(spec))
+        Ok(mapping::export(observed))
     }
 
     async fn list(&self, scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         let runs = match scope {
             ListScope::Specs(specs) => {
-                let templates: Option<std::collections::BTreeSet<&str>> =
-                    specs.iter().map(|s| s.spec["selector"]["templateId"].as_str()).collect();
+                let templates: Option<std::collections::BTreeSet<&str>> = specs
+                    .iter()
+                    .map(|s| s.spec.typed::<SequenceRunSpec>().ok()?.selector.as_ref().map(|r| r.template_id.as_str()))
+                    .collect();
                 match templates {
                     // Every run is named by selector: only their templates.
                     Some(templates) => {
@@ -201,27 +156,16 @@ impl ExternalClient for SequenceRunClient {
     }
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
-        let (id, changes, desired) = (request.id, request.changes, request.desired);
-        if let Some(variables) = changes.get("variables") {
-            let body = json!({ "variables": variables });
+        let id = request.id;
+        let (variables, moves) = mapping::update_calls(request.changes, request.desired, request.observed);
+        if let Some(body) = variables {
             self.0.account.http.send(Method::PATCH, &run_path(id, ""), Some(&body)).await?;
         }
-        if !["phase", "pausedUntil", "stop"].iter().any(|f| changes.contains_key(*f)) {
-            return Ok(());
-        }
-        match desired.get("phase").and_then(Value::as_str) {
-            Some("Paused") => {
-                let body = json!({ "paused_until": desired.get("pausedUntil") });
-                self.0.post(id, "/pause", Some(body)).await
-            }
-            Some("Active") if request.observed.get("phase").and_then(Value::as_str) == Some("Paused") => {
-                self.0.post(id, "/resume", None).await
-            }
-            Some("Stopped") => {
-                let stop = desired.get("stop").cloned().unwrap_or(Value::Null);
-                self.0.post(id, "/stop", Some(json!({"reason": stop["reason"], "scope": stop["scope"]}))).await
-            }
-            _ => Ok(()),
+        match moves {
+            Some(mapping::Move::Pause(body)) => self.0.post(id, "/pause", Some(body)).await,
+            Some(mapping::Move::Resume) => self.0.post(id, "/resume", None).await,
+            Some(mapping::Move::Stop(body)) => self.0.post(id, "/stop", Some(body)).await,
+            None => Ok(()),
         }
     }
 
@@ -236,8 +180,8 @@ async fn export_runs(
     api: &TopoApi,
     filters: &BTreeMap<String, Vec<String>>,
 ) -> Result<Vec<wire::SequenceRun>, ProviderError> {
-    let templates = filters.get("template").cloned().unwrap_or_default();
-    let statuses = filters.get("status").cloned().unwrap_or_default();
+    let templates = filters.get(mapping::TEMPLATE_FILTER).cloned().unwrap_or_default();
+    let statuses = filters.get(mapping::STATUS_FILTER).cloned().unwrap_or_default();
     let templates: Vec<Option<&str>> =
         if templates.is_empty() { vec![None] } else { templates.iter().map(|t| Some(t.as_str())).collect() };
     let statuses: Vec<Option<&str>> =
@@ -252,13 +196,6 @@ async fn export_runs(
         }
     }
     Ok(runs)
-}
-
-/// The end of a pause the spec asks for that has already passed.
-fn elapsed_pause(spec: &Value) -> Option<&str> {
-    let state = &spec["state"];
-    let until = state["pausedUntil"].as_str().filter(|_| state["phase"].as_str() == Some("Paused"))?;
-    spec::parse_time(until).filter(|at| *at <= crate::clock::now_ms()).map(|_| until)
 }
 
 /// Topo's `{status_code, type, message, data, request_id}`, with the

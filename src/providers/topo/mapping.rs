@@ -7,11 +7,11 @@
 
 use serde_json::{json, Value};
 
+use super::spec::{Phase, SequenceRunSpec};
 use super::wire;
 use crate::providers::{Birth, Change, End, Field, Fields, Gone, KindFacts, Lifecycle, Listing};
 
 pub static RUN_FACTS: KindFacts = KindFacts::new(
-    "SequenceRun",
     Lifecycle {
         birth: Birth::AdoptOnly { key: &["templateId", "contactId"], id_field: "id" },
         change: Change::InPlaceOrRefuse { hint: "a run's template and contact are fixed: name another run" },
@@ -30,6 +30,116 @@ pub static RUN_FACTS: KindFacts = KindFacts::new(
     ],
     Listing::Whole,
 );
+
+/// The export filters: templates, and the statuses to keep.
+pub const TEMPLATE_FILTER: &str = "template";
+pub const STATUS_FILTER: &str = "status";
+
+/// The fields a manifest asks for: the selector's template and contact,
+/// the variables, and the state, unless it is a pause whose time passed.
+pub fn desired(spec: &SequenceRunSpec) -> Fields {
+    let mut fields = Fields::new();
+    if let Some(selector) = &spec.selector {
+        fields.insert("templateId".into(), json!(selector.template_id));
+        fields.insert("contactId".into(), json!(selector.contact_id));
+    }
+    if let Some(variables) = &spec.variables {
+        fields.insert("variables".into(), json!(variables));
+    }
+    let Some(state) = &spec.state else { return fields };
+    match state.phase {
+        Phase::Paused if elapsed_pause(spec).is_none() => {
+            fields.insert("phase".into(), json!("Paused"));
+            fields.insert("pausedUntil".into(), json!(state.paused_until));
+        }
+        Phase::Paused => {}
+        Phase::Active => {
+            fields.insert("phase".into(), json!("Active"));
+        }
+        Phase::Stopped => {
+            fields.insert("phase".into(), json!("Stopped"));
+            fields.insert("stop".into(), json!({"reason": state.reason, "scope": state.scope}));
+        }
+    }
+    fields
+}
+
+/// The end of a pause the spec asks for that has already passed.
+pub fn elapsed_pause(spec: &SequenceRunSpec) -> Option<&str> {
+    let state = spec.state.as_ref().filter(|s| s.phase == Phase::Paused)?;
+    let until = state.paused_until.as_deref()?;
+    super::spec::parse_time(until).filter(|at| *at <= crate::clock::now_ms()).map(|_| until)
+}
+
+/// How plans name the run a manifest asks for: its id, or its contact in
+/// its template.
+pub fn spec_display_name(spec: &SequenceRunSpec) -> String {
+    match (&spec.id, &spec.selector) {
+        (Some(id), _) => id.clone(),
+        (None, Some(selector)) => format!("{} in {}", selector.contact_id, selector.template_id),
+        (None, None) => String::new(),
+    }
+}
+
+/// What the state a spec asks for means, for plans: `phase` → `pause
+/// until …`, `resume`, `stop: WIN, CONTACT`.
+pub fn state_labels(spec: &SequenceRunSpec) -> std::collections::BTreeMap<String, String> {
+    let Some(state) = &spec.state else { return Default::default() };
+    let text = |value: Value| value.as_str().map(String::from).unwrap_or_default();
+    let note = match state.phase {
+        Phase::Paused => format!("pause until {}", state.paused_until.as_deref().unwrap_or_default()),
+        Phase::Active => "resume".to_string(),
+        Phase::Stopped => format!("stop: {}, {}", text(json!(state.reason)), text(json!(state.scope))),
+    };
+    [("phase".to_string(), note)].into()
+}
+
+/// The run by id, with its overrides.
+pub fn export(observed: &Fields) -> Option<Value> {
+    let id = observed.get("id").and_then(Value::as_str)?;
+    let mut spec = serde_json::Map::new();
+    spec.insert("id".into(), json!(id));
+    if let Some(variables) = observed.get("variables").filter(|v| v.as_object().is_some_and(|m| !m.is_empty())) {
+        spec.insert("variables".into(), variables.clone());
+    }
+    Some(Value::Object(spec))
+}
+
+/// The fields of a run's state: a change to one is a pause, resume or stop.
+const STATE_FIELDS: [&str; 3] = ["phase", "pausedUntil", "stop"];
+
+/// The requests an update costs: variables one, a move of state another.
+pub fn update_requests(changes: &Fields) -> u64 {
+    let moves = STATE_FIELDS.iter().any(|f| changes.contains_key(*f));
+    u64::from(changes.contains_key("variables")) + u64::from(moves)
+}
+
+/// A move of a run's state, with its body.
+pub enum Move {
+    Pause(Value),
+    Resume,
+    Stop(Value),
+}
+
+/// The calls an update makes: the `PATCH` body for variables, and the
+/// move of state, each when the changes need it.
+pub fn update_calls(changes: &Fields, desired: &Fields, observed: &Fields) -> (Option<Value>, Option<Move>) {
+    let variables = changes.get("variables").map(|variables| json!({ "variables": variables }));
+    if !STATE_FIELDS.iter().any(|f| changes.contains_key(*f)) {
+        return (variables, None);
+    }
+    let phase = |fields: &Fields| fields.get("phase").and_then(Value::as_str).map(String::from);
+    let moved = match phase(desired).as_deref() {
+        Some("Paused") => Some(Move::Pause(json!({ "paused_until": desired.get("pausedUntil") }))),
+        Some("Active") if phase(observed).as_deref() == Some("Paused") => Some(Move::Resume),
+        Some("Stopped") => {
+            let stop = desired.get("stop").cloned().unwrap_or(Value::Null);
+            Some(Move::Stop(json!({"reason": stop["reason"], "scope": stop["scope"]})))
+        }
+        _ => None,
+    };
+    (variables, moved)
+}
 
 /// The confirmation a `COMPANY` stop needs.
 pub const CONFIRM_COMPANY_STOP: &str = "topo.seqops.dev/confirm-company-stop";

@@ -15,30 +15,32 @@ pub use client::{SequenceRunClient, TopoApi};
 
 use super::http::{Dialect, DETAIL_DIALECT};
 use super::{Account, ExternalClient};
-use crate::manifest::kind::{self, KindSpec};
+use crate::external::KindFacts;
+use crate::manifest::kind::{Kind, KindSpec};
 use crate::manifest::provider::ProviderType;
 
 pub const BASE_URL: &str = "https://api.topo.io";
 
 pub const DIALECT: Dialect = Dialect { error_detail: client::error_detail, ..DETAIL_DIALECT };
 
-pub const RUN_KIND: KindSpec = KindSpec {
-    api_version: "topo.seqops.dev/v1alpha1",
-    kind: "SequenceRun",
-    key_kind: "SequenceRun",
-    provider_type: Some("topo"),
-    parse: kind::parse_typed::<spec::SequenceRunSpec>,
-    references: kind::no_references,
-    check: spec::check,
-    crd: <spec::SequenceRun as kube::CustomResourceExt>::crd,
-    schema: || schemars::schema_for!(spec::SequenceRunSpec),
-    annotations: &[mapping::CONFIRM_COMPANY_STOP],
-};
+impl Kind for spec::SequenceRunSpec {
+    type Resource = spec::SequenceRun;
+    const API_VERSION: &'static str = "topo.seqops.dev/v1alpha1";
+    const KIND: &'static str = "SequenceRun";
+    const PROVIDER: Option<ProviderType> = Some(ProviderType::Topo);
+    const FACTS: Option<&'static KindFacts> = Some(&mapping::RUN_FACTS);
+    const ANNOTATIONS: &'static [&'static str] = &[mapping::CONFIRM_COMPANY_STOP];
+
+    fn check(&self) -> Vec<(String, String)> {
+        spec::check(self)
+    }
+}
+
+pub const RUN_KIND: KindSpec = KindSpec::of::<spec::SequenceRunSpec>();
 
 pub const PROVIDER: super::Provider = super::Provider {
     provider_type: ProviderType::Topo,
     kinds: &[RUN_KIND],
-    facts: &[&mapping::RUN_FACTS],
     client_for,
     emulator: |config| emulator::TopoEmulator::new(config),
     dialect: DIALECT,
@@ -47,10 +49,10 @@ pub const PROVIDER: super::Provider = super::Provider {
     rate: None,
     sandbox_path: emulator::BASE_PATH,
     sandbox_key: "topo_sandbox_seqops",
-    export_filters: &["template", "status"],
+    export_filters: &[mapping::TEMPLATE_FILTER, mapping::STATUS_FILTER],
     probes: client::PROBES,
 };
 
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
-    (key_kind == RUN_KIND.key_kind).then(|| Arc::new(SequenceRunClient(Arc::new(TopoApi::new(account.clone())))) as _)
+    (RUN_KIND.key_kind == key_kind).then(|| Arc::new(SequenceRunClient(Arc::new(TopoApi::new(account.clone())))) as _)
 }

@@ -125,8 +125,8 @@ fn goes_with(field: &str, phase: &str) -> Rule {
 
 /// What CEL does not say: that `pausedUntil` is a time (the API server
 /// checks its `format: date-time` itself).
-pub fn check(spec: &serde_json::Value) -> Vec<(String, String)> {
-    match spec["state"]["pausedUntil"].as_str() {
+pub fn check(spec: &SequenceRunSpec) -> Vec<(String, String)> {
+    match spec.state.as_ref().and_then(|s| s.paused_until.as_deref()) {
         Some(at) if parse_time(at).is_none() => vec![(
             "spec.state.pausedUntil".into(),
             format!("{at:?} is not an RFC 3339 time such as 2026-12-07T09:00:00Z"),
