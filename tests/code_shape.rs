@@ -94,3 +94,110 @@ fn no_file_in_the_engine_is_over_six_hundred_lines() {
         .collect();
     assert!(long.is_empty(), "files in src/engine over 600 lines:\n{}", long.join("\n"));
 }
+
+/// Where JSON may be read by a key written as a string: a provider's
+/// mapping, wire and emulator (the vendor's JSON and the engine's fields),
+/// the state kept in a Secret and the Lease. Everywhere else a spec, a
+/// status or an answer is read as a type. The JSON Schema walkers are the
+/// one exception beyond those: a schema (what schemars and the CRDs hold)
+/// is JSON by nature, and its keywords are its vocabulary, not a spec's
+/// fields.
+fn may_index_json(file: &str) -> bool {
+    let provider_json = file.starts_with("src/providers/")
+        && ["/mapping.rs", "/wire.rs", "/emulator.rs"].iter().any(|end| file.ends_with(end));
+    let schema_walkers = [
+        "src/manifest/crd.rs",
+        "src/manifest/limits.rs",
+        "src/manifest/cel.rs",
+        "src/manifest/conform.rs",
+        "src/manifest/kind.rs",
+        "src/cli/schema_tree.rs",
+    ];
+    provider_json || ["src/kube_state.rs", "src/controller/leader.rs"].contains(&file) || schema_walkers.contains(&file)
+}
+
+/// The code outside `#[cfg(test)]` modules, line by line with numbers,
+/// comments left out.
+fn code_lines(text: &str) -> Vec<(usize, &str)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut kept = Vec::new();
+    let mut at = 0;
+    while at < lines.len() {
+        let line = lines[at];
+        if line.trim() == "#[cfg(test)]" && lines.get(at + 1).is_some_and(|l| l.trim_start().starts_with("mod ")) {
+            at = end_of_block(&lines, at + 1);
+            continue;
+        }
+        if !line.trim_start().starts_with("//") {
+            kept.push((at + 1, line));
+        }
+        at += 1;
+    }
+    kept
+}
+
+/// The line after the block that opens on line `from`, its braces counted
+/// outside string literals.
+fn end_of_block(lines: &[&str], from: usize) -> usize {
+    let mut depth = 0i64;
+    for (at, line) in lines.iter().enumerate().skip(from) {
+        let (mut in_string, mut escaped) = (false, false);
+        for c in line.chars() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if in_string => escaped = true,
+                '"' => in_string = !in_string,
+                '{' if !in_string => depth += 1,
+                '}' if !in_string => depth -= 1,
+                _ => {}
+            }
+        }
+        if depth <= 0 && line.contains('}') {
+            return at + 1;
+        }
+    }
+    lines.len()
+}
+
+/// A JSON value read by a key written as a string: `x["name"]`,
+/// `.get("name")`, `.get_mut("name")`. A path (`.get("/agents")`) is an
+/// HTTP call, not a key.
+fn indexes_json(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    let indexed = line.match_indices("[\"").any(|(at, _)| {
+        at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || matches!(bytes[at - 1], b'_' | b')' | b']'))
+    });
+    let got = [".get(\"", ".get_mut(\""]
+        .iter()
+        .any(|call| line.match_indices(call).any(|(at, _)| !line[at + call.len()..].starts_with('/')));
+    indexed || got
+}
+
+#[test]
+fn json_is_read_by_a_string_key_only_where_it_is_the_vendors_or_the_clusters() {
+    let mut found = Vec::new();
+    for path in rust_files(&["src"]) {
+        let file = relative(&path);
+        if may_index_json(&file) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("a source file");
+        for (number, line) in code_lines(&text) {
+            if indexes_json(line) {
+                found.push(format!("{file}:{number}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "JSON read by a string key outside the places allowed:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_json_key_check_sees_an_index_and_a_get_but_not_a_path_nor_a_list() {
+    assert!(indexes_json(r#"let name = spec["name"].as_str();"#));
+    assert!(indexes_json(r#"fields.get("status")"#));
+    assert!(!indexes_json(r#"self.get("/v3/agents").await"#));
+    assert!(!indexes_json(r#"const NAMES: [&str; 1] = ["name"];"#));
+    let text = "fn a() {}\n#[cfg(test)]\nmod tests {\n    fn b() { x[\"k\"]; }\n}\nfn c() { y[\"k\"]; }\n";
+    let numbers: Vec<usize> = code_lines(text).iter().filter(|(_, l)| indexes_json(l)).map(|(n, _)| *n).collect();
+    assert_eq!(numbers, [6]);
+}

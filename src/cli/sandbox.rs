@@ -102,7 +102,12 @@ async fn clock(args: ClockArgs) -> anyhow::Result<ExitCode> {
     let status = response.status();
     let body: serde_json::Value = response.json().await.unwrap_or_default();
     if !status.is_success() {
-        anyhow::bail!("the sandbox at {origin} refused: {}", body["error"].as_str().unwrap_or(status.as_str()));
+        #[derive(serde::Deserialize)]
+        struct Refusal {
+            error: String,
+        }
+        let refusal = <Refusal as serde::Deserialize>::deserialize(&body).map(|r| r.error);
+        anyhow::bail!("the sandbox at {origin} refused: {}", refusal.as_deref().unwrap_or(status.as_str()));
     }
     let reading: seqops::sandbox::clock::ClockReading = serde_json::from_value(body)?;
     let ahead = humantime::format_duration(std::time::Duration::from_secs(reading.ahead_seconds));

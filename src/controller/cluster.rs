@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret as KubeSecret};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::ResourceExt;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::engine::state::{now_rfc3339, Entry, State};
@@ -31,7 +32,7 @@ pub fn api_resource(kind: &KindSpec) -> ApiResource {
 /// annotations its kind reads (`seqops.dev/` ones and its provider's).
 pub fn manifest_text(object: &DynamicObject, kinds: &[KindSpec]) -> String {
     let types = object.types.clone().unwrap_or_default();
-    let mut spec = object.data.get("spec").cloned().unwrap_or(json!({}));
+    let mut spec = Some(spec_of(object)).filter(|s| !s.is_null()).unwrap_or(json!({}));
     if let Some(map) = spec.as_object_mut() {
         map.remove("managementPolicy");
         map.remove("managementPolicies");
@@ -54,8 +55,66 @@ pub fn label(object: &DynamicObject) -> PathBuf {
     PathBuf::from(format!("{}/{kind}/{}", object.namespace().unwrap_or_default(), object.name_any()))
 }
 
+/// The status a cluster object holds; an empty one where it has none or
+/// one that does not read.
 pub fn status_of(object: &DynamicObject) -> ResourceStatus {
-    object.data.get("status").cloned().and_then(|s| serde_json::from_value(s).ok()).unwrap_or_default()
+    #[derive(serde::Deserialize)]
+    struct Part {
+        #[serde(default)]
+        status: ResourceStatus,
+    }
+    Part::deserialize(&object.data).map(|p| p.status).unwrap_or_default()
+}
+
+/// What says whether an object's last sync stands: read without the
+/// status's records, which a drift check need not parse.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncView {
+    #[serde(default)]
+    pub observed_generation: Option<i64>,
+    #[serde(default)]
+    pub conditions: Vec<ConditionView>,
+    #[serde(default)]
+    pub observed_annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// A condition's type and status.
+#[derive(Deserialize)]
+pub struct ConditionView {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+}
+
+/// What says whether the object's last sync stands.
+pub fn sync_of(object: &DynamicObject) -> SyncView {
+    #[derive(Deserialize)]
+    struct Part {
+        #[serde(default)]
+        status: SyncView,
+    }
+    Part::deserialize(&object.data).map(|p| p.status).unwrap_or_default()
+}
+
+/// A Provider object's spec, when it reads as one.
+pub fn provider_spec_of(provider: &DynamicObject) -> Option<crate::manifest::ProviderSpec> {
+    crate::manifest::ProviderSpec::deserialize(&spec_of(provider)).ok()
+}
+
+/// The Secret a Provider object takes its API key from.
+pub fn credential_secret_of(provider: &DynamicObject) -> Option<String> {
+    provider_spec_of(provider)?.credentials.secret_ref.map(|secret| secret.name)
+}
+
+/// The spec a cluster object holds, as JSON (`null` where it has none).
+pub fn spec_of(object: &DynamicObject) -> Value {
+    #[derive(serde::Deserialize)]
+    struct Part {
+        #[serde(default)]
+        spec: Value,
+    }
+    Part::deserialize(&object.data).map(|p| p.spec).unwrap_or_default()
 }
 
 /// The salt of an object's secret digests: its uid, stable for the
@@ -104,8 +163,13 @@ pub fn record_of(object: &DynamicObject, provider: &str) -> Option<Entry> {
 
 /// The display name a status written before it was recorded stands for.
 fn older_display_name(object: &DynamicObject) -> String {
-    let spec = object.data.get("spec").cloned().unwrap_or_default();
-    spec["name"].as_str().or_else(|| spec["provider"].as_str()).unwrap_or_default().to_string()
+    #[derive(serde::Deserialize)]
+    struct Named {
+        name: Option<String>,
+        provider: Option<String>,
+    }
+    let named = Named::deserialize(&spec_of(object)).ok();
+    named.and_then(|n| n.name.or(n.provider)).unwrap_or_default()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +210,7 @@ pub async fn load(
     let mut texts: Vec<(PathBuf, String)> =
         providers.items.iter().map(|p| (label(p), manifest_text(p, kinds))).collect();
     texts.push((label(object), manifest_text(object, kinds)));
-    let spec = crate::external::Spec::from_json(object.data.get("spec").cloned().unwrap_or_default());
+    let spec = crate::external::Spec::from_json(spec_of(object));
     let mut referenced = Vec::new();
     for reference in (kind.references)(&spec) {
         let Some(target_kind) = kinds.iter().find(|k| k.key_kind == reference.kind) else { continue };
@@ -194,8 +258,7 @@ pub async fn load(
     // A referenced object that gets a new id reconciles this one.
     let mut reads: BTreeSet<String> = state.resources.keys().filter(|k| **k != key).map(ToString::to_string).collect();
     for target in referenced.iter().chain(std::iter::once(object)) {
-        let spec = target.data.get("spec").cloned().unwrap_or_default();
-        reads.extend(read_sources(client, &namespace, &spec, &mut values).await?);
+        reads.extend(read_sources(client, &namespace, &spec_of(target), &mut values).await?);
     }
     Ok(World { manifests, state, key, values, reads })
 }

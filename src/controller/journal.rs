@@ -59,10 +59,11 @@ pub async fn patch_status(
     version: Option<&str>,
 ) -> Result<Option<String>, kube::Error> {
     let types = object.types.clone().unwrap_or_default();
-    let mut patch = json!({"apiVersion": types.api_version, "kind": types.kind, "status": status});
-    if let Some(version) = version {
-        patch["metadata"] = json!({"resourceVersion": version});
-    }
+    let patch = match version {
+        Some(version) => json!({"apiVersion": types.api_version, "kind": types.kind, "status": status,
+                                "metadata": {"resourceVersion": version}}),
+        None => json!({"apiVersion": types.api_version, "kind": types.kind, "status": status}),
+    };
     let params = PatchParams::apply(MANAGER).force();
     let written = api.patch_status(&object.name_any(), &params, &Patch::Apply(&patch)).await?;
     Ok(written.resource_version())

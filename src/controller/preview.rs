@@ -107,7 +107,7 @@ fn insert_pruned(state: &mut State, removed: &mut Findings, manifests: &Manifest
             // A status written before the applied spec was kept: what the
             // object holds is what was last applied.
             if entry.applied_spec.is_null() {
-                entry.applied_spec = Stored::of(&object.object.data.get("spec").cloned().unwrap_or_default());
+                entry.applied_spec = Stored::of(&cluster::spec_of(&object.object));
             }
             state.salts.insert(object.key.clone(), cluster::salt_of(&object.object));
             state.resources.insert(object.key.clone(), entry);

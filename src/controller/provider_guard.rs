@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::reconcile::{Context, ReconcileError};
 use super::{cluster, finalizers};
+use crate::manifest::common::Common;
 use crate::manifest::provider::ProviderType;
 
 /// The finalizer that keeps a Provider while objects use it.
@@ -27,7 +28,7 @@ pub const CREDENTIALS_IN_USE: &str = "seqops.dev/credentials-in-use";
 /// Provider `name` of `type`: it names it, or names none and it is of its
 /// type (the one Provider of that type the namespace may hold).
 pub fn uses(spec: &Value, provider_type: Option<ProviderType>, name: &str, type_: &str) -> bool {
-    match spec["providerRef"]["name"].as_str() {
+    match Common::of(spec).provider_name() {
         Some(named) => named == name,
         None => provider_type.is_some_and(|t| t.as_str() == type_),
     }
@@ -67,9 +68,9 @@ async fn hold_credentials(
     provider: &DynamicObject,
     hold: bool,
 ) -> Result<(), kube::Error> {
-    let Some(name) = provider.data["spec"]["credentials"]["secretRef"]["name"].as_str() else { return Ok(()) };
+    let Some(name) = cluster::credential_secret_of(provider) else { return Ok(()) };
     let secrets: Api<Secret> = Api::namespaced(context.shared.client.clone(), namespace);
-    let Some(secret) = secrets.get_metadata_opt(name).await? else { return Ok(()) };
+    let Some(secret) = secrets.get_metadata_opt(&name).await? else { return Ok(()) };
     let secret = Secret { metadata: secret.metadata, ..Secret::default() };
     match (hold, finalizers::has(&secret, CREDENTIALS_IN_USE)) {
         (true, false) if secret.metadata.deletion_timestamp.is_none() => {
@@ -83,14 +84,13 @@ async fn hold_credentials(
 /// The seqops objects in the namespace that use the Provider (listed from
 /// the API: after a restart nothing else knows them all yet).
 async fn users(context: &Context, namespace: &str, provider: &DynamicObject) -> Result<Vec<String>, kube::Error> {
-    let type_ = provider.data["spec"]["type"].as_str().unwrap_or_default();
+    let type_ = cluster::provider_spec_of(provider).map(|p| p.provider_type.as_str()).unwrap_or_default();
     let mut found = Vec::new();
     for kind in context.shared.kinds.iter().filter(|k| k.provider_type.is_some()) {
         let api: Api<DynamicObject> =
             Api::namespaced_with(context.shared.client.clone(), namespace, &cluster::api_resource(kind));
         for object in api.list(&ListParams::default()).await?.items {
-            let spec = object.data.get("spec").cloned().unwrap_or_default();
-            if uses(&spec, kind.provider_type, &provider.name_any(), type_) {
+            if uses(&cluster::spec_of(&object), kind.provider_type, &provider.name_any(), type_) {
                 found.push(format!("{}/{}", kind.key_kind, object.name_any()));
             }
         }

@@ -25,7 +25,7 @@ pub async fn report(
     namespace: &str,
 ) -> Result<(), kube::Error> {
     // A change to the credential's Secret reports again at once.
-    let secret = provider.data["spec"]["credentials"]["secretRef"]["name"].as_str().map(|n| format!("Secret/{n}"));
+    let secret = super::cluster::credential_secret_of(provider).map(|name| format!("Secret/{name}"));
     context.shared.note_reads(context.kind.key_kind, namespace, &provider.name_any(), &secret.into_iter().collect());
     let credentials = credentials(context, provider, namespace).await;
     let health = context.shared.account_health(namespace, &provider.name_any());

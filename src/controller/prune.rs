@@ -213,8 +213,8 @@ async fn removed_objects(
 /// The Provider a removed object names (`providerRef.name`), or the only
 /// Provider of its type among `providers` (name → type).
 pub fn provider_of(removed: &Removed, providers: &BTreeMap<String, String>) -> Option<String> {
-    let spec = removed.object.data.get("spec");
-    if let Some(name) = spec.and_then(|s| s["providerRef"]["name"].as_str()) {
+    let common = crate::manifest::common::Common::of(&super::cluster::spec_of(&removed.object));
+    if let Some(name) = common.provider_name() {
         return Some(name.to_string());
     }
     let wanted = removed.kind.provider_type?;

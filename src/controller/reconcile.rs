@@ -28,8 +28,10 @@ use crate::engine::lost::{LostCreate, Made};
 use crate::engine::state::{now_rfc3339, StateStore};
 use crate::engine::{self, ApplyOptions, Connections, PlanOptions, Refresh};
 use crate::external::digest::{DigestKey, Digests};
+use crate::manifest::common::Common;
 use crate::manifest::crd::{Condition, DriftEntry, ResourceStatus};
 use crate::manifest::kind::{KindId, KindSpec};
+use crate::manifest::provider::SecretKeyRef;
 use crate::manifest::{annotations, policy};
 use crate::providers::account::Secret;
 use crate::providers::ratelimit::{Priority, RateLimiter};
@@ -374,21 +376,12 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
 /// change someone asked for. (An annotation such as a new re-enroll token
 /// does not move `metadata.generation`.)
 fn only_checks(kind: &KindSpec, object: &DynamicObject) -> bool {
-    // Read field by field: the status's records need not be parsed.
-    let status = object.data.get("status");
-    let observed = status.and_then(|s| s.get("observedGeneration")).and_then(Value::as_i64);
-    let synced = status
-        .and_then(|s| s.get("conditions"))
-        .and_then(Value::as_array)
-        .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Synced" && c["status"] == "True"));
-    let recorded: BTreeMap<String, String> = status
-        .and_then(|s| s.get("observedAnnotations"))
-        .and_then(|a| serde_json::from_value(a.clone()).ok())
-        .unwrap_or_default();
-    observed.is_some()
-        && observed == object.metadata.generation
+    let status = cluster::sync_of(object);
+    let synced = status.conditions.iter().any(|c| c.type_ == "Synced" && c.status == "True");
+    status.observed_generation.is_some()
+        && status.observed_generation == object.metadata.generation
         && synced
-        && recorded == provider_annotations(kind, object)
+        && status.observed_annotations == provider_annotations(kind, object)
 }
 
 /// The object's annotations that its kind's provider reads.
@@ -444,7 +437,8 @@ async fn sync(
     }
     let limit = limiter.limit();
     // Only an object with secrets needs the key (one read, once).
-    let digests = if crate::external::sources::Sources::of(&object.data["spec"]).any() {
+    let spec = cluster::spec_of(object);
+    let digests = if crate::external::sources::Sources::of(&spec).any() {
         context.shared.digests().await.map_err(|e| ReconcileError::Failed(e.to_string()))?
     } else {
         Digests::default()
@@ -462,15 +456,15 @@ async fn sync(
     let change = plan.changes.iter().find(|c| c.key == world.key);
     // What the policies do not allow is reported like drift under
     // ObserveOnly, and not applied.
-    let refused = change.and_then(|c| engine::plan::refused_by_policy(&object.data["spec"], c));
-    let observe_only = policy::observe_only(&object.data["spec"]) || refused.is_some();
+    let refused = change.and_then(|c| engine::plan::refused_by_policy(&spec, c));
+    let observe_only = policy::observe_only(&spec) || refused.is_some();
     let interval = context.shared.drift_interval.unwrap_or_else(|| drift_interval(limit, objects));
     if observe_only {
         let drift: Vec<DriftEntry> = change.map(|c| c.fields.iter().map(drift_entry).collect()).unwrap_or_default();
         let id = change
             .and_then(|c| c.id.clone())
             .or_else(|| world.state.resources.get(&world.key).and_then(|e| e.id.clone()));
-        let (reason, message) = match refused.filter(|_| !policy::observe_only(&object.data["spec"])) {
+        let (reason, message) = match refused.filter(|_| !policy::observe_only(&spec)) {
             Some(policy) => ("PolicyForbids", format!("observed; managementPolicies do not allow {policy:?}")),
             None => ("ObserveOnly", "observed; seqops changes nothing under ObserveOnly".to_string()),
         };
@@ -578,7 +572,7 @@ async fn finalize(
     // in deletion.
     let undeletable = context.kind().facts.is_some_and(|f| !f.deletable());
     let orphan = annotation(object, annotations::DELETION_POLICY) == Some("orphan")
-        || !policy::allows(&object.data["spec"], policy::Policy::Delete)
+        || !policy::allows(&cluster::spec_of(object), policy::Policy::Delete)
         || undeletable;
     let id = cluster::status_of(object).external_id;
     if let (false, Some(id)) = (orphan, &id) {
@@ -665,7 +659,7 @@ async fn remote_objects(
         .flat_map(|s| s.external_id.into_iter().chain(s.record.deposed_id))
         .collect();
     match lost
-        .look_up(&crate::external::Spec::from_json(object.data["spec"].clone()), client, &managed)
+        .look_up(&crate::external::Spec::from_json(cluster::spec_of(object)), client, &managed)
         .await
         .map_err(|e| ReconcileError::Failed(e.to_string()))?
     {
@@ -831,7 +825,8 @@ async fn output_secret_is_ours(
     object: &DynamicObject,
     namespace: &str,
 ) -> Result<(), ReconcileError> {
-    let Some(name) = object.data["spec"]["writeSecretTo"]["secretRef"]["name"].as_str() else { return Ok(()) };
+    let common = Common::of(&cluster::spec_of(object));
+    let Some(name) = common.output_secret().map(|s| s.name.as_str()) else { return Ok(()) };
     let secrets: Api<KubeSecret> = Api::namespaced(context.shared.client.clone(), namespace);
     let Some(existing) = secrets.get_opt(name).await? else { return Ok(()) };
     let uid = object.uid().unwrap_or_default();
@@ -855,8 +850,8 @@ async fn write_outputs(
     namespace: &str,
     values: &BTreeMap<String, Secret>,
 ) -> Result<(), ReconcileError> {
-    let target = &object.data["spec"]["writeSecretTo"]["secretRef"];
-    let (Some(name), Some(key)) = (target["name"].as_str(), target["key"].as_str()) else {
+    let common = Common::of(&cluster::spec_of(object));
+    let Some(SecretKeyRef { name, key }) = common.output_secret() else {
         return Ok(());
     };
     output_secret_is_ours(context, object, namespace).await?;

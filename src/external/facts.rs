@@ -503,6 +503,13 @@ impl KindFacts {
         self.names(|f| f.shape == Shape::MergedMap)
     }
 
+    /// Where an object stands as the vendor moved it: its first observed
+    /// field (an enrollment's or a run's `status`), `null` for a kind the
+    /// vendor moves nothing of.
+    pub fn state_of(&self, fields: &Fields) -> Value {
+        self.observations().next().and_then(|f| fields.get(f)).cloned().unwrap_or(Value::Null)
+    }
+
     pub fn is_observation(&self, field: &str) -> bool {
         self.field(field).is_some_and(|f| f.read == Read::Observed)
     }

@@ -13,15 +13,13 @@ pub fn items(document: &Document) -> Option<Vec<Document>> {
     if !sequence && !document.text.contains("List") {
         return None;
     }
-    let header: serde_yaml::Value = serde_yaml::from_str(&document.text).ok()?;
-    let (items, start) = match &header {
-        serde_yaml::Value::Sequence(items) => (items, 0),
-        _ if header.get("kind")?.as_str()? == "List" && header.get("apiVersion")?.as_str()? == "v1" => {
-            let items = header.get("items")?.as_sequence()?;
+    let (items, start) = match serde_yaml::from_str::<Listed>(&document.text).ok()? {
+        Listed::Sequence(items) => (items, 0),
+        Listed::List { kind, api_version, items } if kind == "List" && api_version == "v1" => {
             let lines = document.text.lines().position(|l| l.trim_end() == "items:");
             (items, lines.map_or(usize::MAX, |at| at + 1))
         }
-        _ => return None,
+        Listed::List { .. } => return None,
     };
     Some(block_items(document, start).filter(|found| found.len() == items.len()).unwrap_or_else(|| {
         // Written in flow style: each item as YAML of its own, its
@@ -35,6 +33,20 @@ pub fn items(document: &Document) -> Option<Vec<Document>> {
             })
             .collect()
     }))
+}
+
+/// A document that may hold manifests: a sequence of them, or a `v1`
+/// `List` with `items`.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Listed {
+    Sequence(Vec<serde_yaml::Value>),
+    List {
+        kind: String,
+        #[serde(rename = "apiVersion")]
+        api_version: String,
+        items: Vec<serde_yaml::Value>,
+    },
 }
 
 fn clone(document: &Document) -> Document {

@@ -178,7 +178,8 @@ impl HttpClient {
         let status = response.status();
         self.usage.record_answer(Some(status.as_u16()));
         self.observe_rate_headers(response.headers());
-        let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(parse_retry_after);
+        let retry_after =
+            response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(parse_retry_after);
         match response.bytes().await {
             Ok(body) => self.judge(call, status, retry_after, &body).await,
             Err(error) if call.may_retry() => {
@@ -375,9 +376,13 @@ pub fn human(duration: Duration) -> String {
 
 /// The `{"detail": "..."}` error body that Orsay and Orqis use.
 pub fn detail_field(body: &[u8]) -> String {
-    serde_json::from_slice::<Value>(body)
+    #[derive(serde::Deserialize)]
+    struct Detail {
+        detail: Value,
+    }
+    serde_json::from_slice::<Detail>(body)
         .ok()
-        .and_then(|v| v.get("detail").map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_string)))
+        .map(|d| d.detail.as_str().map_or_else(|| d.detail.to_string(), str::to_string))
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect())
 }
 

@@ -110,7 +110,12 @@ pub fn shape<T: DeserializeOwned>(body: &[u8]) -> Result<Vec<String>, String> {
 /// the string fields `named`, the first their id (orchagent's lists).
 pub fn enveloped(body: &[u8], named: &[&str]) -> Result<Vec<String>, String> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let items = value["data"].as_array().ok_or("no `data` array")?;
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        data: Vec<serde_json::Value>,
+    }
+    let envelope = <Envelope as serde::Deserialize>::deserialize(&value).map_err(|_| "no `data` array")?;
+    let items = &envelope.data;
     let mut ids = Vec::new();
     for (at, item) in items.iter().enumerate() {
         for field in named {

@@ -102,7 +102,7 @@ pub fn inventory(snapshot: &BTreeMap<&str, Value>) -> BTreeMap<String, usize> {
 
 /// The token of an `Authorization: Bearer …` header.
 pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
-    Some(headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ")?.trim())
+    Some(headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")?.trim())
 }
 
 /// A hex SHA-256 of a value, 32 characters long: how emulators keep keys

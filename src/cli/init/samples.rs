@@ -58,10 +58,8 @@ impl File {
 
     /// The kind this file is a manifest of, if it is one.
     pub fn kind(&self) -> Option<KindSpec> {
-        let yaml = self.yaml()?;
-        let api_version = yaml.get("apiVersion")?.as_str()?;
-        let kind = yaml.get("kind")?.as_str()?;
-        seqops::providers::kinds().into_iter().find(|k| k.matches(api_version, kind))
+        let header: Header = serde_yaml::from_str(self.text).ok()?;
+        seqops::providers::kinds().into_iter().find(|k| k.matches(&header.api_version, &header.kind))
     }
 }
 
@@ -73,8 +71,23 @@ pub fn of_kind(kind: &KindSpec) -> Option<&'static File> {
 
 /// The variable a provider type's Provider reads its key from.
 pub fn credential_variable(provider_type: &str) -> Option<String> {
-    let provider = of_provider(provider_type).find(|f| f.name == PROVIDER_FILE)?.yaml()?;
-    Some(provider.get("spec")?.get("credentials")?.get("env")?.as_str()?.to_string())
+    let provider = of_provider(provider_type).find(|f| f.name == PROVIDER_FILE)?;
+    let document: ProviderDocument = serde_yaml::from_str(provider.text).ok()?;
+    document.spec.credentials.env
+}
+
+/// What names a manifest's kind.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Header {
+    api_version: String,
+    kind: String,
+}
+
+/// A Provider manifest, read for its spec.
+#[derive(serde::Deserialize)]
+struct ProviderDocument {
+    spec: seqops::manifest::ProviderSpec,
 }
 
 #[cfg(test)]

@@ -99,7 +99,7 @@ impl Group<'_> {
             .into_iter()
             .flatten()
             .filter(|s| facts.natural_key_of(&s.fields) == wanted)
-            .map(|s| format!("{} ({})", s.id, plain(s.fields.get("status").unwrap_or(&serde_json::Value::Null))))
+            .map(|s| format!("{} ({})", s.id, plain(&facts.state_of(&s.fields))))
             .collect();
         let found = if candidates.is_empty() {
             "there is none".to_string()
@@ -148,7 +148,7 @@ impl Group<'_> {
                 facts.natural_key().join(" and "),
                 several
                     .iter()
-                    .map(|s| format!("{} {}", s.id, plain(s.fields.get("status").unwrap_or(&serde_json::Value::Null))))
+                    .map(|s| format!("{} {}", s.id, plain(&facts.state_of(&s.fields))))
                     .collect::<Vec<_>>()
                     .join(", ")
             ))),

@@ -212,7 +212,12 @@ impl PlanDocument {
     pub fn parse(bytes: &[u8], shown: String) -> Result<Self, PlanFileError> {
         let value: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| PlanFileError::Read { path: shown.clone(), reason: e.to_string() })?;
-        let found = value.get("format_version").and_then(|v| v.as_str()).unwrap_or("none").to_string();
+        #[derive(serde::Deserialize)]
+        struct Version {
+            format_version: Option<String>,
+        }
+        let version = <Version as serde::Deserialize>::deserialize(&value).ok().and_then(|v| v.format_version);
+        let found = version.unwrap_or_else(|| "none".to_string());
         if found != FORMAT_VERSION {
             return Err(PlanFileError::Format { path: shown, found });
         }

@@ -186,19 +186,8 @@ impl ExternalClient for EnrollmentClient {
     }
 
     async fn export(&self, observed: &Fields) -> Result<Option<Value>, ProviderError> {
-        let id = observed.get("sequence").and_then(Value::as_str).unwrap_or_default();
         let sequences = self.0.sequences().await?;
-        let named: Vec<&wire::Sequence> =
-            sequences.iter().filter(|s| sequences.iter().any(|t| t.id == id && t.name == s.name)).collect();
-        let sequence = match named.as_slice() {
-            [one] => json!({ "lookup": one.name }),
-            _ => json!({ "id": id }),
-        };
-        let mut spec = json!({ "sequence": sequence, "contactId": observed.get("contactId") });
-        if let Some(metadata) = observed.get("metadata").filter(|m| m.as_object().is_some_and(|m| !m.is_empty())) {
-            spec["metadata"] = metadata.clone();
-        }
-        Ok(Some(spec))
+        Ok(Some(mapping::export(observed, sequences)))
     }
 
     async fn list(&self, scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
@@ -233,12 +222,8 @@ impl ExternalClient for EnrollmentClient {
     }
 
     async fn create(&self, desired: &Fields, _sources: &SourceValues) -> Result<Created, ProviderError> {
-        let sequence = desired.get("sequence").and_then(Value::as_str).unwrap_or_default();
-        let request = wire::EnrollRequest {
-            contact_id: desired.get("contactId").and_then(Value::as_str).unwrap_or_default().to_string(),
-            metadata: desired.get("metadata").cloned(),
-        };
-        let enrolled = self.0.enroll(sequence, &request).await?;
+        let (sequence, request) = mapping::enroll_request(desired);
+        let enrolled = self.0.enroll(&sequence, &request).await?;
         let mut created = Created::id(mapping::external_id(&enrolled.enrollment));
         created.observed = mapping::observed(&enrolled.enrollment);
         // The answer does not show metadata: what was sent stands.

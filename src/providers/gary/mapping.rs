@@ -101,6 +101,32 @@ pub fn desired(spec: &EnrollmentSpec, sequence: Value) -> Fields {
     fields
 }
 
+/// The sequence to enroll in and the `POST` body that enrolls the contact.
+pub fn enroll_request(desired: &Fields) -> (String, wire::EnrollRequest) {
+    let text = |field: &str| desired.get(field).and_then(Value::as_str).unwrap_or_default().to_string();
+    let request = wire::EnrollRequest { contact_id: text("contactId"), metadata: desired.get("metadata").cloned() };
+    (text("sequence"), request)
+}
+
+/// A spec that asks for exactly the observed enrollment: its sequence by
+/// name where no other sequence has it, else by id.
+pub fn export(observed: &Fields, sequences: &[wire::Sequence]) -> Value {
+    let id = observed.get("sequence").and_then(Value::as_str).unwrap_or_default();
+    let named: Vec<&wire::Sequence> =
+        sequences.iter().filter(|s| sequences.iter().any(|t| t.id == id && t.name == s.name)).collect();
+    let sequence = match named.as_slice() {
+        [one] => json!({ "lookup": one.name }),
+        _ => json!({ "id": id }),
+    };
+    let mut spec = serde_json::Map::new();
+    spec.insert("sequence".into(), sequence);
+    spec.insert("contactId".into(), observed.get("contactId").cloned().unwrap_or(Value::Null));
+    if let Some(metadata) = observed.get("metadata").filter(|m| m.as_object().is_some_and(|m| !m.is_empty())) {
+        spec.insert("metadata".into(), metadata.clone());
+    }
+    Value::Object(spec)
+}
+
 /// How plans name the enrollment a manifest asks for.
 pub fn spec_display_name(spec: &EnrollmentSpec) -> String {
     let (Selector::Lookup(sequence) | Selector::Id(sequence)) = &spec.sequence;
