@@ -171,24 +171,17 @@ impl Sources {
 
     /// The environment variables read, by field path.
     pub fn env_reads(&self) -> Vec<(String, String)> {
-        self.0
-            .iter()
-            .filter_map(|s| match &s.origin {
-                Origin::Env(variable) => Some((s.path.clone(), variable.clone())),
-                _ => None,
-            })
-            .collect()
+        self.named(|origin| if let Origin::Env(variable) = origin { Some(variable) } else { None })
     }
 
     /// The files read (`fromFile`), by field path.
     pub fn file_reads(&self) -> Vec<(String, String)> {
-        self.0
-            .iter()
-            .filter_map(|s| match &s.origin {
-                Origin::File(file) => Some((s.path.clone(), file.clone())),
-                _ => None,
-            })
-            .collect()
+        self.named(|origin| if let Origin::File(file) = origin { Some(file) } else { None })
+    }
+
+    /// What `name` says of each source it names, by field path.
+    fn named(&self, name: fn(&Origin) -> Option<&String>) -> Vec<(String, String)> {
+        self.0.iter().filter_map(|s| Some((s.path.clone(), name(&s.origin)?.clone()))).collect()
     }
 }
 
