@@ -103,6 +103,8 @@ pub enum ProviderType {
     Gary,
     Orchagent,
     Topo,
+    #[cfg(feature = "test-kind")]
+    Notes,
 }
 
 impl ProviderType {
@@ -113,6 +115,8 @@ impl ProviderType {
             ProviderType::Gary => "gary",
             ProviderType::Orchagent => "orchagent",
             ProviderType::Topo => "topo",
+            #[cfg(feature = "test-kind")]
+            ProviderType::Notes => "notes",
         }
     }
 }

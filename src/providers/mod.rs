@@ -6,6 +6,8 @@ pub mod destination;
 pub mod gary;
 pub mod http;
 pub mod listings;
+#[cfg(feature = "test-kind")]
+pub mod notes;
 pub mod orchagent;
 pub mod orqis;
 pub mod orsay;
@@ -56,8 +58,15 @@ pub struct Provider {
 }
 
 /// Every provider seqops speaks. Adding one is its folder plus a line here.
-pub static PROVIDERS: &[&Provider] =
-    &[&orsay::PROVIDER, &orqis::PROVIDER, &gary::PROVIDER, &orchagent::PROVIDER, &topo::PROVIDER];
+pub static PROVIDERS: &[&Provider] = &[
+    &orsay::PROVIDER,
+    &orqis::PROVIDER,
+    &gary::PROVIDER,
+    &orchagent::PROVIDER,
+    &topo::PROVIDER,
+    #[cfg(feature = "test-kind")]
+    &notes::PROVIDER,
+];
 
 /// The provider of a type, when seqops speaks it.
 pub fn descriptor(provider_type: ProviderType) -> Option<&'static Provider> {
