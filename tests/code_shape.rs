@@ -98,22 +98,12 @@ fn no_file_in_the_engine_is_over_six_hundred_lines() {
 /// Where JSON may be read by a key written as a string: a provider's
 /// mapping, wire and emulator (the vendor's JSON and the engine's fields),
 /// the state kept in a Secret and the Lease. Everywhere else a spec, a
-/// status or an answer is read as a type. The JSON Schema walkers are the
-/// one exception beyond those: a schema (what schemars and the CRDs hold)
-/// is JSON by nature, and its keywords are its vocabulary, not a spec's
-/// fields.
+/// status or an answer is read as a type, and a JSON Schema by its
+/// `Keyword`.
 fn may_index_json(file: &str) -> bool {
     let provider_json = file.starts_with("src/providers/")
         && ["/mapping.rs", "/wire.rs", "/emulator.rs"].iter().any(|end| file.ends_with(end));
-    let schema_walkers = [
-        "src/manifest/crd.rs",
-        "src/manifest/limits.rs",
-        "src/manifest/cel.rs",
-        "src/manifest/conform.rs",
-        "src/manifest/kind.rs",
-        "src/cli/schema_tree.rs",
-    ];
-    provider_json || ["src/kube_state.rs", "src/controller/leader.rs"].contains(&file) || schema_walkers.contains(&file)
+    provider_json || ["src/kube_state.rs", "src/controller/leader.rs"].contains(&file)
 }
 
 /// The code outside `#[cfg(test)]` modules, line by line with numbers,

@@ -5,6 +5,7 @@
 //! `null`), and an enum with documented values as `oneOf` of `const`s;
 //! each is seen through here, so callers see fields, types and values.
 
+use seqops::manifest::keyword::{Keyword, Keywords};
 use serde_json::Value;
 
 /// How many `$ref`s and one-branch unions are followed to reach a
@@ -46,10 +47,11 @@ impl<'a> Node<'a> {
     fn resolve(root: &'a Value, mut schema: &'a Value) -> Node<'a> {
         let mut node = Node { root, schema, description: None, default: None, examples: None };
         for _ in 0..MAX_HOPS {
-            node.description = node.description.or_else(|| schema.get("description").and_then(Value::as_str));
-            node.default = node.default.or_else(|| schema.get("default"));
-            node.examples = node.examples.or_else(|| schema.get("examples"));
-            let next = match schema.get("$ref").and_then(Value::as_str) {
+            node.description =
+                node.description.or_else(|| schema.keyword(Keyword::Description).and_then(Value::as_str));
+            node.default = node.default.or_else(|| schema.keyword(Keyword::Default));
+            node.examples = node.examples.or_else(|| schema.keyword(Keyword::Examples));
+            let next = match schema.keyword(Keyword::Ref).and_then(Value::as_str) {
                 Some(reference) => definition(root, reference),
                 None => single_branch(schema),
             };
@@ -64,7 +66,7 @@ impl<'a> Node<'a> {
 
     /// The JSON types the schema allows, `null` left out.
     fn types(&self) -> Vec<&'a str> {
-        match self.schema.get("type") {
+        match self.schema.keyword(Keyword::Type) {
             Some(Value::String(name)) => vec![name.as_str()],
             Some(Value::Array(names)) => names.iter().filter_map(Value::as_str).filter(|n| *n != "null").collect(),
             _ => Vec::new(),
@@ -94,16 +96,16 @@ impl<'a> Node<'a> {
         if !self.types().contains(&"array") {
             return None;
         }
-        Some(Node::resolve(self.root, self.schema.get("items").unwrap_or(&Value::Bool(true))))
+        Some(Node::resolve(self.root, self.schema.keyword(Keyword::Items).unwrap_or(&Value::Bool(true))))
     }
 
     /// The values of a map: an object with no named fields whose other
     /// keys all take one schema.
     fn map_values(&self) -> Option<Node<'a>> {
-        if !self.types().contains(&"object") || self.schema.get("properties").is_some() {
+        if !self.types().contains(&"object") || self.schema.keyword(Keyword::Properties).is_some() {
             return None;
         }
-        match self.schema.get("additionalProperties")? {
+        match self.schema.keyword(Keyword::AdditionalProperties)? {
             values @ Value::Object(_) => Some(Node::resolve(self.root, values)),
             _ => None,
         }
@@ -125,7 +127,7 @@ impl<'a> Node<'a> {
         if let Some(name) = types.first() {
             return (*name).into();
         }
-        if let Some(value) = self.schema.get("const") {
+        if let Some(value) = self.schema.keyword(Keyword::Const) {
             return json_type(value).into();
         }
         let mut names: Vec<String> = Vec::new();
@@ -149,11 +151,11 @@ impl<'a> Node<'a> {
         if let Some(items) = self.items() {
             return items.allowed_values();
         }
-        if let Some(values) = self.schema.get("enum").and_then(Value::as_array) {
+        if let Some(values) = self.schema.keyword(Keyword::Enum).and_then(Value::as_array) {
             return values.iter().map(|v| (value_text(v), None)).collect();
         }
-        if let Some(value) = self.schema.get("const") {
-            return vec![(value_text(value), self.schema.get("description").and_then(Value::as_str))];
+        if let Some(value) = self.schema.keyword(Keyword::Const) {
+            return vec![(value_text(value), self.schema.keyword(Keyword::Description).and_then(Value::as_str))];
         }
         let branches = self.branches();
         let mut values = Vec::new();
@@ -191,12 +193,12 @@ impl<'a> Node<'a> {
     }
 
     fn own_fields(&self) -> Vec<Field<'a>> {
-        let Some(properties) = self.schema.get("properties").and_then(Value::as_object) else {
+        let Some(properties) = self.schema.keyword(Keyword::Properties).and_then(Value::as_object) else {
             return Vec::new();
         };
         let required: Vec<&str> = self
             .schema
-            .get("required")
+            .keyword(Keyword::Required)
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -234,7 +236,7 @@ fn single_branch(schema: &Value) -> Option<&Value> {
 }
 
 fn is_null(schema: &Value) -> bool {
-    schema.get("type").and_then(Value::as_str) == Some("null")
+    schema.keyword(Keyword::Type).and_then(Value::as_str) == Some("null")
 }
 
 fn json_type(value: &Value) -> &'static str {

@@ -18,6 +18,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::kind::KindSpec;
+use crate::manifest::keyword::{Keyword, Keywords};
 
 /// A kind's rules, compiled once.
 pub struct Rules {
@@ -186,10 +187,10 @@ impl RuleAt {
 /// Every rule under `schema`, with where it stands.
 fn collect(schema: &Value, at: &mut Vec<Step>, rules: &mut Vec<RuleAt>) {
     let Some(map) = schema.as_object() else { return };
-    for rule in map.get("x-kubernetes-validations").and_then(Value::as_array).into_iter().flatten() {
+    for rule in map.keyword(Keyword::KubernetesValidations).and_then(Value::as_array).into_iter().flatten() {
         rules.push(RuleAt::new(map, rule, at.clone()));
     }
-    for (name, inner) in map.get("properties").and_then(Value::as_object).into_iter().flatten() {
+    for (name, inner) in map.keyword(Keyword::Properties).and_then(Value::as_object).into_iter().flatten() {
         at.push(Step::Field(name.clone()));
         collect(inner, at, rules);
         at.pop();

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::kind::KindSpec;
 use super::limits::Bounds;
 use super::locate::Place;
+use crate::manifest::keyword::{Keyword, Keywords};
 use crate::words;
 
 /// One mistake in a document: the field it is at, whether it shows at the
@@ -247,7 +248,7 @@ fn collect_fields(
             collect_fields(branch, root, path.clone(), depth + 1, fields);
         }
     }
-    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+    if let Some(properties) = schema.keyword(Keyword::Properties).and_then(Value::as_object) {
         let known = fields.entry(path.clone()).or_default();
         for name in properties.keys() {
             if !known.contains(name) {
@@ -258,7 +259,7 @@ fn collect_fields(
             collect_fields(inner, root, join(&path, name), depth + 1, fields);
         }
     }
-    if let Some(items) = schema.get("items") {
+    if let Some(items) = schema.keyword(Keyword::Items) {
         collect_fields(items, root, format!("{path}[]"), depth + 1, fields);
     }
 }

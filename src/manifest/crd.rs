@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::record::Record;
 use super::KindSpec;
+use crate::manifest::keyword::{Keyword, Keywords};
 
 /// What the controller reports on every object: how its last reconcile
 /// went, and beside it the object's record, as a state file keeps it.
@@ -174,7 +175,7 @@ fn status_schema() -> JSONSchemaProps {
     // already holds too: a status an older seqops wrote keeps its digest
     // under the old name until the controller reads it (as `manifestDigest`)
     // and writes the status anew.
-    if let Some(properties) = value.get_mut("properties").and_then(|p| p.as_object_mut()) {
+    if let Some(properties) = value.keyword_mut(Keyword::Properties).and_then(|p| p.as_object_mut()) {
         let older = "The digest of the spec last applied, as an older seqops wrote it: read as manifestDigest.";
         properties.insert("lastAppliedDigest".into(), serde_json::json!({"type": "string", "description": older}));
     }
@@ -192,17 +193,19 @@ fn structural(value: &mut serde_json::Value) {
     if let Some(map) = value.as_object_mut() {
         map.remove("$schema");
         map.remove("title");
-        if map.contains_key("properties") && map.get("additionalProperties") == Some(&Value::Bool(false)) {
+        if map.keyword(Keyword::Properties).is_some()
+            && map.keyword(Keyword::AdditionalProperties) == Some(&Value::Bool(false))
+        {
             map.remove("additionalProperties");
         }
-        if map.get("additionalProperties") == Some(&Value::Bool(true)) {
+        if map.keyword(Keyword::AdditionalProperties) == Some(&Value::Bool(true)) {
             map.remove("additionalProperties");
             map.insert("x-kubernetes-preserve-unknown-fields".into(), Value::Bool(true));
         }
         // An optional enum comes as `anyOf: [the enum, null]`: the enum,
         // nullable, keeps the field's own description.
-        if let Some(Value::Array(choices)) = map.get("anyOf").cloned() {
-            let is_null = |c: &Value| c.get("enum") == Some(&serde_json::json!([null]));
+        if let Some(Value::Array(choices)) = map.keyword(Keyword::AnyOf).cloned() {
+            let is_null = |c: &Value| c.keyword(Keyword::Enum) == Some(&serde_json::json!([null]));
             if let [choice, null] = choices.as_slice() {
                 if is_null(null) {
                     map.remove("anyOf");
@@ -213,12 +216,12 @@ fn structural(value: &mut serde_json::Value) {
                 }
             }
         }
-        if let Some(Value::String(format)) = map.get("format") {
+        if let Some(Value::String(format)) = map.keyword(Keyword::Format) {
             if format.starts_with("uint") || format == "int" {
                 map.insert("format".into(), Value::String("int64".into()));
             }
         }
-        if let Some(serde_json::Value::Array(types)) = map.get("type").cloned() {
+        if let Some(serde_json::Value::Array(types)) = map.keyword(Keyword::Type).cloned() {
             let kept: Vec<serde_json::Value> = types.into_iter().filter(|t| t != "null").collect();
             if let [only] = kept.as_slice() {
                 map.insert("type".into(), only.clone());
@@ -236,8 +239,9 @@ fn structural(value: &mut serde_json::Value) {
 /// The schema of `kind`'s spec as its CRD gives it to the API server, rules
 /// and bounds included: what the loader evaluates the rules over.
 pub fn spec_schema(kind: &KindSpec) -> serde_json::Value {
-    let crd = serde_json::to_value(crd(kind)).unwrap_or_default();
-    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"].clone()
+    let schema = crd(kind).spec.versions.into_iter().next().and_then(|v| v.schema?.open_api_v3_schema);
+    let spec = schema.and_then(|s| s.properties?.remove("spec"));
+    spec.map(|spec| serde_json::to_value(spec).unwrap_or_default()).unwrap_or_default()
 }
 
 /// The CRD as YAML, as `seqops crds` prints it and crds/ holds it.

@@ -9,6 +9,7 @@ use super::provider::ProviderType;
 use super::Metadata;
 pub use crate::external::KindId;
 use crate::external::{KindFacts, Spec};
+use crate::manifest::keyword::{Keyword, Keywords};
 
 /// A document parsed by its kind's Rust type.
 pub struct ParsedDoc {
@@ -162,7 +163,7 @@ pub fn bounded_schema(kind: &KindSpec) -> serde_json::Value {
 /// A kind's whole manifest (apiVersion, kind, metadata, spec) as a schema.
 pub fn manifest_schema(kind: &KindSpec) -> serde_json::Value {
     let spec = bounded_schema(kind);
-    let mut definitions = spec.get("$defs").cloned().unwrap_or_else(|| serde_json::json!({}));
+    let mut definitions = spec.keyword(Keyword::Defs).cloned().unwrap_or_else(|| serde_json::json!({}));
     let mut spec_body = spec.clone();
     if let Some(map) = spec_body.as_object_mut() {
         map.remove("$defs");

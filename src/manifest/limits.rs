@@ -6,6 +6,7 @@
 //! small enough that a hostile file cannot stall a CI job or fill its
 //! memory. Each is raised with its flag (the controller takes the same).
 
+use crate::manifest::keyword::{Keyword, Keywords};
 use std::fmt;
 
 /// The bounds of one load.
@@ -219,7 +220,7 @@ pub fn bound_schema(schema: &mut serde_json::Value) {
         }
         return;
     };
-    let types: Vec<String> = match map.get("type") {
+    let types: Vec<String> = match map.keyword(Keyword::Type) {
         Some(Value::String(t)) => vec![t.clone()],
         Some(Value::Array(ts)) => ts.iter().filter_map(|t| t.as_str().map(String::from)).collect(),
         _ => Vec::new(),
@@ -273,13 +274,13 @@ impl Bounds {
         }
         let inner = |s: &Value| Box::new(Self::read(s, root, depth + 1));
         let bound = |keyword: &str| schema.get(keyword).and_then(Value::as_u64);
-        let properties = schema.get("properties").and_then(Value::as_object);
+        let properties = schema.keyword(Keyword::Properties).and_then(Value::as_object);
         let branches = ["anyOf", "oneOf", "allOf"]
             .iter()
             .filter_map(|k| schema.get(*k)?.as_array())
             .flatten()
             .filter_map(|branch| {
-                let shape = resolve(branch, root).get("type")?.as_str()?.to_string();
+                let shape = resolve(branch, root).keyword(Keyword::Type)?.as_str()?.to_string();
                 Some((shape, Self::read(branch, root, depth + 1)))
             })
             .collect();
@@ -287,11 +288,11 @@ impl Bounds {
             max_items: bound("maxItems"),
             max_length: bound("maxLength"),
             max_properties: bound("maxProperties"),
-            items: schema.get("items").map(inner),
+            items: schema.keyword(Keyword::Items).map(inner),
             properties: properties
                 .map(|p| p.iter().map(|(name, s)| (name.clone(), Self::read(s, root, depth + 1))).collect())
                 .unwrap_or_default(),
-            additional: schema.get("additionalProperties").filter(|s| s.is_object()).map(inner),
+            additional: schema.keyword(Keyword::AdditionalProperties).filter(|s| s.is_object()).map(inner),
             branches,
         }
     }
@@ -349,7 +350,7 @@ impl Bounds {
 pub(super) fn resolve<'a>(schema: &'a serde_json::Value, root: &'a serde_json::Value) -> &'a serde_json::Value {
     let mut schema = schema;
     for _ in 0..32 {
-        let Some(reference) = schema.get("$ref").and_then(|r| r.as_str()) else { return schema };
+        let Some(reference) = schema.keyword(Keyword::Ref).and_then(|r| r.as_str()) else { return schema };
         let found = reference.strip_prefix("#/").map(|path| path.split('/').try_fold(root, |at, part| at.get(part)));
         match found.flatten() {
             Some(target) => schema = target,

@@ -10,6 +10,7 @@ pub mod common;
 pub mod conform;
 pub mod crd;
 pub mod duration;
+pub mod keyword;
 pub mod kind;
 pub mod limits;
 mod list;
