@@ -191,3 +191,14 @@ fn the_json_key_check_sees_an_index_and_a_get_but_not_a_path_nor_a_list() {
     let numbers: Vec<usize> = code_lines(text).iter().filter(|(_, l)| indexes_json(l)).map(|(n, _)| *n).collect();
     assert_eq!(numbers, [6]);
 }
+
+#[test]
+fn no_file_in_the_providers_is_over_six_hundred_lines_but_an_emulator() {
+    let long: Vec<String> = rust_files(&["src/providers"])
+        .iter()
+        .map(|path| (relative(path), std::fs::read_to_string(path).expect("a source file").lines().count()))
+        .filter(|(file, lines)| *lines > 600 && !file.ends_with("/emulator.rs"))
+        .map(|(file, lines)| format!("{file}: {lines} lines"))
+        .collect();
+    assert!(long.is_empty(), "files in src/providers over 600 lines:\n{}", long.join("\n"));
+}
