@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::engine::state::{now_rfc3339, Entry, State};
 use crate::external::Stored;
+use crate::manifest::common::lenient;
 use crate::manifest::crd::ResourceStatus;
 use crate::manifest::{KindSpec, Manifests, ResourceKey};
 use crate::providers::account::Secret;
@@ -98,13 +99,38 @@ pub fn sync_of(object: &DynamicObject) -> SyncView {
 }
 
 /// A Provider object's spec, when it reads as one.
-pub fn provider_spec_of(provider: &DynamicObject) -> Option<crate::manifest::ProviderSpec> {
-    crate::manifest::ProviderSpec::deserialize(&spec_of(provider)).ok()
+/// What the controller reads of a Provider object it guards: its type and
+/// the Secret its key is in, each read on its own, so that a spec the API
+/// server took but seqops's type would refuse still says them.
+#[derive(Default, Deserialize)]
+pub struct ProviderView {
+    #[serde(rename = "type", default, deserialize_with = "lenient")]
+    pub type_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    credentials: Option<CredentialsView>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CredentialsView {
+    #[serde(default, deserialize_with = "lenient")]
+    secret_ref: Option<NamedView>,
+}
+
+#[derive(Deserialize)]
+struct NamedView {
+    #[serde(default, deserialize_with = "lenient")]
+    name: Option<String>,
+}
+
+/// A Provider object's type and credential Secret.
+pub fn provider_view_of(provider: &DynamicObject) -> ProviderView {
+    ProviderView::deserialize(&spec_of(provider)).unwrap_or_default()
 }
 
 /// The Secret a Provider object takes its API key from.
 pub fn credential_secret_of(provider: &DynamicObject) -> Option<String> {
-    provider_spec_of(provider)?.credentials.secret_ref.map(|secret| secret.name)
+    provider_view_of(provider).credentials?.secret_ref?.name
 }
 
 /// The spec a cluster object holds, as JSON (`null` where it has none).
@@ -368,4 +394,26 @@ pub async fn account_settings(
         headers: spec.headers.clone(),
         budget_file: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(spec: Value) -> DynamicObject {
+        let object = json!({"apiVersion": "seqops.dev/v1alpha1", "kind": "Provider",
+            "metadata": {"name": "orsay", "namespace": "default"}, "spec": spec});
+        serde_json::from_value(object).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_providers_type_and_credential_secret_are_read_even_where_its_whole_spec_would_not_be() {
+        let spec = json!({"type": "orsay", "credentials": {"secretRef": {"name": "orsay-key", "key": "apiKey"}},
+                          "rateLimit": {"requests": 99_999_999_999u64}});
+        let object = provider(spec);
+        assert!(crate::manifest::ProviderSpec::deserialize(&spec_of(&object)).is_err(), "the whole spec does not read");
+        assert_eq!(credential_secret_of(&object).as_deref(), Some("orsay-key"));
+        assert_eq!(provider_view_of(&object).type_name.as_deref(), Some("orsay"));
+        assert_eq!(credential_secret_of(&provider(json!({"type": 5, "credentials": {"env": "KEY"}}))), None);
+    }
 }

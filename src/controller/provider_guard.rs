@@ -84,7 +84,8 @@ async fn hold_credentials(
 /// The seqops objects in the namespace that use the Provider (listed from
 /// the API: after a restart nothing else knows them all yet).
 async fn users(context: &Context, namespace: &str, provider: &DynamicObject) -> Result<Vec<String>, kube::Error> {
-    let type_ = cluster::provider_spec_of(provider).map(|p| p.provider_type.as_str()).unwrap_or_default();
+    let type_ = cluster::provider_view_of(provider).type_name.unwrap_or_default();
+    let type_ = type_.as_str();
     let mut found = Vec::new();
     for kind in context.shared.kinds.iter().filter(|k| k.provider_type.is_some()) {
         let api: Api<DynamicObject> =

@@ -46,7 +46,9 @@ impl<T> Lenient<T> {
     }
 }
 
-fn lenient<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+/// A field read on its own: a value that does not read as `T` is none, and
+/// leaves the other fields of the view it is in as they are.
+pub fn lenient<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
     Ok(Option::<Lenient<T>>::deserialize(deserializer)?.and_then(Lenient::known))
 }
 

@@ -380,14 +380,23 @@ pub fn detail_field(body: &[u8]) -> String {
     struct Detail {
         detail: Value,
     }
-    serde_json::from_slice::<Detail>(body)
+    serde_json::from_slice::<Value>(body)
         .ok()
+        .filter(Value::is_object)
+        .and_then(|v| <Detail as serde::Deserialize>::deserialize(&v).ok())
         .map(|d| d.detail.as_str().map_or_else(|| d.detail.to_string(), str::to_string))
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect())
 }
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_detail_is_read_from_an_object_and_anything_else_is_shown_as_it_came() {
+        assert_eq!(detail_field(br#"{"detail": "no such sequence"}"#), "no such sequence");
+        assert_eq!(detail_field(br#"["boom"]"#), r#"["boom"]"#);
+    }
+
     use super::*;
 
     #[test]

@@ -114,7 +114,10 @@ pub fn enveloped(body: &[u8], named: &[&str]) -> Result<Vec<String>, String> {
     struct Envelope {
         data: Vec<serde_json::Value>,
     }
-    let envelope = <Envelope as serde::Deserialize>::deserialize(&value).map_err(|_| "no `data` array")?;
+    let envelope = Some(&value)
+        .filter(|v| v.is_object())
+        .and_then(|v| <Envelope as serde::Deserialize>::deserialize(v).ok())
+        .ok_or("no `data` array")?;
     let items = &envelope.data;
     let mut ids = Vec::new();
     for (at, item) in items.iter().enumerate() {

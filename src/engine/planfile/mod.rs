@@ -216,7 +216,10 @@ impl PlanDocument {
         struct Version {
             format_version: Option<String>,
         }
-        let version = <Version as serde::Deserialize>::deserialize(&value).ok().and_then(|v| v.format_version);
+        let version = Some(&value)
+            .filter(|v| v.is_object())
+            .and_then(|v| <Version as serde::Deserialize>::deserialize(v).ok())
+            .and_then(|v| v.format_version);
         let found = version.unwrap_or_else(|| "none".to_string());
         if found != FORMAT_VERSION {
             return Err(PlanFileError::Format { path: shown, found });

@@ -148,12 +148,10 @@ impl EnrollmentClient {
             ListScope::Specs(specs) => {
                 for scoped in specs {
                     let known = scoped.reusable("sequence", "sequence").and_then(|id| id.as_str().map(String::from));
-                    match (known, scoped.spec.typed::<EnrollmentSpec>()) {
+                    match (known, mapping::scoped_sequence(scoped.spec.json())) {
                         (Some(id), _) => ids.insert(id),
-                        (None, Ok(spec)) => ids.insert(self.0.sequence_id(&spec.sequence).await?),
-                        // A spec that no longer reads as an enrollment
-                        // names no sequence to list.
-                        (None, Err(_)) => false,
+                        (None, Some(selector)) => ids.insert(self.0.sequence_id(&selector).await?),
+                        (None, None) => false,
                     };
                 }
             }

@@ -127,6 +127,16 @@ pub fn export(observed: &Fields, sequences: &[wire::Sequence]) -> Value {
     Value::Object(spec)
 }
 
+/// The sequence a spec names, read on its own: a spec kept in state by an
+/// older seqops need not read whole as today's type to say it.
+pub fn scoped_sequence(spec: &Value) -> Option<Selector> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        sequence: Selector,
+    }
+    <Named as serde::Deserialize>::deserialize(spec).ok().map(|n| n.sequence)
+}
+
 /// How plans name the enrollment a manifest asks for.
 pub fn spec_display_name(spec: &EnrollmentSpec) -> String {
     let (Selector::Lookup(sequence) | Selector::Id(sequence)) = &spec.sequence;
@@ -144,4 +154,16 @@ pub fn lookup_labels(spec: &EnrollmentSpec) -> std::collections::BTreeMap<String
 /// `con_EXAMPLE_bbbb in seq_EXAMPLE_aaaa`: how plans name an enrollment.
 pub fn display_name(sequence: &str, contact: &str) -> String {
     format!("{contact} in {sequence}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_in_state_names_its_sequence_whatever_else_it_holds() {
+        let spec = json!({"sequence": {"lookup": "Nurture"}, "contactId": "con_1", "addedLater": true});
+        assert_eq!(scoped_sequence(&spec), Some(Selector::Lookup("Nurture".into())));
+        assert_eq!(scoped_sequence(&json!({"contactId": "con_1"})), None);
+    }
 }

@@ -219,7 +219,7 @@ impl ExternalClient for LlmKeyClient {
     async fn list(&self, scope: &ListScope<'_>) -> Result<Vec<RemoteSummary>, ProviderError> {
         let named: BTreeSet<&str> = match scope {
             ListScope::Specs(specs) => {
-                specs.iter().filter_map(|s| s.spec.typed::<LlmKeySpec>().ok().map(mapping::llm_key_provider)).collect()
+                specs.iter().filter_map(|s| mapping::scoped_llm_provider(s.spec.json())).collect()
             }
             ListScope::All | ListScope::Export(_) => LLM_PROVIDERS.into_iter().collect(),
         };

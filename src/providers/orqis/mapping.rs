@@ -231,6 +231,16 @@ pub fn llm_key_provider(spec: &LlmKeySpec) -> &'static str {
     spec.provider.name()
 }
 
+/// The LLM provider a key's spec names, read on its own: a spec kept in
+/// state by an older seqops need not read whole as today's type to say it.
+pub fn scoped_llm_provider(spec: &Value) -> Option<&'static str> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        provider: super::spec::LlmProvider,
+    }
+    <Named as serde::Deserialize>::deserialize(spec).ok().map(|n| n.provider.name())
+}
+
 /// What an LlmKey manifest asks for: its provider, and `value`, the
 /// marker of the key.
 pub fn llm_key_desired(spec: &LlmKeySpec, value: Value) -> Fields {
