@@ -169,54 +169,61 @@ pub fn secret_desired(spec: &WorkspaceSecretSpec, context: &DesiredContext<'_>) 
 
 /// An agent's fields as written, in [`AGENT_FIELDS`]' order.
 pub fn agent_desired(spec: &AgentSpec) -> Fields {
-    present([
-        ("name", json!(spec.name)),
-        ("version", json!(spec.version)),
-        ("type", json!(spec.agent_type)),
-        ("runMode", json!(spec.run_mode)),
-        ("runtime", json!(spec.runtime)),
-        ("loop", json!(spec.agent_loop)),
-        ("callable", json!(spec.callable)),
-        ("description", json!(spec.description)),
-        ("isPublic", json!(spec.is_public)),
-        ("tags", json!(spec.tags)),
-        ("supportedProviders", json!(spec.supported_providers)),
-        ("defaultEndpoint", json!(spec.default_endpoint)),
-        ("timeoutSeconds", json!(spec.timeout_seconds)),
-    ])
+    written(
+        &AGENT_FIELDS,
+        [
+            json!(spec.name),
+            json!(spec.version),
+            json!(spec.agent_type),
+            json!(spec.run_mode),
+            json!(spec.runtime),
+            json!(spec.agent_loop),
+            json!(spec.callable),
+            json!(spec.description),
+            json!(spec.is_public),
+            json!(spec.tags),
+            json!(spec.supported_providers),
+            json!(spec.default_endpoint),
+            json!(spec.timeout_seconds),
+        ],
+    )
 }
 
-/// A schedule's fields as written, in [`SCHEDULE_FIELDS`]' order, with
-/// its alert URL as a marker and its workspace and agent as ids.
+/// A schedule's fields as written, its alert URL a marker, its workspace and agent ids.
 pub fn schedule_desired(spec: &ScheduleSpec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-    let written = present([
-        ("type", json!(spec.schedule_type)),
-        ("cronExpression", json!(spec.cron_expression)),
-        ("timezone", json!(spec.timezone)),
-        ("inputData", json!(spec.input_data)),
-        ("enabled", json!(spec.enabled)),
-        ("pinVersion", json!(spec.pin_version)),
-        ("alertWebhookUrl", json!(spec.alert_webhook_url)),
-        ("alertOnFailureCount", json!(spec.alert_on_failure_count)),
-    ]);
-    in_workspace(written, context)
+    let fields = written(
+        &SCHEDULE_FIELDS,
+        [
+            json!(spec.schedule_type),
+            json!(spec.cron_expression),
+            json!(spec.timezone),
+            json!(spec.input_data),
+            json!(spec.enabled),
+            json!(spec.pin_version),
+            json!(spec.alert_webhook_url),
+            json!(spec.alert_on_failure_count),
+        ],
+    );
+    in_workspace(fields, context)
 }
 
-/// A service's fields as written, in [`SERVICE_FIELDS`]' order, with its
-/// secrets as markers and its workspace and agent as ids.
+/// A service's fields as written, its secrets markers, its workspace and agent ids.
 pub fn service_desired(spec: &ServiceSpec, context: &DesiredContext<'_>) -> Result<Fields, ProviderError> {
-    let written = present([
-        ("name", json!(spec.name)),
-        ("minInstances", json!(spec.min_instances)),
-        ("maxInstances", json!(spec.max_instances)),
-        ("env", json!(spec.env)),
-        ("secretNames", json!(spec.secret_names)),
-        ("command", json!(spec.command)),
-        ("args", json!(spec.args)),
-        ("alertWebhookUrl", json!(spec.alert_webhook_url)),
-        ("maxRestartFailures", json!(spec.max_restart_failures)),
-    ]);
-    in_workspace(written, context)
+    let fields = written(
+        &SERVICE_FIELDS,
+        [
+            json!(spec.name),
+            json!(spec.min_instances),
+            json!(spec.max_instances),
+            json!(spec.env),
+            json!(spec.secret_names),
+            json!(spec.command),
+            json!(spec.args),
+            json!(spec.alert_webhook_url),
+            json!(spec.max_restart_failures),
+        ],
+    );
+    in_workspace(fields, context)
 }
 
 /// Schedules have no name: they are told apart by what they run and when.
@@ -236,6 +243,12 @@ fn named_schedule(kind: &str, cron: Option<&str>) -> String {
         Some(when) => format!("{kind} {when}"),
         None => kind.to_string(),
     }
+}
+
+/// The values a spec writes, in the order of its kind's field table and
+/// named by it (the type holds them to its length), where present.
+fn written<const N: usize>(names: &[(&str, &str); N], values: [Value; N]) -> Fields {
+    present(names.iter().map(|(name, _)| *name).zip(values))
 }
 
 /// A Schedule's or Service's fields with their secrets as markers and
@@ -329,7 +342,7 @@ pub fn service_fields(workspace: &str, service: &wire::Service) -> Fields {
 
 /// The fields the API gave a value: a null, or a field it left out, is
 /// the field's default, like one a manifest leaves out.
-fn present<const N: usize>(fields: [(&str, Value); N]) -> Fields {
+fn present<'a>(fields: impl IntoIterator<Item = (&'a str, Value)>) -> Fields {
     fields.into_iter().filter(|(_, value)| !value.is_null()).map(|(name, value)| (name.to_string(), value)).collect()
 }
 
