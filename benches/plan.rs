@@ -14,7 +14,6 @@ use std::time::Instant;
 use seqops::engine::export::export;
 use seqops::engine::state::State;
 use seqops::engine::{plan, Connections, PlanOptions, Refresh};
-use seqops::manifest::provider::ProviderType;
 use seqops::providers::account::Secret;
 use seqops::providers::{self, Account, AccountSettings};
 use seqops::sandbox::{EmulatorConfig, Sandbox};
@@ -32,7 +31,7 @@ async fn run(count: usize) {
     let sandbox = Sandbox::new(seqops::providers::emulators(config), None).expect("a sandbox");
     let (addr, _server) = sandbox.serve("127.0.0.1:0").await.expect("it listens");
     let origin = format!("http://{addr}");
-    let base_url = providers::sandbox_base_url(ProviderType::Orsay, &origin);
+    let base_url = providers::sandbox_base_url(providers::orsay::TYPE, &origin);
 
     let started = Instant::now();
     seed(&base_url, count).await;
@@ -97,7 +96,7 @@ async fn run(count: usize) {
 fn connect(base_url: &str) -> Connections {
     let settings = AccountSettings {
         name: "main".into(),
-        provider_type: ProviderType::Orsay,
+        provider_type: providers::orsay::TYPE,
         base_url: base_url.to_string(),
         credential: Secret::new(KEY),
         credential_source: "the benchmark".into(),

@@ -202,3 +202,26 @@ fn no_file_in_the_providers_is_over_six_hundred_lines_but_an_emulator() {
         .collect();
     assert!(long.is_empty(), "files in src/providers over 600 lines:\n{}", long.join("\n"));
 }
+
+/// The lines of `src/` outside the test kind's folder that name it: its
+/// module, its types, its provider type or its feature.
+fn lines_naming_the_test_kind() -> Vec<String> {
+    let names = regex::Regex::new(r#"mod notes\b|notes::|NoteSpec|NOTE_KIND|\bNotes\b|"notes"|"Note"|test-kind"#)
+        .expect("a valid pattern");
+    let mut found = Vec::new();
+    for path in rust_files(&["src"]) {
+        let file = relative(&path);
+        if file.starts_with("src/providers/notes/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("a source file");
+        let lines = text.lines().filter(|line| !line.trim_start().starts_with("//"));
+        found.extend(lines.filter(|line| names.is_match(line)).map(|line| format!("{file}: {}", line.trim())));
+    }
+    found
+}
+
+#[test]
+fn the_test_kind_is_registered_by_one_line_outside_its_folder() {
+    assert_eq!(lines_naming_the_test_kind(), ["src/providers/mod.rs: pub mod notes;"]);
+}

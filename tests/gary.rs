@@ -333,7 +333,7 @@ fn clients_of_one_account_share_one_listing_as_the_controllers_reconciles_do() {
     let id = format!("{NURTURE}/{}", body["enrollment"]["id"].as_str().expect("an id"));
     let settings = seqops::providers::AccountSettings {
         name: "gary".into(),
-        provider_type: seqops::manifest::provider::ProviderType::Gary,
+        provider_type: seqops::providers::gary::TYPE,
         base_url: format!("{}{BASE_PATH}", gary.origin),
         credential: seqops::providers::Secret::new(TOKEN),
         credential_source: "the test".into(),
@@ -343,7 +343,7 @@ fn clients_of_one_account_share_one_listing_as_the_controllers_reconciles_do() {
     };
     let account = seqops::providers::Account::connect(
         settings,
-        seqops::providers::dialect(seqops::manifest::provider::ProviderType::Gary),
+        seqops::providers::dialect(seqops::providers::gary::TYPE),
         Arc::new(|_| {}),
     );
     let before = gary.requests().0;

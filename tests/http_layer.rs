@@ -10,7 +10,6 @@ use axum::response::IntoResponse;
 use axum::routing::any;
 use axum::{Json, Router};
 use reqwest::Method;
-use seqops::manifest::provider::ProviderType;
 use seqops::providers::account::Secret;
 use seqops::providers::{self, Account, AccountSettings, ProviderError};
 use serde_json::json;
@@ -47,7 +46,7 @@ async fn scripted(answers: Vec<(u16, serde_json::Value)>) -> (String, Arc<Atomic
 fn account(base_url: String) -> Arc<Account> {
     let settings = AccountSettings {
         name: "oa".into(),
-        provider_type: ProviderType::Orchagent,
+        provider_type: seqops::providers::orchagent::TYPE,
         base_url,
         credential: Secret::new("sk_test_key"),
         credential_source: "the test".into(),
@@ -55,7 +54,7 @@ fn account(base_url: String) -> Arc<Account> {
         headers: Default::default(),
         budget_file: None,
     };
-    Account::connect(settings, providers::dialect(ProviderType::Orchagent), Arc::new(|_| {}))
+    Account::connect(settings, providers::dialect(seqops::providers::orchagent::TYPE), Arc::new(|_| {}))
 }
 
 fn failure(retryable: bool) -> (u16, serde_json::Value) {

@@ -40,7 +40,7 @@ fn only_the_sandbox_line(run: &Run) {
 }
 
 fn provider_types() -> Vec<&'static str> {
-    seqops::providers::PROVIDERS.iter().map(|p| p.provider_type.as_str()).collect()
+    seqops::providers::all().into_iter().map(|p| p.provider_type.as_str()).collect()
 }
 
 /// The manifest files under `dir` (YAML files outside hidden folders,
@@ -76,7 +76,7 @@ fn init_with_orsay_and_gary_then_plan_in_the_sandbox_exits_0_with_only_the_sandb
 
 #[test]
 fn init_for_each_provider_type_writes_manifests_that_validate_plan_cleanly_apply_and_then_match() {
-    for provider in seqops::providers::PROVIDERS {
+    for provider in seqops::providers::all() {
         let provider_type = provider.provider_type.as_str();
         let root = tempfile::tempdir().expect("a folder");
         // In a git work tree: a secret file git would commit is warned of.
@@ -122,7 +122,7 @@ fn init_with_every_provider_type_at_once_plans_cleanly() {
     let plan = seqops(root.path(), &["plan", "-f", "all", "--sandbox"]);
     assert_eq!(plan.code, 0, "{}", plan.all());
     only_the_sandbox_line(&plan);
-    let kinds: usize = seqops::providers::PROVIDERS.iter().map(|p| p.kinds.len()).sum();
+    let kinds: usize = seqops::providers::all().into_iter().map(|p| p.kinds.len()).sum();
     assert_contains(&plan.stdout, format!("Plan: {} to create", kinds - 1));
     assert_contains(&plan.stdout, "1 to adopt");
 }

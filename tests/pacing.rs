@@ -3,7 +3,7 @@
 
 mod common;
 
-use seqops::manifest::provider::{ProviderType, Rate};
+use seqops::manifest::provider::Rate;
 
 const ENROLLMENTS: usize = 150;
 
@@ -20,7 +20,7 @@ fn manifests(count: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn applying_150_enrollments_under_60_a_minute_gets_no_429_and_takes_no_longer_than_the_rate_allows() {
     let paced = common::paced::apply(
-        ProviderType::Gary,
+        seqops::providers::gary::TYPE,
         "gary",
         "gc_live_pacing_test",
         Rate::per_minute(60),

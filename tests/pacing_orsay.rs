@@ -4,7 +4,7 @@
 
 mod common;
 
-use seqops::manifest::provider::{ProviderType, Rate};
+use seqops::manifest::provider::Rate;
 
 const CREATES: usize = 1_000;
 
@@ -20,9 +20,14 @@ fn manifests(count: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn applying_1000_orsay_creates_under_200_an_hour_gets_no_429_and_takes_no_longer_than_the_rate_allows() {
-    let paced =
-        common::paced::apply(ProviderType::Orsay, "orsay", "sk_pacing_test", Rate::per_hour(200), &manifests(CREATES))
-            .await;
+    let paced = common::paced::apply(
+        seqops::providers::orsay::TYPE,
+        "orsay",
+        "sk_pacing_test",
+        Rate::per_hour(200),
+        &manifests(CREATES),
+    )
+    .await;
 
     assert_eq!(paced.changes, CREATES);
     assert_eq!(paced.requests as usize, CREATES + 1, "one list, then one POST per sequence");

@@ -171,11 +171,8 @@ fn the_client_waits_out_a_429_with_retry_after() {
         let (addr, _task) = sandbox.serve("127.0.0.1:0").await.expect("it listens");
         let settings = AccountSettings {
             name: "main".into(),
-            provider_type: seqops::manifest::provider::ProviderType::Orsay,
-            base_url: providers::sandbox_base_url(
-                seqops::manifest::provider::ProviderType::Orsay,
-                &format!("http://{addr}"),
-            ),
+            provider_type: seqops::providers::orsay::TYPE,
+            base_url: providers::sandbox_base_url(seqops::providers::orsay::TYPE, &format!("http://{addr}")),
             credential: Secret::new(KEY),
             credential_source: "the test".into(),
             // No pacing of our own: the API's 429 is what is tested.

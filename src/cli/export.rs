@@ -128,9 +128,8 @@ fn check_command(common: &Common, out: &std::path::Path, keys: &[&ResourceKey]) 
 /// before any request is made.
 fn filters(args: &ExportArgs, provider_type: &str) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
     let asked = [("sequence", &args.sequences), ("template", &args.templates), ("status", &args.statuses)];
-    let taken = seqops::providers::PROVIDERS
-        .iter()
-        .find(|p| p.provider_type.as_str() == provider_type)
+    let taken = seqops::manifest::provider::ProviderType::named(provider_type)
+        .and_then(seqops::providers::descriptor)
         .map_or(&[][..], |p| p.export_filters);
     let mut filters = BTreeMap::new();
     for (name, values) in asked.into_iter().filter(|(_, values)| !values.is_empty()) {

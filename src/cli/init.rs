@@ -34,7 +34,7 @@ fn provider_types() -> PossibleValuesParser {
 }
 
 fn type_names() -> Vec<&'static str> {
-    seqops::providers::PROVIDERS.iter().map(|p| p.provider_type.as_str()).collect()
+    seqops::providers::all().into_iter().map(|p| p.provider_type.as_str()).collect()
 }
 
 const GITIGNORE: &str = include_str!("init/gitignore");
@@ -89,9 +89,8 @@ fn project(providers: &[&str]) -> anyhow::Result<Vec<Output>> {
 /// provider lists its kinds (the order they depend on each other), then the
 /// files those read.
 fn provider_folder(provider_type: &str) -> anyhow::Result<Vec<Output>> {
-    let provider = seqops::providers::PROVIDERS
-        .iter()
-        .find(|p| p.provider_type.as_str() == provider_type)
+    let provider = seqops::manifest::provider::ProviderType::named(provider_type)
+        .and_then(seqops::providers::descriptor)
         .with_context(|| format!("seqops does not speak the provider type `{provider_type}`"))?;
     let files: Vec<&samples::File> = samples::of_provider(provider_type).collect();
     let own = std::iter::once(seqops::manifest::PROVIDER_KIND).chain(provider.kinds.iter().copied());
@@ -180,7 +179,7 @@ fn print_summary(dir: &Path, outputs: &[Output], providers: &[&str]) {
     let folder = shell_word(&dir.display().to_string());
     let first_kind = providers
         .iter()
-        .filter_map(|p| seqops::providers::PROVIDERS.iter().find(|d| d.provider_type.as_str() == *p))
+        .filter_map(|p| seqops::manifest::provider::ProviderType::named(p).and_then(seqops::providers::descriptor))
         .find_map(|p| p.kinds.first());
     println!("\nNext:");
     println!("  `seqops plan -f {folder} --sandbox` shows what apply would do, against local emulators of the APIs;");

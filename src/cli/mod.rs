@@ -261,7 +261,7 @@ fn version() -> ExitCode {
 /// `--version` prints after the name too).
 pub fn version_text() -> String {
     let mut text = env!("CARGO_PKG_VERSION").to_string();
-    for provider in seqops::providers::PROVIDERS {
+    for provider in seqops::providers::all() {
         let kinds: Vec<String> = provider.kinds.iter().map(|k| format!("{} {}", k.api_version, k.kind)).collect();
         text.push_str(&format!(
             "\n  {}: {} ({})",

@@ -126,7 +126,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::with_faults(seqops::providers::emulators(config), args.data, faults)?;
     let (addr, task) = sandbox.serve(&args.addr).await?;
     println!("seqops sandbox listening on http://{addr}");
-    for provider in seqops::providers::PROVIDERS {
+    for provider in seqops::providers::all() {
         let base_url = seqops::providers::sandbox_base_url(provider.provider_type, &format!("http://{addr}"));
         println!("  {}: {base_url}", provider.provider_type.as_str());
     }

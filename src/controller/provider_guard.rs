@@ -108,9 +108,9 @@ mod tests {
     #[test]
     fn an_object_uses_the_provider_it_names_or_the_one_of_its_type() {
         let named = json!({"providerRef": {"name": "eu"}});
-        assert!(uses(&named, Some(ProviderType::Orsay), "eu", "orsay"));
-        assert!(!uses(&named, Some(ProviderType::Orsay), "us", "orsay"));
-        assert!(uses(&json!({}), Some(ProviderType::Orsay), "main", "orsay"));
-        assert!(!uses(&json!({}), Some(ProviderType::Orqis), "main", "orsay"));
+        assert!(uses(&named, Some(crate::providers::orsay::TYPE), "eu", "orsay"));
+        assert!(!uses(&named, Some(crate::providers::orsay::TYPE), "us", "orsay"));
+        assert!(uses(&json!({}), Some(crate::providers::orsay::TYPE), "main", "orsay"));
+        assert!(!uses(&json!({}), Some(crate::providers::orqis::TYPE), "main", "orsay"));
     }
 }

@@ -95,35 +95,77 @@ fn headers_seqops_sets() -> Rule {
     )
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderType {
-    Orsay,
-    Orqis,
-    Gary,
-    Orchagent,
-    Topo,
-    #[cfg(feature = "test-kind")]
-    Notes,
+/// Which vendor API a Provider speaks (`orsay`). Each provider's folder
+/// declares its own and registers it in [`PROVIDER_TYPES`] (see
+/// `providers::register!`), so the types a manifest may name are the
+/// folders built in, and adding one changes no list here.
+/// Types order as they are listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProviderType {
+    /// Where it is listed (in the CRD's enum, `seqops version`, `init`):
+    /// the order of a linker's section is not the order of the source.
+    rank: u8,
+    name: &'static str,
+}
+
+/// Every provider type built in, in no order: [`provider_types`] sorts it.
+#[linkme::distributed_slice]
+pub static PROVIDER_TYPES: [ProviderType];
+
+/// Every provider type built in, in the order they are listed.
+pub fn provider_types() -> Vec<ProviderType> {
+    let mut types = PROVIDER_TYPES.to_vec();
+    types.sort();
+    types
 }
 
 impl ProviderType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderType::Orsay => "orsay",
-            ProviderType::Orqis => "orqis",
-            ProviderType::Gary => "gary",
-            ProviderType::Orchagent => "orchagent",
-            ProviderType::Topo => "topo",
-            #[cfg(feature = "test-kind")]
-            ProviderType::Notes => "notes",
-        }
+    pub const fn new(name: &'static str, rank: u8) -> Self {
+        ProviderType { rank, name }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        self.name
+    }
+
+    /// The built-in type of that name.
+    pub fn named(name: &str) -> Option<ProviderType> {
+        PROVIDER_TYPES.iter().copied().find(|t| t.name == name)
     }
 }
 
 impl std::fmt::Display for ProviderType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.name)
+    }
+}
+
+impl Serialize for ProviderType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for ProviderType {
+    /// A name not built in is refused in serde's words for an unknown
+    /// variant, which the loader turns into a suggestion.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        ProviderType::named(&name).ok_or_else(|| {
+            let known: Vec<String> = provider_types().iter().map(|t| format!("`{t}`")).collect();
+            serde::de::Error::custom(format_args!("unknown variant `{name}`, expected one of {}", known.join(", ")))
+        })
+    }
+}
+
+impl JsonSchema for ProviderType {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ProviderType".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = provider_types().iter().map(|t| t.name).collect();
+        schemars::json_schema!({ "type": "string", "enum": names })
     }
 }
 

@@ -6,7 +6,6 @@ pub mod destination;
 pub mod gary;
 pub mod http;
 pub mod listings;
-#[cfg(feature = "test-kind")]
 pub mod notes;
 pub mod orchagent;
 pub mod orqis;
@@ -29,7 +28,8 @@ use crate::sandbox::{Emulator, EmulatorConfig};
 pub type ClientFactory = fn(&Arc<Account>, &str) -> Option<Arc<dyn ExternalClient>>;
 
 /// Everything seqops needs to know of one provider, in one value: each
-/// provider's `mod.rs` defines its `PROVIDER`, and [`PROVIDERS`] lists them.
+/// provider's `mod.rs` defines its `PROVIDER` and registers it with
+/// [`register!`]; [`all`] lists them.
 pub struct Provider {
     pub provider_type: ProviderType,
     /// The kinds its Provider manages.
@@ -57,35 +57,49 @@ pub struct Provider {
     pub probes: &'static [probe::Probe],
 }
 
-/// Every provider seqops speaks. Adding one is its folder plus a line here.
-pub static PROVIDERS: &[&Provider] = &[
-    &orsay::PROVIDER,
-    &orqis::PROVIDER,
-    &gary::PROVIDER,
-    &orchagent::PROVIDER,
-    &topo::PROVIDER,
-    #[cfg(feature = "test-kind")]
-    &notes::PROVIDER,
-];
+/// Every provider built in, in no order (a linker's): [`all`] sorts it.
+#[linkme::distributed_slice]
+pub static REGISTERED: [&'static Provider];
+
+/// Registers a provider's `PROVIDER`, from its own `mod.rs`: its type
+/// joins the types a Provider manifest may name, and it joins [`all`].
+/// Adding a provider is its folder, this line in it, and its `pub mod`
+/// line above.
+macro_rules! register {
+    ($provider:path) => {
+        #[linkme::distributed_slice($crate::providers::REGISTERED)]
+        static REGISTERED: &$crate::providers::Provider = &$provider;
+        #[linkme::distributed_slice($crate::manifest::provider::PROVIDER_TYPES)]
+        static REGISTERED_TYPE: $crate::manifest::provider::ProviderType = $provider.provider_type;
+    };
+}
+pub(crate) use register;
+
+/// Every provider seqops speaks, in the order they are listed.
+pub fn all() -> Vec<&'static Provider> {
+    let mut providers = REGISTERED.to_vec();
+    providers.sort_by_key(|p| p.provider_type);
+    providers
+}
 
 /// The provider of a type, when seqops speaks it.
 pub fn descriptor(provider_type: ProviderType) -> Option<&'static Provider> {
-    PROVIDERS.iter().copied().find(|p| p.provider_type == provider_type)
+    REGISTERED.iter().copied().find(|p| p.provider_type == provider_type)
 }
 
 /// What a kind (by key kind) allows, known without connecting anywhere.
 pub fn facts_for(key_kind: &str) -> Option<&'static KindFacts> {
-    PROVIDERS.iter().flat_map(|p| p.kinds.iter()).find(|k| k.key_kind == key_kind).and_then(|k| k.facts)
+    REGISTERED.iter().flat_map(|p| p.kinds.iter()).find(|k| k.key_kind == key_kind).and_then(|k| k.facts)
 }
 
 /// Every kind seqops knows, the Provider kind first.
 pub fn kinds() -> Vec<KindSpec> {
-    std::iter::once(manifest::PROVIDER_KIND).chain(PROVIDERS.iter().flat_map(|p| p.kinds.iter().cloned())).collect()
+    std::iter::once(manifest::PROVIDER_KIND).chain(all().into_iter().flat_map(|p| p.kinds.iter().cloned())).collect()
 }
 
 /// Every provider's emulator, for a sandbox.
 pub fn emulators(config: EmulatorConfig) -> Vec<Arc<dyn Emulator>> {
-    PROVIDERS.iter().map(|p| (p.emulator)(config.clone())).collect()
+    all().into_iter().map(|p| (p.emulator)(config.clone())).collect()
 }
 
 /// The client for `key_kind` in `account`, when its provider manages it.
@@ -174,7 +188,7 @@ mod tests {
     /// own group, so the controller passes exactly these.
     #[test]
     fn each_kind_declares_the_annotations_its_provider_reads() {
-        for provider in PROVIDERS {
+        for provider in all() {
             for kind in provider.kinds {
                 let facts = kind.facts.expect("facts for every kind");
                 if let Some(renew) = facts.renew() {

@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn every_provider_has_a_provider_manifest_of_its_type_a_key_variable_and_one_sample_of_each_kind() {
-        for provider in seqops::providers::PROVIDERS {
+        for provider in seqops::providers::all() {
             let provider_type = provider.provider_type.as_str();
             let files: Vec<&File> = of_provider(provider_type).collect();
             let own = files.iter().find(|f| f.name == PROVIDER_FILE).expect("a provider.yaml");

@@ -26,15 +26,18 @@ impl Kind for spec::EnrollmentSpec {
     type Resource = spec::Enrollment;
     const API_VERSION: &'static str = "gary.seqops.dev/v1alpha1";
     const KIND: &'static str = "Enrollment";
-    const PROVIDER: Option<ProviderType> = Some(ProviderType::Gary);
+    const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::ENROLLMENT_FACTS);
     const ANNOTATIONS: &'static [&'static str] = &[mapping::RE_ENROLL];
 }
 
 pub const ENROLLMENT_KIND: KindSpec = KindSpec::of::<spec::EnrollmentSpec>();
 
+/// The type its Provider manifests name: `type: gary`.
+pub const TYPE: ProviderType = ProviderType::new("gary", 3);
+
 pub const PROVIDER: super::Provider = super::Provider {
-    provider_type: ProviderType::Gary,
+    provider_type: TYPE,
     kinds: &[ENROLLMENT_KIND],
     client_for,
     emulator: |config| emulator::GaryEmulator::new(config),
@@ -47,6 +50,8 @@ pub const PROVIDER: super::Provider = super::Provider {
     export_filters: &[mapping::SEQUENCE_FILTER, mapping::STATUS_FILTER],
     probes: client::PROBES,
 };
+
+super::register!(PROVIDER);
 
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
     let api = Arc::new(GaryApi::new(account.clone()));

@@ -1,9 +1,11 @@
+#![cfg(feature = "test-kind")]
+
 //! Notes: a test-only provider, built with the `test-kind` feature. Its
 //! API is the smallest a vendor can have (notes made, read, changed in
 //! place, replaced when their title changes, deleted), so that what a kind
 //! needs, and no more, shows: its spec type, what the API allows, its
 //! mapping, its client and its emulator, in this folder, and one line
-//! where providers are listed. `tests/test_kind.rs` plans, applies and
+//! outside it (`pub mod notes;` in `providers/mod.rs`). `tests/test_kind.rs` plans, applies and
 //! reconciles a Note through the sandbox.
 
 mod client;
@@ -23,14 +25,17 @@ impl Kind for spec::NoteSpec {
     type Resource = spec::Note;
     const API_VERSION: &'static str = "notes.seqops.dev/v1alpha1";
     const KIND: &'static str = "Note";
-    const PROVIDER: Option<ProviderType> = Some(ProviderType::Notes);
+    const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::NOTE_FACTS);
 }
 
 pub const NOTE_KIND: KindSpec = KindSpec::of::<spec::NoteSpec>();
 
+/// The type its Provider manifests name: `type: notes`.
+pub const TYPE: ProviderType = ProviderType::new("notes", 6);
+
 pub const PROVIDER: super::Provider = super::Provider {
-    provider_type: ProviderType::Notes,
+    provider_type: TYPE,
     kinds: &[NOTE_KIND],
     client_for,
     emulator: |config| emulator::NotesEmulator::new(config),
@@ -42,6 +47,8 @@ pub const PROVIDER: super::Provider = super::Provider {
     export_filters: &[],
     probes: &[],
 };
+
+super::register!(PROVIDER);
 
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
     (NOTE_KIND.key_kind == key_kind).then(|| Arc::new(client::NoteClient(account.clone())) as _)

@@ -35,7 +35,7 @@ impl Kind for spec::WorkspaceSpec {
     type Resource = spec::Workspace;
     const API_VERSION: &'static str = GROUP;
     const KIND: &'static str = "Workspace";
-    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orchagent);
+    const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::WORKSPACE_FACTS);
 }
 
@@ -45,7 +45,7 @@ impl Kind for spec::WorkspaceSecretSpec {
     type Resource = spec::WorkspaceSecret;
     const API_VERSION: &'static str = GROUP;
     const KIND: &'static str = "WorkspaceSecret";
-    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orchagent);
+    const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::SECRET_FACTS);
 
     fn references(&self) -> Vec<Reference> {
@@ -60,7 +60,7 @@ impl Kind for spec::AgentSpec {
     const API_VERSION: &'static str = GROUP;
     const KIND: &'static str = "Agent";
     const ID: KindId = AGENT_KEY_KIND;
-    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orchagent);
+    const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::AGENT_FACTS);
 }
 
@@ -70,7 +70,7 @@ impl Kind for spec::ScheduleSpec {
     type Resource = spec::Schedule;
     const API_VERSION: &'static str = GROUP;
     const KIND: &'static str = "Schedule";
-    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orchagent);
+    const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::SCHEDULE_FACTS);
 
     fn references(&self) -> Vec<Reference> {
@@ -88,7 +88,7 @@ impl Kind for spec::ServiceSpec {
     type Resource = spec::Service;
     const API_VERSION: &'static str = GROUP;
     const KIND: &'static str = "Service";
-    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orchagent);
+    const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::SERVICE_FACTS);
 
     fn references(&self) -> Vec<Reference> {
@@ -98,8 +98,11 @@ impl Kind for spec::ServiceSpec {
 
 pub const SERVICE_KIND: KindSpec = KindSpec::of::<spec::ServiceSpec>();
 
+/// The type its Provider manifests name: `type: orchagent`.
+pub const TYPE: ProviderType = ProviderType::new("orchagent", 4);
+
 pub const PROVIDER: super::Provider = super::Provider {
-    provider_type: ProviderType::Orchagent,
+    provider_type: TYPE,
     kinds: &[WORKSPACE_KIND, SECRET_KIND, AGENT_KIND, SCHEDULE_KIND, SERVICE_KIND],
     client_for,
     emulator: |config| emulator::OrchagentEmulator::new(config),
@@ -111,6 +114,8 @@ pub const PROVIDER: super::Provider = super::Provider {
     probes: client::PROBES,
     sandbox_key: "sk_sandbox_seqops",
 };
+
+super::register!(PROVIDER);
 
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
     let api = Arc::new(client::OrchagentApi::new(account.clone()));

@@ -23,7 +23,7 @@ impl Kind for spec::AgentSpec {
     const API_VERSION: &'static str = "orqis.seqops.dev/v1alpha1";
     const KIND: &'static str = "Agent";
     const ID: KindId = AGENT_KEY_KIND;
-    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orqis);
+    const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::AGENT_FACTS);
 }
 
@@ -33,7 +33,7 @@ impl Kind for spec::LlmKeySpec {
     type Resource = spec::LlmKey;
     const API_VERSION: &'static str = "orqis.seqops.dev/v1alpha1";
     const KIND: &'static str = "LlmKey";
-    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orqis);
+    const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::LLM_KEY_FACTS);
 }
 
@@ -43,7 +43,7 @@ impl Kind for spec::ApiKeySpec {
     type Resource = spec::ApiKey;
     const API_VERSION: &'static str = "orqis.seqops.dev/v1alpha1";
     const KIND: &'static str = "ApiKey";
-    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orqis);
+    const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::API_KEY_FACTS);
 
     fn references(&self) -> Vec<Reference> {
@@ -53,8 +53,11 @@ impl Kind for spec::ApiKeySpec {
 
 pub const API_KEY_KIND: KindSpec = KindSpec::of::<spec::ApiKeySpec>();
 
+/// The type its Provider manifests name: `type: orqis`.
+pub const TYPE: ProviderType = ProviderType::new("orqis", 2);
+
 pub const PROVIDER: super::Provider = super::Provider {
-    provider_type: ProviderType::Orqis,
+    provider_type: TYPE,
     kinds: &[AGENT_KIND, LLM_KEY_KIND, API_KEY_KIND],
     client_for,
     emulator: |config| emulator::OrqisEmulator::new(config),
@@ -66,6 +69,8 @@ pub const PROVIDER: super::Provider = super::Provider {
     probes: client::PROBES,
     sandbox_key: "orqis_sandbox_seqops",
 };
+
+super::register!(PROVIDER);
 
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
     let api = Arc::new(client::OrqisApi::new(account.clone()));

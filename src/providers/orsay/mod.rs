@@ -23,14 +23,17 @@ impl Kind for spec::SequenceSpec {
     type Resource = spec::Sequence;
     const API_VERSION: &'static str = "orsay.seqops.dev/v1alpha1";
     const KIND: &'static str = "Sequence";
-    const PROVIDER: Option<ProviderType> = Some(ProviderType::Orsay);
+    const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::SEQUENCE_FACTS);
 }
 
 pub const SEQUENCE_KIND: KindSpec = KindSpec::of::<spec::SequenceSpec>();
 
+/// The type its Provider manifests name: `type: orsay`.
+pub const TYPE: ProviderType = ProviderType::new("orsay", 1);
+
 pub const PROVIDER: super::Provider = super::Provider {
-    provider_type: ProviderType::Orsay,
+    provider_type: TYPE,
     kinds: &[SEQUENCE_KIND],
     client_for,
     emulator: |config| emulator::OrsayEmulator::new(config),
@@ -42,6 +45,8 @@ pub const PROVIDER: super::Provider = super::Provider {
     probes: client::PROBES,
     sandbox_key: "sk_sandbox_seqops",
 };
+
+super::register!(PROVIDER);
 
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
     (SEQUENCE_KIND.key_kind == key_kind).then(|| Arc::new(SequenceClient::new(OrsayApi::new(account.clone()))) as _)

@@ -27,7 +27,7 @@ impl Kind for spec::SequenceRunSpec {
     type Resource = spec::SequenceRun;
     const API_VERSION: &'static str = "topo.seqops.dev/v1alpha1";
     const KIND: &'static str = "SequenceRun";
-    const PROVIDER: Option<ProviderType> = Some(ProviderType::Topo);
+    const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::RUN_FACTS);
     const ANNOTATIONS: &'static [&'static str] = &[mapping::CONFIRM_COMPANY_STOP];
 
@@ -38,8 +38,11 @@ impl Kind for spec::SequenceRunSpec {
 
 pub const RUN_KIND: KindSpec = KindSpec::of::<spec::SequenceRunSpec>();
 
+/// The type its Provider manifests name: `type: topo`.
+pub const TYPE: ProviderType = ProviderType::new("topo", 5);
+
 pub const PROVIDER: super::Provider = super::Provider {
-    provider_type: ProviderType::Topo,
+    provider_type: TYPE,
     kinds: &[RUN_KIND],
     client_for,
     emulator: |config| emulator::TopoEmulator::new(config),
@@ -52,6 +55,8 @@ pub const PROVIDER: super::Provider = super::Provider {
     export_filters: &[mapping::TEMPLATE_FILTER, mapping::STATUS_FILTER],
     probes: client::PROBES,
 };
+
+super::register!(PROVIDER);
 
 pub fn client_for(account: &Arc<Account>, key_kind: &str) -> Option<Arc<dyn ExternalClient>> {
     (RUN_KIND.key_kind == key_kind).then(|| Arc::new(SequenceRunClient(Arc::new(TopoApi::new(account.clone())))) as _)
