@@ -294,10 +294,10 @@ async fn a_failure_is_reported_in_status_and_as_a_warning_and_backs_off_exponent
     let event = api.expect("POST", EVENTS, json!({})).await;
     let error = task.await.expect("ran").expect_err("the reconcile fails");
     let synced = condition(&status, "Synced");
-    assert_eq!((synced["status"].clone(), synced["reason"].clone()), (json!("False"), json!("ReconcileError")));
+    assert_eq!((synced["status"].clone(), synced["reason"].clone()), (json!("False"), json!("CredentialsMissing")));
     let message = synced["message"].as_str().unwrap_or_default();
     assert!(message.contains("Secret default/orsay-key has no key `apiKey`"), "{message}");
-    assert_eq!((event["type"].clone(), event["reason"].clone()), (json!("Warning"), json!("ReconcileError")));
+    assert_eq!((event["type"].clone(), event["reason"].clone()), (json!("Warning"), json!("CredentialsMissing")));
     let waits: Vec<Action> = (0..3).map(|_| error_policy(object.clone(), &error, context.clone())).collect();
     let expected: Vec<Action> = [5, 10, 20].iter().map(|s| Action::requeue(Duration::from_secs(*s))).collect();
     assert_eq!(waits, expected);
@@ -615,4 +615,148 @@ async fn an_object_over_a_limit_gets_a_condition_naming_it_and_nothing_is_sent()
     let message = condition(&status, "Synced")["message"].as_str().unwrap_or_default().to_string();
     assert!(message.contains("spec.name: 70000 characters, more than the 65536 allowed"), "{message}");
     assert_eq!(orsay_requests(&sandbox), 0, "nothing was sent for it");
+}
+
+/// What one failing reconcile did: its error, the status it wrote last,
+/// the Event it recorded, and when the object comes back.
+struct Failed {
+    error: seqops::controller::ReconcileError,
+    synced: Value,
+    event: Option<Value>,
+    requeue: Action,
+    metrics: String,
+}
+
+/// Reconciles a new Sequence against the sandbox `faults` makes, answering
+/// the API server's requests by `answer` (method, path → status code, body)
+/// until the reconcile ends.
+async fn failing_reconcile(faults: &str, answer: impl Fn(&str, &str) -> (u16, Value)) -> Failed {
+    let faults = seqops::sandbox::faults::Faults::parse(faults).expect("a fault spec");
+    let emulators = seqops::providers::emulators(EmulatorConfig::default());
+    let sandbox = Sandbox::with_faults(emulators, None, Some(faults)).expect("a sandbox");
+    let (addr, _serving) = sandbox.serve("127.0.0.1:0").await.expect("it listens");
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let context = context(Client::new(service, "default"), &format!("http://{addr}"));
+    let object = Arc::new(sequence(json!({}), json!({})));
+    let mut task = tokio::spawn(reconcile(object.clone(), context.clone()));
+    let mut requests = Vec::new();
+    let result = loop {
+        tokio::select! {
+            done = &mut task => break done.expect("the reconcile ran"),
+            next = handle.next_request() => {
+                let Some((request, send)) = next else { break (&mut task).await.expect("the reconcile ran") };
+                let (method, path) = (request.method().to_string(), request.uri().path().to_string());
+                let bytes = request.into_body().collect_bytes().await.expect("a body");
+                requests.push((method.clone(), path.clone(), serde_json::from_slice(&bytes).unwrap_or(Value::Null)));
+                let (code, body) = answer(&method, &path);
+                let body = Body::from(serde_json::to_vec(&body).expect("json"));
+                send.send_response(Response::builder().status(code).body(body).expect("a response"));
+            }
+        }
+    };
+    let error = result.expect_err("the reconcile fails");
+    let last_status = requests.iter().rev().find(|(m, p, _)| m == "PATCH" && p.ends_with("/status")).expect("a status");
+    let event = requests.iter().find(|(m, p, _)| m == "POST" && p == EVENTS).map(|(_, _, body)| body.clone());
+    let requeue = error_policy(object, &error, context.clone());
+    Failed {
+        synced: condition(&last_status.2, "Synced"),
+        error,
+        event,
+        requeue,
+        metrics: context.shared.metrics.render(),
+    }
+}
+
+/// The API server of a namespace with the Orsay Provider and its key.
+fn cluster(method: &str, path: &str) -> (u16, Value) {
+    match (method, path) {
+        ("GET", PROVIDERS) => (200, providers()),
+        ("GET", SECRET) => (200, secret()),
+        _ => (200, json!({})),
+    }
+}
+
+/// An answer of the API server's to a request it refuses.
+fn api_status(code: u16, reason: &str) -> (u16, Value) {
+    (
+        code,
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": reason, "reason": reason, "code": code}),
+    )
+}
+
+impl Failed {
+    /// The condition reason, the Event's, and the metric counted.
+    fn assert_reported_as(&self, reason: &str, label: &str) {
+        assert_eq!((self.synced["status"].clone(), self.synced["reason"].clone()), (json!("False"), json!(reason)));
+        assert_eq!((self.error.reason(), self.error.metric_label()), (reason, label));
+        let event = self.event.clone().expect("a Warning Event");
+        assert_eq!((event["type"].clone(), event["reason"].clone()), (json!("Warning"), json!(reason)));
+        let counted = format!("seqops_reconcile_errors_total{{kind=\"Sequence\",reason=\"{label}\"}} 1");
+        assert!(self.metrics.contains(&counted), "{counted} in:\n{}", self.metrics);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_without_the_provider_is_an_invalid_manifest_backed_off() {
+    let empty = json!({"apiVersion": "seqops.dev/v1alpha1", "kind": "ProviderList", "metadata": {}, "items": []});
+    let failed = failing_reconcile("", |m, p| if p == PROVIDERS { (200, empty.clone()) } else { cluster(m, p) }).await;
+    failed.assert_reported_as("ManifestInvalid", "manifest_invalid");
+    assert_eq!(failed.requeue, Action::requeue(Duration::from_secs(5)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_the_vendor_refuses_is_reported_as_refused_credentials() {
+    let refused = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "orsay-key"}, "data": {"apiKey": base64_encode("not-a-key")}});
+    let failed = failing_reconcile("", |m, p| if p == SECRET { (200, refused.clone()) } else { cluster(m, p) }).await;
+    failed.assert_reported_as("CredentialsRefused", "credentials_refused");
+    assert!(failed.error.to_string().contains("401"), "{}", failed.error);
+    assert_eq!(failed.requeue, Action::requeue(Duration::from_secs(5)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vendor_429_asking_for_two_minutes_requeues_the_object_no_sooner_than_that() {
+    let failed = failing_reconcile("orsay=429:120s@100%", cluster).await;
+    failed.assert_reported_as("Throttled", "throttled");
+    assert_eq!(failed.requeue, Action::requeue(Duration::from_secs(120)), "as long as Retry-After asked, not 5 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vendor_failing_with_503_is_a_vendor_failure_backed_off() {
+    let failed = failing_reconcile("orsay=503@100%", cluster).await;
+    failed.assert_reported_as("VendorFailed", "vendor_failed");
+    assert_eq!(failed.requeue, Action::requeue(Duration::from_secs(5)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_the_vendor_refuses_with_400_is_a_vendor_rejection() {
+    let failed = failing_reconcile("orsay:POST=echo@100%", cluster).await;
+    failed.assert_reported_as("VendorRejected", "vendor_rejected");
+    assert!(!failed.synced.to_string().contains(KEY), "the echoed key stays out of status: {}", failed.synced);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_written_from_a_stale_copy_is_a_status_conflict() {
+    let (origin, _sandbox, _task) = sandbox().await;
+    let object = created_sequence(&origin).await;
+    let (task, mut api) = reconcile_sequence(&object, &origin).await;
+    let (request, send) = api.handle.next_request().await.expect("the status patch");
+    assert_eq!((request.method().as_str(), request.uri().path()), ("PATCH", format!("{OBJECT}/status").as_str()));
+    let (code, body) = api_status(409, "Conflict");
+    let body = Body::from(serde_json::to_vec(&body).expect("json"));
+    send.send_response(Response::builder().status(code).body(body).expect("a response"));
+    let status = api.expect("PATCH", &format!("{OBJECT}/status"), json!({})).await;
+    let event = api.expect("POST", EVENTS, json!({})).await;
+    let error = task.await.expect("ran").expect_err("the reconcile fails");
+    assert_eq!((error.reason(), error.metric_label()), ("StatusConflict", "status_conflict"));
+    assert_eq!(condition(&status, "Synced")["reason"], "StatusConflict");
+    assert_eq!(event["reason"], "StatusConflict");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_server_failing_is_an_api_server_error() {
+    let failed =
+        failing_reconcile("", |m, p| if p == PROVIDERS { api_status(500, "InternalError") } else { cluster(m, p) })
+            .await;
+    failed.assert_reported_as("ApiServerError", "api_server");
+    assert_eq!(failed.requeue, Action::requeue(Duration::from_secs(5)));
 }

@@ -207,6 +207,9 @@ pub enum ClusterError {
     /// A referenced object has no external id yet.
     #[error("waiting for {0}, which has no external id yet")]
     ReferenceNotReady(ResourceKey),
+    /// The Provider's credential: no Secret named, or none (or no key) there.
+    #[error("{0}")]
+    CredentialsMissing(String),
 }
 
 /// The engine's view of one object: manifests (the object, the namespace's
@@ -353,14 +356,14 @@ pub async fn credential(
     let reference =
         provider.spec.typed::<crate::manifest::ProviderSpec>().ok().and_then(|s| s.credentials.secret_ref.as_ref());
     let Some(crate::manifest::provider::SecretKeyRef { name, key }) = reference else {
-        return Err(ClusterError::Invalid(format!(
+        return Err(ClusterError::CredentialsMissing(format!(
             "Provider {}: the controller reads credentials from a Secret: set spec.credentials.secretRef",
             provider.metadata.name
         )));
     };
     let value = secret_value(client, namespace, name, key).await?.map(|v| v.trim().to_string());
     value.filter(|v| !v.is_empty()).ok_or_else(|| {
-        ClusterError::Invalid(format!(
+        ClusterError::CredentialsMissing(format!(
             "Secret {namespace}/{name} has no key `{key}` for Provider {}",
             provider.metadata.name
         ))

@@ -18,6 +18,8 @@ const BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.
 #[derive(Default)]
 pub struct Metrics {
     reconciles: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// Failed reconciles by kind and [`super::ReconcileError::metric_label`].
+    errors: Mutex<BTreeMap<(String, &'static str), u64>>,
     durations: Mutex<BTreeMap<String, Histogram>>,
     /// Accounts by label (`namespace/provider`).
     accounts: Mutex<BTreeMap<String, Arc<Account>>>,
@@ -33,6 +35,10 @@ struct Histogram {
 impl Metrics {
     pub fn record(&self, kind: &str, result: &'static str) {
         *self.reconciles.lock().unwrap_or_else(|e| e.into_inner()).entry((kind.to_string(), result)).or_default() += 1;
+    }
+
+    pub fn record_error(&self, kind: &str, reason: &'static str) {
+        *self.errors.lock().unwrap_or_else(|e| e.into_inner()).entry((kind.to_string(), reason)).or_default() += 1;
     }
 
     pub fn record_duration(&self, kind: &str, took: Duration) {
@@ -60,6 +66,11 @@ impl Metrics {
         out.push_str("# TYPE seqops_reconciles_total counter\n");
         for ((kind, result), count) in self.reconciles.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             let _ = writeln!(out, "seqops_reconciles_total{{kind=\"{kind}\",result=\"{result}\"}} {count}");
+        }
+        out.push_str("# HELP seqops_reconcile_errors_total Reconciles that did not end in sync, by kind and reason.\n");
+        out.push_str("# TYPE seqops_reconcile_errors_total counter\n");
+        for ((kind, reason), count) in self.errors.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "seqops_reconcile_errors_total{{kind=\"{kind}\",reason=\"{reason}\"}} {count}");
         }
         out.push_str("# HELP seqops_reconcile_duration_seconds How long reconciles took, by kind.\n");
         out.push_str("# TYPE seqops_reconcile_duration_seconds histogram\n");

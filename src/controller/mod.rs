@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod digest_key;
+pub mod error;
 mod finalizers;
 pub mod journal;
 pub mod leader;
@@ -27,7 +28,8 @@ use tokio::sync::mpsc;
 
 use crate::manifest::KindSpec;
 
-pub use reconcile::{Context, ReconcileError};
+pub use error::ReconcileError;
+pub use reconcile::Context;
 
 /// Kinds the controller reconciles: every kind but Provider.
 pub fn reconciled_kinds() -> Vec<KindSpec> {

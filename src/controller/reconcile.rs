@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 
 use super::cluster::{self, ClusterError, World};
 use super::digest_key::DigestKeyError;
+pub use super::error::{backoff, ReconcileError};
 use super::finalizers;
 use super::journal::{self, StatusJournal, Written};
 use crate::engine::apply::StateWriter;
@@ -37,18 +38,15 @@ use crate::providers::account::Secret;
 use crate::providers::ratelimit::{Priority, RateLimiter};
 use crate::providers::{self, Account};
 
+/// The longest Retry-After a reconcile waits out in place: a vendor that
+/// asks for more ends the reconcile as [`ReconcileError::Throttled`], and
+/// the object comes back when it asked, without holding a worker.
+const LONGEST_WAIT_IN_PLACE: Duration = Duration::from_secs(10);
+
 /// The finalizer that keeps an object until its remote object is deleted.
 pub const FINALIZER: &str = "seqops.dev/finalizer";
 /// The field manager of every status and Secret the controller writes.
 pub const MANAGER: &str = "seqops";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    #[error(transparent)]
-    Kube(#[from] kube::Error),
-    #[error("{0}")]
-    Failed(String),
-}
 
 /// An object by its kind and its name.
 pub type ObjectOfKind = (KindId, String);
@@ -290,7 +288,10 @@ impl Context {
             accounts
                 .entry(id)
                 .or_insert_with(|| {
-                    let dialect = providers::dialect(settings.provider_type);
+                    let dialect = providers::http::Dialect {
+                        longest_wait: LONGEST_WAIT_IN_PLACE,
+                        ..providers::dialect(settings.provider_type)
+                    };
                     let notify = Arc::new(|m: String| tracing::info!("{m}"));
                     let account = Account::connect_sharing(settings.clone(), dialect, notify, limiter);
                     self.shared.metrics.watch_account(&label, account.clone());
@@ -350,7 +351,12 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
     } else {
         sync(&object, &context, &api, &namespace, &written).await
     };
-    context.shared.metrics.record(context.kind().kind, if result.is_ok() { "success" } else { "error" });
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(error) if error.is_failure() => "error",
+        Err(_) => "waiting",
+    };
+    context.shared.metrics.record(context.kind().kind, outcome);
     context.shared.metrics.record_duration(context.kind().kind, started.elapsed());
     let uid = object.uid().unwrap_or_default();
     match &result {
@@ -358,17 +364,25 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
             context.shared.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&uid);
         }
         Err(error) => {
+            context.shared.metrics.record_error(context.kind().kind, error.metric_label());
             let message = error.to_string();
             // From what the journal recorded: a failure after a remote
             // change keeps the record of it.
             write_status_from(&api, &object, &written, |status| {
-                set_condition(status, "Synced", "False", "ReconcileError", &message, &object);
+                set_condition(status, "Synced", "False", error.reason(), &message, &object);
             })
             .await?;
-            record(&context, &object, true, "ReconcileError", message).await;
+            if error.is_failure() {
+                record(&context, &object, true, error.reason(), message).await;
+            }
         }
     }
-    result
+    match result {
+        // A wait (for a reference's id) is reported like a failure, but
+        // comes back when it said, with no backoff.
+        Err(error) if !error.is_failure() => Ok(Action::requeue(error.requeue(0))),
+        other => other,
+    }
 }
 
 /// Whether the object's spec and its provider's annotations are the ones
@@ -411,24 +425,11 @@ async fn sync(
             // Woken as soon as what it waits for gets its id.
             let waits_for = BTreeSet::from([key.to_string()]);
             context.shared.note_reads(context.kind.key_kind, namespace, &object.name_any(), &waits_for);
-            write_status(api, object, |status| {
-                set_condition(
-                    status,
-                    "Synced",
-                    "False",
-                    "ReferenceNotReady",
-                    &format!("waiting for {key}, which has no external id yet"),
-                    object,
-                );
-            })
-            .await?;
-            return Ok(Action::requeue(Duration::from_secs(15)));
+            return Err(ReconcileError::ReferenceNotReady(key));
         }
-        Err(ClusterError::Kube(error)) => return Err(error.into()),
-        Err(ClusterError::Invalid(message)) => return Err(ReconcileError::Failed(message)),
+        Err(error) => return Err(error.into()),
     };
-    let (connections, limiter, objects) =
-        context.connect(&world, object, namespace).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
+    let (connections, limiter, objects) = context.connect(&world, object, namespace).await?;
     let checking = crate::providers::ratelimit::current_priority() == Priority::Check;
     // A check whose turn has not come waits outside the controller's
     // queue: an edit to this object is then not held behind it.
@@ -439,7 +440,7 @@ async fn sync(
     // Only an object with secrets needs the key (one read, once).
     let spec = cluster::spec_of(object);
     let digests = if crate::external::sources::Sources::of(&spec).any() {
-        context.shared.digests().await.map_err(|e| ReconcileError::Failed(e.to_string()))?
+        context.shared.digests().await.map_err(|e| ReconcileError::ApiServer(e.to_string()))?
     } else {
         Digests::default()
     };
@@ -450,9 +451,7 @@ async fn sync(
         outputs_to_files: false,
         ..PlanOptions::new(Refresh::Full)
     };
-    let plan = engine::plan(&world.manifests, &world.state, &connections, &options)
-        .await
-        .map_err(|e| ReconcileError::Failed(e.to_string()))?;
+    let plan = engine::plan(&world.manifests, &world.state, &connections, &options).await?;
     let change = plan.changes.iter().find(|c| c.key == world.key);
     // What the policies do not allow is reported like drift under
     // ObserveOnly, and not applied.
@@ -502,14 +501,12 @@ async fn sync(
         provenance: provenance.clone(),
         ..ApplyOptions::default()
     };
-    let report = engine::apply(&plan, &connections, &writer, apply_options, &|_| {})
-        .await
-        .map_err(|e| ReconcileError::Failed(e.to_string()))?;
+    let report = engine::apply(&plan, &connections, &writer, apply_options, &|_| {}).await?;
     for (_, values) in &report.outputs {
         write_outputs(context, object, namespace, values).await?;
     }
-    if let Some((_, message)) = report.failed.first() {
-        return Err(ReconcileError::Failed(message.clone()));
+    if let Some((_, failure)) = report.failed.into_iter().next() {
+        return Err(ReconcileError::of_failure(failure));
     }
     let state = writer.snapshot().await;
     let entry = state.resources.get(&world.key).cloned();
@@ -588,13 +585,10 @@ async fn finalize(
     let remote = id.is_some() || status.record.deposed_id.is_some() || status.record.pending_since.is_some();
     if !orphan && remote {
         let kind = context.kind();
-        let world =
-            cluster::load(&context.shared, object, kind).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
-        let (connections, _, _) =
-            context.connect(&world, object, namespace).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
+        let world = cluster::load(&context.shared, object, kind).await?;
+        let (connections, _, _) = context.connect(&world, object, namespace).await?;
         let provider = world.manifests.get(&world.key).and_then(|r| r.provider.clone()).unwrap_or_default();
-        let client =
-            connections.client(&provider, kind.key_kind.as_str()).map_err(|e| ReconcileError::Failed(e.to_string()))?;
+        let client = connections.client(&provider, kind.key_kind.as_str())?;
         let allowed = world
             .manifests
             .providers()
@@ -609,7 +603,7 @@ async fn finalize(
             return Ok(Action::requeue(Duration::from_secs(30)));
         }
         for id in remote_objects(object, client.as_ref(), api, context).await? {
-            client.delete(&id).await.map_err(|e| ReconcileError::Failed(e.to_string()))?;
+            client.delete(&id).await?;
             record(context, object, false, "Deleted", format!("deleted the remote object {id}")).await;
         }
     }
@@ -658,11 +652,7 @@ async fn remote_objects(
         .map(cluster::status_of)
         .flat_map(|s| s.external_id.into_iter().chain(s.record.deposed_id))
         .collect();
-    match lost
-        .look_up(&crate::external::Spec::from_json(cluster::spec_of(object)), client, &managed)
-        .await
-        .map_err(|e| ReconcileError::Failed(e.to_string()))?
-    {
+    match lost.look_up(&crate::external::Spec::from_json(cluster::spec_of(object)), client, &managed).await? {
         Made::One(id) => ids.push(id),
         Made::Nothing => {}
         Made::Several(candidates) => {
@@ -739,17 +729,18 @@ async fn record(context: &Context, object: &DynamicObject, warning: bool, reason
     }
 }
 
-/// Backs off exponentially per object: 5 s, 10 s, 20 s … up to 15 minutes.
-pub fn error_policy(object: Arc<DynamicObject>, _error: &ReconcileError, context: Arc<Context>) -> Action {
+/// When a failed object is tried again, by what failed ([`ReconcileError::requeue`]):
+/// backing off exponentially per object, 5 s, 10 s, 20 s … up to 15
+/// minutes, and never sooner than a vendor asked.
+pub fn error_policy(object: Arc<DynamicObject>, error: &ReconcileError, context: Arc<Context>) -> Action {
+    if !error.is_failure() {
+        return Action::requeue(error.requeue(0));
+    }
     let uid = object.uid().unwrap_or_default();
     let mut failures = context.shared.failures.lock().unwrap_or_else(|e| e.into_inner());
     let count = failures.entry(uid).or_default();
     *count = count.saturating_add(1);
-    Action::requeue(backoff(*count))
-}
-
-pub fn backoff(failures: u32) -> Duration {
-    Duration::from_secs(5u64.saturating_mul(1u64 << failures.saturating_sub(1).min(8))).min(Duration::from_secs(900))
+    Action::requeue(error.requeue(*count))
 }
 
 fn drift_entry(field: &crate::engine::diff::FieldChange) -> DriftEntry {
@@ -839,7 +830,7 @@ async fn output_secret_is_ours(
     if owned {
         return Ok(());
     }
-    Err(ReconcileError::Failed(format!(
+    Err(ReconcileError::ManifestInvalid(format!(
         "writeSecretTo.secretRef names Secret {namespace}/{name}, which exists and is not this object's: seqops writes only Secrets it made for the object; name another Secret"
     )))
 }
@@ -868,7 +859,7 @@ async fn write_outputs(
     // `data` (base64, as ByteString serializes), not `stringData`: what
     // server-side apply owns field by field.
     let encoded = serde_json::to_value(k8s_openapi::ByteString(value.expose().as_bytes().to_vec()))
-        .map_err(|e| ReconcileError::Failed(e.to_string()))?;
+        .map_err(|e| ReconcileError::ManifestInvalid(e.to_string()))?;
     let secret = json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": name, "namespace": namespace, "ownerReferences": [owner]},
@@ -889,11 +880,5 @@ mod tests {
         assert_eq!(drift_interval(Some(200), 1), Duration::from_secs(300));
         assert_eq!(drift_interval(Some(200), 100), Duration::from_secs(3600));
         assert_eq!(drift_interval(None, 1000), Duration::from_secs(300));
-    }
-
-    #[test]
-    fn failures_back_off_exponentially_up_to_fifteen_minutes() {
-        let waits: Vec<u64> = [1, 2, 3, 4, 12].iter().map(|n| backoff(*n).as_secs()).collect();
-        assert_eq!(waits, vec![5, 10, 20, 40, 900]);
     }
 }

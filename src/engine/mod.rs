@@ -5,6 +5,7 @@ pub mod apply;
 pub mod connections;
 pub mod diff;
 pub mod export;
+pub mod failure;
 pub mod graph;
 pub mod guard;
 pub mod history;
@@ -17,6 +18,7 @@ pub mod state;
 
 pub use apply::{apply, ApplyOptions, ApplyReport, Progress};
 pub use connections::Connections;
+pub use failure::Failure;
 pub use plan::{plan, Action, Change, Plan, PlanOptions, Refresh};
 pub use reason::Reason;
 
@@ -27,6 +29,10 @@ pub enum EngineError {
     /// Problems found while planning, one line each.
     #[error("{}", .0.join("\n"))]
     Plan(Vec<String>),
+    /// Objects that could not be planned, one line each, with what caused
+    /// it: what the API answered, or seqops's own checks.
+    #[error("{}", .0.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("\n"))]
+    Failed(Vec<Failure>),
     #[error("{0}")]
     Connection(String),
 }

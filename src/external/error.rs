@@ -34,6 +34,11 @@ pub enum ProviderError {
     Decode { account: String, method: String, path: String, reason: String },
     #[error("{account}: still rate limited after {attempts} attempts")]
     RateLimited { account: String, attempts: u32 },
+    /// A 429 asking for a longer wait than the caller waits in place (the
+    /// controller's): the call is given up, and tried again no sooner than
+    /// the API asks.
+    #[error("{account}: rate limited by the API (429); it asks to wait {}", humantime::format_duration(*.retry_after))]
+    Throttled { account: String, retry_after: std::time::Duration },
     /// A lookup by display name that found no object, or several.
     #[error("{field}: {message}")]
     Lookup { field: String, message: String },
@@ -59,7 +64,49 @@ pub fn none_if_gone<T>(result: Result<T, ProviderError>) -> Result<Option<T>, Pr
     }
 }
 
+/// What a person does about a failure, whatever its words: what the
+/// controller's condition reasons, metrics and requeues are derived from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Cause {
+    /// The API refused the key (401, 403): the credential is to fix.
+    Refused,
+    /// The API asks to wait (429): try again no sooner than this.
+    Throttled(Option<std::time::Duration>),
+    /// The API failed (5xx), could not be reached, or answered what cannot
+    /// be read: try again later.
+    Vendor,
+    /// The API refused what was sent or named (400, 404, 409, 422, a lookup
+    /// that found nothing or several): the manifest or the remote side is
+    /// to fix.
+    Rejected,
+    /// The remote change was made, but what records it (state, the
+    /// object's status) could not be written.
+    Unrecorded,
+    /// Not the API's: seqops's own files or checks.
+    #[default]
+    Other,
+}
+
 impl ProviderError {
+    /// What a person does about it.
+    pub fn cause(&self) -> Cause {
+        match self {
+            ProviderError::Unauthorized { .. } | ProviderError::Status { status: 403, .. } => Cause::Refused,
+            ProviderError::Throttled { retry_after, .. } => Cause::Throttled(Some(*retry_after)),
+            ProviderError::RateLimited { .. } | ProviderError::Status { status: 429, .. } => Cause::Throttled(None),
+            ProviderError::Status { status, .. } if *status >= 500 => Cause::Vendor,
+            ProviderError::Unanswered { .. }
+            | ProviderError::Unidentified { .. }
+            | ProviderError::Network { .. }
+            | ProviderError::Decode { .. } => Cause::Vendor,
+            ProviderError::BadRequest { .. }
+            | ProviderError::NotFound { .. }
+            | ProviderError::Status { .. }
+            | ProviderError::Lookup { .. }
+            | ProviderError::Invalid(_) => Cause::Rejected,
+        }
+    }
+
     /// Whether a call may have taken effect without seqops knowing what it
     /// made: no answer, or a success answer that could not be read.
     pub fn is_unanswered(&self) -> bool {

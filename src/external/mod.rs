@@ -17,7 +17,7 @@ pub mod sources;
 mod spec;
 mod stored;
 
-pub use error::ProviderError;
+pub use error::{Cause, ProviderError};
 pub use facts::{
     Birth, Change, End, Field, Gone, Json, KindFacts, KindId, Lifecycle, Listing, Mutability, Read, Renew,
     ReplaceOrder, Sent, Shape, Unset, CRUD,

@@ -27,11 +27,21 @@ pub struct Dialect {
     /// Whether a 429 is a request rate to wait out; Orqis's is a monthly
     /// run limit, which waiting does not cure.
     pub wait_out_429: bool,
+    /// The longest Retry-After waited out in place. The caller's choice
+    /// more than the vendor's: a CLI run waits (up to an hour); the
+    /// controller gives the call up ([`ProviderError::Throttled`]) and
+    /// requeues the object, so that no worker is held.
+    pub longest_wait: Duration,
 }
 
 /// Orsay's and Orqis's `{"detail": "..."}` errors, no retry hints.
-pub const DETAIL_DIALECT: Dialect =
-    Dialect { error_detail: detail_field, retryable: |_| None, rate_limit_headers: false, wait_out_429: true };
+pub const DETAIL_DIALECT: Dialect = Dialect {
+    error_detail: detail_field,
+    retryable: |_| None,
+    rate_limit_headers: false,
+    wait_out_429: true,
+    longest_wait: Duration::from_secs(3600),
+};
 
 /// Orqis: `{"detail"}` errors, and a 429 that means the month's runs are
 /// spent.
@@ -289,12 +299,15 @@ impl HttpClient {
         // A server asking for more than an hour is capped: the budget
         // it counts in is an hour long.
         let wait = retry_after.unwrap_or(Duration::from_secs(60)).min(Duration::from_secs(3600));
+        self.limiter.block_until(now_ms().saturating_add(wait.as_millis() as u64));
+        if wait > self.dialect.longest_wait {
+            return Next::Done(Err(ProviderError::Throttled { account: self.account.clone(), retry_after: wait }));
+        }
         (self.notify)(format!(
             "{}: rate limited by the API (429); waiting {} as its Retry-After asks",
             self.account,
             human(wait)
         ));
-        self.limiter.block_until(now_ms().saturating_add(wait.as_millis() as u64));
         Next::Again
     }
 

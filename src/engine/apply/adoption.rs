@@ -4,9 +4,10 @@
 use super::existing::update;
 use super::writer::upsert;
 use super::{unsaved, Progress, Step, Written};
+use crate::engine::Failure;
 
 /// `Action::Adopt`: the object bound to the manifest, and updated.
-pub(super) async fn apply_adopt(step: &Step<'_>) -> Result<Written, String> {
+pub(super) async fn apply_adopt(step: &Step<'_>) -> Result<Written, Failure> {
     let Step { change, client, state, progress, .. } = *step;
     let key = &change.key;
     let id = change.id.clone().unwrap_or_default();

@@ -13,14 +13,15 @@ use super::{existing, ApplyOptions, Progress, StateWriter, Step, Written};
 use crate::engine::lost::{LostCreate, Made};
 use crate::engine::plan::Change;
 use crate::engine::state::{now_rfc3339, Entry, StateError};
-use crate::external::{Created, ExternalClient, Fields, ProviderError, Stored};
+use crate::engine::Failure;
+use crate::external::{Cause, Created, ExternalClient, Fields, ProviderError, Stored};
 
 /// What a create made: the new id, where its values shown once went, and
 /// the provider's note on how it made it.
 pub(super) type NewObject = (String, Written, Option<String>);
 
 /// `Action::Create`: a new object.
-pub(super) async fn apply_create(step: &Step<'_>) -> Result<Written, String> {
+pub(super) async fn apply_create(step: &Step<'_>) -> Result<Written, Failure> {
     let Step { change, client, state, options, progress, .. } = *step;
     let key = &change.key;
     progress(Progress::started(format!("{key}: creating...")));
@@ -41,7 +42,7 @@ pub(super) async fn create(
     client: &dyn ExternalClient,
     state: &StateWriter,
     options: &ApplyOptions,
-) -> Result<NewObject, String> {
+) -> Result<NewObject, Failure> {
     let key = &change.key;
     let previous = state.read(|s| s.resources.get(key).cloned()).await;
     let sent = client.facts().sent_by_create(&prepared.desired);
@@ -58,23 +59,24 @@ pub(super) async fn create(
     match send_create(client, prepared).await {
         Ok(created) => record_created(change, prepared, created, client, state, options).await,
         Err(error) if error.is_unanswered() => {
-            Err(recover_unanswered(change, &error, &sent, client, state, options).await)
+            let message = recover_unanswered(change, &error, &sent, client, state, options).await;
+            Err(Failure::new(message, error.cause()))
         }
         Err(error) => {
             restore(change, previous, state).await?;
-            Err(format!("{}: {error}", change.key))
+            Err(Failure::provider(&change.key, &error))
         }
     }
 }
 
 /// State could not be saved around a create.
-fn unsaved(change: &Change) -> impl Fn(StateError) -> String + '_ {
-    move |error| format!("{}: state could not be saved: {error}", change.key)
+fn unsaved(change: &Change) -> impl Fn(StateError) -> Failure + '_ {
+    move |error| Failure::new(format!("{}: state could not be saved: {error}", change.key), Cause::Unrecorded)
 }
 
 /// The API answered no: nothing was made, so state goes back to what it
 /// was (a replaced object keeps its old id).
-async fn restore(change: &Change, previous: Option<Entry>, state: &StateWriter) -> Result<(), String> {
+async fn restore(change: &Change, previous: Option<Entry>, state: &StateWriter) -> Result<(), Failure> {
     let key = &change.key;
     state
         .record_entries(std::slice::from_ref(key), |s| match previous {
@@ -101,7 +103,7 @@ async fn record_created(
     client: &dyn ExternalClient,
     state: &StateWriter,
     options: &ApplyOptions,
-) -> Result<NewObject, String> {
+) -> Result<NewObject, Failure> {
     let id = created.id.clone();
     let applied: Fields = prepared
         .desired
@@ -180,7 +182,7 @@ async fn recover_unanswered(
         })
         .await;
     match bound {
-        Err(why) => unsaved(change)(why),
+        Err(why) => unsaved(change)(why).message,
         Ok(()) => format!(
             "{key}: {error}; the object it made ({id}) is now in state: run apply again to finish it (a value the API shows only once was lost with the answer; replace the object to get a new one)"
         ),

@@ -8,10 +8,11 @@ use super::prepare::Prepared;
 use super::writer::{clear_deposed, mark_deposed, upsert};
 use super::{failed, unsaved, Progress, StateWriter, Step, Written};
 use crate::engine::plan::Change;
+use crate::engine::Failure;
 use crate::external::{ExternalClient, Fields, UpdateRequest};
 
 /// `Action::Update`: the planned fields sent in place.
-pub(super) async fn apply_update(step: &Step<'_>) -> Result<Written, String> {
+pub(super) async fn apply_update(step: &Step<'_>) -> Result<Written, Failure> {
     let Step { change, client, state, progress, .. } = *step;
     let key = &change.key;
     let id = change.id.clone().unwrap_or_default();
@@ -24,7 +25,7 @@ pub(super) async fn apply_update(step: &Step<'_>) -> Result<Written, String> {
 
 /// `Action::Replace`: the old id is marked deposed first, so a run killed
 /// between the create and the delete still deletes it next time.
-pub(super) async fn apply_replace(step: &Step<'_>) -> Result<Written, String> {
+pub(super) async fn apply_replace(step: &Step<'_>) -> Result<Written, Failure> {
     let Step { change, client, state, options, progress, .. } = *step;
     let key = &change.key;
     let old = change.id.clone().unwrap_or_default();
@@ -51,7 +52,7 @@ async fn delete_deposed(
     old: &str,
     client: &dyn ExternalClient,
     state: &StateWriter,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let key = &change.key;
     client.delete(old).await.map_err(failed(key))?;
     state.record_entries(std::slice::from_ref(key), |s| clear_deposed(s, key, old)).await.map_err(unsaved(key))
@@ -64,7 +65,7 @@ pub(super) async fn update(
     id: &str,
     client: &dyn ExternalClient,
     state: &StateWriter,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let key = &change.key;
     if !prepared.updates.is_empty() {
         let request = UpdateRequest {

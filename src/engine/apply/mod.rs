@@ -33,9 +33,9 @@ use futures::stream::{self, StreamExt};
 use super::history::{self, HistoryRecord, Provenance};
 use super::plan::{Action, Change, Plan};
 use super::state::{now_rfc3339, State, StateError};
-use super::{graph, Connections, EngineError};
+use super::{graph, Connections, EngineError, Failure};
 use crate::external::sources::ClusterValues;
-use crate::external::{ExternalClient, ProviderError, Secret};
+use crate::external::{Cause, ExternalClient, ProviderError, Secret};
 use crate::manifest::ResourceKey;
 
 pub use writer::{record_syncs, StateWriter};
@@ -70,7 +70,7 @@ pub trait ChangeSink: Send + Sync {
 #[derive(Debug, Default)]
 pub struct ApplyReport {
     pub done: Vec<(ResourceKey, Action)>,
-    pub failed: Vec<(ResourceKey, String)>,
+    pub failed: Vec<(ResourceKey, Failure)>,
     /// Changes not attempted because something they depend on failed.
     pub skipped: Vec<ResourceKey>,
     /// Objects a saved plan would have changed, left alone because they
@@ -178,7 +178,7 @@ struct Written {
 
 enum Outcome {
     Done(Written),
-    Failed(String),
+    Failed(Failure),
     /// Not attempted: something it depends on did not happen.
     Skipped,
     Untouched(String),
@@ -362,13 +362,16 @@ async fn run_change(
     } else if blocked {
         Outcome::Skipped
     } else if let Some(why) = refused {
-        Outcome::Failed(format!("{}: not tried, since {why}", change.key))
+        Outcome::Failed(Failure::new(format!("{}: not tried, since {why}", change.key), Cause::Refused))
     } else {
         match prepare::verify(change, connections, options).await {
             Some(reason) => Outcome::Untouched(reason),
             None => match apply_change(change, connections, state, options, progress).await {
                 Ok(written) => Outcome::Done(written),
-                Err(message) => Outcome::Failed(prepare::scrubbed(&message, change, connections, options)),
+                Err(failure) => {
+                    let message = prepare::scrubbed(&failure.message, change, connections, options);
+                    Outcome::Failed(failure.reworded(message))
+                }
             },
         }
     };
@@ -382,7 +385,7 @@ async fn apply_change(
     state: &StateWriter,
     options: &ApplyOptions,
     progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Written, String> {
+) -> Result<Written, Failure> {
     let client = connections.client(&change.provider, &change.key.kind).map_err(|e| e.to_string())?;
     let cluster = connections.cluster_values();
     let step = Step { change, client: client.as_ref(), cluster, state, options, progress };
@@ -411,19 +414,22 @@ pub(super) struct Step<'a> {
 
 impl Step<'_> {
     /// The change's values resolved for sending.
-    async fn prepare(&self) -> Result<prepare::Prepared, String> {
+    async fn prepare(&self) -> Result<prepare::Prepared, Failure> {
         prepare::prepare(self.change, self.client, self.cluster, self.state, self.options).await
     }
 }
 
 /// An error the API gave for the change, as the apply reports it.
-fn failed(key: &ResourceKey) -> impl Fn(ProviderError) -> String + '_ {
-    move |error| format!("{key}: {error}")
+fn failed(key: &ResourceKey) -> impl Fn(ProviderError) -> Failure + '_ {
+    move |error| Failure::provider(key, &error)
 }
 
 /// State could not be saved after a remote change was made.
-fn unsaved(key: &ResourceKey) -> impl Fn(StateError) -> String + '_ {
-    move |error| format!("{key}: the remote change was made but state could not be saved: {error}")
+fn unsaved(key: &ResourceKey) -> impl Fn(StateError) -> Failure + '_ {
+    move |error| {
+        let message = format!("{key}: the remote change was made but state could not be saved: {error}");
+        Failure::new(message, Cause::Unrecorded)
+    }
 }
 
 /// Whether a change must wait for something that failed: a create or update

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::{ApplyOptions, StateWriter};
 use crate::engine::connections::Connections;
 use crate::engine::plan::{Action, Change};
+use crate::engine::Failure;
 use crate::external::sources::{ClusterValues, SourceReader, SourceValues};
 use crate::external::{DesiredContext, ExternalClient, Fields, Stored, KNOWN_AFTER_APPLY};
 
@@ -63,7 +64,7 @@ pub(super) async fn prepare(
     cluster: &ClusterValues,
     state: &StateWriter,
     options: &ApplyOptions,
-) -> Result<Prepared, String> {
+) -> Result<Prepared, Failure> {
     let key = &change.key;
     let unresolved = change.desired.values().any(has_placeholder);
     let has_sources = change.spec.sources().any();
@@ -95,16 +96,17 @@ pub(super) async fn prepare(
         digests,
         annotations: change.annotations.clone(),
     };
-    let fresh = client.desired(&change.spec, &context).await.map_err(|e| format!("{key}: {e}"))?;
+    let fresh = client.desired(&change.spec, &context).await.map_err(|e| Failure::provider(key, &e))?;
     for (field, planned) in &change.desired {
         if !has_placeholder(planned) && fresh.get(field) != Some(planned) {
             return Err(format!(
                 "{key}: `{field}` is not what the plan showed (its source or what it refers to changed); run `seqops plan` again"
-            ));
+            )
+            .into());
         }
     }
     if let Some(field) = fresh.iter().find(|(_, v)| has_placeholder(v)).map(|(f, _)| f) {
-        return Err(format!("{key}: `{field}` refers to an object that does not exist"));
+        return Err(format!("{key}: `{field}` refers to an object that does not exist").into());
     }
     let updates = change.updates.keys().filter_map(|k| fresh.get(k).map(|v| (k.clone(), v.clone()))).collect();
     Ok(Prepared { desired: fresh, updates, sources: context.sources })

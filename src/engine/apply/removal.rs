@@ -3,10 +3,11 @@
 
 use super::writer::clear_deposed;
 use super::{failed, unsaved, Progress, Step, Written};
+use crate::engine::Failure;
 
 /// `Action::Delete`: the remote object deleted, then its entry (or, for a
 /// replaced object's old id, only that id) taken out of state.
-pub(super) async fn apply_delete(step: &Step<'_>) -> Result<Written, String> {
+pub(super) async fn apply_delete(step: &Step<'_>) -> Result<Written, Failure> {
     let Step { change, client, state, progress, .. } = *step;
     let key = &change.key;
     let id = change.id.clone().unwrap_or_default();
@@ -29,7 +30,7 @@ pub(super) async fn apply_delete(step: &Step<'_>) -> Result<Written, String> {
 
 /// `Action::Forget`: the entry taken out of state; the remote object is
 /// kept.
-pub(super) async fn apply_forget(step: &Step<'_>) -> Result<Written, String> {
+pub(super) async fn apply_forget(step: &Step<'_>) -> Result<Written, Failure> {
     let Step { change, state, progress, .. } = *step;
     let key = &change.key;
     state

@@ -53,7 +53,7 @@ fn unreadable_sources(manifests: &Manifests, options: &PlanOptions, cluster: &Cl
         .filter_map(|resource| {
             reader_for(resource, options, cluster).read_all(resource.spec.sources()).err().map(|(field, message)| {
                 let error = ProviderError::Lookup { field, message };
-                located(resource, error)
+                located(resource, &error)
             })
         })
         .collect()

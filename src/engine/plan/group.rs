@@ -11,9 +11,9 @@ use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
 
 use super::{Action, Change, Outcome, PlanOptions, ReferenceTo, Refresh};
-use crate::engine::digest;
 use crate::engine::reason::Reason;
 use crate::engine::state::{Entry, State};
+use crate::engine::{digest, Failure};
 use crate::external::sources::{ClusterValues, SourceReader};
 use crate::external::{
     DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary, Scoped, Spec, Write,
@@ -153,7 +153,7 @@ impl Group<'_> {
             self.client.notes(&resource.spec).into_iter().map(|note| format!("{}: {note}", resource.key)).collect();
         let outcome = match self.plan_resource(resource, listing, &mut notes).await {
             Ok(outcome) => outcome,
-            Err(error) => Outcome::Failed(located(resource, error)),
+            Err(error) => Outcome::Failed(Failure::new(located(resource, &error), error.cause())),
         };
         (outcome, notes)
     }
@@ -368,8 +368,8 @@ pub(super) fn source_dir(resource: &Resource) -> String {
 
 /// Puts a provider's error in the manifest's terms: a lookup points at the
 /// field that asked for it.
-pub(super) fn located(resource: &Resource, error: ProviderError) -> String {
-    match &error {
+pub(super) fn located(resource: &Resource, error: &ProviderError) -> String {
+    match error {
         ProviderError::Lookup { field, message } => {
             format!("{}: {field}: {message}", resource.document.locate(field))
         }

@@ -41,7 +41,7 @@ use super::connections::AccountUsage;
 use super::diff::FieldChange;
 use super::reason::Reason;
 use super::state::{Entry, State};
-use super::{Connections, EngineError};
+use super::{Connections, EngineError, Failure};
 use crate::external::digest::Digests;
 use crate::external::Fields;
 use crate::manifest::{Manifests, Resource, ResourceKey};
@@ -220,7 +220,7 @@ enum Outcome {
     Change(Box<Change>),
     Unchanged,
     Sync(Box<StateSync>),
-    Failed(String),
+    Failed(Failure),
 }
 
 /// The manifests and the state entries without manifests, of one kind in
@@ -233,7 +233,7 @@ struct Planned {
     changes: Vec<Change>,
     syncs: Vec<StateSync>,
     /// Problems that make the plan fail, one line each.
-    errors: Vec<String>,
+    errors: Vec<Failure>,
     warnings: Vec<String>,
 }
 
@@ -257,7 +257,7 @@ pub async fn plan(
     warnings.extend(planned.warnings);
     warnings.extend(left_alone);
     if !planned.errors.is_empty() {
-        return Err(EngineError::Plan(planned.errors));
+        return Err(EngineError::Failed(planned.errors));
     }
     Ok(Plan { changes, warnings, usage: connections.usage(), syncs: planned.syncs })
 }
@@ -353,7 +353,7 @@ async fn plan_groups(
         let client = match connections.client(provider, kind) {
             Ok(client) => client,
             Err(error) => {
-                planned.errors.push(error.to_string());
+                planned.errors.push(error.to_string().into());
                 continue;
             }
         };
@@ -369,7 +369,7 @@ async fn plan_groups(
         };
         match group.plan(resources, orphans, &mut planned.warnings).await {
             Ok(outcomes) => planned.add(outcomes),
-            Err(error) => planned.errors.push(error.to_string()),
+            Err(error) => planned.errors.push(Failure::new(error.to_string(), error.cause())),
         }
     }
     planned

@@ -36,7 +36,8 @@ impl Group<'_> {
         if action == Action::Delete && entry.prevent_destroy && entry.deposed_id.is_none() {
             return Outcome::Failed(format!(
                 "{key}: its manifest is gone, so it would be deleted, but it has seqops.dev/prevent-destroy: \"true\"; restore the manifest, or remove the annotation and apply first"
-            ));
+            )
+            .into());
         }
         Outcome::Change(Box::new(removal(self.provider, key, entry, action, id, reasons)))
     }

@@ -26,7 +26,7 @@ pub const DIALECT: Dialect = Dialect {
     error_detail: wire::error_detail,
     retryable: wire::is_retryable,
     rate_limit_headers: true,
-    wait_out_429: true,
+    ..super::http::DETAIL_DIALECT
 };
 
 const GROUP: &str = "orchagent.seqops.dev/v1alpha1";
