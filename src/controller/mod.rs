@@ -3,6 +3,7 @@
 //! file, the controller keeps in each object's status.
 
 pub mod cluster;
+mod conditions;
 pub mod digest_key;
 pub mod error;
 mod finalizers;

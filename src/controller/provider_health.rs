@@ -11,7 +11,8 @@ use kube::ResourceExt;
 use serde_json::json;
 
 use super::cluster;
-use super::reconcile::{set_condition, write_status, AccountHealth, Context};
+use super::conditions::Verdict;
+use super::reconcile::{write_status, AccountHealth, Context};
 
 /// How often a Provider's status is refreshed when nothing wakes it.
 pub const EVERY: Duration = Duration::from_secs(300);
@@ -29,23 +30,13 @@ pub async fn report(
     context.shared.note_reads(context.kind.key_kind, namespace, &provider.name_any(), &secret.into_iter().collect());
     let credentials = credentials(context, provider, namespace).await;
     let health = context.shared.account_health(namespace, &provider.name_any());
-    let (synced, reason, message) = api_verdict(health.as_ref());
+    let synced = api_verdict(health.as_ref());
     let at_provider = health.as_ref().map(|h| {
         json!({"requestsMade": h.made, "answers": h.answers, "budgetRemaining": h.remaining, "budgetLimit": h.limit})
     });
     write_status(api, provider, |status| {
-        match &credentials {
-            Ok(host) => set_condition(
-                status,
-                "Ready",
-                "True",
-                "CredentialsReadable",
-                &format!("the key is readable and goes to {host}"),
-                provider,
-            ),
-            Err(why) => set_condition(status, "Ready", "False", "CredentialsUnreadable", why, provider),
-        }
-        set_condition(status, "Synced", synced, reason, &message, provider);
+        Verdict::credentials(credentials.as_deref().map_err(String::as_str)).set(status, provider);
+        synced.set(status, provider);
         status.at_provider = at_provider.clone();
     })
     .await
@@ -72,12 +63,12 @@ async fn credentials(context: &Context, provider: &DynamicObject, namespace: &st
 }
 
 /// `Synced` from what the Provider's accounts have seen.
-fn api_verdict(health: Option<&AccountHealth>) -> (&'static str, &'static str, String) {
+fn api_verdict(health: Option<&AccountHealth>) -> Verdict {
     let Some(health) = health.filter(|h| h.made > 0) else {
-        return ("Unknown", "NotContactedYet", "no object has used this Provider since the controller started".into());
+        return Verdict::api_not_contacted();
     };
     if let Some(refusal) = &health.refusal {
-        return ("False", "Refused", refusal.clone());
+        return Verdict::api_refused(refusal.clone());
     }
     let answered: u64 = health.answers.iter().filter(|(code, _)| code.starts_with('2')).map(|(_, n)| n).sum();
     let codes: Vec<String> = health.answers.iter().map(|(code, n)| format!("{n}× {code}")).collect();
@@ -87,7 +78,7 @@ fn api_verdict(health: Option<&AccountHealth>) -> (&'static str, &'static str, S
         _ => String::new(),
     };
     if answered == 0 {
-        return ("False", "NotAnswering", format!("no request was answered ({}){budget}", codes.join(", ")));
+        return Verdict::api_not_answering(format!("no request was answered ({}){budget}", codes.join(", ")));
     }
-    ("True", "Answering", format!("{} requests made, answers {}{budget}", health.made, codes.join(", ")))
+    Verdict::api_answering(format!("{} requests made, answers {}{budget}", health.made, codes.join(", ")))
 }

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use super::cluster::{self, ClusterError, World};
+use super::conditions::Verdict;
 use super::digest_key::DigestKeyError;
 pub use super::error::{backoff, ReconcileError};
 use super::finalizers;
@@ -26,11 +27,11 @@ use super::journal::{self, StatusJournal, Written};
 use crate::engine::apply::StateWriter;
 use crate::engine::history::Provenance;
 use crate::engine::lost::{LostCreate, Made};
-use crate::engine::state::{now_rfc3339, StateStore};
+use crate::engine::state::StateStore;
 use crate::engine::{self, ApplyOptions, Connections, PlanOptions, Refresh};
 use crate::external::digest::{DigestKey, Digests};
 use crate::manifest::common::Common;
-use crate::manifest::crd::{Condition, DriftEntry, ResourceStatus};
+use crate::manifest::crd::{DriftEntry, ResourceStatus};
 use crate::manifest::kind::{KindId, KindSpec};
 use crate::manifest::provider::SecretKeyRef;
 use crate::manifest::{annotations, policy};
@@ -369,7 +370,7 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
             // From what the journal recorded: a failure after a remote
             // change keeps the record of it.
             write_status_from(&api, &object, &written, |status| {
-                set_condition(status, "Synced", "False", error.reason(), &message, &object);
+                Verdict::failed(error).set(status, &object);
             })
             .await?;
             if error.is_failure() {
@@ -463,22 +464,13 @@ async fn sync(
         let id = change
             .and_then(|c| c.id.clone())
             .or_else(|| world.state.resources.get(&world.key).and_then(|e| e.id.clone()));
-        let (reason, message) = match refused.filter(|_| !policy::observe_only(&spec)) {
-            Some(policy) => ("PolicyForbids", format!("observed; managementPolicies do not allow {policy:?}")),
-            None => ("ObserveOnly", "observed; seqops changes nothing under ObserveOnly".to_string()),
-        };
+        let refused = refused.filter(|_| !policy::observe_only(&spec)).map(|policy| format!("{policy:?}"));
         write_status(api, object, |status| {
             status.drift = drift.clone();
             status.external_id = id.clone();
             status.observed_annotations = provider_annotations(kind, object);
-            let ready = if id.is_some() { "True" } else { "False" };
-            set_condition(status, "Ready", ready, reason, &message, object);
-            let synced = if drift.is_empty() {
-                ("True", "UpToDate", "matches the spec")
-            } else {
-                ("False", "Drifted", "differs from the spec; see status.drift")
-            };
-            set_condition(status, "Synced", synced.0, synced.1, synced.2, object);
+            Verdict::observed_ready(id.is_some(), refused.clone()).set(status, object);
+            Verdict::observed_sync(!drift.is_empty()).set(status, object);
         })
         .await?;
         return Ok(Action::requeue(interval));
@@ -522,14 +514,8 @@ async fn sync(
             Some(action) => format!("{action:?} applied").to_lowercase(),
             None => "the remote object matches the spec".to_string(),
         };
-        match &terminal {
-            Some(state) => {
-                let message = format!("the remote object is {state}, which is final: nothing more is done to it");
-                set_condition(status, "Ready", "True", "Terminal", &message, object);
-            }
-            None => set_condition(status, "Ready", "True", "Available", "the remote object exists", object),
-        }
-        set_condition(status, "Synced", "True", "ReconcileSuccess", &what, object);
+        terminal.as_deref().map_or_else(Verdict::available, Verdict::terminal).set(status, object);
+        Verdict::applied(what).set(status, object);
     })
     .await?;
     if let Some(change) = change {
@@ -746,38 +732,6 @@ pub fn error_policy(object: Arc<DynamicObject>, error: &ReconcileError, context:
 fn drift_entry(field: &crate::engine::diff::FieldChange) -> DriftEntry {
     let text = |v: &Option<Value>| v.as_ref().map(|v| crate::render::text::value_text(Some(v)));
     DriftEntry { path: field.path.clone(), applied: text(&field.before), observed: text(&field.after) }
-}
-
-/// Sets a condition, keeping its transition time when its status stays.
-pub(super) fn set_condition(
-    status: &mut ResourceStatus,
-    kind: &str,
-    value: &str,
-    reason: &str,
-    message: &str,
-    object: &DynamicObject,
-) {
-    let now = now_rfc3339();
-    let generation = object.metadata.generation;
-    match status.conditions.iter_mut().find(|c| c.condition_type == kind) {
-        Some(condition) => {
-            if condition.status != value {
-                condition.last_transition_time = Some(now);
-            }
-            condition.status = value.into();
-            condition.reason = Some(reason.into());
-            condition.message = Some(message.into());
-            condition.observed_generation = generation;
-        }
-        None => status.conditions.push(Condition {
-            condition_type: kind.into(),
-            status: value.into(),
-            reason: Some(reason.into()),
-            message: Some(message.into()),
-            last_transition_time: Some(now),
-            observed_generation: generation,
-        }),
-    }
 }
 
 /// Server-side applies the object's status, as field manager `seqops`, on
