@@ -532,9 +532,9 @@ async fn a_secret_key_ref_is_read_from_its_secret_and_a_new_value_is_written_aga
         assert!(!status.to_string().contains(value), "the value stays out of status: {status}");
         object = with_status(&key, &status);
     }
-    let readers = shared.readers("default", "Secret/llm");
+    let readers = shared.references.readers("default", "Secret/llm");
     assert_eq!(readers, vec![(kind.key_kind, "google".to_string())], "a change to Secret llm reconciles the key");
-    assert_eq!(shared.readers("default", "Secret/orqis-token"), vec![(kind.key_kind, "google".to_string())]);
+    assert_eq!(shared.references.readers("default", "Secret/orqis-token"), vec![(kind.key_kind, "google".to_string())]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -576,8 +576,8 @@ async fn an_orqis_agent_takes_its_openapi_document_from_a_config_map_and_its_hea
     let orqis = sandbox.snapshot().get("orqis").cloned().unwrap_or(Value::Null).to_string();
     assert!(orqis.contains("Store Agent"), "the agent exists remotely: {orqis}");
     assert!(!status.to_string().contains("store-canary"), "the header stays out of status: {status}");
-    assert_eq!(shared.readers("default", "ConfigMap/store-api"), vec![(kind.key_kind, "store".to_string())]);
-    assert_eq!(shared.readers("default", "Secret/store-token"), vec![(kind.key_kind, "store".to_string())]);
+    assert_eq!(shared.references.readers("default", "ConfigMap/store-api"), vec![(kind.key_kind, "store".to_string())]);
+    assert_eq!(shared.references.readers("default", "Secret/store-token"), vec![(kind.key_kind, "store".to_string())]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

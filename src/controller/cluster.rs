@@ -133,6 +133,11 @@ pub fn credential_secret_of(provider: &DynamicObject) -> Option<String> {
     provider_view_of(provider).credentials?.secret_ref?.name
 }
 
+/// One of the object's annotations.
+pub fn annotation<'a>(object: &'a DynamicObject, name: &str) -> Option<&'a str> {
+    object.annotations().get(name).map(String::as_str)
+}
+
 /// The spec a cluster object holds, as JSON (`null` where it has none).
 pub fn spec_of(object: &DynamicObject) -> Value {
     #[derive(serde::Deserialize)]

@@ -15,11 +15,13 @@ use kube::ResourceExt;
 use serde_json::json;
 
 use super::cluster;
-use super::reconcile::MANAGER;
 use crate::engine::apply::ChangeSink;
 use crate::engine::state::State;
 use crate::manifest::crd::ResourceStatus;
 use crate::manifest::ResourceKey;
+
+/// The field manager of every status and Secret the controller writes.
+pub const MANAGER: &str = "seqops";
 
 /// The object's status as this reconcile last wrote it, and the
 /// resourceVersion that write made: what any later write in the reconcile

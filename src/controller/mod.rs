@@ -2,19 +2,29 @@
 //! one generic reconciler over the engine. What the CLI keeps in its state
 //! file, the controller keeps in each object's status.
 
+mod apply;
+mod budgets;
 pub mod cluster;
 mod conditions;
+mod context;
+mod decide;
 pub mod digest_key;
 pub mod error;
+mod finalize;
 mod finalizers;
 pub mod journal;
 pub mod leader;
 pub mod metrics;
+mod observe;
+mod outputs;
 pub mod preview;
 pub mod provider_guard;
 mod provider_health;
 pub mod prune;
 pub mod reconcile;
+mod references;
+mod report;
+mod shared;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -146,7 +156,7 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
     let providers = cluster::api_resource(&crate::manifest::PROVIDER_KIND);
     senders.insert(crate::manifest::PROVIDER_KIND.key_kind, (sender, providers));
     let guard = guard_providers(client.clone(), namespace.clone(), shared.clone(), receiver);
-    shared.set_triggers(senders);
+    shared.references.set_triggers(senders);
     tokio::spawn(watch_sources(client, namespace, shared));
     futures::future::join(futures::future::join_all(runs), guard).await;
 }
@@ -247,7 +257,7 @@ async fn watch_sources(client: Client, namespace: Option<String>, shared: Arc<re
     ]);
     futures::pin_mut!(changes);
     while let Some((object_namespace, read)) = changes.next().await {
-        shared.wake(&object_namespace, &read);
+        shared.references.wake(&object_namespace, &read);
     }
 }
 

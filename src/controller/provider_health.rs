@@ -12,7 +12,8 @@ use serde_json::json;
 
 use super::cluster;
 use super::conditions::Verdict;
-use super::reconcile::{write_status, AccountHealth, Context};
+use super::reconcile::{AccountHealth, Context};
+use super::report::write_status;
 
 /// How often a Provider's status is refreshed when nothing wakes it.
 pub const EVERY: Duration = Duration::from_secs(300);
@@ -27,7 +28,12 @@ pub async fn report(
 ) -> Result<(), kube::Error> {
     // A change to the credential's Secret reports again at once.
     let secret = super::cluster::credential_secret_of(provider).map(|name| format!("Secret/{name}"));
-    context.shared.note_reads(context.kind.key_kind, namespace, &provider.name_any(), &secret.into_iter().collect());
+    context.shared.references.note_reads(
+        context.kind.key_kind,
+        namespace,
+        &provider.name_any(),
+        &secret.into_iter().collect(),
+    );
     let credentials = credentials(context, provider, namespace).await;
     let health = context.shared.account_health(namespace, &provider.name_any());
     let synced = api_verdict(health.as_ref());
