@@ -1,6 +1,7 @@
 //! Files written so that a crash leaves the old content or the new, never
 //! half of either.
 
+use crate::operator::Policy;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -35,42 +36,14 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// The folders a manifest's `fromFile` and `writeSecretTo.file` may reach:
-/// the project's (the current folder, and the folders given with `-f`),
-/// set once by whoever runs seqops; the current folder until then.
-static ROOTS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
-
 /// The most a `fromFile` source may hold.
 pub const MAX_SOURCE_BYTES: u64 = 1 << 20;
-
-/// Sets the folders manifests' files are confined to (the operator's
-/// choice: the current folder, `-f` folders, `--allow-path`).
-pub fn confine_to(roots: Vec<PathBuf>) {
-    let roots = roots.into_iter().filter_map(|r| r.canonicalize().ok()).collect();
-    let _ = ROOTS.set(roots);
-}
-
-/// Files no manifest may read or write, wherever they are: the digest
-/// key.
-static PROTECTED: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
-
-/// Sets the files no manifest may reach.
-pub fn protect(paths: Vec<PathBuf>) {
-    let _ = PROTECTED.set(paths.iter().filter_map(|p| resolved(p).ok()).collect());
-}
-
-fn roots() -> Vec<PathBuf> {
-    ROOTS
-        .get()
-        .cloned()
-        .unwrap_or_else(|| std::env::current_dir().into_iter().filter_map(|d| d.canonicalize().ok()).collect())
-}
 
 /// Where a manifest's relative `path` (from the folder `base`) lands, if
 /// it stays inside the project: absolute paths, a way out through `..` or
 /// a link, and anything under `.git` or `.seqops` are refused. The file
 /// itself may not exist yet (a file to write).
-pub fn confined(base: &Path, path: &str) -> Result<PathBuf, String> {
+pub fn confined(base: &Path, path: &str, policy: &Policy) -> Result<PathBuf, String> {
     let written = Path::new(path);
     if written.file_name().is_none() {
         return Err(format!("{path:?} names no file"));
@@ -79,13 +52,13 @@ pub fn confined(base: &Path, path: &str) -> Result<PathBuf, String> {
     if full.is_dir() {
         return Err(format!("{path} is a folder, not a file"));
     }
-    if !roots().iter().any(|root| full.starts_with(root)) {
+    if !policy.roots().iter().any(|root| full.starts_with(root)) {
         return Err(format!(
             "{path} resolves to {}, outside the project: files a manifest names stay inside it, unless the operator allows the folder with --allow-path",
             full.display()
         ));
     }
-    if PROTECTED.get().is_some_and(|protected| protected.contains(&full)) {
+    if policy.protects(&full) {
         return Err(format!("{path} is seqops's digest key, which manifests may not read or write"));
     }
     if full.components().any(|c| matches!(c.as_os_str().to_str(), Some(".git" | ".seqops"))) {
@@ -99,7 +72,7 @@ pub fn confined(base: &Path, path: &str) -> Result<PathBuf, String> {
 /// A `..` inside what does not exist has no file name, so the walk stops
 /// there and the canonicalization that follows fails: it never climbs
 /// unseen.
-fn resolved(path: &Path) -> std::io::Result<PathBuf> {
+pub fn resolved(path: &Path) -> std::io::Result<PathBuf> {
     let mut existing = path.to_path_buf();
     let mut rest = Vec::new();
     while !existing.exists() {
@@ -118,9 +91,9 @@ fn resolved(path: &Path) -> std::io::Result<PathBuf> {
 
 /// Reads a manifest's `fromFile` source: a regular file inside the
 /// project, at most [`MAX_SOURCE_BYTES`].
-pub fn read_source(base: &Path, path: &str) -> Result<String, String> {
+pub fn read_source(base: &Path, path: &str, policy: &Policy) -> Result<String, String> {
     use std::io::Read;
-    let full = confined(base, path)?;
+    let full = confined(base, path, policy)?;
     let metadata = std::fs::metadata(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
     if !metadata.is_file() {
         return Err(format!("{} is not a regular file (a device, a pipe or a folder)", full.display()));

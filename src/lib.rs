@@ -12,6 +12,7 @@ pub mod external;
 pub mod files;
 pub mod kube_state;
 pub mod manifest;
+pub mod operator;
 pub mod providers;
 pub mod render;
 pub mod sandbox;

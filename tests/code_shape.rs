@@ -224,3 +224,67 @@ fn lines_naming_the_test_kind() -> Vec<String> {
 fn the_test_kind_is_registered_by_one_line_outside_its_folder() {
     assert_eq!(lines_naming_the_test_kind(), ["src/providers/mod.rs: pub mod notes;"]);
 }
+
+/// The process-wide state in `src/` that is not a constant table, each with
+/// why it is not policy. Policy (what manifests may read, where keys may
+/// go, where notes go) is a value passed down: `operator::Policy`.
+const PROCESS_STATE_THAT_IS_NOT_POLICY: &[(&str, &str, &str)] = &[
+    ("src/clock.rs", "VIRTUAL", "the clock's virtual time (the sandbox's fast-forward)"),
+    ("src/clock.rs", "AHEAD_MS", "the clock's virtual time"),
+    ("src/cli/progress.rs", "BAR", "the terminal's one progress bar"),
+    ("src/providers/ratelimit.rs", "BUDGET_FILE_LOCK", "the budget file's lock between runs of one process"),
+    ("src/manifest/cel.rs", "VALIDATOR", "a per-thread cache of the CEL validator"),
+    ("src/manifest/conform.rs", "TABLES", "a cache of tables built from the kinds' schemas"),
+];
+
+/// Every `static` of `src/` (in `thread_local!` and `task_local!` blocks
+/// too) that is not a constant table: a kind's facts, a slice, a compiled
+/// pattern, or an entry of a registry (`linkme::distributed_slice`).
+fn process_state() -> Vec<(String, String)> {
+    let declaration =
+        regex::Regex::new(r"^\s*(pub(\([a-z]+\))?\s+)?static\s+(mut\s+)?([A-Z_][A-Z0-9_]*)\s*:\s*([^=;]+)")
+            .expect("a valid pattern");
+    let mut found = Vec::new();
+    for path in rust_files(&["src"]) {
+        let file = relative(&path);
+        let text = std::fs::read_to_string(&path).expect("a source file");
+        let lines: Vec<&str> = text.lines().collect();
+        for (at, line) in lines.iter().enumerate() {
+            let Some(parts) = declaration.captures(line) else { continue };
+            let type_ = parts[5].trim();
+            let registered = at > 0 && lines[at - 1].contains("distributed_slice");
+            let table = type_.contains("KindFacts")
+                || type_.starts_with('&')
+                || type_.starts_with('[')
+                || type_.contains("OnceLock<Regex>");
+            if !table && !registered {
+                found.push((file.clone(), parts[4].to_string()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn process_wide_state_is_only_what_is_not_policy() {
+    let found = process_state();
+    let unlisted: Vec<String> = found
+        .iter()
+        .filter(|(file, name)| !PROCESS_STATE_THAT_IS_NOT_POLICY.iter().any(|(f, n, _)| f == file && n == name))
+        .map(|(file, name)| format!("{file}: static {name}"))
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "process-wide state that may be policy (pass it down instead):\n{}",
+        unlisted.join("\n")
+    );
+    let gone: Vec<&str> = PROCESS_STATE_THAT_IS_NOT_POLICY
+        .iter()
+        .filter(|(f, n, _)| !found.iter().any(|(file, name)| file == f && name == n))
+        .map(|(_, n, _)| *n)
+        .collect();
+    assert!(gone.is_empty(), "listed but no longer there: {gone:?}");
+    for file in ["src/files.rs", "src/external/sources.rs"] {
+        assert!(!found.iter().any(|(f, _)| f == file), "{file} holds process-wide state");
+    }
+}

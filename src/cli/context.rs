@@ -10,6 +10,7 @@ use seqops::engine::state::{ProviderRecord, State, StateStore};
 use seqops::engine::Connections;
 use seqops::manifest::provider::{ProviderSpec, ProviderType};
 use seqops::manifest::{Manifests, Resource};
+use seqops::operator::Policy;
 use seqops::providers::account::Secret;
 use seqops::providers::{self, Account, AccountSettings};
 use seqops::sandbox::faults::Faults;
@@ -65,8 +66,27 @@ pub async fn open_store(state: &Path, command: Option<&str>, wait: std::time::Du
 }
 
 pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
-    seqops::external::sources::allow_env(common.allow_env.clone());
-    load_from(&common.files(), &common.base_dir, &common.allow_path, &common.limits.limits())
+    load_from(&common.files(), &common.base_dir, &common.limits.limits())
+}
+
+/// What the operator allows a run's manifests to reach, from its flags.
+pub fn policy(common: &Common) -> Policy {
+    policy_for(&common.files(), &common.base_dir, &common.allow_path)
+        .allowing_env(common.allow_env.clone())
+        .allowing_hosts(common.allow_base_url.clone())
+}
+
+/// Files the manifests name stay inside the current folder, the folders
+/// given with `-f` (`--base-dir` for standard input) and those the
+/// operator allows, and never reach the digest key.
+pub fn policy_for(files: &[PathBuf], base_dir: &Path, allowed: &[PathBuf]) -> Policy {
+    let folders = files.iter().map(|f| match f {
+        _ if f.as_os_str() == seqops::manifest::STDIN => base_dir.to_path_buf(),
+        _ if f.is_dir() => f.clone(),
+        _ => f.parent().unwrap_or(f).to_path_buf(),
+    });
+    let roots = std::iter::once(PathBuf::from(".")).chain(folders).chain(allowed.iter().cloned());
+    Policy::default().confined_to(roots).protecting(super::digest_key::key_file())
 }
 
 /// Loads manifests, noting on stderr the YAML documents that are not
@@ -74,20 +94,8 @@ pub fn load_manifests(common: &Common) -> anyhow::Result<Manifests> {
 pub fn load_from(
     files: &[PathBuf],
     base_dir: &Path,
-    allowed: &[PathBuf],
     limits: &seqops::manifest::limits::Limits,
 ) -> anyhow::Result<Manifests> {
-    // Files the manifests name stay inside the current folder, the folders
-    // given with `-f` (`--base-dir` for standard input) and those the
-    // operator allows, and never reach the digest key.
-    let folders = files.iter().map(|f| match f {
-        _ if f.as_os_str() == seqops::manifest::STDIN => base_dir.to_path_buf(),
-        _ if f.is_dir() => f.clone(),
-        _ => f.parent().unwrap_or(f).to_path_buf(),
-    });
-    let roots = std::iter::once(PathBuf::from(".")).chain(folders).chain(allowed.iter().cloned());
-    seqops::files::confine_to(roots.collect());
-    seqops::files::protect(super::digest_key::key_file().into_iter().collect());
     let manifests = seqops::manifest::load_within(files, base_dir, &providers::kinds(), limits)?;
     // Said with -v only: a YAML file that is not a manifest (an OpenAPI
     // document, a CI workflow) is none of seqops's business.
@@ -142,7 +150,8 @@ pub async fn open_with(common: &Common, command: &str, manifests: Manifests, als
     }
     let dir = work_dir(&common.state);
     let (origin, sandbox) = start_sandbox(common, &dir).await?;
-    let place = Place { origin: origin.as_deref(), budget_file: &dir.join("budget.json"), common };
+    let policy = policy(common);
+    let place = Place { origin: origin.as_deref(), budget_file: &dir.join("budget.json"), common, policy: &policy };
     let accounts = connect(&manifests, also, &state, &place)?;
     if origin.is_some() {
         let limits = if common.sandbox_limits == super::Limits::Off { ", the vendors' limits lifted" } else { "" };
@@ -156,7 +165,7 @@ pub async fn open_with(common: &Common, command: &str, manifests: Manifests, als
         store,
         state,
         state_existed,
-        connections: Connections::new(providers::Accounts::new(accounts)),
+        connections: Connections::new(providers::Accounts::new(accounts)).with_policy(policy),
         _sandbox: sandbox,
     })
 }
@@ -193,7 +202,8 @@ pub async fn connect_alone(common: &Common, manifests: &Manifests, name: &str) -
     let record = record_of(provider)?;
     let dir = work_dir(&common.state);
     let (origin, sandbox) = start_sandbox(common, &dir).await?;
-    let place = Place { origin: origin.as_deref(), budget_file: &dir.join("budget.json"), common };
+    let policy = policy(common);
+    let place = Place { origin: origin.as_deref(), budget_file: &dir.join("budget.json"), common, policy: &policy };
     let settings = settings_for(name, &record, &place)
         .map_err(|problem| anyhow::anyhow!("{problem}\nnothing was sent to any API"))?;
     let account = Account::connect(settings, providers::dialect(record.provider_type), super::progress::notifier());
@@ -206,6 +216,7 @@ struct Place<'a> {
     origin: Option<&'a str>,
     budget_file: &'a Path,
     common: &'a Common,
+    policy: &'a Policy,
 }
 
 /// Connects every account that has manifests or state entries, checking
@@ -268,8 +279,7 @@ fn settings_for(name: &str, record: &ProviderRecord, place: &Place<'_>) -> Resul
     let sandbox = place.origin;
     let variable = record.credentials_env.clone();
     if let Some(variable) = &variable {
-        seqops::external::sources::env_allowed(variable)
-            .map_err(|e| format!("Provider `{name}`: credentials.env: {e}"))?;
+        place.policy.env_allowed(variable).map_err(|e| format!("Provider `{name}`: credentials.env: {e}"))?;
     }
     // A key from a file or a `$(cat …)` often ends in a newline: it is
     // trimmed, and a key that still cannot be a header is refused, never
@@ -304,7 +314,7 @@ fn settings_for(name: &str, record: &ProviderRecord, place: &Place<'_>) -> Resul
             ))
         }
     };
-    let allowed = &place.common.allow_base_url;
+    let allowed = &place.policy.hosts;
     let (base_url, rate) =
         providers::endpoint(record.provider_type, record.base_url.as_deref(), record.pacing(), sandbox, allowed)
             .map_err(|e| format!("Provider `{name}`: {e}"))?;

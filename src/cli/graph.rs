@@ -24,7 +24,7 @@ pub struct GraphArgs {
 }
 
 pub fn run(args: GraphArgs) -> anyhow::Result<ExitCode> {
-    let manifests = super::context::load_from(&args.files, std::path::Path::new("."), &[], &args.limits.limits())?;
+    let manifests = super::context::load_from(&args.files, std::path::Path::new("."), &args.limits.limits())?;
     let format = match args.format {
         GraphFormat::Mermaid => Format::Mermaid,
         GraphFormat::Dot => Format::Dot,

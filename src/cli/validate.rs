@@ -14,8 +14,9 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let manifests = super::context::load_from(&args.files, std::path::Path::new("."), &[], &args.limits.limits())?;
-    let unreadable = unreadable_files(&manifests);
+    let manifests = super::context::load_from(&args.files, std::path::Path::new("."), &args.limits.limits())?;
+    let policy = super::context::policy_for(&args.files, std::path::Path::new("."), &[]);
+    let unreadable = unreadable_files(&manifests, &policy);
     if !unreadable.is_empty() {
         return Err(seqops::manifest::ManifestError::Invalid(unreadable).into());
     }
@@ -27,11 +28,14 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
 /// Every `fromFile` that a plan could not read (missing, unreadable, too
 /// large, or outside the project), at its file and line: what validate can
 /// tell of sources without credentials or a cluster.
-fn unreadable_files(manifests: &seqops::manifest::Manifests) -> Vec<seqops::manifest::Diagnostic> {
+fn unreadable_files(
+    manifests: &seqops::manifest::Manifests,
+    policy: &seqops::operator::Policy,
+) -> Vec<seqops::manifest::Diagnostic> {
     let mut found = Vec::new();
     for resource in manifests.managed() {
         for (path, file) in resource.spec.sources().file_reads() {
-            if let Err(message) = seqops::files::read_source(&resource.document.dir, &file) {
+            if let Err(message) = seqops::files::read_source(&resource.document.dir, &file, policy) {
                 let field = format!("spec.{path}.fromFile");
                 found.push(seqops::manifest::Diagnostic { location: resource.document.locate(&field), field, message });
             }

@@ -15,6 +15,7 @@ use super::shared::Shared;
 use crate::engine::Connections;
 use crate::manifest::kind::KindSpec;
 use crate::manifest::Resource;
+use crate::providers::ratelimit::{BudgetHandle, Priority};
 use crate::providers::{self, Account, AccountSettings};
 
 /// The longest Retry-After a reconcile waits out in place: a vendor that
@@ -38,12 +39,18 @@ pub struct Reconciling<'a> {
     pub api: &'a Api<DynamicObject>,
     pub namespace: &'a str,
     pub written: &'a Written,
+    /// A change someone asked for, or a drift check, which leaves a share
+    /// of the budget to changes.
+    pub priority: Priority,
 }
 
 /// An object's account, and the budget it spends.
 pub struct Connected {
     pub connections: Connections,
     pub budget: Arc<Budget>,
+    /// The budget as this reconcile spends it: at its priority, with the
+    /// slot a check reserves.
+    pub handle: BudgetHandle,
     /// How many objects the budget serves, this one counted.
     pub objects: usize,
 }
@@ -63,6 +70,7 @@ impl Context {
         world: &World,
         object: &DynamicObject,
         namespace: &str,
+        priority: Priority,
     ) -> Result<Connected, ClusterError> {
         let provider = self.provider_of(world, object, namespace)?;
         let settings = cluster::account_settings(
@@ -70,7 +78,7 @@ impl Context {
             namespace,
             provider,
             self.shared.base_url_override(),
-            &self.shared.allowed_hosts,
+            &self.shared.policy.hosts,
         )
         .await?;
         // The vendor's budget is per key, not per Provider object: Providers
@@ -79,10 +87,13 @@ impl Context {
         let key = format!("{}/{}/{:?}", settings.budget_id(), settings.base_url, settings.rate);
         let budget = self.shared.budgets.of(&key, settings.rate);
         let account = self.account(&budget, namespace, settings);
+        let account = if priority == Priority::Change { account } else { account.at_priority(priority) };
+        let handle = account.http.budget().clone();
         let objects = budget.serve(&object.uid().unwrap_or_default());
         let connections =
             Connections::new(providers::Accounts::new([account])).with_cluster_values(world.values.clone());
-        Ok(Connected { connections, budget, objects })
+        let connections = connections.with_policy(self.shared.policy.clone());
+        Ok(Connected { connections, budget, handle, objects })
     }
 
     /// The object's Provider in the world loaded for it; notes what the

@@ -18,6 +18,7 @@ use super::shared::MASS_DELETE_LIMIT;
 use crate::engine::lost::{LostCreate, Made};
 use crate::external::ExternalClient;
 use crate::manifest::{annotations, policy};
+use crate::providers::ratelimit::Priority;
 
 /// The finalizer that keeps an object until its remote object is deleted.
 pub const FINALIZER: &str = "seqops.dev/finalizer";
@@ -87,7 +88,7 @@ pub async fn finalize(at: &Reconciling<'_>) -> Result<Action, ReconcileError> {
 async fn delete_remote(at: &Reconciling<'_>) -> Result<Option<Action>, ReconcileError> {
     let Reconciling { object, context, namespace, .. } = *at;
     let world = cluster::load(&context.shared, object, &context.kind).await?;
-    let connected = context.connect(&world, object, namespace).await?;
+    let connected = context.connect(&world, object, namespace, Priority::Change).await?;
     let provider = world.manifests.get(&world.key).and_then(|r| r.provider.clone()).unwrap_or_default();
     let client = connected.connections.client(&provider, context.kind.key_kind.as_str())?;
     let allowed = world

@@ -95,7 +95,7 @@ pub async fn run_elected(client: Client, options: Options) {
 /// Reconciles of one kind run at once, at most: each holds a plan and its
 /// connections while it runs, and a thousand at once (every object at
 /// start) cost their memory all at the same time. Checks never wait for
-/// budget in a place (see `RateLimiter::reserve_check`), so an edit is not
+/// budget in a place (see `BudgetHandle::reserve_check`), so an edit is not
 /// queued behind them.
 const RECONCILES_AT_ONCE: u16 = 64;
 
@@ -116,7 +116,7 @@ pub async fn run(client: Client, options: Options, metrics: Arc<metrics::Metrics
     let mut shared = reconcile::Shared::new(client.clone(), options.base_url_override);
     shared.metrics = metrics;
     shared.drift_interval = options.drift_interval;
-    shared.allowed_hosts = options.allowed_hosts;
+    shared.policy = crate::operator::Policy::default().allowing_hosts(options.allowed_hosts);
     shared.limits = options.limits;
     shared.key_namespace = options.lease_namespace;
     let shared = Arc::new(shared);

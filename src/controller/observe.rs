@@ -14,7 +14,7 @@ use super::context::Reconciling;
 use super::error::ReconcileError;
 use crate::engine::{self, Connections, Plan, PlanOptions, Refresh};
 use crate::external::digest::Digests;
-use crate::providers::ratelimit::{current_priority, Priority};
+use crate::providers::ratelimit::Priority;
 
 /// What a reconcile observed: all that decide and apply need, and nothing
 /// they must fetch.
@@ -40,9 +40,9 @@ pub enum Observed {
 
 pub async fn observe(at: &Reconciling<'_>) -> Result<Observed, ReconcileError> {
     let world = load(at).await?;
-    let connected = at.context.connect(&world, at.object, at.namespace).await?;
+    let connected = at.context.connect(&world, at.object, at.namespace, at.priority).await?;
     let limiter = &connected.budget.limiter;
-    if let Some(wait) = (current_priority() == Priority::Check).then(|| limiter.reserve_check()).flatten() {
+    if let Some(wait) = (at.priority == Priority::Check).then(|| connected.handle.reserve_check()).flatten() {
         return Ok(Observed::NotYet(wait.max(Duration::from_secs(1))));
     }
     let shared = &at.context.shared;

@@ -58,7 +58,7 @@ async fn credentials(context: &Context, provider: &DynamicObject, namespace: &st
         namespace,
         resource,
         context.shared.base_url_override(),
-        &context.shared.allowed_hosts,
+        &context.shared.policy.hosts,
     )
     .await
     .map_err(|e| e.to_string())?;

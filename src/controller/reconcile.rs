@@ -26,12 +26,23 @@ use super::report::{self, provider_annotations};
 pub use super::shared::{AccountHealth, Shared, MASS_DELETE_LIMIT};
 use crate::manifest::annotations;
 use crate::manifest::kind::KindSpec;
+use crate::providers::ratelimit::Priority;
 
 pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Result<Action, ReconcileError> {
     let namespace = object.namespace().unwrap_or_else(|| "default".into());
     let api: Api<DynamicObject> = Api::namespaced_with(context.shared.client.clone(), &namespace, &context.resource);
     let written = Written::default();
-    let at = Reconciling { object: &object, context: &context, api: &api, namespace: &namespace, written: &written };
+    // A reconcile of an object already in sync only checks for drift: it
+    // leaves a share of the account's budget to the changes people make.
+    let priority = if only_checks(&context.kind, &object) { Priority::Check } else { Priority::Change };
+    let at = Reconciling {
+        object: &object,
+        context: &context,
+        api: &api,
+        namespace: &namespace,
+        written: &written,
+        priority,
+    };
     if annotation(&object, annotations::PAUSED) == Some("true") {
         return Ok(Action::await_change());
     }
@@ -44,13 +55,7 @@ pub async fn reconcile(object: Arc<DynamicObject>, context: Arc<Context>) -> Res
         return Ok(Action::await_change());
     }
     let started = std::time::Instant::now();
-    // A reconcile of an object already in sync only checks for drift: it
-    // leaves a share of the account's budget to the changes people make.
-    let result = if only_checks(&context.kind, &object) {
-        crate::providers::ratelimit::as_check(sync(&at)).await
-    } else {
-        sync(&at).await
-    };
+    let result = sync(&at).await;
     let kind = context.kind.kind;
     context.shared.metrics.record(kind, outcome(&result));
     context.shared.metrics.record_duration(kind, started.elapsed());

@@ -17,6 +17,7 @@ use super::digest_key::DigestKeyError;
 pub use super::references::ReferenceIndex;
 use crate::external::digest::{DigestKey, Digests};
 use crate::manifest::kind::{KindId, KindSpec};
+use crate::operator::Policy;
 use crate::providers;
 
 /// The most remote deletes an account sees a minute before the rest wait
@@ -36,8 +37,9 @@ pub struct Shared {
     pub metrics: Arc<super::metrics::Metrics>,
     /// Replaces the drift interval computed from the budget.
     pub drift_interval: Option<Duration>,
-    /// Hosts beside the vendors' that keys may go to (the operator's).
-    pub allowed_hosts: Vec<String>,
+    /// What the operator allows: the hosts beside the vendors' that keys
+    /// may go to.
+    pub policy: Policy,
     /// How much an object's manifest may hold and nest.
     pub limits: crate::manifest::limits::Limits,
     /// Kubernetes Events about the objects (repeats become a series).
@@ -59,7 +61,7 @@ impl Shared {
             base_url_override,
             metrics: Arc::default(),
             drift_interval: None,
-            allowed_hosts: Vec::new(),
+            policy: Policy::default(),
             limits: crate::manifest::limits::Limits::default(),
             key_namespace: "default".into(),
             digest_key: tokio::sync::OnceCell::new(),

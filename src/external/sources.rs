@@ -203,45 +203,6 @@ fn cluster_ref(source: &serde_json::Map<String, Value>) -> Option<ClusterRef> {
     Some(ClusterRef { kind, name: text("name")?, key: text("key")? })
 }
 
-/// The environment variables manifests may read (`--allow-env`), set once
-/// by whoever runs seqops; any until then.
-static ALLOWED_ENV: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-
-/// Restricts the variables manifests may read to those matching one of
-/// `patterns` (`*` stands for any run of characters). No pattern allows all.
-pub fn allow_env(patterns: Vec<String>) {
-    let _ = ALLOWED_ENV.set(patterns);
-}
-
-/// Whether a manifest may read `$variable`; the refusal says how to allow it.
-pub fn env_allowed(variable: &str) -> Result<(), String> {
-    let Some(patterns) = ALLOWED_ENV.get().filter(|p| !p.is_empty()) else { return Ok(()) };
-    if patterns.iter().any(|pattern| wildcard_match(pattern, variable)) {
-        return Ok(());
-    }
-    Err(format!(
-        "${variable} is not among the variables the operator allows manifests to read ({}); allow it with --allow-env {variable}",
-        patterns.join(", ")
-    ))
-}
-
-/// `pattern` with `*` for any run of characters, matched against all of
-/// `text`.
-fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or_default();
-    let Some(mut rest) = text.strip_prefix(first) else { return false };
-    let parts: Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
-}
-
 /// Reads sources: environment and files for the CLI, Kubernetes Secrets
 /// read ahead for the controller; under the sandbox an unset variable gets
 /// a fake value.
@@ -251,6 +212,8 @@ pub struct SourceReader<'a> {
     pub base_dir: PathBuf,
     pub sandbox: bool,
     pub cluster: &'a ClusterValues,
+    /// What the operator allows manifests to read.
+    pub policy: &'a crate::operator::Policy,
 }
 
 impl SourceReader<'_> {
@@ -271,7 +234,7 @@ impl SourceReader<'_> {
         }
         match origin {
             Origin::Env(name) => self.read_env(name),
-            Origin::File(path) => crate::files::read_source(&self.base_dir, path)
+            Origin::File(path) => crate::files::read_source(&self.base_dir, path, self.policy)
                 .map(|text| Secret::new(text.strip_suffix('\n').unwrap_or(&text).to_string())),
             Origin::Incomplete => Err("set one of fromEnv, fromFile, secretKeyRef and configMapKeyRef".into()),
             Origin::Cluster(reference) if !self.cluster.in_cluster => Err(format!(
@@ -286,15 +249,11 @@ impl SourceReader<'_> {
     }
 
     fn read_env(&self, name: &str) -> Result<Secret, String> {
-        env_allowed(name)?;
+        self.policy.env_allowed(name)?;
         match std::env::var(name) {
             Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
             _ if self.sandbox => {
-                static NOTED: std::sync::Mutex<std::collections::BTreeSet<String>> =
-                    std::sync::Mutex::new(std::collections::BTreeSet::new());
-                if NOTED.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string()) {
-                    tracing::info!("${name} is not set; the sandbox uses a fake value for it");
-                }
+                self.policy.note_once(format!("${name} is not set; the sandbox uses a fake value for it"));
                 Ok(Secret::new(format!("sandbox-fake-{}", name.to_lowercase())))
             }
             _ => Err(format!("${name} is not set")),
@@ -406,7 +365,9 @@ mod tests {
         let dir =
             tempfile::tempdir_in(concat!(env!("CARGO_MANIFEST_DIR"), "/target")).unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.path().join("token"), "s3cret\n").unwrap_or_else(|e| panic!("{e}"));
-        let reader = SourceReader { base_dir: dir.path().to_path_buf(), sandbox: false, cluster: &Default::default() };
+        let policy = crate::operator::Policy::default();
+        let (base_dir, cluster) = (dir.path().to_path_buf(), &Default::default());
+        let reader = SourceReader { base_dir, sandbox: false, cluster, policy: &policy };
         let spec = json!({"name": "x", "headers": {"Authorization": {"fromFile": "token"}}});
         let values = reader.read_all(&Sources::of(&spec)).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(values.get("headers.Authorization").map(Secret::expose), Some("s3cret"));
@@ -416,7 +377,8 @@ mod tests {
     fn an_unset_variable_is_an_error_naming_the_field_except_in_the_sandbox() {
         let spec = json!({"value": {"fromEnv": "SEQOPS_TEST_SURELY_UNSET"}});
         let none = ClusterValues::default();
-        let reader = SourceReader { base_dir: PathBuf::from("."), sandbox: false, cluster: &none };
+        let policy = crate::operator::Policy::default();
+        let reader = SourceReader { base_dir: PathBuf::from("."), sandbox: false, cluster: &none, policy: &policy };
         let error = reader.read_all(&Sources::of(&spec)).err();
         assert_eq!(error, Some(("spec.value".into(), "$SEQOPS_TEST_SURELY_UNSET is not set".into())));
         let sandbox = SourceReader { sandbox: true, ..reader };
@@ -429,7 +391,8 @@ mod tests {
         let crm = ClusterRef { kind: ClusterKind::Secret, name: "crm".into(), key: "token".into() };
         assert_eq!(Sources::of(&spec).cluster_refs(), vec![crm.clone()]);
         let none = ClusterValues::default();
-        let cli = SourceReader { base_dir: PathBuf::from("."), sandbox: true, cluster: &none };
+        let policy = crate::operator::Policy::default();
+        let cli = SourceReader { base_dir: PathBuf::from("."), sandbox: true, cluster: &none, policy: &policy };
         let error = cli.read_all(&Sources::of(&spec)).err().map(|(_, message)| message).unwrap_or_default();
         assert!(error.contains("only the controller and `plan --cluster` read"), "{error}");
         let mut read = ClusterValues::from_cluster();
@@ -446,18 +409,6 @@ mod tests {
         let error =
             cluster.read_all(&Sources::of(&own_environment)).err().map(|(_, message)| message).unwrap_or_default();
         assert!(error.contains("`secretKeyRef` or `configMapKeyRef` only"), "{error}");
-    }
-
-    #[test]
-    fn a_wildcard_matches_any_run_of_characters() {
-        assert!(wildcard_match("SEQOPS_*", "SEQOPS_GOOGLE"));
-        assert!(wildcard_match("*_TOKEN", "CRM_TOKEN"));
-        assert!(wildcard_match("A*B*C", "AxxBxxC"));
-        assert!(wildcard_match("EXACT", "EXACT"));
-        assert!(!wildcard_match("EXACT", "EXACTLY"));
-        assert!(!wildcard_match("SEQOPS_*", "HOME"));
-        assert!(wildcard_match("A*BA", "ABA"));
-        assert!(!wildcard_match("AB*BA", "ABA"), "the two ends may not overlap");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::http::{Dialect, HttpClient, Notifier};
-use super::ratelimit::RateLimiter;
+use super::ratelimit::{Priority, RateLimiter};
 pub use crate::external::Secret;
 use crate::manifest::provider::{ProviderType, Rate};
 
@@ -95,7 +95,7 @@ pub struct Account {
     pub limiter: Arc<RateLimiter>,
     /// What a provider keeps per account across clients (the controller
     /// makes a client per reconcile), by name.
-    shared: Mutex<BTreeMap<&'static str, Arc<dyn std::any::Any + Send + Sync>>>,
+    shared: Arc<Mutex<BTreeMap<&'static str, Arc<dyn std::any::Any + Send + Sync>>>>,
 }
 
 impl Account {
@@ -117,7 +117,20 @@ impl Account {
     ) -> Arc<Self> {
         let usage = Arc::new(Usage::default());
         let http = HttpClient::new(&settings, limiter.clone(), usage.clone(), dialect, notify);
-        Arc::new(Self { settings, http, usage, limiter, shared: Mutex::new(BTreeMap::new()) })
+        Arc::new(Self { settings, http, usage, limiter, shared: Arc::default() })
+    }
+
+    /// The same account, its requests at `priority` (the controller's drift
+    /// checks), sharing its budget, usage and caches: the priority rides
+    /// with the account a reconcile is given, not with the task.
+    pub fn at_priority(&self, priority: Priority) -> Arc<Self> {
+        Arc::new(Self {
+            settings: self.settings.clone(),
+            http: self.http.at_priority(priority),
+            usage: self.usage.clone(),
+            limiter: self.limiter.clone(),
+            shared: self.shared.clone(),
+        })
     }
 
     /// The value kept under `name` for this account, made by `make` the

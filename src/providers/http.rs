@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::account::{AccountSettings, Usage};
-use super::ratelimit::{now_ms, RateLimiter};
+use super::ratelimit::{now_ms, BudgetHandle, Priority, RateLimiter};
 use super::ProviderError;
 
 /// How one vendor's API speaks beyond HTTP itself.
@@ -76,6 +76,7 @@ enum Next {
     Again,
 }
 
+#[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
     /// Kept to take it out of whatever an API answers.
@@ -84,7 +85,8 @@ pub struct HttpClient {
     credential_source: String,
     base_url: String,
     headers: HeaderMap,
-    limiter: Arc<RateLimiter>,
+    /// The account's budget, with the priority its requests go at.
+    budget: BudgetHandle,
     usage: Arc<Usage>,
     dialect: Dialect,
     notify: Notifier,
@@ -136,7 +138,7 @@ impl HttpClient {
             credential_source: settings.credential_source.clone(),
             base_url: settings.base_url.trim_end_matches('/').to_string(),
             headers,
-            limiter,
+            budget: BudgetHandle::new(limiter, Priority::Change),
             usage,
             dialect,
             notify,
@@ -160,6 +162,17 @@ impl HttpClient {
             path: path.to_string(),
             reason,
         })
+    }
+
+    /// The same client, its requests at `priority`, with a budget handle
+    /// of its own (so a check's reserved slot is its own).
+    pub fn at_priority(&self, priority: Priority) -> Self {
+        HttpClient { budget: BudgetHandle::new(self.budget.limiter().clone(), priority), ..self.clone() }
+    }
+
+    /// The account's budget as this client spends it.
+    pub fn budget(&self) -> &BudgetHandle {
+        &self.budget
     }
 
     /// Sends one call. GET, PUT, PATCH and DELETE are retried on network
@@ -214,10 +227,11 @@ impl HttpClient {
     ) -> Result<reqwest::Response, reqwest::Error> {
         let (method, path) = (call.method, call.path);
         let account = &self.account;
+        let limiter = self.budget.limiter();
         let counted = self
-            .limiter
+            .budget
             .acquire(|wait| {
-                if let Some(rate) = self.limiter.rate().filter(|_| wait >= Duration::from_secs(1)) {
+                if let Some(rate) = limiter.rate().filter(|_| wait >= Duration::from_secs(1)) {
                     (self.notify)(format!("{account}: waiting {} for the request budget ({rate})", human(wait)))
                 }
             })
@@ -229,7 +243,7 @@ impl HttpClient {
         self.usage.record();
         tracing::debug!(account = %self.account, %method, path, "request");
         let outcome = request.send().await;
-        self.limiter.settle(counted);
+        limiter.settle(counted);
         outcome
     }
 
@@ -258,7 +272,7 @@ impl HttpClient {
         let header =
             |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
         if let (Some(remaining), Some(reset)) = (header("x-ratelimit-remaining"), header("x-ratelimit-reset")) {
-            self.limiter.observe_server(remaining, header("x-ratelimit-limit"), reset);
+            self.budget.limiter().observe_server(remaining, header("x-ratelimit-limit"), reset);
         }
     }
 
@@ -299,7 +313,7 @@ impl HttpClient {
         // A server asking for more than an hour is capped: the budget
         // it counts in is an hour long.
         let wait = retry_after.unwrap_or(Duration::from_secs(60)).min(Duration::from_secs(3600));
-        self.limiter.block_until(now_ms().saturating_add(wait.as_millis() as u64));
+        self.budget.limiter().block_until(now_ms().saturating_add(wait.as_millis() as u64));
         if wait > self.dialect.longest_wait {
             return Next::Done(Err(ProviderError::Throttled { account: self.account.clone(), retry_after: wait }));
         }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::manifest::provider::Rate;
@@ -41,21 +41,64 @@ pub enum Priority {
     Check,
 }
 
-tokio::task_local! {
-    static PRIORITY: Priority;
-    /// A slot a check took before it began (see [`RateLimiter::reserve_check`]):
-    /// which limiter (by address) and when it was counted.
-    static TICKET: std::cell::Cell<Option<(usize, u64)>>;
+/// A hold on a rate limiter for one run or one reconcile: the priority of
+/// the requests made through it, and the slot a check reserved before it
+/// began. The account a request goes through carries it, not the task: a
+/// reconcile's requests are checks because its account says so.
+#[derive(Clone)]
+pub struct BudgetHandle {
+    limiter: Arc<RateLimiter>,
+    priority: Priority,
+    /// When the slot [`BudgetHandle::reserve_check`] took was counted.
+    ticket: Arc<Mutex<Option<u64>>>,
 }
 
-/// Runs `work` with its requests counted as background checks.
-pub async fn as_check<F: std::future::Future>(work: F) -> F::Output {
-    PRIORITY.scope(Priority::Check, TICKET.scope(std::cell::Cell::new(None), work)).await
-}
+impl BudgetHandle {
+    pub fn new(limiter: Arc<RateLimiter>, priority: Priority) -> Self {
+        BudgetHandle { limiter, priority, ticket: Arc::default() }
+    }
 
-/// The priority of the requests the current task makes.
-pub fn current_priority() -> Priority {
-    PRIORITY.try_with(|p| *p).unwrap_or(Priority::Change)
+    pub fn limiter(&self) -> &Arc<RateLimiter> {
+        &self.limiter
+    }
+
+    pub fn priority(&self) -> Priority {
+        self.priority
+    }
+
+    /// Waits until a request may be sent, then counts it, and returns when
+    /// it was counted (for [`RateLimiter::settle`]): at once for the slot a
+    /// check reserved. A check leaves the share [`reserved_for_changes`]
+    /// unspent.
+    pub async fn acquire(&self, on_wait: impl Fn(Duration)) -> u64 {
+        if let Some(counted) = self.take_ticket() {
+            return counted;
+        }
+        self.limiter.acquire(self.priority, on_wait).await
+    }
+
+    /// Takes a slot of the checks' share before the check starts, so that
+    /// its first request goes without waiting: a check that would have to
+    /// wait is told how long instead, and waits outside the controller's
+    /// queue, never in it, holding a place an edit needs. `None` if it may
+    /// go.
+    pub fn reserve_check(&self) -> Option<Duration> {
+        match self.limiter.reserve(Priority::Check) {
+            Err(wait) => Some(wait),
+            Ok(counted) => {
+                *self.ticket.lock().unwrap_or_else(|e| e.into_inner()) = counted;
+                None
+            }
+        }
+    }
+
+    /// The slot [`BudgetHandle::reserve_check`] took, if any: counted again
+    /// as sent now. A 429 since then holds the check back like any request:
+    /// its slot is given back, and it waits its turn.
+    fn take_ticket(&self) -> Option<u64> {
+        let reserved = self.ticket.lock().unwrap_or_else(|e| e.into_inner()).take()?;
+        self.limiter.redeem(reserved)
+    }
 }
 
 /// The share of a budget of `limit` that checks leave to changes: a fifth,
@@ -122,15 +165,10 @@ impl RateLimiter {
         Some(Duration::from_millis(oldest.saturating_add(held).saturating_sub(now).max(1)))
     }
 
-    /// Waits until a request may be sent, then counts it, and returns when
-    /// it was counted (for [`RateLimiter::settle`]). `on_wait` hears of
-    /// every wait before it starts. A request made under [`as_check`]
-    /// leaves the share [`reserved_for_changes`] unspent.
-    pub async fn acquire(&self, on_wait: impl Fn(Duration)) -> u64 {
-        let priority = current_priority();
-        if let Some(counted) = self.take_ticket() {
-            return counted;
-        }
+    /// Waits until a request of `priority` may be sent, then counts it,
+    /// and returns when it was counted (for [`RateLimiter::settle`]).
+    /// `on_wait` hears of every wait before it starts.
+    pub async fn acquire(&self, priority: Priority, on_wait: impl Fn(Duration)) -> u64 {
         loop {
             let wait = {
                 let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -151,34 +189,26 @@ impl RateLimiter {
         }
     }
 
-    /// Takes a slot of the checks' share for the check running in this
-    /// task (under [`as_check`]) before it starts, so that its first
-    /// request goes without waiting: a check that would have to wait is
-    /// told how long instead, and waits outside the controller's queue,
-    /// never in it, holding a place an edit needs. `None` if it may go.
-    pub fn reserve_check(&self) -> Option<Duration> {
+    /// Counts a slot for a request of `priority` now, if one is free: when
+    /// it was counted (nothing is counted without a limit), or how long to
+    /// wait for one.
+    fn reserve(&self, priority: Priority) -> Result<Option<u64>, Duration> {
         let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let now = now_ms();
-        if let Some(wait) = self.delay_for(&mut window, now, Priority::Check) {
-            return Some(wait);
+        if let Some(wait) = self.delay_for(&mut window, now, priority) {
+            return Err(wait);
         }
-        if self.limit.is_some() && TICKET.try_with(|t| t.set(Some((self.address(), now)))).is_ok() {
-            window.sent.push_back(now);
-            self.persist(&window);
+        if self.limit.is_none() {
+            return Ok(None);
         }
-        None
+        window.sent.push_back(now);
+        self.persist(&window);
+        Ok(Some(now))
     }
 
-    /// The slot [`RateLimiter::reserve_check`] took for this task, if it
-    /// took one here: counted again as sent now. A 429 since then holds
-    /// the check back like any request: its slot is given back, and it
-    /// waits its turn.
-    fn take_ticket(&self) -> Option<u64> {
-        let (limiter, reserved) = TICKET.try_with(|t| t.take()).ok().flatten()?;
-        if limiter != self.address() {
-            let _ = TICKET.try_with(|t| t.set(Some((limiter, reserved))));
-            return None;
-        }
+    /// A slot reserved at `reserved`, counted again as sent now; `None`
+    /// (and the slot given back) when a 429 holds requests back since.
+    fn redeem(&self, reserved: u64) -> Option<u64> {
         let blocked = {
             let mut window = self.inner.lock().unwrap_or_else(|e| e.into_inner());
             let blocked = window.blocked_until > now_ms();
@@ -192,10 +222,6 @@ impl RateLimiter {
         }
         self.settle(reserved);
         Some(now_ms().max(reserved))
-    }
-
-    fn address(&self) -> usize {
-        self as *const Self as usize
     }
 
     /// Moves a request counted at `sent` to now, once its answer is in: the
@@ -303,33 +329,38 @@ mod tests {
 
     #[test]
     fn a_check_that_reserved_its_slot_goes_at_once_and_one_that_could_not_is_told_how_long_to_wait() {
-        let limiter = RateLimiter::new(Some(Rate::per_hour(10)), None);
-        futures::executor::block_on(as_check(async {
+        let limiter = Arc::new(RateLimiter::new(Some(Rate::per_hour(10)), None));
+        futures::executor::block_on(async {
             for _ in 0..8 {
-                assert_eq!(limiter.reserve_check(), None, "checks may take 8 of 10");
-                limiter.acquire(|wait| panic!("a reserved check waited {wait:?}")).await;
+                let check = BudgetHandle::new(limiter.clone(), Priority::Check);
+                assert_eq!(check.reserve_check(), None, "checks may take 8 of 10");
+                check.acquire(|wait| panic!("a reserved check waited {wait:?}")).await;
             }
-            assert!(limiter.reserve_check().is_some(), "the ninth is told to come back");
-        }));
+            let ninth = BudgetHandle::new(limiter.clone(), Priority::Check);
+            assert!(ninth.reserve_check().is_some(), "the ninth is told to come back");
+        });
         assert_eq!(limiter.remaining(), Some(2), "each check counted once; two left for changes");
     }
 
     #[test]
     fn a_reserved_check_still_waits_out_a_429_and_gives_its_slot_back() {
-        let limiter = RateLimiter::new(Some(Rate::per_hour(10)), None);
-        futures::executor::block_on(as_check(async {
-            assert_eq!(limiter.reserve_check(), None);
-            limiter.block_until(now_ms() + 60_000);
-            assert_eq!(limiter.take_ticket(), None, "the check waits its turn in acquire");
-        }));
+        let limiter = Arc::new(RateLimiter::new(Some(Rate::per_hour(10)), None));
+        let check = BudgetHandle::new(limiter.clone(), Priority::Check);
+        assert_eq!(check.reserve_check(), None);
+        limiter.block_until(now_ms() + 60_000);
+        assert_eq!(check.take_ticket(), None, "the check waits its turn in acquire");
         assert_eq!(limiter.remaining(), Some(10), "its slot is given back, not counted twice");
     }
 
     #[test]
-    fn requests_are_changes_unless_made_as_checks() {
-        let checked = futures::executor::block_on(as_check(async { current_priority() }));
-        assert_eq!(checked, Priority::Check);
-        assert_eq!(current_priority(), Priority::Change);
+    fn a_handle_carries_its_priority_and_its_own_reserved_slot() {
+        let limiter = Arc::new(RateLimiter::new(Some(Rate::per_hour(10)), None));
+        let (check, change) =
+            (BudgetHandle::new(limiter.clone(), Priority::Check), BudgetHandle::new(limiter, Priority::Change));
+        assert_eq!((check.priority(), change.priority()), (Priority::Check, Priority::Change));
+        assert_eq!(check.reserve_check(), None);
+        assert_eq!(change.take_ticket(), None, "the slot is the check's, not another handle's");
+        assert!(check.take_ticket().is_some());
         assert_eq!(reserved_for_changes(200), 40);
         assert_eq!(reserved_for_changes(1), 0);
     }
@@ -350,8 +381,8 @@ mod tests {
         let store = || Some((file.clone(), "orsay:abc".to_string()));
         let first = RateLimiter::new(Some(Rate::per_hour(5)), store());
         futures::executor::block_on(async {
-            first.acquire(|_| {}).await;
-            first.acquire(|_| {}).await;
+            first.acquire(Priority::Change, |_| {}).await;
+            first.acquire(Priority::Change, |_| {}).await;
         });
         let second = RateLimiter::new(Some(Rate::per_hour(5)), store());
         assert_eq!(second.remaining(), Some(3));

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use super::outputs::write_outputs;
 use super::prepare::Prepared;
 use super::writer::upsert;
-use super::{existing, ApplyOptions, Progress, StateWriter, Step, Written};
+use super::{existing, Progress, StateWriter, Step, Written};
 use crate::engine::lost::{LostCreate, Made};
 use crate::engine::plan::Change;
 use crate::engine::state::{now_rfc3339, Entry, StateError};
@@ -22,11 +22,11 @@ pub(super) type NewObject = (String, Written, Option<String>);
 
 /// `Action::Create`: a new object.
 pub(super) async fn apply_create(step: &Step<'_>) -> Result<Written, Failure> {
-    let Step { change, client, state, options, progress, .. } = *step;
+    let Step { change, progress, .. } = *step;
     let key = &change.key;
     progress(Progress::started(format!("{key}: creating...")));
     let prepared = step.prepare().await?;
-    let (id, written, note) = create(change, &prepared, client, state, options).await?;
+    let (id, written, note) = create(step, &prepared).await?;
     let how = note.map(|n| format!("; {n}")).unwrap_or_default();
     progress(Progress::finished(format!("{key}: created (id {id}){how}")));
     Ok(written)
@@ -36,13 +36,8 @@ pub(super) async fn apply_create(step: &Step<'_>) -> Result<Written, Failure> {
 /// (or the process dies), the next run finds it by name instead of creating
 /// it twice. A create that got no answer is looked up before giving up;
 /// objects that already had the name before it are not taken for it.
-pub(super) async fn create(
-    change: &Change,
-    prepared: &Prepared,
-    client: &dyn ExternalClient,
-    state: &StateWriter,
-    options: &ApplyOptions,
-) -> Result<NewObject, Failure> {
+pub(super) async fn create(step: &Step<'_>, prepared: &Prepared) -> Result<NewObject, Failure> {
+    let Step { change, client, state, .. } = *step;
     let key = &change.key;
     let previous = state.read(|s| s.resources.get(key).cloned()).await;
     let sent = client.facts().sent_by_create(&prepared.desired);
@@ -57,9 +52,9 @@ pub(super) async fn create(
         .await
         .map_err(unsaved(change))?;
     match send_create(client, prepared).await {
-        Ok(created) => record_created(change, prepared, created, client, state, options).await,
+        Ok(created) => record_created(step, prepared, created).await,
         Err(error) if error.is_unanswered() => {
-            let message = recover_unanswered(change, &error, &sent, client, state, options).await;
+            let message = recover_unanswered(step, &error, &sent).await;
             Err(Failure::new(message, error.cause()))
         }
         Err(error) => {
@@ -96,14 +91,8 @@ async fn restore(change: &Change, previous: Option<Entry>, state: &StateWriter) 
 /// The create answered. The one-time values go first: once state says the
 /// object exists, nothing would ask for them again. Fields the create could
 /// not set are then sent by an update.
-async fn record_created(
-    change: &Change,
-    prepared: &Prepared,
-    created: Created,
-    client: &dyn ExternalClient,
-    state: &StateWriter,
-    options: &ApplyOptions,
-) -> Result<NewObject, Failure> {
+async fn record_created(step: &Step<'_>, prepared: &Prepared, created: Created) -> Result<NewObject, Failure> {
+    let Step { change, client, state, options, connections, .. } = *step;
     let id = created.id.clone();
     let applied: Fields = prepared
         .desired
@@ -112,7 +101,8 @@ async fn record_created(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let written = if options.outputs_to_files {
-        write_outputs(change, &created.outputs, options).map(|file| Written { file, values: BTreeMap::new() })
+        write_outputs(change, &created.outputs, options, connections.policy())
+            .map(|file| Written { file, values: BTreeMap::new() })
     } else {
         Ok(Written { file: None, values: created.outputs.clone() })
     };
@@ -142,21 +132,17 @@ async fn record_created(
 /// error go where they belong first (whatever the lookup finds, they are
 /// not lost), then the object it made is looked up and, when found, bound.
 /// The create is reported failed either way; the words say what is next.
-async fn recover_unanswered(
-    change: &Change,
-    error: &ProviderError,
-    sent: &Fields,
-    client: &dyn ExternalClient,
-    state: &StateWriter,
-    options: &ApplyOptions,
-) -> String {
+async fn recover_unanswered(step: &Step<'_>, error: &ProviderError, sent: &Fields) -> String {
+    let Step { change, client, state, options, connections, .. } = *step;
     let key = &change.key;
     let kept = match error.outputs() {
-        Some(outputs) if options.outputs_to_files => match write_outputs(change, outputs, options) {
-            Ok(Some(path)) => format!("; the value shown once is in {}", path.display()),
-            Ok(None) => String::new(),
-            Err(message) => format!("; {message}"),
-        },
+        Some(outputs) if options.outputs_to_files => {
+            match write_outputs(change, outputs, options, connections.policy()) {
+                Ok(Some(path)) => format!("; the value shown once is in {}", path.display()),
+                Ok(None) => String::new(),
+                Err(message) => format!("; {message}"),
+            }
+        }
         _ => String::new(),
     };
     let error = format!("{error}{kept}");

@@ -26,7 +26,7 @@ pub(super) async fn apply_update(step: &Step<'_>) -> Result<Written, Failure> {
 /// `Action::Replace`: the old id is marked deposed first, so a run killed
 /// between the create and the delete still deletes it next time.
 pub(super) async fn apply_replace(step: &Step<'_>) -> Result<Written, Failure> {
-    let Step { change, client, state, options, progress, .. } = *step;
+    let Step { change, client, state, progress, .. } = *step;
     let key = &change.key;
     let old = change.id.clone().unwrap_or_default();
     progress(Progress::started(format!("{key}: replacing {old}...")));
@@ -34,12 +34,12 @@ pub(super) async fn apply_replace(step: &Step<'_>) -> Result<Written, Failure> {
     let keys = std::slice::from_ref(key);
     state.record_entries(keys, |s| mark_deposed(s, key, &old)).await.map_err(unsaved(key))?;
     let (id, written) = if client.facts().create_before_delete() {
-        let (id, written, _) = create(change, &prepared, client, state, options).await?;
+        let (id, written, _) = create(step, &prepared).await?;
         delete_deposed(change, &old, client, state).await?;
         (id, written)
     } else {
         delete_deposed(change, &old, client, state).await?;
-        let (id, written, _) = create(change, &prepared, client, state, options).await?;
+        let (id, written, _) = create(step, &prepared).await?;
         (id, written)
     };
     progress(Progress::finished(format!("{key}: replaced ({old} -> {id})")));

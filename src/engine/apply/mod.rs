@@ -34,7 +34,6 @@ use super::history::{self, HistoryRecord, Provenance};
 use super::plan::{Action, Change, Plan};
 use super::state::{now_rfc3339, State, StateError};
 use super::{graph, Connections, EngineError, Failure};
-use crate::external::sources::ClusterValues;
 use crate::external::{Cause, ExternalClient, ProviderError, Secret};
 use crate::manifest::ResourceKey;
 
@@ -387,8 +386,7 @@ async fn apply_change(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Written, Failure> {
     let client = connections.client(&change.provider, &change.key.kind).map_err(|e| e.to_string())?;
-    let cluster = connections.cluster_values();
-    let step = Step { change, client: client.as_ref(), cluster, state, options, progress };
+    let step = Step { change, client: client.as_ref(), connections, state, options, progress };
     match change.action {
         Action::Create => create::apply_create(&step).await,
         Action::Adopt => adoption::apply_adopt(&step).await,
@@ -406,7 +404,7 @@ async fn apply_change(
 pub(super) struct Step<'a> {
     pub change: &'a Change,
     pub client: &'a dyn ExternalClient,
-    pub cluster: &'a ClusterValues,
+    pub connections: &'a Connections,
     pub state: &'a StateWriter,
     pub options: &'a ApplyOptions,
     pub progress: &'a (dyn Fn(Progress) + Sync),
@@ -415,7 +413,7 @@ pub(super) struct Step<'a> {
 impl Step<'_> {
     /// The change's values resolved for sending.
     async fn prepare(&self) -> Result<prepare::Prepared, Failure> {
-        prepare::prepare(self.change, self.client, self.cluster, self.state, self.options).await
+        prepare::prepare(self.change, self.client, self.connections, self.state, self.options).await
     }
 }
 

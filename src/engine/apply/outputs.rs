@@ -19,6 +19,7 @@ pub(super) fn write_outputs(
     change: &Change,
     outputs: &BTreeMap<String, Secret>,
     options: &ApplyOptions,
+    policy: &crate::operator::Policy,
 ) -> Result<Option<PathBuf>, String> {
     if outputs.is_empty() {
         return Ok(None);
@@ -35,7 +36,7 @@ pub(super) fn write_outputs(
         [one] => format!("{}\n", one.expose()),
         _ => outputs.iter().map(|(k, v)| format!("{k}={}\n", v.expose())).collect(),
     };
-    let written = crate::files::confined(Path::new(&change.source_dir), file)
+    let written = crate::files::confined(Path::new(&change.source_dir), file, policy)
         .map_err(|e| format!("writeSecretTo.file: {e}"))
         .and_then(|path| {
             crate::files::write_atomically(&path, text.as_bytes())
@@ -87,7 +88,8 @@ mod tests {
         let change = api_key_writing_to("/proc", "no-such/widget.key");
         let outputs = BTreeMap::from([("key".to_string(), Secret::new("oq_shown_once"))]);
 
-        let error = write_outputs(&change, &outputs, &options(state_dir.path())).err().unwrap_or_default();
+        let error =
+            write_outputs(&change, &outputs, &options(state_dir.path()), &Default::default()).err().unwrap_or_default();
 
         assert!(error.contains("the value it was shown once is kept in"), "{error}");
         let kept: Vec<PathBuf> = std::fs::read_dir(state_dir.path().join("rescued"))

@@ -8,21 +8,20 @@ use super::{ApplyOptions, StateWriter};
 use crate::engine::connections::Connections;
 use crate::engine::plan::{Action, Change};
 use crate::engine::Failure;
-use crate::external::sources::{ClusterValues, SourceReader, SourceValues};
+use crate::external::sources::{SourceReader, SourceValues};
 use crate::external::{DesiredContext, ExternalClient, Fields, Stored, KNOWN_AFTER_APPLY};
 
 /// An error with every value the change's sources hold taken out: an API
 /// may echo what it was sent, and errors reach the terminal, status and
 /// Events.
 pub(super) fn scrubbed(message: &str, change: &Change, connections: &Connections, options: &ApplyOptions) -> String {
-    let values =
-        reader_for(change, options, connections.cluster_values()).read_all(change.spec.sources()).unwrap_or_default();
+    let values = reader_for(change, options, connections).read_all(change.spec.sources()).unwrap_or_default();
     crate::external::sources::scrub(message, &values, None)
 }
 
 /// What reads a change's sources, as the plan read them.
-fn reader_for<'c>(change: &Change, options: &ApplyOptions, cluster: &'c ClusterValues) -> SourceReader<'c> {
-    SourceReader { base_dir: PathBuf::from(&change.source_dir), sandbox: options.sandbox, cluster }
+fn reader_for<'c>(change: &Change, options: &ApplyOptions, connections: &'c Connections) -> SourceReader<'c> {
+    connections.source_reader(PathBuf::from(&change.source_dir), options.sandbox)
 }
 
 /// For a saved plan: why the object must be left alone, if it changed
@@ -61,7 +60,7 @@ pub(super) struct Prepared {
 pub(super) async fn prepare(
     change: &Change,
     client: &dyn ExternalClient,
-    cluster: &ClusterValues,
+    connections: &Connections,
     state: &StateWriter,
     options: &ApplyOptions,
 ) -> Result<Prepared, Failure> {
@@ -75,7 +74,7 @@ pub(super) async fn prepare(
             sources: SourceValues::default(),
         });
     }
-    let sources = reader_for(change, options, cluster)
+    let sources = reader_for(change, options, connections)
         .read_all(change.spec.sources())
         .map_err(|(field, message)| format!("{key}: {field}: {message}"))?;
     let (refs, digests) = state

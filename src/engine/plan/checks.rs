@@ -5,15 +5,15 @@ use std::collections::BTreeMap;
 
 use super::group::{located, reader_for};
 use super::PlanOptions;
-use crate::external::sources::ClusterValues;
+use crate::engine::Connections;
 use crate::external::ProviderError;
 use crate::manifest::Manifests;
 
 /// Every read refused, each at its file and line: credentials first, then
 /// sources that cannot be read.
-pub(super) fn refused_reads(manifests: &Manifests, options: &PlanOptions, cluster: &ClusterValues) -> Vec<String> {
+pub(super) fn refused_reads(manifests: &Manifests, options: &PlanOptions, connections: &Connections) -> Vec<String> {
     let mut refused = credential_reads(manifests);
-    refused.extend(unreadable_sources(manifests, options, cluster));
+    refused.extend(unreadable_sources(manifests, options, connections));
     refused
 }
 
@@ -47,14 +47,16 @@ fn credential_reads(manifests: &Manifests) -> Vec<String> {
 
 /// Every source a manifest names that cannot be read (a missing variable
 /// or file, a path outside the project), each at its file and line.
-fn unreadable_sources(manifests: &Manifests, options: &PlanOptions, cluster: &ClusterValues) -> Vec<String> {
+fn unreadable_sources(manifests: &Manifests, options: &PlanOptions, connections: &Connections) -> Vec<String> {
     manifests
         .managed()
         .filter_map(|resource| {
-            reader_for(resource, options, cluster).read_all(resource.spec.sources()).err().map(|(field, message)| {
-                let error = ProviderError::Lookup { field, message };
-                located(resource, &error)
-            })
+            reader_for(resource, options, connections).read_all(resource.spec.sources()).err().map(
+                |(field, message)| {
+                    let error = ProviderError::Lookup { field, message };
+                    located(resource, &error)
+                },
+            )
         })
         .collect()
 }

@@ -13,8 +13,8 @@ use futures::stream::{self, StreamExt};
 use super::{Action, Change, Outcome, PlanOptions, ReferenceTo, Refresh};
 use crate::engine::reason::Reason;
 use crate::engine::state::{Entry, State};
-use crate::engine::{digest, Failure};
-use crate::external::sources::{ClusterValues, SourceReader};
+use crate::engine::{digest, Connections, Failure};
+use crate::external::sources::SourceReader;
 use crate::external::{
     DesiredContext, ExternalClient, Fields, KindFacts, ListScope, ProviderError, RemoteSummary, Scoped, Spec, Write,
 };
@@ -28,7 +28,7 @@ pub(super) struct Group<'a> {
     /// The key kind of every object in the group.
     pub(super) kind: &'a str,
     pub(super) options: &'a PlanOptions,
-    pub(super) cluster_values: &'a ClusterValues,
+    pub(super) connections: &'a Connections,
     /// Objects whose remote id this plan changes: references to them are
     /// known only after apply.
     pub(super) recreated: &'a BTreeSet<ResourceKey>,
@@ -246,7 +246,7 @@ impl Group<'_> {
         resource: &Resource,
         previous: Option<&'e Entry>,
     ) -> Result<DesiredContext<'e>, ProviderError> {
-        let sources = reader_for(resource, self.options, self.cluster_values)
+        let sources = reader_for(resource, self.options, self.connections)
             .read_all(resource.spec.sources())
             .map_err(|(field, message)| ProviderError::Lookup { field, message })?;
         let refs = resource
@@ -356,9 +356,9 @@ pub(super) fn annotate(change: &mut Change, resource: &Resource, client: &dyn Ex
 pub(super) fn reader_for<'c>(
     resource: &Resource,
     options: &PlanOptions,
-    cluster: &'c ClusterValues,
+    connections: &'c Connections,
 ) -> SourceReader<'c> {
-    SourceReader { base_dir: Path::new(&source_dir(resource)).to_path_buf(), sandbox: options.sandbox, cluster }
+    connections.source_reader(Path::new(&source_dir(resource)).to_path_buf(), options.sandbox)
 }
 
 /// The folder of the manifest's file: where its relative paths start.

@@ -245,7 +245,7 @@ pub async fn plan(
     options: &PlanOptions,
 ) -> Result<Plan, EngineError> {
     // Checks that can fail run before the first request.
-    let refused = checks::refused_reads(manifests, options, connections.cluster_values());
+    let refused = checks::refused_reads(manifests, options, connections);
     if !refused.is_empty() {
         return Err(EngineError::Plan(refused));
     }
@@ -363,7 +363,7 @@ async fn plan_groups(
             provider,
             kind,
             options,
-            cluster_values: connections.cluster_values(),
+            connections,
             recreated,
             claimed: Mutex::new(BTreeMap::new()),
         };
