@@ -73,14 +73,7 @@ impl Context {
         priority: Priority,
     ) -> Result<Connected, ClusterError> {
         let provider = self.provider_of(world, object, namespace)?;
-        let settings = cluster::account_settings(
-            &self.shared.client,
-            namespace,
-            provider,
-            self.shared.base_url_override(),
-            &self.shared.policy.hosts,
-        )
-        .await?;
+        let settings = self.account_settings(namespace, provider).await?;
         // The vendor's budget is per key, not per Provider object: Providers
         // in several namespaces with one key share one limiter, while each
         // keeps its own name and settings.
@@ -94,6 +87,18 @@ impl Context {
             Connections::new(providers::Accounts::new([account])).with_cluster_values(world.values.clone());
         let connections = connections.with_policy(self.shared.policy.clone());
         Ok(Connected { connections, budget, handle, objects })
+    }
+
+    /// How to reach a Provider's account from this controller: its
+    /// credential from the cluster, the base URL override (tests, the
+    /// sandbox), and the hosts the operator allows.
+    pub async fn account_settings(
+        &self,
+        namespace: &str,
+        provider: &Resource,
+    ) -> Result<AccountSettings, ClusterError> {
+        let (client, hosts) = (&self.shared.client, &self.shared.policy.hosts);
+        cluster::account_settings(client, namespace, provider, self.shared.base_url_override(), hosts).await
     }
 
     /// The object's Provider in the world loaded for it; notes what the

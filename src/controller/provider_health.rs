@@ -53,15 +53,7 @@ async fn credentials(context: &Context, provider: &DynamicObject, namespace: &st
     let texts = [(cluster::label(provider), cluster::manifest_text(provider, &[crate::manifest::PROVIDER_KIND]))];
     let manifests = crate::manifest::load_texts(&texts, &context.shared.kinds).map_err(|e| e.to_string())?;
     let resource = manifests.providers().next().ok_or("the Provider did not load")?;
-    let settings = cluster::account_settings(
-        &context.shared.client,
-        namespace,
-        resource,
-        context.shared.base_url_override(),
-        &context.shared.policy.hosts,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let settings = context.account_settings(namespace, resource).await.map_err(|e| e.to_string())?;
     Ok(reqwest::Url::parse(&settings.base_url)
         .ok()
         .and_then(|u| u.host_str().map(String::from))
