@@ -705,6 +705,15 @@ async fn a_namespace_without_the_provider_is_an_invalid_manifest_backed_off() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_secret_without_its_key_is_missing_credentials_backed_off() {
+    let without_key = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "orsay-key"}, "data": {}});
+    let failed =
+        failing_reconcile("", |m, p| if p == SECRET { (200, without_key.clone()) } else { cluster(m, p) }).await;
+    failed.assert_reported_as("CredentialsMissing", "credentials_missing");
+    assert_eq!(failed.requeue, Action::requeue(Duration::from_secs(5)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_the_vendor_refuses_is_reported_as_refused_credentials() {
     let refused = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "orsay-key"}, "data": {"apiKey": base64_encode("not-a-key")}});
     let failed = failing_reconcile("", |m, p| if p == SECRET { (200, refused.clone()) } else { cluster(m, p) }).await;
@@ -731,6 +740,7 @@ async fn a_vendor_failing_with_503_is_a_vendor_failure_backed_off() {
 async fn a_create_the_vendor_refuses_with_400_is_a_vendor_rejection() {
     let failed = failing_reconcile("orsay:POST=echo@100%", cluster).await;
     failed.assert_reported_as("VendorRejected", "vendor_rejected");
+    assert_eq!(failed.requeue, Action::requeue(Duration::from_secs(5)));
     assert!(!failed.synced.to_string().contains(KEY), "the echoed key stays out of status: {}", failed.synced);
 }
 
