@@ -1,7 +1,6 @@
 //! Files written so that a crash leaves the old content or the new, never
 //! half of either.
 
-use crate::operator::Policy;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -39,34 +38,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// The most a `fromFile` source may hold.
 pub const MAX_SOURCE_BYTES: u64 = 1 << 20;
 
-/// Where a manifest's relative `path` (from the folder `base`) lands, if
-/// it stays inside the project: absolute paths, a way out through `..` or
-/// a link, and anything under `.git` or `.seqops` are refused. The file
-/// itself may not exist yet (a file to write).
-pub fn confined(base: &Path, path: &str, policy: &Policy) -> Result<PathBuf, String> {
-    let written = Path::new(path);
-    if written.file_name().is_none() {
-        return Err(format!("{path:?} names no file"));
-    }
-    let full = resolved(&base.join(written)).map_err(|e| format!("cannot reach {path}: {e}"))?;
-    if full.is_dir() {
-        return Err(format!("{path} is a folder, not a file"));
-    }
-    if !policy.roots().iter().any(|root| full.starts_with(root)) {
-        return Err(format!(
-            "{path} resolves to {}, outside the project: files a manifest names stay inside it, unless the operator allows the folder with --allow-path",
-            full.display()
-        ));
-    }
-    if policy.protects(&full) {
-        return Err(format!("{path} is seqops's digest key, which manifests may not read or write"));
-    }
-    if full.components().any(|c| matches!(c.as_os_str().to_str(), Some(".git" | ".seqops"))) {
-        return Err(format!("{path} is inside .git or .seqops, which manifests may not read or write"));
-    }
-    Ok(full)
-}
-
 /// A path with its links and `..` resolved, as far as it exists; what does
 /// not exist yet (a file to write, its new folders) is appended as written.
 /// A `..` inside what does not exist has no file name, so the walk stops
@@ -89,17 +60,16 @@ pub fn resolved(path: &Path) -> std::io::Result<PathBuf> {
     Ok(full)
 }
 
-/// Reads a manifest's `fromFile` source: a regular file inside the
-/// project, at most [`MAX_SOURCE_BYTES`].
-pub fn read_source(base: &Path, path: &str, policy: &Policy) -> Result<String, String> {
+/// Reads a regular file of at most [`MAX_SOURCE_BYTES`]: a manifest's
+/// `fromFile` source, once its policy let it reach the file.
+pub fn read_regular(full: &Path) -> Result<String, String> {
     use std::io::Read;
-    let full = confined(base, path, policy)?;
-    let metadata = std::fs::metadata(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+    let metadata = std::fs::metadata(full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
     if !metadata.is_file() {
         return Err(format!("{} is not a regular file (a device, a pipe or a folder)", full.display()));
     }
     let mut text = String::new();
-    let file = File::open(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+    let file = File::open(full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
     file.take(MAX_SOURCE_BYTES + 1)
         .read_to_string(&mut text)
         .map_err(|e| format!("cannot read {}: {e}", full.display()))?;

@@ -4,7 +4,7 @@
 //! process (a test; a controller serving namespaces that differ).
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Debug, Default)]
@@ -60,7 +60,7 @@ impl Policy {
     }
 
     /// Whether `path` (resolved) is one no manifest may reach.
-    pub fn protects(&self, path: &std::path::Path) -> bool {
+    pub fn protects(&self, path: &Path) -> bool {
         self.protected.iter().any(|p| p == path)
     }
 
@@ -74,6 +74,40 @@ impl Policy {
             "${variable} is not among the variables the operator allows manifests to read ({}); allow it with --allow-env {variable}",
             self.env.join(", ")
         ))
+    }
+
+    /// Where a manifest's relative `path` (from the folder `base`) lands, if
+    /// it stays inside the project: absolute paths, a way out through `..` or
+    /// a link, and anything under `.git` or `.seqops` are refused. The file
+    /// itself may not exist yet (a file to write).
+    pub fn confined(&self, base: &Path, path: &str) -> Result<PathBuf, String> {
+        let written = Path::new(path);
+        if written.file_name().is_none() {
+            return Err(format!("{path:?} names no file"));
+        }
+        let full = crate::files::resolved(&base.join(written)).map_err(|e| format!("cannot reach {path}: {e}"))?;
+        if full.is_dir() {
+            return Err(format!("{path} is a folder, not a file"));
+        }
+        if !self.roots().iter().any(|root| full.starts_with(root)) {
+            return Err(format!(
+                "{path} resolves to {}, outside the project: files a manifest names stay inside it, unless the operator allows the folder with --allow-path",
+                full.display()
+            ));
+        }
+        if self.protects(&full) {
+            return Err(format!("{path} is seqops's digest key, which manifests may not read or write"));
+        }
+        if full.components().any(|c| matches!(c.as_os_str().to_str(), Some(".git" | ".seqops"))) {
+            return Err(format!("{path} is inside .git or .seqops, which manifests may not read or write"));
+        }
+        Ok(full)
+    }
+
+    /// Reads a manifest's `fromFile` source: a regular file this policy
+    /// lets it reach, at most [`crate::files::MAX_SOURCE_BYTES`].
+    pub fn read_source(&self, base: &Path, path: &str) -> Result<String, String> {
+        crate::files::read_regular(&self.confined(base, path)?)
     }
 
     /// Says `note` once for this policy's runs (with `-v`).

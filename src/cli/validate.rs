@@ -35,7 +35,7 @@ fn unreadable_files(
     let mut found = Vec::new();
     for resource in manifests.managed() {
         for (path, file) in resource.spec.sources().file_reads() {
-            if let Err(message) = seqops::files::read_source(&resource.document.dir, &file, policy) {
+            if let Err(message) = policy.read_source(&resource.document.dir, &file) {
                 let field = format!("spec.{path}.fromFile");
                 found.push(seqops::manifest::Diagnostic { location: resource.document.locate(&field), field, message });
             }

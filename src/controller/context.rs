@@ -47,7 +47,6 @@ pub struct Reconciling<'a> {
 /// An object's account, and the budget it spends.
 pub struct Connected {
     pub connections: Connections,
-    pub budget: Arc<Budget>,
     /// The budget as this reconcile spends it: at its priority, with the
     /// slot a check reserves.
     pub handle: BudgetHandle,
@@ -86,7 +85,7 @@ impl Context {
         let connections =
             Connections::new(providers::Accounts::new([account])).with_cluster_values(world.values.clone());
         let connections = connections.with_policy(self.shared.policy.clone());
-        Ok(Connected { connections, budget, handle, objects })
+        Ok(Connected { connections, handle, objects })
     }
 
     /// How to reach a Provider's account from this controller: its

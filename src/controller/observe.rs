@@ -41,12 +41,12 @@ pub enum Observed {
 pub async fn observe(at: &Reconciling<'_>) -> Result<Observed, ReconcileError> {
     let world = load(at).await?;
     let connected = at.context.connect(&world, at.object, at.namespace, at.priority).await?;
-    let limiter = &connected.budget.limiter;
     if let Some(wait) = (at.priority == Priority::Check).then(|| connected.handle.reserve_check()).flatten() {
         return Ok(Observed::NotYet(wait.max(Duration::from_secs(1))));
     }
     let shared = &at.context.shared;
-    let interval = shared.drift_interval.unwrap_or_else(|| drift_interval(limiter.limit(), connected.objects));
+    let interval =
+        shared.drift_interval.unwrap_or_else(|| drift_interval(connected.handle.limiter().limit(), connected.objects));
     let spec = cluster::spec_of(at.object);
     // Only an object with secrets needs the key (one read, once).
     let digests = if crate::external::sources::Sources::of(&spec).any() {

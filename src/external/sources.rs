@@ -234,7 +234,7 @@ impl SourceReader<'_> {
         }
         match origin {
             Origin::Env(name) => self.read_env(name),
-            Origin::File(path) => crate::files::read_source(&self.base_dir, path, self.policy)
+            Origin::File(path) => self.policy.read_source(&self.base_dir, path)
                 .map(|text| Secret::new(text.strip_suffix('\n').unwrap_or(&text).to_string())),
             Origin::Incomplete => Err("set one of fromEnv, fromFile, secretKeyRef and configMapKeyRef".into()),
             Origin::Cluster(reference) if !self.cluster.in_cluster => Err(format!(

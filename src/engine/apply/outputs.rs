@@ -36,7 +36,8 @@ pub(super) fn write_outputs(
         [one] => format!("{}\n", one.expose()),
         _ => outputs.iter().map(|(k, v)| format!("{k}={}\n", v.expose())).collect(),
     };
-    let written = crate::files::confined(Path::new(&change.source_dir), file, policy)
+    let written = policy
+        .confined(Path::new(&change.source_dir), file)
         .map_err(|e| format!("writeSecretTo.file: {e}"))
         .and_then(|path| {
             crate::files::write_atomically(&path, text.as_bytes())

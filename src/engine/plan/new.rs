@@ -134,7 +134,9 @@ impl Group<'_> {
         // Checked now: once the object is made, its value has nowhere else
         // to go.
         if let Some(file) = common.output_file().filter(|_| self.options.outputs_to_files) {
-            crate::files::confined(Path::new(&source_dir(resource)), file, self.connections.policy())
+            self.connections
+                .policy()
+                .confined(Path::new(&source_dir(resource)), file)
                 .map_err(|message| ProviderError::Lookup { field: "spec.writeSecretTo.file".into(), message })?;
         }
         let mut change = self.base_change(resource, Action::Create, None);
