@@ -148,15 +148,13 @@ impl From<EngineError> for ReconcileError {
     /// A plan that failed for several objects is reported by the first
     /// one's cause (the controller plans one object and what it needs).
     fn from(error: EngineError) -> Self {
+        let message = error.to_string();
         match error {
-            EngineError::Failed(mut failures) if !failures.is_empty() => {
-                let first = failures.remove(0);
-                let words = std::iter::once(first.message.clone()).chain(failures.into_iter().map(|f| f.message));
-                let message = words.collect::<Vec<_>>().join("\n");
-                ReconcileError::of_failure(first.reworded(message))
+            EngineError::Failed(failures) if !failures.is_empty() => {
+                ReconcileError::of_failure(Failure::new(message, failures[0].cause))
             }
-            EngineError::State(error) => ReconcileError::ApiServer(error.to_string()),
-            other => ReconcileError::ManifestInvalid(other.to_string()),
+            EngineError::State(_) => ReconcileError::ApiServer(message),
+            _ => ReconcileError::ManifestInvalid(message),
         }
     }
 }
