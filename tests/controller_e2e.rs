@@ -465,7 +465,7 @@ fn a_pull_request_that_removes_a_manifest_plans_its_delete_with_prune(mut env: E
     common::assert_contains(&listed.all(), "--prune plans that): Sequence/old");
     assert_eq!(pruned.code, 0, "{}", pruned.all());
     common::assert_contains(&pruned.stdout, format!("# Sequence/old (orsay, id {old}) will be deleted"));
-    common::assert_contains(&pruned.stdout, "0 to create, 0 to update, 0 to replace, 1 to delete.");
+    common::assert_contains(&pruned.stdout, "0 to create, 0 to update. 1 to delete, cannot be undone.");
     assert!(env.remote(&old).is_some(), "a plan deletes nothing");
     assert!(env.get("Sequence", "old").is_some());
     env.finish();

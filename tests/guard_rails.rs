@@ -54,7 +54,7 @@ fn a_plan_that_deletes_more_than_max_deletes_stops_and_a_saved_plan_is_checked_a
     assert_eq!(planned.code, 1, "{}", planned.all());
     assert_contains(
         &planned.stderr,
-        "this plan deletes 11 remote objects (11 deleted, 0 replaced), more than --max-deletes 10",
+        "this plan has 11 changes that cannot be undone (11 to delete), more than --max-deletes 10",
     );
     let saved = work.run(&["plan", "-f", "manifests", "--max-deletes", "11", "--out", "plan.json"]);
     assert_eq!(saved.code, 0, "{}", saved.all());

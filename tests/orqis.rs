@@ -157,7 +157,7 @@ fn an_api_key_is_created_after_its_agent_and_written_once_to_its_file_only() {
     agent(&work, "");
     work.write("key.yaml", API_KEY);
     let plan = work.run(&["plan", "-f", "manifests", "--out", "plan.json", "--format", "markdown"]);
-    assert_contains(&plan.stdout, "agent: \"(known after apply)\"");
+    assert_contains(&plan.stdout, "agentRef: \"(known after apply)\"");
     let apply = work.run(&["apply", "plan.json", "-f", "manifests"]);
     assert_eq!(apply.code, 0, "{}", apply.all());
     let agent_created = apply.stdout.find("orqis.Agent/store: created").expect("the agent is created");
@@ -305,7 +305,7 @@ fn replacing_an_agent_replaces_the_key_scoped_to_it() {
     let plan = work.plan();
     assert_contains(&plan.stdout, "-/+ orqis.Agent/store");
     assert_contains(&plan.stdout, "-/+ ApiKey/widget");
-    assert_contains(&plan.stdout, "~ agent: ");
+    assert_contains(&plan.stdout, "~ agentRef: ");
     let apply = work.run(&["apply", "-f", "manifests", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.all());
     let keys = server.orqis("GET", "/users/me/api-keys", None).1;

@@ -117,7 +117,7 @@ fn removing_a_manifest_plans_exactly_one_delete_and_apply_deletes_it() {
     work.remove("other.yaml");
     let plan = work.plan();
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert_contains(&plan.stdout, "Plan: 0 to create, 0 to update, 0 to replace, 1 to delete.");
+    assert_contains(&plan.stdout, "Plan: 0 to create, 0 to update. 1 to delete, cannot be undone.");
     assert_contains(&plan.stdout, "- Sequence/other");
     work.apply();
     assert!(server.sequences_named("Other").is_empty());

@@ -169,7 +169,10 @@ fn every_field() -> seqops::engine::Change {
             before: Some(json!("(sensitive)")),
             after: Some(json!("(sensitive)")),
         }],
-        reasons: vec![seqops::engine::Reason::Saved { words: "trigger cannot change in place".into() }],
+        reasons: vec![seqops::engine::Reason::Saved {
+            code: "field_immutable".into(),
+            words: "trigger cannot change in place".into(),
+        }],
         desired: fields(json!({"name": "Welcome", "active": true})),
         updates: fields(json!({"name": "Welcome"})),
         manifest_digest: "sha256:abc".into(),
@@ -184,7 +187,11 @@ fn every_field() -> seqops::engine::Change {
         renew_token: Some("2026-01".into()),
         renews: true,
         annotations: BTreeMap::from([("seqops.dev/confirm".to_string(), "yes".to_string())]),
-        ends: true,
+        steps: seqops::engine::plan::Steps {
+            moved_from: Some(ResourceKey::new("Sequence", "hello")),
+            create_first: true,
+            ..Default::default()
+        },
         requests: 3,
     }
 }
@@ -244,12 +251,13 @@ fn every_field_of_a_change_is_written_as_the_golden_file_says_and_read_back_the_
 fn a_plan_with_only_the_required_fields_reads_with_defaults_and_writes_as_the_golden_file_says() {
     use seqops::engine::planfile::PlanDocument;
     let minimal = json!({
-        "format_version": "2", "seqops_version": "0.1.0", "plan_id": "plan-1",
+        "format_version": "3", "seqops_version": "0.1.0", "plan_id": "plan-1",
         "created_at": "2026-01-01T00:00:00.000Z", "state_lineage": null, "state_serial": null, "sandbox": false,
         "manifests_digest": "sha256:def", "refresh": "full", "targets": [],
-        "summary": {"create": 1, "update": 0, "replace": 0, "delete": 0, "adopt": 0, "forget": 0},
+        "summary": {"create": 1, "update": 0, "adopt": 0, "moved": 0, "forget": 0, "pause": 0, "resume": 0,
+            "replace": 0, "delete": 0, "stop": 0, "cannot_be_undone": 0},
         "changes": [{"key": "Sequence/a", "api_version": "orsay.seqops.dev/v1alpha1", "provider": "main",
-            "action": "create", "display_name": "A", "fields": []}],
+            "action": "create", "actions": ["create"], "display_name": "A", "fields": []}],
         "warnings": [], "requests": [],
     });
     let bytes = serde_json::to_vec(&minimal).expect("JSON");

@@ -207,14 +207,14 @@ fn a_pause_then_a_resume_are_planned_with_the_status_before_and_after() {
         &run_manifest("anna", "", "id: seq_run_0001\nstate: {phase: Paused, pausedUntil: \"2099-01-04T09:00:00Z\"}"),
     );
     let planned = plan(&work);
-    assert_contains(&planned.stdout, "~ phase: \"Active\" -> \"Paused\" (pause until 2099-01-04T09:00:00Z)");
+    assert_contains(&planned.stdout, "~ state.phase: \"Active\" -> \"Paused\" (pause until 2099-01-04T09:00:00Z)");
     assert_contains(&planned.stdout, "remotely: status ACTIVE");
     apply(&work);
     assert_eq!(topo.run("seq_run_0001").status, "WAITING_FOR_LEAD");
     assert_contains(&plan(&work).stdout, "No changes.");
     work.write("a.yaml", &run_manifest("anna", "", "id: seq_run_0001\nstate: {phase: Active}"));
     let resume = plan(&work);
-    assert_contains(&resume.stdout, "~ phase: \"Paused\" -> \"Active\" (resume)");
+    assert_contains(&resume.stdout, "~ state.phase: \"Paused\" -> \"Active\" (resume)");
     assert_contains(&resume.stdout, "remotely: status WAITING_FOR_LEAD");
     apply(&work);
     assert_eq!(topo.run("seq_run_0001").status, "ACTIVE");

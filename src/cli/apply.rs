@@ -130,7 +130,7 @@ async fn saved_plan(args: &ApplyArgs, path: &std::path::Path) -> anyhow::Result<
 async fn fresh_plan(args: &ApplyArgs) -> anyhow::Result<Prepared> {
     let (session, document, digests) =
         plan::make_plan(&args.common, &args.scope, "seqops apply", digest_key::Use::Write).await?;
-    plan::print(&document, plan::Format::Text)?;
+    plan::print(&document, plan::Format::Text, &Default::default())?;
     seqops::engine::guard::check_deletes(&document.changes, &session.state, args.scope.delete_limits())
         .map_err(|e| anyhow::anyhow!(e))?;
     Ok(Prepared { session, document, digests, saved: false })
@@ -183,7 +183,7 @@ fn summary(report: &engine::apply::ApplyReport) -> String {
         report.count(Action::Replace),
         report.count(Action::Delete)
     );
-    for (action, word) in [(Action::Adopt, "adopted"), (Action::Forget, "forgotten")] {
+    for (action, word) in [(Action::Adopt, "adopted"), (Action::Moved, "moved"), (Action::Forget, "forgotten")] {
         let count = report.count(action);
         if count > 0 {
             summary.push_str(&format!(" {count} {word}."));

@@ -12,6 +12,7 @@ mod graph;
 mod import;
 mod init;
 mod plan;
+mod plan_header;
 mod progress;
 mod provenance;
 mod sandbox;

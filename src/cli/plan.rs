@@ -15,7 +15,7 @@ use seqops::manifest::ResourceKey;
 use seqops::render::markdown;
 use seqops::render::text::{self, Style};
 
-use super::{context, digest_key, Common};
+use super::{context, digest_key, plan_header, Common};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -39,6 +39,10 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     detailed_exitcode: bool,
+    /// The environment or overlay the plan is for (`staging`), named in
+    /// the Markdown comment's title and header.
+    #[arg(long, value_name = "NAME", env = "SEQOPS_ENVIRONMENT")]
+    environment: Option<String>,
     #[command(flatten)]
     cluster: ClusterArgs,
     /// Only what changed remotely since the last apply: `seqops drift`.
@@ -96,8 +100,9 @@ pub struct Scope {
     /// change (repeatable): their remote values cannot be read to compare.
     #[arg(long = "rotate", value_parser = parse_key)]
     pub rotate: Vec<ResourceKey>,
-    /// The most remote objects the plan may delete, replacements counted;
-    /// a plan that deletes more stops, changing nothing.
+    /// The most changes that cannot be undone the plan may hold: deletes,
+    /// replaces and stops (a Topo run), counted as the plan's summary
+    /// counts them; a plan with more stops, changing nothing.
     #[arg(long, value_name = "N", default_value_t = seqops::engine::guard::DEFAULT_MAX_DELETES)]
     pub max_deletes: usize,
     /// Let the plan delete every object seqops manages in an account
@@ -181,12 +186,13 @@ fn holds_digests(state: &seqops::engine::state::State) -> bool {
         .any(|entry| entry.holds(seqops::external::sources::SENSITIVE, seqops::external::digest::holds_digest))
 }
 
-/// Prints a plan document in `format`.
-pub fn print(document: &PlanDocument, format: Format) -> anyhow::Result<()> {
+/// Prints a plan document in `format`; `header` says where it applies
+/// (the Markdown comment opens with it).
+pub fn print(document: &PlanDocument, format: Format, header: &markdown::Header) -> anyhow::Result<()> {
     match format {
         Format::Text => print!("{}", text::render(&document.plan(), Style::detect(std::io::stdout().is_terminal()))),
         Format::Json => println!("{}", document.to_json()?),
-        Format::Markdown => print!("{}", markdown::render(&document.plan(), markdown::DEFAULT_CAP)),
+        Format::Markdown => print!("{}", markdown::render(&document.plan(), header, markdown::DEFAULT_CAP)),
     }
     Ok(())
 }
@@ -210,7 +216,9 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let key_use =
         if args.out.is_some() { digest_key::Use::Sign { state_has_digests: true } } else { digest_key::Use::Compare };
     let (session, document, _) = make_plan(&args.common, &args.scope, "seqops plan", key_use).await?;
-    print(&document, args.format)?;
+    let environment = args.environment.as_deref();
+    let header = plan_header::header(&args.common, Some(&session.manifests), &document, environment, args.out.as_deref());
+    print(&document, args.format, &header)?;
     for unignored in super::secret_files::unignored(&document.changes) {
         eprintln!("warning: {unignored}");
     }
@@ -268,7 +276,10 @@ async fn plan_cluster(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     if args.format == Format::Text {
         println!("Namespace {namespace}: what the controller will do once these manifests are applied.\n");
     }
-    print(&document, args.format)?;
+    let mut header = plan_header::header(&args.common, Some(&manifests), &document, args.environment.as_deref(), None);
+    header.state = format!("the cluster's namespace {namespace} (the objects' statuses)");
+    header.apply_command = format!("kubectl apply -n {namespace}{}", header.files.iter().map(|f| format!(" -f {f}")).collect::<String>());
+    print(&document, args.format, &header)?;
     if args.cluster.prune {
         seqops::engine::guard::check_deletes(&document.changes, &view.state, args.scope.delete_limits())
             .map_err(|e| anyhow!(e))?;
@@ -314,6 +325,6 @@ pub struct ShowArgs {
 
 pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let document = PlanDocument::read(&args.plan).map_err(|e| anyhow!(e))?;
-    print(&document, args.format)?;
+    print(&document, args.format, &plan_header::saved(&document))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -36,6 +36,18 @@ pub enum StateCommand {
         #[arg(long, default_value = ".seqops/state.json")]
         state: PathBuf,
     },
+    /// Moves an object's record to a new name (a manifest renamed): the
+    /// remote object is kept, and no request is made. `seqops.dev/moved-from`
+    /// on the renamed manifest does the same within a plan, for review.
+    Mv {
+        /// Kind/old-name, as state has it.
+        old: String,
+        /// Kind/new-name: the same kind.
+        new: String,
+        /// A file, or `k8s://NAMESPACE/NAME`.
+        #[arg(long, default_value = ".seqops/state.json")]
+        state: PathBuf,
+    },
 }
 
 fn parse_key(text: &str) -> anyhow::Result<ResourceKey> {
@@ -95,6 +107,27 @@ pub async fn run(command: StateCommand) -> anyhow::Result<ExitCode> {
             let id = entry.id.unwrap_or_else(|| "(no id)".into());
             println!("Removed {key} ({id}) from state; the remote object was not touched.");
         }
+        StateCommand::Mv { old, new, state: path } => move_record(&parse_key(&old)?, &parse_key(&new)?, &path).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `seqops state mv OLD NEW`: the record of OLD under NEW, in one locked
+/// write; nothing is sent to any API.
+async fn move_record(old: &ResourceKey, new: &ResourceKey, path: &std::path::Path) -> anyhow::Result<()> {
+    if old.kind != new.kind {
+        bail!("{old} and {new} are of different kinds: a record moves only to a new name of its own kind");
+    }
+    let store = open_store(path, Some("seqops state mv"), Duration::ZERO).await?;
+    let Some(mut state) = store.load()? else { bail!("no state at {}", path.display()) };
+    if !state.resources.contains_key(old) {
+        bail!("{old} is not in state {}", path.display());
+    }
+    if state.resources.contains_key(new) {
+        bail!("{new} is in state {} already: remove it first (`seqops state rm {new}`) if it is the same object", path.display());
+    }
+    state.move_entry(old, new);
+    store.save(&mut state)?;
+    println!("Moved {old} to {new} in state; the remote object was not touched.");
+    Ok(())
 }

@@ -105,7 +105,7 @@ mod tests {
             renew_token: None,
             renews: false,
             annotations: Default::default(),
-            ends: false,
+            steps: crate::engine::plan::Steps::default(),
             requests: 1,
         };
         Plan { changes: vec![change], ..Plan::default() }

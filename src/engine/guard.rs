@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use super::plan::{Action, Change};
+use super::plan::{Action, Change, Summary, Verb};
 use super::state::State;
 
-/// The most deletions (replacements counted) a plan may hold unless the
-/// operator allows more.
+/// The most changes that cannot be undone (deletes, replaces and stops) a
+/// plan may hold unless the operator allows more.
 pub const DEFAULT_MAX_DELETES: usize = 10;
 
 /// How much a plan may delete.
@@ -28,15 +28,20 @@ impl Default for DeleteLimits {
 /// Refuses a plan that deletes more than `limits` allow, saying why and
 /// which flag allows it.
 pub fn check_deletes(changes: &[Change], state: &State, limits: DeleteLimits) -> Result<(), String> {
-    let deletes =
-        |action: Action| changes.iter().filter(|c| c.action == action || (c.ends && action == Action::Delete)).count();
-    let (deleted, replaced) = (deletes(Action::Delete), deletes(Action::Replace));
-    if deleted + replaced > limits.max_deletes {
+    let summary = Summary::of(changes);
+    if summary.cannot_be_undone > limits.max_deletes {
+        let counted: Vec<String> = [Verb::Replace, Verb::Delete, Verb::Stop]
+            .into_iter()
+            .filter(|v| summary.count(*v) > 0)
+            .map(|v| format!("{} to {}", summary.count(v), v.word()))
+            .collect();
         return Err(format!(
-            "this plan deletes {} remote objects ({deleted} deleted, {replaced} replaced), more than --max-deletes {}; nothing was changed. If it is meant, pass --max-deletes {}",
-            deleted + replaced,
+            "this plan has {} change{} that cannot be undone ({}), more than --max-deletes {}; nothing was changed. If it is meant, pass --max-deletes {}",
+            summary.cannot_be_undone,
+            if summary.cannot_be_undone == 1 { "" } else { "s" },
+            counted.join(", "),
             limits.max_deletes,
-            deleted + replaced
+            summary.cannot_be_undone
         ));
     }
     if limits.allow_delete_all {

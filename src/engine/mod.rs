@@ -19,7 +19,7 @@ pub mod state;
 pub use apply::{apply, ApplyOptions, ApplyReport, Progress};
 pub use connections::Connections;
 pub use failure::Failure;
-pub use plan::{plan, Action, Change, Plan, PlanOptions, Refresh};
+pub use plan::{plan, Action, Change, Plan, PlanOptions, Refresh, Verb};
 pub use reason::Reason;
 
 #[derive(Debug, thiserror::Error)]

@@ -77,9 +77,49 @@ pub enum Reason {
     /// The API cannot delete the kind: it only leaves state.
     CannotDelete,
 
-    /// A reason read back from a saved plan, which keeps reasons as the
-    /// words shown; they are shown again as they were.
-    Saved { words: String },
+    // A new name.
+    /// `seqops.dev/moved-from` (or `seqops state mv`) gave the object
+    /// state knew by `from` this name.
+    MovedFrom { from: String },
+
+    /// A reason read back from a saved plan, which keeps reasons as their
+    /// code and the words shown; they are shown again as they were.
+    Saved { code: String, words: String },
+}
+
+impl Reason {
+    /// The reason's code in the JSON plan, beside its words: what a tool
+    /// matches on (Terraform's `action_reason` is the model).
+    pub fn code(&self) -> &str {
+        match self {
+            Reason::FieldImmutable { .. } => "field_immutable",
+            Reason::FieldRemovedCannotReset { .. } => "field_removed_cannot_reset",
+            Reason::NotUpdatable { .. } => "not_updatable",
+            Reason::DeletedOutside { .. } => "deleted_outside",
+            Reason::ForeignDigestKey { .. } => "foreign_digest_key",
+            Reason::Observed { .. } => "observed",
+            Reason::EndsIt { .. } => "ends_it",
+            Reason::RenewTokenChanged { .. } => "renew_token_changed",
+            Reason::RenewFinished { .. } => "renew_finished",
+            Reason::ExternalIdNamesIt => "external_id_names_it",
+            Reason::SpecIdNamesIt => "spec_id_names_it",
+            Reason::AdoptAnnotationMatchesName => "adopt_annotation_matches_name",
+            Reason::ExistsFinished { .. } => "exists_finished",
+            Reason::ExistsAdopted { .. } => "exists_adopted",
+            Reason::OneLive { .. } => "one_live",
+            Reason::LostCreateFoundByNaturalKey => "lost_create_found_by_natural_key",
+            Reason::LostCreateFound => "lost_create_found",
+            Reason::LostCreateResent => "lost_create_resent",
+            Reason::LostCreateSentUnknown { .. } => "lost_create_sent_unknown",
+            Reason::LostCreateAmbiguous { .. } => "lost_create_ambiguous",
+            Reason::ReplacedByExists => "replaced_by_exists",
+            Reason::PolicyKeeps => "policy_keeps",
+            Reason::OrphanKeeps => "orphan_keeps",
+            Reason::CannotDelete => "cannot_delete",
+            Reason::MovedFrom { .. } => "moved_from",
+            Reason::Saved { code, .. } => code,
+        }
+    }
 }
 
 impl fmt::Display for Reason {
@@ -142,7 +182,8 @@ impl fmt::Display for Reason {
             Reason::PolicyKeeps => f.write_str("its managementPolicies did not allow Delete: the remote object is kept"),
             Reason::OrphanKeeps => f.write_str("seqops.dev/deletion-policy: orphan keeps the remote object"),
             Reason::CannotDelete => f.write_str("the API cannot delete it; it is only removed from state"),
-            Reason::Saved { words } => f.write_str(words),
+            Reason::MovedFrom { from } => write!(f, "moved from {from}: state keeps its record, nothing is sent"),
+            Reason::Saved { words, .. } => f.write_str(words),
         }
     }
 }
@@ -209,7 +250,8 @@ mod tests {
             Reason::PolicyKeeps,
             Reason::OrphanKeeps,
             Reason::CannotDelete,
-            Reason::Saved { words: text("trigger cannot change in place") },
+            Reason::MovedFrom { from: text("Sequence/welcome") },
+            Reason::Saved { code: text("field_immutable"), words: text("trigger cannot change in place") },
         ]
     }
 
@@ -259,8 +301,17 @@ mod tests {
             Reason::PolicyKeeps => "its managementPolicies did not allow Delete: the remote object is kept",
             Reason::OrphanKeeps => "seqops.dev/deletion-policy: orphan keeps the remote object",
             Reason::CannotDelete => "the API cannot delete it; it is only removed from state",
+            Reason::MovedFrom { .. } => "moved from Sequence/welcome: state keeps its record, nothing is sent",
             Reason::Saved { .. } => "trigger cannot change in place",
         }
+    }
+
+    #[test]
+    fn every_reason_has_a_code_of_its_own() {
+        let reasons = one_of_each();
+        let codes: std::collections::BTreeSet<&str> = reasons.iter().map(Reason::code).collect();
+        // The saved reason keeps the code of the one it was.
+        assert_eq!(codes.len(), reasons.len() - 1);
     }
 
     #[test]

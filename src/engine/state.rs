@@ -102,6 +102,23 @@ impl ProviderRecord {
 }
 
 impl State {
+    /// Moves the record of `from` to `to` (a rename: `seqops.dev/moved-from`,
+    /// `seqops state mv`), and what depends on `from` to depend on `to`.
+    /// False, changing nothing, when `from` has no record or `to` has one.
+    pub fn move_entry(&mut self, from: &ResourceKey, to: &ResourceKey) -> bool {
+        if self.resources.contains_key(to) {
+            return false;
+        }
+        let Some(entry) = self.resources.remove(from) else { return false };
+        self.resources.insert(to.clone(), entry);
+        for entry in self.resources.values_mut() {
+            for dependency in entry.depends_on.iter_mut().filter(|d| *d == from) {
+                *dependency = to.clone();
+            }
+        }
+        true
+    }
+
     pub fn new(sandbox: bool) -> Self {
         Self {
             version: STATE_VERSION,

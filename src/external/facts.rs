@@ -148,13 +148,40 @@ pub enum Gone {
 pub enum End {
     /// The API deletes it.
     Delete,
-    /// Some change ends it for good (a Topo stop): `ends` says whether the
-    /// updates (then the desired fields) do, and how. Such a change is
-    /// planned like a delete, and prevent-destroy blocks it. The API cannot
-    /// delete it.
-    Transition { ends: fn(&Fields, &Fields) -> Option<String> },
+    /// It moves between states by calls of its own (a Topo pause, resume
+    /// or stop), and a stop ends it for good: `moves` says which move the
+    /// updates (then the desired fields) make, if any, and how. A move
+    /// that ends it is planned like a delete, and prevent-destroy blocks
+    /// it. The API cannot delete it.
+    Transition { moves: fn(&Fields, &Fields) -> Option<Move> },
     /// It cannot end: removed from the manifests, it is left as it is.
     Never,
+}
+
+/// A move between states a kind makes by a call of its own, not by a
+/// field's update: each is an action of its own in a plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Transition {
+    Pause,
+    Resume,
+    /// Ends the object for good.
+    Stop,
+}
+
+impl Transition {
+    /// Whether it cannot be undone.
+    pub fn ends(self) -> bool {
+        matches!(self, Transition::Stop)
+    }
+}
+
+/// The move an update makes: which, how (`stop (WIN, CONTACT)`), and the
+/// fields its call sends, which are not a field update of their own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Move {
+    pub transition: Transition,
+    pub how: String,
+    pub fields: &'static [&'static str],
 }
 
 /// What a listing shows of each object.
@@ -186,6 +213,21 @@ pub struct Field {
     pub shape: Shape,
     pub unset: Unset,
     pub sent: Sent,
+    pub shown: Shown,
+}
+
+/// Where a plan shows a field: every path a plan shows is one of the
+/// kind's schema, so a field named otherwise in the manifest says where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// Under its own name.
+    AsIs,
+    /// At this path of the spec (Topo's `phase` is `state.phase`).
+    At(&'static str),
+    /// At this path, but not on a line of its own where the line of the
+    /// other field is shown, whose note says it (a stop's reason and
+    /// scope, in the note of its phase's line).
+    AtUnless(&'static str, &'static str),
 }
 
 /// Whether a field can change without the object being made anew.
@@ -274,6 +316,7 @@ impl Field {
             shape: Shape::Value,
             unset: Unset::Default(Json::Null),
             sent: Sent::ByCreate,
+            shown: Shown::AsIs,
         }
     }
 
@@ -307,6 +350,21 @@ impl Field {
 
     pub const fn after_create(self) -> Field {
         Field { sent: Sent::AfterCreate, ..self }
+    }
+
+    /// Shown at `path` of the spec.
+    pub const fn shown_at(self, path: &'static str) -> Field {
+        Field { shown: Shown::At(path), ..self }
+    }
+
+    /// Not on a line of its own where `other`'s line is shown: its note
+    /// says this field.
+    pub const fn said_by(self, other: &'static str) -> Field {
+        let path = match self.shown {
+            Shown::At(path) | Shown::AtUnless(path, _) => path,
+            Shown::AsIs => self.name,
+        };
+        Field { shown: Shown::AtUnless(path, other), ..self }
     }
 }
 
@@ -452,11 +510,25 @@ impl KindFacts {
         }
     }
 
-    /// Whether making `updates` (then `desired`) ends the object, and how.
-    pub fn ends(&self, updates: &Fields, desired: &Fields) -> Option<String> {
+    /// The move making `updates` (then `desired`) makes, if any.
+    pub fn moves(&self, updates: &Fields, desired: &Fields) -> Option<Move> {
         match self.lifecycle.end {
-            End::Transition { ends } => ends(updates, desired),
+            End::Transition { moves } => moves(updates, desired),
             End::Delete | End::Never => None,
+        }
+    }
+
+    /// Where a plan shows `field`, given whether a field has a line of
+    /// its own (`shown`): `None` when another line says it.
+    pub fn shown_path<'a>(&self, field: &'a str, shown: impl Fn(&str) -> bool) -> Option<&'a str>
+    where
+        'static: 'a,
+    {
+        match self.field(field).map(|f| f.shown) {
+            Some(Shown::At(path)) => Some(path),
+            Some(Shown::AtUnless(_, other)) if shown(other) => None,
+            Some(Shown::AtUnless(path, _)) => Some(path),
+            Some(Shown::AsIs) | None => Some(field),
         }
     }
 

@@ -19,8 +19,8 @@ mod stored;
 
 pub use error::{Cause, ProviderError};
 pub use facts::{
-    Birth, Change, End, Field, Gone, Json, KindFacts, KindId, Lifecycle, Listing, Mutability, Read, Renew,
-    ReplaceOrder, Sent, Shape, Unset, CRUD,
+    Birth, Change, End, Field, Gone, Json, KindFacts, KindId, Lifecycle, Listing, Move, Mutability, Read, Renew,
+    ReplaceOrder, Sent, Shape, Shown, Transition, Unset, CRUD,
 };
 pub use secret::Secret;
 pub use spec::Spec;

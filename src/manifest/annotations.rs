@@ -15,7 +15,13 @@ pub const EXTERNAL_ID: &str = "seqops.dev/external-id";
 /// the controller's burst limit of the account's objects a minute.
 pub const ALLOW_MASS_DELETE: &str = "seqops.dev/allow-mass-delete";
 
-pub const KNOWN: [&str; 6] = [ADOPT, DELETION_POLICY, PREVENT_DESTROY, PAUSED, EXTERNAL_ID, ALLOW_MASS_DELETE];
+/// The object's old name: state's record of it moves to this name, and
+/// nothing is sent (Terraform's `moved {}`). The CLI's; the controller
+/// does not rename.
+pub const MOVED_FROM: &str = "seqops.dev/moved-from";
+
+pub const KNOWN: [&str; 7] =
+    [ADOPT, DELETION_POLICY, PREVENT_DESTROY, PAUSED, EXTERNAL_ID, ALLOW_MASS_DELETE, MOVED_FROM];
 
 /// Checks one annotation's value; `None` when it is fine.
 pub fn check(name: &str, value: &str) -> Option<String> {
@@ -27,6 +33,8 @@ pub fn check(name: &str, value: &str) -> Option<String> {
             (value != "delete" && value != "orphan").then(|| format!("must be \"delete\" or \"orphan\", not {value:?}"))
         }
         EXTERNAL_ID => value.trim().is_empty().then(|| "must name a remote id".to_string()),
+        MOVED_FROM => (value.trim().is_empty() || value.contains('/'))
+            .then(|| format!("must be the object's old metadata.name, not {value:?}")),
         _ => None,
     }
 }

@@ -27,6 +27,30 @@ pub struct Reference {
     /// The key kind of the manifest referred to.
     pub kind: KindId,
     pub name: String,
+    /// What `name` is: the manifest's name, or the remote name its spec
+    /// gives the object.
+    pub by: Naming,
+}
+
+/// How a reference names what it refers to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Naming {
+    /// The manifest's `metadata.name`: a manifest must define it, and the
+    /// field's value is that object's remote id once made.
+    Manifest,
+    /// The remote name a manifest's spec gives the object at `field`
+    /// (orchagent's `secretNames` hold secrets' `spec.name`), among those
+    /// whose spec holds `same.1` at `same.0` (the same workspace). It is an
+    /// edge of the graph when such a manifest exists, and nothing when none
+    /// does: the object may be managed elsewhere.
+    Remote { field: &'static str, same: Option<(&'static str, String)> },
+}
+
+impl Reference {
+    /// A reference to the manifest `kind/name`.
+    pub fn to(field: impl Into<String>, kind: KindId, name: impl Into<String>) -> Reference {
+        Reference { field: field.into(), kind, name: name.into(), by: Naming::Manifest }
+    }
 }
 
 /// A kind's spec type, and with it everything seqops knows of the kind:

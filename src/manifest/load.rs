@@ -547,7 +547,8 @@ fn check_across_documents(resources: &mut [Resource], kinds: &[KindSpec], diagno
         })
         .collect();
     let keys: std::collections::BTreeSet<ResourceKey> = resources.iter().map(|r| r.key.clone()).collect();
-    for resource in resources.iter_mut() {
+    let mut by_remote_name = Vec::new();
+    for (index, resource) in resources.iter_mut().enumerate() {
         let Some(kind) = kinds.iter().find(|k| k.matches(&resource.api_version, &resource.kind)) else {
             continue;
         };
@@ -558,6 +559,10 @@ fn check_across_documents(resources: &mut [Resource], kinds: &[KindSpec], diagno
             }
         }
         for reference in (kind.references)(&resource.spec) {
+            if reference.by != super::Naming::Manifest {
+                by_remote_name.push((index, reference));
+                continue;
+            }
             let target = ResourceKey::new(reference.kind, reference.name.clone());
             if keys.contains(&target) {
                 resource.references.push((reference.field.clone(), target.clone()));
@@ -571,6 +576,33 @@ fn check_across_documents(resources: &mut [Resource], kinds: &[KindSpec], diagno
                     message: format!("no manifest defines {target}"),
                 });
             }
+        }
+    }
+    add_edges_by_remote_name(resources, by_remote_name);
+}
+
+/// The edges of references by remote name (a Service's `secretNames`):
+/// to each manifest of the kind whose spec gives the object that name
+/// (and holds what the reference asks it to share), none when there is
+/// none, which is no error.
+fn add_edges_by_remote_name(resources: &mut [Resource], references: Vec<(usize, super::Reference)>) {
+    let pointer = |path: &str| format!("/{path}");
+    let mut edges = Vec::new();
+    for (index, reference) in references {
+        let super::Naming::Remote { field, same } = &reference.by else { continue };
+        let named = |r: &Resource| {
+            r.key.kind == reference.kind
+                && r.spec.json().pointer(&pointer(field)).and_then(serde_json::Value::as_str) == Some(&reference.name)
+                && same.as_ref().is_none_or(|(path, value)| {
+                    r.spec.json().pointer(&pointer(path)).and_then(serde_json::Value::as_str) == Some(value)
+                })
+        };
+        edges.extend(resources.iter().filter(|r| named(r)).map(|r| (index, r.key.clone())));
+    }
+    for (index, target) in edges {
+        let depends_on = &mut resources[index].depends_on;
+        if !depends_on.contains(&target) {
+            depends_on.push(target);
         }
     }
 }

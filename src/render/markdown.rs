@@ -1,35 +1,63 @@
-//! The plan as a pull-request comment: a summary table per provider, then
-//! one collapsible section per object, capped so the comment always fits.
+//! The plan as a pull-request comment. Read top down, it says where it
+//! applies (the `-f` set, state, environment, each Provider and where its
+//! key comes from, the commit), the summary, what cannot be undone and
+//! what drifted, above the fold; then a table per Provider, a chart when
+//! there are edges to show, one collapsible section per object, and the
+//! command that applies this plan. Capped so the comment always fits,
+//! never cutting an object's section in two.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::text::{requests_line, summary};
+use super::text::{requests_line, summary, what_happens};
 use crate::engine::diff::FieldChange;
-use crate::engine::{Action, Change, Plan};
+use crate::engine::plan::Summary;
+use crate::engine::{Change, Plan, Verb};
 
 /// GitHub refuses comments over 65,536 characters; keep well under.
 pub const DEFAULT_CAP: usize = 60_000;
 
-const ACTIONS: [(Action, &str); 6] = [
-    (Action::Create, "create"),
-    (Action::Update, "update"),
-    (Action::Replace, "replace"),
-    (Action::Delete, "delete"),
-    (Action::Adopt, "adopt"),
-    (Action::Forget, "forget"),
-];
+/// The table's columns: these always, others when a change shows them.
+const ALWAYS: [Verb; 4] = [Verb::Create, Verb::Update, Verb::Replace, Verb::Delete];
+
+/// Where a plan applies: what the comment's header names. Made without a
+/// request: a Provider's key is named by where it comes from, never read.
+#[derive(Clone, Debug, Default)]
+pub struct Header {
+    /// The `-f` set, as given.
+    pub files: Vec<String>,
+    /// Where state is: a file, or `k8s://NAMESPACE/NAME`.
+    pub state: String,
+    /// The environment or overlay (`--environment`), when named.
+    pub environment: Option<String>,
+    pub providers: Vec<ProviderLine>,
+    /// The commit the manifests are at, and whether they differ from it.
+    pub commit: Option<(String, bool)>,
+    /// The command that applies exactly this plan.
+    pub apply_command: String,
+}
+
+/// One Provider as the header names it.
+#[derive(Clone, Debug)]
+pub struct ProviderLine {
+    pub name: String,
+    pub provider_type: String,
+    /// `$ORSAY_API_KEY`, or `Secret orsay-key (key api-key)`.
+    pub credentials: String,
+}
 
 /// Renders `plan` in at most `cap` characters: when the sections do not all
 /// fit, the summary stays and the objects left out are listed by key.
-pub fn render(plan: &Plan, cap: usize) -> String {
-    let mut head = String::from("### seqops plan\n\n");
+pub fn render(plan: &Plan, header: &Header, cap: usize) -> String {
+    let mut head = heading(header);
     for warning in &plan.warnings {
         let _ = writeln!(head, "> **Warning:** {}\n", escape(warning));
     }
     let _ = writeln!(head, "**{}**\n", summary(plan));
+    head.push_str(&cannot_be_undone(plan));
+    head.push_str(&drift(plan));
     if let Some(cost) = super::cost::line(plan) {
         let _ = writeln!(head, "{}\n", escape(&cost));
     }
@@ -39,7 +67,7 @@ pub fn render(plan: &Plan, cap: usize) -> String {
     if let Some(chart) = super::graph::plan_mermaid(plan) {
         let _ = writeln!(head, "```mermaid\n{chart}```\n");
     }
-    let tail = format!("\n{}\n", requests_line(plan));
+    let tail = format!("\n{}\n{}", requests_line(plan), apply_line(plan, header));
     let mut body = String::new();
     let mut left_out: Vec<&Change> = Vec::new();
     for (index, change) in plan.changes.iter().enumerate() {
@@ -67,6 +95,87 @@ pub fn render(plan: &Plan, cap: usize) -> String {
     out
 }
 
+/// The title and the table of where the plan applies.
+fn heading(header: &Header) -> String {
+    let mut out = match &header.environment {
+        Some(environment) => format!("### seqops plan: {}\n\n", escape(environment)),
+        None => String::from("### seqops plan\n\n"),
+    };
+    out.push_str("| | |\n|---|---|\n");
+    let files: Vec<String> = header.files.iter().map(|f| format!("`{}`", escape(f))).collect();
+    let files = if files.is_empty() { "`.`".to_string() } else { files.join(" ") };
+    let _ = writeln!(out, "| manifests | -f {files} |");
+    let _ = writeln!(out, "| state | `{}` |", escape(&header.state));
+    if let Some(environment) = &header.environment {
+        let _ = writeln!(out, "| environment | {} |", escape(environment));
+    }
+    for provider in &header.providers {
+        let _ = writeln!(
+            out,
+            "| Provider `{}` | {}, key from {} |",
+            escape(&provider.name),
+            escape(&provider.provider_type),
+            escape(&provider.credentials)
+        );
+    }
+    match &header.commit {
+        Some((commit, true)) => {
+            let _ = writeln!(out, "| commit | `{}` **dirty**: the files planned differ from it |", escape(commit));
+        }
+        Some((commit, false)) => {
+            let _ = writeln!(out, "| commit | `{}` |", escape(commit));
+        }
+        None => out.push_str("| commit | none: the manifests are not in a git repository |\n"),
+    }
+    out.push('\n');
+    out
+}
+
+/// Every change that cannot be undone, one line each, above the fold.
+fn cannot_be_undone(plan: &Plan) -> String {
+    let lines: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.cannot_be_undone())
+        .map(|c| {
+            let how = c.reasons.iter().find(|r| r.code() == "ends_it").map(|r| format!(": {r}")).unwrap_or_default();
+            format!("- `{} {}` {}{}", super::text::symbols(c), c.key, what_happens(c), escape(&how))
+        })
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("**Cannot be undone:**\n\n{}\n\n", lines.join("\n"))
+}
+
+/// What changed outside seqops since the last apply, above the fold.
+fn drift(plan: &Plan) -> String {
+    let mut lines = Vec::new();
+    for change in plan.changes.iter().filter(|c| !c.drift.is_empty()) {
+        for field in &change.drift {
+            lines.push(format!(
+                "! {} {}: {} -> {}",
+                change.key,
+                field.path,
+                fence_safe(&value(field.before.as_ref())),
+                fence_safe(&value(field.after.as_ref()))
+            ));
+        }
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("**Drift** (changed outside seqops since the last apply; this plan sets it back):\n\n```diff\n{}\n```\n\n", lines.join("\n"))
+}
+
+/// The command that applies this plan, last.
+fn apply_line(plan: &Plan, header: &Header) -> String {
+    if plan.is_empty() || header.apply_command.is_empty() {
+        return String::new();
+    }
+    format!("\nTo apply exactly this: `{}`\n", header.apply_command)
+}
+
 fn floor_boundary(text: &str, mut index: usize) -> usize {
     while index > 0 && !text.is_char_boundary(index) {
         index -= 1;
@@ -74,19 +183,27 @@ fn floor_boundary(text: &str, mut index: usize) -> usize {
     index.min(text.len())
 }
 
+/// Each Provider's count of every verb: the four Terraform counts always,
+/// the others when the plan has them; what cannot be undone in bold.
 fn table(plan: &Plan) -> String {
-    let mut counts: BTreeMap<&str, [usize; 6]> = BTreeMap::new();
+    let mut rows: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
     for change in &plan.changes {
-        let row = counts.entry(change.provider.as_str()).or_default();
-        if let Some(slot) = ACTIONS.iter().position(|(a, _)| *a == change.action) {
-            row[slot] += 1;
-        }
+        rows.entry(change.provider.as_str()).or_default().push(change);
     }
-    let mut out = String::from(
-        "| provider | create | update | replace | delete | adopt | forget |\n|---|---:|---:|---:|---:|---:|---:|\n",
-    );
-    for (provider, row) in counts {
-        let cells: Vec<String> = row.iter().map(ToString::to_string).collect();
+    let all = plan.summary();
+    let columns: Vec<Verb> =
+        Verb::ALL.into_iter().filter(|v| ALWAYS.contains(v) || all.count(*v) > 0).collect();
+    let names: Vec<&str> = columns.iter().map(|v| v.word()).collect();
+    let mut out = format!("| provider | {} |\n|---|{}\n", names.join(" | "), "---:|".repeat(columns.len()));
+    for (provider, changes) in rows {
+        let counts = Summary::of(changes);
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|v| match counts.count(*v) {
+                n if n > 0 && v.cannot_be_undone() => format!("**{n}**"),
+                n => n.to_string(),
+            })
+            .collect();
         let _ = writeln!(out, "| {} | {} |", escape(provider), cells.join(" | "));
     }
     out.push('\n');
@@ -99,7 +216,7 @@ fn section(change: &Change) -> String {
     let _ = writeln!(
         out,
         "<details><summary><code>{} {}</code> {}{id}</summary>\n",
-        change.action.symbol(),
+        super::text::symbols(change),
         change.key,
         escape(&change.display_name)
     );
@@ -110,14 +227,6 @@ fn section(change: &Change) -> String {
         out.push_str("```diff\n");
         for field in &change.fields {
             field_lines(&mut out, field);
-        }
-        out.push_str("```\n");
-    }
-    if !change.drift.is_empty() {
-        out.push_str("\nDrift (changed outside seqops since the last apply):\n\n```diff\n");
-        for field in &change.drift {
-            let _ =
-                writeln!(out, "! {}: {} -> {}", field.path, value(field.before.as_ref()), value(field.after.as_ref()));
         }
         out.push_str("```\n");
     }
@@ -165,7 +274,7 @@ fn omitted_list(changes: &[&Change]) -> String {
     if changes.is_empty() {
         return String::new();
     }
-    let keys: Vec<String> = changes.iter().map(|c| format!("`{} {}`", c.action.symbol(), c.key)).collect();
+    let keys: Vec<String> = changes.iter().map(|c| format!("`{} {}`", super::text::symbols(c), c.key)).collect();
     format!(
         "\n**{} object{} left out to fit the comment size limit:** {}\n",
         changes.len(),
@@ -195,7 +304,7 @@ mod tests {
     fn change(name: &str, content: &str) -> Change {
         serde_json::from_value::<crate::engine::planfile::PlannedChange>(serde_json::json!({
             "key": format!("Sequence/{name}"), "api_version": "orsay.seqops.dev/v1alpha1", "provider": "main",
-            "action": "update", "id": "id-1", "display_name": name,
+            "action": "update", "actions": ["update"], "id": "id-1", "display_name": name,
             "fields": [{"path": "flow[0].content", "before": "Hi\nthere\n", "after": content}],
         }))
         .map(Change::from)
@@ -205,8 +314,8 @@ mod tests {
     #[test]
     fn each_object_is_a_collapsible_section_with_its_diff() {
         let plan = Plan { changes: vec![change("a", "Hi\nfriend\n")], ..Default::default() };
-        let out = render(&plan, DEFAULT_CAP);
-        assert!(out.contains("| main | 0 | 1 | 0 | 0 | 0 | 0 |"), "{out}");
+        let out = render(&plan, &Header::default(), DEFAULT_CAP);
+        assert!(out.contains("| main | 0 | 1 | 0 | 0 |"), "{out}");
         assert!(out.contains("<details><summary><code>~ Sequence/a</code>"), "{out}");
         assert!(out.contains("- there\n+ friend\n"), "{out}");
     }
@@ -216,7 +325,7 @@ mod tests {
         let big = "x".repeat(5_000) + "\n";
         let changes: Vec<Change> = (0..30).map(|i| change(&format!("s{i}"), &big)).collect();
         let plan = Plan { changes, ..Default::default() };
-        let out = render(&plan, DEFAULT_CAP);
+        let out = render(&plan, &Header::default(), DEFAULT_CAP);
         assert!(out.len() <= DEFAULT_CAP, "{}", out.len());
         assert!(out.contains("Plan: 0 to create, 30 to update"));
         assert!(out.contains("objects left out to fit the comment size limit:** `~ Sequence/s"), "{out}");

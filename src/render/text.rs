@@ -5,7 +5,7 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use crate::engine::diff::FieldChange;
-use crate::engine::{Action, Change, Plan};
+use crate::engine::{Action, Change, Plan, Verb};
 
 /// Colours or not: only on a terminal, and never with `NO_COLOR`.
 #[derive(Clone, Copy, Debug)]
@@ -26,26 +26,39 @@ impl Style {
         }
     }
 
-    fn for_action(&self, action: Action, text: &str) -> String {
-        let code = match action {
-            Action::Create | Action::Adopt => "32",
-            Action::Update => "33",
-            Action::Replace | Action::Delete => "31",
-            Action::Forget => "36",
-        };
-        self.paint(code, text)
+    fn for_verb(&self, verb: Verb, text: &str) -> String {
+        self.paint(colour(verb), text)
     }
 }
 
-fn what_happens(action: Action) -> &'static str {
-    match action {
-        Action::Create => "will be created",
-        Action::Update => "will be updated in place",
-        Action::Replace => "must be replaced",
-        Action::Delete => "will be deleted",
-        Action::Adopt => "will be adopted",
-        Action::Forget => "will be removed from state (the remote object is kept)",
+/// The terminal colour of a verb: red for what cannot be undone.
+fn colour(verb: Verb) -> &'static str {
+    match verb {
+        Verb::Create | Verb::Adopt => "32",
+        Verb::Update => "33",
+        Verb::Replace | Verb::Delete | Verb::Stop => "31",
+        Verb::Pause | Verb::Resume => "34",
+        Verb::Forget | Verb::Moved => "36",
     }
+}
+
+/// `will be adopted, then stopped (cannot be undone)`.
+pub fn what_happens(change: &Change) -> String {
+    let mut words = change.what_happens();
+    if let Some(moved_from) = &change.steps.moved_from {
+        words = words.replacen("has moved to this name", &format!("has moved from {moved_from}"), 1);
+    }
+    if change.cannot_be_undone() {
+        words.push_str(" (cannot be undone)");
+    } else if change.steps.lasting {
+        words.push_str(" (cannot be undone: the API cannot delete it)");
+    }
+    words
+}
+
+/// The symbols of what a change does: `<= x`.
+pub fn symbols(change: &Change) -> String {
+    change.verbs().iter().map(|v| v.symbol()).collect::<Vec<_>>().join(" ")
 }
 
 pub fn render(plan: &Plan, style: Style) -> String {
@@ -70,23 +83,33 @@ pub fn render(plan: &Plan, style: Style) -> String {
     out
 }
 
-/// `Plan: N to create, …` or `No changes.`, as Terraform says it.
+/// `Plan: N to create, …` or `No changes.`, as Terraform says it; what
+/// cannot be undone is counted apart, last: `1 to stop, cannot be undone.`
 pub fn summary(plan: &Plan) -> String {
     if plan.is_empty() {
         return "No changes. The remote objects match the manifests.".into();
     }
-    let mut line = format!(
-        "Plan: {} to create, {} to update, {} to replace, {} to delete.",
-        plan.count(Action::Create),
-        plan.count(Action::Update),
-        plan.count(Action::Replace),
-        plan.count(Action::Delete)
-    );
-    for (action, word) in [(Action::Adopt, "adopt"), (Action::Forget, "forget")] {
-        let count = plan.count(action);
-        if count > 0 {
-            let _ = write!(line, " {count} to {word}.");
-        }
+    let counts = plan.summary();
+    let counted = |verbs: &[Verb]| -> Vec<String> {
+        verbs
+            .iter()
+            .filter(|v| counts.count(**v) > 0)
+            .map(|v| format!("{} to {}", counts.count(*v), v.word()))
+            .collect()
+    };
+    let others = counted(&[Verb::Adopt, Verb::Moved, Verb::Forget, Verb::Pause, Verb::Resume]);
+    let undone = counted(&[Verb::Replace, Verb::Delete, Verb::Stop]);
+    let (create, update) = (counts.count(Verb::Create), counts.count(Verb::Update));
+    let mut line = if undone.is_empty() {
+        format!("Plan: {create} to create, {update} to update, 0 to replace, 0 to delete.")
+    } else {
+        format!("Plan: {create} to create, {update} to update.")
+    };
+    if !others.is_empty() {
+        let _ = write!(line, " {}.", others.join(", "));
+    }
+    if !undone.is_empty() {
+        let _ = write!(line, " {}, cannot be undone.", undone.join(", "));
     }
     line
 }
@@ -129,11 +152,12 @@ fn plural(n: u64) -> &'static str {
 
 fn render_change(out: &mut String, change: &Change, style: Style) {
     let id = change.id.as_ref().map(|id| format!(", id {id}")).unwrap_or_default();
-    let _ = writeln!(out, "  # {} ({}{id}) {}", change.key, change.provider, what_happens(change.action));
+    let _ = writeln!(out, "  # {} ({}{id}) {}", change.key, change.provider, what_happens(change));
     for reason in &change.reasons {
         let _ = writeln!(out, "  #   {reason}");
     }
-    let symbol = style.for_action(change.action, change.action.symbol());
+    let painted: Vec<String> = change.verbs().into_iter().map(|v| style.for_verb(v, v.symbol())).collect();
+    let symbol = painted.join(" ");
     let _ = writeln!(out, "  {symbol} {} {:?}", change.key, change.display_name);
     for field in &change.fields {
         render_field(out, field, change.action, style);

@@ -136,6 +136,8 @@ pub enum SandboxError {
 pub struct Sandbox {
     emulators: Vec<Arc<dyn Emulator>>,
     counts: Mutex<BTreeMap<&'static str, u64>>,
+    /// Of those, the requests that may change something (not a GET).
+    writes: Mutex<BTreeMap<&'static str, u64>>,
     data_file: Option<PathBuf>,
     /// Held from a snapshot to its write: two changes saved at once must
     /// not let the older snapshot be written last.
@@ -169,16 +171,18 @@ impl Sandbox {
                 }
             }
         }
-        let counts = emulators.iter().map(|e| (e.id(), 0)).collect();
+        let counts: BTreeMap<&'static str, u64> = emulators.iter().map(|e| (e.id(), 0)).collect();
         let faults = faults.map(Arc::new);
-        Ok(Arc::new(Self { emulators, counts: Mutex::new(counts), data_file, saving: Mutex::new(()), faults }))
+        let writes = Mutex::new(counts.clone());
+        Ok(Arc::new(Self { emulators, counts: Mutex::new(counts), writes, data_file, saving: Mutex::new(()), faults }))
     }
 
     pub fn router(self: &Arc<Self>) -> Router {
         let sandbox = self.clone();
-        let (made, held, read, moved) = (self.clone(), self.clone(), self.clone(), self.clone());
+        let (made, held, read, moved, written) = (self.clone(), self.clone(), self.clone(), self.clone(), self.clone());
         let mut router = Router::new()
             .route("/_sandbox/requests", get(move || async move { Json(sandbox.request_counts()) }))
+            .route("/_sandbox/writes", get(move || async move { Json(written.write_counts()) }))
             .route("/_sandbox/faults", get(move || async move { Json(made.faults_made()) }))
             .route("/_sandbox/objects", get(move || async move { Json(inventory(&held.snapshot())) }))
             .route(
@@ -200,7 +204,7 @@ impl Sandbox {
                 let sandbox = sandbox.clone();
                 async move {
                     let changes = request.method() != Method::GET;
-                    sandbox.count(id);
+                    sandbox.count(id, changes);
                     let response = next.run(request).await;
                     if changes {
                         sandbox.save();
@@ -261,8 +265,17 @@ impl Sandbox {
         }
     }
 
-    fn count(&self, id: &'static str) {
+    fn count(&self, id: &'static str, write: bool) {
         *self.counts.lock().unwrap_or_else(|e| e.into_inner()).entry(id).or_default() += 1;
+        if write {
+            *self.writes.lock().unwrap_or_else(|e| e.into_inner()).entry(id).or_default() += 1;
+        }
+    }
+
+    /// Requests that may change something (all but GET) each emulator has
+    /// served, by provider id.
+    pub fn write_counts(&self) -> BTreeMap<&'static str, u64> {
+        self.writes.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Every emulator's data, by provider id (secret values as digests).

@@ -57,6 +57,13 @@ impl Server {
         counts.1["orsay"].as_u64().expect("a count for orsay")
     }
 
+    /// Requests that may change something (all but GET) an emulator has
+    /// served so far: the sandbox's write counter.
+    pub fn writes(&self, emulator: &str) -> u64 {
+        let counts = self.call("GET", &format!("{}/_sandbox/writes", self.origin), None, KEY);
+        counts.1[emulator].as_u64().expect("a count")
+    }
+
     /// Calls the Orqis API directly as the test account: (status, body).
     pub fn orqis(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         self.call(method, &format!("{}/orqis{path}", self.origin), body, ORQIS_TOKEN)

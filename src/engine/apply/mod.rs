@@ -198,6 +198,7 @@ pub async fn apply(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ApplyReport, EngineError> {
     let options = &options;
+    writer::record_moves(&plan.changes, state).await?;
     record_syncs(&plan.syncs, state).await?;
     let mut report = ApplyReport::default();
     // What did not happen: what depends on it is skipped.
@@ -240,7 +241,9 @@ fn first_writes_alone<'c>(
     let blocked: Vec<bool> = layer.iter().map(|change| blocked_by(change, all, failed)).collect();
     let mut seen = BTreeSet::new();
     let (first, rest): (Vec<_>, Vec<_>) = layer.into_iter().zip(blocked).partition(|(change, _)| {
-        change.action != Action::Forget && !proven.contains(&change.provider) && seen.insert(&change.provider)
+        !matches!(change.action, Action::Forget | Action::Moved)
+            && !proven.contains(&change.provider)
+            && seen.insert(&change.provider)
     });
     proven.extend(first.iter().chain(&rest).map(|(change, _)| change.provider.clone()));
     [first, rest]
@@ -355,7 +358,8 @@ async fn run_change(
     options: &ApplyOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Ran {
-    let refused = connections.refusal(&change.provider).filter(|_| change.action != Action::Forget);
+    let refused =
+        connections.refusal(&change.provider).filter(|_| !matches!(change.action, Action::Forget | Action::Moved));
     let outcome = if let Some(why) = options.stop.requested().or_else(|| state.fenced()) {
         Outcome::Stopped(why)
     } else if blocked {
@@ -394,6 +398,11 @@ async fn apply_change(
         Action::Replace => existing::apply_replace(&step).await,
         Action::Delete => removal::apply_delete(&step).await,
         Action::Forget => removal::apply_forget(&step).await,
+        Action::Moved => {
+            // Its record moved before anything was applied: nothing is sent.
+            progress(Progress::finished(format!("{}: state keeps its record under this name", change.key)));
+            Ok(Written::default())
+        }
     }
 }
 

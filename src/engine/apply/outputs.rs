@@ -71,7 +71,7 @@ mod tests {
     fn api_key_writing_to(dir: &str, file: &str) -> Change {
         serde_json::from_value::<crate::engine::planfile::PlannedChange>(serde_json::json!({
             "key": "ApiKey/widget", "api_version": "orqis.seqops.dev/v1alpha1", "provider": "orqis",
-            "action": "create", "display_name": "widget", "fields": [],
+            "action": "create", "actions": ["create"], "display_name": "widget", "fields": [],
             "spec": {"name": "widget", "writeSecretTo": {"file": file}}, "source_dir": dir,
         }))
         .map(Change::from)

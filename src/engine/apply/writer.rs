@@ -96,6 +96,25 @@ pub async fn record_syncs(syncs: &[StateSync], state: &StateWriter) -> Result<()
         .await
 }
 
+/// Moves the records of objects given a new name (`seqops.dev/moved-from`)
+/// to it, before anything else is applied, in one write: what refers to
+/// the old name refers to the new one. A record already moved (an apply
+/// run again) is left as it is.
+pub async fn record_moves(changes: &[Change], state: &StateWriter) -> Result<(), StateError> {
+    let moves: Vec<(&ResourceKey, &ResourceKey)> =
+        changes.iter().filter_map(|c| c.steps.moved_from.as_ref().map(|from| (from, &c.key))).collect();
+    if moves.is_empty() {
+        return Ok(());
+    }
+    state
+        .record(|s| {
+            for (from, to) in &moves {
+                s.move_entry(from, to);
+            }
+        })
+        .await
+}
+
 /// Inserts or changes the entry of `change.key`, keeping a replaced
 /// object's old id until its delete is confirmed.
 pub(super) fn upsert(state: &mut State, change: &Change, id: Option<String>, fill: impl FnOnce(&mut Entry)) {

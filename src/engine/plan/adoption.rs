@@ -44,10 +44,7 @@ impl Group<'_> {
         let found = diff::diff(&desired, sent, &observed, self.client.facts());
         self.check_adoptable(resource, id, &found)?;
         let mut change = self.base_change(resource, Action::Adopt, Some(id.to_string()));
-        if let Some(how) = self.ending(&change, &found.updates, &desired, &format!("adopting {id}"))? {
-            change.reasons.push(Reason::EndsIt { how });
-            change.ends = true;
-        }
+        self.plan_move(&mut change, &found.updates, &desired, &format!("adopting {id}"))?;
         change.reasons.push(reason);
         change.reasons.extend(observations(self.client.facts(), &observed));
         change.fields = found.changes;

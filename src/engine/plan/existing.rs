@@ -250,7 +250,6 @@ impl Group<'_> {
         }
         let action = if must_replace { Action::Replace } else { Action::Update };
         let mut change = self.base_change(resource, action, Some(id));
-        let ends = self.ending(&change, &found.updates, &desired, "this change")?;
         let reasons = if found.replace_reasons.is_empty() && !facts.updatable() {
             vec![Reason::NotUpdatable {
                 kind: resource.key.kind.clone(),
@@ -271,8 +270,7 @@ impl Group<'_> {
         }
         change.reasons = reasons;
         change.reasons.extend(self.foreign_digests(&last_applied));
-        change.ends = ends.is_some();
-        change.reasons.extend(ends.map(|how| Reason::EndsIt { how }));
+        self.plan_move(&mut change, &found.updates, &desired, "this change")?;
         change.reasons.extend(observations(facts, &observed));
         change.fields = found.changes;
         change.drift = found.drift;

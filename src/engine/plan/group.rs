@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex};
 use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
 
-use super::{Action, Change, Outcome, PlanOptions, ReferenceTo, Refresh};
+use super::{Action, Change, Outcome, PlanOptions, ReferenceTo, Refresh, Steps};
 use crate::engine::reason::Reason;
 use crate::engine::state::{Entry, State};
+use crate::engine::diff::FieldChange;
 use crate::engine::{digest, Connections, Failure};
 use crate::external::sources::SourceReader;
 use crate::external::{
@@ -218,7 +219,11 @@ impl Group<'_> {
             renew_token: self.renew_token(resource),
             renews: false,
             annotations: resource.metadata.annotations.clone(),
-            ends: false,
+            steps: Steps {
+                create_first: self.client.facts().create_before_delete(),
+                lasting: action == Action::Create && !self.client.facts().deletable(),
+                ..Steps::default()
+            },
             requests: 0,
         }
     }
@@ -302,7 +307,7 @@ fn requests_of(client: &dyn ExternalClient, change: &Change) -> u64 {
         Action::Replace => create() + client.requests(Write::Delete),
         Action::Delete => client.requests(Write::Delete),
         Action::Adopt if !change.updates.is_empty() => update(),
-        Action::Adopt | Action::Forget => 0,
+        Action::Adopt | Action::Forget | Action::Moved => 0,
     }
 }
 
@@ -335,9 +340,12 @@ pub(super) fn field_list(fields: &Fields) -> String {
 /// it comes from (`agentRef` fills `agent`).
 pub(super) fn annotate(change: &mut Change, resource: &Resource, client: &dyn ExternalClient) {
     let mut labels = client.labels(&resource.spec);
+    // A reference's field holds the id of what `spec.agentRef` names.
+    let mut refs = BTreeMap::new();
     for (field, key) in &resource.references {
         if let Some(name) = field.strip_prefix("spec.").and_then(|f| f.strip_suffix("Ref.name")) {
             labels.insert(name.to_string(), key.to_string());
+            refs.insert(name.to_string(), format!("{name}Ref"));
         }
     }
     let sources: BTreeMap<String, String> = resource.spec.sources().described().into_iter().collect();
@@ -349,6 +357,26 @@ pub(super) fn annotate(change: &mut Change, resource: &Resource, client: &dyn Ex
             field.note = labels.get(&field.path).cloned();
         }
     }
+    change.fields = in_schema_terms(std::mem::take(&mut change.fields), client.facts(), &refs);
+    change.drift = in_schema_terms(std::mem::take(&mut change.drift), client.facts(), &refs);
+}
+
+/// The changes at the paths of the kind's schema, which a manifest's
+/// author knows (`state.phase`, `agentRef`), not the API's field names;
+/// a field another line's note says is not a line of its own.
+fn in_schema_terms(fields: Vec<FieldChange>, facts: &KindFacts, refs: &BTreeMap<String, String>) -> Vec<FieldChange> {
+    let top = |path: &str| path.split(['.', '[']).next().unwrap_or_default().to_string();
+    let present: BTreeSet<String> = fields.iter().map(|f| top(&f.path)).collect();
+    fields
+        .into_iter()
+        .filter_map(|mut field| {
+            let name = top(&field.path);
+            let rest = field.path[name.len()..].to_string();
+            let shown = refs.get(&name).map(String::as_str).or(facts.shown_path(&name, |f| present.contains(f)))?;
+            field.path = format!("{shown}{rest}");
+            Some(field)
+        })
+        .collect()
 }
 
 /// What reads a manifest's sources: from its folder, for the sandbox or

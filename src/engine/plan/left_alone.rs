@@ -101,13 +101,13 @@ fn needs(change: &Change) -> impl Iterator<Item = &ResourceKey> {
 pub fn refused_by_policy(spec: &serde_json::Value, change: &Change) -> Option<Policy> {
     let needs: &[Policy] = match change.action {
         // Ending an object is a delete, whatever call makes it.
-        Action::Adopt | Action::Update if change.ends => &[Policy::Update, Policy::Delete],
+        Action::Adopt | Action::Update if change.ends() => &[Policy::Update, Policy::Delete],
         Action::Create => &[Policy::Create],
         Action::Adopt if change.updates.is_empty() => &[],
         Action::Adopt | Action::Update => &[Policy::Update],
         Action::Replace => &[Policy::Create, Policy::Delete],
         Action::Delete => &[Policy::Delete],
-        Action::Forget => &[],
+        Action::Forget | Action::Moved => &[],
     };
     let allowed = crate::manifest::policy::allowed(spec);
     needs.iter().copied().find(|p| !allowed.contains(p))

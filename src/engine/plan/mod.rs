@@ -21,11 +21,13 @@
 //! `group` has what they share: the group's listing, how a change starts
 //! and the words of its notes.
 
+mod action;
 mod adoption;
 mod checks;
 mod existing;
 mod group;
 mod left_alone;
+mod moves;
 mod new;
 mod pending;
 mod removal;
@@ -47,31 +49,8 @@ use crate::external::Fields;
 use crate::manifest::{Manifests, Resource, ResourceKey};
 use group::Group;
 
+pub use action::{Action, Steps, Summary, Verb};
 pub use left_alone::refused_by_policy;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Create,
-    Update,
-    Replace,
-    Delete,
-    Adopt,
-    Forget,
-}
-
-impl Action {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Action::Create => "+",
-            Action::Update => "~",
-            Action::Replace => "-/+",
-            Action::Delete => "-",
-            Action::Adopt => "<=",
-            Action::Forget => "forget",
-        }
-    }
-}
 
 /// How much of the remote side a plan reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
@@ -181,8 +160,9 @@ pub struct Change {
     /// The manifest's annotations, which a provider may read (a
     /// confirmation it asks for).
     pub annotations: BTreeMap<String, String>,
-    /// The change ends the object (a Topo stop): planned like a delete.
-    pub ends: bool,
+    /// What it does beyond its action: a move between states, a move to
+    /// a new name, what cannot be undone.
+    pub steps: Steps,
     /// The requests applying it is expected to make.
     pub requests: u64,
 }
@@ -207,8 +187,10 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn count(&self, action: Action) -> usize {
-        self.changes.iter().filter(|c| c.action == action).count()
+    /// How many changes show each verb: an adoption that also stops counts
+    /// once under each.
+    pub fn summary(&self) -> Summary {
+        Summary::of(&self.changes)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -249,13 +231,17 @@ pub async fn plan(
     if !refused.is_empty() {
         return Err(EngineError::Plan(refused));
     }
+    let (state, moved) = moves::moved_state(manifests, state)?;
+    let state = state.as_ref();
     let selected = select_targets(manifests, state, &options.targets)?;
     let groups = grouped(manifests, state, selected.as_ref());
     let mut warnings = opening_warnings(manifests, options, selected.as_ref());
     let planned = plan_until_ids_settle(manifests, &groups, state, connections, options).await;
-    let (changes, left_alone) = left_alone::leave_alone_what_may_not_change(manifests, planned.changes);
+    let (mut changes, left_alone) = left_alone::leave_alone_what_may_not_change(manifests, planned.changes);
+    moves::show_moves(&mut changes, &moved, state);
     warnings.extend(planned.warnings);
     warnings.extend(left_alone);
+    warnings.extend(moves::looks_renamed(&changes));
     if !planned.errors.is_empty() {
         return Err(EngineError::Failed(planned.errors));
     }

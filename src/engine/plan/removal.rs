@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::group::{observations, Group, Listing};
-use super::{Action, Change, Outcome};
+use super::{Action, Change, Outcome, Steps};
 use crate::engine::lost::LostCreate;
 use crate::engine::reason::Reason;
 use crate::engine::state::Entry;
@@ -39,7 +39,7 @@ impl Group<'_> {
             )
             .into());
         }
-        Outcome::Change(Box::new(removal(self.provider, key, entry, action, id, reasons)))
+        Outcome::Change(Box::new(from_entry(self.provider, key, entry, action, id, reasons)))
     }
 
     /// What keeps the remote object when its entry leaves state, if
@@ -92,8 +92,9 @@ impl Group<'_> {
     }
 }
 
-/// The change that takes the entry out of state, as state recorded it.
-fn removal(
+/// A change of a state entry as state recorded it: one that takes it out
+/// of state, or moves it to a new name.
+pub(super) fn from_entry(
     provider: &str,
     key: &ResourceKey,
     entry: &Entry,
@@ -125,7 +126,7 @@ fn removal(
         renew_token: entry.renew_token.clone(),
         renews: false,
         annotations: BTreeMap::new(),
-        ends: false,
+        steps: Steps::default(),
         requests: 0,
     }
 }

@@ -11,23 +11,29 @@ use crate::external::{Fields, ProviderError, RemoteSummary};
 use crate::manifest::Resource;
 
 impl Group<'_> {
-    /// How the updates would end the object (a Topo stop), if they would;
-    /// an error under prevent-destroy, as a delete would be.
-    pub(super) fn ending(
+    /// The move between states the updates make (a Topo pause, resume or
+    /// stop), set on the change; one that ends the object is an error under
+    /// prevent-destroy, as a delete would be, and says so among its reasons.
+    pub(super) fn plan_move(
         &self,
-        change: &Change,
+        change: &mut Change,
         updates: &Fields,
         desired: &Fields,
         doing: &str,
-    ) -> Result<Option<String>, ProviderError> {
-        let Some(how) = self.client.facts().ends(updates, desired) else { return Ok(None) };
-        if change.prevent_destroy {
-            return Err(ProviderError::Invalid(format!(
-                "{}: {doing} ends it ({how}), but it has seqops.dev/prevent-destroy: \"true\"",
-                change.key
-            )));
+    ) -> Result<(), ProviderError> {
+        let Some(moved) = self.client.facts().moves(updates, desired) else { return Ok(()) };
+        if moved.transition.ends() {
+            if change.prevent_destroy {
+                return Err(ProviderError::Invalid(format!(
+                    "{}: {doing} ends it ({}), but it has seqops.dev/prevent-destroy: \"true\"",
+                    change.key, moved.how
+                )));
+            }
+            change.reasons.push(Reason::EndsIt { how: moved.how });
         }
-        Ok(Some(how))
+        change.steps.transition = Some(moved.transition);
+        change.steps.moves_only = updates.keys().all(|field| moved.fields.contains(&field.as_str()));
+        Ok(())
     }
 
     /// Why a new object is asked for, when the kind's renew annotation on

@@ -3,9 +3,10 @@
 //! compile until it is placed in the format, or left out, on purpose.
 //! Writing copies (the working plan is still used); reading moves.
 
-use super::json::{JsonPlan, PlannedChange, PlannedReference, PlannedSync};
+use super::json::{JsonPlan, PlannedChange, PlannedReason, PlannedReference, PlannedSync};
 use super::PlanDocument;
-use crate::engine::plan::{Change, ReferenceTo, StateSync};
+use crate::engine::plan::{Action, Change, ReferenceTo, StateSync, Steps, Verb};
+use crate::manifest::ResourceKey;
 use crate::engine::reason::Reason;
 
 impl From<&Change> for PlannedChange {
@@ -37,7 +38,7 @@ impl From<&Change> for PlannedChange {
             renew_token,
             renews,
             annotations,
-            ends,
+            steps,
             requests,
         } = change;
         Self {
@@ -45,11 +46,14 @@ impl From<&Change> for PlannedChange {
             api_version: api_version.clone(),
             provider: provider.clone(),
             action: *action,
+            actions: change.json_actions(),
+            cannot_be_undone: change.cannot_be_undone() || steps.lasting,
+            previous_key: steps.moved_from.clone(),
             id: id.clone(),
             display_name: display_name.clone(),
             fields: fields.clone(),
             drift: drift.clone(),
-            reasons: reasons.iter().map(ToString::to_string).collect(),
+            reasons: reasons.iter().map(|r| PlannedReason { code: r.code().to_string(), text: r.to_string() }).collect(),
             desired: desired.clone(),
             updates: updates.clone(),
             manifest_digest: manifest_digest.clone(),
@@ -64,7 +68,6 @@ impl From<&Change> for PlannedChange {
             renew_token: renew_token.clone(),
             renews: *renews,
             annotations: annotations.clone(),
-            ends: *ends,
             requests: *requests,
         }
     }
@@ -79,6 +82,9 @@ impl From<PlannedChange> for Change {
             api_version,
             provider,
             action,
+            actions,
+            cannot_be_undone,
+            previous_key,
             id,
             display_name,
             fields,
@@ -98,9 +104,9 @@ impl From<PlannedChange> for Change {
             renew_token,
             renews,
             annotations,
-            ends,
             requests,
         } = planned;
+        let steps = steps_of(action, &actions, cannot_be_undone, previous_key);
         Self {
             key,
             api_version,
@@ -110,7 +116,7 @@ impl From<PlannedChange> for Change {
             display_name,
             fields,
             drift,
-            reasons: reasons.into_iter().map(|words| Reason::Saved { words }).collect(),
+            reasons: reasons.into_iter().map(|r| Reason::Saved { code: r.code, words: r.text }).collect(),
             desired,
             updates,
             manifest_digest,
@@ -125,9 +131,22 @@ impl From<PlannedChange> for Change {
             renew_token,
             renews,
             annotations,
-            ends,
+            steps,
             requests,
         }
+    }
+}
+
+/// What a saved change does beyond its action, from its listed actions.
+fn steps_of(action: Action, actions: &[Verb], cannot_be_undone: bool, moved_from: Option<ResourceKey>) -> Steps {
+    let transition = actions.iter().find_map(|verb| verb.transition());
+    Steps {
+        transition,
+        moves_only: action == Action::Update && !actions.contains(&Verb::Update),
+        moved_from,
+        create_first: action == Action::Replace
+            && actions.iter().find(|v| matches!(v, Verb::Create | Verb::Delete)) == Some(&Verb::Create),
+        lasting: action == Action::Create && cannot_be_undone,
     }
 }
 

@@ -19,20 +19,20 @@ use super::Summary;
 use crate::engine::connections::AccountUsage;
 use crate::engine::diff::FieldChange;
 use crate::engine::history::Provenance;
-use crate::engine::plan::{Action, Refresh};
+use crate::engine::plan::{Action, Refresh, Verb};
 use crate::external::Fields;
 use crate::manifest::ResourceKey;
 
 /// The version of the plan document's format. A reader refuses a version it
 /// does not know.
-pub const FORMAT_VERSION: &str = "2";
+pub const FORMAT_VERSION: &str = "3";
 
 // The field order is the order of the keys in the file.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[schemars(rename = "PlanDocument")]
 pub struct JsonPlan {
-    /// `"2"`; a reader refuses a version it does not know.
-    #[schemars(extend("const" = "2"))]
+    /// `"3"`; a reader refuses a version it does not know.
+    #[schemars(extend("const" = "3"))]
     pub format_version: String,
     pub seqops_version: String,
     /// Identifies this plan; state remembers the last plan applied.
@@ -76,7 +76,21 @@ pub struct PlannedChange {
     pub key: ResourceKey,
     pub api_version: String,
     pub provider: String,
+    /// What apply does.
     pub action: Action,
+    /// What the change does, in the order it happens, as Terraform's JSON
+    /// plan lists a change's actions: a replace is its `delete` and
+    /// `create` in the order they run, an adoption that stops the object
+    /// `["adopt", "stop"]`, a move to a new name `["move"]`.
+    pub actions: Vec<Verb>,
+    /// Whether any of it cannot be undone: a replace, a delete, a stop, or
+    /// a create the API cannot take back (a Gary enrollment).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cannot_be_undone: bool,
+    /// For an object moved to this name, the key state knew it by
+    /// (Terraform's `previous_address`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_key: Option<ResourceKey>,
     /// The remote id the change acts on (absent for a create).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -84,8 +98,9 @@ pub struct PlannedChange {
     pub fields: Vec<FieldChange>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<FieldChange>,
+    /// Why the change is planned, each as a code and its words.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub reasons: Vec<String>,
+    pub reasons: Vec<PlannedReason>,
     /// The fields the object will have, secrets as salted digests.
     #[serde(default)]
     pub desired: Fields,
@@ -128,12 +143,18 @@ pub struct PlannedChange {
     /// confirmation it asks for).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
-    /// The change ends the object (a Topo stop): planned like a delete.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub ends: bool,
     /// The requests applying it is expected to make.
     #[serde(default)]
     pub requests: u64,
+}
+
+/// One reason for a change: a code tools can match (`field_immutable`, as
+/// Terraform's `action_reason`), and the words a reviewer reads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "Reason")]
+pub struct PlannedReason {
+    pub code: String,
+    pub text: String,
 }
 
 /// A reference from a spec field to another manifest.

@@ -11,14 +11,13 @@ mod json;
 
 use std::path::Path;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 
-pub use json::{schema, JsonPlan, PlannedChange, PlannedReference, PlannedSync, FORMAT_VERSION};
+pub use json::{schema, JsonPlan, PlannedChange, PlannedReason, PlannedReference, PlannedSync, FORMAT_VERSION};
 
 use super::connections::AccountUsage;
 use super::history::Provenance;
-use super::plan::{Action, Change, Plan, Refresh, StateSync};
+use super::plan::{Change, Plan, Refresh, StateSync};
+pub use super::plan::Summary;
 use super::state::State;
 use crate::external::digest::DigestKey;
 use crate::external::Fields;
@@ -61,41 +60,13 @@ pub struct PlanDocument {
     pub signature: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Summary {
-    pub create: usize,
-    pub update: usize,
-    pub replace: usize,
-    pub delete: usize,
-    pub adopt: usize,
-    pub forget: usize,
-}
-
-impl Summary {
-    pub fn of<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Self {
-        let mut summary = Summary::default();
-        for change in changes {
-            let slot = match change.action {
-                Action::Create => &mut summary.create,
-                Action::Update => &mut summary.update,
-                Action::Replace => &mut summary.replace,
-                Action::Delete => &mut summary.delete,
-                Action::Adopt => &mut summary.adopt,
-                Action::Forget => &mut summary.forget,
-            };
-            *slot += 1;
-        }
-        summary
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum PlanFileError {
     #[error("cannot read plan {path}: {reason}")]
     Read { path: String, reason: String },
     #[error("cannot write the plan as JSON: {0}")]
     Write(String),
-    #[error("plan {path} has format {found}; this seqops reads format {FORMAT_VERSION}")]
+    #[error("plan {path} has format {found}, and this seqops reads only format {FORMAT_VERSION}: run `seqops plan --out` again to make a plan it can apply")]
     Format { path: String, found: String },
     #[error("this plan was already applied; run `seqops plan` again")]
     AlreadyApplied,

@@ -92,7 +92,7 @@ impl Kind for spec::ServiceSpec {
     const FACTS: Option<&'static KindFacts> = Some(&mapping::SERVICE_FACTS);
 
     fn references(&self) -> Vec<Reference> {
-        spec::workspace_and_agent_references(&self.workspace_ref, &self.agent_ref)
+        spec::service_references(self)
     }
 }
 

@@ -7,7 +7,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::kind::{KindId, Reference};
+use crate::manifest::kind::{KindId, Naming, Reference};
 use crate::manifest::secret::{ValueSource, WriteSecretTo};
 use crate::manifest::selector::NameRef;
 
@@ -313,7 +313,22 @@ impl JsonSchema for EnvValue {
 }
 
 fn reference(field: &str, named: &NameRef, kind: KindId) -> Reference {
-    Reference { field: format!("spec.{field}.name"), kind, name: named.name.clone() }
+    Reference::to(format!("spec.{field}.name"), kind, named.name.clone())
+}
+
+/// A Service's Workspace and Agent, and each secret its `secretNames`
+/// names: by remote name (`spec.name`), within the same workspace.
+pub fn service_references(spec: &ServiceSpec) -> Vec<Reference> {
+    let mut references = workspace_and_agent_references(&spec.workspace_ref, &spec.agent_ref);
+    for (index, name) in spec.secret_names.iter().flatten().enumerate() {
+        references.push(Reference {
+            field: format!("spec.secretNames[{index}]"),
+            kind: KindId::new("WorkspaceSecret"),
+            name: name.clone(),
+            by: Naming::Remote { field: "name", same: Some(("workspaceRef/name", spec.workspace_ref.name.clone())) },
+        });
+    }
+    references
 }
 
 /// The Workspace a spec names in `workspaceRef`.

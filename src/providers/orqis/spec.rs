@@ -186,11 +186,7 @@ pub struct ApiKeySpec {
 
 /// The Agent an ApiKey names.
 pub fn api_key_references(spec: &ApiKeySpec) -> Vec<Reference> {
-    vec![Reference {
-        field: "spec.agentRef.name".into(),
-        kind: super::AGENT_KEY_KIND,
-        name: spec.agent_ref.name.clone(),
-    }]
+    vec![Reference::to("spec.agentRef.name", super::AGENT_KEY_KIND, spec.agent_ref.name.clone())]
 }
 
 #[cfg(test)]

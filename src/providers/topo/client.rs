@@ -162,9 +162,9 @@ impl ExternalClient for SequenceRunClient {
             self.0.account.http.send(Method::PATCH, &run_path(id, ""), Some(&body)).await?;
         }
         match moves {
-            Some(mapping::Move::Pause(body)) => self.0.post(id, "/pause", Some(body)).await,
-            Some(mapping::Move::Resume) => self.0.post(id, "/resume", None).await,
-            Some(mapping::Move::Stop(body)) => self.0.post(id, "/stop", Some(body)).await,
+            Some(mapping::Call::Pause(body)) => self.0.post(id, "/pause", Some(body)).await,
+            Some(mapping::Call::Resume) => self.0.post(id, "/resume", None).await,
+            Some(mapping::Call::Stop(body)) => self.0.post(id, "/stop", Some(body)).await,
             None => Ok(()),
         }
     }

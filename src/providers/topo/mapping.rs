@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::spec::{Phase, SequenceRunSpec};
 use super::wire;
+use crate::external::{self, Transition};
 use crate::providers::{Birth, Change, End, Field, Fields, Gone, KindFacts, Lifecycle, Listing};
 
 pub static RUN_FACTS: KindFacts = KindFacts::new(
@@ -16,15 +17,15 @@ pub static RUN_FACTS: KindFacts = KindFacts::new(
         birth: Birth::AdoptOnly { key: &["templateId", "contactId"], id_field: "id" },
         change: Change::InPlaceOrRefuse { hint: "a run's template and contact are fixed: name another run" },
         gone: Gone::Report { terminal },
-        end: End::Transition { ends },
+        end: End::Transition { moves },
     },
     &[
         Field::new("templateId").fixed(),
         Field::new("contactId").fixed(),
         Field::new("variables").merged_map(),
-        Field::new("phase").kept(),
-        Field::new("pausedUntil").write_only().kept(),
-        Field::new("stop").write_only().kept(),
+        Field::new("phase").kept().shown_at("state.phase"),
+        Field::new("pausedUntil").write_only().kept().shown_at("state.pausedUntil").said_by("phase"),
+        Field::new("stop").write_only().kept().shown_at("state").said_by("phase"),
         Field::new("status").observed(),
         Field::new("lastStepAt").observed(),
     ],
@@ -114,8 +115,8 @@ pub fn update_requests(changes: &Fields) -> u64 {
     u64::from(changes.contains_key("variables")) + u64::from(moves)
 }
 
-/// A move of a run's state, with its body.
-pub enum Move {
+/// The call that moves a run's state, with its body.
+pub enum Call {
     Pause(Value),
     Resume,
     Stop(Value),
@@ -123,18 +124,18 @@ pub enum Move {
 
 /// The calls an update makes: the `PATCH` body for variables, and the
 /// move of state, each when the changes need it.
-pub fn update_calls(changes: &Fields, desired: &Fields, observed: &Fields) -> (Option<Value>, Option<Move>) {
+pub fn update_calls(changes: &Fields, desired: &Fields, observed: &Fields) -> (Option<Value>, Option<Call>) {
     let variables = changes.get("variables").map(|variables| json!({ "variables": variables }));
     if !STATE_FIELDS.iter().any(|f| changes.contains_key(*f)) {
         return (variables, None);
     }
     let phase = |fields: &Fields| fields.get("phase").and_then(Value::as_str).map(String::from);
     let moved = match phase(desired).as_deref() {
-        Some("Paused") => Some(Move::Pause(json!({ "paused_until": desired.get("pausedUntil") }))),
-        Some("Active") if phase(observed).as_deref() == Some("Paused") => Some(Move::Resume),
+        Some("Paused") => Some(Call::Pause(json!({ "paused_until": desired.get("pausedUntil") }))),
+        Some("Active") if phase(observed).as_deref() == Some("Paused") => Some(Call::Resume),
         Some("Stopped") => {
             let stop = desired.get("stop").cloned().unwrap_or(Value::Null);
-            Some(Move::Stop(json!({"reason": stop["reason"], "scope": stop["scope"]})))
+            Some(Call::Stop(json!({"reason": stop["reason"], "scope": stop["scope"]})))
         }
         _ => None,
     };
@@ -149,18 +150,34 @@ fn terminal(fields: &Fields) -> Option<String> {
     wire::TERMINAL.contains(&status).then(|| status.to_string())
 }
 
-/// A stop ends a run for good, as a delete would.
-fn ends(updates: &Fields, desired: &Fields) -> Option<String> {
-    (updates.get("phase").and_then(Value::as_str) == Some("Stopped")).then(|| {
-        let stop = desired.get("stop").cloned().unwrap_or(Value::Null);
-        let (reason, scope) = (stop["reason"].as_str().unwrap_or("?"), stop["scope"].as_str().unwrap_or("?"));
-        match scope {
-            "COMPANY" => format!(
-                "stop ({reason}, COMPANY): every other live run of this template at the contact's company stops too, and Topo gives no way to list them beforehand"
-            ),
-            _ => format!("stop ({reason}, {scope})"),
+/// The move an update makes: a pause (or a pause moved), a resume, or a
+/// stop, which ends a run for good, as a delete would.
+fn moves(updates: &Fields, desired: &Fields) -> Option<external::Move> {
+    let phase = desired.get("phase").and_then(Value::as_str);
+    let moved = STATE_FIELDS.iter().any(|f| updates.contains_key(*f));
+    let (transition, how) = match phase {
+        _ if !moved => return None,
+        Some("Paused") => {
+            let until = desired.get("pausedUntil").and_then(Value::as_str).unwrap_or("?");
+            (Transition::Pause, format!("pause until {until}"))
         }
-    })
+        Some("Active") if updates.contains_key("phase") => (Transition::Resume, "resume".to_string()),
+        Some("Stopped") if updates.contains_key("phase") => (Transition::Stop, stop_words(desired)),
+        _ => return None,
+    };
+    Some(external::Move { transition, how, fields: &STATE_FIELDS })
+}
+
+/// `stop (WIN, CONTACT)`, and what a `COMPANY` stop reaches.
+fn stop_words(desired: &Fields) -> String {
+    let stop = desired.get("stop").cloned().unwrap_or(Value::Null);
+    let (reason, scope) = (stop["reason"].as_str().unwrap_or("?"), stop["scope"].as_str().unwrap_or("?"));
+    match scope {
+        "COMPANY" => format!(
+            "stop ({reason}, COMPANY): every other live run of this template at the contact's company stops too, and Topo gives no way to list them beforehand"
+        ),
+        _ => format!("stop ({reason}, {scope})"),
+    }
 }
 
 /// The phase a status is in, as a manifest says it.
