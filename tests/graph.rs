@@ -56,7 +56,8 @@ fn seqops_graph_prints_every_manifest_and_its_dependencies_as_mermaid_or_dot() {
     let mermaid = work.run(&["graph", "-f", "manifests"]);
     assert_eq!(mermaid.code, 0, "{}", mermaid.all());
     assert!(mermaid.stdout.starts_with("flowchart LR\n"), "{}", mermaid.stdout);
-    assert_eq!(mermaid.stdout.matches(" --> ").count(), 7, "{}", mermaid.stdout);
+    // Seven edges of names, and the Service's secretNames to its secret.
+    assert_eq!(mermaid.stdout.matches(" --> ").count(), 8, "{}", mermaid.stdout);
     let dot = work.run(&["graph", "-f", "manifests", "--format", "dot"]);
     assert_eq!(dot.code, 0, "{}", dot.all());
     assert_contains(&dot.stdout, "\"Workspace/outreach\" -> \"Service/followup-service\";");

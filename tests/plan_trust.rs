@@ -34,8 +34,14 @@ fn the_topo_examples_first_plan_counts_adoptions_and_moves_apart_in_text_markdow
     let work = example("topo");
     let text = sandbox_plan(&work, &[]);
     assert_eq!(text.code, 0, "{}", text.all());
-    assert_contains(&text.stdout, "Plan: 0 to create, 0 to update. 4 to adopt, 1 to pause. 1 to stop, cannot be undone.");
-    assert_contains(&text.stdout, "SequenceRun/onboarding-bob (topo-sales, id seq_run_0002) will be adopted, then stopped (cannot be undone)");
+    assert_contains(
+        &text.stdout,
+        "Plan: 0 to create, 0 to update. 4 to adopt, 1 to pause. 1 to stop, cannot be undone.",
+    );
+    assert_contains(
+        &text.stdout,
+        "SequenceRun/onboarding-bob (topo-sales, id seq_run_0002) will be adopted, then stopped (cannot be undone)",
+    );
     assert_contains(&text.stdout, "<= x SequenceRun/onboarding-bob");
     assert!(!text.stdout.contains("updated in place"), "{}", text.stdout);
 
@@ -48,7 +54,10 @@ fn the_topo_examples_first_plan_counts_adoptions_and_moves_apart_in_text_markdow
 
     let plan = json(&sandbox_plan(&work, &["--format", "json"]));
     let summary = &plan["summary"];
-    assert_eq!((summary["adopt"].as_u64(), summary["pause"].as_u64(), summary["stop"].as_u64()), (Some(4), Some(1), Some(1)));
+    assert_eq!(
+        (summary["adopt"].as_u64(), summary["pause"].as_u64(), summary["stop"].as_u64()),
+        (Some(4), Some(1), Some(1))
+    );
     assert_eq!((summary["update"].as_u64(), summary["cannot_be_undone"].as_u64()), (Some(0), Some(1)));
     let bob = plan["changes"].as_array().expect("changes").iter().find(|c| c["key"] == "SequenceRun/onboarding-bob");
     let bob = bob.expect("Bob's run is planned");
@@ -157,7 +166,8 @@ fn header(work: &Workspace, environment: &str) -> String {
     let rendered = std::fs::read_to_string(environments().join(format!("rendered/{environment}.rendered")))
         .expect("a rendered stream");
     let state = format!("{environment}/state.json");
-    let args = ["plan", "-f", "-", "--sandbox", "--state", &state, "--format", "markdown", "--environment", environment];
+    let args =
+        ["plan", "-f", "-", "--sandbox", "--state", &state, "--format", "markdown", "--environment", environment];
     let run = piped(work, &args, &rendered);
     assert_eq!(run.code, 0, "{}", run.all());
     run.stdout[..run.stdout.find("**Plan:").expect("a summary")].to_string()
@@ -181,7 +191,10 @@ fn the_staging_and_production_comments_say_where_they_apply() {
 fn the_comment_ends_with_the_command_that_applies_it_and_charts_only_edges() {
     let work = example("orsay");
     let markdown = sandbox_plan(&work, &["--format", "markdown"]).stdout;
-    assert!(markdown.trim_end().ends_with("To apply exactly this: `seqops apply --sandbox -f manifests`"), "{markdown}");
+    assert!(
+        markdown.trim_end().ends_with("To apply exactly this: `seqops apply --sandbox -f manifests`"),
+        "{markdown}"
+    );
     assert!(!markdown.contains("```mermaid"), "no edge among the Orsay examples, so no chart:\n{markdown}");
     let work = example("orchagent");
     let markdown = sandbox_plan(&work, &["--format", "markdown"]).stdout;
@@ -291,11 +304,85 @@ fn a_services_secret_names_are_edges_to_the_secrets_of_its_workspace_by_remote_n
     // A name no manifest gives a secret may be managed elsewhere: no error.
     let path = work.manifests().join("outreach.yaml");
     let text = std::fs::read_to_string(&path).expect("the example");
-    std::fs::write(&path, text.replace("secretNames: [ANTHROPIC_API_KEY]", "secretNames: [ANTHROPIC_API_KEY, SET_ELSEWHERE]"))
-        .expect("written");
+    std::fs::write(
+        &path,
+        text.replace("secretNames: [ANTHROPIC_API_KEY]", "secretNames: [ANTHROPIC_API_KEY, SET_ELSEWHERE]"),
+    )
+    .expect("written");
     let applied = work.run(&["apply", "-f", "manifests", "--sandbox", "--auto-approve", "--parallelism", "1"]);
     assert_eq!(applied.code, 0, "{}", applied.all());
     let secret = applied.stdout.find("WorkspaceSecret/anthropic-key: created").expect("the secret is made");
     let service = applied.stdout.find("Service/followup-service: created").expect("the service is made");
     assert!(secret < service, "the secret is made before the service that reads it:\n{}", applied.stdout);
+}
+
+/// Every field the spec types declare as naming another object, by the
+/// key kind of its spec.
+fn declared_references() -> Vec<(&'static str, seqops::manifest::ReferenceField)> {
+    seqops::providers::kinds()
+        .iter()
+        .flat_map(|kind| kind.reference_fields.iter().map(move |field| (kind.key_kind.as_str(), *field)))
+        .collect()
+}
+
+#[test]
+fn every_name_reference_in_a_kinds_schema_is_declared_on_its_spec_type_or_refused() {
+    let declared = declared_references();
+    for kind in seqops::providers::kinds() {
+        let schema = serde_json::to_value((kind.schema)()).expect("a schema");
+        let text = schema.to_string();
+        let spec = resolve(&schema["properties"]["spec"], &schema);
+        for (name, property) in spec["properties"].as_object().into_iter().flatten() {
+            if name == "providerRef" || !property.to_string().contains("NameRef") {
+                continue;
+            }
+            let field = format!("spec.{name}.name");
+            let is_declared = declared.iter().any(|(k, f)| *k == kind.key_kind.as_str() && f.field == field);
+            let refused = text.contains(&format!("!has(self.{name})"));
+            assert!(
+                is_declared || refused,
+                "{}: `{field}` names an object but is not declared a reference",
+                kind.key_kind
+            );
+        }
+    }
+}
+
+#[test]
+fn every_declared_reference_orders_the_apply_of_the_examples() {
+    let declared = declared_references();
+    assert!(declared.iter().any(|(_, f)| f.by_remote_name), "secretNames is declared, by remote name");
+    let mut exercised = std::collections::BTreeSet::new();
+    for name in ["orsay", "orqis", "gary", "orchagent", "topo"] {
+        let work = example(name);
+        let plan = json(&sandbox_plan(&work, &["--format", "json"]));
+        let args = ["apply", "-f", "manifests", "--sandbox", "--auto-approve", "--parallelism", "1"];
+        let applied = work.run(&args);
+        assert_eq!(applied.code, 0, "{name}: {}", applied.all());
+        let made = |key: &str| -> usize {
+            let done = ["created", "adopted", "updated"].map(|word| format!("{key}: {word}"));
+            done.iter()
+                .filter_map(|line| applied.stdout.find(line.as_str()))
+                .min()
+                .unwrap_or_else(|| panic!("{name}: {key} is made or adopted:\n{}", applied.stdout))
+        };
+        for change in plan["changes"].as_array().expect("changes") {
+            let key = change["key"].as_str().expect("a key");
+            let kind = key.split('/').next().expect("a kind");
+            for (_, field) in declared.iter().filter(|(k, _)| *k == kind) {
+                let targets = change["depends_on"].as_array().into_iter().flatten().filter_map(Value::as_str);
+                for target in targets.filter(|t| t.split('/').next() == Some(field.kind.as_str())) {
+                    assert!(
+                        made(target) < made(key),
+                        "{name}: {target} goes before {key}, which names it at {}",
+                        field.field
+                    );
+                    exercised.insert((kind.to_string(), field.field));
+                }
+            }
+        }
+    }
+    for (kind, field) in declared {
+        assert!(exercised.contains(&(kind.to_string(), field.field)), "no example sets {kind} {}", field.field);
+    }
 }

@@ -54,9 +54,12 @@ fn checked_blocks(readme: &str) -> (Vec<Vec<Step>>, Vec<String>) {
         prose.push(std::mem::take(&mut since_last_block));
         let fence = lines.get(index + 1).copied().unwrap_or_default();
         assert!(fence.starts_with("```"), "README.md:{}: the marker is followed by a fence, not {fence:?}", index + 2);
+        // A block closes with the fence it opened with: four backticks hold
+        // output that has fences of three (a Markdown plan).
+        let closing: String = fence.chars().take_while(|c| *c == '`').collect();
         let mut steps: Vec<Step> = Vec::new();
         index += 2;
-        while index < lines.len() && lines[index] != "```" {
+        while index < lines.len() && lines[index] != closing {
             let line = lines[index];
             if let Some(command) = line.strip_prefix("$ ") {
                 steps.push(Step { command: command.to_string(), expected: Vec::new(), line: index + 1 });
@@ -106,6 +109,15 @@ fn run(dir: &Path, step: &Step) -> String {
 fn run_walkthrough(blocks: &[Vec<Step>]) -> Vec<(Step, String)> {
     let dir = tempfile::tempdir().expect("a temporary folder");
     common::copy_folder(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), &dir.path().join("examples"));
+    // In a repository, as a reader's clone is: the comment names its commit.
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &["-c", "user.name=R", "-c", "user.email=r@example.com", "commit", "-qm", "examples"],
+    ] {
+        let status = std::process::Command::new("git").args(args).current_dir(dir.path()).status().expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    }
     let mut results = Vec::new();
     for (number, block) in blocks.iter().enumerate() {
         if number == 1 {

@@ -161,7 +161,8 @@ fn the_markdown_plan_has_a_summary_table_and_a_section_per_object() {
         let from_summary = &text[text.find("**Plan:").expect("a summary")..];
         from_summary
             .lines()
-            .filter(|l| !l.starts_with("Requests") && !l.starts_with("Apply cost") && !l.starts_with("To apply"))
+            .filter(|l| !l.is_empty() && !l.starts_with("Requests") && !l.starts_with("Apply cost"))
+            .filter(|l| !l.starts_with("To apply"))
             .map(String::from)
             .collect()
     };

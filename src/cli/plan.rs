@@ -217,7 +217,8 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         if args.out.is_some() { digest_key::Use::Sign { state_has_digests: true } } else { digest_key::Use::Compare };
     let (session, document, _) = make_plan(&args.common, &args.scope, "seqops plan", key_use).await?;
     let environment = args.environment.as_deref();
-    let header = plan_header::header(&args.common, Some(&session.manifests), &document, environment, args.out.as_deref());
+    let header =
+        plan_header::header(&args.common, Some(&session.manifests), &document, environment, args.out.as_deref());
     print(&document, args.format, &header)?;
     for unignored in super::secret_files::unignored(&document.changes) {
         eprintln!("warning: {unignored}");
@@ -278,7 +279,8 @@ async fn plan_cluster(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     }
     let mut header = plan_header::header(&args.common, Some(&manifests), &document, args.environment.as_deref(), None);
     header.state = format!("the cluster's namespace {namespace} (the objects' statuses)");
-    header.apply_command = format!("kubectl apply -n {namespace}{}", header.files.iter().map(|f| format!(" -f {f}")).collect::<String>());
+    header.apply_command =
+        format!("kubectl apply -n {namespace}{}", header.files.iter().map(|f| format!(" -f {f}")).collect::<String>());
     print(&document, args.format, &header)?;
     if args.cluster.prune {
         seqops::engine::guard::check_deletes(&document.changes, &view.state, args.scope.delete_limits())

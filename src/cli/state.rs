@@ -124,7 +124,10 @@ async fn move_record(old: &ResourceKey, new: &ResourceKey, path: &std::path::Pat
         bail!("{old} is not in state {}", path.display());
     }
     if state.resources.contains_key(new) {
-        bail!("{new} is in state {} already: remove it first (`seqops state rm {new}`) if it is the same object", path.display());
+        bail!(
+            "{new} is in state {} already: remove it first (`seqops state rm {new}`) if it is the same object",
+            path.display()
+        );
     }
     state.move_entry(old, new);
     store.save(&mut state)?;

@@ -159,6 +159,26 @@ impl fmt::Display for Reason {
             Reason::OneLive { kind, natural_key } => {
                 write!(f, "the one live {kind} with this {}", natural_key.join(" and "))
             }
+            Reason::LostCreateFoundByNaturalKey
+            | Reason::LostCreateFound
+            | Reason::LostCreateResent
+            | Reason::LostCreateSentUnknown { .. }
+            | Reason::LostCreateAmbiguous { .. } => write_lost_create(f, self),
+            Reason::ReplacedByExists => {
+                f.write_str("the object it was replaced by exists; the old one is still to be deleted")
+            }
+            Reason::PolicyKeeps => f.write_str("its managementPolicies did not allow Delete: the remote object is kept"),
+            Reason::OrphanKeeps => f.write_str("seqops.dev/deletion-policy: orphan keeps the remote object"),
+            Reason::CannotDelete => f.write_str("the API cannot delete it; it is only removed from state"),
+            Reason::MovedFrom { from } => write!(f, "moved from {from}: state keeps its record, nothing is sent"),
+            Reason::Saved { words, .. } => f.write_str(words),
+        }
+    }
+}
+
+/// The words of a create whose answer was lost.
+fn write_lost_create(f: &mut fmt::Formatter<'_>, reason: &Reason) -> fmt::Result {
+    match reason {
             Reason::LostCreateFoundByNaturalKey => f.write_str(
                 "an earlier create got no answer; the object its natural key names is adopted, not created twice",
             ),
@@ -176,15 +196,7 @@ impl fmt::Display for Reason {
                 ids.len(),
                 ids.join(", ")
             ),
-            Reason::ReplacedByExists => {
-                f.write_str("the object it was replaced by exists; the old one is still to be deleted")
-            }
-            Reason::PolicyKeeps => f.write_str("its managementPolicies did not allow Delete: the remote object is kept"),
-            Reason::OrphanKeeps => f.write_str("seqops.dev/deletion-policy: orphan keeps the remote object"),
-            Reason::CannotDelete => f.write_str("the API cannot delete it; it is only removed from state"),
-            Reason::MovedFrom { from } => write!(f, "moved from {from}: state keeps its record, nothing is sent"),
-            Reason::Saved { words, .. } => f.write_str(words),
-        }
+        _ => Ok(()),
     }
 }
 

@@ -46,6 +46,33 @@ pub enum Naming {
     Remote { field: &'static str, same: Option<(&'static str, String)> },
 }
 
+/// A field of a kind's spec that names another object: declared on the
+/// spec type (`Kind::REFERENCES`), so the fields that order an apply can be
+/// listed from the types themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReferenceField {
+    /// `spec.workspaceRef.name`; `spec.secretNames[]` for each item of a
+    /// list.
+    pub field: &'static str,
+    /// The key kind of what it names.
+    pub kind: KindId,
+    /// It names the object by the remote name its spec gives it, and need
+    /// not have a manifest.
+    pub by_remote_name: bool,
+}
+
+impl ReferenceField {
+    /// A field naming a manifest of `kind` by its name.
+    pub const fn to(field: &'static str, kind: KindId) -> Self {
+        ReferenceField { field, kind, by_remote_name: false }
+    }
+
+    /// A field naming an object of `kind` by its remote name.
+    pub const fn by_remote_name(field: &'static str, kind: KindId) -> Self {
+        ReferenceField { field, kind, by_remote_name: true }
+    }
+}
+
 impl Reference {
     /// A reference to the manifest `kind/name`.
     pub fn to(field: impl Into<String>, kind: KindId, name: impl Into<String>) -> Reference {
@@ -70,6 +97,10 @@ pub trait Kind: DeserializeOwned + Serialize + schemars::JsonSchema + Send + Syn
     const FACTS: Option<&'static KindFacts>;
     /// The annotations its provider reads beside the `seqops.dev/` ones.
     const ANNOTATIONS: &'static [&'static str] = &[];
+
+    /// The fields of the spec that name other objects; `references`
+    /// reads exactly these.
+    const REFERENCES: &'static [ReferenceField] = &[];
 
     /// The references the spec makes to other manifests.
     fn references(&self) -> Vec<Reference> {
@@ -97,6 +128,8 @@ pub struct KindSpec {
     /// What the API allows of it; `None` for the Provider kind.
     pub facts: Option<&'static KindFacts>,
     pub parse: fn(&serde_json::Value) -> Result<ParsedDoc, ParseError>,
+    /// The fields of its spec that name other objects.
+    pub reference_fields: &'static [ReferenceField],
     /// The references a spec makes to other manifests.
     pub references: fn(&Spec) -> Vec<Reference>,
     /// Checks serde cannot express: `(field path, message)` for each problem.
@@ -120,6 +153,7 @@ impl KindSpec {
             provider_type: T::PROVIDER,
             facts: T::FACTS,
             parse: parse_typed::<T>,
+            reference_fields: T::REFERENCES,
             references: references_of::<T>,
             check: check_of::<T>,
             crd: <T::Resource as kube::CustomResourceExt>::crd,

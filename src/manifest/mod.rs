@@ -32,7 +32,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use kind::{KindSpec, Naming, Reference};
+pub use kind::{KindSpec, Naming, Reference, ReferenceField};
 pub use load::{load, load_texts, load_texts_within, load_with_stdin, load_within, STDIN};
 pub use provider::{ProviderSpec, PROVIDER_KIND};
 

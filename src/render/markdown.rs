@@ -67,7 +67,7 @@ pub fn render(plan: &Plan, header: &Header, cap: usize) -> String {
     if let Some(chart) = super::graph::plan_mermaid(plan) {
         let _ = writeln!(head, "```mermaid\n{chart}```\n");
     }
-    let tail = format!("\n{}\n{}", requests_line(plan), apply_line(plan, header));
+    let tail = format!("{}\n{}", requests_line(plan), apply_line(plan, header));
     let mut body = String::new();
     let mut left_out: Vec<&Change> = Vec::new();
     for (index, change) in plan.changes.iter().enumerate() {
@@ -118,12 +118,14 @@ fn heading(header: &Header) -> String {
             escape(&provider.credentials)
         );
     }
+    let short = |commit: &String| commit.chars().take(12).collect::<String>();
     match &header.commit {
         Some((commit, true)) => {
-            let _ = writeln!(out, "| commit | `{}` **dirty**: the files planned differ from it |", escape(commit));
+            let commit = short(commit);
+            let _ = writeln!(out, "| commit | `{}` **dirty**: the files planned differ from it |", escape(&commit));
         }
         Some((commit, false)) => {
-            let _ = writeln!(out, "| commit | `{}` |", escape(commit));
+            let _ = writeln!(out, "| commit | `{}` |", escape(&short(commit)));
         }
         None => out.push_str("| commit | none: the manifests are not in a git repository |\n"),
     }
@@ -145,7 +147,20 @@ fn cannot_be_undone(plan: &Plan) -> String {
     if lines.is_empty() {
         return String::new();
     }
-    format!("**Cannot be undone:**\n\n{}\n\n", lines.join("\n"))
+    format!("**Cannot be undone:**\n\n{}\n\n", at_most(lines, "- …"))
+}
+
+/// The most lines the lists above the fold hold, so the header always fits.
+const ABOVE_THE_FOLD: usize = 50;
+
+/// The first [`ABOVE_THE_FOLD`] lines, then how many more there are.
+fn at_most(mut lines: Vec<String>, more: &str) -> String {
+    let hidden = lines.len().saturating_sub(ABOVE_THE_FOLD);
+    if hidden > 0 {
+        lines.truncate(ABOVE_THE_FOLD);
+        lines.push(format!("{more} and {hidden} more, in the sections below"));
+    }
+    lines.join("\n")
 }
 
 /// What changed outside seqops since the last apply, above the fold.
@@ -165,7 +180,10 @@ fn drift(plan: &Plan) -> String {
     if lines.is_empty() {
         return String::new();
     }
-    format!("**Drift** (changed outside seqops since the last apply; this plan sets it back):\n\n```diff\n{}\n```\n\n", lines.join("\n"))
+    format!(
+        "**Drift** (changed outside seqops since the last apply; this plan sets it back):\n\n```diff\n{}\n```\n\n",
+        at_most(lines, "!")
+    )
 }
 
 /// The command that applies this plan, last.
@@ -191,8 +209,7 @@ fn table(plan: &Plan) -> String {
         rows.entry(change.provider.as_str()).or_default().push(change);
     }
     let all = plan.summary();
-    let columns: Vec<Verb> =
-        Verb::ALL.into_iter().filter(|v| ALWAYS.contains(v) || all.count(*v) > 0).collect();
+    let columns: Vec<Verb> = Verb::ALL.into_iter().filter(|v| ALWAYS.contains(v) || all.count(*v) > 0).collect();
     let names: Vec<&str> = columns.iter().map(|v| v.word()).collect();
     let mut out = format!("| provider | {} |\n|---|{}\n", names.join(" | "), "---:|".repeat(columns.len()));
     for (provider, changes) in rows {
@@ -318,6 +335,54 @@ mod tests {
         assert!(out.contains("| main | 0 | 1 | 0 | 0 |"), "{out}");
         assert!(out.contains("<details><summary><code>~ Sequence/a</code>"), "{out}");
         assert!(out.contains("- there\n+ friend\n"), "{out}");
+    }
+
+    fn delete(name: &str) -> Change {
+        let mut change = change(name, "Hi\nthere\n");
+        change.action = crate::engine::Action::Delete;
+        change
+    }
+
+    #[test]
+    fn what_cannot_be_undone_is_listed_above_the_fold_and_a_long_list_is_cut_short_whole() {
+        let changes: Vec<Change> = (0..80).map(|i| delete(&format!("s{i}"))).collect();
+        let plan = Plan { changes, ..Default::default() };
+        let out = render(&plan, &Header::default(), DEFAULT_CAP);
+        let fold = out.find("<details>").unwrap_or(out.len());
+        assert!(
+            out[..fold].contains("**Cannot be undone:**\n\n- `- Sequence/s0` will be deleted (cannot be undone)"),
+            "{out}"
+        );
+        assert!(out[..fold].contains("- … and 30 more, in the sections below"), "{out}");
+        assert!(out.contains("80 to delete, cannot be undone"), "{out}");
+    }
+
+    #[test]
+    fn the_header_names_where_the_plan_applies_and_the_comment_ends_with_its_apply_command() {
+        let header = Header {
+            files: vec!["-".into()],
+            state: "k8s://seqops/state".into(),
+            environment: Some("production".into()),
+            providers: vec![ProviderLine {
+                name: "orsay".into(),
+                provider_type: "orsay".into(),
+                credentials: "Secret orsay-key, key api-key".into(),
+            }],
+            commit: Some(("0123456789abcdef0123".into(), false)),
+            apply_command: "seqops apply plan.json".into(),
+        };
+        let plan = Plan { changes: vec![change("a", "Hi\nfriend\n")], ..Default::default() };
+        let out = render(&plan, &header, DEFAULT_CAP);
+        assert!(out.starts_with("### seqops plan: production\n"), "{out}");
+        for line in [
+            "| manifests | -f `-` |",
+            "| state | `k8s://seqops/state` |",
+            "| Provider `orsay` | orsay, key from Secret orsay-key, key api-key |",
+            "| commit | `0123456789ab` |",
+        ] {
+            assert!(out.contains(line), "{line}:\n{out}");
+        }
+        assert!(out.trim_end().ends_with("To apply exactly this: `seqops apply plan.json`"), "{out}");
     }
 
     #[test]

@@ -11,9 +11,9 @@ use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
 
 use super::{Action, Change, Outcome, PlanOptions, ReferenceTo, Refresh, Steps};
+use crate::engine::diff::FieldChange;
 use crate::engine::reason::Reason;
 use crate::engine::state::{Entry, State};
-use crate::engine::diff::FieldChange;
 use crate::engine::{digest, Connections, Failure};
 use crate::external::sources::SourceReader;
 use crate::external::{

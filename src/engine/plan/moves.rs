@@ -28,9 +28,14 @@ pub(super) fn moved_state<'s>(manifests: &Manifests, state: &'s State) -> Result
         let old = ResourceKey { kind: resource.key.kind.clone(), name: old_name.to_string() };
         let here = format!("{}: {}: {}", resource.location(), resource.key, annotations::MOVED_FROM);
         if manifests.get(&old).is_some() {
-            errors.push(format!("{here} names {old}, which still has a manifest: remove that manifest, or the annotation"));
+            errors.push(format!(
+                "{here} names {old}, which still has a manifest: remove that manifest, or the annotation"
+            ));
         } else if state.resources.contains_key(&old) && state.resources.contains_key(&resource.key) {
-            errors.push(format!("{here} names {old}, but state has records of both {old} and {}: remove one with `seqops state rm`", resource.key));
+            errors.push(format!(
+                "{here} names {old}, but state has records of both {old} and {}: remove one with `seqops state rm`",
+                resource.key
+            ));
         } else if state.resources.contains_key(&old) {
             moved.insert(resource.key.clone(), old);
         }

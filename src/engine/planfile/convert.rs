@@ -6,8 +6,8 @@
 use super::json::{JsonPlan, PlannedChange, PlannedReason, PlannedReference, PlannedSync};
 use super::PlanDocument;
 use crate::engine::plan::{Action, Change, ReferenceTo, StateSync, Steps, Verb};
-use crate::manifest::ResourceKey;
 use crate::engine::reason::Reason;
+use crate::manifest::ResourceKey;
 
 impl From<&Change> for PlannedChange {
     /// Writing: the working change as the format has it. Every field is
@@ -53,7 +53,10 @@ impl From<&Change> for PlannedChange {
             display_name: display_name.clone(),
             fields: fields.clone(),
             drift: drift.clone(),
-            reasons: reasons.iter().map(|r| PlannedReason { code: r.code().to_string(), text: r.to_string() }).collect(),
+            reasons: reasons
+                .iter()
+                .map(|r| PlannedReason { code: r.code().to_string(), text: r.to_string() })
+                .collect(),
             desired: desired.clone(),
             updates: updates.clone(),
             manifest_digest: manifest_digest.clone(),

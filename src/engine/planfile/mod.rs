@@ -11,13 +11,12 @@ mod json;
 
 use std::path::Path;
 
-
 pub use json::{schema, JsonPlan, PlannedChange, PlannedReason, PlannedReference, PlannedSync, FORMAT_VERSION};
 
 use super::connections::AccountUsage;
 use super::history::Provenance;
-use super::plan::{Change, Plan, Refresh, StateSync};
 pub use super::plan::Summary;
+use super::plan::{Change, Plan, Refresh, StateSync};
 use super::state::State;
 use crate::external::digest::DigestKey;
 use crate::external::Fields;

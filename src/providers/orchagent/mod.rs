@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::http::Dialect;
 use super::{Account, ExternalClient};
 use crate::external::KindFacts;
-use crate::manifest::kind::{Kind, KindId, KindSpec, Reference};
+use crate::manifest::kind::{Kind, KindId, KindSpec, Reference, ReferenceField};
 use crate::manifest::provider::ProviderType;
 
 pub const BASE_URL: &str = "https://api.orchagent.io";
@@ -47,6 +47,7 @@ impl Kind for spec::WorkspaceSecretSpec {
     const KIND: &'static str = "WorkspaceSecret";
     const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::SECRET_FACTS);
+    const REFERENCES: &'static [ReferenceField] = &[WORKSPACE_REF];
 
     fn references(&self) -> Vec<Reference> {
         spec::workspace_references(&self.workspace_ref)
@@ -72,6 +73,7 @@ impl Kind for spec::ScheduleSpec {
     const KIND: &'static str = "Schedule";
     const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::SCHEDULE_FACTS);
+    const REFERENCES: &'static [ReferenceField] = &[WORKSPACE_REF, AGENT_REF];
 
     fn references(&self) -> Vec<Reference> {
         spec::workspace_and_agent_references(&self.workspace_ref, &self.agent_ref)
@@ -90,6 +92,7 @@ impl Kind for spec::ServiceSpec {
     const KIND: &'static str = "Service";
     const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::SERVICE_FACTS);
+    const REFERENCES: &'static [ReferenceField] = &[WORKSPACE_REF, AGENT_REF, SERVICE_SECRETS];
 
     fn references(&self) -> Vec<Reference> {
         spec::service_references(self)
@@ -97,6 +100,14 @@ impl Kind for spec::ServiceSpec {
 }
 
 pub const SERVICE_KIND: KindSpec = KindSpec::of::<spec::ServiceSpec>();
+
+/// The Workspace a secret, Schedule or Service is in.
+const WORKSPACE_REF: ReferenceField = ReferenceField::to("spec.workspaceRef.name", KindId::new("Workspace"));
+/// The workspace secrets a Service reads, by their remote names.
+const SERVICE_SECRETS: ReferenceField =
+    ReferenceField::by_remote_name("spec.secretNames[]", KindId::new("WorkspaceSecret"));
+/// The Agent a Schedule or Service runs.
+const AGENT_REF: ReferenceField = ReferenceField::to("spec.agentRef.name", AGENT_KEY_KIND);
 
 /// The type its Provider manifests name: `type: orchagent`.
 pub const TYPE: ProviderType = ProviderType::new("orchagent", 4);

@@ -7,7 +7,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::kind::{KindId, Naming, Reference};
+use crate::manifest::kind::{Naming, Reference, ReferenceField};
 use crate::manifest::secret::{ValueSource, WriteSecretTo};
 use crate::manifest::selector::NameRef;
 
@@ -312,18 +312,19 @@ impl JsonSchema for EnvValue {
     }
 }
 
-fn reference(field: &str, named: &NameRef, kind: KindId) -> Reference {
-    Reference::to(format!("spec.{field}.name"), kind, named.name.clone())
+fn reference(field: &ReferenceField, named: &NameRef) -> Reference {
+    Reference::to(field.field, field.kind, named.name.clone())
 }
 
 /// A Service's Workspace and Agent, and each secret its `secretNames`
 /// names: by remote name (`spec.name`), within the same workspace.
 pub fn service_references(spec: &ServiceSpec) -> Vec<Reference> {
     let mut references = workspace_and_agent_references(&spec.workspace_ref, &spec.agent_ref);
+    let secrets = &super::SERVICE_SECRETS;
     for (index, name) in spec.secret_names.iter().flatten().enumerate() {
         references.push(Reference {
-            field: format!("spec.secretNames[{index}]"),
-            kind: KindId::new("WorkspaceSecret"),
+            field: secrets.field.replace("[]", &format!("[{index}]")),
+            kind: secrets.kind,
             name: name.clone(),
             by: Naming::Remote { field: "name", same: Some(("workspaceRef/name", spec.workspace_ref.name.clone())) },
         });
@@ -333,15 +334,12 @@ pub fn service_references(spec: &ServiceSpec) -> Vec<Reference> {
 
 /// The Workspace a spec names in `workspaceRef`.
 pub fn workspace_references(workspace: &NameRef) -> Vec<Reference> {
-    vec![reference("workspaceRef", workspace, KindId::new("Workspace"))]
+    vec![reference(&super::WORKSPACE_REF, workspace)]
 }
 
 /// The Workspace and the Agent a spec names.
 pub fn workspace_and_agent_references(workspace: &NameRef, agent: &NameRef) -> Vec<Reference> {
-    vec![
-        reference("workspaceRef", workspace, KindId::new("Workspace")),
-        reference("agentRef", agent, super::AGENT_KEY_KIND),
-    ]
+    vec![reference(&super::WORKSPACE_REF, workspace), reference(&super::AGENT_REF, agent)]
 }
 
 /// What CEL cannot say: a cron expression's fields and a time zone's name.

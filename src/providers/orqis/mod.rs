@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::{Account, ExternalClient};
 use crate::external::KindFacts;
-use crate::manifest::kind::{Kind, KindId, KindSpec, Reference};
+use crate::manifest::kind::{Kind, KindId, KindSpec, Reference, ReferenceField};
 use crate::manifest::provider::ProviderType;
 
 pub const BASE_URL: &str = "https://api.orqisai.com";
@@ -45,6 +45,7 @@ impl Kind for spec::ApiKeySpec {
     const KIND: &'static str = "ApiKey";
     const PROVIDER: Option<ProviderType> = Some(TYPE);
     const FACTS: Option<&'static KindFacts> = Some(&mapping::API_KEY_FACTS);
+    const REFERENCES: &'static [ReferenceField] = &[spec::AGENT_REF];
 
     fn references(&self) -> Vec<Reference> {
         spec::api_key_references(self)

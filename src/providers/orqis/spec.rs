@@ -6,7 +6,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::kind::Reference;
+use crate::manifest::kind::{Reference, ReferenceField};
 use crate::manifest::secret::{ValueSource, WriteSecretTo};
 use crate::manifest::selector::NameRef;
 use crate::manifest::urls;
@@ -184,9 +184,12 @@ pub struct ApiKeySpec {
     pub write_secret_to: WriteSecretTo,
 }
 
+/// The field an ApiKey names its Agent by.
+pub const AGENT_REF: ReferenceField = ReferenceField::to("spec.agentRef.name", super::AGENT_KEY_KIND);
+
 /// The Agent an ApiKey names.
 pub fn api_key_references(spec: &ApiKeySpec) -> Vec<Reference> {
-    vec![Reference::to("spec.agentRef.name", super::AGENT_KEY_KIND, spec.agent_ref.name.clone())]
+    vec![Reference::to(AGENT_REF.field, AGENT_REF.kind, spec.agent_ref.name.clone())]
 }
 
 #[cfg(test)]
