@@ -386,3 +386,15 @@ fn every_declared_reference_orders_the_apply_of_the_examples() {
         assert!(exercised.contains(&(kind.to_string(), field.field)), "no example sets {kind} {}", field.field);
     }
 }
+
+#[test]
+fn an_enrollment_is_marked_on_its_line_as_a_create_that_cannot_be_undone_but_not_counted_so() {
+    let work = example("gary");
+    let text = sandbox_plan(&work, &[]);
+    assert_eq!(text.code, 0, "{}", text.all());
+    assert_contains(&text.stdout, "will be created (cannot be undone: the API cannot delete it)");
+    assert!(!text.stdout.contains(", cannot be undone."), "not counted as destructive:\n{}", text.stdout);
+    let plan = json(&sandbox_plan(&work, &["--format", "json"]));
+    assert_eq!(plan["summary"]["cannot_be_undone"], 0);
+    assert!(plan["changes"].as_array().expect("changes").iter().all(|c| c["cannot_be_undone"] == true));
+}

@@ -210,3 +210,24 @@ fn each_change_appends_one_small_record_to_the_secret_and_a_killed_apply_is_reco
     assert!(journal(&folded).is_empty(), "the end of the run folds the journal into the document");
     assert_eq!(decoded(&folded["data"]["state.json"])["resources"].as_object().map(|r| r.len()), Some(8));
 }
+
+#[test]
+fn state_mv_moves_a_record_in_the_cluster_secret_and_the_renamed_manifest_plans_nothing() {
+    let (server, work) = server_and_workspace(&[]);
+    let cluster = FakeCluster::start();
+    work.write("welcome.yaml", &sequence("welcome", "name: Welcome DM\ntrigger: WHATSAPP_MESSAGE"));
+    let apply = run(&work, &cluster, &["apply", "-f", "manifests", "--auto-approve", "--state", STATE]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    work.write("welcome.yaml", &sequence("hello", "name: Welcome DM\ntrigger: WHATSAPP_MESSAGE"));
+    let before = server.orsay_requests();
+
+    let moved = run(&work, &cluster, &["state", "mv", "Sequence/welcome", "Sequence/hello", "--state", STATE]);
+
+    assert_eq!(moved.code, 0, "{}", moved.all());
+    assert_eq!(server.orsay_requests(), before, "a move sends nothing");
+    let list = run(&work, &cluster, &["state", "list", "--state", STATE]);
+    assert_contains(&list.stdout, "Sequence/hello\tmain\t");
+    assert!(!list.stdout.contains("Sequence/welcome"), "{}", list.stdout);
+    let plan = run(&work, &cluster, &["plan", "-f", "manifests", "--detailed-exitcode", "--state", STATE]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+}

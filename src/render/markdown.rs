@@ -255,6 +255,15 @@ fn section(change: &Change) -> String {
 fn field_lines(out: &mut String, field: &FieldChange) {
     let as_text = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).unwrap_or_default().to_string();
     let multiline = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).is_some_and(|s| s.contains('\n'));
+    if field.before.is_none() && multiline(&field.after) {
+        // A new text: each of its lines under its field, indented, so the
+        // next field's line cannot be read as part of it.
+        let _ = writeln!(out, "+ {}: |", field.path);
+        for line in as_text(&field.after).lines() {
+            let _ = writeln!(out, "+     {}", fence_safe(line));
+        }
+        return;
+    }
     if multiline(&field.before) || multiline(&field.after) {
         let _ = writeln!(out, "@@ {} @@", field.path);
         let (old, new) = (as_text(&field.before), as_text(&field.after));
@@ -383,6 +392,14 @@ mod tests {
             assert!(out.contains(line), "{line}:\n{out}");
         }
         assert!(out.trim_end().ends_with("To apply exactly this: `seqops apply plan.json`"), "{out}");
+    }
+
+    #[test]
+    fn a_new_texts_lines_are_indented_under_its_field_and_end_with_it() {
+        let mut out = String::new();
+        let field = FieldChange::plain("flow[0].content", None, Some(Value::String("Hey!\nWhat brings you?\n".into())));
+        field_lines(&mut out, &field);
+        assert_eq!(out, "+ flow[0].content: |\n+     Hey!\n+     What brings you?\n");
     }
 
     #[test]
