@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
-use common::{assert_contains, python_tools, Run, Workspace};
+use common::{assert_contains, python_tools, Workspace};
 
 fn environments() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/environments")
@@ -16,13 +14,6 @@ fn environments() -> PathBuf {
 
 fn rendered(environment: &str) -> String {
     std::fs::read_to_string(environments().join(format!("rendered/{environment}.rendered"))).expect("a rendered stream")
-}
-
-fn piped(work: &Workspace, args: &[&str], input: &str) -> Run {
-    let mut child =
-        work.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("runs");
-    child.stdin.take().expect("a stdin").write_all(input.as_bytes()).expect("written");
-    child.wait_with_output().expect("seqops runs").into()
 }
 
 #[test]
@@ -51,10 +42,10 @@ fn each_environment_plans_and_applies_from_standard_input_with_its_own_state() {
             args
         };
         let apply: Vec<String> = args("apply");
-        let applied = piped(&work, &apply.iter().map(String::as_str).collect::<Vec<_>>(), &rendered(environment));
+        let applied = work.piped(&apply.iter().map(String::as_str).collect::<Vec<_>>(), &rendered(environment));
         assert_eq!(applied.code, 0, "{environment}: {}", applied.all());
         let plan: Vec<String> = args("plan");
-        let again = piped(&work, &plan.iter().map(String::as_str).collect::<Vec<_>>(), &rendered(environment));
+        let again = work.piped(&plan.iter().map(String::as_str).collect::<Vec<_>>(), &rendered(environment));
         assert_eq!(again.code, 0, "{environment}: a second plan shows no changes:\n{}", again.all());
     }
     let state = |environment: &str| -> serde_json::Value {

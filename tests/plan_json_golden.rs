@@ -233,6 +233,15 @@ fn every_field_document() -> seqops::engine::planfile::PlanDocument {
             ci_run: Some("https://ci.example.com/1".into()),
             message: Some("why".into()),
         },
+        applies_to: seqops::engine::planfile::AppliesTo {
+            environment: Some("staging".into()),
+            state: "k8s://team/seqops-state".into(),
+            providers: vec![seqops::engine::planfile::ProviderSource {
+                name: "main".into(),
+                provider_type: "orsay".into(),
+                credentials: "$ORSAY_API_KEY".into(),
+            }],
+        },
         files: vec!["manifests".into()],
         signature: Some("hmac-sha256:key:00".into()),
     }

@@ -6,9 +6,7 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 
 use common::{assert_contains, copy_folder, sequence, server_and_workspace, Run, Workspace};
 use serde_json::Value;
@@ -153,13 +151,6 @@ fn environments() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/environments")
 }
 
-fn piped(work: &Workspace, args: &[&str], input: &str) -> Run {
-    let mut child =
-        work.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("runs");
-    child.stdin.take().expect("a stdin").write_all(input.as_bytes()).expect("written");
-    child.wait_with_output().expect("seqops runs").into()
-}
-
 /// The Markdown header of an environment's plan: everything before the
 /// summary line.
 fn header(work: &Workspace, environment: &str) -> String {
@@ -168,7 +159,7 @@ fn header(work: &Workspace, environment: &str) -> String {
     let state = format!("{environment}/state.json");
     let args =
         ["plan", "-f", "-", "--sandbox", "--state", &state, "--format", "markdown", "--environment", environment];
-    let run = piped(work, &args, &rendered);
+    let run = work.piped(&args, &rendered);
     assert_eq!(run.code, 0, "{}", run.all());
     run.stdout[..run.stdout.find("**Plan:").expect("a summary")].to_string()
 }

@@ -39,10 +39,6 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     detailed_exitcode: bool,
-    /// The environment or overlay the plan is for (`staging`), named in
-    /// the Markdown comment's title and header.
-    #[arg(long, value_name = "NAME", env = "SEQOPS_ENVIRONMENT")]
-    environment: Option<String>,
     #[command(flatten)]
     cluster: ClusterArgs,
     /// Only what changed remotely since the last apply: `seqops drift`.
@@ -93,6 +89,10 @@ pub struct Scope {
     /// exists) lists each collection once and reads only what may differ.
     #[arg(long, value_enum)]
     pub refresh: Option<Refresh>,
+    /// The environment or overlay the plan is for (`staging`): recorded
+    /// with the plan and named in the Markdown comment's title and header.
+    #[arg(long, value_name = "NAME", env = "SEQOPS_ENVIRONMENT")]
+    pub environment: Option<String>,
     /// Only this object and what it depends on (repeatable), e.g. Sequence/welcome-dm.
     #[arg(long = "target", value_parser = parse_key)]
     pub targets: Vec<ResourceKey>,
@@ -161,6 +161,7 @@ pub async fn make_plan(
         PlanDocument::new(plan, state, &session.manifests, common.sandbox, refresh, scope.targets.clone());
     document.provenance = super::provenance::gather(&manifests_folder(common), scope.message.as_deref());
     document.files = common.files().iter().map(|f| f.display().to_string()).collect();
+    document.applies_to = plan_header::applies_to(common, &session.manifests, scope.environment.as_deref());
     if let Some(key) = digests.key() {
         document.sign(key);
     }
@@ -216,9 +217,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let key_use =
         if args.out.is_some() { digest_key::Use::Sign { state_has_digests: true } } else { digest_key::Use::Compare };
     let (session, document, _) = make_plan(&args.common, &args.scope, "seqops plan", key_use).await?;
-    let environment = args.environment.as_deref();
-    let header =
-        plan_header::header(&args.common, Some(&session.manifests), &document, environment, args.out.as_deref());
+    let header = plan_header::header(&args.common, &document, args.out.as_deref());
     print(&document, args.format, &header)?;
     for unignored in super::secret_files::unignored(&document.changes) {
         eprintln!("warning: {unignored}");
@@ -273,12 +272,13 @@ async fn plan_cluster(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         plan.warnings.push(format!("{key} is being deleted in the cluster: the controller finishes that first"));
     }
     plan.warnings.extend(removal_notes(&view, args.cluster.prune));
-    let document = PlanDocument::new(plan, None, &manifests, false, refresh, args.scope.targets.clone());
+    let mut document = PlanDocument::new(plan, None, &manifests, false, refresh, args.scope.targets.clone());
+    document.applies_to = plan_header::applies_to(&args.common, &manifests, args.scope.environment.as_deref());
+    document.applies_to.state = format!("the statuses in the cluster's namespace {namespace}");
     if args.format == Format::Text {
         println!("Namespace {namespace}: what the controller will do once these manifests are applied.\n");
     }
-    let mut header = plan_header::header(&args.common, Some(&manifests), &document, args.environment.as_deref(), None);
-    header.state = format!("the cluster's namespace {namespace} (the objects' statuses)");
+    let mut header = plan_header::header(&args.common, &document, None);
     header.apply_command =
         format!("kubectl apply -n {namespace}{}", header.files.iter().map(|f| format!(" -f {f}")).collect::<String>());
     print(&document, args.format, &header)?;
@@ -327,6 +327,6 @@ pub struct ShowArgs {
 
 pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let document = PlanDocument::read(&args.plan).map_err(|e| anyhow!(e))?;
-    print(&document, args.format, &plan_header::saved(&document))?;
+    print(&document, args.format, &plan_header::saved(&document, &args.plan))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,25 +1,29 @@
-//! Where a plan applies, for the Markdown comment's header: the `-f` set,
-//! state, the environment, each Provider with where its key comes from
-//! (named, never read, and no request made), the commit, and the command
-//! that applies the plan.
+//! Where a plan applies: recorded in the plan document when it is made
+//! (the environment, the state, each Provider and where its key comes
+//! from, named and never read, with no request made), and the Markdown
+//! comment's header made from it, with the `-f` set, the commit and the
+//! command that applies the plan.
 
 use std::path::Path;
 
-use seqops::engine::planfile::PlanDocument;
+use seqops::engine::planfile::{AppliesTo, PlanDocument, ProviderSource};
 use seqops::manifest::{Manifests, ProviderSpec};
 use seqops::render::markdown::{Header, ProviderLine};
 
-use super::Common;
+use super::{Common, DEFAULT_STATE};
 
-/// The header of a plan made from `common`'s flags; `out` is where it was
-/// saved, if it was.
-pub fn header(
-    common: &Common,
-    manifests: Option<&Manifests>,
-    document: &PlanDocument,
-    environment: Option<&str>,
-    out: Option<&Path>,
-) -> Header {
+/// What a plan made from `common`'s flags and `manifests` applies to.
+pub fn applies_to(common: &Common, manifests: &Manifests, environment: Option<&str>) -> AppliesTo {
+    AppliesTo {
+        environment: environment.map(String::from),
+        state: common.state.display().to_string(),
+        providers: providers(manifests),
+    }
+}
+
+/// The header of a plan just made from `common`'s flags; `out` is where it
+/// was saved, if it was.
+pub fn header(common: &Common, document: &PlanDocument, out: Option<&Path>) -> Header {
     let files: Vec<String> = common.files().iter().map(|f| f.display().to_string()).collect();
     let apply_command = match out {
         Some(out) => format!("seqops apply{} {}", common.repeated_flags(), out.display()),
@@ -28,28 +32,44 @@ pub fn header(
             format!("seqops apply{}{}", common.repeated_flags(), given.concat())
         }
     };
+    Header { files, apply_command, ..recorded(document) }
+}
+
+/// The header of a saved plan shown by `seqops show PLANFILE`: what the
+/// document recorded, and the command that applies the file.
+pub fn saved(document: &PlanDocument, path: &Path) -> Header {
+    let sandbox = if document.sandbox { " --sandbox" } else { "" };
+    let state = &document.applies_to.state;
+    let state = if state.is_empty() || state == DEFAULT_STATE { String::new() } else { format!(" --state {state}") };
     Header {
-        files,
-        state: common.state.display().to_string(),
-        environment: environment.map(String::from),
-        providers: manifests.map(providers).unwrap_or_default(),
-        commit: document.provenance.commit.clone().map(|commit| (commit, document.provenance.dirty)),
-        apply_command,
+        files: document.files.clone(),
+        apply_command: format!("seqops apply{sandbox}{state} {}", path.display()),
+        ..recorded(document)
     }
 }
 
-/// A saved plan's header: what the document itself records.
-pub fn saved(document: &PlanDocument) -> Header {
+/// What the document itself says of where it applies.
+fn recorded(document: &PlanDocument) -> Header {
+    let AppliesTo { environment, state, providers } = &document.applies_to;
     Header {
-        files: document.files.clone(),
-        state: "(as when the plan was made)".into(),
+        files: Vec::new(),
+        state: state.clone(),
+        environment: environment.clone(),
+        providers: providers
+            .iter()
+            .map(|p| ProviderLine {
+                name: p.name.clone(),
+                provider_type: p.provider_type.clone(),
+                credentials: p.credentials.clone(),
+            })
+            .collect(),
         commit: document.provenance.commit.clone().map(|commit| (commit, document.provenance.dirty)),
-        ..Header::default()
+        apply_command: String::new(),
     }
 }
 
 /// Each Provider manifest: its name, type, and where its key comes from.
-fn providers(manifests: &Manifests) -> Vec<ProviderLine> {
+fn providers(manifests: &Manifests) -> Vec<ProviderSource> {
     manifests
         .providers()
         .map(|resource| {
@@ -58,7 +78,7 @@ fn providers(manifests: &Manifests) -> Vec<ProviderLine> {
                 Some(spec) => (spec.provider_type.to_string(), credentials(spec)),
                 None => (String::new(), "(unreadable)".into()),
             };
-            ProviderLine { name: resource.key.name.clone(), provider_type, credentials }
+            ProviderSource { name: resource.key.name.clone(), provider_type, credentials }
         })
         .collect()
 }

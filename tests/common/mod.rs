@@ -275,6 +275,20 @@ impl Workspace {
         run
     }
 
+    /// `seqops ARGS` with `input` on its standard input.
+    pub fn piped(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        child.stdin.take().expect("a stdin").write_all(input.as_bytes()).expect("written");
+        child.wait_with_output().expect("seqops runs").into()
+    }
+
     pub fn state(&self) -> Value {
         let bytes = std::fs::read(self.path().join(".seqops/state.json")).expect("state exists");
         serde_json::from_slice(&bytes).expect("state is JSON")

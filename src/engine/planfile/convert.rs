@@ -173,6 +173,7 @@ impl From<&PlanDocument> for JsonPlan {
             warnings,
             requests,
             provenance,
+            applies_to,
             files,
             signature,
         } = document;
@@ -195,6 +196,7 @@ impl From<&PlanDocument> for JsonPlan {
             warnings: warnings.clone(),
             requests: requests.clone(),
             provenance: provenance.clone(),
+            applies_to: applies_to.clone(),
             files: files.clone(),
             signature: signature.clone(),
         }
@@ -222,6 +224,7 @@ impl From<JsonPlan> for PlanDocument {
             warnings,
             requests,
             provenance,
+            applies_to,
             files,
             signature,
         } = json;
@@ -241,6 +244,7 @@ impl From<JsonPlan> for PlanDocument {
             warnings,
             requests,
             provenance,
+            applies_to,
             files,
             signature,
         }

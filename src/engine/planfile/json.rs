@@ -58,6 +58,10 @@ pub struct JsonPlan {
     /// Who made the plan and why: commit, author, CI run, `--message`.
     #[serde(default, skip_serializing_if = "Provenance::is_empty")]
     pub provenance: Provenance,
+    /// Where the plan applies: the environment, the state, each Provider
+    /// and where its key comes from. Named, never read: no value.
+    #[serde(default, skip_serializing_if = "AppliesTo::is_empty")]
+    pub applies_to: AppliesTo,
     /// The `-f` set the plan was made from, as given (relative to where it
     /// was made): `seqops apply PLANFILE` reads the same. Absent from plans
     /// made before it was recorded, which apply with `-f` as given.
@@ -67,6 +71,35 @@ pub struct JsonPlan {
     /// digest key: apply refuses a plan edited since it was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+}
+
+/// Where a plan applies, as the Markdown comment's header names it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AppliesTo {
+    /// The environment or overlay (`--environment`), when named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Where state is: a file, or `k8s://NAMESPACE/NAME`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<ProviderSource>,
+}
+
+impl AppliesTo {
+    pub fn is_empty(&self) -> bool {
+        *self == AppliesTo::default()
+    }
+}
+
+/// A Provider and where its key comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProviderSource {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub provider_type: String,
+    /// `$ORSAY_API_KEY`, or `Secret orsay-key, key api-key`.
+    pub credentials: String,
 }
 
 /// One object's change.

@@ -11,7 +11,10 @@ mod json;
 
 use std::path::Path;
 
-pub use json::{schema, JsonPlan, PlannedChange, PlannedReason, PlannedReference, PlannedSync, FORMAT_VERSION};
+pub use json::{
+    schema, AppliesTo, JsonPlan, PlannedChange, PlannedReason, PlannedReference, PlannedSync, ProviderSource,
+    FORMAT_VERSION,
+};
 
 use super::connections::AccountUsage;
 use super::history::Provenance;
@@ -50,6 +53,8 @@ pub struct PlanDocument {
     pub requests: Vec<AccountUsage>,
     /// Who made the plan and why: commit, author, CI run, `--message`.
     pub provenance: Provenance,
+    /// Where the plan applies: environment, state, Providers.
+    pub applies_to: AppliesTo,
     /// The `-f` set the plan was made from, as given (relative to where it
     /// was made): `seqops apply PLANFILE` reads the same. Empty for plans
     /// made before it was recorded, which apply with `-f` as given.
@@ -118,6 +123,7 @@ impl PlanDocument {
             warnings: plan.warnings,
             requests: plan.usage,
             provenance: Provenance::default(),
+            applies_to: AppliesTo::default(),
             files: Vec::new(),
             signature: None,
         }
