@@ -264,8 +264,18 @@ impl Summary {
 
     /// How many changes show `verb`.
     pub fn count(&self, verb: Verb) -> usize {
-        let mut copy = self.clone();
-        *copy.slot(verb)
+        match verb {
+            Verb::Create => self.create,
+            Verb::Update => self.update,
+            Verb::Adopt => self.adopt,
+            Verb::Moved => self.moved,
+            Verb::Forget => self.forget,
+            Verb::Pause => self.pause,
+            Verb::Resume => self.resume,
+            Verb::Replace => self.replace,
+            Verb::Delete => self.delete,
+            Verb::Stop => self.stop,
+        }
     }
 
     fn slot(&mut self, verb: Verb) -> &mut usize {
@@ -299,6 +309,16 @@ mod tests {
         let symbols: std::collections::BTreeSet<_> = Verb::ALL.iter().map(|v| v.symbol()).collect();
         let words: std::collections::BTreeSet<_> = Verb::ALL.iter().map(|v| v.word()).collect();
         assert_eq!((symbols.len(), words.len()), (Verb::ALL.len(), Verb::ALL.len()));
+    }
+
+    #[test]
+    fn a_summary_counts_each_verb_in_its_own_place() {
+        let mut summary = Summary::default();
+        for (index, verb) in Verb::ALL.into_iter().enumerate() {
+            *summary.slot(verb) += index + 1;
+        }
+        let counts: Vec<usize> = Verb::ALL.into_iter().map(|v| summary.count(v)).collect();
+        assert_eq!(counts, (1..=Verb::ALL.len()).collect::<Vec<_>>());
     }
 
     #[test]
