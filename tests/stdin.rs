@@ -4,22 +4,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
-
-use common::{assert_contains, Run, Server, Workspace};
-
-fn piped(work: &Workspace, args: &[&str], input: &str) -> Run {
-    let mut child = work
-        .command(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("seqops starts");
-    child.stdin.take().expect("a stdin").write_all(input.as_bytes()).expect("written");
-    child.wait_with_output().expect("seqops runs").into()
-}
+use common::{assert_contains, Server};
 
 fn provider(server: &Server) -> String {
     format!(
@@ -37,13 +22,13 @@ fn a_stream_of_documents_on_standard_input_is_planned_and_applied() {
         common::sequence("a", "name: A\ntrigger: WHATSAPP_MESSAGE"),
         common::sequence("b", "name: B\ntrigger: CONTACT_CREATED")
     );
-    let planned = piped(&work, &["plan", "-f", "-", "--detailed-exitcode"], &stream);
+    let planned = work.piped(&["plan", "-f", "-", "--detailed-exitcode"], &stream);
     assert_eq!(planned.code, 2, "{}", planned.all());
     assert_contains(&planned.stdout, "Plan: 2 to create");
-    let applied = piped(&work, &["apply", "-f", "-", "--auto-approve"], &stream);
+    let applied = work.piped(&["apply", "-f", "-", "--auto-approve"], &stream);
     assert_eq!(applied.code, 0, "{}", applied.all());
     assert_eq!(server.sequences_named("A").len(), 1);
-    assert_eq!(piped(&work, &["plan", "-f", "-", "--detailed-exitcode"], &stream).code, 0);
+    assert_eq!(work.piped(&["plan", "-f", "-", "--detailed-exitcode"], &stream).code, 0);
 }
 
 #[test]
@@ -51,11 +36,11 @@ fn an_error_on_standard_input_names_stdin_line_and_column_and_sends_nothing() {
     let (server, work) = common::server_and_workspace(&[]);
     let stream = format!("{}---\n{}", provider(&server), common::sequence("a", "name: A\ntrigger: NO_SUCH_TRIGGER"));
     let before = server.orsay_requests();
-    let refused = piped(&work, &["plan", "-f", "-"], &stream);
+    let refused = work.piped(&["plan", "-f", "-"], &stream);
     assert_eq!(refused.code, 1, "{}", refused.all());
     assert_contains(&refused.stderr, "<stdin>:17:12: spec.trigger");
     assert_eq!(server.orsay_requests(), before);
-    let empty = piped(&work, &["plan", "-f", "-"], "");
+    let empty = work.piped(&["plan", "-f", "-"], "");
     assert_eq!(empty.code, 1, "{}", empty.all());
     assert_contains(&empty.stderr, "no manifest");
 }
@@ -75,10 +60,10 @@ fn a_kubectl_list_is_loaded_item_by_item_and_its_errors_point_into_it() {
             indent(common::sequence("a", &format!("name: A\ntrigger: {trigger}")))
         )
     };
-    let planned = piped(&work, &["plan", "-f", "-", "--detailed-exitcode"], &list("WHATSAPP_MESSAGE"));
+    let planned = work.piped(&["plan", "-f", "-", "--detailed-exitcode"], &list("WHATSAPP_MESSAGE"));
     assert_eq!(planned.code, 2, "{}", planned.all());
     assert_contains(&planned.stdout, "+ Sequence/a");
-    let refused = piped(&work, &["plan", "-f", "-"], &list("NO_SUCH_TRIGGER"));
+    let refused = work.piped(&["plan", "-f", "-"], &list("NO_SUCH_TRIGGER"));
     assert_eq!(refused.code, 1, "{}", refused.all());
     assert_contains(&refused.stderr, "<stdin>:18:14: spec.trigger");
 }
@@ -92,13 +77,13 @@ fn relative_paths_on_standard_input_start_from_the_base_dir_and_stay_inside_it()
         "apiVersion: seqops.dev/v1alpha1\nkind: Provider\nmetadata:\n  name: orqis\nspec:\n  type: orqis\n  baseUrl: {}/orqis\n  credentials:\n    env: ORQIS_TOKEN\n---\napiVersion: orqis.seqops.dev/v1alpha1\nkind: LlmKey\nmetadata:\n  name: google\nspec:\n  provider: google\n  value: {{fromFile: secrets/google.txt}}\n",
         server.origin
     );
-    let from_cwd = piped(&work, &["plan", "-f", "-"], &stream);
+    let from_cwd = work.piped(&["plan", "-f", "-"], &stream);
     assert_eq!(from_cwd.code, 1, "the file is not under the current folder:\n{}", from_cwd.all());
-    let from_base = piped(&work, &["plan", "-f", "-", "--base-dir", "base"], &stream);
+    let from_base = work.piped(&["plan", "-f", "-", "--base-dir", "base"], &stream);
     assert_eq!(from_base.code, 0, "{}", from_base.all());
     assert_contains(&from_base.stdout, "+ LlmKey/google");
     let escaping = stream.replace("secrets/google.txt", "../../outside.txt");
-    let refused = piped(&work, &["plan", "-f", "-", "--base-dir", "base"], &escaping);
+    let refused = work.piped(&["plan", "-f", "-", "--base-dir", "base"], &escaping);
     assert_eq!(refused.code, 1, "{}", refused.all());
     assert_contains(&refused.stderr, "outside the project");
 }
