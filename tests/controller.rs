@@ -770,3 +770,45 @@ async fn an_api_server_failing_is_an_api_server_error() {
     failed.assert_reported_as("ApiServerError", "api_server");
     assert_eq!(failed.requeue, Action::requeue(Duration::from_secs(5)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_services_secret_names_are_not_waited_for_in_the_cluster() {
+    let (origin, _sandbox, _task) = sandbox().await;
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let shared = Arc::new(Shared::new(Client::new(service, "default"), Some(origin.clone())));
+    let kind = shared.kinds.iter().find(|k| k.kind == "Service").copied().expect("Service");
+    let context = Arc::new(Context::new(shared, kind));
+    let object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "orchagent.seqops.dev/v1alpha1", "kind": "Service",
+        "metadata": {"name": "followup", "namespace": "default", "uid": "uid-3", "finalizers": ["seqops.dev/finalizer"], "generation": 1},
+        "spec": {"name": "followup", "workspaceRef": {"name": "outreach"}, "agentRef": {"name": "writer"},
+            "secretNames": ["ANTHROPIC_API_KEY"]},
+    }))
+    .expect("a Service");
+    let task = tokio::spawn(reconcile(Arc::new(object.clone()), context));
+    let mut api = Scenario { handle, bodies: Vec::new() };
+    let providers = json!({"apiVersion": "seqops.dev/v1alpha1", "kind": "ProviderList", "metadata": {}, "items": [{
+        "apiVersion": "seqops.dev/v1alpha1", "kind": "Provider", "metadata": {"name": "orchagent", "namespace": "default"},
+        "spec": {"type": "orchagent", "credentials": {"secretRef": {"name": "orchagent-key", "key": "key"}}},
+    }]});
+    api.expect("GET", PROVIDERS, providers).await;
+    let workspace = json!({"apiVersion": "orchagent.seqops.dev/v1alpha1", "kind": "Workspace",
+        "metadata": {"name": "outreach", "namespace": "default"}, "spec": {"name": "Outreach", "slug": "outreach"}});
+    api.expect("GET", "/apis/orchagent.seqops.dev/v1alpha1/namespaces/default/workspaces/outreach", workspace).await;
+    let agent = json!({"apiVersion": "orchagent.seqops.dev/v1alpha1", "kind": "Agent", "metadata": {"name": "writer", "namespace": "default"},
+        "spec": {"name": "writer", "version": "v1", "type": "agent"}});
+    api.expect("GET", "/apis/orchagent.seqops.dev/v1alpha1/namespaces/default/agents/writer", agent).await;
+    // No GET of a WorkspaceSecret named ANTHROPIC_API_KEY: the next request
+    // is the status, waiting for the workspace's id.
+    let status = api
+        .expect(
+            "PATCH",
+            "/apis/orchagent.seqops.dev/v1alpha1/namespaces/default/services/followup/status",
+            serde_json::to_value(&object).expect("json"),
+        )
+        .await;
+    task.await.expect("ran").expect("succeeded");
+    let synced = condition(&status, "Synced");
+    assert_eq!(synced["reason"], "ReferenceNotReady", "{status}");
+    assert!(synced["message"].as_str().is_some_and(|m| !m.contains("WorkspaceSecret")), "{synced}");
+}

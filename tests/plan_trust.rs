@@ -90,7 +90,7 @@ fn a_moved_from_rename_keeps_the_remote_object_and_makes_no_write_request() {
     assert_contains(&plan.stdout, "Sequence/hello (main, id ");
     assert_contains(&plan.stdout, "has moved from Sequence/welcome");
     assert_contains(&plan.stdout, "-> Sequence/hello");
-    assert_contains(&plan.stdout, "Plan: 0 to create, 0 to update, 0 to replace, 0 to delete. 1 to move.");
+    assert_contains(&plan.stdout, "Plan: 0 to create, 0 to update, 0 to replace, 0 to delete. 1 moved.");
     let writes = server.writes("orsay");
     let applied = work.apply();
     assert_contains(&applied.stdout, "1 moved.");
@@ -175,6 +175,27 @@ fn the_staging_and_production_comments_say_where_they_apply() {
     assert_contains(&production, "| state | `production/state.json` |");
     assert_contains(&production, "| manifests | -f `-` |");
     assert!(!production.contains("STAGING"), "{production}");
+    let comment = work.piped(
+        &[
+            "plan",
+            "-f",
+            "-",
+            "--sandbox",
+            "--state",
+            "staging/state.json",
+            "--format",
+            "markdown",
+            "--environment",
+            "staging",
+            "--target",
+            "Sequence/welcome",
+        ],
+        &std::fs::read_to_string(environments().join("rendered/staging.rendered")).expect("a rendered stream"),
+    );
+    assert_contains(
+        &comment.stdout,
+        "To apply exactly this: `seqops apply --sandbox --state staging/state.json -f - --target Sequence/welcome --environment staging`, with the same manifests on its standard input",
+    );
     assert_ne!(staging, production);
 }
 
@@ -362,7 +383,16 @@ fn every_declared_reference_orders_the_apply_of_the_examples() {
             let kind = key.split('/').next().expect("a kind");
             for (_, field) in declared.iter().filter(|(k, _)| *k == kind) {
                 let targets = change["depends_on"].as_array().into_iter().flatten().filter_map(Value::as_str);
-                for target in targets.filter(|t| t.split('/').next() == Some(field.kind.as_str())) {
+                let from_field = |target: &str| {
+                    field.by_remote_name
+                        || change["references"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|r| r["key"] == target && r["field"] == field.field)
+                };
+                let of_kind = |t: &&str| t.split('/').next() == Some(field.kind.as_str());
+                for target in targets.filter(of_kind).filter(|t| from_field(t)) {
                     assert!(
                         made(target) < made(key),
                         "{name}: {target} goes before {key}, which names it at {}",
@@ -387,5 +417,83 @@ fn an_enrollment_is_marked_on_its_line_as_a_create_that_cannot_be_undone_but_not
     assert!(!text.stdout.contains(", cannot be undone."), "not counted as destructive:\n{}", text.stdout);
     let plan = json(&sandbox_plan(&work, &["--format", "json"]));
     assert_eq!(plan["summary"]["cannot_be_undone"], 0);
-    assert!(plan["changes"].as_array().expect("changes").iter().all(|c| c["cannot_be_undone"] == true));
+    let changes = plan["changes"].as_array().expect("changes");
+    assert!(changes.iter().all(|c| c["lasting"] == true && c.get("cannot_be_undone").is_none()), "{plan}");
+    let markdown = sandbox_plan(&work, &["--format", "markdown"]).stdout;
+    assert_contains(&markdown, "· cannot be undone: the API cannot delete it</summary>");
+    assert!(!markdown.contains("**Cannot be undone:**"), "{markdown}");
+}
+
+fn welcome(name: &str, moved_from: Option<&str>, active: bool) -> String {
+    let spec = format!("name: Welcome\ntrigger: CONTACT_CREATED\nactive: {active}\nflow:\n  - content: Hi");
+    let text = sequence(name, &spec);
+    match moved_from {
+        Some(old) => text.replace(
+            &format!("  name: {name}\n"),
+            &format!("  name: {name}\n  annotations:\n    seqops.dev/moved-from: {old}\n"),
+        ),
+        None => text,
+    }
+}
+
+#[test]
+fn a_rename_with_an_edit_is_saved_moved_and_updated_keeping_the_remote_object() {
+    let (server, work) = server_and_workspace(&[]);
+    work.write("a.yaml", &welcome("welcome", None, true));
+    work.apply();
+    let id = work.state()["resources"]["Sequence/welcome"]["id"].clone();
+    work.write("a.yaml", &welcome("hello", Some("welcome"), false));
+    let saved = work.run(&["plan", "-f", "manifests", "--out", "plan.json"]);
+    assert_eq!(saved.code, 0, "{}", saved.all());
+    assert_contains(&saved.stdout, "Sequence/hello (main, id ");
+    assert_contains(&saved.stdout, "has moved from Sequence/welcome, then updated in place");
+    assert_contains(&saved.stdout, "-> ~ Sequence/hello");
+    let document: Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("plan.json")).expect("saved")).expect("JSON");
+    let change = &document["changes"][0];
+    assert_eq!(
+        (change["actions"].clone(), change["previous_key"].clone()),
+        (serde_json::json!(["moved", "update"]), serde_json::json!("Sequence/welcome"))
+    );
+    let writes = server.writes("orsay");
+    let applied = work.run(&["apply", "plan.json"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    assert_eq!(server.writes("orsay"), writes + 1, "one update, nothing for the move:\n{}", applied.all());
+    assert_eq!(work.state()["resources"]["Sequence/hello"]["id"], id);
+    let remote = server.sequences_named("Welcome");
+    assert_eq!((remote.len(), remote[0]["active"].clone()), (1, serde_json::json!(false)));
+}
+
+#[test]
+fn two_manifests_moved_from_one_name_are_an_error() {
+    let (_server, work) = server_and_workspace(&[]);
+    work.write("a.yaml", &welcome("welcome", None, true));
+    work.apply();
+    work.write("a.yaml", &welcome("hello", Some("welcome"), true));
+    work.write("b.yaml", &welcome("hi", Some("welcome"), true).replace("name: Welcome", "name: Hi"));
+    let plan = work.plan();
+    assert_eq!(plan.code, 1, "{}", plan.all());
+    assert_contains(
+        &plan.stderr,
+        "names Sequence/welcome, as Sequence/hello does: one object can move to one new name only",
+    );
+}
+
+#[test]
+fn a_service_is_deleted_before_the_secret_its_secret_names_name() {
+    let work = example("orchagent");
+    let applied = work.run(&["apply", "-f", "manifests", "--sandbox", "--auto-approve"]);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let path = work.manifests().join("outreach.yaml");
+    let text = std::fs::read_to_string(&path).expect("the example");
+    let kept: Vec<&str> = text
+        .split("\n---\n")
+        .filter(|doc| !doc.contains("kind: Service\n") && !doc.contains("kind: WorkspaceSecret\n"))
+        .collect();
+    std::fs::write(&path, kept.join("\n---\n")).expect("written");
+    let args = ["apply", "-f", "manifests", "--sandbox", "--auto-approve", "--parallelism", "1"];
+    let removed = work.run(&args);
+    assert_eq!(removed.code, 0, "{}", removed.all());
+    let at = |line: &str| removed.stdout.find(line).unwrap_or_else(|| panic!("{line}:\n{}", removed.stdout));
+    assert!(at("Service/followup-service: deleted") < at("WorkspaceSecret/anthropic-key: deleted"));
 }

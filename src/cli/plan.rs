@@ -116,6 +116,32 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// The flags an apply repeats to apply what this plan covers:
+    /// ` --target Sequence/a --max-deletes 20`.
+    pub fn repeated_flags(&self) -> String {
+        let mut flags = String::new();
+        if let Some(refresh) = self.refresh {
+            let name = refresh.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+            flags.push_str(&format!(" --refresh {name}"));
+        }
+        for target in &self.targets {
+            flags.push_str(&format!(" --target {target}"));
+        }
+        for rotated in &self.rotate {
+            flags.push_str(&format!(" --rotate {rotated}"));
+        }
+        if let Some(environment) = &self.environment {
+            flags.push_str(&format!(" --environment {environment}"));
+        }
+        if self.max_deletes != seqops::engine::guard::DEFAULT_MAX_DELETES {
+            flags.push_str(&format!(" --max-deletes {}", self.max_deletes));
+        }
+        if self.allow_delete_all {
+            flags.push_str(" --allow-delete-all");
+        }
+        flags
+    }
+
     pub fn delete_limits(&self) -> DeleteLimits {
         DeleteLimits { max_deletes: self.max_deletes, allow_delete_all: self.allow_delete_all }
     }
@@ -217,7 +243,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let key_use =
         if args.out.is_some() { digest_key::Use::Sign { state_has_digests: true } } else { digest_key::Use::Compare };
     let (session, document, _) = make_plan(&args.common, &args.scope, "seqops plan", key_use).await?;
-    let header = plan_header::header(&args.common, &document, args.out.as_deref());
+    let header = plan_header::header(&args.common, &args.scope, &document, args.out.as_deref());
     print(&document, args.format, &header)?;
     for unignored in super::secret_files::unignored(&document.changes) {
         eprintln!("warning: {unignored}");
@@ -278,7 +304,7 @@ async fn plan_cluster(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     if args.format == Format::Text {
         println!("Namespace {namespace}: what the controller will do once these manifests are applied.\n");
     }
-    let mut header = plan_header::header(&args.common, &document, None);
+    let mut header = plan_header::header(&args.common, &args.scope, &document, None);
     header.apply_command =
         format!("kubectl apply -n {namespace}{}", header.files.iter().map(|f| format!(" -f {f}")).collect::<String>());
     print(&document, args.format, &header)?;

@@ -10,6 +10,7 @@ use seqops::engine::planfile::{AppliesTo, PlanDocument, ProviderSource};
 use seqops::manifest::{Manifests, ProviderSpec};
 use seqops::render::markdown::{Header, ProviderLine};
 
+use super::plan::Scope;
 use super::{Common, DEFAULT_STATE};
 
 /// What a plan made from `common`'s flags and `manifests` applies to.
@@ -21,15 +22,16 @@ pub fn applies_to(common: &Common, manifests: &Manifests, environment: Option<&s
     }
 }
 
-/// The header of a plan just made from `common`'s flags; `out` is where it
-/// was saved, if it was.
-pub fn header(common: &Common, document: &PlanDocument, out: Option<&Path>) -> Header {
+/// The header of a plan just made from `common`'s and `scope`'s flags;
+/// `out` is where it was saved, if it was. Without a saved plan, the apply
+/// command repeats every flag that shapes the plan.
+pub fn header(common: &Common, scope: &Scope, document: &PlanDocument, out: Option<&Path>) -> Header {
     let files: Vec<String> = common.files().iter().map(|f| f.display().to_string()).collect();
     let apply_command = match out {
         Some(out) => format!("seqops apply{} {}", common.repeated_flags(), out.display()),
         None => {
             let given: Vec<String> = files.iter().map(|f| format!(" -f {f}")).collect();
-            format!("seqops apply{}{}", common.repeated_flags(), given.concat())
+            format!("seqops apply{}{}{}", common.repeated_flags(), given.concat(), scope.repeated_flags())
         }
     };
     Header { files, apply_command, ..recorded(document) }

@@ -246,7 +246,10 @@ pub async fn load(
     texts.push((label(object), manifest_text(object, kinds)));
     let spec = crate::external::Spec::from_json(spec_of(object));
     let mut referenced = Vec::new();
-    for reference in (kind.references)(&spec) {
+    // A name by remote name (a Service's `secretNames`) may be managed
+    // elsewhere: nothing waits for it.
+    let named = (kind.references)(&spec).into_iter().filter(|r| r.by == crate::manifest::Naming::Manifest);
+    for reference in named {
         let Some(target_kind) = kinds.iter().find(|k| k.key_kind == reference.kind) else { continue };
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &api_resource(target_kind));
         match api.get_opt(&reference.name).await? {

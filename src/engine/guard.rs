@@ -33,7 +33,7 @@ pub fn check_deletes(changes: &[Change], state: &State, limits: DeleteLimits) ->
         let counted: Vec<String> = [Verb::Replace, Verb::Delete, Verb::Stop]
             .into_iter()
             .filter(|v| summary.count(*v) > 0)
-            .map(|v| format!("{} to {}", summary.count(v), v.word()))
+            .map(|v| v.counted(summary.count(v)))
             .collect();
         return Err(format!(
             "this plan has {} change{} that cannot be undone ({}), more than --max-deletes {}; nothing was changed. If it is meant, pass --max-deletes {}",

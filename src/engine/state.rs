@@ -111,6 +111,9 @@ impl State {
         }
         let Some(entry) = self.resources.remove(from) else { return false };
         self.resources.insert(to.clone(), entry);
+        if let Some(salt) = self.salts.remove(from) {
+            self.salts.insert(to.clone(), salt);
+        }
         for entry in self.resources.values_mut() {
             for dependency in entry.depends_on.iter_mut().filter(|d| *d == from) {
                 *dependency = to.clone();

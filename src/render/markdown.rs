@@ -51,22 +51,7 @@ pub struct ProviderLine {
 /// Renders `plan` in at most `cap` characters: when the sections do not all
 /// fit, the summary stays and the objects left out are listed by key.
 pub fn render(plan: &Plan, header: &Header, cap: usize) -> String {
-    let mut head = heading(header);
-    for warning in &plan.warnings {
-        let _ = writeln!(head, "> **Warning:** {}\n", escape(warning));
-    }
-    let _ = writeln!(head, "**{}**\n", summary(plan));
-    head.push_str(&cannot_be_undone(plan));
-    head.push_str(&drift(plan));
-    if let Some(cost) = super::cost::line(plan) {
-        let _ = writeln!(head, "{}\n", escape(&cost));
-    }
-    if !plan.is_empty() {
-        head.push_str(&table(plan));
-    }
-    if let Some(chart) = super::graph::plan_mermaid(plan) {
-        let _ = writeln!(head, "```mermaid\n{chart}```\n");
-    }
+    let head = above_the_fold(plan, header);
     let tail = format!("{}\n{}", requests_line(plan), apply_line(plan, header));
     let mut body = String::new();
     let mut left_out: Vec<&Change> = Vec::new();
@@ -85,14 +70,46 @@ pub fn render(plan: &Plan, header: &Header, cap: usize) -> String {
     if !left_out.is_empty() {
         out.push_str(&omitted_list(&left_out));
     }
-    out.push_str(&tail);
-    if out.len() > cap {
-        // Even the list does not fit: keep the summary and say so.
-        let mut short = out[..floor_boundary(&out, cap.saturating_sub(120))].to_string();
-        short.push_str("\n\n… (cut to fit the comment size limit)\n");
-        return short;
+    if out.len() + tail.len() > cap {
+        out = cut_to_fit(&out, cap.saturating_sub(tail.len() + 120));
     }
+    out.push_str(&tail);
     out
+}
+
+/// The header, the summary, what cannot be undone, drift, warnings, the
+/// cost, the table and the chart: what a reviewer reads first.
+fn above_the_fold(plan: &Plan, header: &Header) -> String {
+    let mut head = heading(header);
+    let _ = writeln!(head, "**{}**\n", summary(plan));
+    head.push_str(&cannot_be_undone(plan));
+    head.push_str(&drift(plan));
+    let warnings: Vec<String> = plan.warnings.iter().map(|w| format!("> **Warning:** {}\n", escape(w))).collect();
+    if !warnings.is_empty() {
+        let _ = writeln!(head, "{}\n", at_most(warnings, |n| format!("> and {n} more warnings\n")));
+    }
+    if let Some(cost) = super::cost::line(plan) {
+        let _ = writeln!(head, "{}\n", escape(&cost));
+    }
+    if !plan.is_empty() {
+        head.push_str(&table(plan));
+    }
+    if let Some(chart) = super::graph::plan_mermaid(plan) {
+        let _ = writeln!(head, "```mermaid\n{chart}```\n");
+    }
+    head
+}
+
+/// `text` cut at the last whole line before `limit`, an open fence closed,
+/// and saying so: what is left is still well-formed Markdown.
+fn cut_to_fit(text: &str, limit: usize) -> String {
+    let end = text[..floor_boundary(text, limit)].rfind('\n').map_or(0, |i| i + 1);
+    let mut short = text[..end].to_string();
+    if short.lines().filter(|l| l.starts_with("```")).count() % 2 == 1 {
+        short.push_str("```\n");
+    }
+    short.push_str("\n… (cut to fit the comment size limit)\n\n");
+    short
 }
 
 /// The title and the table of where the plan applies.
@@ -147,18 +164,27 @@ fn cannot_be_undone(plan: &Plan) -> String {
     if lines.is_empty() {
         return String::new();
     }
-    format!("**Cannot be undone:**\n\n{}\n\n", at_most(lines, "- …"))
+    format!("**Cannot be undone:**\n\n{}\n\n", at_most(lines, |n| format!("- … and {n} more, in the sections below")))
+}
+
+/// A value above the fold: at most 200 characters of it.
+fn shortened(text: String) -> String {
+    match text.char_indices().nth(200) {
+        Some((index, _)) => format!("{}…", &text[..index]),
+        None => text,
+    }
 }
 
 /// The most lines the lists above the fold hold, so the header always fits.
 const ABOVE_THE_FOLD: usize = 50;
 
-/// The first [`ABOVE_THE_FOLD`] lines, then how many more there are.
-fn at_most(mut lines: Vec<String>, more: &str) -> String {
+/// The first [`ABOVE_THE_FOLD`] lines, then `more` of how many more there
+/// are.
+fn at_most(mut lines: Vec<String>, more: impl Fn(usize) -> String) -> String {
     let hidden = lines.len().saturating_sub(ABOVE_THE_FOLD);
     if hidden > 0 {
         lines.truncate(ABOVE_THE_FOLD);
-        lines.push(format!("{more} and {hidden} more, in the sections below"));
+        lines.push(more(hidden));
     }
     lines.join("\n")
 }
@@ -172,8 +198,8 @@ fn drift(plan: &Plan) -> String {
                 "! {} {}: {} -> {}",
                 change.key,
                 field.path,
-                fence_safe(&value(field.before.as_ref())),
-                fence_safe(&value(field.after.as_ref()))
+                fence_safe(&shortened(value(field.before.as_ref()))),
+                fence_safe(&shortened(value(field.after.as_ref())))
             ));
         }
     }
@@ -182,7 +208,7 @@ fn drift(plan: &Plan) -> String {
     }
     format!(
         "**Drift** (changed outside seqops since the last apply; this plan sets it back):\n\n```diff\n{}\n```\n\n",
-        at_most(lines, "!")
+        at_most(lines, |n| format!("! … and {n} more, in the sections below"))
     )
 }
 
@@ -191,7 +217,10 @@ fn apply_line(plan: &Plan, header: &Header) -> String {
     if plan.is_empty() || header.apply_command.is_empty() {
         return String::new();
     }
-    format!("\nTo apply exactly this: `{}`\n", header.apply_command)
+    let stdin = format!(" -f {}", crate::manifest::STDIN);
+    let reads_stdin = header.apply_command.contains(&format!("{stdin} ")) || header.apply_command.ends_with(&stdin);
+    let piped = if reads_stdin { ", with the same manifests on its standard input" } else { "" };
+    format!("\nTo apply exactly this: `{}`{piped}\n", header.apply_command)
 }
 
 fn floor_boundary(text: &str, mut index: usize) -> usize {
@@ -232,10 +261,11 @@ fn section(change: &Change) -> String {
     let id = change.id.as_ref().map(|id| format!(" · `{id}`")).unwrap_or_default();
     let _ = writeln!(
         out,
-        "<details><summary><code>{} {}</code> {}{id}</summary>\n",
+        "<details><summary><code>{} {}</code> {}{id}{}</summary>\n",
         super::text::symbols(change),
         change.key,
-        escape(&change.display_name)
+        escape(&change.display_name),
+        if change.steps.lasting { " · cannot be undone: the API cannot delete it" } else { "" }
     );
     for reason in &change.reasons {
         let _ = writeln!(out, "_{}_\n", escape(&reason.to_string()));
@@ -364,6 +394,20 @@ mod tests {
         );
         assert!(out[..fold].contains("- … and 30 more, in the sections below"), "{out}");
         assert!(out.contains("80 to delete, cannot be undone"), "{out}");
+    }
+
+    #[test]
+    fn a_header_too_long_for_the_cap_is_cut_at_a_line_its_fences_closed_and_the_apply_command_kept() {
+        let mut plan = Plan { changes: vec![change("a", "Hi\nfriend\n")], ..Default::default() };
+        plan.changes[0].drift = vec![FieldChange::plain("name", Some(Value::from("x".repeat(5_000))), None)];
+        plan.warnings = (0..40).map(|i| format!("warning {i}: {}", "w".repeat(1_500))).collect();
+        let header = Header { apply_command: "seqops apply plan.json".into(), ..Header::default() };
+        let out = render(&plan, &header, 20_000);
+        assert!(out.len() <= 20_000, "{}", out.len());
+        assert!(out.contains("… (cut to fit the comment size limit)"), "{out}");
+        assert_eq!(out.lines().filter(|l| l.starts_with("```")).count() % 2, 0, "every fence is closed:\n{out}");
+        assert!(out.trim_end().ends_with("To apply exactly this: `seqops apply plan.json`"), "{out}");
+        assert!(out.contains("x…"), "a long drifted value is shortened above the fold");
     }
 
     #[test]

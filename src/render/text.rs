@@ -91,11 +91,7 @@ pub fn summary(plan: &Plan) -> String {
     }
     let counts = plan.summary();
     let counted = |verbs: &[Verb]| -> Vec<String> {
-        verbs
-            .iter()
-            .filter(|v| counts.count(**v) > 0)
-            .map(|v| format!("{} to {}", counts.count(*v), v.word()))
-            .collect()
+        verbs.iter().filter(|v| counts.count(**v) > 0).map(|v| v.counted(counts.count(*v))).collect()
     };
     let others = counted(&[Verb::Adopt, Verb::Moved, Verb::Forget, Verb::Pause, Verb::Resume]);
     let undone = counted(&[Verb::Replace, Verb::Delete, Verb::Stop]);

@@ -73,7 +73,15 @@ impl Verb {
         }
     }
 
-    /// The word a summary counts it by: `1 to stop`.
+    /// How a summary counts it: `1 to stop`, `1 moved`.
+    pub fn counted(self, count: usize) -> String {
+        match self {
+            Verb::Moved => format!("{count} moved"),
+            other => format!("{count} to {}", other.word()),
+        }
+    }
+
+    /// Its word, the same in text, Markdown and JSON: `stop`, `moved`.
     pub fn word(self) -> &'static str {
         match self {
             Verb::Create => "create",
@@ -82,7 +90,7 @@ impl Verb {
             Verb::Delete => "delete",
             Verb::Adopt => "adopt",
             Verb::Forget => "forget",
-            Verb::Moved => "move",
+            Verb::Moved => "moved",
             Verb::Pause => "pause",
             Verb::Resume => "resume",
             Verb::Stop => "stop",

@@ -231,9 +231,9 @@ pub async fn plan(
     if !refused.is_empty() {
         return Err(EngineError::Plan(refused));
     }
-    let (state, moved) = moves::moved_state(manifests, state)?;
-    let state = state.as_ref();
     let selected = select_targets(manifests, state, &options.targets)?;
+    let (state, moved) = moves::moved_state(manifests, state, selected.as_ref())?;
+    let state = state.as_ref();
     let groups = grouped(manifests, state, selected.as_ref());
     let mut warnings = opening_warnings(manifests, options, selected.as_ref());
     let planned = plan_until_ids_settle(manifests, &groups, state, connections, options).await;

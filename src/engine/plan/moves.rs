@@ -5,7 +5,7 @@
 //! the record before anything else.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::removal::from_entry;
 use super::{Action, Change, EngineError};
@@ -20,14 +20,23 @@ pub(super) type Moved = BTreeMap<ResourceKey, ResourceKey>;
 /// move whose old name still has a manifest, or whose both names have a
 /// record, is an error before any request; one already made (the record
 /// is under the new name) is nothing to do.
-pub(super) fn moved_state<'s>(manifests: &Manifests, state: &'s State) -> Result<(Cow<'s, State>, Moved), EngineError> {
+pub(super) fn moved_state<'s>(
+    manifests: &Manifests,
+    state: &'s State,
+    selected: Option<&BTreeSet<ResourceKey>>,
+) -> Result<(Cow<'s, State>, Moved), EngineError> {
     let mut errors = Vec::new();
     let mut moved = Moved::new();
-    for resource in manifests.managed() {
+    let mut claimed: BTreeMap<ResourceKey, ResourceKey> = BTreeMap::new();
+    // A plan limited by --target moves only what it covers.
+    let covered = manifests.managed().filter(|r| selected.is_none_or(|s| s.contains(&r.key)));
+    for resource in covered {
         let Some(old_name) = resource.annotation(annotations::MOVED_FROM) else { continue };
         let old = ResourceKey { kind: resource.key.kind.clone(), name: old_name.to_string() };
         let here = format!("{}: {}: {}", resource.location(), resource.key, annotations::MOVED_FROM);
-        if manifests.get(&old).is_some() {
+        if let Some(first) = claimed.insert(old.clone(), resource.key.clone()) {
+            errors.push(format!("{here} names {old}, as {first} does: one object can move to one new name only"));
+        } else if manifests.get(&old).is_some() {
             errors.push(format!(
                 "{here} names {old}, which still has a manifest: remove that manifest, or the annotation"
             ));

@@ -47,7 +47,8 @@ impl From<&Change> for PlannedChange {
             provider: provider.clone(),
             action: *action,
             actions: change.json_actions(),
-            cannot_be_undone: change.cannot_be_undone() || steps.lasting,
+            cannot_be_undone: change.cannot_be_undone(),
+            lasting: steps.lasting,
             previous_key: steps.moved_from.clone(),
             id: id.clone(),
             display_name: display_name.clone(),
@@ -86,7 +87,8 @@ impl From<PlannedChange> for Change {
             provider,
             action,
             actions,
-            cannot_be_undone,
+            cannot_be_undone: _,
+            lasting,
             previous_key,
             id,
             display_name,
@@ -109,7 +111,7 @@ impl From<PlannedChange> for Change {
             annotations,
             requests,
         } = planned;
-        let steps = steps_of(action, &actions, cannot_be_undone, previous_key);
+        let steps = steps_of(action, &actions, lasting, previous_key);
         Self {
             key,
             api_version,
@@ -141,7 +143,7 @@ impl From<PlannedChange> for Change {
 }
 
 /// What a saved change does beyond its action, from its listed actions.
-fn steps_of(action: Action, actions: &[Verb], cannot_be_undone: bool, moved_from: Option<ResourceKey>) -> Steps {
+fn steps_of(action: Action, actions: &[Verb], lasting: bool, moved_from: Option<ResourceKey>) -> Steps {
     let transition = actions.iter().find_map(|verb| verb.transition());
     Steps {
         transition,
@@ -149,7 +151,7 @@ fn steps_of(action: Action, actions: &[Verb], cannot_be_undone: bool, moved_from
         moved_from,
         create_first: action == Action::Replace
             && actions.iter().find(|v| matches!(v, Verb::Create | Verb::Delete)) == Some(&Verb::Create),
-        lasting: action == Action::Create && cannot_be_undone,
+        lasting: action == Action::Create && lasting,
     }
 }
 

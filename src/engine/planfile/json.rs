@@ -114,12 +114,16 @@ pub struct PlannedChange {
     /// What the change does, in the order it happens, as Terraform's JSON
     /// plan lists a change's actions: a replace is its `delete` and
     /// `create` in the order they run, an adoption that stops the object
-    /// `["adopt", "stop"]`, a move to a new name `["move"]`.
+    /// `["adopt", "stop"]`, a move to a new name `["moved"]`.
     pub actions: Vec<Verb>,
-    /// Whether any of it cannot be undone: a replace, a delete, a stop, or
-    /// a create the API cannot take back (a Gary enrollment).
+    /// Whether any of it cannot be undone: a replace, a delete or a stop,
+    /// as the summary's `cannot_be_undone` counts them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cannot_be_undone: bool,
+    /// A create the API cannot take back (a Gary enrollment): marked, not
+    /// counted as destructive.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lasting: bool,
     /// For an object moved to this name, the key state knew it by
     /// (Terraform's `previous_address`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
