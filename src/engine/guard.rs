@@ -30,11 +30,7 @@ impl Default for DeleteLimits {
 pub fn check_deletes(changes: &[Change], state: &State, limits: DeleteLimits) -> Result<(), String> {
     let summary = Summary::of(changes);
     if summary.cannot_be_undone > limits.max_deletes {
-        let counted: Vec<String> = [Verb::Replace, Verb::Delete, Verb::Stop]
-            .into_iter()
-            .filter(|v| summary.count(*v) > 0)
-            .map(|v| v.counted(summary.count(v)))
-            .collect();
+        let counted = summary.counted(&Verb::CANNOT_BE_UNDONE);
         return Err(format!(
             "this plan has {} change{} that cannot be undone ({}), more than --max-deletes {}; nothing was changed. If it is meant, pass --max-deletes {}",
             summary.cannot_be_undone,

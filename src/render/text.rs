@@ -45,9 +45,6 @@ fn colour(verb: Verb) -> &'static str {
 /// `will be adopted, then stopped (cannot be undone)`.
 pub fn what_happens(change: &Change) -> String {
     let mut words = change.what_happens();
-    if let Some(moved_from) = &change.steps.moved_from {
-        words = words.replacen("has moved to this name", &format!("has moved from {moved_from}"), 1);
-    }
     if change.cannot_be_undone() {
         words.push_str(" (cannot be undone)");
     } else if change.steps.lasting {
@@ -90,11 +87,8 @@ pub fn summary(plan: &Plan) -> String {
         return "No changes. The remote objects match the manifests.".into();
     }
     let counts = plan.summary();
-    let counted = |verbs: &[Verb]| -> Vec<String> {
-        verbs.iter().filter(|v| counts.count(**v) > 0).map(|v| v.counted(counts.count(*v))).collect()
-    };
-    let others = counted(&[Verb::Adopt, Verb::Moved, Verb::Forget, Verb::Pause, Verb::Resume]);
-    let undone = counted(&[Verb::Replace, Verb::Delete, Verb::Stop]);
+    let others = counts.counted(&[Verb::Adopt, Verb::Moved, Verb::Forget, Verb::Pause, Verb::Resume]);
+    let undone = counts.counted(&Verb::CANNOT_BE_UNDONE);
     let (create, update) = (counts.count(Verb::Create), counts.count(Verb::Update));
     let mut line = if undone.is_empty() {
         format!("Plan: {create} to create, {update} to update, 0 to replace, 0 to delete.")

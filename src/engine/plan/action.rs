@@ -43,6 +43,9 @@ pub enum Verb {
 }
 
 impl Verb {
+    /// What cannot be undone, as a summary counts it apart, last.
+    pub const CANNOT_BE_UNDONE: [Verb; 3] = [Verb::Replace, Verb::Delete, Verb::Stop];
+
     /// Every verb, in the order a summary counts them: what can be undone,
     /// then what cannot.
     pub const ALL: [Verb; 10] = [
@@ -115,7 +118,7 @@ impl Verb {
 
     /// Whether what it does cannot be undone: such verbs are counted apart.
     pub fn cannot_be_undone(self) -> bool {
-        matches!(self, Verb::Replace | Verb::Delete | Verb::Stop)
+        Verb::CANNOT_BE_UNDONE.contains(&self)
     }
 
     /// The verb of a move between states.
@@ -127,22 +130,8 @@ impl Verb {
         }
     }
 
-    /// The action a verb read back from a saved plan stands for, if it is
-    /// one apply takes.
-    pub fn action(self) -> Option<Action> {
-        Some(match self {
-            Verb::Create => Action::Create,
-            Verb::Update => Action::Update,
-            Verb::Replace => Action::Replace,
-            Verb::Delete => Action::Delete,
-            Verb::Adopt => Action::Adopt,
-            Verb::Forget => Action::Forget,
-            Verb::Moved => Action::Moved,
-            Verb::Pause | Verb::Resume | Verb::Stop => return None,
-        })
-    }
-
-    /// The move between states a verb is, if it is one.
+    /// The move between states a verb is, if it is one: what a saved
+    /// plan's actions are read back by.
     pub fn transition(self) -> Option<Transition> {
         match self {
             Verb::Pause => Some(Transition::Pause),
@@ -187,13 +176,12 @@ impl Change {
             Action::Delete => Some(Verb::Delete),
             Action::Adopt => Some(Verb::Adopt),
             Action::Forget => Some(Verb::Forget),
-            Action::Moved => None,
+            // Said first, from the old name, when it is known.
+            Action::Moved if self.steps.moved_from.is_some() => None,
+            Action::Moved => Some(Verb::Moved),
         };
         verbs.extend(own);
         verbs.extend(self.steps.transition.map(Verb::of));
-        if verbs.is_empty() {
-            verbs.push(Verb::Moved);
-        }
         verbs
     }
 
@@ -208,12 +196,16 @@ impl Change {
         self.verbs().into_iter().any(Verb::cannot_be_undone)
     }
 
-    /// `will be adopted, then stopped`: what happens to the object.
+    /// `will be adopted, then stopped`, `has moved from Sequence/a`: what
+    /// happens to the object.
     pub fn what_happens(&self) -> String {
         let verbs = self.verbs();
         let mut words = String::new();
         for (index, verb) in verbs.iter().enumerate() {
-            let happens = verb.what_happens();
+            let happens = match (verb, &self.steps.moved_from) {
+                (Verb::Moved, Some(from)) => &format!("has moved from {from}"),
+                _ => verb.what_happens(),
+            };
             if index == 0 {
                 words.push_str(happens);
             } else {
@@ -262,12 +254,19 @@ impl Summary {
     pub fn of<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Self {
         let mut summary = Summary::default();
         for change in changes {
-            for verb in change.verbs() {
-                *summary.slot(verb) += 1;
+            let verbs = change.verbs();
+            for verb in &verbs {
+                *summary.slot(*verb) += 1;
             }
-            summary.cannot_be_undone += usize::from(change.cannot_be_undone());
+            summary.cannot_be_undone += usize::from(verbs.into_iter().any(Verb::cannot_be_undone));
         }
         summary
+    }
+
+    /// `1 to adopt`, `2 to stop`: how the summary words each of `verbs`
+    /// that the plan has.
+    pub fn counted(&self, verbs: &[Verb]) -> Vec<String> {
+        verbs.iter().filter(|v| self.count(**v) > 0).map(|v| v.counted(self.count(*v))).collect()
     }
 
     /// How many changes show `verb`.
@@ -330,9 +329,11 @@ mod tests {
     }
 
     #[test]
-    fn a_verb_read_back_is_an_action_or_a_move_and_never_both() {
-        for verb in Verb::ALL {
-            assert!(verb.action().is_some() != verb.transition().is_some(), "{verb:?}");
+    fn a_move_is_read_back_from_its_verb_and_no_other_verb_is_a_move() {
+        for transition in [Transition::Pause, Transition::Resume, Transition::Stop] {
+            assert_eq!(Verb::of(transition).transition(), Some(transition));
         }
+        let moves = Verb::ALL.into_iter().filter(|v| v.transition().is_some()).count();
+        assert_eq!(moves, 3);
     }
 }
