@@ -187,7 +187,8 @@ pub async fn make_plan(
         PlanDocument::new(plan, state, &session.manifests, common.sandbox, refresh, scope.targets.clone());
     document.provenance = super::provenance::gather(&manifests_folder(common), scope.message.as_deref());
     document.files = common.files().iter().map(|f| f.display().to_string()).collect();
-    document.applies_to = plan_header::applies_to(common, &session.manifests, scope.environment.as_deref());
+    let state = common.state.display().to_string();
+    document.applies_to = plan_header::applies_to(state, &session.manifests, scope.environment.as_deref());
     if let Some(key) = digests.key() {
         document.sign(key);
     }
@@ -299,15 +300,12 @@ async fn plan_cluster(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     }
     plan.warnings.extend(removal_notes(&view, args.cluster.prune));
     let mut document = PlanDocument::new(plan, None, &manifests, false, refresh, args.scope.targets.clone());
-    document.applies_to = plan_header::applies_to(&args.common, &manifests, args.scope.environment.as_deref());
-    document.applies_to.state = format!("the statuses in the cluster's namespace {namespace}");
+    let state = format!("the statuses in the cluster's namespace {namespace}");
+    document.applies_to = plan_header::applies_to(state, &manifests, args.scope.environment.as_deref());
     if args.format == Format::Text {
         println!("Namespace {namespace}: what the controller will do once these manifests are applied.\n");
     }
-    let mut header = plan_header::header(&args.common, &args.scope, &document, None);
-    header.apply_command =
-        format!("kubectl apply -n {namespace}{}", header.files.iter().map(|f| format!(" -f {f}")).collect::<String>());
-    print(&document, args.format, &header)?;
+    print(&document, args.format, &plan_header::cluster(&args.common, &document, &namespace))?;
     if args.cluster.prune {
         seqops::engine::guard::check_deletes(&document.changes, &view.state, args.scope.delete_limits())
             .map_err(|e| anyhow!(e))?;

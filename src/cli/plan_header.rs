@@ -7,19 +7,15 @@
 use std::path::Path;
 
 use seqops::engine::planfile::{AppliesTo, PlanDocument, ProviderSource};
-use seqops::manifest::{Manifests, ProviderSpec};
-use seqops::render::markdown::{Header, ProviderLine};
+use seqops::manifest::{Manifests, ProviderSpec, STDIN};
+use seqops::render::markdown::Header;
 
 use super::plan::Scope;
 use super::{Common, DEFAULT_STATE};
 
-/// What a plan made from `common`'s flags and `manifests` applies to.
-pub fn applies_to(common: &Common, manifests: &Manifests, environment: Option<&str>) -> AppliesTo {
-    AppliesTo {
-        environment: environment.map(String::from),
-        state: common.state.display().to_string(),
-        providers: providers(manifests),
-    }
+/// What a plan made from `manifests` against `state` applies to.
+pub fn applies_to(state: String, manifests: &Manifests, environment: Option<&str>) -> AppliesTo {
+    AppliesTo { environment: environment.map(String::from), state, providers: providers(manifests) }
 }
 
 /// The header of a plan just made from `common`'s and `scope`'s flags;
@@ -27,14 +23,26 @@ pub fn applies_to(common: &Common, manifests: &Manifests, environment: Option<&s
 /// command repeats every flag that shapes the plan.
 pub fn header(common: &Common, scope: &Scope, document: &PlanDocument, out: Option<&Path>) -> Header {
     let files: Vec<String> = common.files().iter().map(|f| f.display().to_string()).collect();
-    let apply_command = match out {
-        Some(out) => format!("seqops apply{} {}", common.repeated_flags(), out.display()),
-        None => {
-            let given: Vec<String> = files.iter().map(|f| format!(" -f {f}")).collect();
-            format!("seqops apply{}{}{}", common.repeated_flags(), given.concat(), scope.repeated_flags())
-        }
+    let (apply_command, apply_reads_stdin) = match out {
+        Some(out) => (format!("seqops apply{} {}", common.repeated_flags(), out.display()), false),
+        None => (
+            format!("seqops apply{}{}{}", common.repeated_flags(), file_flags(&files), scope.repeated_flags()),
+            files.iter().any(|f| f == STDIN),
+        ),
     };
-    Header { files, apply_command, ..recorded(document) }
+    Header { files, apply_command, apply_reads_stdin, ..recorded(document) }
+}
+
+/// The header of `plan --cluster`: what the controller will do once the
+/// manifests are applied to `namespace`, which `kubectl apply` does.
+pub fn cluster(common: &Common, document: &PlanDocument, namespace: &str) -> Header {
+    let files: Vec<String> = common.files().iter().map(|f| f.display().to_string()).collect();
+    Header {
+        apply_command: format!("kubectl apply -n {namespace}{}", file_flags(&files)),
+        apply_reads_stdin: files.iter().any(|f| f == STDIN),
+        files,
+        ..recorded(document)
+    }
 }
 
 /// The header of a saved plan shown by `seqops show PLANFILE`: what the
@@ -50,23 +58,17 @@ pub fn saved(document: &PlanDocument, path: &Path) -> Header {
     }
 }
 
+/// ` -f a -f b`.
+fn file_flags(files: &[String]) -> String {
+    files.iter().map(|f| format!(" -f {f}")).collect()
+}
+
 /// What the document itself says of where it applies.
 fn recorded(document: &PlanDocument) -> Header {
-    let AppliesTo { environment, state, providers } = &document.applies_to;
     Header {
-        files: Vec::new(),
-        state: state.clone(),
-        environment: environment.clone(),
-        providers: providers
-            .iter()
-            .map(|p| ProviderLine {
-                name: p.name.clone(),
-                provider_type: p.provider_type.clone(),
-                credentials: p.credentials.clone(),
-            })
-            .collect(),
+        applies_to: document.applies_to.clone(),
         commit: document.provenance.commit.clone().map(|commit| (commit, document.provenance.dirty)),
-        apply_command: String::new(),
+        ..Header::default()
     }
 }
 

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::text::{requests_line, summary, what_happens};
 use crate::engine::diff::FieldChange;
 use crate::engine::plan::Summary;
+use crate::engine::planfile::AppliesTo;
 use crate::engine::{Change, Plan, Verb};
 
 /// GitHub refuses comments over 65,536 characters; keep well under.
@@ -28,24 +29,15 @@ const ALWAYS: [Verb; 4] = [Verb::Create, Verb::Update, Verb::Replace, Verb::Dele
 pub struct Header {
     /// The `-f` set, as given.
     pub files: Vec<String>,
-    /// Where state is: a file, or `k8s://NAMESPACE/NAME`.
-    pub state: String,
-    /// The environment or overlay (`--environment`), when named.
-    pub environment: Option<String>,
-    pub providers: Vec<ProviderLine>,
+    /// The environment, the state and each Provider, as the plan recorded
+    /// them.
+    pub applies_to: AppliesTo,
     /// The commit the manifests are at, and whether they differ from it.
     pub commit: Option<(String, bool)>,
     /// The command that applies exactly this plan.
     pub apply_command: String,
-}
-
-/// One Provider as the header names it.
-#[derive(Clone, Debug)]
-pub struct ProviderLine {
-    pub name: String,
-    pub provider_type: String,
-    /// `$ORSAY_API_KEY`, or `Secret orsay-key (key api-key)`.
-    pub credentials: String,
+    /// That command reads the manifests from its standard input (`-f -`).
+    pub apply_reads_stdin: bool,
 }
 
 /// Renders `plan` in at most `cap` characters: when the sections do not all
@@ -114,7 +106,8 @@ fn cut_to_fit(text: &str, limit: usize) -> String {
 
 /// The title and the table of where the plan applies.
 fn heading(header: &Header) -> String {
-    let mut out = match &header.environment {
+    let AppliesTo { environment, state, providers } = &header.applies_to;
+    let mut out = match environment {
         Some(environment) => format!("### seqops plan: {}\n\n", escape(environment)),
         None => String::from("### seqops plan\n\n"),
     };
@@ -122,11 +115,11 @@ fn heading(header: &Header) -> String {
     let files: Vec<String> = header.files.iter().map(|f| format!("`{}`", escape(f))).collect();
     let files = if files.is_empty() { "`.`".to_string() } else { files.join(" ") };
     let _ = writeln!(out, "| manifests | -f {files} |");
-    let _ = writeln!(out, "| state | `{}` |", escape(&header.state));
-    if let Some(environment) = &header.environment {
+    let _ = writeln!(out, "| state | `{}` |", escape(state));
+    if let Some(environment) = environment {
         let _ = writeln!(out, "| environment | {} |", escape(environment));
     }
-    for provider in &header.providers {
+    for provider in providers {
         let _ = writeln!(
             out,
             "| Provider `{}` | {}, key from {} |",
@@ -217,9 +210,7 @@ fn apply_line(plan: &Plan, header: &Header) -> String {
     if plan.is_empty() || header.apply_command.is_empty() {
         return String::new();
     }
-    let stdin = format!(" -f {}", crate::manifest::STDIN);
-    let reads_stdin = header.apply_command.contains(&format!("{stdin} ")) || header.apply_command.ends_with(&stdin);
-    let piped = if reads_stdin { ", with the same manifests on its standard input" } else { "" };
+    let piped = if header.apply_reads_stdin { ", with the same manifests on its standard input" } else { "" };
     format!("\nTo apply exactly this: `{}`{piped}\n", header.apply_command)
 }
 
@@ -414,15 +405,18 @@ mod tests {
     fn the_header_names_where_the_plan_applies_and_the_comment_ends_with_its_apply_command() {
         let header = Header {
             files: vec!["-".into()],
-            state: "k8s://seqops/state".into(),
-            environment: Some("production".into()),
-            providers: vec![ProviderLine {
-                name: "orsay".into(),
-                provider_type: "orsay".into(),
-                credentials: "Secret orsay-key, key api-key".into(),
-            }],
+            applies_to: AppliesTo {
+                environment: Some("production".into()),
+                state: "k8s://seqops/state".into(),
+                providers: vec![crate::engine::planfile::ProviderSource {
+                    name: "orsay".into(),
+                    provider_type: "orsay".into(),
+                    credentials: "Secret orsay-key, key api-key".into(),
+                }],
+            },
             commit: Some(("0123456789abcdef0123".into(), false)),
             apply_command: "seqops apply plan.json".into(),
+            apply_reads_stdin: false,
         };
         let plan = Plan { changes: vec![change("a", "Hi\nfriend\n")], ..Default::default() };
         let out = render(&plan, &header, DEFAULT_CAP);
