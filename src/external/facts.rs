@@ -520,10 +520,7 @@ impl KindFacts {
 
     /// Where a plan shows `field`, given whether a field has a line of
     /// its own (`shown`): `None` when another line says it.
-    pub fn shown_path<'a>(&self, field: &'a str, shown: impl Fn(&str) -> bool) -> Option<&'a str>
-    where
-        'static: 'a,
-    {
+    pub fn shown_path<'a>(&self, field: &'a str, shown: impl Fn(&str) -> bool) -> Option<&'a str> {
         match self.field(field).map(|f| f.shown) {
             Some(Shown::At(path)) => Some(path),
             Some(Shown::AtUnless(_, other)) if shown(other) => None,

@@ -157,7 +157,7 @@ impl ExternalClient for SequenceRunClient {
 
     async fn update(&self, request: UpdateRequest<'_>) -> Result<(), ProviderError> {
         let id = request.id;
-        let (variables, moves) = mapping::update_calls(request.changes, request.desired, request.observed);
+        let (variables, moves) = mapping::update_calls(request.changes, request.desired);
         if let Some(body) = variables {
             self.0.account.http.send(Method::PATCH, &run_path(id, ""), Some(&body)).await?;
         }

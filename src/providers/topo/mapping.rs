@@ -123,23 +123,19 @@ pub enum Call {
 }
 
 /// The calls an update makes: the `PATCH` body for variables, and the
-/// move of state, each when the changes need it.
-pub fn update_calls(changes: &Fields, desired: &Fields, observed: &Fields) -> (Option<Value>, Option<Call>) {
+/// call of the move the plan showed (`moves`), each when the changes need
+/// it.
+pub fn update_calls(changes: &Fields, desired: &Fields) -> (Option<Value>, Option<Call>) {
     let variables = changes.get("variables").map(|variables| json!({ "variables": variables }));
-    if !STATE_FIELDS.iter().any(|f| changes.contains_key(*f)) {
-        return (variables, None);
-    }
-    let phase = |fields: &Fields| fields.get("phase").and_then(Value::as_str).map(String::from);
-    let moved = match phase(desired).as_deref() {
-        Some("Paused") => Some(Call::Pause(json!({ "paused_until": desired.get("pausedUntil") }))),
-        Some("Active") if phase(observed).as_deref() == Some("Paused") => Some(Call::Resume),
-        Some("Stopped") => {
+    let call = moves(changes, desired).map(|moved| match moved.transition {
+        Transition::Pause => Call::Pause(json!({ "paused_until": desired.get("pausedUntil") })),
+        Transition::Resume => Call::Resume,
+        Transition::Stop => {
             let stop = desired.get("stop").cloned().unwrap_or(Value::Null);
-            Some(Call::Stop(json!({"reason": stop["reason"], "scope": stop["scope"]})))
+            Call::Stop(json!({"reason": stop["reason"], "scope": stop["scope"]}))
         }
-        _ => None,
-    };
-    (variables, moved)
+    });
+    (variables, call)
 }
 
 /// The confirmation a `COMPANY` stop needs.
