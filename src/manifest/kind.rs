@@ -38,11 +38,12 @@ pub enum Naming {
     /// The manifest's `metadata.name`: a manifest must define it, and the
     /// field's value is that object's remote id once made.
     Manifest,
-    /// The remote name a manifest's spec gives the object at `field`
-    /// (orchagent's `secretNames` hold secrets' `spec.name`), among those
-    /// whose spec holds `same.1` at `same.0` (the same workspace). It is an
-    /// edge of the graph when such a manifest exists, and nothing when none
-    /// does: the object may be managed elsewhere.
+    /// The remote name a manifest's spec gives the object at `field`, a
+    /// JSON pointer into the spec (orchagent's `secretNames` hold secrets'
+    /// `/name`), among those whose spec holds `same.1` at the pointer
+    /// `same.0` (the same workspace). It is an edge of the graph when such a
+    /// manifest exists, and nothing when none does: the object may be
+    /// managed elsewhere.
     Remote { field: &'static str, same: Option<(&'static str, String)> },
 }
 

@@ -586,16 +586,16 @@ fn check_across_documents(resources: &mut [Resource], kinds: &[KindSpec], diagno
 /// (and holds what the reference asks it to share), none when there is
 /// none, which is no error.
 fn add_edges_by_remote_name(resources: &mut [Resource], references: Vec<(usize, super::Reference)>) {
-    let pointer = |path: &str| format!("/{path}");
     let mut edges = Vec::new();
     for (index, reference) in references {
         let super::Naming::Remote { field, same } = &reference.by else { continue };
+        let holds = |r: &Resource, pointer: &str, value: &str| {
+            r.spec.json().pointer(pointer).and_then(serde_json::Value::as_str) == Some(value)
+        };
         let named = |r: &Resource| {
             r.key.kind == reference.kind
-                && r.spec.json().pointer(&pointer(field)).and_then(serde_json::Value::as_str) == Some(&reference.name)
-                && same.as_ref().is_none_or(|(path, value)| {
-                    r.spec.json().pointer(&pointer(path)).and_then(serde_json::Value::as_str) == Some(value)
-                })
+                && holds(r, field, &reference.name)
+                && same.as_ref().is_none_or(|(pointer, value)| holds(r, pointer, value))
         };
         edges.extend(resources.iter().filter(|r| named(r)).map(|r| (index, r.key.clone())));
     }

@@ -241,9 +241,7 @@ fn first_writes_alone<'c>(
     let blocked: Vec<bool> = layer.iter().map(|change| blocked_by(change, all, failed)).collect();
     let mut seen = BTreeSet::new();
     let (first, rest): (Vec<_>, Vec<_>) = layer.into_iter().zip(blocked).partition(|(change, _)| {
-        !matches!(change.action, Action::Forget | Action::Moved)
-            && !proven.contains(&change.provider)
-            && seen.insert(&change.provider)
+        change.action.sends() && !proven.contains(&change.provider) && seen.insert(&change.provider)
     });
     proven.extend(first.iter().chain(&rest).map(|(change, _)| change.provider.clone()));
     [first, rest]
@@ -358,8 +356,7 @@ async fn run_change(
     options: &ApplyOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Ran {
-    let refused =
-        connections.refusal(&change.provider).filter(|_| !matches!(change.action, Action::Forget | Action::Moved));
+    let refused = connections.refusal(&change.provider).filter(|_| change.action.sends());
     let outcome = if let Some(why) = options.stop.requested().or_else(|| state.fenced()) {
         Outcome::Stopped(why)
     } else if blocked {

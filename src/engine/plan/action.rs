@@ -25,6 +25,14 @@ pub enum Action {
     Moved,
 }
 
+impl Action {
+    /// Whether carrying it out sends anything to the API: a forget or a
+    /// move to a new name changes only state.
+    pub fn sends(self) -> bool {
+        !matches!(self, Action::Forget | Action::Moved)
+    }
+}
+
 /// One thing a plan says a change does, with its own symbol, word, count
 /// and colour wherever a plan is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]

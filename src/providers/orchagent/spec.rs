@@ -326,7 +326,7 @@ pub fn service_references(spec: &ServiceSpec) -> Vec<Reference> {
             field: secrets.field.replace("[]", &format!("[{index}]")),
             kind: secrets.kind,
             name: name.clone(),
-            by: Naming::Remote { field: "name", same: Some(("workspaceRef/name", spec.workspace_ref.name.clone())) },
+            by: Naming::Remote { field: "/name", same: Some(("/workspaceRef/name", spec.workspace_ref.name.clone())) },
         });
     }
     references
